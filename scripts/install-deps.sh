@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages callhome needs to build, test and demo.
+# Idempotent: does nothing (and needs no network) when all are present.
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+  libssh-dev libssl-dev libxml2-dev libuv1-dev libsqlite3-dev libjansson-dev
+  libcmocka-dev)
+# Test peers and tools: real third-party software on the other side.
+TEST_PKGS=(python3 python3-pytest python3-ncclient openssh-server
+  openssh-client socat iproute2 nftables netconfd sqlite3 procps)
+
+want=("${BUILD_PKGS[@]}")
+if [ "${1:-}" != "--build-only" ]; then
+  want+=("${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

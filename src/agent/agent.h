@@ -1,0 +1,105 @@
+/* agent.h - callhomed internals: configuration, the dialer that keeps
+ * calling home, one call-home connection (SSH server side), and the
+ * NETCONF server behind each netconf channel.
+ */
+#ifndef CH_AGENT_H
+#define CH_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <uv.h>
+
+#include "lib/backoff.h"
+#include "lib/buf.h"
+#include "lib/sshio.h"
+#include "lib/sshkey.h"
+
+#define AGENT_AUTH_TIMEOUT_MS (30 * 1000)   /* RFC 8071 S5: manager must auth */
+#define AGENT_CONNECT_TIMEOUT_MS (5 * 1000) /* per address; RFC 9643 max-wait */
+#define AGENT_BACKOFF_BASE_MS 1000
+#define AGENT_BACKOFF_MAX_MS (5 * 60 * 1000)
+#define AGENT_MAX_AUTH_TRIES 6
+#define AGENT_MAX_CHANNELS 8	/* NETCONF sessions on one connection */
+#define AGENT_MAX_ENDPOINTS 32
+#define AGENT_RUNNING_MAX (64u * 1024 * 1024)
+
+struct agent_endpoint {
+	char *host;
+	uint16_t port;
+};
+
+struct agent_config {
+	struct agent_endpoint endpoints[AGENT_MAX_ENDPOINTS];
+	size_t nendpoints;
+	const char *host_key_path;
+	const char *authkeys_path;
+	const char *datastore_dir;
+	uint32_t keepalive_ms;
+	uint32_t keepalive_count;
+	uint32_t auth_timeout_ms;
+	uint32_t connect_timeout_ms;
+	uint32_t backoff_base_ms;
+	uint32_t backoff_max_ms;
+};
+
+struct agent_conn;
+struct dialer;
+
+struct agent {
+	uv_loop_t *loop;
+	struct agent_config cfg;
+	ssh_bind bind;			/* holds the host key; never listens */
+	ssh_key host_key;
+	char host_fp[CH_FP_LEN];
+	struct ch_authkeys *authkeys;
+	struct dialer *dialer;
+	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
+	int stopping;
+};
+
+/* ---- dialer.c: keeps one call-home connection up ---- */
+
+/* Starts calling the configured endpoints in order. */
+int dialer_start(struct agent *ag, struct dialer **out);
+/* Stops: the live connection is closed politely; done() runs when all
+ * handles are closed. */
+void dialer_stop(struct dialer *d, void (*done)(void *ctx), void *ctx);
+
+/* ---- agent.c: one call-home connection, the SSH server side ---- */
+
+/* How a connection ended, for the dialer's reconnect decision. */
+struct agent_conn_result {
+	int established;	/* a NETCONF session was up at some point */
+	const char *reason;	/* static text */
+};
+
+/* Takes ownership of the connected fd (even on error: it is closed).
+ * done() is called once, after every handle is closed; the connection
+ * is freed right after it returns. */
+int agent_conn_start(struct agent *ag, int fd, const char *peer,
+		     void (*done)(void *ctx, const struct agent_conn_result *),
+		     void *ctx, struct agent_conn **out);
+/* Closes the connection (idempotent); done() follows. */
+void agent_conn_close(struct agent_conn *c, const char *reason);
+
+/* ---- server.c: the NETCONF server operations ---- */
+
+struct nc_server;
+
+/* A NETCONF server session; send() queues a whole message on its
+ * transport. Returns NULL on allocation failure. */
+struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
+				const char *user);
+void nc_server_free(struct nc_server *s);
+/* The capabilities this agent advertises. */
+const char *const *nc_server_caps(size_t *n);
+/* Handles one <rpc> message; appends the reply (unframed) to out. Returns
+ * CH_OK, or CH_ERR_CLOSED after <close-session> was answered: nothing more
+ * may be processed and the channel is to be closed. */
+int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
+		     struct ch_buf *out);
+
+#endif

@@ -1,0 +1,28 @@
+#include "common/cliutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lib/cliopt.h"
+#include "lib/err.h"
+
+void cli_die(const char *prog, const char *what, const char *arg,
+	     const char *rest)
+{
+	fprintf(stderr, "%s: %s%s%s\nTry '%s --help'.\n", prog, what, arg,
+		rest, prog);
+	exit(1);
+}
+
+uint32_t cli_u32(const char *prog, const char *opt, const char *arg,
+		 uint32_t min, uint32_t max)
+{
+	uint32_t v;
+
+	if (ch_parse_u32(arg, min, max, &v) != CH_OK) {
+		fprintf(stderr, "%s: --%s: '%s' is not a number in %u..%u\n",
+			prog, opt, arg, min, max);
+		exit(1);
+	}
+	return v;
+}

@@ -1,0 +1,49 @@
+/* control.h - the hub's operator API on a Unix stream socket.
+ *
+ * Protocol (docs/control-api.md): each request is one JSON object on one
+ * line, {"cmd": "...", ...}; each response is one JSON object on one line,
+ * {"ok": true, ...} or {"ok": false, "error": "text", "code": "word"}.
+ * Requests on one connection are answered in order. Limits: a request line
+ * of at most CH_CTL_MAX_REQUEST bytes, CH_CTL_MAX_CLIENTS connections, an
+ * idle client dropped after CH_CTL_IDLE_MS.
+ *
+ * This module owns the socket and the JSON framing; what a command does is
+ * the hub's business, through ops->handle.
+ */
+#ifndef CH_HUB_CONTROL_H
+#define CH_HUB_CONTROL_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#define CH_CTL_MAX_REQUEST (32u * 1024 * 1024)
+#define CH_CTL_MAX_CLIENTS 256
+#define CH_CTL_IDLE_MS (10 * 60 * 1000)
+
+struct hub_ctl;
+struct hub_ctl_req;
+
+struct hub_ctl_ops {
+	void *ctx;
+	/* Called for each well-formed request. req is live until
+	 * hub_ctl_respond(req, ...) is called, exactly once, now or later
+	 * (after the client went away too: the response is then dropped).
+	 * cmd and args are borrowed for the duration of the call only. */
+	void (*handle)(void *ctx, struct hub_ctl_req *req, const char *cmd,
+		       json_t *args);
+};
+
+/* Binds path (mode 0600; a stale socket file is replaced, a live one is
+ * CH_ERR_EXISTS) and starts serving on loop. Borrows ops until stop. */
+int hub_ctl_start(uv_loop_t *loop, const char *path,
+		  const struct hub_ctl_ops *ops, struct hub_ctl **out);
+/* Sends resp (takes ownership; must contain "ok") and frees req. */
+void hub_ctl_respond(struct hub_ctl_req *req, json_t *resp);
+/* Convenience: {"ok":false,"error":msg,"code":code}. */
+void hub_ctl_fail(struct hub_ctl_req *req, const char *code, const char *msg);
+/* Closes the listener and all clients (pending requests are answered when
+ * the hub responds; those responses are dropped). Unlinks the socket. The
+ * handles finish closing on the next loop iterations. */
+void hub_ctl_stop(struct hub_ctl *ctl);
+
+#endif

@@ -1,0 +1,519 @@
+/* device.c - one call-home connection at the hub: we accepted the TCP
+ * connection, and now we are the SSH *client* (RFC 8071 C3) and the
+ * NETCONF client on it. Every step is non-blocking: libssh returns
+ * SSH_AGAIN and the step is retried when the socket is ready, so one slow
+ * or hostile device never delays another.
+ *
+ *   CONNECT   SSH banner and key exchange (ssh_connect)
+ *   VERIFY    host key fingerprint checked against the registry (C5)
+ *   AUTH      public key authentication with the hub's key (C7: only
+ *             after the device was identified)
+ *   CHANNEL   session channel, then the netconf subsystem
+ *   HELLO     hello exchange
+ *   READY     operators' rpcs flow
+ */
+#include "hub/hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/frame.h"
+#include "lib/msg.h"
+#include "lib/ncproto.h"
+#include "lib/sshio.h"
+
+enum dev_state {
+	DEV_CONNECT,
+	DEV_AUTH,
+	DEV_CHANNEL,
+	DEV_SUBSYSTEM,
+	DEV_HELLO,
+	DEV_READY,
+	DEV_CLOSED,
+};
+
+struct pending_rpc {
+	uint32_t message_id;
+	uint64_t sent_ms;
+	device_rpc_done done;
+	void *ctx;
+	struct pending_rpc *next;
+};
+
+struct device {
+	struct hub *hub;
+	struct ch_sshio io;
+	ssh_session ssh;
+	ssh_channel ch;
+	struct ch_chanout out;
+	struct ch_nc *nc;
+	enum dev_state state;
+	unsigned id;
+	char peer[CH_ADDRSTR_LEN];
+	char fp[CH_FP_LEN];
+	int counted_handshake;		/* in hub->handshakes */
+	int was_ready;
+	uint32_t next_message_id;
+	struct pending_rpc *pending;	/* oldest first */
+	struct pending_rpc **pending_tail;
+	size_t npending;
+	uv_timer_t rpc_timer;
+	const char *reason;
+	char reason_buf[256];
+	struct device *next;
+};
+
+static const char *const client_caps[] = { CH_NC_BASE10, CH_NC_BASE11 };
+
+#define dlog(lvl, d, fmt, ...) \
+	ch_log(lvl, "conn=%u peer=%s device=%s " fmt, (d)->id, (d)->peer, \
+	       (d)->fp[0] ? (d)->fp : "?", ##__VA_ARGS__)
+
+const char *device_fingerprint(const struct device *d) { return d->fp; }
+const char *device_peer(const struct device *d) { return d->peer; }
+unsigned device_conn_id(const struct device *d) { return d->id; }
+int device_is_ready(const struct device *d) { return d->state == DEV_READY; }
+struct device *device_next(const struct device *d) { return d->next; }
+
+int device_is_authenticated(const struct device *d)
+{
+	return d->state >= DEV_CHANNEL && d->state != DEV_CLOSED;
+}
+
+int device_was_ready(const struct device *d) { return d->was_ready; }
+const char *device_close_reason(const struct device *d) { return d->reason; }
+
+static void unlink_device(struct device *d)
+{
+	for (struct device **pp = &d->hub->devices; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			return;
+		}
+	}
+}
+
+static void handshake_done(struct device *d)
+{
+	if (d->counted_handshake) {
+		d->counted_handshake = 0;
+		d->hub->handshakes--;
+	}
+}
+
+static void fail_pending(struct device *d, const char *why)
+{
+	struct pending_rpc *p;
+
+	while ((p = d->pending) != NULL) {
+		d->pending = p->next;
+		d->npending--;
+		p->done(p->ctx, CH_ERR_CLOSED, NULL, 0, why);
+		free(p);
+	}
+	d->pending_tail = &d->pending;
+}
+
+static void on_rpc_timer_closed(uv_handle_t *h)
+{
+	struct device *d = h->data;
+
+	ch_nc_free(d->nc);
+	ch_chanout_cleanup(&d->out);
+	ssh_free(d->ssh);	/* the fd was closed in device_close */
+	free(d);
+}
+
+static void device_closed(struct ch_sshio *io)
+{
+	struct device *d = io->data;
+
+	uv_close((uv_handle_t *)&d->rpc_timer, on_rpc_timer_closed);
+}
+
+void device_close(struct device *d, const char *reason)
+{
+	socket_t fd;
+
+	if (d->state == DEV_CLOSED)
+		return;
+	d->state = DEV_CLOSED;
+	d->reason = reason;
+	handshake_done(d);
+	dlog(CH_LOG_INFO, d, "connection closed: %s", reason);
+	fail_pending(d, reason);
+	unlink_device(d);
+	hub_device_gone(d->hub, d);	/* the registry records why */
+	ch_chanout_cleanup(&d->out);
+	/* The fd given with SSH_OPTIONS_FD is ours in libssh 0.10, except
+	 * in error paths where libssh already closed it (then ssh_get_fd is
+	 * invalid). ssh_disconnect sends the goodbye and forgets the fd
+	 * without closing it; we close it once nothing watches it. */
+	fd = ssh_get_fd(d->ssh);
+	ch_sshio_close(&d->io);
+	ssh_disconnect(d->ssh);		/* frees the channel too */
+	d->ch = NULL;
+	if (fd != SSH_INVALID_SOCKET)
+		close(fd);
+}
+
+/* Closes with a reason built at run time (kept in the device). */
+static void close_why(struct device *d, const char *what, const char *detail)
+{
+	snprintf(d->reason_buf, sizeof(d->reason_buf), "%s%s%s", what,
+		 detail && *detail ? ": " : "", detail ? detail : "");
+	device_close(d, d->reason_buf);
+}
+
+static void device_expired(struct ch_sshio *io, const char *why)
+{
+	struct device *d = io->data;
+
+	device_close(d, why);
+}
+
+static int nc_send(void *ctx, const char *data, size_t len)
+{
+	struct device *d = ctx;
+	int r = ch_chanout_write(&d->out, data, len);
+
+	ch_sshio_rearm(&d->io);
+	return r;
+}
+
+static void nc_hello(void *ctx, const struct ch_hello *peer)
+{
+	struct device *d = ctx;
+
+	d->state = DEV_READY;
+	d->was_ready = 1;
+	ch_sshio_deadline(&d->io, 0, NULL);
+	ch_sshio_keepalive(&d->io, d->hub->cfg.keepalive_ms,
+			   d->hub->cfg.keepalive_count);
+	dlog(CH_LOG_INFO, d, "NETCONF session up: session-id=%u, "
+	     "%zu capabilities, %s", peer->session_id, peer->ncaps,
+	     ch_nc_chunked(d->nc) ? "base:1.1" : "base:1.0");
+	hub_device_ready(d->hub, d, peer->ncaps);
+}
+
+static int nc_message(void *ctx, const char *msg, size_t len)
+{
+	struct device *d = ctx;
+	struct ch_reply rep;
+	struct pending_rpc *p, **pp;
+	uint32_t id = 0;
+	char *end;
+
+	if (ch_reply_parse(msg, len, &rep) != CH_OK) {
+		/* Notifications come with a later issue; anything else that is
+		 * not a reply is logged and ignored. */
+		dlog(CH_LOG_DEBUG, d, "ignored a message that is not an "
+		     "<rpc-reply> (%zu bytes)", len);
+		return CH_OK;
+	}
+	if (rep.message_id)
+		id = (uint32_t)strtoul(rep.message_id, &end, 10);
+	for (pp = &d->pending; (p = *pp) != NULL; pp = &p->next)
+		if (rep.message_id && *end == '\0' && p->message_id == id)
+			break;
+	if (p == NULL) {
+		dlog(CH_LOG_WARN, d, "reply with unknown message-id '%s' "
+		     "ignored", rep.message_id ? rep.message_id : "(none)");
+		ch_reply_cleanup(&rep);
+		return CH_OK;
+	}
+	*pp = p->next;
+	if (d->pending_tail == &p->next)
+		d->pending_tail = pp;
+	d->npending--;
+	dlog(CH_LOG_DEBUG, d, "reply to message-id=%u%s%s", id,
+	     rep.has_error ? ", rpc-error " : "",
+	     rep.has_error && rep.error_tag ? rep.error_tag : "");
+	ch_reply_cleanup(&rep);
+	p->done(p->ctx, CH_OK, msg, len, NULL);
+	free(p);
+	return CH_OK;
+}
+
+static const struct ch_nc_ops device_nc_ops = {
+	.send = nc_send,
+	.on_hello = nc_hello,
+	.on_message = nc_message,
+};
+
+static void on_rpc_timer(uv_timer_t *t)
+{
+	struct device *d = t->data;
+	uint64_t now = uv_now(d->hub->loop);
+
+	if (d->pending == NULL) {	/* runs only while rpcs are out */
+		uv_timer_stop(t);
+		return;
+	}
+	/* Replies come in order (RFC 6241 4.5): if the oldest is overdue
+	 * the device is stuck; the session cannot be trusted to resync. */
+	if (d->pending && now - d->pending->sent_ms >= d->hub->cfg.rpc_timeout_ms) {
+		dlog(CH_LOG_WARN, d, "no reply to message-id=%u within %u s",
+		     d->pending->message_id, d->hub->cfg.rpc_timeout_ms / 1000);
+		device_close(d, "device did not answer an rpc in time");
+	}
+}
+
+int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
+	       void *ctx, const char **why)
+{
+	struct pending_rpc *p;
+	struct ch_buf msg;
+	int r;
+
+	*why = NULL;
+	if (d->state != DEV_READY) {
+		*why = "the device's NETCONF session is not up";
+		return CH_ERR_CLOSED;
+	}
+	if (d->npending >= HUB_MAX_PENDING_RPC) {
+		*why = "too many rpcs outstanding on this device";
+		return CH_ERR_LIMIT;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return CH_ERR_NOMEM;
+	ch_buf_init(&msg, CH_FRAME_MAX_MSG_DEFAULT);
+	p->message_id = d->next_message_id++;
+	r = ch_rpc_build(&msg, p->message_id, op_xml, why);
+	if (r == CH_OK && (r = ch_nc_send(d->nc, ch_buf_ptr(&msg),
+					  ch_buf_len(&msg))) != CH_OK)
+		*why = "the device's connection cannot take more data";
+	ch_buf_cleanup(&msg);
+	if (r != CH_OK) {
+		if (*why == NULL)
+			*why = ch_strerror(r);
+		free(p);
+		return r;
+	}
+	p->sent_ms = uv_now(d->hub->loop);
+	p->done = done;
+	p->ctx = ctx;
+	*d->pending_tail = p;
+	d->pending_tail = &p->next;
+	d->npending++;
+	if (!uv_is_active((uv_handle_t *)&d->rpc_timer))
+		uv_timer_start(&d->rpc_timer, on_rpc_timer, 1000, 1000);
+	dlog(CH_LOG_DEBUG, d, "sent message-id=%u", p->message_id);
+	return CH_OK;
+}
+
+/* Reads whatever the channel has and feeds NETCONF. */
+static void read_channel(struct device *d)
+{
+	char buf[65536];
+	int n, r;
+
+	while (d->state == DEV_HELLO || d->state == DEV_READY) {
+		n = ssh_channel_read_nonblocking(d->ch, buf, sizeof(buf), 0);
+		if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(d->ch))) {
+			device_close(d, d->was_ready
+				? "device closed the NETCONF session"
+				: "device closed the channel before hello");
+			return;
+		}
+		if (n < 0) {
+			close_why(d, "SSH error", ssh_get_error(d->ssh));
+			return;
+		}
+		if (n == 0)
+			return;
+		if ((r = ch_nc_input(d->nc, buf, (size_t)n)) != CH_OK) {
+			close_why(d, "NETCONF error", ch_nc_error(d->nc)[0]
+				  ? ch_nc_error(d->nc) : ch_strerror(r));
+			return;
+		}
+	}
+}
+
+static void step(struct device *d)
+{
+	const char *why = NULL;
+	ssh_key srv = NULL;
+	int r;
+
+	switch (d->state) {
+	case DEV_CONNECT:
+		r = ssh_connect(d->ssh);
+		if (r == SSH_AGAIN)
+			return;
+		if (r != SSH_OK) {
+			close_why(d, "SSH handshake failed",
+				  ssh_get_error(d->ssh));
+			return;
+		}
+		if (ssh_get_server_publickey(d->ssh, &srv) != SSH_OK ||
+		    ch_key_fingerprint(srv, d->fp, sizeof(d->fp)) != CH_OK) {
+			ssh_key_free(srv);
+			device_close(d, "device host key unreadable");
+			return;
+		}
+		ssh_key_free(srv);
+		/* Identify before authenticating: our credentials go only to
+		 * a device we know (RFC 8071 C5-C7). */
+		if (hub_admit(d->hub, d, d->fp, &why) != CH_OK) {
+			device_close(d, why);
+			return;
+		}
+		d->state = DEV_AUTH;
+		/* fall through */
+	case DEV_AUTH:
+		r = ssh_userauth_publickey(d->ssh, NULL, d->hub->key);
+		if (r == SSH_AUTH_AGAIN)
+			return;
+		if (r != SSH_AUTH_SUCCESS) {
+			close_why(d, "device refused the hub's key for user",
+				  d->hub->cfg.user);
+			return;
+		}
+		handshake_done(d);
+		dlog(CH_LOG_INFO, d, "authenticated to the device as '%s'",
+		     d->hub->cfg.user);
+		if ((d->ch = ssh_channel_new(d->ssh)) == NULL) {
+			device_close(d, "out of memory");
+			return;
+		}
+		ch_chanout_init(&d->out, d->ch);
+		d->state = DEV_CHANNEL;
+		/* fall through */
+	case DEV_CHANNEL:
+		r = ssh_channel_open_session(d->ch);
+		if (r == SSH_AGAIN)
+			return;
+		if (r != SSH_OK) {
+			close_why(d, "device refused a session channel",
+				  ssh_get_error(d->ssh));
+			return;
+		}
+		d->state = DEV_SUBSYSTEM;
+		/* fall through */
+	case DEV_SUBSYSTEM:
+		r = ssh_channel_request_subsystem(d->ch, "netconf");
+		if (r == SSH_AGAIN)
+			return;
+		if (r != SSH_OK) {
+			device_close(d, "device refused the netconf subsystem");
+			return;
+		}
+		d->nc = ch_nc_new(CH_NC_CLIENT, 0, client_caps, 2, 0,
+				  &device_nc_ops, d);
+		if (d->nc == NULL) {
+			device_close(d, "out of memory");
+			return;
+		}
+		d->state = DEV_HELLO;
+		if (ch_nc_start(d->nc) != CH_OK) {
+			device_close(d, "cannot send hello");
+			return;
+		}
+		/* fall through */
+	case DEV_HELLO:
+	case DEV_READY:
+		if (ch_chanout_flush(&d->out) != CH_OK) {
+			close_why(d, "SSH error", ssh_get_error(d->ssh));
+			return;
+		}
+		read_channel(d);
+		if (d->state == DEV_READY || d->state == DEV_HELLO) {
+			if (ch_chanout_flush(&d->out) != CH_OK)
+				close_why(d, "SSH error", ssh_get_error(d->ssh));
+		}
+		break;
+	case DEV_CLOSED:
+		return;
+	}
+	if (d->state != DEV_CLOSED && (!ssh_is_connected(d->ssh) ||
+	    (ssh_get_status(d->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR))))
+		device_close(d, d->was_ready ? "device disconnected"
+					     : "device disconnected during "
+					       "the handshake");
+}
+
+static void device_io(struct ch_sshio *io)
+{
+	step(io->data);
+}
+
+static const struct ch_sshio_cb device_io_cb = {
+	.io = device_io,
+	.expired = device_expired,
+	.closed = device_closed,
+};
+
+/* Anything the device asks of us (channel opens, forwarding...) is
+ * refused with libssh's default reply: a client SHOULD reject these
+ * (RFC 4254 6.1, 7.2), and queueing them would let a device grow our
+ * memory. */
+static int refuse_message(ssh_session s, ssh_message m, void *ud)
+{
+	(void)s;
+	(void)m;
+	(void)ud;
+	return 1;
+}
+
+int device_start(struct hub *hub, int fd, const char *peer)
+{
+	struct device *d = calloc(1, sizeof(*d));
+	int off = 0, r;
+	const char *nul = "/dev/null";
+
+	if (d == NULL) {
+		close(fd);
+		return CH_ERR_NOMEM;
+	}
+	d->hub = hub;
+	d->id = hub->next_conn_id++;
+	d->next_message_id = 1;
+	d->pending_tail = &d->pending;
+	snprintf(d->peer, sizeof(d->peer), "%s", peer);
+	if ((d->ssh = ssh_new()) == NULL) {
+		close(fd);
+		free(d);
+		return CH_ERR_NOMEM;
+	}
+	/* The fd stays ours (see device_close). No ~/.ssh/config or
+	 * known_hosts: identity is the registry's. */
+	if (ssh_options_set(d->ssh, SSH_OPTIONS_FD, &fd) != SSH_OK ||
+	    ssh_options_set(d->ssh, SSH_OPTIONS_PROCESS_CONFIG, &off) != SSH_OK ||
+	    ssh_options_set(d->ssh, SSH_OPTIONS_KNOWNHOSTS, nul) != SSH_OK ||
+	    ssh_options_set(d->ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, nul) != SSH_OK ||
+	    ssh_options_set(d->ssh, SSH_OPTIONS_USER, hub->cfg.user) != SSH_OK) {
+		dlog(CH_LOG_ERROR, d, "cannot set up SSH: %s",
+		     ssh_get_error(d->ssh));
+		ssh_free(d->ssh);
+		close(fd);
+		free(d);
+		return CH_ERR_SSH;
+	}
+	ssh_set_message_callback(d->ssh, refuse_message, d);
+	ssh_set_blocking(d->ssh, 0);
+	if ((r = ch_sshio_start(&d->io, hub->loop, d->ssh, fd, &device_io_cb,
+				d)) != CH_OK) {
+		ssh_free(d->ssh);	/* not connected yet: leaves fd alone */
+		close(fd);
+		free(d);
+		return r;
+	}
+	uv_timer_init(hub->loop, &d->rpc_timer);
+	d->rpc_timer.data = d;
+	d->counted_handshake = 1;
+	hub->handshakes++;
+	d->next = hub->devices;
+	hub->devices = d;
+	ch_sshio_deadline(&d->io, hub->cfg.handshake_timeout_ms,
+			  "handshake did not finish in time");
+	dlog(CH_LOG_INFO, d, "device called");
+	step(d);
+	if (d->state != DEV_CLOSED)
+		ch_sshio_rearm(&d->io);
+	return CH_OK;
+}

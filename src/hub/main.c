@@ -1,0 +1,234 @@
+/* callhome-hub - the management side of call home: listens on the IANA
+ * call-home port, identifies each device that calls by its host key, and
+ * is the SSH client and NETCONF client on the connection (RFC 8071).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/hub.h"
+#include "common/cliutil.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/sshio.h"
+
+#define PROG "callhome-hub"
+#define DEFAULT_STATE_DIR "/var/lib/callhome"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: callhome-hub [OPTION]...\n"
+"The callhome management hub: accepts NETCONF call-home connections over\n"
+"SSH (RFC 8071), identifies each device by its host key fingerprint, keeps\n"
+"the registry of devices, and serves the operator's `callhome` CLI on\n"
+"STATE/hub.sock.\n"
+"\n"
+"  -L, --listen ADDR[:PORT]     where devices call (repeatable; port %d by\n"
+"                               default; [::]:4334 or *:4334 style accepted)\n"
+"                               [every address, port %d]\n"
+"  -k, --key FILE               the hub's SSH client key (created as ed25519\n"
+"                               if absent; public half in FILE.pub, to put in\n"
+"                               the devices' authorized_keys) [STATE/hub_key]\n"
+"  -u, --user NAME              SSH and NETCONF user name [%s]\n"
+"  -s, --state DIR              registry database and control socket\n"
+"                               [" DEFAULT_STATE_DIR "]\n"
+"      --accept-new             admit devices never seen before (and pending\n"
+"                               ones) at their call; otherwise they are\n"
+"                               recorded as pending and refused\n"
+"      --keepalive SECONDS      SSH keep-alive interval, 0 = off [%d]\n"
+"      --keepalive-count N      unanswered keep-alives before a device is\n"
+"                               declared dead [%d]\n"
+"      --handshake-timeout SECONDS  from TCP accept to NETCONF hello [%d]\n"
+"      --rpc-timeout SECONDS    a device must answer an rpc within [%d]\n"
+"  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
+"  -h, --help                   this text\n"
+"  -V, --version                print the version\n"
+"\n"
+"Logs go to standard error.\n",
+		CH_PORT_SSH, CH_PORT_SSH, HUB_DEFAULT_USER,
+		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
+		HUB_HANDSHAKE_TIMEOUT_MS / 1000, HUB_RPC_TIMEOUT_MS / 1000);
+}
+
+enum {
+	OPT_ACCEPT_NEW = 256, OPT_KEEPALIVE, OPT_KEEPALIVE_COUNT,
+	OPT_HANDSHAKE_TIMEOUT, OPT_RPC_TIMEOUT,
+};
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, 'L' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "state", required_argument, NULL, 's' },
+	{ "accept-new", no_argument, NULL, OPT_ACCEPT_NEW },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+	{ "rpc-timeout", required_argument, NULL, OPT_RPC_TIMEOUT },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void add_listen(struct hub_config *cfg, const char *arg)
+{
+	struct hub_listen *l;
+
+	if (cfg->nlisten >= HUB_MAX_LISTEN)
+		cli_die(PROG, "too many --listen (at most 16)", "", "");
+	l = &cfg->listen[cfg->nlisten];
+	if (strncmp(arg, "*:", 2) == 0 || strcmp(arg, "*") == 0) {
+		/* every address: host NULL */
+		if (ch_hostport_parse(arg[1] ? arg + 2 : "0.0.0.0",
+				      CH_PORT_SSH, &l->host, &l->port) != CH_OK)
+			cli_die(PROG, "--listen: '", arg, "' is not ADDR[:PORT]");
+		free(l->host);
+		l->host = NULL;
+	} else if (ch_hostport_parse(arg, CH_PORT_SSH, &l->host, &l->port) !=
+		   CH_OK) {
+		cli_die(PROG, "--listen: '", arg, "' is not ADDR[:PORT]");
+	}
+	cfg->nlisten++;
+}
+
+static void parse_args(int argc, char **argv, struct hub_config *cfg)
+{
+	int c, level;
+
+	cfg->user = HUB_DEFAULT_USER;
+	cfg->state_dir = DEFAULT_STATE_DIR;
+	cfg->keepalive_ms = CH_SSH_KEEPALIVE_MS;
+	cfg->keepalive_count = CH_SSH_KEEPALIVE_COUNT;
+	cfg->handshake_timeout_ms = HUB_HANDSHAKE_TIMEOUT_MS;
+	cfg->rpc_timeout_ms = HUB_RPC_TIMEOUT_MS;
+
+	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'L': add_listen(cfg, optarg); break;
+		case 'k': cfg->key_path = optarg; break;
+		case 'u':
+			if (*optarg == '\0' || strlen(optarg) > 63)
+				cli_die(PROG, "--user: '", optarg, "' must be 1 to "
+					  "63 characters");
+			cfg->user = optarg;
+			break;
+		case 's': cfg->state_dir = optarg; break;
+		case OPT_ACCEPT_NEW: cfg->accept_new = 1; break;
+		case OPT_KEEPALIVE:
+			cfg->keepalive_ms = 1000 *
+				cli_u32(PROG, "keepalive", optarg, 0, 86400);
+			break;
+		case OPT_KEEPALIVE_COUNT:
+			cfg->keepalive_count =
+				cli_u32(PROG, "keepalive-count", optarg, 1, 1000);
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			cfg->handshake_timeout_ms = 1000 *
+				cli_u32(PROG, "handshake-timeout", optarg, 1, 3600);
+			break;
+		case OPT_RPC_TIMEOUT:
+			cfg->rpc_timeout_ms = 1000 *
+				cli_u32(PROG, "rpc-timeout", optarg, 1, 86400);
+			break;
+		case 'l':
+			if (ch_log_parse_level(optarg, &level) != CH_OK)
+				cli_die(PROG, "--log-level: '", optarg, "' is not "
+					  "one of error, warn, info, debug");
+			ch_log_set_level(level);
+			break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("callhome-hub %s\n", CH_VERSION); exit(0);
+		default:
+			fprintf(stderr, "Try 'callhome-hub --help'.\n");
+			exit(1);
+		}
+	}
+	if (optind < argc)
+		cli_die(PROG, "unexpected argument '", argv[optind], "'");
+	if (cfg->nlisten == 0) {
+		cfg->listen[0].host = NULL;	/* every address */
+		cfg->listen[0].port = CH_PORT_SSH;
+		cfg->nlisten = 1;
+	}
+}
+
+static uv_signal_t sig_int, sig_term;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct hub *hub = h->data;
+
+	ch_info("signal %d: shutting down", signum);
+	hub_stop(hub);
+	uv_close((uv_handle_t *)&sig_int, NULL);
+	uv_close((uv_handle_t *)&sig_term, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct hub hub;
+	char key_path[4096], db_path[4096];
+	char *pub = NULL;
+	int created = 0, rc = 1;
+
+	memset(&hub, 0, sizeof(hub));
+	ch_log_set_ident("callhome-hub");
+	parse_args(argc, argv, &hub.cfg);
+	signal(SIGPIPE, SIG_IGN);
+	ssh_init();
+	ch_log_route_libssh();
+
+	if (ch_mkdirs(hub.cfg.state_dir, 0700) != CH_OK)
+		goto out;
+	if (hub.cfg.key_path == NULL) {
+		snprintf(key_path, sizeof(key_path), "%s/hub_key",
+			 hub.cfg.state_dir);
+		hub.cfg.key_path = key_path;
+	}
+	if (ch_key_load_or_create(hub.cfg.key_path, &hub.key, &created) != CH_OK)
+		goto out;
+	ch_key_fingerprint(hub.key, hub.key_fp, sizeof(hub.key_fp));
+	pub = ch_key_public_line(hub.key);
+	ch_info("client key %s%s: %s", hub.cfg.key_path,
+		created ? " (created)" : "", hub.key_fp);
+	ch_info("devices must authorize: %s", pub ? pub : "?");
+	snprintf(db_path, sizeof(db_path), "%s/registry.db", hub.cfg.state_dir);
+	if (ch_store_open(db_path, &hub.store) != CH_OK)
+		goto out;
+	ch_store_reset_connections(hub.store);
+
+	hub.loop = uv_default_loop();
+	hub.next_conn_id = 1;
+	if (hub_start(&hub) != CH_OK) {
+		hub_stop(&hub);
+		uv_run(hub.loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	uv_signal_init(hub.loop, &sig_int);
+	uv_signal_init(hub.loop, &sig_term);
+	sig_int.data = sig_term.data = &hub;
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	ch_info("hub ready (user '%s', %s)", hub.cfg.user, hub.cfg.accept_new
+		? "admitting new devices" : "admitting known devices only");
+
+	uv_run(hub.loop, UV_RUN_DEFAULT);
+	rc = 0;
+	ch_info("stopped");
+out:
+	if (hub.loop && uv_loop_close(hub.loop) != 0)
+		ch_debug("loop closed with handles left");
+	ch_store_close(hub.store);
+	ssh_key_free(hub.key);
+	free(pub);
+	for (size_t i = 0; i < hub.cfg.nlisten; i++)
+		free(hub.cfg.listen[i].host);
+	ssh_finalize();
+	return rc;
+}

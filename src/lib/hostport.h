@@ -1,0 +1,28 @@
+/* hostport.h - "HOST[:PORT]" as given on command lines, and socket
+ * addresses printed for logs.
+ *
+ * Accepted: "name", "name:4334", "192.0.2.1", "192.0.2.1:4334", "[::1]",
+ * "[::1]:4334", "::1" (an IPv6 literal without brackets takes the default
+ * port), "[::]:4334". Refused (CH_ERR_INVAL): empty host, port 0 or above
+ * 65535, junk after the port, unbalanced brackets, a host longer than 253.
+ */
+#ifndef CH_HOSTPORT_H
+#define CH_HOSTPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CH_PORT_SSH 4334	/* RFC 8071: netconf-ch-ssh */
+#define CH_PORT_TLS 4335	/* RFC 8071: netconf-ch-tls */
+#define CH_ADDRSTR_LEN 64	/* fits "[ipv6%scope]:port" */
+
+/* *host is new (free with free()), without brackets. */
+int ch_hostport_parse(const char *s, uint16_t default_port, char **host,
+		      uint16_t *port);
+
+/* Formats sa as "192.0.2.1:4334" or "[2001:db8::1]:4334" into buf
+ * (CH_ADDRSTR_LEN bytes); returns buf. Unknown families print "?". */
+char *ch_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif

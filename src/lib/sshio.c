@@ -1,0 +1,204 @@
+#include "sshio.h"
+#include "err.h"
+#include "log.h"
+
+#include <libssh/server.h>
+#include <string.h>
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct ch_sshio *io = h->data;
+
+	if (--io->handles == 0 && io->cb->closed)
+		io->cb->closed(io);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct ch_sshio *io = p->data;
+
+	(void)events;
+	if (io->closing)
+		return;
+	/* An error on the fd (status < 0) is left for libssh to find when
+	 * the owner pumps it: it then reports the session closed. */
+	(void)status;
+	io->cb->io(io);
+	if (!io->closing)
+		ch_sshio_rearm(io);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct ch_sshio *io = t->data;
+
+	if (!io->closing)
+		io->cb->expired(io, io->deadline_why ? io->deadline_why
+						     : "deadline passed");
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+	struct ch_sshio *io = t->data;
+
+	if (io->closing)
+		return;
+	if (io->rx.in_bytes != io->rx_seen) {
+		io->rx_seen = io->rx.in_bytes;
+		io->ka_unanswered = 0;
+		return;
+	}
+	if (io->ka_unanswered >= io->ka_count) {
+		io->cb->expired(io, "no answer to keep-alives");
+		return;
+	}
+	/* In non-blocking mode libssh sends a request only when none is
+	 * outstanding; a call that finds the previous answer consumes it and
+	 * sends nothing, so call twice: at most one probe is ever in flight,
+	 * and a new one goes out on every tick that has no answer pending. */
+	ssh_send_keepalive(io->ssh);
+	ssh_send_keepalive(io->ssh);
+	io->ka_unanswered++;
+	ch_sshio_rearm(io);
+	/* Sending may have pumped libssh and found the session gone. */
+	if (!io->closing && !ssh_is_connected(io->ssh))
+		io->cb->io(io);
+}
+
+int ch_sshio_start(struct ch_sshio *io, uv_loop_t *loop, ssh_session ssh,
+		   int fd, const struct ch_sshio_cb *cb, void *data)
+{
+	int r;
+
+	memset(io, 0, sizeof(*io));
+	io->ssh = ssh;
+	io->cb = cb;
+	io->data = data;
+	if ((r = uv_poll_init(loop, &io->poll, fd)) != 0) {
+		ch_error("cannot watch fd %d: %s", fd, uv_strerror(r));
+		return CH_ERR_IO;
+	}
+	uv_timer_init(loop, &io->deadline);
+	uv_timer_init(loop, &io->keepalive);
+	io->poll.data = io->deadline.data = io->keepalive.data = io;
+	io->handles = 3;
+	ssh_set_counters(ssh, &io->rx, NULL);
+	ch_sshio_rearm(io);
+	return CH_OK;
+}
+
+void ch_sshio_rearm(struct ch_sshio *io)
+{
+	int want = UV_READABLE;
+
+	if (io->closing)
+		return;
+	if (ssh_get_poll_flags(io->ssh) & SSH_WRITE_PENDING)
+		want |= UV_WRITABLE;
+	if (want != io->events) {
+		io->events = want;
+		uv_poll_start(&io->poll, want, on_poll);
+	}
+}
+
+void ch_sshio_deadline(struct ch_sshio *io, uint64_t ms, const char *why)
+{
+	if (io->closing)
+		return;
+	io->deadline_why = why;
+	if (ms)
+		uv_timer_start(&io->deadline, on_deadline, ms, 0);
+	else
+		uv_timer_stop(&io->deadline);
+}
+
+void ch_sshio_keepalive(struct ch_sshio *io, uint32_t interval_ms,
+			uint32_t count)
+{
+	if (io->closing)
+		return;
+	io->ka_count = count;
+	io->ka_unanswered = 0;
+	io->rx_seen = io->rx.in_bytes;
+	if (interval_ms)
+		uv_timer_start(&io->keepalive, on_keepalive, interval_ms,
+			       interval_ms);
+	else
+		uv_timer_stop(&io->keepalive);
+}
+
+void ch_sshio_close(struct ch_sshio *io)
+{
+	if (io->closing)
+		return;
+	io->closing = 1;
+	/* libssh keeps a pointer to the counters until ssh_free. */
+	uv_close((uv_handle_t *)&io->poll, on_handle_closed);
+	uv_close((uv_handle_t *)&io->deadline, on_handle_closed);
+	uv_close((uv_handle_t *)&io->keepalive, on_handle_closed);
+}
+
+void ch_chanout_init(struct ch_chanout *o, ssh_channel ch)
+{
+	o->ch = ch;
+	ch_buf_init(&o->q, CH_CHANOUT_MAX);
+}
+
+void ch_chanout_cleanup(struct ch_chanout *o)
+{
+	ch_buf_cleanup(&o->q);
+	o->ch = NULL;
+}
+
+/* Writes as much of p as the channel takes; returns bytes taken or < 0. */
+static int write_some(ssh_channel ch, const char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		uint32_t win = ssh_channel_window_size(ch);
+		size_t n = len - done;
+		int w;
+
+		if (win == 0)
+			break;
+		if (n > win)
+			n = win;
+		if (n > 1u << 20)
+			n = 1u << 20;
+		w = ssh_channel_write(ch, p + done, (uint32_t)n);
+		if (w < 0)
+			return -1;
+		if (w == 0)
+			break;
+		done += (size_t)w;
+	}
+	return (int)done;
+}
+
+int ch_chanout_flush(struct ch_chanout *o)
+{
+	int w;
+
+	if (o->ch == NULL || ch_buf_len(&o->q) == 0)
+		return CH_OK;
+	w = write_some(o->ch, ch_buf_ptr(&o->q), ch_buf_len(&o->q));
+	if (w < 0)
+		return CH_ERR_SSH;
+	ch_buf_consume(&o->q, (size_t)w);
+	return CH_OK;
+}
+
+int ch_chanout_write(struct ch_chanout *o, const void *data, size_t len)
+{
+	const char *p = data;
+	int r, w = 0;
+
+	if ((r = ch_chanout_flush(o)) != CH_OK)
+		return r;
+	if (ch_buf_len(&o->q) == 0) {	/* keep order: queue drains first */
+		if ((w = write_some(o->ch, p, len)) < 0)
+			return CH_ERR_SSH;
+	}
+	return ch_buf_put(&o->q, p + w, len - (size_t)w);
+}
