@@ -29,6 +29,7 @@ struct chan {
 	struct ch_nc *nc;		/* once the netconf subsystem started */
 	struct nc_server *srv;
 	uint32_t session_id;
+	uint64_t hello_deadline;	/* loop ms; the client's hello is due */
 	int closing;			/* close-session answered, or EOF */
 	struct chan *next;
 };
@@ -56,6 +57,8 @@ static unsigned next_conn_id = 1;
 
 #define clog(lvl, c, fmt, ...) \
 	ch_log(lvl, "conn=%u peer=%s " fmt, (c)->id, (c)->peer, ##__VA_ARGS__)
+
+static void arm_hello_deadline(struct agent_conn *c);
 
 /* Detaches our callbacks first: libssh may still see packets for this
  * channel (the peer's close) after we are gone. */
@@ -117,6 +120,7 @@ static void chan_hello(void *ctx, const struct ch_hello *peer)
 {
 	struct chan *h = ctx;
 
+	arm_hello_deadline(h->conn);
 	clog(CH_LOG_INFO, h->conn, "session-id=%u user=%s NETCONF hello done "
 	     "(%zu client capabilities, %s)", h->session_id, h->conn->user,
 	     peer->ncaps, ch_nc_chunked(h->nc) ? "base:1.1" : "base:1.0");
@@ -202,8 +206,8 @@ static int on_subsystem(ssh_session s, ssh_channel ch, const char *name,
 		ag->next_session_id = 1;
 	caps = nc_server_caps(&ncaps);
 	h->srv = nc_server_new(ag, h->session_id, h->conn->user);
-	h->nc = ch_nc_new(CH_NC_SERVER, h->session_id, caps, ncaps, 0,
-			  &chan_nc_ops, h);
+	h->nc = ch_nc_new(CH_NC_SERVER, h->session_id, caps, ncaps,
+			  ag->cfg.max_message, &chan_nc_ops, h);
 	if (h->srv == NULL || h->nc == NULL || ch_nc_start(h->nc) != CH_OK) {
 		clog(CH_LOG_ERROR, h->conn, "cannot start a NETCONF session");
 		h->closing = 1;
@@ -211,6 +215,8 @@ static int on_subsystem(ssh_session s, ssh_channel ch, const char *name,
 	}
 	clog(CH_LOG_INFO, h->conn, "session-id=%u netconf subsystem started",
 	     h->session_id);
+	h->hello_deadline = uv_now(ag->loop) + ag->cfg.hello_timeout_ms;
+	arm_hello_deadline(h->conn);
 	return 0;
 }
 
@@ -316,12 +322,44 @@ void agent_conn_close(struct agent_conn *c, const char *reason)
 	ch_sshio_close(&c->io);
 }
 
+static void conn_after_pump(struct agent_conn *c);
+
+/* Once authenticated, the stage deadline serves the channels: it fires at
+ * the earliest hello still due. */
+static void arm_hello_deadline(struct agent_conn *c)
+{
+	uint64_t now = uv_now(c->ag->loop), first = 0;
+
+	for (struct chan *h = c->chans; h; h = h->next)
+		if (h->nc && !ch_nc_ready(h->nc) && !h->closing &&
+		    (first == 0 || h->hello_deadline < first))
+			first = h->hello_deadline;
+	ch_sshio_deadline(&c->io, first == 0 ? 0 : first > now ? first - now : 1,
+			  "the manager sent no NETCONF hello in time");
+}
+
 static void conn_expired(struct ch_sshio *io, const char *why)
 {
 	struct agent_conn *c = io->data;
+	uint64_t now = uv_now(c->ag->loop);
 
-	clog(CH_LOG_WARN, c, "%s", why);
-	agent_conn_close(c, why);
+	if (c->state != CONN_OPEN) {
+		clog(CH_LOG_WARN, c, "%s", why);
+		agent_conn_close(c, why);
+		return;
+	}
+	/* A session whose hello never came ends alone (RFC 6241 8.1 gives
+	 * no timeout; an unbounded wait would pin the channel forever). */
+	for (struct chan *h = c->chans; h; h = h->next) {
+		if (h->nc && !ch_nc_ready(h->nc) && h->hello_deadline <= now) {
+			clog(CH_LOG_WARN, c, "session-id=%u: %s",
+			     h->session_id, why);
+			h->closing = 1;
+		}
+	}
+	conn_after_pump(c);
+	if (!c->closing)
+		arm_hello_deadline(c);
 }
 
 /* After a pump: flush channels, retire ended ones, notice a dead session. */

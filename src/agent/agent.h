@@ -43,6 +43,8 @@ struct agent_config {
 	uint32_t connect_timeout_ms;
 	uint32_t backoff_base_ms;
 	uint32_t backoff_max_ms;
+	uint32_t hello_timeout_ms;
+	size_t max_message;		/* one NETCONF message, bytes */
 };
 
 struct agent_conn;

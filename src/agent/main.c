@@ -12,6 +12,8 @@
 #include "common/cliutil.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/frame.h"
+#include "lib/ncproto.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
 
@@ -39,6 +41,9 @@ static void usage(FILE *f)
 "                                is declared dead [%d]\n"
 "      --auth-timeout SECONDS    the manager must authenticate within [%d]\n"
 "      --connect-timeout SECONDS per-address TCP connect deadline [%d]\n"
+"      --hello-timeout SECONDS   a NETCONF session's client hello is due\n"
+"                                within [%d]\n"
+"      --max-message BYTES       largest NETCONF message accepted [%u]\n"
 "      --backoff-base MS         first reconnect delay ceiling [%d]\n"
 "      --backoff-max MS          largest reconnect delay ceiling [%d]\n"
 "  -l, --log-level LEVEL         error, warn, info or debug [info]\n"
@@ -50,12 +55,14 @@ static void usage(FILE *f)
 "that worked it calls again at once. Logs go to standard error.\n",
 		CH_PORT_SSH, CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
 		AGENT_AUTH_TIMEOUT_MS / 1000, AGENT_CONNECT_TIMEOUT_MS / 1000,
+		CH_NC_HELLO_TIMEOUT_MS / 1000, CH_FRAME_MAX_MSG_DEFAULT,
 		AGENT_BACKOFF_BASE_MS, AGENT_BACKOFF_MAX_MS);
 }
 
 enum {
 	OPT_KEEPALIVE = 256, OPT_KEEPALIVE_COUNT, OPT_AUTH_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_BACKOFF_BASE, OPT_BACKOFF_MAX,
+	OPT_HELLO_TIMEOUT, OPT_MAX_MESSAGE,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +76,8 @@ static const struct option long_opts[] = {
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "backoff-base", required_argument, NULL, OPT_BACKOFF_BASE },
 	{ "backoff-max", required_argument, NULL, OPT_BACKOFF_MAX },
+	{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -90,6 +99,8 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	cfg->connect_timeout_ms = AGENT_CONNECT_TIMEOUT_MS;
 	cfg->backoff_base_ms = AGENT_BACKOFF_BASE_MS;
 	cfg->backoff_max_ms = AGENT_BACKOFF_MAX_MS;
+	cfg->hello_timeout_ms = CH_NC_HELLO_TIMEOUT_MS;
+	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
 
 	while ((c = getopt_long(argc, argv, "c:k:a:d:l:hV", long_opts,
 				NULL)) != -1) {
@@ -134,6 +145,14 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		case OPT_BACKOFF_MAX:
 			cfg->backoff_max_ms =
 				cli_u32(PROG, "backoff-max", optarg, 1, 86400000);
+			break;
+		case OPT_HELLO_TIMEOUT:
+			cfg->hello_timeout_ms = 1000 *
+				cli_u32(PROG, "hello-timeout", optarg, 1, 3600);
+			break;
+		case OPT_MAX_MESSAGE:
+			cfg->max_message = cli_u32(PROG, "max-message", optarg,
+						   4096, 1u << 30);
 			break;
 		case 'l':
 			if (ch_log_parse_level(optarg, &level) != CH_OK)

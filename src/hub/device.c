@@ -281,7 +281,7 @@ int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return CH_ERR_NOMEM;
-	ch_buf_init(&msg, CH_FRAME_MAX_MSG_DEFAULT);
+	ch_buf_init(&msg, d->hub->cfg.max_message);
 	p->message_id = d->next_message_id++;
 	r = ch_rpc_build(&msg, p->message_id, op_xml, why);
 	if (r == CH_OK && (r = ch_nc_send(d->nc, ch_buf_ptr(&msg),
@@ -403,8 +403,8 @@ static void step(struct device *d)
 			device_close(d, "device refused the netconf subsystem");
 			return;
 		}
-		d->nc = ch_nc_new(CH_NC_CLIENT, 0, client_caps, 2, 0,
-				  &device_nc_ops, d);
+		d->nc = ch_nc_new(CH_NC_CLIENT, 0, client_caps, 2,
+				  d->hub->cfg.max_message, &device_nc_ops, d);
 		if (d->nc == NULL) {
 			device_close(d, "out of memory");
 			return;

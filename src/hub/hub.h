@@ -42,6 +42,7 @@ struct hub_config {
 	uint32_t keepalive_count;
 	uint32_t handshake_timeout_ms;
 	uint32_t rpc_timeout_ms;
+	size_t max_message;		/* one NETCONF message, bytes */
 };
 
 struct listener;

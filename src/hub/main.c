@@ -12,6 +12,7 @@
 #include "common/cliutil.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/frame.h"
 #include "lib/log.h"
 #include "lib/sshio.h"
 
@@ -44,6 +45,7 @@ static void usage(FILE *f)
 "                               declared dead [%d]\n"
 "      --handshake-timeout SECONDS  from TCP accept to NETCONF hello [%d]\n"
 "      --rpc-timeout SECONDS    a device must answer an rpc within [%d]\n"
+"      --max-message BYTES      largest NETCONF message accepted [%u]\n"
 "  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
 "  -h, --help                   this text\n"
 "  -V, --version                print the version\n"
@@ -51,12 +53,13 @@ static void usage(FILE *f)
 "Logs go to standard error.\n",
 		CH_PORT_SSH, CH_PORT_SSH, HUB_DEFAULT_USER,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
-		HUB_HANDSHAKE_TIMEOUT_MS / 1000, HUB_RPC_TIMEOUT_MS / 1000);
+		HUB_HANDSHAKE_TIMEOUT_MS / 1000, HUB_RPC_TIMEOUT_MS / 1000,
+		CH_FRAME_MAX_MSG_DEFAULT);
 }
 
 enum {
 	OPT_ACCEPT_NEW = 256, OPT_KEEPALIVE, OPT_KEEPALIVE_COUNT,
-	OPT_HANDSHAKE_TIMEOUT, OPT_RPC_TIMEOUT,
+	OPT_HANDSHAKE_TIMEOUT, OPT_RPC_TIMEOUT, OPT_MAX_MESSAGE,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +72,7 @@ static const struct option long_opts[] = {
 	{ "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "rpc-timeout", required_argument, NULL, OPT_RPC_TIMEOUT },
+	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -106,6 +110,7 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cfg->keepalive_count = CH_SSH_KEEPALIVE_COUNT;
 	cfg->handshake_timeout_ms = HUB_HANDSHAKE_TIMEOUT_MS;
 	cfg->rpc_timeout_ms = HUB_RPC_TIMEOUT_MS;
+	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
 
 	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
 				NULL)) != -1) {
@@ -135,6 +140,10 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 		case OPT_RPC_TIMEOUT:
 			cfg->rpc_timeout_ms = 1000 *
 				cli_u32(PROG, "rpc-timeout", optarg, 1, 86400);
+			break;
+		case OPT_MAX_MESSAGE:
+			cfg->max_message = cli_u32(PROG, "max-message", optarg,
+						   4096, 1u << 30);
 			break;
 		case 'l':
 			if (ch_log_parse_level(optarg, &level) != CH_OK)
