@@ -420,9 +420,18 @@ static void conn_io(struct ch_sshio *io)
 	conn_after_pump(c);
 }
 
+static void conn_dead(struct ch_sshio *io)
+{
+	struct agent_conn *c = io->data;
+
+	clog(CH_LOG_WARN, c, "no answer to keep-alives");
+	agent_conn_close(c, "no answer to keep-alives");
+}
+
 static const struct ch_sshio_cb conn_io_cb = {
 	.io = conn_io,
 	.expired = conn_expired,
+	.dead = conn_dead,
 	.closed = conn_closed,
 };
 

@@ -1,8 +1,9 @@
 /* server.c - the device's NETCONF server operations.
  *
  * This first version serves <get> and <get-config> of running from
- * DATASTORE/running.xml (the children of <data>), <close-session>, and a
- * proper <rpc-error> for everything else; the schema-aware datastore
+ * DATASTORE/running.xml (the children of <data>), with or without a
+ * subtree filter (RFC 6241 6; no :xpath), <close-session>, and a proper
+ * <rpc-error> for everything else; the schema-aware datastore
  * replaces the file later without changing this module's interface.
  */
 #include "agent.h"
@@ -13,6 +14,7 @@
 
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/filter.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 
@@ -74,25 +76,28 @@ static xmlNode *child(xmlNode *n, const char *name)
 
 /* The running configuration: the file's content, which must be
  * well-formed XML content (it is checked on every read: an integrator may
- * edit it by hand). An absent file is an empty datastore. */
+ * edit it by hand). An absent file is an empty datastore. When doc is not
+ * NULL it receives the content parsed under a <data> root (free with
+ * xmlFreeDoc), for filtering. */
 static int read_running(struct nc_server *s, char **data, size_t *len,
-			const char **why)
+			xmlDoc **doc, const char **why)
 {
 	char path[4096];
 	struct ch_buf wrap;
-	xmlDoc *doc = NULL;
+	xmlDoc *d = NULL;
 	char *p;
 	int r;
 
 	*why = NULL;
+	if (doc != NULL)
+		*doc = NULL;
 	snprintf(path, sizeof(path), "%s/running.xml", s->ag->cfg.datastore_dir);
 	r = ch_file_read(path, AGENT_RUNNING_MAX, data, len);
 	if (r == CH_ERR_NOTFOUND) {
-		*data = strdup("");
+		if ((*data = strdup("")) == NULL)
+			return CH_ERR_NOMEM;
 		*len = 0;
-		return *data ? CH_OK : CH_ERR_NOMEM;
-	}
-	if (r != CH_OK) {
+	} else if (r != CH_OK) {
 		*why = "cannot read the running datastore";
 		return r;
 	}
@@ -107,26 +112,61 @@ static int read_running(struct nc_server *s, char **data, size_t *len,
 	if ((r = ch_buf_puts(&wrap, "<data>")) == CH_OK &&
 	    (r = ch_buf_put(&wrap, *data, *len)) == CH_OK &&
 	    (r = ch_buf_puts(&wrap, "</data>")) == CH_OK)
-		r = ch_xml_parse(ch_buf_ptr(&wrap), ch_buf_len(&wrap), &doc);
+		r = ch_xml_parse(ch_buf_ptr(&wrap), ch_buf_len(&wrap), &d);
 	ch_buf_cleanup(&wrap);
-	xmlFreeDoc(doc);
 	if (r != CH_OK) {
 		ch_error("%s: not well-formed XML content", path);
 		*why = "the running datastore file is not well-formed XML";
 		free(*data);
 		*data = NULL;
+		return r;
 	}
-	return r;
+	if (doc != NULL) {
+		*doc = d;
+		d = NULL;	/* transferred */
+	}
+	xmlFreeDoc(d);
+	return CH_OK;
+}
+
+/* Checks a <filter>'s type; CH_OK to go on, or the reply is in out. */
+static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
+			struct ch_buf *out, int *replied)
+{
+	enum ch_filter_type type;
+	struct ch_rpc_error e = {
+		.type = "protocol", .tag = "bad-attribute",
+		.message = "the filter type must be \"subtree\"",
+		.info_xml = "<bad-attribute>type</bad-attribute>"
+			    "<bad-element>filter</bad-element>",
+	};
+
+	*replied = 0;
+	if (ch_filter_type(filter, &type) != CH_OK) {
+		*replied = 1;
+		return ch_reply_error(out, rpc, &e);
+	}
+	if (type == CH_FILTER_XPATH) {
+		*replied = 1;
+		return reply_error(out, rpc, "protocol",
+				   "operation-not-supported",
+				   "XPath filters need the :xpath capability, "
+				   "which this device does not advertise: use a "
+				   "subtree filter");
+	}
+	return CH_OK;
 }
 
 static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 		  struct ch_buf *out, int config_only)
 {
 	xmlNode *src, *filter = child(rpc->op, "filter");
+	struct ch_buf inner;
+	xmlDoc *doc = NULL;
 	const char *why;
-	char *data;
+	char *data = NULL;
 	size_t len;
-	int r;
+	int r, replied;
 
 	if (config_only) {
 		src = child(rpc->op, "source");
@@ -139,16 +179,36 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 					   "only the running datastore exists "
 					   "on this device");
 	}
-	if (filter != NULL)
-		return reply_error(out, rpc, "protocol",
-				   "operation-not-supported",
-				   "filters are not supported yet by this "
-				   "device: ask without <filter>");
-	if ((r = read_running(s, &data, &len, &why)) != CH_OK)
+	if (filter != NULL &&
+	    ((r = check_filter(rpc, filter, out, &replied)) != CH_OK ||
+	     replied))
+		return r;
+	if ((r = read_running(s, &data, &len, filter ? &doc : NULL,
+			      &why)) != CH_OK)
 		return reply_error(out, rpc, "application", "operation-failed",
 				   why ? why : ch_strerror(r));
-	r = ch_reply_data(out, rpc, data, len);
+	if (filter == NULL) {	/* everything (RFC 6241 6.4.1) */
+		r = ch_reply_data(out, rpc, data, len);
+		free(data);
+		return r;
+	}
 	free(data);
+	ch_buf_init(&inner, out->max);
+	r = ch_filter_subtree(xmlDocGetRootElement(doc), filter, &inner, &why);
+	if (r == CH_OK)
+		r = ch_reply_data(out, rpc, ch_buf_ptr(&inner),
+				  ch_buf_len(&inner));
+	else if (r == CH_ERR_INVAL)
+		r = reply_error(out, rpc, "protocol", "invalid-value",
+				why ? why : "not a subtree filter");
+	else if (r == CH_ERR_LIMIT)
+		r = reply_error(out, rpc, "application", "too-big",
+				"the filtered data is too big for one reply");
+	else if (r != CH_ERR_NOMEM)
+		r = reply_error(out, rpc, "application", "operation-failed",
+				ch_strerror(r));
+	ch_buf_cleanup(&inner);
+	xmlFreeDoc(doc);
 	return r;
 }
 

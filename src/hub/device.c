@@ -14,6 +14,7 @@
  */
 #include "hub/hub.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,13 @@ struct device {
 	enum dev_state state;
 	unsigned id;
 	char peer[CH_ADDRSTR_LEN];
-	char fp[CH_FP_LEN];
+	char fp[CH_FP_LEN];		/* the key it presented */
+	char key[CH_FP_LEN];		/* its registry key (first key) */
+	struct sockaddr_storage addr;	/* for the blocklist */
 	int counted_handshake;		/* in hub->handshakes */
+	int admitted;
+	void *job;			/* jobs.c's run, while one runs */
+	uv_timer_t idle_timer;		/* --idle-close */
 	int was_ready;
 	uint32_t next_message_id;
 	struct pending_rpc *pending;	/* oldest first */
@@ -64,6 +70,8 @@ struct device {
 	uv_timer_t rpc_timer;
 	const char *reason;
 	char reason_buf[256];
+	int closing_politely;		/* close-session sent (idle) */
+	int timers;			/* timers still closing */
 	struct device *next;
 };
 
@@ -85,6 +93,65 @@ int device_is_authenticated(const struct device *d)
 }
 
 int device_was_ready(const struct device *d) { return d->was_ready; }
+const char *device_key(const struct device *d) { return d->key; }
+int device_admitted(const struct device *d) { return d->admitted; }
+
+const struct sockaddr *device_addr(const struct device *d)
+{
+	return (const struct sockaddr *)&d->addr;
+}
+void *device_job(const struct device *d) { return d->job; }
+void device_set_job(struct device *d, void *job) { d->job = job; }
+
+void device_set_key(struct device *d, const char *key_fp)
+{
+	snprintf(d->key, sizeof(d->key), "%s", key_fp);
+	d->admitted = 1;
+}
+
+int device_has_cap(const struct device *d, const char *uri)
+{
+	const struct ch_hello *h;
+	size_t n = strlen(uri);
+
+	if (d->nc == NULL || !ch_nc_ready(d->nc))
+		return 0;
+	h = ch_nc_peer_hello(d->nc);
+	for (size_t i = 0; i < h->ncaps; i++)
+		if (strncmp(h->caps[i], uri, n) == 0 &&
+		    (h->caps[i][n] == '\0' || h->caps[i][n] == '?'))
+			return 1;
+	return 0;
+}
+
+static void on_idle(uv_timer_t *t)
+{
+	struct device *d = t->data;
+
+	if (d->state != DEV_READY || d->job || d->npending)
+		return;
+	/* Polite end for periodic devices (RFC 8071 / RFC 9643 periodic
+	 * connection-type): close-session, then the device hangs up. */
+	dlog(CH_LOG_INFO, d, "idle for %u s with nothing queued: closing the "
+	     "session", d->hub->cfg.idle_close_s);
+	ch_nc_send(d->nc, "<rpc xmlns=\"" CH_NC_NS "\" message-id=\"close\">"
+		   "<close-session/></rpc>",
+		   strlen("<rpc xmlns=\"" CH_NC_NS "\" message-id=\"close\">"
+			  "<close-session/></rpc>"));
+	ch_chanout_flush(&d->out);
+	d->closing_politely = 1;
+	ch_sshio_deadline(&d->io, 5000, "device did not end the session after "
+			  "close-session");
+	ch_sshio_rearm(&d->io);
+}
+
+void device_touch(struct device *d)
+{
+	if (d == NULL || d->state != DEV_READY || d->hub->cfg.idle_close_s == 0)
+		return;
+	uv_timer_start(&d->idle_timer, on_idle,
+		       1000ull * d->hub->cfg.idle_close_s, 0);
+}
 const char *device_close_reason(const struct device *d) { return d->reason; }
 
 static void unlink_device(struct device *d)
@@ -118,10 +185,12 @@ static void fail_pending(struct device *d, const char *why)
 	d->pending_tail = &d->pending;
 }
 
-static void on_rpc_timer_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
 	struct device *d = h->data;
 
+	if (--d->timers > 0)	/* free once both timers are closed */
+		return;
 	ch_nc_free(d->nc);
 	ch_chanout_cleanup(&d->out);
 	ssh_free(d->ssh);	/* the fd was closed in device_close */
@@ -132,7 +201,9 @@ static void device_closed(struct ch_sshio *io)
 {
 	struct device *d = io->data;
 
-	uv_close((uv_handle_t *)&d->rpc_timer, on_rpc_timer_closed);
+	d->timers = 2;
+	uv_close((uv_handle_t *)&d->rpc_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&d->idle_timer, on_timer_closed);
 }
 
 void device_close(struct device *d, const char *reason)
@@ -146,6 +217,7 @@ void device_close(struct device *d, const char *reason)
 	handshake_done(d);
 	dlog(CH_LOG_INFO, d, "connection closed: %s", reason);
 	fail_pending(d, reason);
+	uv_timer_stop(&d->idle_timer);
 	unlink_device(d);
 	hub_device_gone(d->hub, d);	/* the registry records why */
 	ch_chanout_cleanup(&d->out);
@@ -215,6 +287,13 @@ static int nc_message(void *ctx, const char *msg, size_t len)
 		     "<rpc-reply> (%zu bytes)", len);
 		return CH_OK;
 	}
+	if (d->closing_politely && rep.message_id &&
+	    strcmp(rep.message_id, "close") == 0) {
+		ch_reply_cleanup(&rep);
+		device_close(d, "idle: closed with close-session");
+		return CH_ERR_CLOSED;
+	}
+	device_touch(d);
 	if (rep.message_id)
 		id = (uint32_t)strtoul(rep.message_id, &end, 10);
 	for (pp = &d->pending; (p = *pp) != NULL; pp = &p->next)
@@ -321,7 +400,13 @@ static void read_channel(struct device *d)
 			return;
 		}
 		if (n < 0) {
-			close_why(d, "SSH error", ssh_get_error(d->ssh));
+			if (!ssh_is_connected(d->ssh))
+				close_why(d, d->closing_politely
+					  ? "idle: closed with close-session"
+					  : "device disconnected",
+					  ssh_get_disconnect_message(d->ssh));
+			else
+				close_why(d, "SSH error", ssh_get_error(d->ssh));
 			return;
 		}
 		if (n == 0)
@@ -442,9 +527,15 @@ static void device_io(struct ch_sshio *io)
 	step(io->data);
 }
 
+static void device_dead(struct ch_sshio *io)
+{
+	device_close(io->data, "no answer to keep-alives");
+}
+
 static const struct ch_sshio_cb device_io_cb = {
 	.io = device_io,
 	.expired = device_expired,
+	.dead = device_dead,
 	.closed = device_closed,
 };
 
@@ -460,7 +551,8 @@ static int refuse_message(ssh_session s, ssh_message m, void *ud)
 	return 1;
 }
 
-int device_start(struct hub *hub, int fd, const char *peer)
+int device_start(struct hub *hub, int fd, const char *peer,
+		 const struct sockaddr *sa)
 {
 	struct device *d = calloc(1, sizeof(*d));
 	int off = 0, r;
@@ -475,6 +567,8 @@ int device_start(struct hub *hub, int fd, const char *peer)
 	d->next_message_id = 1;
 	d->pending_tail = &d->pending;
 	snprintf(d->peer, sizeof(d->peer), "%s", peer);
+	memcpy(&d->addr, sa, sa->sa_family == AF_INET6
+	       ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	if ((d->ssh = ssh_new()) == NULL) {
 		close(fd);
 		free(d);
@@ -504,7 +598,8 @@ int device_start(struct hub *hub, int fd, const char *peer)
 		return r;
 	}
 	uv_timer_init(hub->loop, &d->rpc_timer);
-	d->rpc_timer.data = d;
+	uv_timer_init(hub->loop, &d->idle_timer);
+	d->rpc_timer.data = d->idle_timer.data = d;
 	d->counted_handshake = 1;
 	hub->handshakes++;
 	d->next = hub->devices;

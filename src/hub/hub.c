@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hub/blocklist.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/msg.h"
@@ -24,7 +25,8 @@ struct listener {
 	uv_timer_t pause;
 	int fd;
 	char addr[CH_ADDRSTR_LEN];
-	uint64_t refused;	/* over the handshake cap, for the log */
+	uint64_t refused;	/* refused at accept, for the log */
+	int handles;		/* still closing */
 	struct listener *next;
 };
 
@@ -38,7 +40,7 @@ static int64_t now_s(void)
 struct device *hub_find_device(struct hub *hub, const char *fp)
 {
 	for (struct device *d = hub->devices; d; d = device_next(d))
-		if (device_is_ready(d) && strcmp(device_fingerprint(d), fp) == 0)
+		if (device_is_ready(d) && strcmp(device_key(d), fp) == 0)
 			return d;
 	return NULL;
 }
@@ -47,6 +49,26 @@ static void event(struct hub *hub, const char *fp, const char *kind,
 		  const char *detail)
 {
 	ch_store_event_add(hub->store, fp, kind, detail, now_s());
+}
+
+/* Closes every live connection of the device whose registry key is key
+ * (other than keep). Returns how many. */
+static int close_sessions(struct hub *hub, const char *key,
+			  struct device *keep, const char *why)
+{
+	int n = 0;
+	struct device *d = hub->devices, *next;
+
+	for (; d; d = next) {
+		next = device_next(d);
+		if (d != keep && device_admitted(d) &&
+		    strcmp(device_key(d), key) == 0) {
+			device_close(d, why);
+			n++;
+			next = hub->devices;	/* the list changed */
+		}
+	}
+	return n;
 }
 
 int hub_admit(struct hub *hub, struct device *d, const char *fp,
@@ -59,32 +81,42 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 	*why = NULL;
 	r = ch_store_device_get(hub->store, fp, &rec);
 	if (r == CH_ERR_NOTFOUND) {
+		snprintf(detail, sizeof(detail), "unknown device called from %s",
+			 device_peer(d));
+		if (hub->cfg.admission == HUB_ADMIT_KNOWN_ONLY) {
+			event(hub, fp, "refused", detail);
+			*why = "unknown device (--admission known-only)";
+			return CH_ERR_DENIED;
+		}
 		r = ch_store_device_add(hub->store, fp, NULL,
-					hub->cfg.accept_new ? CH_ADMIT_ADMITTED
-							    : CH_ADMIT_PENDING);
-		if (r == CH_OK && hub->cfg.accept_new)
+					hub->cfg.admission == HUB_ADMIT_TRUST_NEW
+					? CH_ADMIT_ADMITTED : CH_ADMIT_PENDING);
+		if (r == CH_OK && hub->cfg.admission == HUB_ADMIT_TRUST_NEW)
 			event(hub, fp, "enrolled",
-			      "admitted at first call (--accept-new)");
-		rec.admission = hub->cfg.accept_new ? CH_ADMIT_ADMITTED
-						    : CH_ADMIT_PENDING;
+			      "admitted at first call (--admission trust-new)");
+		if (r == CH_OK)
+			r = ch_store_device_get(hub->store, fp, &rec);
 	}
 	if (r != CH_OK) {
 		*why = "registry unavailable";
 		return CH_ERR_DENIED;
 	}
 	ch_store_device_seen(hub->store, fp, device_peer(d), now_s());
-	snprintf(detail, sizeof(detail), "from %s", device_peer(d));
+	snprintf(detail, sizeof(detail), "from %s%s%s", device_peer(d),
+		 strcmp(fp, rec.fingerprint) ? " with key " : "",
+		 strcmp(fp, rec.fingerprint) ? fp : "");
 	event(hub, fp, "called", detail);
 
-	if (rec.admission == CH_ADMIT_PENDING && hub->cfg.accept_new) {
+	if (rec.admission == CH_ADMIT_PENDING &&
+	    hub->cfg.admission == HUB_ADMIT_TRUST_NEW) {
 		ch_store_device_set_admission(hub->store, fp, CH_ADMIT_ADMITTED);
-		event(hub, fp, "enrolled", "admitted (--accept-new)");
+		event(hub, fp, "enrolled", "admitted (--admission trust-new)");
 		rec.admission = CH_ADMIT_ADMITTED;
 	}
 	if (rec.admission == CH_ADMIT_PENDING) {
 		*why = "unknown device: recorded as pending, not admitted "
-		       "(run the hub with --accept-new to admit new devices)";
-		event(hub, fp, "refused", "not admitted (pending)");
+		       "(admit it with `callhome approve`)";
+		event(hub, fp, "refused", "not admitted (pending approval)");
 		return CH_ERR_DENIED;
 	}
 	if (rec.admission == CH_ADMIT_REVOKED) {
@@ -92,12 +124,13 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 		event(hub, fp, "refused", "identity revoked");
 		return CH_ERR_DENIED;
 	}
+	device_set_key(d, rec.fingerprint);
+	blocklist_success(hub->blocklist, device_addr(d), now_s());
 	/* The same identity twice: the newer connection wins; the older one
-	 * is most likely half-open (the device rebooted or changed
-	 * address). */
+	 * is most likely half-open (the device rebooted or moved). */
 	for (struct device *o = hub->devices; o; o = device_next(o)) {
-		if (o == d || strcmp(device_fingerprint(o), fp) != 0 ||
-		    !device_is_authenticated(o))
+		if (o == d || !device_admitted(o) ||
+		    strcmp(device_key(o), rec.fingerprint) != 0)
 			continue;
 		snprintf(detail, sizeof(detail), "conn=%u from %s replaced by "
 			 "conn=%u from %s", device_conn_id(o), device_peer(o),
@@ -112,23 +145,32 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 
 void hub_device_ready(struct hub *hub, struct device *d, size_t ncaps)
 {
-	const char *fp = device_fingerprint(d);
+	const char *key = device_key(d);
 
-	ch_store_device_connected(hub->store, fp, 1, (int)ncaps, NULL,
+	ch_store_device_connected(hub->store, key, 1, (int)ncaps, NULL,
 				  now_s());
-	event(hub, fp, "connected", device_peer(d));
+	event(hub, key, "connected", device_peer(d));
+	jobs_kick(hub, key);	/* what was kept for it runs now */
 }
 
 void hub_device_gone(struct hub *hub, struct device *d)
 {
-	const char *fp = device_fingerprint(d);
+	const char *key = device_key(d);
 
+	if (!device_admitted(d)) {
+		/* Never identified and admitted: a failure of this address. */
+		if (blocklist_failure(hub->blocklist, device_addr(d), now_s()))
+			ch_warn("blocking %s for %u s after %u failed "
+				"handshakes", device_peer(d),
+				hub->cfg.block_for_s, hub->cfg.block_after);
+		return;
+	}
 	if (!device_was_ready(d))
 		return;	/* never counted as connected */
-	if (hub_find_device(hub, fp) == NULL)	/* no newer session is up */
-		ch_store_device_connected(hub->store, fp, 0, 0,
+	if (hub_find_device(hub, key) == NULL)	/* no newer session is up */
+		ch_store_device_connected(hub->store, key, 0, 0,
 					  device_close_reason(d), now_s());
-	event(hub, fp, "disconnected", device_close_reason(d));
+	event(hub, key, "disconnected", device_close_reason(d));
 }
 
 /* ---- listeners ---- */
@@ -171,7 +213,15 @@ static void on_acceptable(uv_poll_t *p, int status, int events)
 			return;	/* EAGAIN, or a connection that died */
 		}
 		ch_sockaddr_str((struct sockaddr *)&ss, peer, sizeof(peer));
-		if (hub->handshakes >= HUB_MAX_HANDSHAKES) {
+		if (blocklist_blocked(hub->blocklist, (struct sockaddr *)&ss,
+				      now_s())) {
+			if (l->refused++ % 1000 == 0)
+				ch_info("listener %s: %s is blocked, refused",
+					l->addr, peer);
+			close(fd);
+			continue;
+		}
+		if (hub->handshakes >= hub->cfg.max_handshakes) {
 			/* Cheap refusal before any crypto (RFC 8071 5: DoS
 			 * through expensive handshakes). */
 			if (l->refused++ % 1000 == 0)
@@ -183,7 +233,7 @@ static void on_acceptable(uv_poll_t *p, int status, int events)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		device_start(hub, fd, peer);
+		device_start(hub, fd, peer, (struct sockaddr *)&ss);
 	}
 }
 
@@ -252,197 +302,649 @@ static int listen_endpoint(struct hub *hub, const struct hub_listen *ep)
 	return bound ? CH_OK : CH_ERR_IO;
 }
 
+/* libuv finishes closes in no promised order: free after both. */
 static void on_listener_closed(uv_handle_t *h)
 {
 	struct listener *l = h->data;
 
-	if (h == (uv_handle_t *)&l->pause)
+	if (--l->handles == 0)
 		free(l);
 }
 
-/* ---- operator commands ---- */
+/* ---- operator commands (docs/control-api.md) ---- */
 
-struct rpc_call {
-	struct hub_ctl_req *req;
-	char fp[CH_FP_LEN];
-};
-
-static void rpc_done(void *ctx, int r, const char *reply, size_t len,
-		     const char *error)
+static json_t *time_or_null(int64_t t)
 {
-	struct rpc_call *call = ctx;
-	struct ch_reply rep;
-	json_t *resp, *text;
-
-	if (r != CH_OK) {
-		hub_ctl_fail(call->req, "device-gone", error ? error :
-			     "the device went away before replying");
-		free(call);
-		return;
-	}
-	if ((text = json_stringn(reply, len)) == NULL) {
-		hub_ctl_fail(call->req, "bad-reply",
-			     "the device's reply is not valid UTF-8");
-		free(call);
-		return;
-	}
-	memset(&rep, 0, sizeof(rep));
-	ch_reply_parse(reply, len, &rep);
-	resp = json_pack("{s:b, s:s, s:o, s:b}", "ok", 1, "device", call->fp,
-			 "reply", text, "rpc_error", rep.has_error);
-	if (rep.has_error && rep.error_tag)
-		json_object_set_new(resp, "error_tag",
-				    json_string(rep.error_tag));
-	ch_reply_cleanup(&rep);
-	hub_ctl_respond(call->req, resp);
-	free(call);
-}
-
-/* Finds the live device an operator named. Fails the request if none. */
-static struct device *ctl_device(struct hub *hub, struct hub_ctl_req *req,
-				 json_t *args, char *fp)
-{
-	const char *q = json_string_value(json_object_get(args, "device"));
-	struct ch_device_rec rec;
-	struct device *d;
-	char msg[512];
-	int r;
-
-	if (q == NULL || *q == '\0') {
-		hub_ctl_fail(req, "bad-request", "\"device\" (a name or a "
-			     "fingerprint) is required");
-		return NULL;
-	}
-	r = ch_store_device_resolve(hub->store, q, fp);
-	if (r == CH_ERR_AMBIGUOUS) {
-		snprintf(msg, sizeof(msg), "'%s' matches several devices: give "
-			 "more of the fingerprint", q);
-		hub_ctl_fail(req, "ambiguous", msg);
-		return NULL;
-	}
-	if (r != CH_OK) {
-		snprintf(msg, sizeof(msg), "no device named '%s' or with that "
-			 "fingerprint", q);
-		hub_ctl_fail(req, "not-found", msg);
-		return NULL;
-	}
-	if ((d = hub_find_device(hub, fp)) == NULL) {
-		if (ch_store_device_get(hub->store, fp, &rec) == CH_OK &&
-		    rec.admission != CH_ADMIT_ADMITTED)
-			snprintf(msg, sizeof(msg), "device %s is %s, not "
-				 "admitted", fp,
-				 ch_admission_name(rec.admission));
-		else
-			snprintf(msg, sizeof(msg), "device %s is not connected",
-				 fp);
-		hub_ctl_fail(req, "not-connected", msg);
-		return NULL;
-	}
-	return d;
-}
-
-static void ctl_rpc(struct hub *hub, struct hub_ctl_req *req, json_t *args,
-		    const char *op_xml)
-{
-	struct rpc_call *call;
-	struct device *d;
-	const char *why = NULL;
-	char fp[CH_FP_LEN];
-	int r;
-
-	if ((d = ctl_device(hub, req, args, fp)) == NULL)
-		return;
-	if ((call = calloc(1, sizeof(*call))) == NULL) {
-		hub_ctl_fail(req, "internal", "out of memory");
-		return;
-	}
-	call->req = req;
-	snprintf(call->fp, sizeof(call->fp), "%s", fp);
-	if ((r = device_rpc(d, op_xml, rpc_done, call, &why)) != CH_OK) {
-		hub_ctl_fail(req, r == CH_ERR_PROTO ? "bad-xml" : "rpc-failed",
-			     why ? why : ch_strerror(r));
-		free(call);
-	}
-}
-
-static int device_json(void *ctx, const struct ch_device_rec *rec)
-{
-	json_t *arr = ctx;
-	char since[32] = "", seen[32] = "";
+	char buf[32];
 	struct tm tm;
-	time_t t;
+	time_t tt = (time_t)t;
 
-	if (rec->connected_since) {
-		t = (time_t)rec->connected_since;
-		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ",
-			 gmtime_r(&t, &tm));
-	}
-	if (rec->last_seen) {
-		t = (time_t)rec->last_seen;
-		strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%SZ",
-			 gmtime_r(&t, &tm));
-	}
-	json_array_append_new(arr, json_pack(
-		"{s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:i, s:s}",
+	if (t == 0)
+		return json_null();
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+	return json_string(buf);
+}
+
+static json_t *device_obj(const struct ch_device_rec *rec)
+{
+	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:s}",
 		"fingerprint", rec->fingerprint,
 		"name", rec->name[0] ? json_string(rec->name) : json_null(),
 		"admission", ch_admission_name(rec->admission),
 		"state", rec->connected ? "connected" : "disconnected",
 		"address", rec->address,
-		"connected_since", since[0] ? json_string(since) : json_null(),
-		"last_seen", seen[0] ? json_string(seen) : json_null(),
+		"connected_since", time_or_null(rec->connected_since),
+		"first_seen", time_or_null(rec->first_seen),
+		"last_seen", time_or_null(rec->last_seen),
 		"capabilities", rec->capabilities,
-		"last_error", rec->last_error));
+		"last_error", rec->last_error);
+}
+
+static int device_json(void *ctx, const struct ch_device_rec *rec)
+{
+	json_array_append_new(ctx, device_obj(rec));
 	return 0;
 }
+
+static const char *arg_str(json_t *args, const char *key)
+{
+	return json_string_value(json_object_get(args, key));
+}
+
+/* Resolves the operator's "device" argument to the registry record.
+ * Fails the request and returns non-zero when it cannot. */
+static int ctl_device(struct hub *hub, struct hub_ctl_req *req, json_t *args,
+		      struct ch_device_rec *rec)
+{
+	const char *q = arg_str(args, "device");
+	char fp[CH_FP_LEN], msg[512];
+	int r;
+
+	if (q == NULL || *q == '\0') {
+		hub_ctl_fail(req, "bad-request", "\"device\" (a name or a "
+			     "fingerprint) is required");
+		return -1;
+	}
+	r = ch_store_device_resolve(hub->store, q, fp);
+	if (r == CH_OK)
+		r = ch_store_device_get(hub->store, fp, rec);
+	if (r == CH_ERR_AMBIGUOUS) {
+		snprintf(msg, sizeof(msg), "'%.200s' matches several devices: "
+			 "give more of the fingerprint", q);
+		hub_ctl_fail(req, "ambiguous", msg);
+		return -1;
+	}
+	if (r != CH_OK) {
+		snprintf(msg, sizeof(msg), "no device named '%.200s' or with "
+			 "that fingerprint", q);
+		hub_ctl_fail(req, "not-found", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Responds {"ok":true,"device":{...}} for fp, plus an optional member. */
+static void respond_device(struct hub *hub, struct hub_ctl_req *req,
+			   const char *fp, const char *key, json_t *val)
+{
+	struct ch_device_rec rec;
+	json_t *resp;
+
+	if (ch_store_device_get(hub->store, fp, &rec) != CH_OK) {
+		json_decref(val);
+		hub_ctl_fail(req, "internal", "registry unavailable");
+		return;
+	}
+	resp = json_pack("{s:b, s:o}", "ok", 1, "device", device_obj(&rec));
+	if (key)
+		json_object_set_new(resp, key, val);
+	hub_ctl_respond(req, resp);
+}
+
+static int valid_fingerprint(const char *fp)
+{
+	size_t n;
+
+	if (fp == NULL || strncmp(fp, "SHA256:", 7) != 0)
+		return 0;
+	n = strspn(fp + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		   "0123456789+/");
+	return n == 43 && fp[7 + n] == '\0';
+}
+
+static void store_fail(struct hub_ctl_req *req, int r, const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, ch_strerror(r));
+	hub_ctl_fail(req, r == CH_ERR_EXISTS ? "exists" :
+		     r == CH_ERR_NOTFOUND ? "not-found" :
+		     r == CH_ERR_INVAL ? "bad-request" : "internal", msg);
+}
+
+static void cmd_devices(struct hub *hub, struct hub_ctl_req *req,
+			json_t *args)
+{
+	json_t *arr = json_array();
+
+	(void)args;
+	if (ch_store_device_foreach(hub->store, device_json, arr) != 0) {
+		json_decref(arr);
+		hub_ctl_fail(req, "internal", "registry unavailable");
+		return;
+	}
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "devices", arr));
+}
+
+static int identity_json(void *ctx, const char *fp, int64_t added)
+{
+	(void)added;
+	json_array_append_new(ctx, json_string(fp));
+	return 0;
+}
+
+static void cmd_device(struct hub *hub, struct hub_ctl_req *req,
+		       json_t *args)
+{
+	struct ch_device_rec rec;
+	json_t *obj, *ids = json_array();
+	int n = 0;
+
+	if (ctl_device(hub, req, args, &rec) != 0) {
+		json_decref(ids);
+		return;
+	}
+	ch_store_identity_foreach(hub->store, rec.fingerprint, identity_json,
+				  ids);
+	ch_store_job_count_queued(hub->store, rec.fingerprint, &n);
+	obj = device_obj(&rec);
+	json_object_set_new(obj, "identities", ids);
+	json_object_set_new(obj, "queued_jobs", json_integer(n));
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "device", obj));
+}
+
+static void cmd_approve(struct hub *hub, struct hub_ctl_req *req,
+			json_t *args)
+{
+	const char *name = arg_str(args, "name");
+	struct ch_device_rec rec;
+	char msg[256];
+	int r;
+
+	if (ctl_device(hub, req, args, &rec) != 0)
+		return;
+	if (rec.admission == CH_ADMIT_REVOKED) {
+		snprintf(msg, sizeof(msg), "device %s is revoked; add it again "
+			 "with a new key", rec.fingerprint);
+		hub_ctl_fail(req, "invalid-state", msg);
+		return;
+	}
+	if (name && *name &&
+	    (r = ch_store_device_rename(hub->store, rec.fingerprint, name))) {
+		store_fail(req, r, "cannot name the device");
+		return;
+	}
+	if (rec.admission != CH_ADMIT_ADMITTED) {
+		ch_store_device_set_admission(hub->store, rec.fingerprint,
+					      CH_ADMIT_ADMITTED);
+		event(hub, rec.fingerprint, "approved",
+		      "admitted by the operator; from its next call");
+		ch_info("device=%s approved", rec.fingerprint);
+	}
+	respond_device(hub, req, rec.fingerprint, NULL, NULL);
+}
+
+static void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	const char *name = arg_str(args, "name");
+	const char *fp = arg_str(args, "fingerprint");
+	int r;
+
+	if (!valid_fingerprint(fp)) {
+		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
+			     "SHA256: and 43 base64 characters, as "
+			     "`ssh-keygen -lf` prints it");
+		return;
+	}
+	if ((r = ch_store_device_add(hub->store, fp, name && *name ? name
+				     : NULL, CH_ADMIT_ADMITTED)) != CH_OK) {
+		store_fail(req, r, "cannot add the device");
+		return;
+	}
+	event(hub, fp, "added", "pre-provisioned by the operator");
+	respond_device(hub, req, fp, NULL, NULL);
+}
+
+static void cmd_rename(struct hub *hub, struct hub_ctl_req *req,
+		       json_t *args)
+{
+	const char *name = arg_str(args, "name");
+	struct ch_device_rec rec;
+	int r;
+
+	if (ctl_device(hub, req, args, &rec) != 0)
+		return;
+	if (name == NULL) {
+		hub_ctl_fail(req, "bad-request", "\"name\" is required (\"\" "
+			     "removes the name)");
+		return;
+	}
+	if ((r = ch_store_device_rename(hub->store, rec.fingerprint, name))) {
+		store_fail(req, r, "cannot rename the device");
+		return;
+	}
+	respond_device(hub, req, rec.fingerprint, NULL, NULL);
+}
+
+static void cmd_revoke(struct hub *hub, struct hub_ctl_req *req,
+		       json_t *args)
+{
+	struct ch_device_rec rec;
+	int n;
+
+	if (ctl_device(hub, req, args, &rec) != 0)
+		return;
+	ch_store_device_set_admission(hub->store, rec.fingerprint,
+				      CH_ADMIT_REVOKED);
+	event(hub, rec.fingerprint, "revoked", "revoked by the operator");
+	n = close_sessions(hub, rec.fingerprint, NULL, "identity revoked");
+	ch_info("device=%s revoked%s", rec.fingerprint,
+		n ? "; its session was closed" : "");
+	respond_device(hub, req, rec.fingerprint, "closed_session",
+		       json_boolean(n > 0));
+}
+
+static void cmd_identity_add(struct hub *hub, struct hub_ctl_req *req,
+			     json_t *args)
+{
+	const char *fp = arg_str(args, "fingerprint");
+	struct ch_device_rec rec;
+	char detail[192];
+	int r;
+
+	if (ctl_device(hub, req, args, &rec) != 0)
+		return;
+	if (!valid_fingerprint(fp)) {
+		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
+			     "SHA256: and 43 base64 characters");
+		return;
+	}
+	if ((r = ch_store_identity_add(hub->store, rec.fingerprint, fp,
+				       now_s())) != CH_OK) {
+		store_fail(req, r, "cannot add the identity");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "new key %s", fp);
+	event(hub, rec.fingerprint, "identity-added", detail);
+	respond_device(hub, req, rec.fingerprint, NULL, NULL);
+}
+
+static void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
+				json_t *args)
+{
+	const char *fp = arg_str(args, "fingerprint");
+	struct device *d, *next;
+	int r;
+
+	if (fp == NULL || (r = ch_store_identity_remove(hub->store, fp))) {
+		store_fail(req, fp ? r : CH_ERR_INVAL,
+			   "cannot remove the identity");
+		return;
+	}
+	for (d = hub->devices; d; d = next) {	/* sessions with that key */
+		next = device_next(d);
+		if (strcmp(device_fingerprint(d), fp) == 0) {
+			device_close(d, "identity removed");
+			next = hub->devices;
+		}
+	}
+	hub_ctl_respond(req, json_pack("{s:b}", "ok", 1));
+}
+
+/* 1 if op_xml is one read-only operation (safe to run again). */
+static int read_only_op(const char *op_xml)
+{
+	xmlDoc *doc = NULL;
+	int ro = 0;
+
+	if (ch_xml_parse(op_xml, strlen(op_xml), &doc) == CH_OK) {
+		const char *n = (const char *)xmlDocGetRootElement(doc)->name;
+
+		ro = strcmp(n, "get") == 0 || strcmp(n, "get-config") == 0 ||
+		     strcmp(n, "get-schema") == 0;
+	}
+	xmlFreeDoc(doc);
+	return ro;
+}
+
+/* rpc, get-config, edit-config: a job, run now if the device is here. */
+static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
+		   const char *kind, const char *payload, int read_only)
+{
+	const char *mode = arg_str(args, "mode");
+	json_t *jw = json_object_get(args, "wait");
+	json_t *jexp = json_object_get(args, "expires");
+	struct ch_device_rec rec;
+	struct ch_job_rec job;
+	struct ch_buf check;
+	const char *why = NULL;
+	int64_t id, expires = 0, now = now_s();
+	int live, wait, r;
+	char msg[300];
+
+	if (ctl_device(hub, req, args, &rec) != 0)
+		return;
+	if (mode == NULL)
+		mode = "auto";
+	if (strcmp(mode, "auto") && strcmp(mode, "now") &&
+	    strcmp(mode, "queue")) {
+		hub_ctl_fail(req, "bad-request", "\"mode\" must be auto, now "
+			     "or queue");
+		return;
+	}
+	if (jexp && !json_is_null(jexp)) {
+		if (!json_is_integer(jexp) || json_integer_value(jexp) <= 0) {
+			hub_ctl_fail(req, "bad-request", "\"expires\" must be "
+				     "a positive number of seconds");
+			return;
+		}
+		expires = now + json_integer_value(jexp);
+	}
+	if (rec.admission != CH_ADMIT_ADMITTED) {
+		snprintf(msg, sizeof(msg), "device %s is %s, not admitted%s",
+			 rec.fingerprint, ch_admission_name(rec.admission),
+			 rec.admission == CH_ADMIT_PENDING
+			 ? ": approve it first (callhome approve)" : "");
+		hub_ctl_fail(req, "invalid-state", msg);
+		return;
+	}
+	/* Refuse bad XML now, not when the device calls in a week. */
+	ch_buf_init(&check, CH_JOB_PAYLOAD_MAX + 4096);
+	r = ch_rpc_build(&check, 1, payload, &why);
+	ch_buf_cleanup(&check);
+	if (r != CH_OK) {
+		snprintf(msg, sizeof(msg), "the operation is not acceptable "
+			 "XML: %s", why ? why : ch_strerror(r));
+		hub_ctl_fail(req, "bad-xml", msg);
+		return;
+	}
+	live = hub_find_device(hub, rec.fingerprint) != NULL;
+	if (!live && strcmp(mode, "now") == 0) {
+		snprintf(msg, sizeof(msg), "device %s is not connected "
+			 "(nothing was queued)", rec.fingerprint);
+		hub_ctl_fail(req, "not-connected", msg);
+		return;
+	}
+	if ((r = ch_store_job_add(hub->store, rec.fingerprint, kind, payload,
+				  read_only, expires, now, &id)) != CH_OK) {
+		store_fail(req, r, "cannot queue the job");
+		return;
+	}
+	snprintf(msg, sizeof(msg), "job %lld %s%s", (long long)id, kind,
+		 live ? "" : " (device not connected)");
+	event(hub, rec.fingerprint, "job-queued", msg);
+	wait = json_is_true(jw) || (live && strcmp(mode, "queue") != 0);
+	jobs_kick(hub, rec.fingerprint);
+	if (wait) {
+		jobs_wait(hub, id, req);
+		return;
+	}
+	memset(&job, 0, sizeof(job));
+	if (ch_store_job_get(hub->store, id, &job) != CH_OK) {
+		hub_ctl_fail(req, "internal", "registry unavailable");
+		return;
+	}
+	hub_ctl_respond(req, jobs_response(hub, &job));
+	ch_job_rec_cleanup(&job);
+}
+
+static void cmd_rpc(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	const char *xml = arg_str(args, "xml");
+
+	if (xml == NULL || *xml == '\0') {
+		hub_ctl_fail(req, "bad-request",
+			     "\"xml\" (the operation) is required");
+		return;
+	}
+	submit(hub, req, args, "rpc", xml, read_only_op(xml));
+}
+
+static void cmd_get_config(struct hub *hub, struct hub_ctl_req *req,
+			   json_t *args)
+{
+	const char *src = arg_str(args, "source");
+	char op[128];
+
+	if (src == NULL)
+		src = "running";
+	if (strcmp(src, "running") && strcmp(src, "candidate") &&
+	    strcmp(src, "startup")) {
+		hub_ctl_fail(req, "bad-request", "\"source\" must be running, "
+			     "candidate or startup");
+		return;
+	}
+	snprintf(op, sizeof(op), "<get-config><source><%s/></source>"
+		 "</get-config>", src);
+	submit(hub, req, args, "get-config", op, 1);
+}
+
+static void cmd_edit_config(struct hub *hub, struct hub_ctl_req *req,
+			    json_t *args)
+{
+	const char *config = arg_str(args, "config");
+
+	if (config == NULL || *config == '\0') {
+		hub_ctl_fail(req, "bad-request", "\"config\" (the content of "
+			     "<config>) is required");
+		return;
+	}
+	submit(hub, req, args, "edit-config", config, 0);
+}
+
+struct jobs_walk {
+	struct hub *hub;
+	json_t *arr;
+};
+
+static int job_json_cb(void *ctx, const struct ch_job_rec *rec)
+{
+	struct jobs_walk *w = ctx;
+
+	json_array_append_new(w->arr, jobs_json(w->hub, rec, 0));
+	return 0;
+}
+
+static void cmd_jobs(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct jobs_walk w = { hub, NULL };
+	struct ch_device_rec rec;
+	const char *state = arg_str(args, "state");
+	json_t *jl = json_object_get(args, "limit");
+	unsigned mask = 0;
+	int limit = jl ? (int)json_integer_value(jl) : 50;
+
+	if (state) {
+		for (int st = 0; st <= CH_JOB_EXPIRED; st++)
+			if (strcmp(state, ch_job_state_name(st)) == 0)
+				mask = 1u << st;
+		if (mask == 0) {
+			hub_ctl_fail(req, "bad-request", "unknown job state");
+			return;
+		}
+	}
+	if (json_object_get(args, "device") &&
+	    ctl_device(hub, req, args, &rec) != 0)
+		return;
+	w.arr = json_array();
+	ch_store_job_foreach(hub->store, json_object_get(args, "device")
+			     ? rec.fingerprint : NULL, limit, mask,
+			     job_json_cb, &w);
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "jobs", w.arr));
+}
+
+/* The job named by "id", or a failed request. */
+static int ctl_job(struct hub *hub, struct hub_ctl_req *req, json_t *args,
+		   struct ch_job_rec *job)
+{
+	json_t *jid = json_object_get(args, "id");
+
+	memset(job, 0, sizeof(*job));
+	if (!json_is_integer(jid)) {
+		hub_ctl_fail(req, "bad-request", "\"id\" (a job number) is "
+			     "required");
+		return -1;
+	}
+	if (ch_store_job_get(hub->store, json_integer_value(jid), job)) {
+		hub_ctl_fail(req, "not-found", "no such job");
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_job(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct ch_job_rec job;
+
+	if (ctl_job(hub, req, args, &job) != 0)
+		return;
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "job",
+				       jobs_json(hub, &job, 1)));
+	ch_job_rec_cleanup(&job);
+}
+
+static void cmd_cancel_retry(struct hub *hub, struct hub_ctl_req *req,
+			     json_t *args, int retry)
+{
+	struct ch_job_rec job;
+	char msg[160];
+	int r;
+
+	if (ctl_job(hub, req, args, &job) != 0)
+		return;
+	r = retry ? ch_store_job_requeue(hub->store, job.id)
+		  : ch_store_job_cancel(hub->store, job.id, now_s());
+	if (r != CH_OK) {
+		snprintf(msg, sizeof(msg), "job %lld is %s: only %s", (long long)
+			 job.id, ch_job_state_name(job.state), retry
+			 ? "in-doubt or failed jobs can be retried"
+			 : "queued jobs can be cancelled");
+		hub_ctl_fail(req, "invalid-state", msg);
+		ch_job_rec_cleanup(&job);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "job %lld %s by the operator",
+		 (long long)job.id, retry ? "queued again" : "cancelled");
+	event(hub, job.fingerprint, retry ? "job-retry" : "job-cancelled", msg);
+	ch_job_rec_cleanup(&job);
+	ch_store_job_get(hub->store, json_integer_value(json_object_get(args,
+						      "id")), &job);
+	if (retry)
+		jobs_kick(hub, job.fingerprint);
+	else
+		jobs_notify(hub, job.id);
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "job",
+				       jobs_json(hub, &job, 0)));
+	ch_job_rec_cleanup(&job);
+}
+
+static void cmd_cancel(struct hub *hub, struct hub_ctl_req *req,
+		       json_t *args)
+{
+	cmd_cancel_retry(hub, req, args, 0);
+}
+
+static void cmd_retry(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	cmd_cancel_retry(hub, req, args, 1);
+}
+
+struct events_walk {
+	struct hub *hub;
+	json_t *arr;
+	int64_t last;
+};
+
+static int event_json_cb(void *ctx, const struct ch_event_rec *ev)
+{
+	struct events_walk *w = ctx;
+	struct ch_device_rec rec;
+	int known = ch_store_device_get(w->hub->store, ev->fingerprint,
+					&rec) == CH_OK && rec.name[0];
+
+	json_array_append_new(w->arr, json_pack(
+		"{s:I, s:o, s:s, s:o, s:s, s:s}", "id", (json_int_t)ev->id,
+		"time", time_or_null(ev->time), "device", ev->fingerprint,
+		"name", known ? json_string(rec.name) : json_null(),
+		"kind", ev->kind, "detail", ev->detail));
+	if (ev->id > w->last)
+		w->last = ev->id;
+	return 0;
+}
+
+static void cmd_events(struct hub *hub, struct hub_ctl_req *req,
+		       json_t *args)
+{
+	struct events_walk w = { hub, NULL, 0 };
+	struct ch_device_rec rec;
+	json_t *js = json_object_get(args, "since");
+	json_t *jl = json_object_get(args, "limit");
+	const char *fp = NULL;
+	int limit = jl ? (int)json_integer_value(jl) : 50;
+
+	if (json_object_get(args, "device")) {
+		if (ctl_device(hub, req, args, &rec) != 0)
+			return;
+		fp = rec.fingerprint;
+	}
+	w.arr = json_array();
+	if (js && json_is_integer(js)) {
+		w.last = json_integer_value(js);
+		ch_store_event_foreach_since(hub->store, fp, w.last, limit,
+					     event_json_cb, &w);
+	} else {
+		ch_store_event_foreach(hub->store, fp, limit, event_json_cb,
+				       &w);
+	}
+	hub_ctl_respond(req, json_pack("{s:b, s:o, s:I}", "ok", 1, "events",
+				       w.arr, "last_id", (json_int_t)w.last));
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct hub *, struct hub_ctl_req *, json_t *);
+} commands[] = {
+	{ "devices", cmd_devices },
+	{ "device", cmd_device },
+	{ "approve", cmd_approve },
+	{ "add", cmd_add },
+	{ "rename", cmd_rename },
+	{ "revoke", cmd_revoke },
+	{ "identity-add", cmd_identity_add },
+	{ "identity-remove", cmd_identity_remove },
+	{ "rpc", cmd_rpc },
+	{ "get-config", cmd_get_config },
+	{ "edit-config", cmd_edit_config },
+	{ "jobs", cmd_jobs },
+	{ "job", cmd_job },
+	{ "cancel", cmd_cancel },
+	{ "retry", cmd_retry },
+	{ "events", cmd_events },
+};
 
 static void ctl_handle(void *ctx, struct hub_ctl_req *req, const char *cmd,
 		       json_t *args)
 {
-	struct hub *hub = ctx;
+	char msg[160];
 
-	if (strcmp(cmd, "devices") == 0) {
-		json_t *arr = json_array();
-
-		if (ch_store_device_foreach(hub->store, device_json, arr) != 0) {
-			json_decref(arr);
-			hub_ctl_fail(req, "internal", "registry unavailable");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) == 0) {
+			commands[i].fn(ctx, req, args);
 			return;
 		}
-		hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1,
-					       "devices", arr));
-	} else if (strcmp(cmd, "get-config") == 0) {
-		const char *src = json_string_value(json_object_get(args,
-								   "source"));
-		char op[128];
-
-		if (src == NULL)
-			src = "running";
-		if (strcmp(src, "running") != 0 &&
-		    strcmp(src, "candidate") != 0 &&
-		    strcmp(src, "startup") != 0) {
-			hub_ctl_fail(req, "bad-request", "\"source\" must be "
-				     "running, candidate or startup");
-			return;
-		}
-		snprintf(op, sizeof(op), "<get-config><source><%s/></source>"
-			 "</get-config>", src);
-		ctl_rpc(hub, req, args, op);
-	} else if (strcmp(cmd, "rpc") == 0) {
-		const char *xml = json_string_value(json_object_get(args, "xml"));
-
-		if (xml == NULL || *xml == '\0') {
-			hub_ctl_fail(req, "bad-request",
-				     "\"xml\" (the operation) is required");
-			return;
-		}
-		ctl_rpc(hub, req, args, xml);
-	} else {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg), "unknown command '%.100s'", cmd);
-		hub_ctl_fail(req, "unknown-command", msg);
 	}
+	snprintf(msg, sizeof(msg), "unknown command '%.100s'", cmd);
+	hub_ctl_fail(req, "unknown-command", msg);
 }
 
 static struct hub_ctl_ops ctl_ops = {
@@ -479,10 +981,12 @@ void hub_stop(struct hub *hub)
 	hub->stopping = 1;
 	while ((l = hub->listeners) != NULL) {
 		hub->listeners = l->next;
-		uv_close((uv_handle_t *)&l->poll, NULL);
+		l->handles = 2;
+		uv_close((uv_handle_t *)&l->poll, on_listener_closed);
 		close(l->fd);	/* uv_poll does not own it */
 		uv_close((uv_handle_t *)&l->pause, on_listener_closed);
 	}
+	jobs_stop(hub);
 	while (hub->devices)
 		device_close(hub->devices, "hub shutting down");
 	if (hub->ctl) {

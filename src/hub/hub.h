@@ -37,7 +37,13 @@ struct hub_config {
 	const char *key_path;
 	const char *user;
 	const char *state_dir;
-	int accept_new;
+	int admission;			/* enum hub_admission_policy */
+	uint32_t block_after;		/* failures per source; 0 = never */
+	uint32_t block_for_s;
+	uint32_t max_handshakes;
+	uint32_t confirm_timeout_s;
+	uint32_t confirm_after_s;
+	uint32_t idle_close_s;		/* 0 = keep sessions open */
 	uint32_t keepalive_ms;
 	uint32_t keepalive_count;
 	uint32_t handshake_timeout_ms;
@@ -47,6 +53,17 @@ struct hub_config {
 
 struct listener;
 struct device;
+struct blocklist;
+struct job_waiter;
+
+enum hub_admission_policy {
+	HUB_ADMIT_APPROVE = 0,	/* unknown: recorded pending, refused */
+	HUB_ADMIT_TRUST_NEW,	/* unknown: admitted at first call */
+	HUB_ADMIT_KNOWN_ONLY,	/* unknown: refused, only an event recorded */
+};
+
+#define HUB_CONFIRM_TIMEOUT_S 120	/* confirmed-commit rollback timer */
+#define HUB_CONFIRM_AFTER_S 0		/* soak before confirming */
 
 struct hub {
 	uv_loop_t *loop;
@@ -58,6 +75,8 @@ struct hub {
 	struct listener *listeners;
 	struct device *devices;		/* every live connection */
 	size_t handshakes;		/* devices not yet authenticated */
+	struct blocklist *blocklist;
+	struct job_waiter *waiters;	/* operators waiting for outcomes */
 	unsigned next_conn_id;
 	int stopping;
 };
@@ -67,7 +86,7 @@ int hub_start(struct hub *hub);
 /* Closes listeners, devices and the control socket; the loop then runs
  * out of handles and uv_run returns. */
 void hub_stop(struct hub *hub);
-/* The live, NETCONF-ready device with that fingerprint, or NULL. */
+/* The live, NETCONF-ready device whose registry key is fp, or NULL. */
 struct device *hub_find_device(struct hub *hub, const char *fp);
 /* Admission decision for a verified host key (device.c asks): CH_OK to
  * go on, CH_ERR_DENIED with a static reason. Records the call. */
@@ -78,11 +97,33 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 void hub_device_ready(struct hub *hub, struct device *d, size_t ncaps);
 void hub_device_gone(struct hub *hub, struct device *d);
 
+/* jobs.c: operators' requests kept in the registry and run on the device,
+ * one at a time and in order, when it is connected. */
+
+/* A job was queued for fp, or the device became ready: run what is due. */
+void jobs_kick(struct hub *hub, const char *fp);
+/* Answers whoever waits for job id (its state changed outside a run). */
+void jobs_notify(struct hub *hub, int64_t id);
+/* Responds to req when job id has an outcome (now, if it has one). */
+void jobs_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req);
+/* The response object for a finished or queued job (new reference). */
+json_t *jobs_response(struct hub *hub, const struct ch_job_rec *rec);
+/* The JSON form of a job (with payload and result when full). */
+json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full);
+/* Hub stopping: waiters get an error, running jobs are abandoned (they
+ * become in-doubt at the next start). */
+void jobs_stop(struct hub *hub);
+
 /* device.c: one accepted call-home connection, the SSH client side. */
 
 /* Takes ownership of fd. The device links itself into hub->devices and
  * unlinks and frees itself when closed. */
-int device_start(struct hub *hub, int fd, const char *peer);
+int device_start(struct hub *hub, int fd, const char *peer,
+		 const struct sockaddr *sa);
+/* The address the device called from (for the blocklist). */
+const struct sockaddr *device_addr(const struct device *d);
+/* 1 once hub_admit let it in (the blocklist counts failures before). */
+int device_admitted(const struct device *d);
 /* Closes the connection (idempotent). */
 void device_close(struct device *d, const char *reason);
 const char *device_fingerprint(const struct device *d);
@@ -91,6 +132,18 @@ unsigned device_conn_id(const struct device *d);
 int device_is_ready(const struct device *d);
 int device_is_authenticated(const struct device *d);
 int device_was_ready(const struct device *d);
+/* The registry key of the device (its first fingerprint), which differs
+ * from the presented one when the device uses an alias key. */
+const char *device_key(const struct device *d);
+void device_set_key(struct device *d, const char *key_fp);
+/* 1 if the device's hello listed a capability starting with uri (the
+ * part before any '?'). */
+int device_has_cap(const struct device *d, const char *uri);
+/* The job runner's state for this device (NULL when idle). */
+void *device_job(const struct device *d);
+void device_set_job(struct device *d, void *job);
+/* Restarts the idle timer (--idle-close): called on activity. */
+void device_touch(struct device *d);
 const char *device_close_reason(const struct device *d);
 struct device *device_next(const struct device *d);
 

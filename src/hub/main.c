@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "hub/blocklist.h"
 #include "hub/hub.h"
 #include "common/cliutil.h"
 #include "lib/err.h"
@@ -37,9 +39,24 @@ static void usage(FILE *f)
 "  -u, --user NAME              SSH and NETCONF user name [%s]\n"
 "  -s, --state DIR              registry database and control socket\n"
 "                               [" DEFAULT_STATE_DIR "]\n"
-"      --accept-new             admit devices never seen before (and pending\n"
-"                               ones) at their call; otherwise they are\n"
-"                               recorded as pending and refused\n"
+"      --admission POLICY       what to do with a device never seen before:\n"
+"                               approve: record it as pending and refuse it\n"
+"                               until `callhome approve`; trust-new: admit it\n"
+"                               at its first call; known-only: refuse it and\n"
+"                               only log an event [approve]\n"
+"      --accept-new             the same as --admission trust-new\n"
+"      --block-after N          failed handshakes from one address (within\n"
+"                               %d s) before it is blocked; 0 = never [%d]\n"
+"      --block-for SECONDS      how long a block lasts [%d]\n"
+"      --max-handshakes N       devices allowed in the unauthenticated\n"
+"                               stages at once [%d]\n"
+"      --confirm-timeout SECONDS  rollback timer of the confirmed commit\n"
+"                               used to apply changes safely [%d]\n"
+"      --confirm-after SECONDS  wait this long after the confirmed commit\n"
+"                               before confirming it [%d]\n"
+"      --idle-close SECONDS     close a device's session politely after it\n"
+"                               has been idle with nothing queued this long;\n"
+"                               0 = keep it open (persistent) [0]\n"
 "      --keepalive SECONDS      SSH keep-alive interval, 0 = off [%d]\n"
 "      --keepalive-count N      unanswered keep-alives before a device is\n"
 "                               declared dead [%d]\n"
@@ -52,6 +69,8 @@ static void usage(FILE *f)
 "\n"
 "Logs go to standard error.\n",
 		CH_PORT_SSH, CH_PORT_SSH, HUB_DEFAULT_USER,
+		CH_BLOCK_WINDOW_S, CH_BLOCK_THRESHOLD, CH_BLOCK_SECONDS,
+		HUB_MAX_HANDSHAKES, HUB_CONFIRM_TIMEOUT_S, HUB_CONFIRM_AFTER_S,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
 		HUB_HANDSHAKE_TIMEOUT_MS / 1000, HUB_RPC_TIMEOUT_MS / 1000,
 		CH_FRAME_MAX_MSG_DEFAULT);
@@ -60,6 +79,8 @@ static void usage(FILE *f)
 enum {
 	OPT_ACCEPT_NEW = 256, OPT_KEEPALIVE, OPT_KEEPALIVE_COUNT,
 	OPT_HANDSHAKE_TIMEOUT, OPT_RPC_TIMEOUT, OPT_MAX_MESSAGE,
+	OPT_ADMISSION, OPT_BLOCK_AFTER, OPT_BLOCK_FOR, OPT_MAX_HANDSHAKES,
+	OPT_CONFIRM_TIMEOUT, OPT_CONFIRM_AFTER, OPT_IDLE_CLOSE,
 };
 
 static const struct option long_opts[] = {
@@ -68,6 +89,13 @@ static const struct option long_opts[] = {
 	{ "user", required_argument, NULL, 'u' },
 	{ "state", required_argument, NULL, 's' },
 	{ "accept-new", no_argument, NULL, OPT_ACCEPT_NEW },
+	{ "admission", required_argument, NULL, OPT_ADMISSION },
+	{ "block-after", required_argument, NULL, OPT_BLOCK_AFTER },
+	{ "block-for", required_argument, NULL, OPT_BLOCK_FOR },
+	{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
+	{ "confirm-timeout", required_argument, NULL, OPT_CONFIRM_TIMEOUT },
+	{ "confirm-after", required_argument, NULL, OPT_CONFIRM_AFTER },
+	{ "idle-close", required_argument, NULL, OPT_IDLE_CLOSE },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
@@ -111,6 +139,12 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cfg->handshake_timeout_ms = HUB_HANDSHAKE_TIMEOUT_MS;
 	cfg->rpc_timeout_ms = HUB_RPC_TIMEOUT_MS;
 	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
+	cfg->admission = HUB_ADMIT_APPROVE;
+	cfg->block_after = CH_BLOCK_THRESHOLD;
+	cfg->block_for_s = CH_BLOCK_SECONDS;
+	cfg->max_handshakes = HUB_MAX_HANDSHAKES;
+	cfg->confirm_timeout_s = HUB_CONFIRM_TIMEOUT_S;
+	cfg->confirm_after_s = HUB_CONFIRM_AFTER_S;
 
 	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
 				NULL)) != -1) {
@@ -124,7 +158,42 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			cfg->user = optarg;
 			break;
 		case 's': cfg->state_dir = optarg; break;
-		case OPT_ACCEPT_NEW: cfg->accept_new = 1; break;
+		case OPT_ACCEPT_NEW: cfg->admission = HUB_ADMIT_TRUST_NEW; break;
+		case OPT_ADMISSION:
+			if (strcmp(optarg, "approve") == 0)
+				cfg->admission = HUB_ADMIT_APPROVE;
+			else if (strcmp(optarg, "trust-new") == 0)
+				cfg->admission = HUB_ADMIT_TRUST_NEW;
+			else if (strcmp(optarg, "known-only") == 0)
+				cfg->admission = HUB_ADMIT_KNOWN_ONLY;
+			else
+				cli_die(PROG, "--admission: '", optarg, "' is "
+					"not approve, trust-new or known-only");
+			break;
+		case OPT_BLOCK_AFTER:
+			cfg->block_after = cli_u32(PROG, "block-after", optarg,
+						   0, 1000000);
+			break;
+		case OPT_BLOCK_FOR:
+			cfg->block_for_s = cli_u32(PROG, "block-for", optarg,
+						   1, 86400 * 30);
+			break;
+		case OPT_MAX_HANDSHAKES:
+			cfg->max_handshakes = cli_u32(PROG, "max-handshakes",
+						      optarg, 1, 100000);
+			break;
+		case OPT_CONFIRM_TIMEOUT:
+			cfg->confirm_timeout_s = cli_u32(PROG, "confirm-timeout",
+							 optarg, 1, 86400);
+			break;
+		case OPT_CONFIRM_AFTER:
+			cfg->confirm_after_s = cli_u32(PROG, "confirm-after",
+						       optarg, 0, 3600);
+			break;
+		case OPT_IDLE_CLOSE:
+			cfg->idle_close_s = cli_u32(PROG, "idle-close", optarg,
+						    0, 86400 * 7);
+			break;
 		case OPT_KEEPALIVE:
 			cfg->keepalive_ms = 1000 *
 				cli_u32(PROG, "keepalive", optarg, 0, 86400);
@@ -184,7 +253,7 @@ int main(int argc, char **argv)
 	struct hub hub;
 	char key_path[4096], db_path[4096];
 	char *pub = NULL;
-	int created = 0, rc = 1;
+	int created = 0, rc = 1, in_doubt = 0;
 
 	memset(&hub, 0, sizeof(hub));
 	ch_log_set_ident("callhome-hub");
@@ -211,6 +280,20 @@ int main(int argc, char **argv)
 	if (ch_store_open(db_path, &hub.store) != CH_OK)
 		goto out;
 	ch_store_reset_connections(hub.store);
+	if (ch_store_jobs_recover(hub.store, (int64_t)time(NULL), &in_doubt) ==
+	    CH_OK && in_doubt)
+		ch_warn("%d job(s) were running when the hub stopped: they are "
+			"in doubt and will not run again unless retried "
+			"(callhome jobs --state in-doubt)", in_doubt);
+	if (hub.cfg.confirm_after_s >= hub.cfg.confirm_timeout_s) {
+		ch_error("--confirm-after must be shorter than "
+			 "--confirm-timeout, or every change rolls back");
+		goto out;
+	}
+	hub.blocklist = blocklist_new(hub.cfg.block_after,
+				      CH_BLOCK_WINDOW_S, hub.cfg.block_for_s);
+	if (hub.blocklist == NULL)
+		goto out;
 
 	hub.loop = uv_default_loop();
 	hub.next_conn_id = 1;
@@ -224,8 +307,10 @@ int main(int argc, char **argv)
 	sig_int.data = sig_term.data = &hub;
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
-	ch_info("hub ready (user '%s', %s)", hub.cfg.user, hub.cfg.accept_new
-		? "admitting new devices" : "admitting known devices only");
+	ch_info("hub ready (user '%s', admission %s)", hub.cfg.user,
+		hub.cfg.admission == HUB_ADMIT_TRUST_NEW ? "trust-new" :
+		hub.cfg.admission == HUB_ADMIT_KNOWN_ONLY ? "known-only"
+							  : "approve");
 
 	uv_run(hub.loop, UV_RUN_DEFAULT);
 	rc = 0;
@@ -234,6 +319,7 @@ out:
 	if (hub.loop && uv_loop_close(hub.loop) != 0)
 		ch_debug("loop closed with handles left");
 	ch_store_close(hub.store);
+	blocklist_free(hub.blocklist);
 	ssh_key_free(hub.key);
 	free(pub);
 	for (size_t i = 0; i < hub.cfg.nlisten; i++)

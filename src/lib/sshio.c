@@ -49,7 +49,7 @@ static void on_keepalive(uv_timer_t *t)
 		return;
 	}
 	if (io->ka_unanswered >= io->ka_count) {
-		io->cb->expired(io, "no answer to keep-alives");
+		io->cb->dead(io);
 		return;
 	}
 	/* In non-blocking mode libssh sends a request only when none is

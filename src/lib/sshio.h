@@ -44,9 +44,11 @@ struct ch_sshio;
 struct ch_sshio_cb {
 	/* The socket is ready: pump libssh and advance. */
 	void (*io)(struct ch_sshio *io);
-	/* The stage deadline passed, or keep-alives went unanswered. why is
-	 * a static text for the log. The owner should close. */
+	/* The stage deadline passed; why is the text given with it. */
 	void (*expired)(struct ch_sshio *io, const char *why);
+	/* Keep-alives went unanswered: the peer is dead. The owner should
+	 * close. */
+	void (*dead)(struct ch_sshio *io);
 	/* Every handle is closed: the owner may now ssh_free and free. */
 	void (*closed)(struct ch_sshio *io);
 };

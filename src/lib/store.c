@@ -1,9 +1,14 @@
 /* store.c - the hub's registry in SQLite: every SQL statement of callhome
  * lives in this file (style B4).
  *
- * One connection, opened once; every statement prepared once at open. Each
- * public call is one statement, so SQLite's autocommit makes each logical
- * change one transaction; migrations take an explicit one.
+ * One connection, opened once; every statement prepared once at open. Most
+ * public calls are one statement, so SQLite's autocommit makes each logical
+ * change one transaction; calls that need several statements (job_next,
+ * jobs_recover) and migrations take an explicit one.
+ *
+ * Aliases: a fingerprint argument is mapped to its device's key fingerprint
+ * inside the statement itself (KEY_OF), so that mapping and the change are
+ * one atomic step and no extra round trip is needed.
  */
 #include "store.h"
 #include "err.h"
@@ -42,6 +47,31 @@ static const char *const migrations[] = {
 	" kind TEXT NOT NULL,"
 	" detail TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX events_fp_id ON events(fingerprint, id);",
+	/* 2: further keys of a device, and deferred jobs */
+	"CREATE TABLE identities ("
+	" fingerprint TEXT PRIMARY KEY,"
+	" device TEXT NOT NULL REFERENCES devices(fingerprint)"
+	" ON DELETE CASCADE,"
+	" added INTEGER NOT NULL DEFAULT 0);"
+	/* for identity_foreach and for the cascade on a device delete */
+	"CREATE INDEX identities_device ON identities(device);"
+	"CREATE TABLE jobs ("
+	" id INTEGER PRIMARY KEY,"
+	" device TEXT NOT NULL REFERENCES devices(fingerprint),"
+	" kind TEXT NOT NULL,"
+	" payload TEXT,"
+	" read_only INTEGER NOT NULL DEFAULT 0,"
+	" state INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL DEFAULT 0,"
+	" expires INTEGER NOT NULL DEFAULT 0,"
+	" started INTEGER NOT NULL DEFAULT 0,"
+	" finished INTEGER NOT NULL DEFAULT 0,"
+	" result TEXT,"
+	" rpc_error INTEGER NOT NULL DEFAULT 0,"
+	" method TEXT NOT NULL DEFAULT '',"
+	" error TEXT NOT NULL DEFAULT '');"
+	/* job_next and job_count_queued: one device's queued jobs by id */
+	"CREATE INDEX jobs_device_state_id ON jobs(device, state, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -50,6 +80,14 @@ static const char *const migrations[] = {
 #define DEV_COLS "fingerprint, name, admission, connected, address, " \
 	"first_seen, last_seen, connected_since, capabilities, last_error"
 #define EV_COLS "id, time, fingerprint, kind, detail"
+#define JOB_COLS "id, device, kind, payload, read_only, state, created, " \
+	"expires, started, finished, result, rpc_error, method, error"
+/* The device key fingerprint for parameter p, which may be an alias; an
+ * unknown fingerprint stays itself (and then matches no device). The
+ * subquery does not depend on the row, so an index on the compared column
+ * is still used. */
+#define KEY_OF(p) "coalesce((SELECT device FROM identities" \
+	" WHERE fingerprint = " p "), " p ")"
 
 enum stmt_id {
 	S_DEV_GET,
@@ -66,43 +104,163 @@ enum stmt_id {
 	S_EV_ADD,
 	S_EV_ALL,
 	S_EV_FP,
+	S_EV_SINCE_ALL,
+	S_EV_SINCE_FP,
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_DEV_KEY,
+	S_DEV_RENAME,
+	S_ID_ADD,
+	S_ID_DEL,
+	S_ID_ALL,
+	S_JOB_ADD,
+	S_JOB_EXPIRE,
+	S_JOB_NEXT,
+	S_JOB_START,
+	S_JOB_FINISH,
+	S_JOB_CANCEL,
+	S_JOB_REQUEUE,
+	S_JOB_GET,
+	S_JOB_STATE,
+	S_JOB_ALL,
+	S_JOB_FP,
+	S_JOB_COUNT,
+	S_REC_EVENTS,
+	S_REC_DOUBT,
+	S_REC_REQUEUE,
 	S_COUNT
 };
 
 static const char *const stmt_sql[S_COUNT] = {
-	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE fingerprint = ?1",
+	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
+		      " WHERE fingerprint = " KEY_OF("?1"),
+	/* An alias is not a new device: a 0-row insert means it exists. */
 	[S_DEV_ADD] = "INSERT INTO devices (fingerprint, name, admission)"
-		      " VALUES (?1, ?2, ?3)",
+		      " SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1"
+		      " FROM identities WHERE fingerprint = ?1)",
 	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2"
-			    " WHERE fingerprint = ?1",
+			    " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_SEEN] = "UPDATE devices SET address = ?2, last_seen = ?3,"
 		       " first_seen = CASE WHEN first_seen = 0 THEN ?3"
-		       " ELSE first_seen END WHERE fingerprint = ?1",
+		       " ELSE first_seen END"
+		       " WHERE fingerprint = " KEY_OF("?1"),
 	/* A session's start and end also count as having seen the device. */
 	[S_DEV_UP] = "UPDATE devices SET connected = 1, connected_since = ?2,"
 		     " capabilities = ?3, last_error = '',"
-		     " last_seen = max(last_seen, ?2) WHERE fingerprint = ?1",
+		     " last_seen = max(last_seen, ?2)"
+		     " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_DOWN] = "UPDATE devices SET connected = 0, connected_since = 0,"
 		       " last_error = ?3, last_seen = max(last_seen, ?2)"
-		       " WHERE fingerprint = ?1",
+		       " WHERE fingerprint = " KEY_OF("?1"),
 	[S_RESET] = "UPDATE devices SET connected = 0, connected_since = 0,"
 		    " last_error = 'hub restarted' WHERE connected <> 0",
 	[S_BY_NAME] = "SELECT fingerprint FROM devices WHERE name = ?1",
-	[S_BY_FP] = "SELECT fingerprint FROM devices WHERE fingerprint = ?1",
-	/* substr, not LIKE: '%' and '_' in the query stay literal. */
+	/* A key and an alias are never the same fingerprint: one row. */
+	[S_BY_FP] = "SELECT fingerprint FROM devices WHERE fingerprint = ?1"
+		    " UNION ALL SELECT device FROM identities"
+		    " WHERE fingerprint = ?1",
+	/* substr, not LIKE: '%' and '_' in the query stay literal. UNION
+	 * counts a device once when its key and an alias both match. */
 	[S_BY_PREFIX] = "SELECT fingerprint FROM devices"
-			" WHERE substr(fingerprint, 1, length(?1)) = ?1 LIMIT 2",
+			" WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			" UNION SELECT device FROM identities"
+			" WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			" LIMIT 2",
 	/* Named devices first, by name; then the unnamed by fingerprint. */
 	[S_DEV_ALL] = "SELECT " DEV_COLS " FROM devices"
 		      " ORDER BY name IS NULL, name, fingerprint",
 	[S_EV_ADD] = "INSERT INTO events (time, fingerprint, kind, detail)"
-		     " VALUES (?1, ?2, ?3, ?4)",
+		     " VALUES (?1, " KEY_OF("?2") ", ?3, ?4)",
 	/* The newest limit rows, handed out oldest first. */
 	[S_EV_ALL] = "SELECT * FROM (SELECT " EV_COLS " FROM events"
 		     " ORDER BY id DESC LIMIT ?1) ORDER BY id",
 	[S_EV_FP] = "SELECT * FROM (SELECT " EV_COLS " FROM events"
-		    " WHERE fingerprint = ?2 ORDER BY id DESC LIMIT ?1)"
-		    " ORDER BY id",
+		    " WHERE fingerprint = " KEY_OF("?2")
+		    " ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[S_EV_SINCE_ALL] = "SELECT " EV_COLS " FROM events WHERE id > ?2"
+			   " ORDER BY id LIMIT ?1",
+	[S_EV_SINCE_FP] = "SELECT " EV_COLS " FROM events"
+			  " WHERE fingerprint = " KEY_OF("?3")
+			  " AND id > ?2 ORDER BY id LIMIT ?1",
+	/* IMMEDIATE: take the write lock at once, so a transaction never
+	 * fails half-way on a lock upgrade. */
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	/* The device's key fingerprint, given it or an alias. */
+	[S_DEV_KEY] = "SELECT fingerprint FROM devices"
+		      " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_RENAME] = "UPDATE devices SET name = ?2"
+			 " WHERE fingerprint = " KEY_OF("?1"),
+	/* One statement: no row when dev_fp is unknown or fp is a device's
+	 * key (told apart afterwards); a PRIMARY KEY conflict when fp is
+	 * an alias already. */
+	[S_ID_ADD] = "INSERT INTO identities (fingerprint, device, added)"
+		     " SELECT ?2, d.fingerprint, ?3 FROM devices d"
+		     " WHERE d.fingerprint = " KEY_OF("?1")
+		     " AND NOT EXISTS (SELECT 1 FROM devices"
+		     " WHERE fingerprint = ?2)",
+	[S_ID_DEL] = "DELETE FROM identities WHERE fingerprint = ?1",
+	/* The key first (dated by the first call: devices keep no date of
+	 * their own), then the aliases in the order they were added. */
+	[S_ID_ALL] = "SELECT fingerprint, first_seen, 0 AS o, 0 AS r"
+		     " FROM devices WHERE fingerprint = " KEY_OF("?1")
+		     " UNION ALL SELECT fingerprint, added, 1, rowid"
+		     " FROM identities WHERE device = " KEY_OF("?1")
+		     " ORDER BY o, 2, r",
+	/* No row when the device is unknown. */
+	[S_JOB_ADD] = "INSERT INTO jobs (device, kind, payload, read_only,"
+		      " state, created, expires)"
+		      " SELECT fingerprint, ?2, ?3, ?4, 0, ?5, ?6 FROM devices"
+		      " WHERE fingerprint = " KEY_OF("?1"),
+	[S_JOB_EXPIRE] = "UPDATE jobs SET state = 6, finished = ?2"
+			 " WHERE device = " KEY_OF("?1") " AND state = 0"
+			 " AND expires > 0 AND expires <= ?2",
+	[S_JOB_NEXT] = "SELECT " JOB_COLS " FROM jobs"
+		       " WHERE device = " KEY_OF("?1") " AND state = 0"
+		       " ORDER BY id LIMIT 1",
+	/* Each transition names the state it leaves: a job another call
+	 * moved first is not moved again (sqlite3_changes says 0). */
+	[S_JOB_START] = "UPDATE jobs SET state = 1, started = ?2"
+			" WHERE id = ?1 AND state = 0",
+	[S_JOB_FINISH] = "UPDATE jobs SET state = ?2, finished = ?3,"
+			 " result = ?4, rpc_error = ?5, method = ?6,"
+			 " error = ?7 WHERE id = ?1 AND state = 1",
+	[S_JOB_CANCEL] = "UPDATE jobs SET state = 5, finished = ?2"
+			 " WHERE id = ?1 AND state = 0",
+	/* A fresh attempt: the last one's outcome goes (its event stays). */
+	[S_JOB_REQUEUE] = "UPDATE jobs SET state = 0, started = 0,"
+			  " finished = 0, result = NULL, rpc_error = 0,"
+			  " method = '', error = ''"
+			  " WHERE id = ?1 AND state IN (3, 4)",
+	[S_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+	[S_JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
+	[S_JOB_ALL] = "SELECT " JOB_COLS " FROM jobs"
+		      " WHERE ?2 = 0 OR (?2 >> state) & 1"
+		      " ORDER BY id DESC LIMIT ?1",
+	[S_JOB_FP] = "SELECT " JOB_COLS " FROM jobs"
+		     " WHERE device = " KEY_OF("?3")
+		     " AND (?2 = 0 OR (?2 >> state) & 1)"
+		     " ORDER BY id DESC LIMIT ?1",
+	/* No row when the device is unknown. */
+	[S_JOB_COUNT] = "SELECT (SELECT count(*) FROM jobs"
+			" WHERE device = d.fingerprint AND state = 0)"
+			" FROM devices d WHERE d.fingerprint = " KEY_OF("?1"),
+	/* Recovery: the events first, while the jobs are still running. */
+	[S_REC_EVENTS] = "INSERT INTO events (time, fingerprint, kind, detail)"
+			 " SELECT ?1, device, CASE WHEN read_only"
+			 " THEN 'job-requeued' ELSE 'job-in-doubt' END,"
+			 " 'job ' || id || ' (' || kind || '): running when"
+			 " the hub stopped; ' || CASE WHEN read_only"
+			 " THEN 'read-only, queued again'"
+			 " ELSE 'it may or may not have been applied' END"
+			 " FROM jobs WHERE state = 1 ORDER BY id",
+	[S_REC_DOUBT] = "UPDATE jobs SET state = 4,"
+			" error = 'the hub stopped while the job was running'"
+			" WHERE state = 1 AND read_only = 0",
+	[S_REC_REQUEUE] = "UPDATE jobs SET state = 0, started = 0"
+			  " WHERE state = 1 AND read_only <> 0",
 };
 
 /* Statements are shared, so one ch_store serves one thread at a time (hence
@@ -445,6 +603,7 @@ int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
 			int admission)
 {
 	sqlite3_stmt *s = st->stmt[S_DEV_ADD];
+	int r;
 
 	if (name && name[0] == '\0')	/* as a record shows "unnamed" */
 		name = NULL;
@@ -454,7 +613,10 @@ int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	bind_text(s, 2, name, CH_NAME_MAX + 1);
 	sqlite3_bind_int(s, 3, admission);
-	return exec_stmt(st, s, "device add");
+	r = exec_stmt(st, s, "device add");
+	if (r == CH_OK && sqlite3_changes(st->db) == 0)
+		r = CH_ERR_EXISTS;	/* fp is another device's alias */
+	return r;
 }
 
 int ch_store_device_set_admission(struct ch_store *st, const char *fp,
@@ -583,6 +745,17 @@ int ch_store_device_foreach(struct ch_store *st,
 
 /* ---- events ---- */
 
+static void row_to_event(sqlite3_stmt *s, struct ch_event_rec *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->id = sqlite3_column_int64(s, 0);
+	ev->time = sqlite3_column_int64(s, 1);
+	copy_text(ev->fingerprint, sizeof(ev->fingerprint),
+		  sqlite3_column_text(s, 2));
+	copy_text(ev->kind, sizeof(ev->kind), sqlite3_column_text(s, 3));
+	copy_text(ev->detail, sizeof(ev->detail), sqlite3_column_text(s, 4));
+}
+
 int ch_store_event_add(struct ch_store *st, const char *fp, const char *kind,
 		       const char *detail, int64_t now)
 {
@@ -614,19 +787,467 @@ int ch_store_event_foreach(struct ch_store *st, const char *fp, int limit,
 	if (fp)
 		sqlite3_bind_text(s, 2, fp, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(&ev, 0, sizeof(ev));
-		ev.id = sqlite3_column_int64(s, 0);
-		ev.time = sqlite3_column_int64(s, 1);
-		copy_text(ev.fingerprint, sizeof(ev.fingerprint),
-			  sqlite3_column_text(s, 2));
-		copy_text(ev.kind, sizeof(ev.kind), sqlite3_column_text(s, 3));
-		copy_text(ev.detail, sizeof(ev.detail),
-			  sqlite3_column_text(s, 4));
+		row_to_event(s, &ev);
 		if ((r = fn(ctx, &ev)) != 0)
 			break;
 	}
 	if (r == CH_OK && rc != SQLITE_DONE)
 		r = db_fail(st, "event list");
 	done(s);
+	return r;
+}
+
+int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
+				 int64_t since_id, int limit,
+				 int (*fn)(void *ctx,
+					   const struct ch_event_rec *),
+				 void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[fp ? S_EV_SINCE_FP : S_EV_SINCE_ALL];
+	struct ch_event_rec ev;
+	int rc, r = CH_OK;
+
+	if (sqlite3_stmt_busy(s)) {
+		ch_error("store %s: nested event walk", st->path);
+		return CH_ERR_INVAL;
+	}
+	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
+	sqlite3_bind_int64(s, 2, since_id);
+	if (fp)
+		sqlite3_bind_text(s, 3, fp, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_to_event(s, &ev);
+		if ((r = fn(ctx, &ev)) != 0)
+			break;
+	}
+	if (r == CH_OK && rc != SQLITE_DONE)
+		r = db_fail(st, "event list");
+	done(s);
+	return r;
+}
+
+/* ---- transactions (for calls of more than one statement) ---- */
+
+static int tx_begin(struct ch_store *st)
+{
+	return exec_stmt(st, st->stmt[S_BEGIN], "begin");
+}
+
+static void tx_rollback(struct ch_store *st)
+{
+	sqlite3_stmt *s = st->stmt[S_ROLLBACK];
+
+	/* Fails only when SQLite has rolled back by itself already. */
+	sqlite3_step(s);
+	done(s);
+}
+
+/* Commits, or rolls back when that fails so that the connection is not
+ * left inside a transaction. */
+static int tx_commit(struct ch_store *st)
+{
+	int r = exec_stmt(st, st->stmt[S_COMMIT], "commit");
+
+	if (r != CH_OK)
+		tx_rollback(st);
+	return r;
+}
+
+/* ---- identities ---- */
+
+int ch_store_identity_add(struct ch_store *st, const char *dev_fp,
+			  const char *fp, int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[S_ID_ADD];
+	char key[sizeof(((struct ch_device_rec *)0)->fingerprint)];
+	int r;
+
+	if (check_fp(fp) != CH_OK)
+		return CH_ERR_INVAL;
+	if (check_fp(dev_fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, dev_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	r = exec_stmt(st, s, "identity add");
+	if (r != CH_OK || sqlite3_changes(st->db) > 0)
+		return r;
+	/* No row: either the device is unknown or fp is a device's key. */
+	r = lookup(st, S_DEV_KEY, dev_fp, key);
+	return r == CH_OK ? CH_ERR_EXISTS : r;
+}
+
+int ch_store_identity_remove(struct ch_store *st, const char *fp)
+{
+	sqlite3_stmt *s = st->stmt[S_ID_DEL];
+	char key[sizeof(((struct ch_device_rec *)0)->fingerprint)];
+	int r;
+
+	if (check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	r = exec_stmt(st, s, "identity remove");
+	if (r != CH_OK || sqlite3_changes(st->db) > 0)
+		return r;
+	/* Not an alias: a device's own key may not go (revoke instead). */
+	r = lookup(st, S_DEV_KEY, fp, key);
+	return r == CH_OK ? CH_ERR_INVAL : r;
+}
+
+int ch_store_identity_foreach(struct ch_store *st, const char *dev_fp,
+			      int (*fn)(void *ctx, const char *fp,
+					int64_t added),
+			      void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[S_ID_ALL];
+	char fp[sizeof(((struct ch_device_rec *)0)->fingerprint)];
+	int rc, n = 0, r = CH_OK;
+
+	if (check_fp(dev_fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	if (sqlite3_stmt_busy(s)) {
+		ch_error("store %s: nested identity walk", st->path);
+		return CH_ERR_INVAL;
+	}
+	sqlite3_bind_text(s, 1, dev_fp, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		n++;
+		copy_text(fp, sizeof(fp), sqlite3_column_text(s, 0));
+		if ((r = fn(ctx, fp, sqlite3_column_int64(s, 1))) != 0)
+			break;
+	}
+	if (r == CH_OK && rc != SQLITE_DONE)
+		r = db_fail(st, "identity list");
+	else if (r == CH_OK && n == 0)	/* a device has at least its key */
+		r = CH_ERR_NOTFOUND;
+	done(s);
+	return r;
+}
+
+int ch_store_device_rename(struct ch_store *st, const char *fp,
+			   const char *name)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_RENAME];
+
+	if (name && name[0] == '\0')
+		name = NULL;
+	if (name && check_name(name) != CH_OK)
+		return CH_ERR_INVAL;
+	if (check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	bind_text(s, 2, name, CH_NAME_MAX + 1);
+	return exec_update(st, s, "device rename");
+}
+
+/* ---- jobs ---- */
+
+const char *ch_job_state_name(int state)
+{
+	switch (state) {
+	case CH_JOB_QUEUED: return "queued";
+	case CH_JOB_RUNNING: return "running";
+	case CH_JOB_DONE: return "done";
+	case CH_JOB_FAILED: return "failed";
+	case CH_JOB_IN_DOUBT: return "in-doubt";
+	case CH_JOB_CANCELLED: return "cancelled";
+	case CH_JOB_EXPIRED: return "expired";
+	}
+	return "unknown";
+}
+
+void ch_job_rec_cleanup(struct ch_job_rec *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->payload);
+	free(rec->result);
+	rec->payload = NULL;
+	rec->result = NULL;
+}
+
+/* Copies a column into a new heap string; SQL NULL gives NULL. */
+static int dup_text(sqlite3_stmt *s, int col, char **out)
+{
+	const unsigned char *t;
+
+	*out = NULL;
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return CH_OK;
+	/* NULL here is SQLite running out of memory converting the value */
+	if ((t = sqlite3_column_text(s, col)) == NULL ||
+	    (*out = strdup((const char *)t)) == NULL)
+		return CH_ERR_NOMEM;
+	return CH_OK;
+}
+
+/* Fills rec from a JOB_COLS row. On failure rec holds no heap memory. */
+static int row_to_job(sqlite3_stmt *s, struct ch_job_rec *rec)
+{
+	int r;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->id = sqlite3_column_int64(s, 0);
+	copy_text(rec->fingerprint, sizeof(rec->fingerprint),
+		  sqlite3_column_text(s, 1));
+	copy_text(rec->kind, sizeof(rec->kind), sqlite3_column_text(s, 2));
+	rec->read_only = sqlite3_column_int(s, 4);
+	rec->state = sqlite3_column_int(s, 5);
+	rec->created = sqlite3_column_int64(s, 6);
+	rec->expires = sqlite3_column_int64(s, 7);
+	rec->started = sqlite3_column_int64(s, 8);
+	rec->finished = sqlite3_column_int64(s, 9);
+	rec->rpc_error = sqlite3_column_int(s, 11);
+	copy_text(rec->method, sizeof(rec->method), sqlite3_column_text(s, 12));
+	copy_text(rec->error, sizeof(rec->error), sqlite3_column_text(s, 13));
+	if ((r = dup_text(s, 3, &rec->payload)) != CH_OK ||
+	    (r = dup_text(s, 10, &rec->result)) != CH_OK)
+		ch_job_rec_cleanup(rec);
+	return r;
+}
+
+/* Steps a one-row job query into rec: CH_ERR_NOTFOUND for no row. */
+static int read_job(struct ch_store *st, sqlite3_stmt *s,
+		    struct ch_job_rec *rec, const char *what)
+{
+	int rc = sqlite3_step(s), r;
+
+	if (rc == SQLITE_ROW)
+		r = row_to_job(s, rec);
+	else if (rc == SQLITE_DONE)
+		r = CH_ERR_NOTFOUND;
+	else
+		r = db_fail(st, what);
+	done(s);
+	return r;
+}
+
+/* Runs a transition of job id (an UPDATE ... WHERE state = expected).
+ * When no row moved, tells an unknown job (CH_ERR_NOTFOUND) from one
+ * in another state (CH_ERR_INVAL). */
+static int job_transition(struct ch_store *st, sqlite3_stmt *s, int64_t id,
+			  const char *what)
+{
+	sqlite3_stmt *q = st->stmt[S_JOB_STATE];
+	int rc, r = exec_stmt(st, s, what);
+
+	if (r != CH_OK || sqlite3_changes(st->db) > 0)
+		return r;
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		r = CH_ERR_INVAL;
+	else if (rc == SQLITE_DONE)
+		r = CH_ERR_NOTFOUND;
+	else
+		r = db_fail(st, what);
+	done(q);
+	return r;
+}
+
+int ch_store_job_add(struct ch_store *st, const char *fp, const char *kind,
+		     const char *payload, int read_only, int64_t expires,
+		     int64_t now, int64_t *id)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_ADD];
+	size_t len = 0;
+	int r;
+
+	if (id)
+		*id = 0;
+	/* kind is a short word that must come back whole, not cut */
+	if (kind == NULL || kind[0] == '\0' ||
+	    strlen(kind) >= sizeof(((struct ch_job_rec *)0)->kind) ||
+	    expires < 0)
+		return CH_ERR_INVAL;
+	if (payload && (len = strlen(payload)) > CH_JOB_PAYLOAD_MAX)
+		return CH_ERR_LIMIT;
+	if (check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	if (payload)
+		sqlite3_bind_text(s, 3, payload, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, read_only != 0);
+	sqlite3_bind_int64(s, 5, now);
+	sqlite3_bind_int64(s, 6, expires);
+	r = exec_stmt(st, s, "job add");
+	if (r == CH_OK && sqlite3_changes(st->db) == 0)
+		r = CH_ERR_NOTFOUND;	/* no such device */
+	if (r == CH_OK && id)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return r;
+}
+
+int ch_store_job_next(struct ch_store *st, const char *fp, int64_t now,
+		      struct ch_job_rec *rec)
+{
+	sqlite3_stmt *x = st->stmt[S_JOB_EXPIRE], *s = st->stmt[S_JOB_NEXT];
+	int r;
+
+	memset(rec, 0, sizeof(*rec));
+	if (check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	/* One transaction: a job cannot expire between the two steps. */
+	if ((r = tx_begin(st)) != CH_OK)
+		return r;
+	sqlite3_bind_text(x, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(x, 2, now);
+	if ((r = exec_stmt(st, x, "job expire")) != CH_OK)
+		goto out;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	r = read_job(st, s, rec, "job next");
+out:
+	/* The expiries stand whatever the read found (or failed to copy). */
+	if (r == CH_ERR_DB) {
+		tx_rollback(st);
+	} else {
+		int c = tx_commit(st);
+
+		if (c != CH_OK) {
+			ch_job_rec_cleanup(rec);
+			r = c;
+		}
+	}
+	return r;
+}
+
+int ch_store_job_start(struct ch_store *st, int64_t id, int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_START];
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	return job_transition(st, s, id, "job start");
+}
+
+int ch_store_job_finish(struct ch_store *st, int64_t id, int state,
+			const char *result, int rpc_error, const char *method,
+			const char *error, int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_FINISH];
+	int r;
+
+	if (state != CH_JOB_DONE && state != CH_JOB_FAILED)
+		return CH_ERR_INVAL;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, state);
+	sqlite3_bind_int64(s, 3, now);
+	/* Not cut: a reply is bounded by the session's message limit. Too
+	 * big for SQLite is an error, not a silently empty result. */
+	if (result && sqlite3_bind_text64(s, 4, result, strlen(result),
+					  SQLITE_STATIC, SQLITE_UTF8) !=
+			      SQLITE_OK) {
+		r = db_fail(st, "job finish: storing the result");
+		done(s);
+		return r;
+	}
+	sqlite3_bind_int(s, 5, rpc_error != 0);
+	bind_text(s, 6, method ? method : "",
+		  sizeof(((struct ch_job_rec *)0)->method));
+	bind_text(s, 7, error ? error : "", CH_STORE_TEXT_MAX);
+	return job_transition(st, s, id, "job finish");
+}
+
+int ch_store_job_cancel(struct ch_store *st, int64_t id, int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_CANCEL];
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	return job_transition(st, s, id, "job cancel");
+}
+
+int ch_store_job_requeue(struct ch_store *st, int64_t id)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_REQUEUE];
+
+	sqlite3_bind_int64(s, 1, id);
+	return job_transition(st, s, id, "job requeue");
+}
+
+int ch_store_job_get(struct ch_store *st, int64_t id, struct ch_job_rec *rec)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_GET];
+
+	memset(rec, 0, sizeof(*rec));
+	sqlite3_bind_int64(s, 1, id);
+	return read_job(st, s, rec, "job get");
+}
+
+int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
+			 unsigned states_mask,
+			 int (*fn)(void *ctx, const struct ch_job_rec *),
+			 void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[fp ? S_JOB_FP : S_JOB_ALL];
+	struct ch_job_rec rec;
+	int rc, r = CH_OK;
+
+	if (sqlite3_stmt_busy(s)) {
+		ch_error("store %s: nested job walk", st->path);
+		return CH_ERR_INVAL;
+	}
+	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
+	sqlite3_bind_int64(s, 2, states_mask);
+	if (fp)
+		sqlite3_bind_text(s, 3, fp, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((r = row_to_job(s, &rec)) != CH_OK)
+			break;
+		r = fn(ctx, &rec);
+		ch_job_rec_cleanup(&rec);
+		if (r != 0)
+			break;
+	}
+	if (r == CH_OK && rc != SQLITE_DONE)
+		r = db_fail(st, "job list");
+	done(s);
+	return r;
+}
+
+int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_COUNT];
+	int rc, r = CH_OK;
+
+	*n = 0;
+	if (check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int(s, 0);
+	else if (rc == SQLITE_DONE)
+		r = CH_ERR_NOTFOUND;	/* no such device */
+	else
+		r = db_fail(st, "job count");
+	done(s);
+	return r;
+}
+
+int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt)
+{
+	sqlite3_stmt *ev = st->stmt[S_REC_EVENTS];
+	int n = 0, r;
+
+	*in_doubt = 0;
+	if ((r = tx_begin(st)) != CH_OK)
+		return r;
+	/* Events first, while the jobs still say which were running. */
+	sqlite3_bind_int64(ev, 1, now);
+	if ((r = exec_stmt(st, ev, "job recovery")) != CH_OK ||
+	    (r = exec_stmt(st, st->stmt[S_REC_DOUBT], "job recovery")) !=
+		    CH_OK)
+		goto out;
+	n = sqlite3_changes(st->db);
+	r = exec_stmt(st, st->stmt[S_REC_REQUEUE], "job recovery");
+out:
+	if (r == CH_OK)
+		r = tx_commit(st);
+	else
+		tx_rollback(st);
+	if (r == CH_OK)
+		*in_doubt = n;
 	return r;
 }

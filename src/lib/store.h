@@ -96,4 +96,117 @@ int ch_store_event_foreach(struct ch_store *st, const char *fp, int limit,
 			   int (*fn)(void *ctx, const struct ch_event_rec *),
 			   void *ctx);
 
+/* ---- identities: several keys for one device (key rotation) ----
+ *
+ * A device record is keyed by its first fingerprint; further fingerprints
+ * are aliases of it. Every function above that takes a fingerprint also
+ * accepts an alias and acts on the device it belongs to; *_get fills
+ * rec->fingerprint with the device's key fingerprint (the first one).
+ */
+
+/* Adds fp as another identity of the device with key fingerprint dev_fp.
+ * CH_ERR_EXISTS if fp already names a device or identity, CH_ERR_NOTFOUND
+ * if dev_fp is unknown. */
+int ch_store_identity_add(struct ch_store *st, const char *dev_fp,
+			  const char *fp, int64_t now);
+/* Removes an alias. CH_ERR_INVAL for the device's own first fingerprint
+ * (revoke the device instead), CH_ERR_NOTFOUND if unknown. */
+int ch_store_identity_remove(struct ch_store *st, const char *fp);
+/* Calls fn for each fingerprint of the device (first one first). */
+int ch_store_identity_foreach(struct ch_store *st, const char *dev_fp,
+			      int (*fn)(void *ctx, const char *fp,
+					int64_t added),
+			      void *ctx);
+/* Renames (name NULL or "" removes the name). CH_ERR_EXISTS, CH_ERR_INVAL
+ * as for add. */
+int ch_store_device_rename(struct ch_store *st, const char *fp,
+			   const char *name);
+
+/* ---- deferred jobs: operators' requests kept until the device calls ---- */
+
+enum ch_job_state {
+	CH_JOB_QUEUED = 0,	/* waiting for the device */
+	CH_JOB_RUNNING = 1,	/* sent to the device, outcome not yet known */
+	CH_JOB_DONE = 2,	/* the device answered (ok, data or rpc-error:
+				 * see rpc_error) */
+	CH_JOB_FAILED = 3,	/* could not be carried out; error says why */
+	CH_JOB_IN_DOUBT = 4,	/* was running when the hub stopped: it may or
+				 * may not have been applied */
+	CH_JOB_CANCELLED = 5,
+	CH_JOB_EXPIRED = 6,	/* its expiry passed while queued */
+};
+
+#define CH_JOB_PAYLOAD_MAX (16u * 1024 * 1024)
+
+struct ch_job_rec {
+	int64_t id;
+	char fingerprint[128];	/* the device's key fingerprint */
+	char kind[16];		/* "rpc", "get-config", "edit-config" */
+	char *payload;		/* heap: the operation / config XML */
+	int read_only;		/* safe to re-run (e.g. get-config) */
+	int state;		/* enum ch_job_state */
+	int64_t created;
+	int64_t expires;	/* unix seconds, 0 = never */
+	int64_t started;
+	int64_t finished;
+	char *result;		/* heap: the device's reply, or NULL */
+	int rpc_error;		/* the reply carried an rpc-error */
+	char method[64];	/* how it was applied, e.g.
+				 * "candidate+confirmed-commit" */
+	char error[CH_STORE_TEXT_MAX];
+};
+
+/* Returns a name for a state: "queued", "running", "done", "failed",
+ * "in-doubt", "cancelled", "expired". */
+const char *ch_job_state_name(int state);
+/* Frees the heap fields (payload, result); the record is reusable. */
+void ch_job_rec_cleanup(struct ch_job_rec *rec);
+
+/* Queues a job for the device fp (an alias is resolved to the device).
+ * payload is copied. CH_ERR_NOTFOUND for an unknown device, CH_ERR_LIMIT
+ * for a payload over CH_JOB_PAYLOAD_MAX. */
+int ch_store_job_add(struct ch_store *st, const char *fp, const char *kind,
+		     const char *payload, int read_only, int64_t expires,
+		     int64_t now, int64_t *id);
+/* The device's oldest queued job whose expiry has not passed; jobs found
+ * expired on the way are marked expired (with finished = now).
+ * CH_ERR_NOTFOUND when there is none. */
+int ch_store_job_next(struct ch_store *st, const char *fp, int64_t now,
+		      struct ch_job_rec *rec);
+/* queued -> running, atomically; CH_ERR_INVAL if it was not queued. */
+int ch_store_job_start(struct ch_store *st, int64_t id, int64_t now);
+/* running -> done/failed with the outcome; result, method and error may
+ * be NULL. CH_ERR_INVAL if it was not running. */
+int ch_store_job_finish(struct ch_store *st, int64_t id, int state,
+			const char *result, int rpc_error, const char *method,
+			const char *error, int64_t now);
+/* queued -> cancelled. CH_ERR_INVAL if not queued, CH_ERR_NOTFOUND. */
+int ch_store_job_cancel(struct ch_store *st, int64_t id, int64_t now);
+/* in-doubt or failed -> queued again (the operator said so).
+ * CH_ERR_INVAL in any other state. */
+int ch_store_job_requeue(struct ch_store *st, int64_t id);
+/* CH_OK and *rec filled (free with ch_job_rec_cleanup), CH_ERR_NOTFOUND. */
+int ch_store_job_get(struct ch_store *st, int64_t id, struct ch_job_rec *rec);
+/* Jobs of one device (fp) or of all (NULL), newest first, at most limit
+ * (<= 0: all); states_mask selects states (bit 1 << state; 0 = all).
+ * The record passed to fn is valid during the call only. */
+int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
+			 unsigned states_mask,
+			 int (*fn)(void *ctx, const struct ch_job_rec *),
+			 void *ctx);
+/* Number of queued jobs of the device. */
+int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n);
+/* At hub start: every running job becomes in-doubt, except read-only ones,
+ * which are queued again (re-running them is harmless). Sets *in_doubt to
+ * how many became in-doubt. Each change is one event on the device. */
+int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt);
+
+/* Events with id > since_id, oldest first, at most limit (<= 0: all):
+ * for `callhome events --follow`. fp NULL means every device. */
+int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
+				 int64_t since_id, int limit,
+				 int (*fn)(void *ctx,
+					   const struct ch_event_rec *),
+				 void *ctx);
+
 #endif

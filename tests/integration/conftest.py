@@ -160,6 +160,11 @@ class Hub:
                            timeout=timeout)
         return r.returncode, r.stdout, r.stderr
 
+    def ctl(self, obj, timeout=CLI_TIMEOUT_S):
+        """One request on the control socket, the decoded response (a
+        raw line is sent as is when obj is bytes)."""
+        return helpers.ctl_request(self.sock, obj, timeout)
+
     def devices(self):
         rc, out, err = self.cli("devices", "--json")
         assert rc == 0, f"callhome devices --json: rc={rc}\n{err}"
@@ -186,6 +191,7 @@ def hub(procs, workdir):
     False lets the hub create it. extra: more command-line arguments.
     """
     def start(name="hub", accept_new=True, user="admin", make_key=True,
+              admission=None,
               log_level="debug", host="127.0.0.1", port=None, extra=(),
               env=None, netns_argv=None):
         exe = _require_binary("callhome-hub")
@@ -198,7 +204,9 @@ def hub(procs, workdir):
         port = port or free_port()
         argv = [exe, "--listen", f"{host}:{port}", "--key", key,
                 "--user", user, "--state", state, "--log-level", log_level]
-        if accept_new:
+        if admission:
+            argv += ["--admission", admission]
+        elif accept_new:
             argv.append("--accept-new")
         argv += list(extra)
         if netns_argv:  # e.g. nat.argv("hub", []) to run inside a netns

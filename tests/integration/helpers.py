@@ -81,6 +81,26 @@ def binary(name):
     return build_dir() / name
 
 
+def ctl_request(sock_path, obj, timeout=15):
+    """Sends one request line to a hub's control socket and returns the
+    decoded response line."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(sock_path))
+        line = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+        s.sendall(line + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+        return json.loads(buf)
+    finally:
+        s.close()
+
+
 def listener(host="127.0.0.1", timeout=20):
     """A listening TCP socket on a free port: a stand-in manager that a
     call-home device dials. Returns (socket, port)."""

@@ -73,7 +73,8 @@ def test_call_home_get_config(hub, agent):
     assert rc == 0, err
     resp = json.loads(out)
     assert resp["ok"] is True and resp["rpc_error"] is False
-    assert resp["device"] == a.fingerprint
+    assert resp["job"]["device"] == a.fingerprint
+    assert resp["job"]["state"] == "done"
 
     # Both sides log the session with its identity
     h.proc.wait_log(r"NETCONF session up: session-id=1")
@@ -124,7 +125,7 @@ def test_manager_key_not_authorized(hub, agent, workdir):
 
 
 def test_unknown_device_refused_then_admitted(hub, agent, procs):
-    h = hub(accept_new=False)
+    h = hub(admission="approve")
     a = agent(hub=h, extra=FAST)
     h.proc.wait_log(r"unknown device: recorded as pending")
     devs = {d["fingerprint"]: d for d in h.devices()}
@@ -159,7 +160,7 @@ def test_two_agents_at_once(hub, agent):
 def test_hostile_peers_do_not_delay_a_good_device(hub, agent):
     # A long handshake deadline: if the hub served connections one at a
     # time, the stalled ones would hold the good device back a minute.
-    h = hub(extra=["--handshake-timeout", "60"])
+    h = hub(extra=["--handshake-timeout", "60", "--block-after", "0"])
     stalled, garbage = [], []
     for _ in range(20):
         s = socket.create_connection(("127.0.0.1", h.port))

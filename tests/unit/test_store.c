@@ -38,17 +38,23 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static void remove_db(struct fixture *f)
 {
-	struct fixture *f = *state;
 	static const char *const sfx[] = { "", "-wal", "-shm" };
 	char p[160];
 
-	ch_store_close(f->st);
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
 		unlink(p);
 	}
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ch_store_close(f->st);
+	remove_db(f);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -85,10 +91,13 @@ static void test_open_migrates_empty(void **state)
 	sqlite3_stmt *s;
 	sqlite3 *db;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	/* a fresh file goes 0 -> 1 -> 2 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
 				 " WHERE name IN ('devices', 'events',"
-				 " 'events_fp_id')"), 3);
+				 " 'events_fp_id', 'identities',"
+				 " 'identities_device', 'jobs',"
+				 " 'jobs_device_state_id')"), 7);
 	/* WAL is a property of the file: a fresh connection sees it. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s,
@@ -114,7 +123,7 @@ static void test_reopen_keeps_data(void **state)
 	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
 	assert_string_equal(rec.name, "r1");
 	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 1);
 }
 
@@ -125,11 +134,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 2");
+	raw_exec(f->path, "PRAGMA user_version = 3");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 }
 
 static void test_open_bad_path(void **state)
@@ -610,6 +619,981 @@ static void test_busy_is_db_error(void **state)
 					     CH_ADMIT_PENDING), CH_OK);
 }
 
+/* ---- schema version 2 ---- */
+
+/* The schema as version 1 shipped it (store.c migration 1, frozen). */
+static const char v1_schema[] =
+	"CREATE TABLE devices ("
+	" fingerprint TEXT PRIMARY KEY,"
+	" name TEXT UNIQUE,"
+	" admission INTEGER NOT NULL DEFAULT 0,"
+	" connected INTEGER NOT NULL DEFAULT 0,"
+	" address TEXT NOT NULL DEFAULT '',"
+	" first_seen INTEGER NOT NULL DEFAULT 0,"
+	" last_seen INTEGER NOT NULL DEFAULT 0,"
+	" connected_since INTEGER NOT NULL DEFAULT 0,"
+	" capabilities INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" fingerprint TEXT,"
+	" kind TEXT NOT NULL,"
+	" detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX events_fp_id ON events(fingerprint, id);"
+	"PRAGMA user_version = 1;";
+
+static void test_migrate_v1_to_v2(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	struct ch_job_rec job;
+	int64_t id;
+
+	ch_store_close(f->st);
+	f->st = NULL;
+	remove_db(f);
+	raw_exec(f->path, v1_schema);
+	raw_exec(f->path, "INSERT INTO devices (fingerprint, name, admission,"
+		 " address, first_seen, last_seen, capabilities, last_error)"
+		 " VALUES ('" FP_A "', 'r1', 1, '[::1]:7', 10, 20, 5, 'eof');"
+		 "INSERT INTO events (time, fingerprint, kind, detail)"
+		 " VALUES (15, '" FP_A "', 'called', 'from [::1]:7');");
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+
+	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_string_equal(rec.name, "r1");
+	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
+	assert_string_equal(rec.address, "[::1]:7");
+	assert_int_equal(rec.first_seen, 10);
+	assert_int_equal(rec.last_seen, 20);
+	assert_int_equal(rec.capabilities, 5);
+	assert_string_equal(rec.last_error, "eof");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"
+				 " WHERE fingerprint = '" FP_A "'"
+				 " AND kind = 'called' AND time = 15"), 1);
+	/* the new tables work with the old rows */
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_B, 30), CH_OK);
+	assert_int_equal(ch_store_job_add(f->st, FP_B, "get-config", NULL, 1,
+					  0, 40, &id), CH_OK);
+	assert_int_equal(ch_store_job_get(f->st, id, &job), CH_OK);
+	assert_string_equal(job.fingerprint, FP_A);
+	ch_job_rec_cleanup(&job);
+	/* a second open has nothing left to do */
+	ch_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 1);
+}
+
+/* job_next and job_count_queued look jobs up by (device, state) in id
+ * order; this index is what makes that a search instead of a scan (the
+ * plans were checked with EXPLAIN QUERY PLAN). */
+static void test_jobs_index(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+				 " pragma_index_info('jobs_device_state_id')"),
+			 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM"
+				 " pragma_index_info('jobs_device_state_id')"
+				 " WHERE (seqno = 0 AND name = 'device')"
+				 " OR (seqno = 1 AND name = 'state')"
+				 " OR (seqno = 2 AND name = 'id')"), 3);
+}
+
+/* ---- identities ---- */
+
+#define FP_A2 "SHA256:Qqqq1111CCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
+#define FP_A3 "SHA256:AAAAbbbbZZZZddddEEEEffffGGGGhhhhIIIIjjjjKKK"
+#define FP_A4 "SHA256:Zzzz1111CCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
+#define FP_EARLY "SHA256:Eeee1111CCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
+
+static void test_identity_add(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "r1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 10), CH_OK);
+	/* a second time, or to another device */
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 11),
+			 CH_ERR_EXISTS);
+	assert_int_equal(ch_store_identity_add(f->st, FP_B, FP_A2, 11),
+			 CH_ERR_EXISTS);
+	/* a device's key, its own or another's */
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A, 11),
+			 CH_ERR_EXISTS);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_B, 11),
+			 CH_ERR_EXISTS);
+	assert_int_equal(ch_store_identity_add(f->st, FP_C, FP_A3, 11),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, "", 11),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, "SHA256:a b", 11),
+			 CH_ERR_INVAL);
+	/* given an alias as the device, it goes to the owner */
+	assert_int_equal(ch_store_identity_add(f->st, FP_A2, FP_A3, 12), CH_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM identities"
+				 " WHERE device = '" FP_A "'"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM identities"),
+			 2);
+	/* an alias is not a new device */
+	assert_int_equal(ch_store_device_add(f->st, FP_A2, NULL,
+					     CH_ADMIT_PENDING), CH_ERR_EXISTS);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM devices"), 2);
+}
+
+static void test_identity_alias_resolution(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	struct evs e = { 0 };
+	char fp[128];
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "r1",
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_C, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 10), CH_OK);
+
+	assert_int_equal(ch_store_device_get(f->st, FP_A2, &rec), CH_OK);
+	assert_string_equal(rec.fingerprint, FP_A);	/* the key */
+	assert_string_equal(rec.name, "r1");
+	assert_int_equal(ch_store_device_set_admission(f->st, FP_A2,
+						       CH_ADMIT_ADMITTED),
+			 CH_OK);
+	assert_int_equal(ch_store_device_seen(f->st, FP_A2, "[::1]:9", 100),
+			 CH_OK);
+	assert_int_equal(ch_store_device_connected(f->st, FP_A2, 1, 7, NULL,
+						   110), CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
+	assert_string_equal(rec.address, "[::1]:9");
+	assert_int_equal(rec.first_seen, 100);
+	assert_int_equal(rec.last_seen, 110);
+	assert_int_equal(rec.connected, 1);
+	assert_int_equal(rec.connected_since, 110);
+	assert_int_equal(rec.capabilities, 7);
+	assert_int_equal(ch_store_device_connected(f->st, FP_A2, 0, 0, "eof",
+						   120), CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.connected, 0);
+	assert_string_equal(rec.last_error, "eof");
+	/* the other devices are untouched */
+	assert_int_equal(ch_store_device_get(f->st, FP_B, &rec), CH_OK);
+	assert_int_equal(rec.admission, CH_ADMIT_PENDING);
+	assert_int_equal(rec.last_seen, 0);
+
+	/* events under the key; an unknown fingerprint stays itself */
+	assert_int_equal(ch_store_event_add(f->st, FP_A2, "called", "x", 130),
+			 CH_OK);
+	assert_int_equal(ch_store_event_add(f->st, FP_A3, "refused", "y", 131),
+			 CH_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"
+				 " WHERE fingerprint = '" FP_A "'"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"
+				 " WHERE fingerprint = '" FP_A2 "'"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"
+				 " WHERE fingerprint = '" FP_A3 "'"), 1);
+	assert_int_equal(ch_store_event_foreach(f->st, FP_A2, 0, walk_ev, &e),
+			 CH_OK);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.ev[0].kind, "called");
+	assert_string_equal(e.ev[0].fingerprint, FP_A);
+
+	/* resolve: the whole alias, its prefix, with or without scheme */
+	assert_int_equal(ch_store_device_resolve(f->st, FP_A2, fp), CH_OK);
+	assert_string_equal(fp, FP_A);
+	assert_int_equal(ch_store_device_resolve(f->st, "Qqqq1", fp), CH_OK);
+	assert_string_equal(fp, FP_A);
+	assert_int_equal(ch_store_device_resolve(f->st, "SHA256:Qqqq", fp),
+			 CH_OK);
+	assert_string_equal(fp, FP_A);
+	/* key and alias of one device matching one prefix: still unique */
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A3, 140), CH_OK);
+	assert_int_equal(ch_store_device_resolve(f->st, "AAAAbbbb", fp), CH_OK);
+	assert_string_equal(fp, FP_A);
+	assert_int_equal(ch_store_device_resolve(f->st, "AAAAbbbbZ", fp),
+			 CH_OK);
+	assert_string_equal(fp, FP_A);
+	/* an alias prefix that also matches another device's key */
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A4, 150), CH_OK);
+	assert_int_equal(ch_store_device_resolve(f->st, "Zzzz", fp),
+			 CH_ERR_AMBIGUOUS);
+	assert_int_equal(ch_store_device_resolve(f->st, "Zzzz1", fp), CH_OK);
+	assert_string_equal(fp, FP_A);
+	assert_int_equal(ch_store_device_resolve(f->st, "Zzzz0", fp), CH_OK);
+	assert_string_equal(fp, FP_C);
+}
+
+struct ids {
+	char fp[8][128];
+	int64_t added[8];
+	int n;
+	int stop_at;
+};
+
+static int walk_id(void *ctx, const char *fp, int64_t added)
+{
+	struct ids *w = ctx;
+
+	assert_true(w->n < 8);
+	snprintf(w->fp[w->n], sizeof(w->fp[0]), "%s", fp);
+	w->added[w->n++] = added;
+	return w->n == w->stop_at ? 9 : 0;
+}
+
+static void test_identity_foreach_remove(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	struct ids w = { 0 };
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, NULL,
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, NULL,
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_seen(f->st, FP_A, "x", 5), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A3, 20), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_B, FP_C, 25), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 30), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A4, 30), CH_OK);
+	/* recorded late with an earlier date (e.g. imported) */
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_EARLY, 15),
+			 CH_OK);
+
+	/* the key first (dated by first_seen), then by date added */
+	assert_int_equal(ch_store_identity_foreach(f->st, FP_A, walk_id, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 5);
+	assert_string_equal(w.fp[0], FP_A);
+	assert_int_equal(w.added[0], 5);
+	assert_string_equal(w.fp[1], FP_EARLY);
+	assert_int_equal(w.added[1], 15);
+	assert_string_equal(w.fp[2], FP_A3);
+	assert_int_equal(w.added[2], 20);
+	assert_string_equal(w.fp[3], FP_A2);	/* same date: added first */
+	assert_int_equal(w.added[3], 30);
+	assert_string_equal(w.fp[4], FP_A4);
+	/* through an alias: the same list */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_identity_foreach(f->st, FP_A4, walk_id, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 5);
+	assert_string_equal(w.fp[0], FP_A);
+	assert_string_equal(w.fp[4], FP_A4);
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 2;
+	assert_int_equal(ch_store_identity_foreach(f->st, FP_A, walk_id, &w),
+			 9);
+	assert_int_equal(w.n, 2);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_identity_foreach(f->st, "SHA256:nope",
+						   walk_id, &w),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(w.n, 0);
+
+	/* the key cannot go; an alias can, once */
+	assert_int_equal(ch_store_identity_remove(f->st, FP_A), CH_ERR_INVAL);
+	assert_int_equal(ch_store_identity_remove(f->st, "SHA256:nope"),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_identity_remove(f->st, FP_A2), CH_OK);
+	assert_int_equal(ch_store_identity_remove(f->st, FP_A2),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_get(f->st, FP_A2, &rec),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_identity_foreach(f->st, FP_A, walk_id, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 4);
+	assert_string_equal(w.fp[1], FP_EARLY);
+	assert_string_equal(w.fp[2], FP_A3);
+	assert_string_equal(w.fp[3], FP_A4);
+	/* a removed alias may be given out again */
+	assert_int_equal(ch_store_identity_add(f->st, FP_B, FP_A2, 40), CH_OK);
+
+	/* deleting a device takes its aliases along (ON DELETE CASCADE) */
+	raw_exec(f->path, "PRAGMA foreign_keys = ON;"
+		 "DELETE FROM devices WHERE fingerprint = '" FP_A "'");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM identities"
+				 " WHERE device = '" FP_A "'"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM identities"
+				 " WHERE device = '" FP_B "'"), 2);
+	assert_int_equal(ch_store_device_get(f->st, FP_A3, &rec),
+			 CH_ERR_NOTFOUND);
+}
+
+static void test_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	char fp[128];
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "r1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "r2",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 1), CH_OK);
+	assert_int_equal(ch_store_device_rename(f->st, FP_A2, "core-1"),
+			 CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_string_equal(rec.name, "core-1");
+	assert_int_equal(ch_store_device_resolve(f->st, "core-1", fp), CH_OK);
+	assert_string_equal(fp, FP_A);
+	assert_int_equal(ch_store_device_resolve(f->st, "r1", fp),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_rename(f->st, FP_A, "core-1"), CH_OK);
+	assert_int_equal(ch_store_device_rename(f->st, FP_A, "r2"),
+			 CH_ERR_EXISTS);
+	assert_int_equal(ch_store_device_rename(f->st, FP_A, "a b"),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_store_device_rename(f->st, FP_A, "SHA256:x"),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_store_device_rename(f->st, FP_C, "r3"),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_string_equal(rec.name, "core-1");
+	assert_int_equal(ch_store_device_rename(f->st, FP_A, ""), CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_string_equal(rec.name, "");
+	assert_int_equal(ch_store_device_rename(f->st, FP_B, NULL), CH_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM devices"
+				 " WHERE name IS NULL"), 2);
+}
+
+/* ---- jobs ---- */
+
+static void test_job_state_names(void **state)
+{
+	static const char *const names[] = { "queued", "running", "done",
+		"failed", "in-doubt", "cancelled", "expired" };
+
+	(void)state;
+	for (int i = 0; i < 7; i++)
+		assert_string_equal(ch_job_state_name(i), names[i]);
+	assert_string_equal(ch_job_state_name(7), "unknown");
+	assert_string_equal(ch_job_state_name(-1), "unknown");
+}
+
+static int64_t add_job(struct fixture *f, const char *fp, const char *kind,
+		       int read_only, int64_t expires, int64_t now)
+{
+	int64_t id = -1;
+
+	assert_int_equal(ch_store_job_add(f->st, fp, kind, "<x/>", read_only,
+					  expires, now, &id), CH_OK);
+	assert_true(id > 0);
+	return id;
+}
+
+static int job_state(struct fixture *f, int64_t id)
+{
+	struct ch_job_rec j;
+	int st;
+
+	assert_int_equal(ch_store_job_get(f->st, id, &j), CH_OK);
+	st = j.state;
+	ch_job_rec_cleanup(&j);
+	return st;
+}
+
+static void two_devices(struct fixture *f)
+{
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "r1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "r2",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 1), CH_OK);
+}
+
+static void test_job_add_get(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_job_rec j;
+	int64_t id = 77, id2;
+
+	two_devices(f);
+	assert_int_equal(ch_store_job_add(f->st, FP_A2, "edit-config",
+					  "<config><a/></config>", 0, 500, 100,
+					  &id), CH_OK);
+	assert_true(id > 0);
+	memset(&j, 'x', sizeof(j));
+	assert_int_equal(ch_store_job_get(f->st, id, &j), CH_OK);
+	assert_int_equal(j.id, id);
+	assert_string_equal(j.fingerprint, FP_A);	/* the key, not FP_A2 */
+	assert_string_equal(j.kind, "edit-config");
+	assert_string_equal(j.payload, "<config><a/></config>");
+	assert_int_equal(j.read_only, 0);
+	assert_int_equal(j.state, CH_JOB_QUEUED);
+	assert_int_equal(j.created, 100);
+	assert_int_equal(j.expires, 500);
+	assert_int_equal(j.started, 0);
+	assert_int_equal(j.finished, 0);
+	assert_null(j.result);
+	assert_int_equal(j.rpc_error, 0);
+	assert_string_equal(j.method, "");
+	assert_string_equal(j.error, "");
+	ch_job_rec_cleanup(&j);
+	assert_null(j.payload);
+	ch_job_rec_cleanup(&j);		/* twice is harmless */
+
+	/* no payload; read_only is stored as 0/1 */
+	assert_int_equal(ch_store_job_add(f->st, FP_B, "get-config", NULL, 5,
+					  0, 101, &id2), CH_OK);
+	assert_true(id2 > id);
+	assert_int_equal(ch_store_job_get(f->st, id2, &j), CH_OK);
+	assert_null(j.payload);
+	assert_int_equal(j.read_only, 1);
+	assert_string_equal(j.fingerprint, FP_B);
+	ch_job_rec_cleanup(&j);
+
+	id = 77;
+	assert_int_equal(ch_store_job_add(f->st, FP_C, "rpc", "<x/>", 0, 0, 1,
+					  &id), CH_ERR_NOTFOUND);
+	assert_int_equal(id, 0);			/* cleared */
+	assert_int_equal(ch_store_job_add(f->st, FP_A, NULL, "<x/>", 0, 0, 1,
+					  &id), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "", "<x/>", 0, 0, 1,
+					  &id), CH_ERR_INVAL);
+	/* 16 bytes do not fit kind[16]: refused, not cut */
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "0123456789abcdef",
+					  "<x/>", 0, 0, 1, &id), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "0123456789abcde",
+					  "<x/>", 0, 0, 1, NULL), CH_OK);
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "rpc", "<x/>", 0, -1,
+					  1, &id), CH_ERR_INVAL);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 3);
+
+	memset(&j, 'x', sizeof(j));
+	assert_int_equal(ch_store_job_get(f->st, 999, &j), CH_ERR_NOTFOUND);
+	assert_null(j.payload);
+	assert_int_equal(j.id, 0);
+}
+
+static void test_job_payload_limit(void **state)
+{
+	struct fixture *f = *state;
+	char *big = malloc(CH_JOB_PAYLOAD_MAX + 2);
+	struct ch_job_rec j;
+	int64_t id;
+
+	assert_non_null(big);
+	two_devices(f);
+	memset(big, 'p', CH_JOB_PAYLOAD_MAX + 1);
+	big[CH_JOB_PAYLOAD_MAX + 1] = '\0';
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "rpc", big, 0, 0, 1,
+					  &id), CH_ERR_LIMIT);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 0);
+	big[CH_JOB_PAYLOAD_MAX] = '\0';
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "rpc", big, 0, 0, 1,
+					  &id), CH_OK);
+	assert_int_equal(ch_store_job_get(f->st, id, &j), CH_OK);
+	assert_int_equal(strlen(j.payload), CH_JOB_PAYLOAD_MAX);
+	assert_memory_equal(j.payload, big, CH_JOB_PAYLOAD_MAX);
+	ch_job_rec_cleanup(&j);
+	free(big);
+}
+
+static void test_job_run_outcomes(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_job_rec j;
+	int64_t a, b, c;
+
+	two_devices(f);
+	a = add_job(f, FP_A, "edit-config", 0, 0, 100);
+	b = add_job(f, FP_A, "rpc", 0, 0, 101);
+	c = add_job(f, FP_A, "get-config", 1, 0, 102);
+
+	/* done with data */
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 110, &j), CH_OK);
+	assert_int_equal(j.id, a);
+	assert_string_equal(j.payload, "<x/>");
+	assert_int_equal(j.state, CH_JOB_QUEUED);
+	ch_job_rec_cleanup(&j);
+	/* finishing a job that was never started */
+	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_DONE, "<ok/>", 0,
+					     NULL, NULL, 111), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_start(f->st, a, 120), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, a, 121), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_get(f->st, a, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_RUNNING);
+	assert_int_equal(j.started, 120);
+	ch_job_rec_cleanup(&j);
+	/* running jobs are not handed out again */
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 122, &j), CH_OK);
+	assert_int_equal(j.id, b);
+	ch_job_rec_cleanup(&j);
+	/* only done or failed end a job */
+	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_QUEUED, NULL, 0,
+					     NULL, NULL, 123), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_IN_DOUBT, NULL,
+					     0, NULL, NULL, 123), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_DONE, "<ok/>", 0,
+					     "candidate+confirmed-commit",
+					     NULL, 130), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_FAILED, NULL, 0,
+					     NULL, "again", 131), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_get(f->st, a, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_DONE);
+	assert_int_equal(j.started, 120);
+	assert_int_equal(j.finished, 130);
+	assert_string_equal(j.result, "<ok/>");
+	assert_int_equal(j.rpc_error, 0);
+	assert_string_equal(j.method, "candidate+confirmed-commit");
+	assert_string_equal(j.error, "");
+	ch_job_rec_cleanup(&j);
+
+	/* done with an rpc-error */
+	assert_int_equal(ch_store_job_start(f->st, b, 140), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, b, CH_JOB_DONE,
+					     "<rpc-error/>", 5, "running",
+					     NULL, 141), CH_OK);
+	assert_int_equal(ch_store_job_get(f->st, b, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_DONE);
+	assert_int_equal(j.rpc_error, 1);
+	assert_string_equal(j.result, "<rpc-error/>");
+	ch_job_rec_cleanup(&j);
+
+	/* failed, no reply */
+	assert_int_equal(ch_store_job_start(f->st, c, 150), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, c, CH_JOB_FAILED, NULL, 0,
+					     NULL, "session closed", 151),
+			 CH_OK);
+	assert_int_equal(ch_store_job_get(f->st, c, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_FAILED);
+	assert_null(j.result);
+	assert_string_equal(j.error, "session closed");
+	assert_string_equal(j.method, "");
+	assert_int_equal(j.finished, 151);
+	ch_job_rec_cleanup(&j);
+
+	memset(&j, 'x', sizeof(j));
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 160, &j),
+			 CH_ERR_NOTFOUND);
+	assert_null(j.payload);
+	assert_int_equal(j.id, 0);
+	/* unknown ids */
+	assert_int_equal(ch_store_job_start(f->st, 999, 1), CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_job_finish(f->st, 999, CH_JOB_DONE, NULL, 0,
+					     NULL, NULL, 1), CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_job_cancel(f->st, 999, 1), CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_job_requeue(f->st, 999), CH_ERR_NOTFOUND);
+}
+
+static void test_job_fifo(void **state)
+{
+	struct fixture *f = *state;
+	int64_t ids[6];
+	struct ch_job_rec j;
+	int n;
+
+	two_devices(f);
+	/* interleaved; created times out of order on purpose: id decides */
+	for (int i = 0; i < 6; i++)
+		ids[i] = add_job(f, i % 2 ? FP_B : FP_A, "rpc", 0, 0, 100 - i);
+	assert_int_equal(ch_store_job_count_queued(f->st, FP_A, &n), CH_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(ch_store_job_count_queued(f->st, FP_A2, &n), CH_OK);
+	assert_int_equal(n, 3);
+	for (int i = 0; i < 6; i += 2) {
+		/* the same job until it is started */
+		assert_int_equal(ch_store_job_next(f->st, FP_A2, 200, &j),
+				 CH_OK);
+		assert_int_equal(j.id, ids[i]);
+		ch_job_rec_cleanup(&j);
+		assert_int_equal(ch_store_job_next(f->st, FP_A, 200, &j),
+				 CH_OK);
+		assert_int_equal(j.id, ids[i]);
+		assert_string_equal(j.fingerprint, FP_A);
+		ch_job_rec_cleanup(&j);
+		assert_int_equal(ch_store_job_start(f->st, ids[i], 200), CH_OK);
+	}
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 200, &j),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_job_count_queued(f->st, FP_A, &n), CH_OK);
+	assert_int_equal(n, 0);
+	/* B's jobs were not touched */
+	assert_int_equal(ch_store_job_count_queued(f->st, FP_B, &n), CH_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(ch_store_job_next(f->st, FP_B, 200, &j), CH_OK);
+	assert_int_equal(j.id, ids[1]);
+	ch_job_rec_cleanup(&j);
+	n = 5;
+	assert_int_equal(ch_store_job_count_queued(f->st, FP_C, &n),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(n, 0);
+	assert_int_equal(ch_store_job_next(f->st, FP_C, 200, &j),
+			 CH_ERR_NOTFOUND);
+}
+
+static void test_job_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_job_rec j;
+	int64_t e1, never, later, edge, other;
+	int n;
+
+	two_devices(f);
+	e1 = add_job(f, FP_A, "rpc", 0, 50, 10);
+	never = add_job(f, FP_A, "rpc", 0, 0, 11);
+	later = add_job(f, FP_A, "rpc", 0, 200, 12);
+	edge = add_job(f, FP_A, "rpc", 0, 100, 13);
+	other = add_job(f, FP_B, "rpc", 0, 50, 14);
+
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 100, &j), CH_OK);
+	assert_int_equal(j.id, never);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_job_get(f->st, e1, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_EXPIRED);
+	assert_int_equal(j.finished, 100);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(job_state(f, edge), CH_JOB_EXPIRED);	/* <= now */
+	assert_int_equal(job_state(f, later), CH_JOB_QUEUED);
+	assert_int_equal(job_state(f, other), CH_JOB_QUEUED);	/* not B */
+	assert_int_equal(ch_store_job_count_queued(f->st, FP_A, &n), CH_OK);
+	assert_int_equal(n, 2);
+	/* an expired job is never started, cancelled or requeued */
+	assert_int_equal(ch_store_job_start(f->st, e1, 101), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_cancel(f->st, e1, 101), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_requeue(f->st, e1), CH_ERR_INVAL);
+
+	/* the only queued job having expired: nothing is returned */
+	assert_int_equal(ch_store_job_start(f->st, never, 101), CH_OK);
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 300, &j),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(job_state(f, later), CH_JOB_EXPIRED);
+	assert_int_equal(job_state(f, never), CH_JOB_RUNNING);
+	assert_int_equal(ch_store_job_next(f->st, FP_B, 49, &j), CH_OK);
+	assert_int_equal(j.id, other);
+	ch_job_rec_cleanup(&j);
+}
+
+static void test_job_cancel_requeue(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_job_rec j;
+	int64_t q, r, d, fl;
+	int n;
+
+	two_devices(f);
+	q = add_job(f, FP_A, "rpc", 0, 0, 10);
+	r = add_job(f, FP_A, "rpc", 0, 0, 11);
+	d = add_job(f, FP_A, "rpc", 0, 0, 12);
+	fl = add_job(f, FP_A, "rpc", 0, 0, 13);
+	assert_int_equal(ch_store_job_start(f->st, r, 20), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, d, 20), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, d, CH_JOB_DONE, "<ok/>", 0,
+					     NULL, NULL, 21), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, fl, 20), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, fl, CH_JOB_FAILED, "<r/>",
+					     1, "m", "timeout", 22), CH_OK);
+
+	/* requeue: only from failed (or in-doubt, see recover) */
+	assert_int_equal(ch_store_job_requeue(f->st, q), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_requeue(f->st, r), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_requeue(f->st, d), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_requeue(f->st, fl), CH_OK);
+	assert_int_equal(ch_store_job_requeue(f->st, fl), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_get(f->st, fl, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_QUEUED);
+	assert_int_equal(j.started, 0);
+	assert_int_equal(j.finished, 0);
+	assert_null(j.result);
+	assert_int_equal(j.rpc_error, 0);
+	assert_string_equal(j.method, "");
+	assert_string_equal(j.error, "");
+	assert_string_equal(j.payload, "<x/>");
+	assert_int_equal(j.created, 13);
+	ch_job_rec_cleanup(&j);
+
+	/* cancel: only when queued */
+	assert_int_equal(ch_store_job_cancel(f->st, r, 30), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_cancel(f->st, d, 30), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_cancel(f->st, q, 30), CH_OK);
+	assert_int_equal(ch_store_job_cancel(f->st, q, 31), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_get(f->st, q, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_CANCELLED);
+	assert_int_equal(j.finished, 30);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_job_requeue(f->st, q), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_start(f->st, q, 32), CH_ERR_INVAL);
+	assert_int_equal(job_state(f, r), CH_JOB_RUNNING);
+	assert_int_equal(job_state(f, d), CH_JOB_DONE);
+
+	/* the requeued job is next; the cancelled one is skipped */
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 40, &j), CH_OK);
+	assert_int_equal(j.id, fl);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_job_count_queued(f->st, FP_A, &n), CH_OK);
+	assert_int_equal(n, 1);
+}
+
+static void test_jobs_recover(void **state)
+{
+	struct fixture *f = *state;
+	struct evs e = { 0 };
+	int64_t doubt, ro, queued, done_id, first_ev;
+	char want[CH_STORE_TEXT_MAX];
+	struct ch_job_rec j;
+	int n = -1;
+
+	two_devices(f);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "called", "", 1),
+			 CH_OK);
+	doubt = add_job(f, FP_A2, "edit-config", 0, 0, 10);
+	ro = add_job(f, FP_B, "get-config", 1, 0, 11);
+	queued = add_job(f, FP_A, "rpc", 0, 0, 12);
+	done_id = add_job(f, FP_B, "rpc", 0, 0, 13);
+	assert_int_equal(ch_store_job_start(f->st, doubt, 20), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, ro, 21), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, done_id, 22), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, done_id, CH_JOB_DONE,
+					     "<ok/>", 0, NULL, NULL, 23),
+			 CH_OK);
+	first_ev = raw_int(f->path, "SELECT max(id) FROM events");
+
+	assert_int_equal(ch_store_jobs_recover(f->st, 100, &n), CH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch_store_job_get(f->st, doubt, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_IN_DOUBT);
+	assert_string_equal(j.error,
+			    "the hub stopped while the job was running");
+	assert_int_equal(j.started, 20);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_job_get(f->st, ro, &j), CH_OK);
+	assert_int_equal(j.state, CH_JOB_QUEUED);
+	assert_int_equal(j.started, 0);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(job_state(f, queued), CH_JOB_QUEUED);
+	assert_int_equal(job_state(f, done_id), CH_JOB_DONE);
+
+	/* one event per changed job, on its device, naming id and kind */
+	assert_int_equal(ch_store_event_foreach_since(f->st, NULL, first_ev, 0,
+						      walk_ev, &e), CH_OK);
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.ev[0].kind, "job-in-doubt");
+	assert_string_equal(e.ev[0].fingerprint, FP_A);
+	assert_int_equal(e.ev[0].time, 100);
+	snprintf(want, sizeof(want), "job %lld (edit-config): running when "
+		 "the hub stopped; it may or may not have been applied",
+		 (long long)doubt);
+	assert_string_equal(e.ev[0].detail, want);
+	assert_string_equal(e.ev[1].kind, "job-requeued");
+	assert_string_equal(e.ev[1].fingerprint, FP_B);
+	snprintf(want, sizeof(want), "job %lld (get-config): running when "
+		 "the hub stopped; read-only, queued again", (long long)ro);
+	assert_string_equal(e.ev[1].detail, want);
+
+	/* nothing left running: a second recovery changes nothing */
+	assert_int_equal(ch_store_jobs_recover(f->st, 200, &n), CH_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 3);
+
+	/* the operator may queue an in-doubt job again */
+	assert_int_equal(ch_store_job_requeue(f->st, doubt), CH_OK);
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 300, &j), CH_OK);
+	assert_int_equal(j.id, doubt);
+	assert_string_equal(j.error, "");
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_job_next(f->st, FP_B, 300, &j), CH_OK);
+	assert_int_equal(j.id, ro);
+	ch_job_rec_cleanup(&j);
+}
+
+/* A running job survives a real close and reopen, then is recovered. */
+static void test_jobs_recover_after_reopen(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id;
+	int n = -1;
+
+	two_devices(f);
+	id = add_job(f, FP_A, "edit-config", 0, 0, 10);
+	assert_int_equal(ch_store_job_start(f->st, id, 20), CH_OK);
+	ch_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
+	assert_int_equal(job_state(f, id), CH_JOB_RUNNING);
+	assert_int_equal(ch_store_jobs_recover(f->st, 30, &n), CH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(job_state(f, id), CH_JOB_IN_DOUBT);
+}
+
+struct jobs {
+	int64_t id[16];
+	char payload[16][16];
+	char fp[16][128];
+	int n;
+	int stop_at;
+};
+
+static int walk_job(void *ctx, const struct ch_job_rec *rec)
+{
+	struct jobs *w = ctx;
+
+	assert_true(w->n < 16);
+	w->id[w->n] = rec->id;
+	snprintf(w->payload[w->n], sizeof(w->payload[0]), "%s",
+		 rec->payload ? rec->payload : "(null)");
+	snprintf(w->fp[w->n], sizeof(w->fp[0]), "%s", rec->fingerprint);
+	w->n++;
+	return w->n == w->stop_at ? 5 : 0;
+}
+
+static void test_job_foreach(void **state)
+{
+	struct fixture *f = *state;
+	struct jobs w = { 0 };
+	int64_t ids[6];
+
+	two_devices(f);
+	assert_int_equal(ch_store_job_foreach(f->st, NULL, 0, 0, walk_job, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 0);
+	/* A: 0 done, 2 queued, 4 failed; B: 1 queued, 3 running, 5 queued */
+	for (int i = 0; i < 6; i++)
+		ids[i] = add_job(f, i % 2 ? FP_B : FP_A, "rpc", 0, 0, i);
+	assert_int_equal(ch_store_job_start(f->st, ids[0], 10), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, ids[0], CH_JOB_DONE, NULL,
+					     0, NULL, NULL, 11), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, ids[3], 10), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, ids[4], 10), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, ids[4], CH_JOB_FAILED,
+					     NULL, 0, NULL, "x", 11), CH_OK);
+
+	/* all, newest first */
+	assert_int_equal(ch_store_job_foreach(f->st, NULL, 0, 0, walk_job, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 6);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(w.id[i], ids[5 - i]);
+	assert_string_equal(w.payload[0], "<x/>");
+	assert_string_equal(w.fp[0], FP_B);
+	assert_string_equal(w.fp[1], FP_A);
+
+	/* one device, by an alias; limited to the newest two */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, FP_A2, 0, 0, walk_job, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.id[0], ids[4]);
+	assert_int_equal(w.id[1], ids[2]);
+	assert_int_equal(w.id[2], ids[0]);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, FP_A, 2, 0, walk_job, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.id[0], ids[4]);
+	assert_int_equal(w.id[1], ids[2]);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, NULL, 4, 0, walk_job, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 4);
+	assert_int_equal(w.id[3], ids[2]);
+
+	/* state masks */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, NULL, 0,
+					      1u << CH_JOB_QUEUED, walk_job,
+					      &w), CH_OK);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.id[0], ids[5]);
+	assert_int_equal(w.id[1], ids[2]);
+	assert_int_equal(w.id[2], ids[1]);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, FP_A, 0,
+					      (1u << CH_JOB_DONE) |
+						      (1u << CH_JOB_FAILED),
+					      walk_job, &w), CH_OK);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.id[0], ids[4]);
+	assert_int_equal(w.id[1], ids[0]);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, FP_B, 1,
+					      1u << CH_JOB_QUEUED, walk_job,
+					      &w), CH_OK);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.id[0], ids[5]);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, NULL, 0,
+					      1u << CH_JOB_EXPIRED, walk_job,
+					      &w), CH_OK);
+	assert_int_equal(w.n, 0);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(ch_store_job_foreach(f->st, FP_C, 0, 0, walk_job, &w),
+			 CH_OK);
+	assert_int_equal(w.n, 0);
+
+	/* fn's non-zero return stops the walk and is returned */
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 2;
+	assert_int_equal(ch_store_job_foreach(f->st, NULL, 0, 0, walk_job, &w),
+			 5);
+	assert_int_equal(w.n, 2);
+}
+
+/* ---- events since an id ---- */
+
+static void test_events_since(void **state)
+{
+	struct fixture *f = *state;
+	struct evs e = { 0 };
+	int64_t third;
+	char kind[8];
+
+	two_devices(f);
+	for (int i = 0; i < 6; i++) {
+		snprintf(kind, sizeof(kind), "k%d", i);
+		assert_int_equal(ch_store_event_add(f->st,
+						    i % 2 ? FP_B : FP_A2, kind,
+						    "", 100 + i), CH_OK);
+	}
+	assert_int_equal(ch_store_event_foreach_since(f->st, NULL, 0, 0,
+						      walk_ev, &e), CH_OK);
+	assert_int_equal(e.n, 6);
+	assert_string_equal(e.ev[0].kind, "k0");
+	assert_string_equal(e.ev[0].fingerprint, FP_A);
+	assert_string_equal(e.ev[5].kind, "k5");
+	third = e.ev[2].id;
+
+	/* after the third, oldest first, at most 2 */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(ch_store_event_foreach_since(f->st, NULL, third, 2,
+						      walk_ev, &e), CH_OK);
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.ev[0].kind, "k3");
+	assert_string_equal(e.ev[1].kind, "k4");
+	/* one device, named by an alias */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(ch_store_event_foreach_since(f->st, FP_A2, third, 0,
+						      walk_ev, &e), CH_OK);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.ev[0].kind, "k4");
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(ch_store_event_foreach_since(f->st, FP_B, 0, 0,
+						      walk_ev, &e), CH_OK);
+	assert_int_equal(e.n, 3);
+	assert_string_equal(e.ev[0].kind, "k1");
+	assert_string_equal(e.ev[2].kind, "k5");
+	/* nothing newer than the newest */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(ch_store_event_foreach_since(f->st, NULL,
+						      third + 3, 0, walk_ev,
+						      &e), CH_OK);
+	assert_int_equal(e.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +1614,23 @@ int main(void)
 		T(test_events),
 		T(test_events_stop),
 		T(test_busy_is_db_error),
+		T(test_migrate_v1_to_v2),
+		T(test_jobs_index),
+		T(test_identity_add),
+		T(test_identity_alias_resolution),
+		T(test_identity_foreach_remove),
+		T(test_rename),
+		cmocka_unit_test(test_job_state_names),
+		T(test_job_add_get),
+		T(test_job_payload_limit),
+		T(test_job_run_outcomes),
+		T(test_job_fifo),
+		T(test_job_expiry),
+		T(test_job_cancel_requeue),
+		T(test_jobs_recover),
+		T(test_jobs_recover_after_reopen),
+		T(test_job_foreach),
+		T(test_events_since),
 #undef T
 	};
 

@@ -1,0 +1,27 @@
+#!/bin/sh
+# bench/run.sh BUILD_DIR [OPTIONS] - callhome's benchmarks against peers
+# measured in the same run (OpenSSH sshd -i + yuma123 netconfd as the
+# device, ncclient as the manager). Prints a table and writes it to
+# /tmp/callhome-bench-results.txt. Needs root and the Debian peers
+# (make deps). OPTIONS: see bench/README.md or --help.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+	echo "usage: bench/run.sh BUILD_DIR [OPTIONS]" >&2
+	exec /usr/bin/python3 -B "$here/callhome_bench.py" --help
+fi
+build=$1
+shift
+cache="$build/CMakeCache.txt"
+if [ ! -f "$cache" ]; then
+	echo "bench: $build is not a cmake build directory" >&2
+	exit 1
+fi
+if grep -q '^CH_SANITIZE:STRING=..*' "$cache"; then
+	echo "bench: $build is a sanitizer build; numbers would mean nothing" >&2
+	exit 1
+fi
+# Only our two daemons: other targets may not link yet.
+cmake --build "$build" --target callhomed callhome-hub -j"$(nproc)" >/dev/null
+exec /usr/bin/python3 -B "$here/callhome_bench.py" "$build" "$@"

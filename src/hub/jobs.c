@@ -1,0 +1,538 @@
+/* jobs.c - deferred jobs: an operator's request is a row in the registry
+ * first, and runs on the device when it is connected, one job at a time
+ * per device, oldest first. The outcome is stored with the job.
+ *
+ * Configuration changes are applied as safely as the device allows
+ * (chosen from its hello):
+ *   candidate + confirmed-commit: lock candidate, edit candidate, commit
+ *       with confirm-timeout, [soak --confirm-after], confirm, unlock.
+ *       If the hub or the network fails before the confirm, the device
+ *       rolls back by itself when the confirm-timeout expires.
+ *   candidate: lock, edit, commit, unlock.
+ *   writable-running: lock running, edit running (rollback-on-error when
+ *       offered), unlock.
+ * The method used is recorded with the job. A job whose device goes away
+ * mid-way is in doubt unless it is read-only (then it is queued again);
+ * one that was running when the hub died is found in doubt at the next
+ * start (ch_store_jobs_recover) and re-run only if the operator says so.
+ */
+#include "hub/hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/msg.h"
+
+#define CAP "urn:ietf:params:netconf:capability:"
+
+enum step {
+	ST_SINGLE,		/* rpc, get-config: one exchange */
+	ST_LOCK,
+	ST_EDIT,
+	ST_COMMIT,		/* plain or confirmed */
+	ST_SOAK,		/* waiting before the confirming commit */
+	ST_CONFIRM,
+	ST_UNLOCK,
+	ST_CLEANUP_DISCARD,	/* after a failure: drop candidate changes */
+	ST_CLEANUP_UNLOCK,
+};
+
+enum method {
+	M_RPC,
+	M_CONFIRMED,		/* candidate + confirmed-commit */
+	M_CANDIDATE,
+	M_RUNNING,
+};
+
+static const char *method_names[] = {
+	[M_RPC] = "rpc",
+	[M_CONFIRMED] = "candidate+confirmed-commit",
+	[M_CANDIDATE] = "candidate+commit",
+	[M_RUNNING] = "running",
+};
+
+struct job_run {
+	struct hub *hub;
+	struct device *d;	/* NULL once the device is gone */
+	struct ch_job_rec rec;
+	enum method method;
+	enum step step;
+	int rollback_on_error;
+	char *reply;		/* the reply that decides the outcome */
+	size_t reply_len;
+	int rpc_error;
+	char error[512];	/* set when the job fails */
+	uv_timer_t soak;
+	int soak_init;
+};
+
+struct job_waiter {
+	int64_t id;
+	struct hub_ctl_req *req;
+	struct job_waiter *next;
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void iso(char *buf, size_t len, int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+}
+
+static json_t *time_json(int64_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return json_null();
+	iso(buf, sizeof(buf), t);
+	return json_string(buf);
+}
+
+json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full)
+{
+	struct ch_device_rec dev;
+	json_t *j;
+
+	memset(&dev, 0, sizeof(dev));
+	ch_store_device_get(hub->store, rec->fingerprint, &dev);
+	j = json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:s, "
+		      "s:b, s:s}",
+		      "id", (json_int_t)rec->id,
+		      "device", rec->fingerprint,
+		      "name", dev.name[0] ? json_string(dev.name) : json_null(),
+		      "kind", rec->kind,
+		      "state", ch_job_state_name(rec->state),
+		      "created", time_json(rec->created),
+		      "expires", time_json(rec->expires),
+		      "started", time_json(rec->started),
+		      "finished", time_json(rec->finished),
+		      "method", rec->method,
+		      "rpc_error", rec->rpc_error,
+		      "error", rec->error);
+	if (j && full) {
+		json_object_set_new(j, "payload", rec->payload ?
+				    json_string(rec->payload) : json_null());
+		json_object_set_new(j, "result", rec->result ?
+				    json_string(rec->result) : json_null());
+	}
+	return j;
+}
+
+json_t *jobs_response(struct hub *hub, const struct ch_job_rec *rec)
+{
+	json_t *resp = json_pack("{s:b, s:o}", "ok", 1, "job",
+				 jobs_json(hub, rec, 0));
+
+	if (rec->state == CH_JOB_DONE || rec->state == CH_JOB_FAILED) {
+		json_object_set_new(resp, "reply", rec->result ?
+				    json_string(rec->result) : json_null());
+		json_object_set_new(resp, "rpc_error",
+				    json_boolean(rec->rpc_error));
+	}
+	return resp;
+}
+
+static int finished_state(int state)
+{
+	return state != CH_JOB_QUEUED && state != CH_JOB_RUNNING;
+}
+
+/* Answers every operator waiting for job id, from the registry. */
+void jobs_notify(struct hub *hub, int64_t id)
+{
+	struct job_waiter **pp = &hub->waiters, *w;
+	struct ch_job_rec rec;
+	int have;
+
+	memset(&rec, 0, sizeof(rec));
+	have = ch_store_job_get(hub->store, id, &rec) == CH_OK;
+	while ((w = *pp) != NULL) {
+		if (w->id != id) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		if (!have)
+			hub_ctl_fail(w->req, "internal", "job vanished from "
+				     "the registry");
+		else if (!finished_state(rec.state))
+			hub_ctl_respond(w->req, jobs_response(hub, &rec));
+		else
+			hub_ctl_respond(w->req, jobs_response(hub, &rec));
+		free(w);
+	}
+	ch_job_rec_cleanup(&rec);
+}
+
+void jobs_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req)
+{
+	struct ch_job_rec rec;
+	struct job_waiter *w;
+
+	memset(&rec, 0, sizeof(rec));
+	if (ch_store_job_get(hub->store, id, &rec) != CH_OK) {
+		hub_ctl_fail(req, "not-found", "no such job");
+		return;
+	}
+	if (finished_state(rec.state)) {
+		hub_ctl_respond(req, jobs_response(hub, &rec));
+		ch_job_rec_cleanup(&rec);
+		return;
+	}
+	ch_job_rec_cleanup(&rec);
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		hub_ctl_fail(req, "internal", "out of memory");
+		return;
+	}
+	w->id = id;
+	w->req = req;
+	w->next = hub->waiters;
+	hub->waiters = w;
+}
+
+static void run_free(struct job_run *run)
+{
+	ch_job_rec_cleanup(&run->rec);
+	free(run->reply);
+	free(run);
+}
+
+static void on_soak_closed(uv_handle_t *h)
+{
+	run_free(h->data);
+}
+
+/* Records the outcome, frees the run, and starts the device's next job. */
+static void run_end(struct job_run *run, int state)
+{
+	struct hub *hub = run->hub;
+	struct device *d = run->d;
+	int64_t id = run->rec.id;
+	char detail[CH_STORE_TEXT_MAX];
+	const char *kind;
+
+	ch_store_job_finish(hub->store, id, state == CH_JOB_IN_DOUBT ?
+			    CH_JOB_IN_DOUBT : state, run->reply,
+			    run->rpc_error, method_names[run->method],
+			    run->error[0] ? run->error : NULL, now_s());
+	kind = state == CH_JOB_DONE ? "job-done" :
+	       state == CH_JOB_IN_DOUBT ? "job-in-doubt" : "job-failed";
+	snprintf(detail, sizeof(detail), "job %lld %s via %s%s%s",
+		 (long long)id, run->rec.kind, method_names[run->method],
+		 run->error[0] ? ": " : "", run->error);
+	ch_store_event_add(hub->store, run->rec.fingerprint, kind, detail,
+			   now_s());
+	ch_log(state == CH_JOB_DONE ? CH_LOG_INFO : CH_LOG_WARN,
+	       "device=%s job=%lld %s: %s%s%s", run->rec.fingerprint,
+	       (long long)id, run->rec.kind, ch_job_state_name(state),
+	       run->error[0] ? ": " : "", run->error);
+	if (state == CH_JOB_IN_DOUBT && run->rec.read_only)
+		ch_store_job_requeue(hub->store, id);	/* harmless to redo */
+	if (d)
+		device_set_job(d, NULL);
+	jobs_notify(hub, id);
+	if (run->soak_init)
+		uv_close((uv_handle_t *)&run->soak, on_soak_closed);
+	else
+		run_free(run);
+	if (d && !hub->stopping)
+		jobs_kick(hub, device_key(d));
+}
+
+static void step_send(struct job_run *run);
+
+static void fail_at(struct job_run *run, const char *what,
+		    const char *detail)
+{
+	snprintf(run->error, sizeof(run->error), "%s%s%s", what,
+		 detail && *detail ? ": " : "", detail ? detail : "");
+}
+
+static void on_soak(uv_timer_t *t)
+{
+	struct job_run *run = t->data;
+
+	run->step = ST_CONFIRM;
+	step_send(run);
+}
+
+static void keep_reply(struct job_run *run, const char *reply, size_t len)
+{
+	free(run->reply);
+	run->reply = strndup(reply, len);
+	run->reply_len = len;
+}
+
+/* After a failed step of a change: undo what can be undone. */
+static void cleanup_or_end(struct job_run *run)
+{
+	if (run->method == M_CONFIRMED || run->method == M_CANDIDATE) {
+		if (run->step >= ST_EDIT && run->step <= ST_COMMIT) {
+			run->step = ST_CLEANUP_DISCARD;
+			step_send(run);
+			return;
+		}
+		if (run->step > ST_LOCK && run->step < ST_CLEANUP_DISCARD) {
+			run->step = ST_CLEANUP_UNLOCK;
+			step_send(run);
+			return;
+		}
+	} else if (run->method == M_RUNNING && run->step == ST_EDIT) {
+		run->step = ST_CLEANUP_UNLOCK;
+		step_send(run);
+		return;
+	}
+	run_end(run, CH_JOB_FAILED);
+}
+
+static void on_reply(void *ctx, int r, const char *reply, size_t len,
+		     const char *error)
+{
+	struct job_run *run = ctx;
+	struct ch_reply rep;
+	char what[64];
+
+	if (r != CH_OK) {
+		/* The device went away with this step outstanding. */
+		run->d = NULL;
+		if (run->step == ST_SINGLE) {
+			fail_at(run, "device went away before replying",
+				error);
+			run_end(run, run->rec.read_only ? CH_JOB_IN_DOUBT
+							: CH_JOB_IN_DOUBT);
+		} else if (run->step >= ST_CONFIRM ||
+			   run->step == ST_SOAK) {
+			fail_at(run, "device went away before the change was "
+				"confirmed; it rolls back by itself when the "
+				"confirm-timeout expires", error);
+			run_end(run, CH_JOB_IN_DOUBT);
+		} else {
+			fail_at(run, "device went away during the change",
+				error);
+			run_end(run, CH_JOB_IN_DOUBT);
+		}
+		return;
+	}
+	device_touch(run->d);
+	memset(&rep, 0, sizeof(rep));
+	ch_reply_parse(reply, len, &rep);
+	if (run->step == ST_CLEANUP_DISCARD || run->step == ST_CLEANUP_UNLOCK) {
+		ch_reply_cleanup(&rep);
+		if (run->step == ST_CLEANUP_DISCARD) {
+			run->step = ST_CLEANUP_UNLOCK;
+			step_send(run);
+		} else {
+			run_end(run, CH_JOB_FAILED);
+		}
+		return;
+	}
+	if (run->step == ST_SINGLE || run->step == ST_EDIT ||
+	    rep.has_error)
+		keep_reply(run, reply, len);
+	if (rep.has_error) {
+		static const char *names[] = {
+			[ST_LOCK] = "lock", [ST_EDIT] = "edit-config",
+			[ST_COMMIT] = "commit", [ST_CONFIRM] = "confirming commit",
+			[ST_UNLOCK] = "unlock",
+		};
+		run->rpc_error = 1;
+		if (run->step == ST_SINGLE) {	/* the device's own answer */
+			ch_reply_cleanup(&rep);
+			run_end(run, CH_JOB_DONE);
+			return;
+		}
+		snprintf(what, sizeof(what), "%s refused (%s)",
+			 names[run->step] ? names[run->step] : "step",
+			 rep.error_tag ? rep.error_tag : "rpc-error");
+		fail_at(run, what, rep.error_message);
+		ch_reply_cleanup(&rep);
+		cleanup_or_end(run);
+		return;
+	}
+	ch_reply_cleanup(&rep);
+	switch (run->step) {
+	case ST_SINGLE:
+		run_end(run, CH_JOB_DONE);
+		return;
+	case ST_LOCK:
+		run->step = ST_EDIT;
+		break;
+	case ST_EDIT:
+		run->step = run->method == M_RUNNING ? ST_UNLOCK : ST_COMMIT;
+		break;
+	case ST_COMMIT:
+		if (run->method == M_CONFIRMED) {
+			run->step = ST_SOAK;
+			ch_info("device=%s job=%lld: confirmed commit accepted; "
+				"confirming in %u s", run->rec.fingerprint,
+				(long long)run->rec.id,
+				run->hub->cfg.confirm_after_s);
+			uv_timer_init(run->hub->loop, &run->soak);
+			run->soak.data = run;
+			run->soak_init = 1;
+			uv_timer_start(&run->soak, on_soak,
+				       1000ull * run->hub->cfg.confirm_after_s,
+				       0);
+			return;
+		}
+		run->step = ST_UNLOCK;
+		break;
+	case ST_CONFIRM:
+		run->step = ST_UNLOCK;
+		break;
+	case ST_UNLOCK:
+		run_end(run, CH_JOB_DONE);
+		return;
+	default:
+		break;
+	}
+	step_send(run);
+}
+
+static void step_send(struct job_run *run)
+{
+	const char *target = run->method == M_RUNNING ? "running"
+						      : "candidate";
+	struct ch_buf op;
+	const char *why = NULL;
+	int r;
+
+	if (run->d == NULL) {
+		fail_at(run, "device went away", NULL);
+		run_end(run, CH_JOB_IN_DOUBT);
+		return;
+	}
+	ch_buf_init(&op, CH_JOB_PAYLOAD_MAX + 4096);
+	switch (run->step) {
+	case ST_SINGLE:
+		r = ch_buf_puts(&op, run->rec.payload);
+		break;
+	case ST_LOCK:
+		r = ch_buf_printf(&op, "<lock><target><%s/></target></lock>",
+				  target);
+		break;
+	case ST_EDIT:
+		r = ch_buf_printf(&op, "<edit-config><target><%s/></target>%s"
+				  "<config>", target, run->rollback_on_error ?
+				  "<error-option>rollback-on-error"
+				  "</error-option>" : "");
+		if (r == CH_OK)
+			r = ch_buf_puts(&op, run->rec.payload);
+		if (r == CH_OK)
+			r = ch_buf_puts(&op, "</config></edit-config>");
+		break;
+	case ST_COMMIT:
+		r = run->method == M_CONFIRMED
+			? ch_buf_printf(&op, "<commit><confirmed/>"
+					"<confirm-timeout>%u</confirm-timeout>"
+					"</commit>",
+					run->hub->cfg.confirm_timeout_s)
+			: ch_buf_puts(&op, "<commit/>");
+		break;
+	case ST_CONFIRM:
+		r = ch_buf_puts(&op, "<commit/>");
+		break;
+	case ST_UNLOCK:
+	case ST_CLEANUP_UNLOCK:
+		r = ch_buf_printf(&op, "<unlock><target><%s/></target>"
+				  "</unlock>", target);
+		break;
+	case ST_CLEANUP_DISCARD:
+		r = ch_buf_puts(&op, "<discard-changes/>");
+		break;
+	default:
+		r = CH_ERR_INVAL;
+		break;
+	}
+	if (r == CH_OK)
+		r = device_rpc(run->d, ch_buf_ptr(&op), on_reply, run, &why);
+	ch_buf_cleanup(&op);
+	if (r != CH_OK) {
+		fail_at(run, "cannot send to the device",
+			why ? why : ch_strerror(r));
+		run_end(run, r == CH_ERR_PROTO ? CH_JOB_FAILED
+					       : CH_JOB_IN_DOUBT);
+	}
+}
+
+/* Picks how to apply a change on this device. -1: it offers no way. */
+static int choose_method(struct device *d, int *rollback)
+{
+	*rollback = 0;
+	if (device_has_cap(d, CAP "candidate:1.0")) {
+		if (device_has_cap(d, CAP "confirmed-commit:1.1") ||
+		    device_has_cap(d, CAP "confirmed-commit:1.0"))
+			return M_CONFIRMED;
+		return M_CANDIDATE;
+	}
+	if (device_has_cap(d, CAP "writable-running:1.0")) {
+		*rollback = device_has_cap(d, CAP "rollback-on-error:1.0");
+		return M_RUNNING;
+	}
+	return -1;
+}
+
+void jobs_kick(struct hub *hub, const char *fp)
+{
+	struct device *d = hub_find_device(hub, fp);
+	struct job_run *run;
+	int m, rollback;
+
+	if (d == NULL || device_job(d) != NULL || hub->stopping)
+		return;
+	if ((run = calloc(1, sizeof(*run))) == NULL)
+		return;
+	run->hub = hub;
+	run->d = d;
+	if (ch_store_job_next(hub->store, device_key(d), now_s(),
+			      &run->rec) != CH_OK ||
+	    ch_store_job_start(hub->store, run->rec.id, now_s()) != CH_OK) {
+		ch_job_rec_cleanup(&run->rec);
+		free(run);
+		device_touch(d);	/* nothing to do: idle from now */
+		return;
+	}
+	device_set_job(d, run);
+	ch_info("device=%s job=%lld %s: started", fp,
+		(long long)run->rec.id, run->rec.kind);
+	if (strcmp(run->rec.kind, "edit-config") != 0) {
+		run->method = M_RPC;
+		run->step = ST_SINGLE;
+	} else if ((m = choose_method(d, &rollback)) < 0) {
+		run->method = M_RPC;
+		fail_at(run, "the device offers no writable datastore "
+			"(neither :candidate nor :writable-running)", NULL);
+		run_end(run, CH_JOB_FAILED);
+		return;
+	} else {
+		run->method = (enum method)m;
+		run->rollback_on_error = rollback;
+		run->step = ST_LOCK;
+	}
+	step_send(run);
+}
+
+void jobs_stop(struct hub *hub)
+{
+	struct job_waiter *w;
+
+	while ((w = hub->waiters) != NULL) {
+		hub->waiters = w->next;
+		hub_ctl_fail(w->req, "hub-stopping", "the hub is shutting down; "
+			     "see the job's outcome with `callhome job ID` "
+			     "after it restarts");
+		free(w);
+	}
+}
