@@ -416,7 +416,9 @@ static void store_fail(struct hub_ctl_req *req, int r, const char *what)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, ch_strerror(r));
+	snprintf(msg, sizeof(msg), "%s: %s", what, r == CH_ERR_INVAL
+		 ? "names are 1 to 64 of A-Z a-z 0-9 . _ - and may not "
+		   "start with SHA256:" : ch_strerror(r));
 	hub_ctl_fail(req, r == CH_ERR_EXISTS ? "exists" :
 		     r == CH_ERR_NOTFOUND ? "not-found" :
 		     r == CH_ERR_INVAL ? "bad-request" : "internal", msg);
@@ -536,6 +538,34 @@ static void cmd_rename(struct hub *hub, struct hub_ctl_req *req,
 	respond_device(hub, req, rec.fingerprint, NULL, NULL);
 }
 
+static int collect_job_id(void *ctx, const struct ch_job_rec *rec)
+{
+	json_array_append_new(ctx, json_integer(rec->id));
+	return 0;
+}
+
+/* A revoked device will never run its queue: cancel it, and say so. */
+static void cancel_queued(struct hub *hub, const char *fp, const char *why)
+{
+	json_t *ids = json_array(), *v;
+	char detail[128];
+	size_t i;
+
+	ch_store_job_foreach(hub->store, fp, 0, 1u << CH_JOB_QUEUED,
+			     collect_job_id, ids);
+	json_array_foreach(ids, i, v) {
+		int64_t id = json_integer_value(v);
+
+		if (ch_store_job_cancel(hub->store, id, now_s()) != CH_OK)
+			continue;
+		snprintf(detail, sizeof(detail), "job %lld cancelled: %s",
+			 (long long)id, why);
+		event(hub, fp, "job-cancelled", detail);
+		jobs_notify(hub, id);
+	}
+	json_decref(ids);
+}
+
 static void cmd_revoke(struct hub *hub, struct hub_ctl_req *req,
 		       json_t *args)
 {
@@ -547,6 +577,7 @@ static void cmd_revoke(struct hub *hub, struct hub_ctl_req *req,
 	ch_store_device_set_admission(hub->store, rec.fingerprint,
 				      CH_ADMIT_REVOKED);
 	event(hub, rec.fingerprint, "revoked", "revoked by the operator");
+	cancel_queued(hub, rec.fingerprint, "device revoked");
 	n = close_sessions(hub, rec.fingerprint, NULL, "identity revoked");
 	ch_info("device=%s revoked%s", rec.fingerprint,
 		n ? "; its session was closed" : "");
@@ -825,7 +856,7 @@ static void cmd_cancel_retry(struct hub *hub, struct hub_ctl_req *req,
 	r = retry ? ch_store_job_requeue(hub->store, job.id)
 		  : ch_store_job_cancel(hub->store, job.id, now_s());
 	if (r != CH_OK) {
-		snprintf(msg, sizeof(msg), "job %lld is %s: only %s", (long long)
+		snprintf(msg, sizeof(msg), "job %lld is %s; only %s", (long long)
 			 job.id, ch_job_state_name(job.state), retry
 			 ? "in-doubt or failed jobs can be retried"
 			 : "queued jobs can be cancelled");

@@ -95,6 +95,8 @@ def test_revoke_closes_the_live_session_and_refuses_later(hub, agent):
     h = hub()
     a = agent(hub=h, extra=FAST)
     h.wait_device_connected(1)
+    queued = ok(h.ctl({"cmd": "get-config", "device": a.fingerprint,
+                       "mode": "queue"}))["job"]["id"]
     r = ok(h.ctl({"cmd": "revoke", "device": a.fingerprint}))
     assert r["closed_session"] is True
     assert r["device"]["admission"] == "revoked"
@@ -106,6 +108,9 @@ def test_revoke_closes_the_live_session_and_refuses_later(hub, agent):
                     since=mark)                   # it called, refused
     r = h.ctl({"cmd": "approve", "device": a.fingerprint})
     assert r["code"] == "invalid-state"
+    # its queue can never run: nothing is left queued
+    state = ok(h.ctl({"cmd": "job", "id": queued}))["job"]["state"]
+    assert state in ("done", "cancelled")
 
 
 def test_key_rotation_with_a_second_identity(hub, agent, workdir):
@@ -396,3 +401,15 @@ def test_safe_apply_on_netconfd_and_rollback_when_the_hub_dies(
     assert "applied-safely" in out and "never-confirmed" not in out
     jobs = ok(h.ctl({"cmd": "jobs", "state": "in-doubt"}))["jobs"]
     assert len(jobs) == 1 and jobs[0]["kind"] == "edit-config"
+
+
+def test_revoking_an_offline_device_cancels_its_queue(hub):
+    h = hub(admission="known-only")
+    fp = "SHA256:" + "A" * 43
+    ok(h.ctl({"cmd": "add", "name": "gone", "fingerprint": fp}))
+    j = ok(h.ctl({"cmd": "get-config", "device": "gone"}))["job"]
+    assert j["state"] == "queued"
+    r = ok(h.ctl({"cmd": "revoke", "device": "gone"}))
+    assert r["closed_session"] is False
+    assert ok(h.ctl({"cmd": "job", "id": j["id"]}))["job"]["state"] == \
+        "cancelled"
