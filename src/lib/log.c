@@ -60,13 +60,17 @@ void ch_log_write(int level, const char *func, const char *fmt, ...)
 		log_ident, tags[level], func ? func : "", func ? ": " : "", msg);
 }
 
+/* libssh's messages are detail: every failure it reports reaches our own
+ * log as one line with the connection's context (E2), so its warnings
+ * (a normal disconnect is one) would only repeat that at a louder level. */
 static void libssh_log_cb(int priority, const char *function,
 			  const char *buffer, void *userdata)
 {
-	int level = priority <= SSH_LOG_WARN ? CH_LOG_WARN : CH_LOG_DEBUG;
+	int level = CH_LOG_DEBUG;
 
 	(void)userdata;
 	(void)function;
+	(void)priority;
 	if (level <= ch_log_threshold)
 		ch_log_write(level, NULL, "libssh: %s", buffer);
 }
@@ -76,5 +80,5 @@ void ch_log_route_libssh(void)
 	ssh_set_log_callback(libssh_log_cb);
 	/* Protocol detail from libssh only when we are debugging ourselves. */
 	ssh_set_log_level(ch_log_threshold >= CH_LOG_DEBUG ? SSH_LOG_PROTOCOL
-							   : SSH_LOG_WARN);
+							   : SSH_LOG_NONE);
 }

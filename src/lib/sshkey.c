@@ -154,7 +154,7 @@ int ch_key_load_or_create(const char *path, ssh_key *key, int *created)
 		if ((r = create_key(path, &k)) != CH_OK)
 			goto out;
 		*created = 1;
-		ch_info("%s: created a new ed25519 host key", path);
+		ch_info("%s: created a new ed25519 key", path);
 		*key = k;
 		k = NULL;	/* transferred */
 		goto out;
