@@ -331,6 +331,20 @@ def _stamp_ms(text):
     return t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000.0
 
 
+# "device=SHA256:... job=17 get-config: done" (src/hub/jobs.c)
+_JOB_DONE = re.compile(r"device=(\S+) job=(\d+) \S+: done$")
+
+
+def wait_job_done(hub, job_id, timeout):
+    """Waits for the hub's log line saying job_id is done; returns the
+    perf_counter() time the line arrived."""
+    with hub.cv:
+        if not hub.cv.wait_for(lambda: any(j == job_id for _, _, j in
+                                           hub.jobs_done), timeout):
+            raise BenchError(f"job {job_id} not done after {timeout}s")
+        return next(t for t, _, j in hub.jobs_done if j == job_id)
+
+
 class Hub:
     """callhome-hub with its stderr read by a thread. Each line is
     stamped with perf_counter() as it arrives (the hub writes every line
@@ -350,6 +364,7 @@ class Hub:
         self.conns = {}         # conn id -> {event: (perf_t, log_ms), fp}
         self.other = []         # lines that are not log lines (malloc_stats)
         self.ready = False
+        self.jobs_done = []     # (perf_t, fingerprint, job id), in order
         self.watch = None       # a device pid: its CPU is read at events
         self.p = env.spawn([build / "callhome-hub", "--listen",
                             f"127.0.0.1:{port}", "--key", key, "--user",
@@ -377,6 +392,8 @@ class Hub:
                     self.other.append(line)
                 elif "hub ready" in line:
                     self.ready = True
+                elif (j := _JOB_DONE.search(line)) is not None:
+                    self.jobs_done.append((t, j.group(1), int(j.group(2))))
                 else:
                     c = _CONN.search(line)
                     if c:
