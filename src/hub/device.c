@@ -124,6 +124,19 @@ int device_has_cap(const struct device *d, const char *uri)
 	return 0;
 }
 
+json_t *device_caps_json(const struct device *d)
+{
+	json_t *arr = json_array();
+	const struct ch_hello *h;
+
+	if (d->nc == NULL || !ch_nc_ready(d->nc))
+		return arr;
+	h = ch_nc_peer_hello(d->nc);
+	for (size_t i = 0; i < h->ncaps; i++)
+		json_array_append_new(arr, json_string(h->caps[i]));
+	return arr;
+}
+
 static void on_idle(uv_timer_t *t)
 {
 	struct device *d = t->data;

@@ -449,6 +449,7 @@ static void cmd_device(struct hub *hub, struct hub_ctl_req *req,
 		       json_t *args)
 {
 	struct ch_device_rec rec;
+	struct device *d;
 	json_t *obj, *ids = json_array();
 	int n = 0;
 
@@ -462,6 +463,9 @@ static void cmd_device(struct hub *hub, struct hub_ctl_req *req,
 	obj = device_obj(&rec);
 	json_object_set_new(obj, "identities", ids);
 	json_object_set_new(obj, "queued_jobs", json_integer(n));
+	if ((d = hub_find_device(hub, rec.fingerprint)) != NULL)
+		json_object_set_new(obj, "capability_list",
+				    device_caps_json(d));
 	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "device", obj));
 }
 

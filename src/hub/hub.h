@@ -139,6 +139,8 @@ void device_set_key(struct device *d, const char *key_fp);
 /* 1 if the device's hello listed a capability starting with uri (the
  * part before any '?'). */
 int device_has_cap(const struct device *d, const char *uri);
+/* The capabilities of the device's hello, as a JSON array (new ref). */
+json_t *device_caps_json(const struct device *d);
 /* The job runner's state for this device (NULL when idle). */
 void *device_job(const struct device *d);
 void device_set_job(struct device *d, void *job);

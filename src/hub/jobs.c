@@ -507,6 +507,14 @@ void jobs_kick(struct hub *hub, const char *fp)
 	device_set_job(d, run);
 	ch_info("device=%s job=%lld %s: started", fp,
 		(long long)run->rec.id, run->rec.kind);
+	{
+		char detail[96];
+
+		snprintf(detail, sizeof(detail), "job %lld %s",
+			 (long long)run->rec.id, run->rec.kind);
+		ch_store_event_add(hub->store, fp, "job-started", detail,
+				   now_s());
+	}
 	if (strcmp(run->rec.kind, "edit-config") != 0) {
 		run->method = M_RPC;
 		run->step = ST_SINGLE;

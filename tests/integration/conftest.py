@@ -145,7 +145,9 @@ class Hub:
 
     @property
     def address(self):
-        return f"{self.host}:{self.port}"
+        """HOST:PORT as our command lines take it ([v6]:port)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def fingerprint(self):
@@ -202,7 +204,8 @@ def hub(procs, workdir):
         if make_key:
             ssh_keygen(key, comment=f"{name}-key")
         port = port or free_port()
-        argv = [exe, "--listen", f"{host}:{port}", "--key", key,
+        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        argv = [exe, "--listen", listen, "--key", key,
                 "--user", user, "--state", state, "--log-level", log_level]
         if admission:
             argv += ["--admission", admission]

@@ -82,6 +82,16 @@ def test_call_home_get_config(hub, agent):
                     + re.escape(h.fingerprint))
 
 
+def test_call_home_over_ipv6(hub, agent):
+    h = hub(host="::1")
+    a = agent(call_home=[f"[::1]:{h.port}"], authorized=[h.pub])
+    d = h.wait_device_connected(1)[0]
+    assert d["fingerprint"] == a.fingerprint
+    assert d["address"].startswith("[::1]:")
+    rc, out, _ = h.cli("get-config", a.fingerprint)
+    assert rc == 0 and "<name>eth0</name>" in out
+
+
 def test_malformed_operation_is_refused_by_the_hub(hub, agent):
     h = hub()
     a = agent(hub=h)

@@ -171,6 +171,11 @@ def test_jobs_for_an_offline_device_run_in_order_once(hub, agent, workdir):
     js = wait_for(all_done, 20, "three jobs done", proc=h.proc)
     started = [js[i]["started"] for i in ids]
     assert started == sorted(started)
+    kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device": fp,
+                                           "limit": 100}))["events"]]
+    assert kinds.count("job-started") == 3 and kinds.count("job-done") == 3
+    caps = ok(h.ctl({"cmd": "device", "device": fp}))["device"]
+    assert "urn:ietf:params:netconf:base:1.1" in caps["capability_list"]
     j0 = ok(h.ctl({"cmd": "job", "id": ids[0]}))["job"]
     assert "<name>eth0</name>" in j0["result"] and j0["method"] == "rpc"
     j2 = ok(h.ctl({"cmd": "job", "id": ids[2]}))["job"]
