@@ -504,12 +504,27 @@ static void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 {
 	const char *name = arg_str(args, "name");
 	const char *fp = arg_str(args, "fingerprint");
+	char owner[CH_FP_LEN], msg[512];
 	int r;
 
 	if (!valid_fingerprint(fp)) {
 		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
 			     "SHA256: and 43 base64 characters, as "
 			     "`ssh-keygen -lf` prints it");
+		return;
+	}
+	if (name && *name &&
+	    ch_store_device_resolve(hub->store, name, owner) == CH_OK &&
+	    strcmp(owner, fp) != 0) {
+		/* A name comes with its key: another key for it must be an
+		 * explicit identity change, never a silent takeover. */
+		snprintf(msg, sizeof(msg), "add of '%.64s' with key %s refused: "
+			 "the name belongs to %s", name, fp, owner);
+		event(hub, owner, "identity-mismatch", msg);
+		snprintf(msg, sizeof(msg), "'%.64s' already belongs to device %s;"
+			 " to give it another key: callhome identity add %.64s "
+			 "%s", name, owner, name, fp);
+		hub_ctl_fail(req, "exists", msg);
 		return;
 	}
 	if ((r = ch_store_device_add(hub->store, fp, name && *name ? name
@@ -581,8 +596,10 @@ static void cmd_revoke(struct hub *hub, struct hub_ctl_req *req,
 	ch_store_device_set_admission(hub->store, rec.fingerprint,
 				      CH_ADMIT_REVOKED);
 	event(hub, rec.fingerprint, "revoked", "revoked by the operator");
-	cancel_queued(hub, rec.fingerprint, "device revoked");
+	/* Close first: a read-only job cut off by the close goes back to
+	 * the queue, which is cancelled next. */
 	n = close_sessions(hub, rec.fingerprint, NULL, "identity revoked");
+	cancel_queued(hub, rec.fingerprint, "device revoked");
 	ch_info("device=%s revoked%s", rec.fingerprint,
 		n ? "; its session was closed" : "");
 	respond_device(hub, req, rec.fingerprint, "closed_session",

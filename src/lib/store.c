@@ -1128,7 +1128,8 @@ int ch_store_job_finish(struct ch_store *st, int64_t id, int state,
 	sqlite3_stmt *s = st->stmt[S_JOB_FINISH];
 	int r;
 
-	if (state != CH_JOB_DONE && state != CH_JOB_FAILED)
+	if (state != CH_JOB_DONE && state != CH_JOB_FAILED &&
+	    state != CH_JOB_IN_DOUBT)
 		return CH_ERR_INVAL;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int(s, 2, state);

@@ -175,8 +175,9 @@ int ch_store_job_next(struct ch_store *st, const char *fp, int64_t now,
 		      struct ch_job_rec *rec);
 /* queued -> running, atomically; CH_ERR_INVAL if it was not queued. */
 int ch_store_job_start(struct ch_store *st, int64_t id, int64_t now);
-/* running -> done/failed with the outcome; result, method and error may
- * be NULL. CH_ERR_INVAL if it was not running. */
+/* running -> done/failed/in-doubt (the device went away mid-way) with the
+ * outcome; result, method and error may be NULL. CH_ERR_INVAL if it was
+ * not running or for another state. */
 int ch_store_job_finish(struct ch_store *st, int64_t id, int state,
 			const char *result, int rpc_error, const char *method,
 			const char *error, int64_t now);

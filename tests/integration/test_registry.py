@@ -89,6 +89,13 @@ def test_preprovisioned_device_is_admitted_at_first_call(hub, agent,
     assert r["ok"] is False and r["code"] == "exists"
     r = h.ctl({"cmd": "add", "name": "x", "fingerprint": "SHA256:short"})
     assert r["ok"] is False and r["code"] == "bad-request"
+    # the name with a different key: refused, and the device's log says so
+    other = "SHA256:" + "B" * 43
+    r = h.ctl({"cmd": "add", "name": "cpe-42", "fingerprint": other})
+    assert r["ok"] is False and r["code"] == "exists"
+    assert "identity add" in r["error"]
+    evs = ok(h.ctl({"cmd": "events", "device": "cpe-42"}))["events"]
+    assert any(e["kind"] == "identity-mismatch" for e in evs)
 
 
 def test_revoke_closes_the_live_session_and_refuses_later(hub, agent):
@@ -110,7 +117,7 @@ def test_revoke_closes_the_live_session_and_refuses_later(hub, agent):
     assert r["code"] == "invalid-state"
     # its queue can never run: nothing is left queued
     state = ok(h.ctl({"cmd": "job", "id": queued}))["job"]["state"]
-    assert state in ("done", "cancelled")
+    assert state in ("done", "cancelled"), state
 
 
 def test_key_rotation_with_a_second_identity(hub, agent, workdir):

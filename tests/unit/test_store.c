@@ -1134,10 +1134,10 @@ static void test_job_run_outcomes(void **state)
 	assert_int_equal(ch_store_job_next(f->st, FP_A, 122, &j), CH_OK);
 	assert_int_equal(j.id, b);
 	ch_job_rec_cleanup(&j);
-	/* only done or failed end a job */
+	/* only done, failed or in-doubt end a job */
 	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_QUEUED, NULL, 0,
 					     NULL, NULL, 123), CH_ERR_INVAL);
-	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_IN_DOUBT, NULL,
+	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_CANCELLED, NULL,
 					     0, NULL, NULL, 123), CH_ERR_INVAL);
 	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_DONE, "<ok/>", 0,
 					     "candidate+confirmed-commit",
@@ -1189,6 +1189,24 @@ static void test_job_run_outcomes(void **state)
 					     NULL, NULL, 1), CH_ERR_NOTFOUND);
 	assert_int_equal(ch_store_job_cancel(f->st, 999, 1), CH_ERR_NOTFOUND);
 	assert_int_equal(ch_store_job_requeue(f->st, 999), CH_ERR_NOTFOUND);
+}
+
+/* The device went away mid-job: the outcome is unknown, so the job is
+ * in doubt, and the operator may queue it again. */
+static void test_job_finish_in_doubt(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a;
+
+	two_devices(f);
+	a = add_job(f, FP_A, "edit-config", 0, 0, 100);
+	assert_int_equal(ch_store_job_start(f->st, a, 101), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, a, CH_JOB_IN_DOUBT, NULL,
+					     0, "running", "device went away",
+					     102), CH_OK);
+	assert_int_equal(job_state(f, a), CH_JOB_IN_DOUBT);
+	assert_int_equal(ch_store_job_requeue(f->st, a), CH_OK);
+	assert_int_equal(job_state(f, a), CH_JOB_QUEUED);
 }
 
 static void test_job_fifo(void **state)
@@ -1625,6 +1643,7 @@ int main(void)
 		T(test_job_payload_limit),
 		T(test_job_run_outcomes),
 		T(test_job_fifo),
+		T(test_job_finish_in_doubt),
 		T(test_job_expiry),
 		T(test_job_cancel_requeue),
 		T(test_jobs_recover),
