@@ -12,6 +12,7 @@
 #include <libssh/server.h>
 #include <uv.h>
 
+#include "agent/datastore.h"
 #include "lib/backoff.h"
 #include "lib/buf.h"
 #include "lib/sshio.h"
@@ -45,6 +46,12 @@ struct agent_config {
 	uint32_t backoff_max_ms;
 	uint32_t hello_timeout_ms;
 	size_t max_message;		/* one NETCONF message, bytes */
+	/* YANG: with no module, the datastore is running.xml served
+	 * read-only as it is (no schema); with modules, see datastore.h. */
+	const char *yang_dirs[CH_DS_MAX_YANG_DIRS];
+	size_t nyang_dirs;
+	const char *modules[CH_DS_MAX_MODULES];
+	size_t nmodules;
 };
 
 struct agent_conn;
@@ -58,6 +65,7 @@ struct agent {
 	char host_fp[CH_FP_LEN];
 	struct ch_authkeys *authkeys;
 	struct dialer *dialer;
+	struct ch_ds *ds;		/* NULL: schema-less, read-only */
 	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
 	int stopping;
 };
@@ -91,10 +99,17 @@ void agent_conn_close(struct agent_conn *c, const char *reason);
 
 struct nc_server;
 
+/* Once, before the first session: builds the hello's capabilities from
+ * ag->ds (the base ones only when it is NULL). nc_server_cleanup frees
+ * them. */
+int nc_server_init(struct agent *ag);
+void nc_server_cleanup(void);
 /* A NETCONF server session; send() queues a whole message on its
  * transport. Returns NULL on allocation failure. */
 struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 				const char *user);
+/* Ends the session: its locks and its unconfirmed confirmed commit go
+ * with it (RFC 6241 2.1, 8.4.1). */
 void nc_server_free(struct nc_server *s);
 /* The capabilities this agent advertises. */
 const char *const *nc_server_caps(size_t *n);

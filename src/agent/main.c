@@ -36,6 +36,13 @@ static void usage(FILE *f)
 "                                [" DEFAULT_STATE_DIR "/authorized_keys]\n"
 "  -d, --datastore DIR           NETCONF datastore directory; running.xml\n"
 "                                holds the running configuration [" DEFAULT_STATE_DIR "]\n"
+"  -Y, --yang-dir DIR            where YANG modules are searched (repeatable)\n"
+"  -m, --module NAME[@REV][:FEATURE,...]\n"
+"                                implement this YANG module, with these\n"
+"                                features (':*' for all; repeatable). With\n"
+"                                modules the datastore is schema-aware and\n"
+"                                writable (running, candidate, startup);\n"
+"                                without, running.xml is served read-only\n"
 "      --keepalive SECONDS       SSH keep-alive interval, 0 = off [%d]\n"
 "      --keepalive-count N       unanswered keep-alives before the manager\n"
 "                                is declared dead [%d]\n"
@@ -70,6 +77,8 @@ static const struct option long_opts[] = {
 	{ "host-key", required_argument, NULL, 'k' },
 	{ "authorized-keys", required_argument, NULL, 'a' },
 	{ "datastore", required_argument, NULL, 'd' },
+	{ "yang-dir", required_argument, NULL, 'Y' },
+	{ "module", required_argument, NULL, 'm' },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "keepalive-count", required_argument, NULL, OPT_KEEPALIVE_COUNT },
 	{ "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },
@@ -102,7 +111,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	cfg->hello_timeout_ms = CH_NC_HELLO_TIMEOUT_MS;
 	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
 
-	while ((c = getopt_long(argc, argv, "c:k:a:d:l:hV", long_opts,
+	while ((c = getopt_long(argc, argv, "c:k:a:d:Y:m:l:hV", long_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'c': {
@@ -122,6 +131,18 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		case 'k': cfg->host_key_path = optarg; break;
 		case 'a': cfg->authkeys_path = optarg; break;
 		case 'd': cfg->datastore_dir = optarg; break;
+		case 'Y':
+			if (cfg->nyang_dirs >= CH_DS_MAX_YANG_DIRS)
+				cli_die(PROG, "too many --yang-dir (at "
+					"most 16)", "", "");
+			cfg->yang_dirs[cfg->nyang_dirs++] = optarg;
+			break;
+		case 'm':
+			if (cfg->nmodules >= CH_DS_MAX_MODULES)
+				cli_die(PROG, "too many --module (at most "
+					"64)", "", "");
+			cfg->modules[cfg->nmodules++] = optarg;
+			break;
 		case OPT_KEEPALIVE:
 			cfg->keepalive_ms = 1000 *
 				cli_u32(PROG, "keepalive", optarg, 0, 86400);
@@ -172,6 +193,9 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	if (cfg->nendpoints == 0)
 		cli_die(PROG, "no manager to call: give --call-home "
 			  "HOST[:PORT]", "", "");
+	if (cfg->nyang_dirs > 0 && cfg->nmodules == 0)
+		cli_die(PROG, "--yang-dir without --module: name the modules "
+			"to implement", "", "");
 	if (cfg->backoff_max_ms < cfg->backoff_base_ms)
 		cli_die(PROG, "--backoff-max must be at least "
 			  "--backoff-base", "", "");
@@ -243,6 +267,27 @@ int main(int argc, char **argv)
 
 	ag.loop = uv_default_loop();
 	ag.next_session_id = 1;
+	if (ag.cfg.nmodules > 0) {
+		struct ch_ds_config dcfg = {
+			.dir = ag.cfg.datastore_dir,
+			.yang_dirs = ag.cfg.yang_dirs,
+			.nyang_dirs = ag.cfg.nyang_dirs,
+			.modules = ag.cfg.modules,
+			.nmodules = ag.cfg.nmodules,
+			.loop = ag.loop,
+		};
+
+		if (ch_ds_open(&dcfg, &ag.ds) != CH_OK) {
+			ch_error("%s: cannot open the datastore: refusing to "
+				 "start", ag.cfg.datastore_dir);
+			return 1;
+		}
+	} else {
+		ch_info("no YANG module given: serving %s/running.xml "
+			"read-only, without a schema", ag.cfg.datastore_dir);
+	}
+	if (nc_server_init(&ag) != CH_OK)
+		return 1;
 	uv_signal_init(ag.loop, &sigint);
 	uv_signal_init(ag.loop, &sigterm);
 	sigint.data = sigterm.data = &ag;
@@ -258,6 +303,8 @@ int main(int argc, char **argv)
 
 	uv_walk(ag.loop, close_walk, NULL);
 	uv_run(ag.loop, UV_RUN_DEFAULT);
+	ch_ds_close(ag.ds);	/* its timer is closed by now */
+	nc_server_cleanup();
 	uv_loop_close(ag.loop);
 	ch_authkeys_free(ag.authkeys);
 	ssh_bind_free(ag.bind);

@@ -1,22 +1,31 @@
-/* server.c - the device's NETCONF server operations.
+/* server.c - the device's NETCONF server operations (RFC 6241 7, 8).
  *
- * This first version serves <get> and <get-config> of running from
- * DATASTORE/running.xml (the children of <data>), with or without a
- * subtree filter (RFC 6241 6; no :xpath), <close-session>, and a proper
- * <rpc-error> for everything else; the schema-aware datastore
- * replaces the file later without changing this module's interface.
+ * Two modes, fixed at start by the command line:
+ *  - schema-less (no --module; ag->ds is NULL): <get> and <get-config>
+ *    of running from DATASTORE/running.xml as it is (the children of
+ *    <data>), <close-session>, and operation-not-supported for the rest;
+ *    only the base capabilities are advertised;
+ *  - schema-aware (ag->ds, datastore.c): running, candidate and startup
+ *    with edit-config, copy-config, delete-config, lock, unlock,
+ *    validate, commit (confirmed too), cancel-commit, discard-changes.
+ * In both, <get>/<get-config> take a subtree filter (RFC 6241 6; no
+ * :xpath), applied to the serialised configuration.
  */
 #include "agent.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/datastore.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/filter.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+
+#define PARAM_TEXT_MAX 1024	/* a leaf parameter such as persist-id */
 
 struct nc_server {
 	struct agent *ag;
@@ -24,14 +33,48 @@ struct nc_server {
 	char user[64];
 };
 
-static const char *const server_caps[] = {
+static const char *const base_caps[] = {
 	CH_NC_BASE10,
 	CH_NC_BASE11,
 };
 
+/* The hello's list: the base capabilities, then the datastore's. */
+static const char **server_caps;
+static size_t server_ncaps;
+
+int nc_server_init(struct agent *ag)
+{
+	const size_t nbase = sizeof(base_caps) / sizeof(base_caps[0]);
+	const char *const *dcaps = NULL;
+	size_t ndcaps = 0;
+
+	nc_server_cleanup();
+	if (ag->ds != NULL)
+		dcaps = ch_ds_caps(ag->ds, &ndcaps);
+	if ((server_caps = calloc(nbase + ndcaps, sizeof(*server_caps))) ==
+	    NULL)
+		return CH_ERR_NOMEM;
+	for (size_t i = 0; i < nbase; i++)
+		server_caps[server_ncaps++] = base_caps[i];
+	for (size_t i = 0; i < ndcaps; i++)
+		server_caps[server_ncaps++] = dcaps[i];
+	return CH_OK;
+}
+
+void nc_server_cleanup(void)
+{
+	free(server_caps);
+	server_caps = NULL;
+	server_ncaps = 0;
+}
+
 const char *const *nc_server_caps(size_t *n)
 {
-	*n = sizeof(server_caps) / sizeof(server_caps[0]);
+	if (server_caps == NULL) {	/* nc_server_init not called */
+		*n = sizeof(base_caps) / sizeof(base_caps[0]);
+		return base_caps;
+	}
+	*n = server_ncaps;
 	return server_caps;
 }
 
@@ -50,6 +93,9 @@ struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 
 void nc_server_free(struct nc_server *s)
 {
+	if (s == NULL)
+		return;
+	ch_ds_session_end(s->ag->ds, s->session_id);
 	free(s);
 }
 
@@ -60,6 +106,36 @@ static int reply_error(struct ch_buf *out, const struct ch_rpc *rpc,
 		.type = type, .tag = tag, .message = message,
 	};
 
+	return ch_reply_error(out, rpc, &e);
+}
+
+static int reply_missing(struct ch_buf *out, const struct ch_rpc *rpc,
+			 const char *elem, const char *message)
+{
+	char info[128];
+	struct ch_rpc_error e = {
+		.type = "protocol", .tag = "missing-element",
+		.message = message, .info_xml = info,
+	};
+
+	snprintf(info, sizeof(info), "<bad-element>%s</bad-element>", elem);
+	return ch_reply_error(out, rpc, &e);
+}
+
+static int reply_ds(struct ch_buf *out, const struct ch_rpc *rpc, int r,
+		    const struct ch_ds_err *de)
+{
+	struct ch_rpc_error e = {
+		.type = de->type ? de->type : "application",
+		.tag = de->tag ? de->tag : "operation-failed",
+		.app_tag = de->app_tag[0] ? de->app_tag : NULL,
+		.path = de->path[0] ? de->path : NULL,
+		.message = de->message[0] ? de->message : ch_strerror(r),
+		.info_xml = de->info[0] ? de->info : NULL,
+	};
+
+	if (r == CH_OK)
+		return ch_reply_ok(out, rpc);
 	return ch_reply_error(out, rpc, &e);
 }
 
@@ -74,23 +150,100 @@ static xmlNode *child(xmlNode *n, const char *name)
 	return NULL;
 }
 
-/* The running configuration: the file's content, which must be
- * well-formed XML content (it is checked on every read: an integrator may
- * edit it by hand). An absent file is an empty datastore. When doc is not
- * NULL it receives the content parsed under a <data> root (free with
- * xmlFreeDoc), for filtering. */
-static int read_running(struct nc_server *s, char **data, size_t *len,
-			xmlDoc **doc, const char **why)
+/* The first element child of n, or NULL. */
+static xmlNode *first_element(xmlNode *n)
+{
+	for (xmlNode *k = n ? n->children : NULL; k; k = k->next)
+		if (k->type == XML_ELEMENT_NODE)
+			return k;
+	return NULL;
+}
+
+/* n's text, XML whitespace trimmed, into buf. CH_ERR_LIMIT when longer
+ * than the buffer. */
+static int text_of(xmlNode *n, char *buf, size_t len)
+{
+	xmlChar *t = xmlNodeGetContent(n);
+	const char *p = t ? (const char *)t : "";
+	size_t l;
+	int r = CH_OK;
+
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	l = strlen(p);
+	while (l && (p[l - 1] == ' ' || p[l - 1] == '\t' ||
+		     p[l - 1] == '\n' || p[l - 1] == '\r'))
+		l--;
+	if (l >= len) {
+		r = CH_ERR_LIMIT;
+	} else {
+		memcpy(buf, p, l);
+		buf[l] = '\0';
+	}
+	xmlFree(t);
+	return r;
+}
+
+/* Which datastore a <target> or <source> names: *id, or -1 with
+ * *config for an inline <config> when allow_config. Otherwise the
+ * rpc-error is in out and *replied is set. */
+static int ds_param(const struct ch_rpc *rpc, const char *pname,
+		    int allow_config, int *id, xmlNode **config,
+		    struct ch_buf *out, int *replied)
+{
+	xmlNode *p = child(rpc->op, pname), *k;
+	char msg[160];
+
+	*replied = 1;
+	*id = -1;
+	if (config)
+		*config = NULL;
+	if (p == NULL) {
+		snprintf(msg, sizeof(msg), "<%s> needs a <%s>", rpc->op_name,
+			 pname);
+		return reply_missing(out, rpc, pname, msg);
+	}
+	k = first_element(p);
+	if (k == NULL) {
+		snprintf(msg, sizeof(msg), "<%s> names no datastore", pname);
+		return reply_missing(out, rpc, "config-source", msg);
+	}
+	if (k->ns && strcmp((const char *)k->ns->href, CH_NC_NS) == 0) {
+		if (strcmp((const char *)k->name, "url") == 0)
+			return reply_error(out, rpc, "protocol",
+					   "operation-not-supported",
+					   "<url> needs the :url capability, "
+					   "which this device does not "
+					   "advertise");
+		if (allow_config && strcmp((const char *)k->name,
+					   "config") == 0) {
+			*config = k;
+			*replied = 0;
+			return CH_OK;
+		}
+		if ((*id = ch_ds_id_parse((const char *)k->name)) >= 0) {
+			*replied = 0;
+			return CH_OK;
+		}
+	}
+	snprintf(msg, sizeof(msg), "<%s>: no datastore named <%s> on this "
+		 "device (running, candidate, startup)", pname,
+		 (const char *)k->name);
+	return reply_error(out, rpc, "protocol", "invalid-value", msg);
+}
+
+/* The running configuration of the schema-less mode: the file's
+ * content, which must be well-formed XML content (it is checked on every
+ * read: an integrator may edit it by hand). An absent file is an empty
+ * datastore. */
+static int read_running_file(struct nc_server *s, char **data, size_t *len,
+			     const char **why)
 {
 	char path[4096];
-	struct ch_buf wrap;
-	xmlDoc *d = NULL;
 	char *p;
 	int r;
 
 	*why = NULL;
-	if (doc != NULL)
-		*doc = NULL;
 	snprintf(path, sizeof(path), "%s/running.xml", s->ag->cfg.datastore_dir);
 	r = ch_file_read(path, AGENT_RUNNING_MAX, data, len);
 	if (r == CH_ERR_NOTFOUND) {
@@ -108,25 +261,24 @@ static int read_running(struct nc_server *s, char **data, size_t *len,
 		*len -= (size_t)(p - *data);
 		memmove(*data, p, *len + 1);
 	}
+	return CH_OK;
+}
+
+/* data[0..len) under a <data> root, for filtering (free with
+ * xmlFreeDoc). */
+static int wrap_data(const char *data, size_t len, xmlDoc **doc)
+{
+	struct ch_buf wrap;
+	int r;
+
+	*doc = NULL;
 	ch_buf_init(&wrap, AGENT_RUNNING_MAX + 64);
 	if ((r = ch_buf_puts(&wrap, "<data>")) == CH_OK &&
-	    (r = ch_buf_put(&wrap, *data, *len)) == CH_OK &&
+	    (r = ch_buf_put(&wrap, data, len)) == CH_OK &&
 	    (r = ch_buf_puts(&wrap, "</data>")) == CH_OK)
-		r = ch_xml_parse(ch_buf_ptr(&wrap), ch_buf_len(&wrap), &d);
+		r = ch_xml_parse(ch_buf_ptr(&wrap), ch_buf_len(&wrap), doc);
 	ch_buf_cleanup(&wrap);
-	if (r != CH_OK) {
-		ch_error("%s: not well-formed XML content", path);
-		*why = "the running datastore file is not well-formed XML";
-		free(*data);
-		*data = NULL;
-		return r;
-	}
-	if (doc != NULL) {
-		*doc = d;
-		d = NULL;	/* transferred */
-	}
-	xmlFreeDoc(d);
-	return CH_OK;
+	return r;
 }
 
 /* Checks a <filter>'s type; CH_OK to go on, or the reply is in out. */
@@ -157,24 +309,47 @@ static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
 	return CH_OK;
 }
 
+/* The configuration to serve: from the datastore, or the file. */
+static int content(struct nc_server *s, const struct ch_rpc *rpc, int id,
+		   char **data, size_t *len, struct ch_buf *out, int *replied)
+{
+	struct ch_ds_err de;
+	const char *why;
+	int r;
+
+	*replied = 0;
+	if (s->ag->ds != NULL) {
+		r = ch_ds_get(s->ag->ds, (enum ch_ds_id)id, data, len, &de);
+		if (r != CH_OK) {
+			*replied = 1;
+			return reply_ds(out, rpc, r, &de);
+		}
+		return CH_OK;
+	}
+	if ((r = read_running_file(s, data, len, &why)) != CH_OK) {
+		*replied = 1;
+		return reply_error(out, rpc, "application", "operation-failed",
+				   why ? why : ch_strerror(r));
+	}
+	return CH_OK;
+}
+
 static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 		  struct ch_buf *out, int config_only)
 {
-	xmlNode *src, *filter = child(rpc->op, "filter");
+	xmlNode *filter = child(rpc->op, "filter");
 	struct ch_buf inner;
 	xmlDoc *doc = NULL;
-	const char *why;
+	const char *why = NULL;
 	char *data = NULL;
 	size_t len;
-	int r, replied;
+	int r, replied, id = CH_DS_RUNNING;
 
 	if (config_only) {
-		src = child(rpc->op, "source");
-		if (src == NULL)
-			return reply_error(out, rpc, "protocol",
-					   "missing-element",
-					   "<get-config> needs a <source>");
-		if (child(src, "running") == NULL)
+		if ((r = ds_param(rpc, "source", 0, &id, NULL, out,
+				  &replied)) != CH_OK || replied)
+			return r;
+		if (s->ag->ds == NULL && id != CH_DS_RUNNING)
 			return reply_error(out, rpc, "protocol", "invalid-value",
 					   "only the running datastore exists "
 					   "on this device");
@@ -183,16 +358,37 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 	    ((r = check_filter(rpc, filter, out, &replied)) != CH_OK ||
 	     replied))
 		return r;
-	if ((r = read_running(s, &data, &len, filter ? &doc : NULL,
-			      &why)) != CH_OK)
-		return reply_error(out, rpc, "application", "operation-failed",
-				   why ? why : ch_strerror(r));
+	if ((r = content(s, rpc, id, &data, &len, out, &replied)) != CH_OK ||
+	    replied)
+		return r;
 	if (filter == NULL) {	/* everything (RFC 6241 6.4.1) */
+		/* The file is checked on every read (an integrator may edit
+		 * it by hand); libyang's output is well-formed. */
+		if (s->ag->ds == NULL && (r = wrap_data(data, len, &doc))) {
+			ch_error("%s/running.xml: not well-formed XML content",
+				 s->ag->cfg.datastore_dir);
+			free(data);
+			return reply_error(out, rpc, "application",
+					   "operation-failed", "the running "
+					   "datastore file is not well-formed "
+					   "XML");
+		}
+		xmlFreeDoc(doc);
 		r = ch_reply_data(out, rpc, data, len);
 		free(data);
 		return r;
 	}
+	r = wrap_data(data, len, &doc);
 	free(data);
+	if (r != CH_OK) {
+		if (s->ag->ds == NULL)
+			ch_error("%s/running.xml: not well-formed XML content",
+				 s->ag->cfg.datastore_dir);
+		return reply_error(out, rpc, "application", "operation-failed",
+				   s->ag->ds ? "cannot filter the configuration"
+					     : "the running datastore file is "
+					       "not well-formed XML");
+	}
 	ch_buf_init(&inner, out->max);
 	r = ch_filter_subtree(xmlDocGetRootElement(doc), filter, &inner, &why);
 	if (r == CH_OK)
@@ -210,6 +406,233 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 	ch_buf_cleanup(&inner);
 	xmlFreeDoc(doc);
 	return r;
+}
+
+/* An optional enumerated parameter: *val is the index of its text in
+ * names (0 when absent). Otherwise the rpc-error is in out. */
+static int enum_param(const struct ch_rpc *rpc, const char *pname,
+		      const char *const *names, size_t n, int *val,
+		      struct ch_buf *out, int *replied)
+{
+	xmlNode *p = child(rpc->op, pname);
+	char text[64], msg[160];
+
+	*val = 0;
+	*replied = 0;
+	if (p == NULL)
+		return CH_OK;
+	if (text_of(p, text, sizeof(text)) == CH_OK)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(text, names[i]) == 0) {
+				*val = (int)i;
+				return CH_OK;
+			}
+	*replied = 1;
+	snprintf(msg, sizeof(msg), "<%s> has a value this device does not "
+		 "know", pname);
+	return reply_error(out, rpc, "protocol", "invalid-value", msg);
+}
+
+static int op_edit_config(struct nc_server *s, const struct ch_rpc *rpc,
+			  struct ch_buf *out)
+{
+	static const char *const defops[] = { "merge", "replace", "none" };
+	static const char *const tests[] = { "test-then-set", "set",
+					     "test-only" };
+	static const char *const erropts[] = { "stop-on-error",
+					       "rollback-on-error",
+					       "continue-on-error" };
+	struct ch_ds_err de;
+	xmlNode *config;
+	int r, replied, target, defop, test, erropt;
+
+	if ((r = ds_param(rpc, "target", 0, &target, NULL, out,
+			  &replied)) != CH_OK || replied)
+		return r;
+	if ((r = enum_param(rpc, "default-operation", defops, 3, &defop, out,
+			    &replied)) != CH_OK || replied ||
+	    (r = enum_param(rpc, "test-option", tests, 3, &test, out,
+			    &replied)) != CH_OK || replied ||
+	    (r = enum_param(rpc, "error-option", erropts, 3, &erropt, out,
+			    &replied)) != CH_OK || replied)
+		return r;
+	/* Edits are all-or-nothing: stop-on-error and rollback-on-error
+	 * are both that; continue-on-error would apply a part. */
+	if (erropt == 2)
+		return reply_error(out, rpc, "protocol",
+				   "operation-not-supported", "continue-on-"
+				   "error is not supported: edits are applied "
+				   "all or nothing (rollback-on-error)");
+	if (child(rpc->op, "url") != NULL)
+		return reply_error(out, rpc, "protocol",
+				   "operation-not-supported", "<url> needs "
+				   "the :url capability, which this device "
+				   "does not advertise");
+	if ((config = child(rpc->op, "config")) == NULL)
+		return reply_missing(out, rpc, "config",
+				     "<edit-config> needs a <config>");
+	r = ch_ds_edit(s->ag->ds, s->session_id, (enum ch_ds_id)target,
+		       (enum ch_ds_defop)defop, (enum ch_ds_test)test, config,
+		       &de);
+	return reply_ds(out, rpc, r, &de);
+}
+
+static int op_copy_config(struct nc_server *s, const struct ch_rpc *rpc,
+			  struct ch_buf *out)
+{
+	struct ch_ds_err de;
+	xmlNode *config;
+	int r, replied, target, source;
+
+	if ((r = ds_param(rpc, "target", 0, &target, NULL, out,
+			  &replied)) != CH_OK || replied ||
+	    (r = ds_param(rpc, "source", 1, &source, &config, out,
+			  &replied)) != CH_OK || replied)
+		return r;
+	r = ch_ds_copy(s->ag->ds, s->session_id, (enum ch_ds_id)target,
+		       source, config, &de);
+	return reply_ds(out, rpc, r, &de);
+}
+
+static int op_target(struct nc_server *s, const struct ch_rpc *rpc,
+		     struct ch_buf *out,
+		     int (*fn)(struct ch_ds *, uint32_t, enum ch_ds_id,
+			       struct ch_ds_err *))
+{
+	struct ch_ds_err de;
+	int r, replied, target;
+
+	if ((r = ds_param(rpc, "target", 0, &target, NULL, out,
+			  &replied)) != CH_OK || replied)
+		return r;
+	r = fn(s->ag->ds, s->session_id, (enum ch_ds_id)target, &de);
+	return reply_ds(out, rpc, r, &de);
+}
+
+static int op_validate(struct nc_server *s, const struct ch_rpc *rpc,
+		       struct ch_buf *out)
+{
+	struct ch_ds_err de;
+	xmlNode *config;
+	int r, replied, source;
+
+	if ((r = ds_param(rpc, "source", 1, &source, &config, out,
+			  &replied)) != CH_OK || replied)
+		return r;
+	r = ch_ds_validate(s->ag->ds, source, config, &de);
+	return reply_ds(out, rpc, r, &de);
+}
+
+/* An optional text parameter into buf; *present says whether it was
+ * given. Otherwise the rpc-error is in out. */
+static int text_param(const struct ch_rpc *rpc, const char *pname,
+		      char *buf, size_t len, int *present, struct ch_buf *out,
+		      int *replied)
+{
+	xmlNode *p = child(rpc->op, pname);
+	char msg[128];
+
+	*replied = 0;
+	*present = p != NULL;
+	buf[0] = '\0';
+	if (p == NULL || text_of(p, buf, len) == CH_OK)
+		return CH_OK;
+	*replied = 1;
+	snprintf(msg, sizeof(msg), "<%s> is too long", pname);
+	return reply_error(out, rpc, "protocol", "invalid-value", msg);
+}
+
+static int op_commit(struct nc_server *s, const struct ch_rpc *rpc,
+		     struct ch_buf *out)
+{
+	char timeout[32], persist[PARAM_TEXT_MAX], pid[PARAM_TEXT_MAX];
+	struct ch_ds_commit c = { .confirmed = 0 };
+	struct ch_ds_err de;
+	int r, replied, has_timeout, has_persist, has_pid;
+	unsigned long v;
+	char *end;
+
+	c.confirmed = child(rpc->op, "confirmed") != NULL;
+	if ((r = text_param(rpc, "confirm-timeout", timeout, sizeof(timeout),
+			    &has_timeout, out, &replied)) != CH_OK ||
+	    replied ||
+	    (r = text_param(rpc, "persist", persist, sizeof(persist),
+			    &has_persist, out, &replied)) != CH_OK ||
+	    replied ||
+	    (r = text_param(rpc, "persist-id", pid, sizeof(pid), &has_pid,
+			    out, &replied)) != CH_OK || replied)
+		return r;
+	if (has_timeout) {
+		errno = 0;
+		v = strtoul(timeout, &end, 10);
+		if (!c.confirmed || timeout[0] < '1' || timeout[0] > '9' ||
+		    *end != '\0' || errno != 0 || v > UINT32_MAX)
+			return reply_error(out, rpc, "protocol",
+					   "invalid-value", "<confirm-timeout> "
+					   "must be a number of seconds "
+					   "1..4294967295, with <confirmed/>");
+		c.timeout_s = (uint32_t)v;
+	}
+	if (has_persist && !c.confirmed)
+		return reply_error(out, rpc, "protocol", "invalid-value",
+				   "<persist> goes with <confirmed/>");
+	c.persist = has_persist ? persist : NULL;
+	c.persist_id = has_pid ? pid : NULL;
+	r = ch_ds_commit(s->ag->ds, s->session_id, &c, &de);
+	return reply_ds(out, rpc, r, &de);
+}
+
+static int op_cancel_commit(struct nc_server *s, const struct ch_rpc *rpc,
+			    struct ch_buf *out)
+{
+	char pid[PARAM_TEXT_MAX];
+	struct ch_ds_err de;
+	int r, replied, has_pid;
+
+	if ((r = text_param(rpc, "persist-id", pid, sizeof(pid), &has_pid,
+			    out, &replied)) != CH_OK || replied)
+		return r;
+	r = ch_ds_cancel_commit(s->ag->ds, s->session_id,
+				has_pid ? pid : NULL, &de);
+	return reply_ds(out, rpc, r, &de);
+}
+
+static int op_discard(struct nc_server *s, const struct ch_rpc *rpc,
+		      struct ch_buf *out)
+{
+	struct ch_ds_err de;
+	int r = ch_ds_discard(s->ag->ds, s->session_id, &de);
+
+	return reply_ds(out, rpc, r, &de);
+}
+
+/* The operations of the schema-aware mode; -1 when op is not one. */
+static int handle_ds_op(struct nc_server *s, const struct ch_rpc *rpc,
+			struct ch_buf *out, int *r)
+{
+	const char *op = rpc->op_name;
+
+	if (strcmp(op, "edit-config") == 0)
+		*r = op_edit_config(s, rpc, out);
+	else if (strcmp(op, "copy-config") == 0)
+		*r = op_copy_config(s, rpc, out);
+	else if (strcmp(op, "delete-config") == 0)
+		*r = op_target(s, rpc, out, ch_ds_delete);
+	else if (strcmp(op, "lock") == 0)
+		*r = op_target(s, rpc, out, ch_ds_lock);
+	else if (strcmp(op, "unlock") == 0)
+		*r = op_target(s, rpc, out, ch_ds_unlock);
+	else if (strcmp(op, "validate") == 0)
+		*r = op_validate(s, rpc, out);
+	else if (strcmp(op, "commit") == 0)
+		*r = op_commit(s, rpc, out);
+	else if (strcmp(op, "cancel-commit") == 0)
+		*r = op_cancel_commit(s, rpc, out);
+	else if (strcmp(op, "discard-changes") == 0)
+		*r = op_discard(s, rpc, out);
+	else
+		return -1;
+	return 0;
 }
 
 int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
@@ -253,10 +676,13 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 	} else if (strcmp(rpc->op_name, "close-session") == 0) {
 		if ((r = ch_reply_ok(out, rpc)) == CH_OK)
 			r = CH_ERR_CLOSED;
-	} else {
+	} else if (s->ag->ds == NULL || handle_ds_op(s, rpc, out, &r) < 0) {
 		r = reply_error(out, rpc, "protocol", "operation-not-supported",
-				"this device does not implement that operation "
-				"yet");
+				s->ag->ds ? "this device does not implement "
+					    "that operation"
+					  : "this device serves its "
+					    "configuration read-only (started "
+					    "without YANG modules)");
 	}
 out:
 	ch_rpc_free(rpc);

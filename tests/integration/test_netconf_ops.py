@@ -1,0 +1,328 @@
+"""The agent's schema-aware datastore over a real call-home SSH session:
+edit-config semantics and their rpc-errors, locks between two NETCONF
+sessions, candidate and commit, a confirmed commit rolled back by its
+timer, and the hub's safe apply (lock, edit, confirmed commit, confirm)
+on our own agent. The test module is tests/yang/callhome-test."""
+
+import os
+import re
+import time
+
+import pytest
+
+from fakes import chunked, hello, recv_until
+from helpers import (REPO, SAMPLE_RUNNING_XML, listener, pub_blob_b64,
+                     ssh_keygen, wait_for)
+
+ncclient = pytest.importorskip(
+    "ncclient", reason="python3-ncclient (Debian) is not installed")
+from ncclient import manager                        # noqa: E402
+from ncclient.operations.rpc import RPCError        # noqa: E402
+
+YANG_DIR = REPO / "tests" / "yang"
+T = "urn:callhome:params:xml:ns:yang:callhome-test"
+BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
+CAP = "urn:ietf:params:netconf:capability:"
+MODULE = ["--yang-dir", str(YANG_DIR), "--module", "callhome-test"]
+
+
+def config(body):
+    return f'<config xmlns="{BASE}" xmlns:nc="{BASE}">{body}</config>'
+
+
+def system(body):
+    return f'<system xmlns="{T}">{body}</system>'
+
+
+SYSTEM_FILTER = ("subtree", f'<system xmlns="{T}"/>')
+
+
+def start(agent, workdir, running_xml=None, extra=(), modules=MODULE):
+    """Our agent with the test module, calling a socket we listen on;
+    returns (agent, ncclient manager, the manager's key, listener)."""
+    mgr_key = ssh_keygen(workdir / "mgr_key", comment="mgr")
+    lsock, port = listener()
+    a = agent(call_home=[f"127.0.0.1:{port}"],
+              authorized=[f"{mgr_key}.pub"], running_xml=running_xml,
+              extra=list(modules) + list(extra))
+    a.fingerprint                             # waits for the key file
+    conn, peer = lsock.accept()
+    m = manager.connect(host=peer[0], port=peer[1], sock=conn,
+                        username="ops", key_filename=str(mgr_key),
+                        hostkey_b64=pub_blob_b64(a.pub), allow_agent=False,
+                        look_for_keys=False, timeout=20)
+    return a, m, lsock
+
+
+def hostname(m, source="running"):
+    xml = m.get_config(source=source, filter=SYSTEM_FILTER).data_xml
+    found = re.search(r"<hostname>([^<]*)</hostname>", xml)
+    return found.group(1) if found else None
+
+
+class RawSession:
+    """A second NETCONF session on the manager's SSH connection: another
+    netconf channel (ncclient opens only one), base:1.1 framing."""
+
+    def __init__(self, m):
+        transport = m._session._transport
+        self.chan = transport.open_session(timeout=10)
+        self.chan.invoke_subsystem("netconf")
+        got = recv_until(self.chan, b"]]>]]>")
+        found = re.search(rb"<session-id>(\d+)</session-id>", got)
+        assert found, got
+        self.session_id = int(found.group(1))
+        self.chan.sendall(hello())
+        self.next_id = 100
+
+    def rpc(self, op):
+        self.next_id += 1
+        self.chan.sendall(chunked(f'<rpc message-id="{self.next_id}" '
+                                  f'xmlns="{BASE}">{op}</rpc>'))
+        raw = recv_until(self.chan, b"\n##\n")
+        # strip the chunk headers: "\n#LEN\n" ... "\n##\n"
+        return re.sub(rb"\n#\d+\n|\n##\n", b"", raw).decode()
+
+    def close(self):
+        self.chan.close()
+
+
+def test_hello_advertises_modules_and_writable_datastores(agent, workdir):
+    a, m, lsock = start(agent, workdir)
+    try:
+        caps = set(m.server_capabilities)
+        assert f"{T}?module=callhome-test&revision=2024-05-01" in caps
+        for c in ("writable-running:1.0", "candidate:1.0",
+                  "confirmed-commit:1.1", "validate:1.1", "startup:1.0",
+                  "rollback-on-error:1.0"):
+            assert CAP + c in caps
+        assert not any("callhome-nc-edit" in c for c in caps)
+        assert not any(":xpath" in c or ":url" in c for c in caps)
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+def test_edit_config_operations_and_their_errors(agent, workdir):
+    a, m, lsock = start(agent, workdir)
+    try:
+        m.edit_config(target="running", config=config(system(
+            "<hostname>dev1</hostname><dns-server>a</dns-server>")))
+        assert hostname(m) == "dev1"
+        # create over existing data: data-exists, nothing changes
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running", config=config(system(
+                '<mtu>9000</mtu>'
+                '<hostname nc:operation="create">x</hostname>')))
+        assert ei.value.tag == "data-exists"
+        assert ei.value.path.strip() == "/callhome-test:system/hostname"
+        reply = m.get_config(source="running", filter=SYSTEM_FILTER)
+        assert "9000" not in reply.data_xml and hostname(m) == "dev1"
+        # delete of what is absent: data-missing; remove: silent
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running", config=config(system(
+                '<dns-server nc:operation="delete">zz</dns-server>')))
+        assert ei.value.tag == "data-missing"
+        m.edit_config(target="running", config=config(system(
+            '<dns-server nc:operation="remove">zz</dns-server>')))
+        m.edit_config(target="running", config=config(system(
+            '<dns-server nc:operation="delete">a</dns-server>'
+            '<hostname nc:operation="delete"/>')))
+        assert hostname(m) is None
+        # test-only validates without changing anything
+        m.edit_config(target="running", test_option="test-only",
+                      config=config(system("<hostname>t</hostname>")))
+        assert hostname(m) is None
+        # a value outside its type, an unknown element, a foreign namespace
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running", config=config(system(
+                "<mtu>10</mtu>")))
+        assert ei.value.tag == "invalid-value"
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running", config=config(system(
+                "<nope>1</nope>")))
+        assert ei.value.tag == "unknown-element"
+        assert "<bad-element>nope</bad-element>" in ei.value.info
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running",
+                          config=config('<x xmlns="urn:t">1</x>'))
+        assert ei.value.tag == "unknown-namespace"
+        # and the file on disk is what running holds
+        m.edit_config(target="running", config=config(system(
+            "<hostname>saved</hostname>")))
+        stored = (a.datastore / "running.xml").read_text()
+        assert "<hostname>saved</hostname>" in stored
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+def test_lock_contention_between_two_sessions(agent, workdir):
+    a, m, lsock = start(agent, workdir)
+    try:
+        assert m.session_id == "1"
+        m.lock(target="running")
+        s2 = RawSession(m)
+        assert s2.session_id == 2
+        reply = s2.rpc("<lock><target><running/></target></lock>")
+        assert "<error-tag>lock-denied</error-tag>" in reply
+        assert "<session-id>1</session-id>" in reply
+        reply = s2.rpc("<edit-config><target><running/></target>"
+                       + config(system("<hostname>s2</hostname>"))
+                       + "</edit-config>")
+        assert "<error-tag>in-use</error-tag>" in reply
+        reply = s2.rpc("<unlock><target><running/></target></unlock>")
+        assert "<error-tag>operation-failed</error-tag>" in reply
+        m.unlock(target="running")
+        reply = s2.rpc("<lock><target><running/></target></lock>")
+        assert "<ok/>" in reply, reply
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running", config=config(system(
+                "<hostname>s1</hostname>")))
+        assert ei.value.tag == "in-use"
+        # the holder's session ends: its lock goes with it
+        s2.close()
+        a.proc.wait_log(r"session-id=2 ended: running lock released")
+        m.lock(target="running")
+        m.edit_config(target="running", config=config(system(
+            "<hostname>s1</hostname>")))
+        assert hostname(m) == "s1"
+        m.unlock(target="running")
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+def test_candidate_commit_discard_and_startup(agent, workdir, procs):
+    a, m, lsock = start(agent, workdir,
+                        running_xml=system("<hostname>old</hostname>"))
+    try:
+        assert hostname(m) == "old"
+        assert hostname(m, "candidate") == "old"
+        m.edit_config(target="candidate", config=config(system(
+            "<hostname>new</hostname>")))
+        assert hostname(m) == "old"
+        assert hostname(m, "candidate") == "new"
+        m.discard_changes()
+        assert hostname(m, "candidate") == "old"
+        with m.locked("candidate"):
+            m.edit_config(target="candidate", config=config(system(
+                "<hostname>new</hostname>")))
+            m.validate(source="candidate")
+            m.commit()
+        assert hostname(m) == "new"
+        # copy-config to startup: the next start boots from it
+        m.copy_config(source="running", target="startup")
+        assert "<hostname>new</hostname>" in \
+            (a.datastore / "startup.xml").read_text()
+        with pytest.raises(RPCError) as ei:
+            m.copy_config(source="running", target="running")
+        assert ei.value.tag == "invalid-value"
+        with pytest.raises(RPCError) as ei:
+            m.delete_config(target="running")
+        assert ei.value.tag == "operation-failed"
+        m.edit_config(target="running", config=config(system(
+            "<hostname>not-saved</hostname>")))
+        assert hostname(m, "startup") == "new"
+    finally:
+        a.proc.stop()      # session still up: the agent does not call back
+    again = procs.spawn("agent-again", a.proc.argv)
+    conn, peer = lsock.accept()
+    m = manager.connect(host=peer[0], port=peer[1], sock=conn,
+                        username="ops", key_filename=str(workdir / "mgr_key"),
+                        hostkey_b64=pub_blob_b64(a.pub), allow_agent=False,
+                        look_for_keys=False, timeout=20)
+    try:
+        assert hostname(m) == "new"
+        again.wait_log(r"running configuration loaded from startup.xml")
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+@pytest.mark.ch_timeout(60)
+def test_confirmed_commit_rolled_back_on_timeout(agent, workdir):
+    a, m, lsock = start(agent, workdir,
+                        running_xml=system("<hostname>old</hostname>"))
+    try:
+        m.edit_config(target="candidate", config=config(system(
+            "<hostname>trial</hostname>")))
+        m.commit(confirmed=True, timeout="2")
+        assert hostname(m) == "trial"
+        assert (a.datastore / "rollback.xml").exists()
+        a.proc.wait_log(r"confirmed commit rolled back: the "
+                        r"confirm-timeout expired", timeout=15)
+        assert hostname(m) == "old"
+        assert hostname(m, "candidate") == "old"
+        assert not (a.datastore / "rollback.xml").exists()
+        # a confirmed commit that is confirmed stays
+        m.edit_config(target="candidate", config=config(system(
+            "<hostname>kept</hostname>")))
+        m.commit(confirmed=True, timeout="2")
+        m.commit()
+        time.sleep(3)       # past the first timeout: nothing rolls back
+        assert hostname(m) == "kept"
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+@pytest.mark.ch_timeout(60)
+def test_hub_applies_a_change_with_a_confirmed_commit(hub, agent):
+    """The hub's safe apply on our agent: lock candidate, edit, confirmed
+    commit, confirming commit, unlock."""
+    h = hub(extra=["--confirm-timeout", "20", "--confirm-after", "1"])
+    a = agent(hub=h, running_xml=None, extra=MODULE)
+    h.wait_device_connected(1)
+    r = h.ctl({"cmd": "edit-config", "device": a.fingerprint,
+               "config": system("<hostname>from-the-hub</hostname>"),
+               "wait": True}, timeout=40)
+    assert r.get("ok") is True, r
+    assert r["job"]["state"] == "done", r
+    assert r["job"]["method"] == "candidate+confirmed-commit"
+    a.proc.wait_log(r"confirmed the pending confirmed commit")
+    rc, out, err = h.cli("get-config", a.fingerprint)
+    assert rc == 0, err
+    assert "<hostname>from-the-hub</hostname>" in out
+    wait_for(lambda: "from-the-hub" in
+             (a.datastore / "running.xml").read_text(), 5, "running.xml")
+    # a change the device refuses fails cleanly and leaves nothing behind
+    r = h.ctl({"cmd": "edit-config", "device": a.fingerprint,
+               "config": system("<mtu>1</mtu>"), "wait": True}, timeout=40)
+    assert r["job"]["state"] == "failed", r
+    rc, out, err = h.cli("get-config", a.fingerprint)
+    assert "<mtu>" not in out and "from-the-hub" in out
+
+
+YUMA_IETF = "/usr/share/yuma/modules/ietf"
+IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
+
+
+def test_ietf_interfaces_with_the_sample_configuration(agent, workdir):
+    """A real IETF module (yuma123's copy of ietf-interfaces) over the
+    fixture's sample running.xml, identityref values included."""
+    if not os.path.isdir(YUMA_IETF):
+        pytest.skip(f"{YUMA_IETF} not installed (netconfd package)")
+    a, m, lsock = start(agent, workdir, running_xml=SAMPLE_RUNNING_XML,
+                        modules=["--yang-dir", YUMA_IETF,
+                                 "--module", "ietf-interfaces",
+                                 "--module", "iana-if-type"])
+    try:
+        assert any(c.startswith(f"{IF_NS}?module=ietf-interfaces&revision=")
+                   for c in m.server_capabilities)
+        assert "<name>eth0</name>" in m.get_config(source="running").data_xml
+        m.edit_config(target="running", config=config(
+            f'<interfaces xmlns="{IF_NS}" '
+            'xmlns:ift="urn:ietf:params:xml:ns:yang:iana-if-type">'
+            "<interface><name>lo9</name><type>ift:softwareLoopback</type>"
+            "</interface></interfaces>"))
+        xml = m.get_config(source="running").data_xml
+        assert "<name>lo9</name>" in xml and "softwareLoopback" in xml
+        with pytest.raises(RPCError) as ei:      # type is mandatory
+            m.edit_config(target="running", config=config(
+                f'<interfaces xmlns="{IF_NS}"><interface><name>x</name>'
+                "</interface></interfaces>"))
+        assert ei.value.tag == "missing-element"
+    finally:
+        m.close_session()
+        lsock.close()
