@@ -1,0 +1,340 @@
+/* commands.c - the command table (style A2): each command's name,
+ * synopsis, help and options, and the functions that build its request
+ * and print the answer. --help and `callhome help` come from it too
+ * (help.c); docs/control-api.md lists the commands for operators. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+
+static const struct option approve_opts[] = {
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option add_opts[] = {
+	{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The options every job command shares. */
+#define JOB_LONGOPTS                                                     \
+	{ "now", no_argument, NULL, OPT_NOW },                           \
+	{ "queue", no_argument, NULL, OPT_QUEUE },                       \
+	{ "wait", no_argument, NULL, OPT_WAIT },                         \
+	{ "expires", required_argument, NULL, OPT_EXPIRES }
+
+static const struct option job_opts[] = {
+	JOB_LONGOPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option get_config_opts[] = {
+	JOB_LONGOPTS,
+	{ "source", required_argument, NULL, 's' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option jobs_opts[] = {
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "limit", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option events_opts[] = {
+	{ "limit", required_argument, NULL, 'n' },
+	{ "follow", no_argument, NULL, 'f' },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define JOB_OPTS_HELP \
+"\n" \
+"Runs as a job: at once if the device is connected, else kept by the\n" \
+"hub until the device calls home. A queued job prints one line,\n" \
+"  queued as job 17 for r1 (not connected); see: callhome job 17\n" \
+"and exits 0. Otherwise prints the device's <rpc-reply> as it came.\n" \
+"  --now             run only if the device is connected now; if not,\n" \
+"                    the hub refuses (exit 4) and nothing is queued\n" \
+"  --queue           always queue, even behind other jobs of the device\n" \
+"                    (runs at once if connected and nothing is ahead)\n" \
+"  --wait            wait for the outcome even if the job is queued,\n" \
+"                    as long as --timeout allows (a queued job stays\n" \
+"                    queued when the CLI gives up)\n" \
+"  --expires D       drop the job if it has not run within D: seconds,\n" \
+"                    or 30m, 2h, 7d (at most 366d)\n" \
+"With --json, prints the hub's whole response object instead.\n"
+
+const struct command commands[] = {
+	{
+		.name = "devices",
+		.args = "",
+		.summary = "list the devices the hub knows, and their state",
+		.help =
+"Lists every device the hub has a record of, connected or not, named\n"
+"devices first. Columns:\n"
+"  NAME         the operator's name for it, or - if unnamed\n"
+"  FINGERPRINT  its SSH host-key fingerprint: the device's identity\n"
+"  STATE        connected or disconnected; for a device that is not\n"
+"               admitted, its admission instead (pending, revoked)\n"
+"  ADDRESS      where it called from last\n"
+"  SINCE        when its session started; if not connected, when it was\n"
+"               last seen (UTC)\n"
+"  CAPS         NETCONF capabilities in its last hello\n"
+"With --json, prints the hub's devices array as it is (fields are in\n"
+"docs/control-api.md).\n",
+		.build = build_devices,
+		.print = print_devices,
+	},
+	{
+		.name = "device",
+		.args = "DEVICE",
+		.summary = "show one device: its fields, keys and queued jobs",
+		.help =
+"Shows everything the hub knows of one device: name, fingerprint,\n"
+"admission, connection, its identities (the host keys it may call with)\n"
+"and how many jobs wait for it. With --json, prints the hub's response.\n",
+		.build = build_on_device,
+		.print = print_device,
+	},
+	{
+		.name = "approve",
+		.args = "DEVICE [--name NAME]",
+		.summary = "admit a pending device (and name it)",
+		.help =
+"Admits a device that called and is pending, so its next call is\n"
+"served; with --name, names it too. Approving an admitted device only\n"
+"sets the name. A revoked device cannot be approved: add it again with\n"
+"a new key. Prints the device as it is now.\n",
+		.longopts = approve_opts,
+		.done = "approved",
+		.build = build_approve,
+		.print = print_changed,
+	},
+	{
+		.name = "add",
+		.args = "NAME --fingerprint FP",
+		.summary = "pre-provision a device by its key's fingerprint",
+		.help =
+"Records a device that has not called yet, admitted and named, so it\n"
+"is served from its first call. FP is its SSH host-key fingerprint,\n"
+"SHA256: and 43 base64 characters (ssh-keygen -lf KEY.pub).\n",
+		.longopts = add_opts,
+		.done = "added",
+		.build = build_add,
+		.print = print_changed,
+	},
+	{
+		.name = "rename",
+		.args = "DEVICE NAME",
+		.summary = "name a device, or '' to remove its name",
+		.help =
+"Sets the operator's name of a device (1 to 64 of A-Z a-z 0-9 . _ -),\n"
+"or removes it with NAME ''.\n",
+		.done = "renamed",
+		.build = build_rename,
+		.print = print_changed,
+	},
+	{
+		.name = "revoke",
+		.args = "DEVICE",
+		.summary = "refuse a device from now on; close its session",
+		.help =
+"Revokes a device: its calls are refused from now on and its session,\n"
+"if any, is closed. To let it back, add it again with a new key.\n",
+		.done = "revoked",
+		.build = build_on_device,
+		.print = print_changed,
+	},
+	{
+		.name = "identity add",
+		.args = "DEVICE FP",
+		.summary = "let a device also call with another key",
+		.help =
+"Adds another host key (by its fingerprint FP) under which the device\n"
+"is known, for key rotation: the device may call with either key. The\n"
+"device's fingerprint (its identity) stays the same.\n",
+		.done = "added an identity to",
+		.build = build_identity_add,
+		.print = print_changed,
+	},
+	{
+		.name = "identity remove",
+		.args = "FP",
+		.summary = "forget one key of a device",
+		.help =
+"Removes the identity FP from whichever device has it; a session that\n"
+"came in with that key is closed.\n",
+		.build = build_identity_remove,
+		.print = print_identity_removed,
+	},
+	{
+		.name = "rpc",
+		.args = "DEVICE XML|- [--now|--queue] [--wait] [--expires D]",
+		.summary = "send one NETCONF operation, print the rpc-reply",
+		.help =
+"Sends the operation XML (e.g. '<get/>', or a whole <rpc> whose\n"
+"message-id the hub replaces). XML - reads the operation from standard\n"
+"input (at most 16 MiB).\n" JOB_OPTS_HELP,
+		.longopts = job_opts,
+		.build = build_rpc,
+		.print = print_job_result,
+	},
+	{
+		.name = "get-config",
+		.args = "DEVICE [--source S] [--now|--queue] [--wait] "
+			"[--expires D]",
+		.summary = "print a device's configuration (rpc-reply XML)",
+		.help =
+"Sends <get-config> for the datastore given by --source: running (the\n"
+"default), candidate or startup.\n" JOB_OPTS_HELP,
+		.shortopts = "s:",
+		.longopts = get_config_opts,
+		.build = build_get_config,
+		.print = print_job_result,
+	},
+	{
+		.name = "edit-config",
+		.args = "DEVICE FILE|- [--now|--queue] [--wait] [--expires D]",
+		.summary = "change a device's configuration",
+		.help =
+"Sends <edit-config> with the content of FILE (- for standard input,\n"
+"at most 16 MiB): the elements that go inside <config>, not the\n"
+"<config> element itself. The hub chooses how to apply it from the\n"
+"device's capabilities (see the job's METHOD).\n" JOB_OPTS_HELP,
+		.longopts = job_opts,
+		.build = build_edit_config,
+		.print = print_job_result,
+	},
+	{
+		.name = "jobs",
+		.args = "[DEVICE] [--state S] [-n|--limit N]",
+		.summary = "list jobs, newest first",
+		.help =
+"Lists the hub's jobs, newest first (at most 50 unless --limit), of\n"
+"one DEVICE or of all; --state keeps one state: queued, running, done,\n"
+"failed, in-doubt, cancelled or expired. Columns:\n"
+"  ID            the job's number, for callhome job, cancel, retry\n"
+"  DEVICE        the device's name, or the start of its fingerprint\n"
+"  KIND          rpc, get-config or edit-config\n"
+"  STATE         as above\n"
+"  CREATED       when it was submitted (UTC)\n"
+"  FINISHED      when it ended, - if not yet\n"
+"  METHOD/ERROR  why it failed, else how it was applied\n"
+"With --json, prints the hub's response.\n",
+		.shortopts = "n:",
+		.longopts = jobs_opts,
+		.build = build_jobs,
+		.print = print_jobs,
+	},
+	{
+		.name = "job",
+		.args = "ID",
+		.summary = "show one job: details, payload and result",
+		.help =
+"Shows one job: its fields, the payload sent (or to be sent) and the\n"
+"device's reply, if it has one. With --json, prints the hub's response.\n",
+		.build = build_on_job,
+		.print = print_job,
+	},
+	{
+		.name = "cancel",
+		.args = "ID",
+		.summary = "cancel a queued job",
+		.help = "Cancels a job that is still queued; other states are "
+			"refused (exit 4).\n",
+		.build = build_on_job,
+		.print = print_job_changed,
+	},
+	{
+		.name = "retry",
+		.args = "ID",
+		.summary = "queue a failed or in-doubt job again",
+		.help =
+"Queues a failed or in-doubt job again; it runs when the device is\n"
+"connected and nothing is ahead of it. Check an in-doubt job's device\n"
+"first: its operation may have taken effect.\n",
+		.build = build_on_job,
+		.print = print_job_changed,
+	},
+	{
+		.name = "events",
+		.args = "[DEVICE] [-n|--limit N] [-f|--follow]",
+		.summary = "show the hub's event log; -f to keep watching",
+		.help =
+"Shows the newest events (50 unless --limit), oldest first, of one\n"
+"DEVICE or of all: calls, admissions, sessions ending, jobs. Columns\n"
+"TIME (UTC), DEVICE (name, or the start of its fingerprint), KIND and\n"
+"DETAIL. With --follow, then prints new events as they come, polling\n"
+"the hub every second, until Ctrl-C (exit 0); if the hub goes away it\n"
+"says so once on standard error and keeps asking. With --json, prints\n"
+"the hub's response; with --follow, one JSON object per event per line.\n",
+		.shortopts = "n:f",
+		.longopts = events_opts,
+		.build = build_events,
+		.print = print_events,
+	},
+	{
+		.name = "help",
+		.args = "[COMMAND]",
+		.summary = "describe all commands, or one",
+		.help = "Without COMMAND, the same as callhome --help.\n",
+		.build = build_help,
+	},
+};
+
+const size_t ncommands = CLI_NELEMS(commands);
+
+/* How many of name's words the words argv[0..argc) spell, from the first;
+ * -1 at the first that differs. */
+static int words_matched(const char *name, int argc, char **argv)
+{
+	int n;
+
+	for (n = 0; n < argc && *name; n++) {
+		size_t len = strcspn(name, " ");
+
+		if (strlen(argv[n]) != len || strncmp(argv[n], name, len))
+			return -1;
+		name += len;
+		name += *name == ' ';
+	}
+	return *name ? -1 : n;
+}
+
+/* The command named by the words at argv[0..]: one, or two such as
+ * "identity add". *nwords: how many words it took. */
+const struct command *commands_find(int argc, char **argv, int *nwords)
+{
+	for (size_t i = 0; i < ncommands; i++) {
+		if ((*nwords = words_matched(commands[i].name, argc,
+					     argv)) > 0)
+			return &commands[i];
+	}
+	*nwords = 0;
+	return NULL;
+}
+
+/* Whether name is a two-word command whose first word is word. */
+bool commands_in_group(const char *name, const char *word)
+{
+	size_t len = strlen(word);
+
+	return strncmp(name, word, len) == 0 && name[len] == ' ';
+}
+
+/* Whether word starts two-word commands ("identity"); lists their second
+ * words into buf. */
+bool commands_group(const char *word, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ncommands && used < size; i++)
+		if (commands_in_group(commands[i].name, word))
+			used += (size_t)snprintf(buf + used, size - used,
+						 "%s%s", used ? ", " : "",
+						 commands[i].name +
+						 strlen(word) + 1);
+	return buf[0] != '\0';
+}

@@ -1,0 +1,58 @@
+/* commands.h - the command table (commands.c) and the functions its
+ * entries point to, by the file that has them. */
+#ifndef CH_CLI_COMMANDS_H
+#define CH_CLI_COMMANDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli/cli.h"
+
+/* The table, in the order --help lists it. */
+extern const struct command commands[];
+extern const size_t ncommands;
+
+/* The command named by the words at argv[0..]: one, or two such as
+ * "identity add"; NULL if none. *nwords: how many words it took. */
+const struct command *commands_find(int argc, char **argv, int *nwords);
+
+/* Whether name is a two-word command whose first word is word. */
+bool commands_in_group(const char *name, const char *word);
+
+/* Whether word starts two-word commands ("identity"); lists their second
+ * words into buf ("add, remove"). */
+bool commands_group(const char *word, char *buf, size_t size);
+
+/* devices.c: devices, device, approve, add, rename, revoke, identity */
+int build_devices(struct run *run, int argc, char **argv);
+int print_devices(struct run *run, json_t *resp);
+int build_on_device(struct run *run, int argc, char **argv);
+int print_device(struct run *run, json_t *resp);
+int build_approve(struct run *run, int argc, char **argv);
+int build_add(struct run *run, int argc, char **argv);
+int build_rename(struct run *run, int argc, char **argv);
+int build_identity_add(struct run *run, int argc, char **argv);
+int print_changed(struct run *run, json_t *resp);
+int build_identity_remove(struct run *run, int argc, char **argv);
+int print_identity_removed(struct run *run, json_t *resp);
+
+/* jobs.c: rpc, get-config, edit-config, jobs, job, cancel, retry */
+int build_rpc(struct run *run, int argc, char **argv);
+int build_get_config(struct run *run, int argc, char **argv);
+int build_edit_config(struct run *run, int argc, char **argv);
+int print_job_result(struct run *run, json_t *resp);
+int build_jobs(struct run *run, int argc, char **argv);
+int print_jobs(struct run *run, json_t *resp);
+int build_on_job(struct run *run, int argc, char **argv);
+int print_job(struct run *run, json_t *resp);
+int print_job_changed(struct run *run, json_t *resp);
+
+/* events.c: events, events --follow */
+int build_events(struct run *run, int argc, char **argv);
+int print_events(struct run *run, json_t *resp);
+
+/* help.c: help */
+int build_help(struct run *run, int argc, char **argv);
+
+#endif

@@ -1,0 +1,211 @@
+/* devices.c - the commands about devices: devices, device, approve, add,
+ * rename, revoke, identity add, identity remove. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/request.h"
+#include "cli/resp.h"
+#include "cli/table.h"
+
+int build_devices(struct run *run, int argc, char **argv)
+{
+	int r;
+
+	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
+	    (r = args_operands(run, argc, 0, 0,
+			       "takes no arguments")) != CLI_OK)
+		return r;
+	return req_start(run, NULL);
+}
+
+enum { DEV_NAME, DEV_FP, DEV_STATE, DEV_ADDR, DEV_SINCE, DEV_CAPS, DEV_NCOLS };
+
+static void device_row(json_t *dev, struct cells *c)
+{
+	const char *adm = resp_str(dev, "admission", "?");
+	const char *state = resp_str(dev, "state", "?");
+	json_int_t ncaps = json_integer_value(json_object_get(dev,
+							     "capabilities"));
+
+	c->cell[DEV_NAME] = resp_str(dev, "name", "-");
+	c->cell[DEV_FP] = resp_str(dev, "fingerprint", "?");
+	/* an admitted device shows its connection; others why they are out */
+	c->cell[DEV_STATE] = strcmp(adm, "admitted") == 0 ? state : adm;
+	c->cell[DEV_ADDR] = resp_str(dev, "address", "-");
+	c->cell[DEV_SINCE] = strcmp(state, "connected") == 0
+				     ? resp_str(dev, "connected_since", "-")
+				     : resp_str(dev, "last_seen", "-");
+	if (ncaps > 0)
+		table_cell_int(c, DEV_CAPS, ncaps);
+	else
+		c->cell[DEV_CAPS] = "-";
+}
+
+int print_devices(struct run *run, json_t *resp)
+{
+	struct table t = {
+		{ "NAME", "FINGERPRINT", "STATE", "ADDRESS", "SINCE", "CAPS" },
+		DEV_NCOLS, device_row, { 0 },
+	};
+
+	/* --json: the array, as documented, not the whole response */
+	return resp_print_list(run, resp, "devices", &t, true);
+}
+
+/* COMMAND DEVICE and nothing else: device, revoke. */
+int build_on_device(struct run *run, int argc, char **argv)
+{
+	int r;
+
+	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
+	    (r = args_device_operands(run, argc, argv, 1,
+				      "wants one DEVICE")) != CLI_OK)
+		return r;
+	return req_start(run, argv[optind]);
+}
+
+static const struct resp_field device_fields[] = {
+	{ "name:", "name", FIELD_STR, "-" },
+	{ "fingerprint:", "fingerprint", FIELD_STR, "?" },
+	{ "admission:", "admission", FIELD_STR, "?" },
+	{ "state:", "state", FIELD_STR, "?" },
+	{ "address:", "address", FIELD_STR, "-" },
+	{ "connected since:", "connected_since", FIELD_STR, "-" },
+	{ "first seen:", "first_seen", FIELD_STR, "-" },
+	{ "last seen:", "last_seen", FIELD_STR, "-" },
+	{ "capabilities:", "capabilities", FIELD_INT, NULL },
+	{ "last error:", "last_error", FIELD_STR, "-" },
+	{ "queued jobs:", "queued_jobs", FIELD_INT, NULL },
+};
+
+static void show_device(struct run *run, json_t *resp, json_t *dev)
+{
+	json_t *ids = json_object_get(dev, "identities"), *id;
+	const char *label = "identities:";
+	size_t i;
+
+	(void)run;
+	(void)resp;
+	resp_print_fields(dev, device_fields,
+			  CLI_NELEMS(device_fields));
+	json_array_foreach(ids, i, id) {
+		table_field(label, json_is_string(id) ? json_string_value(id)
+						      : "?");
+		label = "";
+	}
+	if (json_array_size(ids) == 0)
+		table_field(label, "-");
+}
+
+int print_device(struct run *run, json_t *resp)
+{
+	return resp_print_object(run, resp, "device", show_device);
+}
+
+/* "approved r1 SHA256:... (admitted, connected)" */
+static void show_changed(struct run *run, json_t *resp, json_t *dev)
+{
+	const char *name = resp_str(dev, "name", NULL);
+
+	printf("%s %s%s%s (%s, %s)%s\n", run->cmd->done, name ? name : "",
+	       name ? " " : "", resp_str(dev, "fingerprint", "?"),
+	       resp_str(dev, "admission", "?"), resp_str(dev, "state", "?"),
+	       json_is_true(json_object_get(resp, "closed_session"))
+		       ? "; its session was closed" : "");
+}
+
+/* approve, add, rename, revoke, identity add: the device as it is now. */
+int print_changed(struct run *run, json_t *resp)
+{
+	return resp_print_object(run, resp, "device", show_changed);
+}
+
+int build_approve(struct run *run, int argc, char **argv)
+{
+	const char *name = NULL;
+	int r;
+
+	if ((r = args_opts(run, argc, argv, OPT_NAME, &name, NULL)) != CLI_OK)
+		return r;
+	if (name && name[0] == '\0')
+		return cli_usage_error(run, "--name is empty (to remove a "
+				       "name: callhome rename DEVICE '')");
+	if ((r = args_device_operands(run, argc, argv, 1,
+				      "wants one DEVICE")) != CLI_OK ||
+	    (r = req_start(run, argv[optind])) != CLI_OK)
+		return r;
+	return name ? req_str(run, "name", name, "NAME") : CLI_OK;
+}
+
+int build_add(struct run *run, int argc, char **argv)
+{
+	const char *fp = NULL;
+	int r;
+
+	if ((r = args_opts(run, argc, argv, OPT_FINGERPRINT, &fp,
+			   NULL)) != CLI_OK ||
+	    (r = args_operands(run, argc, 1, 1,
+			       "wants exactly one NAME")) != CLI_OK ||
+	    (r = args_nonempty(run, argv[optind], "NAME")) != CLI_OK)
+		return r;
+	if (fp == NULL || fp[0] == '\0')
+		return cli_usage_error(run, "wants --fingerprint SHA256:... "
+				       "(the device's host-key fingerprint)");
+	if ((r = req_start(run, NULL)) != CLI_OK ||
+	    (r = req_str(run, "name", argv[optind], "NAME")) != CLI_OK)
+		return r;
+	return req_str(run, "fingerprint", fp, "the fingerprint");
+}
+
+/* COMMAND DEVICE VALUE: rename (NAME may be empty), identity add (FP). */
+static int build_device_and(struct run *run, int argc, char **argv,
+			    const char *want, const char *key,
+			    const char *what, bool may_be_empty)
+{
+	int r;
+
+	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
+	    (r = args_device_operands(run, argc, argv, 2, want)) != CLI_OK ||
+	    (!may_be_empty &&
+	     (r = args_nonempty(run, argv[optind + 1], what)) != CLI_OK) ||
+	    (r = req_start(run, argv[optind])) != CLI_OK)
+		return r;
+	return req_str(run, key, argv[optind + 1], what);
+}
+
+int build_rename(struct run *run, int argc, char **argv)
+{
+	return build_device_and(run, argc, argv, "wants DEVICE and NAME ('' "
+				"removes the name)", "name", "NAME", true);
+}
+
+int build_identity_add(struct run *run, int argc, char **argv)
+{
+	return build_device_and(run, argc, argv, "wants DEVICE and FP (the "
+				"new key's fingerprint)", "fingerprint", "FP",
+				false);
+}
+
+int build_identity_remove(struct run *run, int argc, char **argv)
+{
+	int r;
+
+	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
+	    (r = args_operands(run, argc, 1, 1,
+			       "wants exactly one FP")) != CLI_OK ||
+	    (r = args_nonempty(run, argv[optind], "FP")) != CLI_OK ||
+	    (r = req_start(run, NULL)) != CLI_OK)
+		return r;
+	return req_str(run, "fingerprint", argv[optind], "FP");
+}
+
+int print_identity_removed(struct run *run, json_t *resp)
+{
+	if (run->json)
+		return resp_print_json(resp);
+	printf("removed identity %s\n", resp_str(run->req, "fingerprint",
+						 "?"));
+	return CLI_OK;
+}

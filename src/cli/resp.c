@@ -1,0 +1,126 @@
+/* resp.c - reading the hub's answer and printing it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/resp.h"
+
+const char *resp_str(json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s && s[0] ? s : dflt;
+}
+
+json_t *resp_need(json_t *resp, const char *key, json_type type)
+{
+	json_t *v = json_object_get(resp, key);
+
+	if (v == NULL || json_typeof(v) != type) {
+		cli_fail("the hub's answer has no \"%s\" %s", key,
+			 type == JSON_ARRAY ? "array" : "object");
+		return NULL;
+	}
+	return v;
+}
+
+int resp_print_json(json_t *j)
+{
+	if (json_dumpf(j, stdout, JSON_INDENT(2)) != 0)
+		return CLI_HUB;
+	fputc('\n', stdout);
+	return CLI_OK;
+}
+
+void resp_print_json_line(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+}
+
+void resp_print_text(const char *s)
+{
+	size_t len = strlen(s);
+
+	fwrite(s, 1, len, stdout);
+	if (len == 0 || s[len - 1] != '\n')
+		fputc('\n', stdout);
+}
+
+int resp_refused(const struct run *run, json_t *resp)
+{
+	const char *err = resp_str(resp, "error", resp_str(resp, "code",
+			"the hub refused the request without saying why"));
+
+	if (run->json && run->follow)	/* among JSON lines: one more */
+		resp_print_json_line(resp);
+	else if (run->json)
+		resp_print_json(resp);
+	/* stdout first: with 2>&1 the sentence comes after the JSON */
+	fflush(stdout);
+	cli_fail("%s", err);
+	return CLI_REFUSED;
+}
+
+const char *resp_device_label(json_t *obj, char *buf, size_t size)
+{
+	const char *name = resp_str(obj, "name", NULL);
+	const char *fp = resp_str(obj, "device", NULL);
+
+	if (name)
+		return name;
+	if (fp == NULL)
+		return "-";
+	snprintf(buf, size, "%.*s", (int)(sizeof("SHA256:") - 1 + CLI_SHORT_FP),
+		 fp);
+	return buf;
+}
+
+int resp_print_list(struct run *run, json_t *resp, const char *key,
+		    struct table *t, bool json_array)
+{
+	json_t *items = resp_need(resp, key, JSON_ARRAY);
+
+	if (items == NULL)
+		return CLI_HUB;
+	if (run->json)
+		return resp_print_json(json_array ? items : resp);
+	table_print(t, items);
+	return CLI_OK;
+}
+
+int resp_print_object(struct run *run, json_t *resp, const char *key,
+		      void (*show)(struct run *run, json_t *resp,
+				   json_t *obj))
+{
+	json_t *obj = resp_need(resp, key, JSON_OBJECT);
+
+	if (obj == NULL)
+		return CLI_HUB;
+	if (run->json)
+		return resp_print_json(resp);
+	show(run, resp, obj);
+	return CLI_OK;
+}
+
+void resp_print_fields(json_t *obj, const struct resp_field *fields,
+		       size_t n)
+{
+	char num[32];
+
+	for (const struct resp_field *f = fields; f < fields + n; f++) {
+		switch (f->kind) {
+		case FIELD_INT:
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(json_object_get(obj,
+								    f->key)));
+			table_field(f->label, num);
+			break;
+		case FIELD_YESNO:
+			table_field(f->label, json_is_true(json_object_get(
+						obj, f->key)) ? "yes" : "no");
+			break;
+		default:
+			table_field(f->label, resp_str(obj, f->key, f->dflt));
+		}
+	}
+}
