@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, on loopback: a hub with its SQLite registry, and a device
-# agent that calls home to it. Shows the registry and a NETCONF
-# get-config run through the call-home session, then stops both.
+# agent that calls home to it. The device enrolls, goes offline, a change
+# is queued for it, and the change is applied (lock, candidate, confirmed
+# commit, confirm) the moment it calls home again.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,53 +25,81 @@ fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 fail() { echo "demo: $*" >&2; echo "--- hub log"; tail -20 "$work/hub.log"; echo "--- agent log"; tail -20 "$work/agent.log"; exit 1; }
+ch() { echo "\$ callhome $*"; "$bin/callhome" "$@"; }
+wait_for() {  # wait_for WHAT COMMAND...: poll up to 10 s
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "$what"
+}
+connected() { "$bin/callhome" --json device branch-7 | grep -q '"state": *"connected"'; }
+start_agent() {
+  "$bin/callhomed" --call-home "127.0.0.1:$port" \
+    --host-key "$work/device/ssh_host_ed25519_key" \
+    --authorized-keys "$work/device/authorized_keys" \
+    --datastore "$work/device" \
+    --yang-dir "$root/examples/yang" --module example-system \
+    2>>"$work/agent.log" &
+  agent_pid=$!
+}
 
-step "start the hub (listens on 127.0.0.1:$port, registry in $work/hub)"
+step "start the hub: listens on 127.0.0.1:$port, registry in $work/hub"
 "$bin/callhome-hub" --listen "127.0.0.1:$port" --state "$work/hub" \
-  --accept-new 2>"$work/hub.log" &
+  --admission trust-new --confirm-after 1 2>"$work/hub.log" &
 hub_pid=$!
 for _ in $(seq 100); do [ -S "$work/hub/hub.sock" ] && break; sleep 0.1; done
 [ -S "$work/hub/hub.sock" ] || fail "the hub did not start"
 export CALLHOME_HUB="$work/hub/hub.sock"
 
-step "provision a device: it trusts the hub's key; its running config"
+step "provision a device: it trusts the hub's key; its startup configuration"
 mkdir -p "$work/device"
 cp "$work/hub/hub_key.pub" "$work/device/authorized_keys"
-cat >"$work/device/running.xml" <<'XML'
+cat >"$work/device/startup.xml" <<'XML'
 <system xmlns="urn:example:system">
   <hostname>branch-router-7</hostname>
   <location>behind NAT, no open port</location>
 </system>
 XML
-echo "authorized_keys: $(cut -c1-60 "$work/device/authorized_keys")..."
 
-step "start the device agent: it dials out (it never listens)"
-"$bin/callhomed" --call-home "127.0.0.1:$port" \
-  --host-key "$work/device/ssh_host_ed25519_key" \
-  --authorized-keys "$work/device/authorized_keys" \
-  --datastore "$work/device" 2>"$work/agent.log" &
-agent_pid=$!
-
-connected=""
+step "the device calls home (it never listens), and is enrolled"
+start_agent
 for _ in $(seq 100); do
-  if "$bin/callhome" devices --json 2>/dev/null | grep -q '"connected"'; then
-    connected=1; break
-  fi
-  sleep 0.1
+  grep -q 'NETCONF hello done' "$work/agent.log" 2>/dev/null && break; sleep 0.1
 done
-[ -n "$connected" ] || fail "the device did not connect"
-
-step "callhome devices"
-"$bin/callhome" devices
-
 fp=$(grep -o 'SHA256:[A-Za-z0-9+/]*' "$work/agent.log" | head -1)
-step "callhome get-config ${fp:0:20}...   (NETCONF over the call-home SSH session)"
-"$bin/callhome" get-config "${fp:0:20}"
+[ -n "$fp" ] || fail "the device did not call"
+ch rename "$fp" branch-7 >/dev/null
+wait_for "the device did not connect" connected
+ch devices
+ch get-config branch-7
 echo
 
-step "what the logs say"
-grep -E 'device called|authenticated|NETCONF session up' "$work/hub.log" | sed 's/^/hub:   /'
-grep -E 'calling home|authenticated|hello done' "$work/agent.log" | sed 's/^/agent: /'
+step "the device goes offline"
+kill -TERM "$agent_pid"; wait "$agent_pid" || true; agent_pid=""
+wait_for "the hub did not notice" sh -c "! $bin/callhome --json device branch-7 | grep -q '\"state\": *\"connected\"'"
+ch devices
+
+step "the operator changes it anyway: the change is queued"
+cat >"$work/change.xml" <<'XML'
+<system xmlns="urn:example:system">
+  <hostname>branch-7</hostname>
+  <ntp-server><address>192.0.2.123</address><prefer>true</prefer></ntp-server>
+</system>
+XML
+ch edit-config branch-7 "$work/change.xml"
+ch jobs branch-7
+
+step "the device calls home again: the queued change is applied safely"
+start_agent
+job=$("$bin/callhome" --json jobs branch-7 | grep -o '"id": *[0-9]*' | head -1 | grep -o '[0-9]*$')
+for _ in $(seq 100); do
+  "$bin/callhome" --json job "$job" | grep -q '"state": *"done"' && break; sleep 0.1
+done
+ch jobs branch-7
+ch get-config branch-7
+echo
+
+step "what the hub recorded"
+ch events branch-7
 
 step "stop both"
 kill -TERM "$agent_pid"; wait "$agent_pid" || true; agent_pid=""
