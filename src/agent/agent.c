@@ -49,6 +49,7 @@ struct agent_conn {
 	size_t nchans;
 	struct agent_conn_result result;
 	int closing;
+	int in_pump;			/* inside conn_io's ssh_event_dopoll */
 	void (*done)(void *ctx, const struct agent_conn_result *);
 	void *done_ctx;
 };
@@ -187,6 +188,19 @@ static void on_chan_close(ssh_session s, ssh_channel ch, void *ud)
 	on_chan_eof(s, ch, ud);
 }
 
+static void conn_after_pump(struct agent_conn *c);
+
+/* Another session's <kill-session>: the channel ends after the current
+ * pump, or now when its connection is not pumping. */
+static void chan_kill(void *ctx)
+{
+	struct chan *h = ctx;
+
+	h->closing = 1;
+	if (!h->conn->in_pump && !h->conn->closing)
+		conn_after_pump(h->conn);
+}
+
 static int on_subsystem(ssh_session s, ssh_channel ch, const char *name,
 			void *ud)
 {
@@ -213,6 +227,7 @@ static int on_subsystem(ssh_session s, ssh_channel ch, const char *name,
 		h->closing = 1;
 		return -1;
 	}
+	nc_server_set_chan(h->srv, h->conn->peer, chan_kill, h);
 	clog(CH_LOG_INFO, h->conn, "session-id=%u netconf subsystem started",
 	     h->session_id);
 	h->hello_deadline = uv_now(ag->loop) + ag->cfg.hello_timeout_ms;
@@ -322,8 +337,6 @@ void agent_conn_close(struct agent_conn *c, const char *reason)
 	ch_sshio_close(&c->io);
 }
 
-static void conn_after_pump(struct agent_conn *c);
-
 /* Once authenticated, the stage deadline serves the channels: it fires at
  * the earliest hello still due. */
 static void arm_hello_deadline(struct agent_conn *c)
@@ -412,8 +425,10 @@ static void conn_io(struct ch_sshio *io)
 			return;
 		}
 	}
-	if (ssh_event_dopoll(c->event, 0) == SSH_ERROR &&
-	    !ssh_is_connected(c->ssh)) {
+	c->in_pump = 1;
+	r = ssh_event_dopoll(c->event, 0);
+	c->in_pump = 0;
+	if (r == SSH_ERROR && !ssh_is_connected(c->ssh)) {
 		agent_conn_close(c, "connection lost");
 		return;
 	}

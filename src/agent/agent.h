@@ -26,6 +26,10 @@
 #define AGENT_MAX_CHANNELS 8	/* NETCONF sessions on one connection */
 #define AGENT_MAX_ENDPOINTS 32
 #define AGENT_RUNNING_MAX (64u * 1024 * 1024)
+/* RFC 6022's module, from Debian's netconfd (yuma123); without it the
+ * agent offers no ietf-netconf-monitoring. */
+#define AGENT_MONITORING_YANG \
+	"/usr/share/yuma/modules/ietf/ietf-netconf-monitoring@2010-10-04.yang"
 
 struct agent_endpoint {
 	char *host;
@@ -108,6 +112,11 @@ void nc_server_cleanup(void);
  * transport. Returns NULL on allocation failure. */
 struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 				const char *user);
+/* The channel behind s: peer (the manager's address, for monitoring)
+ * and kill(ctx), which another session's <kill-session> calls to close
+ * it (the channel is to be ended soon, not from inside the call). */
+void nc_server_set_chan(struct nc_server *s, const char *peer,
+			void (*kill)(void *ctx), void *ctx);
 /* Ends the session: its locks and its unconfirmed confirmed commit go
  * with it (RFC 6241 2.1, 8.4.1). */
 void nc_server_free(struct nc_server *s);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libyang/libyang.h>
@@ -76,6 +77,7 @@ struct ch_ds {
 	struct lyd_node *tree[CH_DS_COUNT];
 	int startup_saved;		/* startup.xml exists */
 	uint32_t lock[CH_DS_COUNT];	/* holder's session-id, 0: none */
+	time_t lock_time[CH_DS_COUNT];	/* when it was taken */
 	/* A confirmed commit waiting for its confirmation. */
 	int pending;
 	struct lyd_node *rollback;	/* running before it */
@@ -946,6 +948,16 @@ int ch_ds_validate(struct ch_ds *ds, int source, const xmlNode *config,
 
 /* ------------------------------------------------------------ locks */
 
+uint32_t ch_ds_lock_info(const struct ch_ds *ds, enum ch_ds_id target,
+			 time_t *since)
+{
+	*since = 0;
+	if ((unsigned)target >= CH_DS_COUNT || ds->lock[target] == 0)
+		return 0;
+	*since = ds->lock_time[target];
+	return ds->lock[target];
+}
+
 uint32_t ch_ds_lock_holder(const struct ch_ds *ds, enum ch_ds_id target)
 {
 	return (unsigned)target < CH_DS_COUNT ? ds->lock[target] : 0;
@@ -987,6 +999,7 @@ int ch_ds_lock(struct ch_ds *ds, uint32_t sid, enum ch_ds_id target,
 		return lock_denied(err, ds->owner, "a confirmed commit "
 				   "is waiting for its confirmation");
 	ds->lock[target] = sid;
+	ds->lock_time[target] = time(NULL);
 	ch_info("session-id=%u locked %s", sid, ds_names[target]);
 	return CH_OK;
 }
@@ -1352,6 +1365,87 @@ const char *const *ch_ds_caps(const struct ch_ds *ds, size_t *n)
 	return (const char *const *)ds->caps;
 }
 
+static void free_caps(struct ch_ds *ds)
+{
+	for (size_t k = 0; k < ds->ncaps; k++)
+		free(ds->caps[k]);
+	free(ds->caps);
+	ds->caps = NULL;
+	ds->ncaps = 0;
+}
+
+int ch_ds_load_module_file(struct ch_ds *ds, const char *path)
+{
+	const struct ly_err_item *i;
+	struct lys_module *mod = NULL;
+	int r;
+
+	ly_err_clean(ds->ctx, NULL);
+	if (lys_parse_path(ds->ctx, path, LYS_IN_YANG, &mod) != LY_SUCCESS) {
+		i = ly_err_last(ds->ctx);
+		ch_warn("%s: cannot load it: %s", path,
+			i && i->msg ? i->msg : "?");
+		return CH_ERR_INVAL;
+	}
+	/* The capability list grows by the module's. */
+	free_caps(ds);
+	if ((r = build_caps(ds)) != CH_OK)
+		return r;
+	ch_info("YANG module %s%s%s loaded from %s", mod->name,
+		mod->revision ? "@" : "", mod->revision ? mod->revision : "",
+		path);
+	return CH_OK;
+}
+
+int ch_ds_module_next(const struct ch_ds *ds, uint32_t *idx,
+		      struct ch_ds_module *m)
+{
+	const struct lys_module *mod;
+
+	memset(m, 0, sizeof(*m));
+	if (*idx < ly_ctx_internal_modules_count(ds->ctx))
+		*idx = ly_ctx_internal_modules_count(ds->ctx);
+	while ((mod = ly_ctx_get_module_iter(ds->ctx, idx)) != NULL) {
+		if (!mod->implemented || mod == ds->emod)
+			continue;
+		m->name = mod->name;
+		m->revision = mod->revision ? mod->revision : "";
+		m->ns = mod->ns;
+		return 1;
+	}
+	return 0;
+}
+
+int ch_ds_schema(struct ch_ds *ds, const char *name, const char *revision,
+		 char **text, size_t *len)
+{
+	const struct lys_module *mod;
+	char *t = NULL;
+
+	*text = NULL;
+	*len = 0;
+	if (revision != NULL && revision[0] != '\0')
+		mod = ly_ctx_get_module(ds->ctx, name, revision);
+	else if ((mod = ly_ctx_get_module_implemented(ds->ctx, name)) == NULL)
+		mod = ly_ctx_get_module_latest(ds->ctx, name);
+	if (mod == NULL || mod == ds->emod)
+		return CH_ERR_NOTFOUND;
+	/* The text as written, comments included, when it came from a
+	 * file; libyang's rendering otherwise (built-in modules). */
+	if (mod->filepath != NULL &&
+	    ch_file_read(mod->filepath, CH_DS_FILE_MAX, text, len) == CH_OK)
+		return CH_OK;
+	if (mod->parsed == NULL ||
+	    lys_print_mem(&t, mod, LYS_OUT_YANG, 0) != LY_SUCCESS ||
+	    t == NULL) {
+		free(t);
+		return CH_ERR_IO;
+	}
+	*text = t;
+	*len = strlen(t);
+	return CH_OK;
+}
+
 /* running := startup if saved, else running.xml, unless a confirmed
  * commit was left unconfirmed (rollback.xml): then what it replaced. */
 static int load_all(struct ch_ds *ds)
@@ -1464,9 +1558,7 @@ void ch_ds_close(struct ch_ds *ds)
 		lyd_free_all(ds->tree[k]);
 	lyd_free_all(ds->rollback);
 	free(ds->persist);
-	for (size_t k = 0; k < ds->ncaps; k++)
-		free(ds->caps[k]);
-	free(ds->caps);
+	free_caps(ds);
 	ly_ctx_destroy(ds->ctx);
 	free(ds->dir);
 	if (ds->timer_init && !uv_is_closing((uv_handle_t *)&ds->timer)) {

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libxml/tree.h>
 #include <uv.h>
@@ -103,6 +104,33 @@ void ch_ds_close(struct ch_ds *ds);
  * (RFC 6020 5.6.4). Borrowed; valid until ch_ds_close. */
 const char *const *ch_ds_caps(const struct ch_ds *ds, size_t *n);
 
+/* Loads and implements one more module from a YANG file (the agent's
+ * own, such as ietf-netconf-monitoring); its capability joins
+ * ch_ds_caps, whose earlier list is then invalid. A failure is logged
+ * (warning) and returned; the datastore is unchanged. */
+int ch_ds_load_module_file(struct ch_ds *ds, const char *path);
+
+/* An implemented module (borrowed strings, valid until ch_ds_close);
+ * revision is "" when the module has none. */
+struct ch_ds_module {
+	const char *name;
+	const char *revision;
+	const char *ns;
+};
+
+/* Iterates the implemented modules, the advertised ones: start with
+ * *idx = 0; 1 while *m is filled, 0 at the end. */
+int ch_ds_module_next(const struct ch_ds *ds, uint32_t *idx,
+		      struct ch_ds_module *m);
+
+/* The YANG text of a module of the schema context (implemented or
+ * imported) in a new string the caller frees: the file it was loaded
+ * from, or libyang's rendering. revision NULL or "": the implemented
+ * revision, else the latest. CH_ERR_NOTFOUND when there is no such
+ * module. */
+int ch_ds_schema(struct ch_ds *ds, const char *name, const char *revision,
+		 char **text, size_t *len);
+
 /* "running", "candidate", "startup" -> the id; -1 otherwise. */
 int ch_ds_id_parse(const char *name);
 const char *ch_ds_id_name(enum ch_ds_id id);
@@ -140,6 +168,10 @@ int ch_ds_lock(struct ch_ds *ds, uint32_t sid, enum ch_ds_id target,
 	       struct ch_ds_err *err);
 int ch_ds_unlock(struct ch_ds *ds, uint32_t sid, enum ch_ds_id target,
 		 struct ch_ds_err *err);
+/* The session holding target's lock and since when (*since), 0 and 0
+ * when none. */
+uint32_t ch_ds_lock_info(const struct ch_ds *ds, enum ch_ds_id target,
+			 time_t *since);
 /* The session holding target's lock, 0 when none. */
 uint32_t ch_ds_lock_holder(const struct ch_ds *ds, enum ch_ds_id target);
 

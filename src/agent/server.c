@@ -9,7 +9,10 @@
  *    with edit-config, copy-config, delete-config, lock, unlock,
  *    validate, commit (confirmed too), cancel-commit, discard-changes.
  * In both, <get>/<get-config> take a subtree filter (RFC 6241 6; no
- * :xpath), applied to the serialised configuration.
+ * :xpath), applied to the serialised configuration, and <kill-session>
+ * ends another live session (the registry below). In schema-aware mode,
+ * with the ietf-netconf-monitoring module (RFC 6022), <get> adds the
+ * <netconf-state> state data and <get-schema> serves the modules.
  */
 #include "agent.h"
 
@@ -17,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "agent/datastore.h"
 #include "lib/err.h"
@@ -26,12 +31,50 @@
 #include "lib/msg.h"
 
 #define PARAM_TEXT_MAX 1024	/* a leaf parameter such as persist-id */
+#define MON_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+#define TIME_TEXT_MAX 32	/* yang:date-and-time, UTC */
 
 struct nc_server {
 	struct agent *ag;
 	uint32_t session_id;
 	char user[64];
+	char peer[64];			/* the manager's address */
+	void (*kill)(void *ctx);	/* closes this session's channel */
+	void *kill_ctx;
+	int killed;			/* by another session's kill-session */
+	int closed;			/* by its own close-session */
+	time_t login_time;
+	/* RFC 6022 counters */
+	uint32_t in_rpcs;
+	uint32_t in_bad_rpcs;
+	uint32_t out_rpc_errors;
+	struct nc_server *next;		/* the live sessions (sessions) */
 };
+
+/* Every live session of this agent, for kill-session. The agent runs
+ * one libuv loop: no locking. */
+static struct nc_server *sessions;
+
+/* ietf-netconf-monitoring (RFC 6022): offered when its module loaded. */
+static int monitoring;
+static time_t start_time;
+static struct {
+	uint32_t in_sessions;
+	uint32_t dropped_sessions;
+	uint32_t in_rpcs;
+	uint32_t in_bad_rpcs;
+	uint32_t out_rpc_errors;
+} stats;
+/* <rpc-error> replies sent, for out-rpc-errors (every error goes
+ * through send_error). */
+static uint32_t errors_sent;
+
+static int send_error(struct ch_buf *out, const struct ch_rpc *rpc,
+		      const struct ch_rpc_error *e)
+{
+	errors_sent++;
+	return ch_reply_error(out, rpc, e);
+}
 
 static const char *const base_caps[] = {
 	CH_NC_BASE10,
@@ -42,6 +85,17 @@ static const char *const base_caps[] = {
 static const char **server_caps;
 static size_t server_ncaps;
 
+static int has_module(const struct ch_ds *ds, const char *name)
+{
+	struct ch_ds_module m;
+	uint32_t idx = 0;
+
+	while (ch_ds_module_next(ds, &idx, &m))
+		if (strcmp(m.name, name) == 0)
+			return 1;
+	return 0;
+}
+
 int nc_server_init(struct agent *ag)
 {
 	const size_t nbase = sizeof(base_caps) / sizeof(base_caps[0]);
@@ -49,8 +103,21 @@ int nc_server_init(struct agent *ag)
 	size_t ndcaps = 0;
 
 	nc_server_cleanup();
-	if (ag->ds != NULL)
+	start_time = time(NULL);
+	monitoring = 0;
+	if (ag->ds != NULL) {
+		/* RFC 6022 needs its module in the schema context (it may
+		 * already be there, from --module). */
+		if (has_module(ag->ds, "ietf-netconf-monitoring"))
+			monitoring = 1;
+		else if (access(AGENT_MONITORING_YANG, R_OK) != 0)
+			ch_info("ietf-netconf-monitoring not offered: %s: %s",
+				AGENT_MONITORING_YANG, strerror(errno));
+		else if (ch_ds_load_module_file(ag->ds,
+						AGENT_MONITORING_YANG) == CH_OK)
+			monitoring = 1;
 		dcaps = ch_ds_caps(ag->ds, &ndcaps);
+	}
 	if ((server_caps = calloc(nbase + ndcaps, sizeof(*server_caps))) ==
 	    NULL)
 		return CH_ERR_NOMEM;
@@ -88,13 +155,34 @@ struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 	s->ag = ag;
 	s->session_id = session_id;
 	snprintf(s->user, sizeof(s->user), "%s", user);
+	s->login_time = time(NULL);
+	s->next = sessions;
+	sessions = s;
+	stats.in_sessions++;
 	return s;
+}
+
+void nc_server_set_chan(struct nc_server *s, const char *peer,
+			void (*kill)(void *ctx), void *ctx)
+{
+	snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "");
+	s->kill = kill;
+	s->kill_ctx = ctx;
 }
 
 void nc_server_free(struct nc_server *s)
 {
 	if (s == NULL)
 		return;
+	for (struct nc_server **pp = &sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	/* RFC 6022: neither close-session nor kill-session is a drop. */
+	if (!s->closed && !s->killed)
+		stats.dropped_sessions++;
 	ch_ds_session_end(s->ag->ds, s->session_id);
 	free(s);
 }
@@ -106,7 +194,7 @@ static int reply_error(struct ch_buf *out, const struct ch_rpc *rpc,
 		.type = type, .tag = tag, .message = message,
 	};
 
-	return ch_reply_error(out, rpc, &e);
+	return send_error(out, rpc, &e);
 }
 
 static int reply_missing(struct ch_buf *out, const struct ch_rpc *rpc,
@@ -119,7 +207,7 @@ static int reply_missing(struct ch_buf *out, const struct ch_rpc *rpc,
 	};
 
 	snprintf(info, sizeof(info), "<bad-element>%s</bad-element>", elem);
-	return ch_reply_error(out, rpc, &e);
+	return send_error(out, rpc, &e);
 }
 
 static int reply_ds(struct ch_buf *out, const struct ch_rpc *rpc, int r,
@@ -136,7 +224,7 @@ static int reply_ds(struct ch_buf *out, const struct ch_rpc *rpc, int r,
 
 	if (r == CH_OK)
 		return ch_reply_ok(out, rpc);
-	return ch_reply_error(out, rpc, &e);
+	return send_error(out, rpc, &e);
 }
 
 /* First element child of n named name in the base namespace, or NULL. */
@@ -296,7 +384,7 @@ static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
 	*replied = 0;
 	if (ch_filter_type(filter, &type) != CH_OK) {
 		*replied = 1;
-		return ch_reply_error(out, rpc, &e);
+		return send_error(out, rpc, &e);
 	}
 	if (type == CH_FILTER_XPATH) {
 		*replied = 1;
@@ -307,6 +395,258 @@ static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
 				   "subtree filter");
 	}
 	return CH_OK;
+}
+
+/* ---- ietf-netconf-monitoring (RFC 6022) ---- */
+
+static void time_text(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "1970-01-01T00:00:00Z");
+}
+
+/* <name>escaped text</name>. */
+static int put_leaf(struct ch_buf *b, const char *name, const char *text)
+{
+	int r;
+
+	if ((r = ch_buf_printf(b, "<%s>", name)) != CH_OK ||
+	    (r = ch_xml_escape(b, text, strlen(text))) != CH_OK)
+		return r;
+	return ch_buf_printf(b, "</%s>", name);
+}
+
+static int put_uint(struct ch_buf *b, const char *name, uint32_t v)
+{
+	return ch_buf_printf(b, "<%s>%u</%s>", name, v, name);
+}
+
+/* The manager's address without its port: "[::1]:830" -> "::1",
+ * "192.0.2.1:830" -> "192.0.2.1" (inet:host). */
+static void host_of(const char *peer, char *buf, size_t len)
+{
+	const char *end = NULL, *p = peer;
+
+	if (*p == '[') {
+		p++;
+		end = strchr(p, ']');
+	} else if ((end = strrchr(p, ':')) != NULL && strchr(p, ':') != end) {
+		end = NULL;	/* a bare IPv6 address */
+	}
+	snprintf(buf, len, "%.*s", (int)(end ? (size_t)(end - p) : strlen(p)),
+		 p);
+}
+
+static int put_sessions(struct ch_buf *b)
+{
+	char t[TIME_TEXT_MAX], host[64];
+	int r = ch_buf_puts(b, "<sessions>");
+
+	for (const struct nc_server *x = sessions; r == CH_OK && x;
+	     x = x->next) {
+		if (x->killed)
+			continue;
+		time_text(x->login_time, t, sizeof(t));
+		host_of(x->peer, host, sizeof(host));
+		if ((r = ch_buf_puts(b, "<session>")) != CH_OK ||
+		    (r = put_uint(b, "session-id", x->session_id)) != CH_OK ||
+		    (r = put_leaf(b, "transport", "netconf-ssh")) != CH_OK ||
+		    (r = put_leaf(b, "username", x->user)) != CH_OK ||
+		    (host[0] &&
+		     (r = put_leaf(b, "source-host", host)) != CH_OK) ||
+		    (r = put_leaf(b, "login-time", t)) != CH_OK ||
+		    (r = put_uint(b, "in-rpcs", x->in_rpcs)) != CH_OK ||
+		    (r = put_uint(b, "in-bad-rpcs", x->in_bad_rpcs)) != CH_OK ||
+		    (r = put_uint(b, "out-rpc-errors",
+				  x->out_rpc_errors)) != CH_OK ||
+		    (r = put_uint(b, "out-notifications", 0)) != CH_OK)
+			break;
+		r = ch_buf_puts(b, "</session>");
+	}
+	return r == CH_OK ? ch_buf_puts(b, "</sessions>") : r;
+}
+
+static int put_datastores(struct ch_ds *ds, struct ch_buf *b)
+{
+	char t[TIME_TEXT_MAX];
+	time_t since;
+	uint32_t holder;
+	int r = ch_buf_puts(b, "<datastores>");
+
+	for (int i = 0; r == CH_OK && i < CH_DS_COUNT; i++) {
+		if ((r = ch_buf_puts(b, "<datastore>")) != CH_OK ||
+		    (r = put_leaf(b, "name", ch_ds_id_name(
+					(enum ch_ds_id)i))) != CH_OK)
+			break;
+		holder = ch_ds_lock_info(ds, (enum ch_ds_id)i, &since);
+		if (holder != 0) {
+			time_text(since, t, sizeof(t));
+			if ((r = ch_buf_puts(b, "<locks><global-lock>")) !=
+				    CH_OK ||
+			    (r = put_uint(b, "locked-by-session", holder)) !=
+				    CH_OK ||
+			    (r = put_leaf(b, "locked-time", t)) != CH_OK ||
+			    (r = ch_buf_puts(b, "</global-lock></locks>")) !=
+				    CH_OK)
+				break;
+		}
+		r = ch_buf_puts(b, "</datastore>");
+	}
+	return r == CH_OK ? ch_buf_puts(b, "</datastores>") : r;
+}
+
+static int put_schemas(struct ch_ds *ds, struct ch_buf *b)
+{
+	struct ch_ds_module m;
+	uint32_t idx = 0;
+	int r = ch_buf_puts(b, "<schemas>");
+
+	while (r == CH_OK && ch_ds_module_next(ds, &idx, &m)) {
+		if ((r = ch_buf_puts(b, "<schema>")) != CH_OK ||
+		    (r = put_leaf(b, "identifier", m.name)) != CH_OK ||
+		    (r = put_leaf(b, "version", m.revision)) != CH_OK ||
+		    (r = put_leaf(b, "format", "yang")) != CH_OK ||
+		    (r = put_leaf(b, "namespace", m.ns)) != CH_OK ||
+		    (r = put_leaf(b, "location", "NETCONF")) != CH_OK)
+			break;
+		r = ch_buf_puts(b, "</schema>");
+	}
+	return r == CH_OK ? ch_buf_puts(b, "</schemas>") : r;
+}
+
+/* The <netconf-state> state data, appended to b. */
+static int put_netconf_state(struct nc_server *s, struct ch_buf *b)
+{
+	char t[TIME_TEXT_MAX];
+	int r;
+
+	time_text(start_time, t, sizeof(t));
+	if ((r = ch_buf_puts(b, "<netconf-state xmlns=\"" MON_NS "\">"
+			     "<capabilities>")) != CH_OK)
+		return r;
+	for (size_t i = 0; i < server_ncaps; i++)
+		if ((r = put_leaf(b, "capability", server_caps[i])) != CH_OK)
+			return r;
+	if ((r = ch_buf_puts(b, "</capabilities>")) != CH_OK ||
+	    (r = put_datastores(s->ag->ds, b)) != CH_OK ||
+	    (r = put_schemas(s->ag->ds, b)) != CH_OK ||
+	    (r = put_sessions(b)) != CH_OK ||
+	    (r = ch_buf_puts(b, "<statistics>")) != CH_OK ||
+	    (r = put_leaf(b, "netconf-start-time", t)) != CH_OK ||
+	    (r = put_uint(b, "in-bad-hellos", 0)) != CH_OK ||
+	    (r = put_uint(b, "in-sessions", stats.in_sessions)) != CH_OK ||
+	    (r = put_uint(b, "dropped-sessions",
+			  stats.dropped_sessions)) != CH_OK ||
+	    (r = put_uint(b, "in-rpcs", stats.in_rpcs)) != CH_OK ||
+	    (r = put_uint(b, "in-bad-rpcs", stats.in_bad_rpcs)) != CH_OK ||
+	    (r = put_uint(b, "out-rpc-errors", stats.out_rpc_errors)) !=
+		    CH_OK ||
+	    (r = put_uint(b, "out-notifications", 0)) != CH_OK)
+		return r;
+	return ch_buf_puts(b, "</statistics></netconf-state>");
+}
+
+/* <get>'s content: the configuration, then the state data. Replaces
+ * *data (the caller frees it either way). */
+static int add_state(struct nc_server *s, char **data, size_t *len)
+{
+	struct ch_buf b;
+	char *t;
+	int r;
+
+	ch_buf_init(&b, AGENT_RUNNING_MAX + 64);
+	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
+	    (r = put_netconf_state(s, &b)) == CH_OK) {
+		*len = ch_buf_len(&b);
+		if ((t = ch_buf_take(&b)) == NULL) {
+			r = CH_ERR_NOMEM;
+		} else {
+			free(*data);
+			*data = t;
+		}
+	}
+	ch_buf_cleanup(&b);
+	return r;
+}
+
+/* First element child of n named name in namespace ns, or NULL. */
+static xmlNode *child_ns(xmlNode *n, const char *name, const char *ns)
+{
+	for (xmlNode *k = n ? n->children : NULL; k; k = k->next)
+		if (k->type == XML_ELEMENT_NODE &&
+		    strcmp((const char *)k->name, name) == 0 && k->ns &&
+		    strcmp((const char *)k->ns->href, ns) == 0)
+			return k;
+	return NULL;
+}
+
+/* <get-schema> (RFC 6022 3.1): the YANG text in the monitoring
+ * namespace's <data>. */
+static int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
+			 struct ch_buf *out)
+{
+	xmlNode *id = child_ns(rpc->op, "identifier", MON_NS);
+	xmlNode *ver = child_ns(rpc->op, "version", MON_NS);
+	xmlNode *fmt = child_ns(rpc->op, "format", MON_NS);
+	char name[PARAM_TEXT_MAX], rev[PARAM_TEXT_MAX], f[64];
+	char msg[PARAM_TEXT_MAX + 64];
+	const char *local;
+	struct ch_buf b;
+	char *text = NULL;
+	size_t len, tail;
+	static const char data_end[] = "<data></data></rpc-reply>";
+	int r;
+
+	if (id == NULL)
+		return reply_missing(out, rpc, "identifier",
+				     "<get-schema> needs an <identifier>");
+	if (text_of(id, name, sizeof(name)) != CH_OK || name[0] == '\0')
+		return reply_error(out, rpc, "protocol", "invalid-value",
+				   "<identifier> must name a module");
+	rev[0] = '\0';
+	if (ver != NULL && text_of(ver, rev, sizeof(rev)) != CH_OK)
+		return reply_error(out, rpc, "protocol", "invalid-value",
+				   "<version> is too long");
+	if (fmt != NULL) {
+		/* An identityref: "yang", with or without a prefix. */
+		if (text_of(fmt, f, sizeof(f)) != CH_OK)
+			f[0] = '\0';
+		local = strchr(f, ':') ? strchr(f, ':') + 1 : f;
+		if (strcmp(local, "yang") != 0)
+			return reply_error(out, rpc, "protocol",
+					   "invalid-value", "this device "
+					   "serves its schemas in the yang "
+					   "format only");
+	}
+	r = ch_ds_schema(s->ag->ds, name, rev, &text, &len);
+	if (r == CH_ERR_NOTFOUND) {
+		snprintf(msg, sizeof(msg), "no module %s%s%s on this device",
+			 name, rev[0] ? "@" : "", rev);
+		return reply_error(out, rpc, "protocol", "invalid-value", msg);
+	}
+	if (r != CH_OK)
+		return reply_error(out, rpc, "application", "operation-failed",
+				   "cannot read the module's text");
+	/* The base reply's opening, with our own <data> in place of its
+	 * (base namespace) one. */
+	ch_buf_init(&b, out->max);
+	tail = sizeof(data_end) - 1;
+	if ((r = ch_reply_data(&b, rpc, "", 0)) == CH_OK &&
+	    (ch_buf_len(&b) < tail ||
+	     memcmp(ch_buf_ptr(&b) + ch_buf_len(&b) - tail, data_end, tail)))
+		r = CH_ERR_INVAL;
+	if (r == CH_OK &&
+	    (r = ch_buf_put(out, ch_buf_ptr(&b), ch_buf_len(&b) - tail)) ==
+		    CH_OK &&
+	    (r = ch_buf_puts(out, "<data xmlns=\"" MON_NS "\">")) == CH_OK &&
+	    (r = ch_xml_escape(out, text, len)) == CH_OK)
+		r = ch_buf_puts(out, "</data></rpc-reply>");
+	ch_buf_cleanup(&b);
+	free(text);
+	return r;
 }
 
 /* The configuration to serve: from the datastore, or the file. */
@@ -361,6 +701,13 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 	if ((r = content(s, rpc, id, &data, &len, out, &replied)) != CH_OK ||
 	    replied)
 		return r;
+	if (!config_only && monitoring &&
+	    (r = add_state(s, &data, &len)) != CH_OK) {
+		free(data);
+		return r == CH_ERR_NOMEM ? r :
+			reply_error(out, rpc, "application", "too-big",
+				    "the state data is too big for one reply");
+	}
 	if (filter == NULL) {	/* everything (RFC 6241 6.4.1) */
 		/* The file is checked on every read (an integrator may edit
 		 * it by hand); libyang's output is well-formed. */
@@ -606,6 +953,52 @@ static int op_discard(struct nc_server *s, const struct ch_rpc *rpc,
 	return reply_ds(out, rpc, r, &de);
 }
 
+/* <kill-session> (RFC 6241 7.9): the other session's locks and pending
+ * confirmed commit go now, its channel is closed by the agent. */
+static int op_kill_session(struct nc_server *s, const struct ch_rpc *rpc,
+			   struct ch_buf *out)
+{
+	xmlNode *p = child(rpc->op, "session-id");
+	struct nc_server *t;
+	char text[32], msg[128];
+	unsigned long v = 0;
+	char *end = NULL;
+
+	if (p == NULL)
+		return reply_missing(out, rpc, "session-id",
+				     "<kill-session> needs a <session-id>");
+	if (text_of(p, text, sizeof(text)) == CH_OK && text[0] >= '1' &&
+	    text[0] <= '9') {
+		errno = 0;
+		v = strtoul(text, &end, 10);
+		if (*end != '\0' || errno != 0 || v > UINT32_MAX)
+			v = 0;
+	}
+	if (v == 0)
+		return reply_error(out, rpc, "protocol", "invalid-value",
+				   "<session-id> must be a session-id "
+				   "1..4294967295");
+	if (v == s->session_id)
+		return reply_error(out, rpc, "protocol", "invalid-value",
+				   "a session cannot kill itself: use "
+				   "<close-session>");
+	for (t = sessions; t; t = t->next)
+		if (t->session_id == v && !t->killed)
+			break;
+	if (t == NULL) {
+		snprintf(msg, sizeof(msg), "no NETCONF session %lu on this "
+			 "device", v);
+		return reply_error(out, rpc, "protocol", "invalid-value", msg);
+	}
+	ch_info("session-id=%u: kill-session of session-id=%u", s->session_id,
+		t->session_id);
+	t->killed = 1;
+	ch_ds_session_end(s->ag->ds, t->session_id);
+	if (t->kill)
+		t->kill(t->kill_ctx);
+	return ch_reply_ok(out, rpc);
+}
+
 /* The operations of the schema-aware mode; -1 when op is not one. */
 static int handle_ds_op(struct nc_server *s, const struct ch_rpc *rpc,
 			struct ch_buf *out, int *r)
@@ -639,14 +1032,18 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 		     struct ch_buf *out)
 {
 	struct ch_rpc *rpc = NULL;
-	int r;
+	uint32_t errors = errors_sent;
+	int r, bad = 1;
 
+	if (s->killed)		/* nothing after kill-session */
+		return CH_ERR_CLOSED;
 	if (ch_rpc_parse(msg, len, &rpc) != CH_OK) {
 		ch_info("session-id=%u: malformed message (%zu bytes) "
 			"answered with malformed-message", s->session_id, len);
-		return reply_error(out, NULL, "rpc", "malformed-message",
-				   "the message is not a well-formed <rpc> "
-				   "in the NETCONF base namespace");
+		r = reply_error(out, NULL, "rpc", "malformed-message",
+				"the message is not a well-formed <rpc> in the "
+				"NETCONF base namespace");
+		goto out;
 	}
 	if (rpc->message_id == NULL) {
 		struct ch_rpc_error e = {
@@ -655,7 +1052,7 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 			.info_xml = "<bad-attribute>message-id</bad-attribute>"
 				    "<bad-element>rpc</bad-element>",
 		};
-		r = ch_reply_error(out, NULL, &e);
+		r = send_error(out, NULL, &e);
 		goto out;
 	}
 	if (rpc->op == NULL) {
@@ -665,7 +1062,11 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 	}
 	ch_debug("session-id=%u message-id=%s op=%s", s->session_id,
 		 rpc->message_id, rpc->op_name);
-	if (rpc->op_ns == NULL || strcmp(rpc->op_ns, CH_NC_NS) != 0) {
+	bad = 0;
+	if (monitoring && rpc->op_ns && strcmp(rpc->op_ns, MON_NS) == 0 &&
+	    strcmp(rpc->op_name, "get-schema") == 0) {
+		r = op_get_schema(s, rpc, out);
+	} else if (rpc->op_ns == NULL || strcmp(rpc->op_ns, CH_NC_NS) != 0) {
 		r = reply_error(out, rpc, "protocol", "operation-not-supported",
 				"this device implements no operation in that "
 				"namespace");
@@ -673,9 +1074,13 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 		r = op_get(s, rpc, out, 1);
 	} else if (strcmp(rpc->op_name, "get") == 0) {
 		r = op_get(s, rpc, out, 0);
+	} else if (strcmp(rpc->op_name, "kill-session") == 0) {
+		r = op_kill_session(s, rpc, out);
 	} else if (strcmp(rpc->op_name, "close-session") == 0) {
-		if ((r = ch_reply_ok(out, rpc)) == CH_OK)
+		if ((r = ch_reply_ok(out, rpc)) == CH_OK) {
+			s->closed = 1;
 			r = CH_ERR_CLOSED;
+		}
 	} else if (s->ag->ds == NULL || handle_ds_op(s, rpc, out, &r) < 0) {
 		r = reply_error(out, rpc, "protocol", "operation-not-supported",
 				s->ag->ds ? "this device does not implement "
@@ -685,6 +1090,15 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 					    "without YANG modules)");
 	}
 out:
+	if (bad) {
+		s->in_bad_rpcs++;
+		stats.in_bad_rpcs++;
+	} else {
+		s->in_rpcs++;
+		stats.in_rpcs++;
+	}
+	s->out_rpc_errors += errors_sent - errors;
+	stats.out_rpc_errors += errors_sent - errors;
 	ch_rpc_free(rpc);
 	return r;
 }

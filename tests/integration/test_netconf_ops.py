@@ -326,3 +326,216 @@ def test_ietf_interfaces_with_the_sample_configuration(agent, workdir):
     finally:
         m.close_session()
         lsock.close()
+
+
+def test_kill_session_releases_locks_and_closes_the_channel(agent, workdir):
+    a, m, lsock = start(agent, workdir,
+                        running_xml=system("<hostname>old</hostname>"))
+    try:
+        victim = RawSession(m)
+        assert victim.session_id == 2
+        reply = victim.rpc("<edit-config><target><candidate/></target>"
+                           + config(system("<hostname>new</hostname>"))
+                           + "</edit-config>")
+        assert "<ok/>" in reply, reply
+        reply = victim.rpc("<commit><confirmed/><confirm-timeout>600"
+                           "</confirm-timeout></commit>")
+        assert "<ok/>" in reply, reply
+        reply = victim.rpc("<lock><target><running/></target></lock>")
+        assert "<ok/>" in reply, reply
+        assert hostname(m) == "new"
+        with pytest.raises(RPCError) as ei:
+            m.lock(target="running")
+        assert ei.value.tag == "lock-denied"
+
+        m.kill_session(session_id="2")
+        # the victim's channel is closed: EOF, then nothing more
+        victim.chan.settimeout(10)
+        got = b""
+        while True:
+            chunk = victim.chan.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        assert got == b""
+        a.proc.wait_log(r"session-id=2 ended")
+        # its confirmed commit was rolled back, its lock released
+        assert hostname(m) == "old"
+        m.lock(target="running")
+        m.unlock(target="running")
+
+        other = RawSession(m)
+        assert other.session_id == 3
+        reply = other.rpc("<kill-session><session-id>3</session-id>"
+                          "</kill-session>")
+        assert "<error-tag>invalid-value</error-tag>" in reply, reply
+        reply = other.rpc("<kill-session><session-id>2</session-id>"
+                          "</kill-session>")
+        assert "<error-tag>invalid-value</error-tag>" in reply, reply
+        reply = other.rpc("<kill-session><session-id>77</session-id>"
+                          "</kill-session>")
+        assert "<error-tag>invalid-value</error-tag>" in reply, reply
+        reply = other.rpc("<kill-session/>")
+        assert "<error-tag>missing-element</error-tag>" in reply, reply
+        assert "<bad-element>session-id</bad-element>" in reply, reply
+        other.close()
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+MON = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+MON_YANG = ("/usr/share/yuma/modules/ietf/"
+            "ietf-netconf-monitoring@2010-10-04.yang")
+needs_monitoring = pytest.mark.skipif(
+    not os.path.exists(MON_YANG),
+    reason="ietf-netconf-monitoring.yang (Debian netconfd) is not installed")
+
+
+def leaf(xml, name):
+    found = re.search(rf"<{name}>([^<]*)</{name}>", xml)
+    return found.group(1) if found else None
+
+
+@needs_monitoring
+def test_netconf_monitoring_state(agent, workdir):
+    a, m, lsock = start(agent, workdir,
+                        running_xml=system("<hostname>dev</hostname>"))
+    try:
+        caps = set(m.server_capabilities)
+        assert (f"{MON}?module=ietf-netconf-monitoring&revision=2010-10-04"
+                in caps)
+        m.lock(target="candidate")
+        with pytest.raises(RPCError):
+            m.lock(target="candidate")     # one rpc-error
+        xml = m.get().data_xml
+        assert "<hostname>dev</hostname>" in xml
+        assert f'<netconf-state xmlns="{MON}">' in xml
+        state = xml[xml.index("<netconf-state"):]
+        assert "<capability>urn:ietf:params:netconf:base:1.1</capability>" \
+            in state
+        assert (f"<capability>{T}?module=callhome-test&amp;"
+                f"revision=2024-05-01</capability>") in state
+        # the candidate's lock, by us
+        ds = re.findall(r"<datastore>(.*?)</datastore>", state)
+        assert [leaf(d, "name") for d in ds] == ["running", "candidate",
+                                                 "startup"]
+        assert "<locks>" not in ds[0]
+        assert leaf(ds[1], "locked-by-session") == "1"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                            leaf(ds[1], "locked-time"))
+        schemas = re.findall(r"<schema>(.*?)</schema>", state)
+        names = sorted(leaf(x, "identifier") for x in schemas)
+        assert names == ["callhome-test", "ietf-netconf-monitoring"]
+        ct = [x for x in schemas if "callhome-test" in x][0]
+        assert leaf(ct, "version") == "2024-05-01"
+        assert leaf(ct, "format") == "yang"
+        assert leaf(ct, "namespace") == T
+        assert leaf(ct, "location") == "NETCONF"
+        sess = re.findall(r"<session>(.*?)</session>", state)
+        assert len(sess) == 1
+        assert leaf(sess[0], "session-id") == "1"
+        assert leaf(sess[0], "transport") == "netconf-ssh"
+        assert leaf(sess[0], "username") == "ops"
+        assert leaf(sess[0], "source-host") == "127.0.0.1"
+        # hello is no rpc; lock, lock, get so far (get counted as it runs)
+        assert leaf(sess[0], "in-rpcs") == "2"
+        assert leaf(sess[0], "in-bad-rpcs") == "0"
+        assert leaf(sess[0], "out-rpc-errors") == "1"
+        assert leaf(sess[0], "out-notifications") == "0"
+        stats = state[state.index("<statistics>"):]
+        assert leaf(stats, "in-sessions") == "1"
+        assert leaf(stats, "dropped-sessions") == "0"
+        assert leaf(stats, "in-rpcs") == "2"
+        assert leaf(stats, "out-rpc-errors") == "1"
+        assert leaf(stats, "in-bad-hellos") == "0"
+        assert leaf(stats, "netconf-start-time") is not None
+        m.unlock(target="candidate")
+
+        # a second session shows up; a subtree filter selects sessions
+        s2 = RawSession(m)
+        flt = ("subtree", f'<netconf-state xmlns="{MON}"><sessions/>'
+               "</netconf-state>")
+        xml = m.get(filter=flt).data_xml
+        assert "<hostname>" not in xml
+        assert "<statistics>" not in xml and "<schemas>" not in xml
+        assert sorted(leaf(x, "session-id") for x in re.findall(
+            r"<session>(.*?)</session>", xml)) == ["1", "2"]
+        # a session that goes without close-session is a dropped one
+        s2.close()
+        a.proc.wait_log(r"session-id=2 ended")
+        flt = ("subtree", f'<netconf-state xmlns="{MON}"><statistics>'
+               "<dropped-sessions/></statistics></netconf-state>")
+        xml = m.get(filter=flt).data_xml
+        assert leaf(xml, "dropped-sessions") == "1"
+        assert "<in-sessions>" not in xml
+
+        # get-config has no state data
+        xml = m.get_config(source="running").data_xml
+        assert "netconf-state" not in xml
+        assert "<hostname>dev</hostname>" in xml
+        # state data cannot be edited
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running", config=config(
+                f'<netconf-state xmlns="{MON}"><sessions/></netconf-state>'))
+        assert ei.value.tag == "invalid-value"
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+@needs_monitoring
+def test_get_schema(agent, workdir):
+    a, m, lsock = start(agent, workdir)
+    try:
+        text = m.get_schema("callhome-test").data
+        src = (YANG_DIR / "callhome-test@2024-05-01.yang").read_text()
+        assert text == src
+        text = m.get_schema("callhome-test", version="2024-05-01",
+                            format="yang").data
+        assert text == src
+        # an imported module libyang has built in: printed by libyang
+        text = m.get_schema("ietf-yang-types").data
+        assert text.startswith("module ietf-yang-types {")
+        for args, tag in ((("nosuch-module",), "invalid-value"),
+                          (("callhome-test", "1999-01-01"), "invalid-value"),
+                          (("callhome-test", None, "yin"), "invalid-value"),
+                          (("callhome-nc-edit",), "invalid-value")):
+            with pytest.raises(RPCError) as ei:
+                m.get_schema(*args)
+            assert ei.value.tag == tag, args
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+def test_no_monitoring_without_modules(agent, workdir):
+    a, m, lsock = start(agent, workdir, modules=(),
+                        running_xml=system("<hostname>x</hostname>"))
+    try:
+        assert not any("ietf-netconf-monitoring" in c
+                       for c in m.server_capabilities)
+        assert "netconf-state" not in m.get().data_xml
+        with pytest.raises(RPCError) as ei:
+            m.get_schema("callhome-test")
+        assert ei.value.tag == "operation-not-supported"
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+@needs_monitoring
+def test_monitoring_module_given_on_the_command_line(agent, workdir):
+    a, m, lsock = start(agent, workdir, modules=MODULE + [
+        "--yang-dir", os.path.dirname(MON_YANG),
+        "--module", "ietf-netconf-monitoring"])
+    try:
+        caps = [c for c in m.server_capabilities
+                if "module=ietf-netconf-monitoring" in c]
+        assert len(caps) == 1
+        assert "ietf-netconf-monitoring" in m.get_schema(
+            "ietf-netconf-monitoring").data
+        assert "<netconf-state" in m.get().data_xml
+    finally:
+        m.close_session()
+        lsock.close()

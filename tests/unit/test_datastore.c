@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/datastore.h"
@@ -854,6 +855,97 @@ static void test_unconfirmed_commit_is_undone_at_the_next_start(void **state)
 	assert_int_equal(ch_ds_confirm_pending(F->ds), 0);
 }
 
+#define EXTRA_YANG \
+	"module extra-mod {\n" \
+	"  namespace \"urn:x:extra\";\n" \
+	"  prefix x;\n" \
+	"  // kept as written\n" \
+	"  revision 2020-02-02;\n" \
+	"  container counters { config false; leaf n { type uint32; } }\n" \
+	"}\n"
+
+static void test_module_file_schemas_and_their_text(void **state)
+{
+	char path[128], *text = NULL;
+	const char *const *caps;
+	struct ch_ds_module m;
+	uint32_t idx = 0;
+	size_t n, len, i;
+	int found = 0;
+
+	(void)state;
+	/* a file that is not YANG: refused, nothing changes */
+	put_file("bad.yang", "module {");
+	snprintf(path, sizeof(path), "%s/bad.yang", F->dir);
+	assert_int_equal(ch_ds_load_module_file(F->ds, path), CH_ERR_INVAL);
+	ch_ds_caps(F->ds, &n);
+	assert_int_equal(n, 7);
+
+	put_file("extra-mod.yang", EXTRA_YANG);
+	snprintf(path, sizeof(path), "%s/extra-mod.yang", F->dir);
+	assert_int_equal(ch_ds_load_module_file(F->ds, path), CH_OK);
+	caps = ch_ds_caps(F->ds, &n);
+	assert_int_equal(n, 8);
+	for (i = 0; i < n; i++)
+		if (strcmp(caps[i], "urn:x:extra?module=extra-mod&"
+			   "revision=2020-02-02") == 0)
+			found++;
+	assert_int_equal(found, 1);
+
+	/* the implemented modules, without the internal one */
+	assert_int_equal(ch_ds_module_next(F->ds, &idx, &m), 1);
+	assert_string_equal(m.name, "callhome-test");
+	assert_string_equal(m.revision, "2024-05-01");
+	assert_string_equal(m.ns, T);
+	assert_int_equal(ch_ds_module_next(F->ds, &idx, &m), 1);
+	assert_string_equal(m.name, "extra-mod");
+	assert_string_equal(m.revision, "2020-02-02");
+	assert_string_equal(m.ns, "urn:x:extra");
+	assert_int_equal(ch_ds_module_next(F->ds, &idx, &m), 0);
+	assert_null(m.name);
+
+	/* the text as loaded from the file, comments included */
+	assert_int_equal(ch_ds_schema(F->ds, "extra-mod", NULL, &text, &len),
+			 CH_OK);
+	assert_int_equal(len, strlen(EXTRA_YANG));
+	assert_string_equal(text, EXTRA_YANG);
+	free(text);
+	assert_int_equal(ch_ds_schema(F->ds, "extra-mod", "2020-02-02", &text,
+				      &len), CH_OK);
+	assert_string_equal(text, EXTRA_YANG);
+	free(text);
+	/* a built-in module: libyang's rendering */
+	assert_int_equal(ch_ds_schema(F->ds, "ietf-yang-types", "", &text,
+				      &len), CH_OK);
+	assert_int_equal(strncmp(text, "module ietf-yang-types {", 24), 0);
+	assert_int_equal(strlen(text), len);
+	free(text);
+	assert_int_equal(ch_ds_schema(F->ds, "extra-mod", "2019-01-01", &text,
+				      &len), CH_ERR_NOTFOUND);
+	assert_null(text);
+	assert_int_equal(ch_ds_schema(F->ds, "nosuch", NULL, &text, &len),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_ds_schema(F->ds, "callhome-nc-edit", NULL, &text,
+				      &len), CH_ERR_NOTFOUND);
+	assert_int_equal(len, 0);
+}
+
+static void test_lock_info(void **state)
+{
+	time_t since = 1, before = time(NULL);
+
+	(void)state;
+	assert_int_equal(ch_ds_lock_info(F->ds, CH_DS_RUNNING, &since), 0);
+	assert_int_equal(since, 0);
+	assert_int_equal(ch_ds_lock(F->ds, 7, CH_DS_RUNNING, &F->err), CH_OK);
+	assert_int_equal(ch_ds_lock_info(F->ds, CH_DS_RUNNING, &since), 7);
+	assert_true(since >= before && since <= time(NULL));
+	assert_int_equal(ch_ds_lock_info(F->ds, CH_DS_CANDIDATE, &since), 0);
+	assert_int_equal(since, 0);
+	ch_ds_session_end(F->ds, 7);
+	assert_int_equal(ch_ds_lock_info(F->ds, CH_DS_RUNNING, &since), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -884,6 +976,8 @@ int main(void)
 		T_(test_confirming_commit_and_session_end),
 		T_(test_persist_and_cancel_commit),
 		T_(test_unconfirmed_commit_is_undone_at_the_next_start),
+		T_(test_module_file_schemas_and_their_text),
+		T_(test_lock_info),
 #undef T_
 	};
 
