@@ -21,6 +21,7 @@ enum {
 	OPT_NAME,
 	OPT_FINGERPRINT,
 	OPT_STATE,
+	OPT_IDLE_CLOSE,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

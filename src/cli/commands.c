@@ -13,6 +13,11 @@ static const struct option approve_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option set_opts[] = {
+	{ "idle-close", required_argument, NULL, OPT_IDLE_CLOSE },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option add_opts[] = {
 	{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
 	{ NULL, 0, NULL, 0 },
@@ -133,6 +138,21 @@ const struct command commands[] = {
 "or removes it with NAME ''.\n",
 		.done = "renamed",
 		.build = build_rename,
+		.print = print_changed,
+	},
+	{
+		.name = "set",
+		.args = "DEVICE --idle-close SECONDS|default",
+		.summary = "change a device's own settings",
+		.help =
+"Changes per-device settings kept in the hub's registry:\n"
+"  --idle-close SECONDS  end the device's session politely (close-session)\n"
+"                        after it has been idle this long with nothing\n"
+"                        queued; 0 keeps it open; `default` returns to the\n"
+"                        hub's --idle-close. Applies to a live session now.\n",
+		.longopts = set_opts,
+		.done = "changed",
+		.build = build_set,
 		.print = print_changed,
 	},
 	{

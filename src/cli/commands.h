@@ -32,6 +32,7 @@ int print_device(struct run *run, json_t *resp);
 int build_approve(struct run *run, int argc, char **argv);
 int build_add(struct run *run, int argc, char **argv);
 int build_rename(struct run *run, int argc, char **argv);
+int build_set(struct run *run, int argc, char **argv);
 int build_identity_add(struct run *run, int argc, char **argv);
 int print_changed(struct run *run, json_t *resp);
 int build_identity_remove(struct run *run, int argc, char **argv);

@@ -8,6 +8,8 @@
 #include "cli/request.h"
 #include "cli/resp.h"
 #include "cli/table.h"
+#include "lib/cliopt.h"
+#include "lib/err.h"
 
 int build_devices(struct run *run, int argc, char **argv)
 {
@@ -179,6 +181,31 @@ int build_rename(struct run *run, int argc, char **argv)
 {
 	return build_device_and(run, argc, argv, "wants DEVICE and NAME ('' "
 				"removes the name)", "name", "NAME", true);
+}
+
+/* set DEVICE --idle-close SECONDS|default */
+int build_set(struct run *run, int argc, char **argv)
+{
+	const char *idle = NULL;
+	uint32_t secs;
+	int r;
+
+	if ((r = args_opts(run, argc, argv, OPT_IDLE_CLOSE, &idle,
+			   NULL)) != CLI_OK ||
+	    (r = args_device_operands(run, argc, argv, 1,
+				      "wants one DEVICE")) != CLI_OK)
+		return r;
+	if (idle == NULL)
+		return cli_usage_error(run, "nothing to set: give --idle-close "
+				       "SECONDS (0 = never) or default");
+	if (strcmp(idle, "default") != 0 &&
+	    ch_parse_u32(idle, 0, 7 * 86400, &secs) != CH_OK)
+		return cli_usage_error(run, "--idle-close takes 0 to 604800 "
+				       "seconds, or default");
+	if ((r = req_start(run, argv[optind])) != CLI_OK)
+		return r;
+	return req_set(run, "idle_close", strcmp(idle, "default") == 0
+		       ? json_null() : json_integer(secs));
 }
 
 int build_identity_add(struct run *run, int argc, char **argv)

@@ -61,6 +61,7 @@ struct device {
 	int counted_handshake;		/* in hub->handshakes */
 	int admitted;
 	void *job;			/* jobs.c's run, while one runs */
+	uint32_t idle_close_s;		/* 0: keep the session open */
 	uv_timer_t idle_timer;		/* --idle-close */
 	int was_ready;
 	uint32_t next_message_id;
@@ -109,6 +110,15 @@ void device_set_key(struct device *d, const char *key_fp)
 	d->admitted = 1;
 }
 
+void device_set_idle_close(struct device *d, uint32_t seconds)
+{
+	d->idle_close_s = seconds;
+	if (seconds == 0)
+		uv_timer_stop(&d->idle_timer);
+	else
+		device_touch(d);
+}
+
 int device_has_cap(const struct device *d, const char *uri)
 {
 	const struct ch_hello *h;
@@ -146,7 +156,7 @@ static void on_idle(uv_timer_t *t)
 	/* Polite end for periodic devices (RFC 8071 / RFC 9643 periodic
 	 * connection-type): close-session, then the device hangs up. */
 	dlog(CH_LOG_INFO, d, "idle for %u s with nothing queued: closing the "
-	     "session", d->hub->cfg.idle_close_s);
+	     "session", d->idle_close_s);
 	ch_nc_send(d->nc, "<rpc xmlns=\"" CH_NC_NS "\" message-id=\"close\">"
 		   "<close-session/></rpc>",
 		   strlen("<rpc xmlns=\"" CH_NC_NS "\" message-id=\"close\">"
@@ -160,10 +170,9 @@ static void on_idle(uv_timer_t *t)
 
 void device_touch(struct device *d)
 {
-	if (d == NULL || d->state != DEV_READY || d->hub->cfg.idle_close_s == 0)
+	if (d == NULL || d->state != DEV_READY || d->idle_close_s == 0)
 		return;
-	uv_timer_start(&d->idle_timer, on_idle,
-		       1000ull * d->hub->cfg.idle_close_s, 0);
+	uv_timer_start(&d->idle_timer, on_idle, 1000ull * d->idle_close_s, 0);
 }
 const char *device_close_reason(const struct device *d) { return d->reason; }
 

@@ -125,6 +125,8 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 		return CH_ERR_DENIED;
 	}
 	device_set_key(d, rec.fingerprint);
+	device_set_idle_close(d, rec.idle_close >= 0 ? (uint32_t)rec.idle_close
+						     : hub->cfg.idle_close_s);
 	blocklist_success(hub->blocklist, device_addr(d), now_s());
 	/* The same identity twice: the newer connection wins; the older one
 	 * is most likely half-open (the device rebooted or moved). */
@@ -327,7 +329,8 @@ static json_t *time_or_null(int64_t t)
 
 static json_t *device_obj(const struct ch_device_rec *rec)
 {
-	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:s}",
+	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:s, "
+			 "s:o}",
 		"fingerprint", rec->fingerprint,
 		"name", rec->name[0] ? json_string(rec->name) : json_null(),
 		"admission", ch_admission_name(rec->admission),
@@ -337,7 +340,9 @@ static json_t *device_obj(const struct ch_device_rec *rec)
 		"first_seen", time_or_null(rec->first_seen),
 		"last_seen", time_or_null(rec->last_seen),
 		"capabilities", rec->capabilities,
-		"last_error", rec->last_error);
+		"last_error", rec->last_error,
+		"idle_close", rec->idle_close >= 0
+			? json_integer(rec->idle_close) : json_null());
 }
 
 static int device_json(void *ctx, const struct ch_device_rec *rec)
@@ -604,6 +609,41 @@ static void cmd_revoke(struct hub *hub, struct hub_ctl_req *req,
 		n ? "; its session was closed" : "");
 	respond_device(hub, req, rec.fingerprint, "closed_session",
 		       json_boolean(n > 0));
+}
+
+/* Per-device settings: {"idle_close": seconds | null (the hub's default)}. */
+static void cmd_set(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	json_t *jic = json_object_get(args, "idle_close");
+	struct ch_device_rec rec;
+	struct device *d;
+	json_int_t v;
+	int r;
+
+	if (ctl_device(hub, req, args, &rec) != 0)
+		return;
+	if (jic == NULL) {
+		hub_ctl_fail(req, "bad-request", "nothing to set: give "
+			     "\"idle_close\" (seconds, 0 = never, null = the "
+			     "hub's default)");
+		return;
+	}
+	v = json_is_null(jic) ? -1 : json_is_integer(jic)
+		? json_integer_value(jic) : -2;
+	if (v < -1 || v > 7 * 86400) {
+		hub_ctl_fail(req, "bad-request", "\"idle_close\" must be 0 to "
+			     "604800 seconds, or null");
+		return;
+	}
+	if ((r = ch_store_device_set_idle_close(hub->store, rec.fingerprint,
+						 (int)v)) != CH_OK) {
+		store_fail(req, r, "cannot change the device");
+		return;
+	}
+	if ((d = hub_find_device(hub, rec.fingerprint)) != NULL)
+		device_set_idle_close(d, v >= 0 ? (uint32_t)v
+						: hub->cfg.idle_close_s);
+	respond_device(hub, req, rec.fingerprint, NULL, NULL);
 }
 
 static void cmd_identity_add(struct hub *hub, struct hub_ctl_req *req,
@@ -972,6 +1012,7 @@ static const struct {
 	{ "add", cmd_add },
 	{ "rename", cmd_rename },
 	{ "revoke", cmd_revoke },
+	{ "set", cmd_set },
 	{ "identity-add", cmd_identity_add },
 	{ "identity-remove", cmd_identity_remove },
 	{ "rpc", cmd_rpc },

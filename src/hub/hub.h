@@ -136,6 +136,8 @@ int device_was_ready(const struct device *d);
  * from the presented one when the device uses an alias key. */
 const char *device_key(const struct device *d);
 void device_set_key(struct device *d, const char *key_fp);
+/* Idle-close time for this device (0: never); restarts its idle timer. */
+void device_set_idle_close(struct device *d, uint32_t seconds);
 /* 1 if the device's hello listed a capability starting with uri (the
  * part before any '?'). */
 int device_has_cap(const struct device *d, const char *uri);

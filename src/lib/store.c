@@ -72,13 +72,17 @@ static const char *const migrations[] = {
 	" error TEXT NOT NULL DEFAULT '');"
 	/* job_next and job_count_queued: one device's queued jobs by id */
 	"CREATE INDEX jobs_device_state_id ON jobs(device, state, id);",
+	/* 3: a device's own idle-close time (-1: the hub's default) */
+	"ALTER TABLE devices ADD COLUMN idle_close INTEGER NOT NULL"
+	" DEFAULT -1;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* ---- prepared statements ---- */
 
 #define DEV_COLS "fingerprint, name, admission, connected, address, " \
-	"first_seen, last_seen, connected_since, capabilities, last_error"
+	"first_seen, last_seen, connected_since, capabilities, last_error, " \
+	"idle_close"
 #define EV_COLS "id, time, fingerprint, kind, detail"
 #define JOB_COLS "id, device, kind, payload, read_only, state, created, " \
 	"expires, started, finished, result, rpc_error, method, error"
@@ -93,6 +97,7 @@ enum stmt_id {
 	S_DEV_GET,
 	S_DEV_ADD,
 	S_DEV_ADMISSION,
+	S_DEV_IDLE_CLOSE,
 	S_DEV_SEEN,
 	S_DEV_UP,
 	S_DEV_DOWN,
@@ -141,6 +146,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		      " FROM identities WHERE fingerprint = ?1)",
 	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2"
 			    " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_IDLE_CLOSE] = "UPDATE devices SET idle_close = ?2"
+			     " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_SEEN] = "UPDATE devices SET address = ?2, last_seen = ?3,"
 		       " first_seen = CASE WHEN first_seen = 0 THEN ?3"
 		       " ELSE first_seen END"
@@ -399,6 +406,7 @@ static void row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec)
 	rec->capabilities = sqlite3_column_int(s, 8);
 	copy_text(rec->last_error, sizeof(rec->last_error),
 		  sqlite3_column_text(s, 9));
+	rec->idle_close = sqlite3_column_int(s, 10);
 }
 
 /* ---- open, migrate, close ---- */
@@ -631,6 +639,20 @@ int ch_store_device_set_admission(struct ch_store *st, const char *fp,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, admission);
 	return exec_update(st, s, "device set admission");
+}
+
+int ch_store_device_set_idle_close(struct ch_store *st, const char *fp,
+				   int seconds)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_IDLE_CLOSE];
+
+	if (seconds < -1)
+		return CH_ERR_INVAL;
+	if (check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, seconds);
+	return exec_update(st, s, "device set idle-close");
 }
 
 int ch_store_device_seen(struct ch_store *st, const char *fp,

@@ -36,6 +36,7 @@ struct ch_device_rec {
 	int64_t connected_since;	/* 0 when not connected */
 	int capabilities;		/* count from the last hello */
 	char last_error[256];		/* why the last session ended, or "" */
+	int idle_close;			/* seconds; 0 never; -1 hub default */
 };
 
 /* Opens (creating and migrating) the database at path. Errors are logged
@@ -55,6 +56,11 @@ int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
 			int admission);
 int ch_store_device_set_admission(struct ch_store *st, const char *fp,
 				  int admission);
+/* The device's own idle-close time in seconds: 0 keeps its sessions open,
+ * -1 returns it to the hub's default (--idle-close). CH_ERR_INVAL below
+ * -1, CH_ERR_NOTFOUND for an unknown device. */
+int ch_store_device_set_idle_close(struct ch_store *st, const char *fp,
+				   int seconds);
 /* A device called: sets first_seen if unset, last_seen, address. */
 int ch_store_device_seen(struct ch_store *st, const char *fp,
 			 const char *address, int64_t now);

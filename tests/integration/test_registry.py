@@ -365,6 +365,25 @@ def test_idle_close_for_periodic_devices(hub, agent):
     a.proc.wait_log(r"session-id=1 ended: closed by the manager")
 
 
+def test_idle_close_per_device(hub, agent):
+    """A device's own idle-close overrides the hub's default (none here),
+    applies to its live session at once, and is kept in the registry."""
+    h = hub()
+    a = agent(hub=h, extra=FAST)
+    h.wait_device_connected(1)
+    rc, out, err = h.cli("set", a.fingerprint, "--idle-close", "2")
+    assert rc == 0, err
+    h.proc.wait_log(r"idle for 2 s with nothing queued: closing", timeout=10)
+    d = ok(h.ctl({"cmd": "device", "device": a.fingerprint}))["device"]
+    assert d["idle_close"] == 2
+    rc, _, _ = h.cli("set", a.fingerprint, "--idle-close", "default")
+    assert rc == 0
+    assert ok(h.ctl({"cmd": "device", "device": a.fingerprint})
+              )["device"]["idle_close"] is None
+    rc, _, err = h.cli("set", a.fingerprint, "--idle-close", "soon")
+    assert rc == 1 and "--idle-close" in err
+
+
 # ------------------------------------------------------------ safe apply
 
 NACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"

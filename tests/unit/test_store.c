@@ -91,8 +91,8 @@ static void test_open_migrates_empty(void **state)
 	sqlite3_stmt *s;
 	sqlite3 *db;
 
-	/* a fresh file goes 0 -> 1 -> 2 */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	/* a fresh file goes 0 -> 1 -> 2 -> 3 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
 				 " WHERE name IN ('devices', 'events',"
 				 " 'events_fp_id', 'identities',"
@@ -123,7 +123,7 @@ static void test_reopen_keeps_data(void **state)
 	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
 	assert_string_equal(rec.name, "r1");
 	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 1);
 }
 
@@ -134,11 +134,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 3");
+	raw_exec(f->path, "PRAGMA user_version = 4");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 }
 
 static void test_open_bad_path(void **state)
@@ -643,7 +643,7 @@ static const char v1_schema[] =
 	"CREATE INDEX events_fp_id ON events(fingerprint, id);"
 	"PRAGMA user_version = 1;";
 
-static void test_migrate_v1_to_v2(void **state)
+static void test_migrate_v1_to_current(void **state)
 {
 	struct fixture *f = *state;
 	struct ch_device_rec rec;
@@ -662,8 +662,9 @@ static void test_migrate_v1_to_v2(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
 
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.idle_close, -1);	/* migration 3's default */
 	assert_string_equal(rec.name, "r1");
 	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
 	assert_string_equal(rec.address, "[::1]:7");
@@ -685,7 +686,7 @@ static void test_migrate_v1_to_v2(void **state)
 	ch_store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 1);
 }
 
@@ -1209,6 +1210,28 @@ static void test_job_finish_in_doubt(void **state)
 	assert_int_equal(job_state(f, a), CH_JOB_QUEUED);
 }
 
+static void test_device_idle_close(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+
+	two_devices(f);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.idle_close, -1);
+	assert_int_equal(ch_store_device_set_idle_close(f->st, FP_A, 300),
+			 CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.idle_close, 300);
+	assert_int_equal(ch_store_device_set_idle_close(f->st, FP_A, -2),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_store_device_set_idle_close(f->st, FP_C, 5),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_set_idle_close(f->st, FP_A, -1),
+			 CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.idle_close, -1);
+}
+
 static void test_job_fifo(void **state)
 {
 	struct fixture *f = *state;
@@ -1632,7 +1655,7 @@ int main(void)
 		T(test_events),
 		T(test_events_stop),
 		T(test_busy_is_db_error),
-		T(test_migrate_v1_to_v2),
+		T(test_migrate_v1_to_current),
 		T(test_jobs_index),
 		T(test_identity_add),
 		T(test_identity_alias_resolution),
@@ -1644,6 +1667,7 @@ int main(void)
 		T(test_job_run_outcomes),
 		T(test_job_fifo),
 		T(test_job_finish_in_doubt),
+		T(test_device_idle_close),
 		T(test_job_expiry),
 		T(test_job_cancel_requeue),
 		T(test_jobs_recover),
