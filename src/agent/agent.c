@@ -140,6 +140,8 @@ static int chan_message(void *ctx, const char *msg, size_t len)
 	    (rs = ch_nc_send(h->nc, ch_buf_ptr(&reply), ch_buf_len(&reply))))
 		r = rs;
 	ch_buf_cleanup(&reply);
+	if (r == CH_OK)
+		nc_server_after_reply(h->srv);
 	return r;
 }
 
@@ -201,6 +203,16 @@ static void chan_kill(void *ctx)
 		conn_after_pump(h->conn);
 }
 
+/* A message of the server's own (a notification), at any time. */
+static int chan_push(void *ctx, const char *msg, size_t len)
+{
+	struct chan *h = ctx;
+
+	if (h->closing || h->nc == NULL || !ch_nc_ready(h->nc))
+		return CH_ERR_CLOSED;
+	return ch_nc_send(h->nc, msg, len);
+}
+
 static int on_subsystem(ssh_session s, ssh_channel ch, const char *name,
 			void *ud)
 {
@@ -227,7 +239,7 @@ static int on_subsystem(ssh_session s, ssh_channel ch, const char *name,
 		h->closing = 1;
 		return -1;
 	}
-	nc_server_set_chan(h->srv, h->conn->peer, chan_kill, h);
+	nc_server_set_chan(h->srv, h->conn->peer, chan_kill, chan_push, h);
 	clog(CH_LOG_INFO, h->conn, "session-id=%u netconf subsystem started",
 	     h->session_id);
 	h->hello_deadline = uv_now(ag->loop) + ag->cfg.hello_timeout_ms;

@@ -31,6 +31,20 @@
 #define AGENT_MONITORING_YANG \
 	"/usr/share/yuma/modules/ietf/ietf-netconf-monitoring@2010-10-04.yang"
 
+/* RFC 5277 replay log, DATASTORE/AGENT_NOTIF_LOG_FILE: the newest
+ * AGENT_NOTIF_LOG_MAX notifications, at most AGENT_NOTIF_LOG_BYTES of
+ * them; the file is appended to and rewritten (atomically) with only
+ * those when it grows a quarter past either bound. */
+#define AGENT_NOTIF_LOG_FILE "notifications.log"
+#define AGENT_NOTIF_LOG_MAX 1000
+#define AGENT_NOTIF_LOG_BYTES (1024u * 1024)
+
+/* --on-commit PROG: run on every change of running, which it may
+ * reject (docs/on-commit.md). */
+#define AGENT_ON_COMMIT_TIMEOUT_MS (30 * 1000)
+#define AGENT_ON_COMMIT_MSG_MAX 1024	/* its stderr in the rpc-error */
+#define AGENT_DEFERRED_MAX 64	/* rpcs queued behind a deferred reply */
+
 struct agent_endpoint {
 	char *host;
 	uint16_t port;
@@ -56,6 +70,8 @@ struct agent_config {
 	size_t nyang_dirs;
 	const char *modules[CH_DS_MAX_MODULES];
 	size_t nmodules;
+	const char *on_commit;		/* NULL: none */
+	uint32_t on_commit_timeout_ms;
 };
 
 struct agent_conn;
@@ -112,11 +128,18 @@ void nc_server_cleanup(void);
  * transport. Returns NULL on allocation failure. */
 struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 				const char *user);
-/* The channel behind s: peer (the manager's address, for monitoring)
- * and kill(ctx), which another session's <kill-session> calls to close
- * it (the channel is to be ended soon, not from inside the call). */
+/* The channel behind s: peer (the manager's address, for monitoring),
+ * kill(ctx), which another session's <kill-session> calls to close it
+ * (the channel is to be ended soon, not from inside the call), and
+ * push(ctx, msg, len), which queues one whole message (a notification)
+ * on it at any time, outside nc_server_handle's reply. */
 void nc_server_set_chan(struct nc_server *s, const char *peer,
-			void (*kill)(void *ctx), void *ctx);
+			void (*kill)(void *ctx),
+			int (*push)(void *ctx, const char *msg, size_t len),
+			void *ctx);
+/* After the reply of nc_server_handle was sent: pushes what must follow
+ * it (the replay of a new subscription). */
+void nc_server_after_reply(struct nc_server *s);
 /* Ends the session: its locks and its unconfirmed confirmed commit go
  * with it (RFC 6241 2.1, 8.4.1). */
 void nc_server_free(struct nc_server *s);

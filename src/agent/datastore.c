@@ -87,6 +87,14 @@ struct ch_ds {
 	int timer_init;
 	char **caps;
 	size_t ncaps;
+	/* Told of every change of running (ch_ds_on_change). */
+	void (*on_change)(void *ctx, uint32_t sid, const char *edits,
+			  size_t len);
+	void *change_ctx;
+	uint32_t cur_sid;		/* the session of the running call */
+	/* The external check of changes of running (ch_ds_gate). */
+	enum ch_ds_gate gate;
+	struct lyd_node *gate_tree;	/* the last dry run's running */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -354,13 +362,190 @@ static int load(struct ch_ds *ds, const char *name, struct lyd_node **tree,
 	return r;
 }
 
+/* ------------------------------------------------------------ changes */
+
+/* "/mod:name" (or without the slash) of n into b; n's module joins
+ * mods, the prefixes to declare, once. */
+static int path_step(const struct lyd_node *n, const char *sep,
+		     struct ch_buf *b, const struct lys_module **mods,
+		     size_t *nmods, size_t maxmods)
+{
+	const struct lys_module *m = n->schema->module;
+	size_t i;
+
+	for (i = 0; i < *nmods && mods[i] != m; i++)
+		;
+	if (i == *nmods && *nmods < maxmods)
+		mods[(*nmods)++] = m;
+	return ch_buf_printf(b, "%s%s:%s", sep, m->name, n->schema->name);
+}
+
+/* A key or leaf-list value as an XPath literal. */
+static int put_literal(struct ch_buf *b, const char *v)
+{
+	char q = strchr(v, '\'') ? '"' : '\'';
+	int r;
+
+	if ((r = ch_buf_put(b, &q, 1)) != CH_OK ||
+	    (r = ch_xml_escape(b, v, strlen(v))) != CH_OK)
+		return r;
+	return ch_buf_put(b, &q, 1);
+}
+
+/* One RFC 6470 <edit>: target as an XML instance-identifier (every step
+ * prefixed by its module's name, declared on <target>), and the
+ * operation. */
+static int put_edit(const struct lyd_node *n, const char *op,
+		    struct ch_buf *out)
+{
+	const struct lyd_node *chain[CH_DS_PATH_DEPTH_MAX];
+	const struct lys_module *mods[CH_DS_PATH_DEPTH_MAX];
+	size_t depth = 0, nmods = 0;
+	struct ch_buf path;
+	int r = CH_OK;
+
+	for (const struct lyd_node *p = n; p && depth < CH_DS_PATH_DEPTH_MAX;
+	     p = lyd_parent(p))
+		chain[depth++] = p;
+	ch_buf_init(&path, CH_DS_FILE_MAX);
+	while (r == CH_OK && depth--) {
+		const struct lyd_node *x = chain[depth];
+
+		r = path_step(x, "/", &path, mods, &nmods,
+			      CH_DS_PATH_DEPTH_MAX);
+		if (r == CH_OK && x->schema->nodetype == LYS_LEAFLIST &&
+		    (r = ch_buf_puts(&path, "[.=")) == CH_OK &&
+		    (r = put_literal(&path, lyd_get_value(x))) == CH_OK)
+			r = ch_buf_puts(&path, "]");
+		if (r != CH_OK || x->schema->nodetype != LYS_LIST)
+			continue;
+		for (const struct lyd_node *k = lyd_child(x);
+		     r == CH_OK && k && lysc_is_key(k->schema); k = k->next) {
+			if ((r = ch_buf_puts(&path, "[")) == CH_OK &&
+			    (r = path_step(k, "", &path, mods, &nmods,
+					   CH_DS_PATH_DEPTH_MAX)) == CH_OK &&
+			    (r = ch_buf_puts(&path, "=")) == CH_OK &&
+			    (r = put_literal(&path, lyd_get_value(k))) == CH_OK)
+				r = ch_buf_puts(&path, "]");
+		}
+	}
+	if (r == CH_OK)
+		r = ch_buf_puts(out, "<edit><target");
+	for (size_t i = 0; r == CH_OK && i < nmods; i++) {
+		if ((r = ch_buf_printf(out, " xmlns:%s=\"", mods[i]->name)) ==
+			    CH_OK &&
+		    (r = ch_xml_escape(out, mods[i]->ns,
+				       strlen(mods[i]->ns))) == CH_OK)
+			r = ch_buf_puts(out, "\"");
+	}
+	if (r == CH_OK && (r = ch_buf_puts(out, ">")) == CH_OK &&
+	    (r = ch_buf_put(out, ch_buf_ptr(&path), ch_buf_len(&path))) ==
+		    CH_OK)
+		r = ch_buf_printf(out, "</target><operation>%s</operation>"
+				  "</edit>", op);
+	ch_buf_cleanup(&path);
+	return r;
+}
+
+/* The edits of a lyd_diff_siblings diff: one per node whose own
+ * operation is create, delete or replace; "none" nodes are walked. */
+static int diff_edits(const struct lyd_node *first, struct ch_buf *out)
+{
+	int r = CH_OK;
+
+	for (const struct lyd_node *n = first; r == CH_OK && n; n = n->next) {
+		struct lyd_meta *m = lyd_find_meta(n->meta, NULL,
+						   "yang:operation");
+		const char *op = m ? lyd_get_meta_value(m) : "none";
+
+		if (strcmp(op, "none") == 0)
+			r = diff_edits(lyd_child_no_keys(n), out);
+		else
+			r = put_edit(n, op, out);
+	}
+	return r;
+}
+
+/* Tells the on_change hook that running went from old to new. */
+static void changed(struct ch_ds *ds, const struct lyd_node *old,
+		    const struct lyd_node *new)
+{
+	struct lyd_node *diff = NULL;
+	struct ch_buf b;
+
+	if (ds->on_change == NULL)
+		return;
+	if (lyd_diff_siblings(old, new, 0, &diff) != LY_SUCCESS) {
+		ch_warn("running changed, but its diff failed: no "
+			"notification");
+		return;
+	}
+	ch_buf_init(&b, CH_DS_FILE_MAX);
+	if (diff != NULL && diff_edits(diff, &b) == CH_OK)
+		ds->on_change(ds->change_ctx, ds->cur_sid, ch_buf_ptr(&b),
+			      ch_buf_len(&b));
+	ch_buf_cleanup(&b);
+	lyd_free_all(diff);
+}
+
+void ch_ds_gate(struct ch_ds *ds, enum ch_ds_gate mode)
+{
+	ds->gate = mode;
+	if (mode == CH_DS_GATE_DRY) {
+		lyd_free_all(ds->gate_tree);
+		ds->gate_tree = NULL;
+	}
+}
+
+int ch_ds_gate_files(struct ch_ds *ds, char **running, char **diff)
+{
+	struct lyd_node *d = NULL;
+	int r;
+
+	*running = NULL;
+	*diff = NULL;
+	if (lyd_diff_siblings(ds->tree[CH_DS_RUNNING], ds->gate_tree, 0,
+			      &d) != LY_SUCCESS)
+		return CH_ERR_NOMEM;
+	if ((r = print_tree(ds->gate_tree, 0, running)) == CH_OK &&
+	    (r = print_tree(d, 0, diff)) != CH_OK) {
+		free(*running);
+		*running = NULL;
+	}
+	lyd_free_all(d);
+	return r;
+}
+
+void ch_ds_on_change(struct ch_ds *ds,
+		     void (*fn)(void *ctx, uint32_t sid, const char *edits,
+				size_t len),
+		     void *ctx)
+{
+	ds->on_change = fn;
+	ds->change_ctx = ctx;
+}
+
 /* Replaces datastore id by *work (taken): running and a saved startup
  * are written first, so a failed write changes nothing. */
 static int store(struct ch_ds *ds, int id, struct lyd_node **work,
 		 struct ch_ds_err *err)
 {
+	struct lyd_node *old;
 	int r;
 
+	if (id == CH_DS_RUNNING && ds->gate == CH_DS_GATE_DRY) {
+		lyd_free_all(ds->gate_tree);
+		ds->gate_tree = *work;
+		*work = NULL;	/* kept for ch_ds_gate_files */
+		fail(err, "application", "operation-failed", "the change "
+		     "waits for its check");
+		return CH_ERR_AGAIN;
+	}
+	if (id == CH_DS_RUNNING && ds->gate == CH_DS_GATE_EXPECT &&
+	    !trees_equal(*work, ds->gate_tree))
+		return fail(err, "application", "operation-failed", "running "
+			    "changed while this change was being checked: "
+			    "nothing was done, try again");
 	if (id == CH_DS_RUNNING && (r = save(ds, "running.xml", *work, err)))
 		return r;
 	if (id == CH_DS_STARTUP) {
@@ -368,9 +553,12 @@ static int store(struct ch_ds *ds, int id, struct lyd_node **work,
 			return r;
 		ds->startup_saved = 1;
 	}
-	lyd_free_all(ds->tree[id]);
+	old = ds->tree[id];
 	ds->tree[id] = *work;
 	*work = NULL;	/* transferred */
+	if (id == CH_DS_RUNNING)
+		changed(ds, old, ds->tree[id]);
+	lyd_free_all(old);
 	return CH_OK;
 }
 
@@ -816,6 +1004,7 @@ int ch_ds_edit(struct ch_ds *ds, uint32_t sid, enum ch_ds_id target,
 
 	err_clear(err);
 	ly_err_clean(ds->ctx, NULL);
+	ds->cur_sid = sid;
 	if (target != CH_DS_RUNNING && target != CH_DS_CANDIDATE)
 		return fail(err, "protocol", "invalid-value", "edit-config "
 			    "works on running or candidate, not %s",
@@ -890,6 +1079,7 @@ int ch_ds_copy(struct ch_ds *ds, uint32_t sid, enum ch_ds_id target,
 
 	err_clear(err);
 	ly_err_clean(ds->ctx, NULL);
+	ds->cur_sid = sid;
 	if ((unsigned)target >= CH_DS_COUNT)
 		return fail(err, "protocol", "invalid-value",
 			    "no such datastore");
@@ -1054,6 +1244,7 @@ static void end_pending(struct ch_ds *ds)
 	free(ds->persist);
 	ds->persist = NULL;
 	lyd_free_all(ds->rollback);
+	lyd_free_all(ds->gate_tree);
 	ds->rollback = NULL;
 	if (ds->timer_init)
 		uv_timer_stop(&ds->timer);
@@ -1072,6 +1263,7 @@ static void roll_back(struct ch_ds *ds, const char *why)
 	else
 		ch_error("running.xml: %s; rollback.xml is kept and will be "
 			 "restored at the next start", err.message);
+	changed(ds, ds->tree[CH_DS_RUNNING], ds->rollback);
 	lyd_free_all(ds->tree[CH_DS_RUNNING]);
 	ds->tree[CH_DS_RUNNING] = ds->rollback;
 	ds->rollback = NULL;	/* transferred */
@@ -1083,8 +1275,10 @@ static void on_confirm_timeout(uv_timer_t *t)
 {
 	struct ch_ds *ds = t->data;
 
-	if (ds->pending)
+	if (ds->pending) {
+		ds->cur_sid = 0;	/* the server's doing */
 		roll_back(ds, "the confirm-timeout expired");
+	}
 }
 
 /* Who may confirm, extend or cancel the pending confirmed commit
@@ -1126,6 +1320,7 @@ int ch_ds_commit(struct ch_ds *ds, uint32_t sid, const struct ch_ds_commit *c,
 
 	err_clear(err);
 	ly_err_clean(ds->ctx, NULL);
+	ds->cur_sid = sid;
 	if (locked_by_other(ds, sid, CH_DS_RUNNING, err) ||
 	    locked_by_other(ds, sid, CH_DS_CANDIDATE, err))
 		return CH_ERR_INVAL;
@@ -1214,6 +1409,7 @@ int ch_ds_cancel_commit(struct ch_ds *ds, uint32_t sid, const char *persist_id,
 	if ((r = check_owner(ds, sid, persist_id, err)) != CH_OK)
 		return r;
 	snprintf(why, sizeof(why), "cancel-commit from session-id=%u", sid);
+	ds->cur_sid = sid;
 	roll_back(ds, why);
 	return CH_OK;
 }
@@ -1236,6 +1432,7 @@ void ch_ds_session_end(struct ch_ds *ds, uint32_t sid)
 	if (ds->pending && ds->persist == NULL && ds->owner == sid) {
 		snprintf(why, sizeof(why), "session-id=%u ended before the "
 			 "confirming commit", sid);
+		ds->cur_sid = 0;	/* the server's doing */
 		roll_back(ds, why);
 	}
 	for (int i = 0; i < CH_DS_COUNT; i++) {
@@ -1246,6 +1443,171 @@ void ch_ds_session_end(struct ch_ds *ds, uint32_t sid)
 				ds_names[i]);
 		}
 	}
+}
+
+/* ------------------------------------------------------------ xpath */
+
+static int is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+/* The XPath with its XML prefixes (prefixes[i] for nss[i]) replaced by
+ * module names, as libyang's JSON-format paths want. String literals
+ * and axes (name::) are left alone. */
+static int xpath_rewrite(struct ch_ds *ds, const char *xp,
+			 const char *const *prefixes, const char *const *nss,
+			 size_t nns, struct ch_buf *out, struct ch_ds_err *err)
+{
+	const char *p = xp;
+	int r = CH_OK;
+
+	while (r == CH_OK && *p) {
+		const char *q;
+
+		if (*p == '"' || *p == '\'') {
+			if ((q = strchr(p + 1, *p)) == NULL)
+				return fail(err, "protocol", "invalid-value",
+					    "the XPath has an unterminated "
+					    "string");
+			r = ch_buf_put(out, p, (size_t)(q - p + 1));
+			p = q + 1;
+			continue;
+		}
+		if (!is_name_char(*p) || (p > xp && is_name_char(p[-1]))) {
+			r = ch_buf_put(out, p, 1);
+			p++;
+			continue;
+		}
+		for (q = p; is_name_char(*q); q++)
+			;
+		if (q[0] == ':' && q[1] != ':' && !(p[0] >= '0' &&
+						      p[0] <= '9')) {
+			const struct lys_module *m = NULL;
+			size_t i;
+
+			for (i = 0; i < nns; i++)
+				if (strlen(prefixes[i]) == (size_t)(q - p) &&
+				    strncmp(prefixes[i], p, (size_t)(q - p)) ==
+					    0)
+					break;
+			if (i == nns)
+				return fail(err, "protocol", "invalid-value",
+					    "XPath prefix '%.*s' is not "
+					    "declared", (int)(q - p), p);
+			m = ly_ctx_get_module_implemented_ns(ds->ctx, nss[i]);
+			if (m == NULL)
+				return fail(err, "protocol", "invalid-value",
+					    "XPath prefix '%s': no module "
+					    "with namespace %s", prefixes[i],
+					    nss[i]);
+			r = ch_buf_puts(out, m->name);
+		} else {
+			r = ch_buf_put(out, p, (size_t)(q - p));
+		}
+		p = q;
+	}
+	return r;
+}
+
+int ch_ds_xpath(struct ch_ds *ds, const char *xml, const char *select,
+		const char *const *prefixes, const char *const *nss,
+		size_t nns, char **out, struct ch_ds_err *err)
+{
+	struct lyd_node *tree = NULL, *result = NULL, *dup, *top;
+	struct ly_set *set = NULL;
+	struct ch_buf xp;
+	int r;
+
+	err_clear(err);
+	*out = NULL;
+	ly_err_clean(ds->ctx, NULL);
+	ch_buf_init(&xp, CH_DS_ERR_MSG_MAX * 8);
+	if ((r = xpath_rewrite(ds, select, prefixes, nss, nns, &xp, err)) !=
+	    CH_OK)
+		goto out;
+	if (ch_buf_puts(&xp, "") != CH_OK) {	/* NUL-terminated */
+		r = fail_nomem(err);
+		goto out;
+	}
+	if (lyd_parse_data_mem(ds->ctx, xml, LYD_XML, LYD_PARSE_ONLY |
+			       LYD_PARSE_STRICT, 0, &tree) != LY_SUCCESS) {
+		r = fail_ly(ds, err, "the data to filter");
+		goto out;
+	}
+	if (tree == NULL) {	/* nothing to select from */
+		r = print_tree(NULL, 0, out) == CH_OK ? CH_OK :
+			fail_nomem(err);
+		goto out;
+	}
+	if (lyd_find_xpath(tree, ch_buf_ptr(&xp), &set) != LY_SUCCESS) {
+		const struct ly_err_item *e = ly_err_last(ds->ctx);
+
+		r = fail(err, "protocol", "invalid-value", "not a node-set "
+			 "XPath expression: %s", e && e->msg ? e->msg : select);
+		ly_err_clean(ds->ctx, NULL);
+		goto out;
+	}
+	for (uint32_t i = 0; i < set->count; i++) {
+		if (lyd_dup_single(set->dnodes[i], NULL, LYD_DUP_RECURSIVE |
+				   LYD_DUP_WITH_PARENTS, &dup) != LY_SUCCESS) {
+			r = fail_nomem(err);
+			goto out;
+		}
+		for (top = dup; lyd_parent(top); top = lyd_parent(top))
+			;
+		if (lyd_merge_siblings(&result, top, LYD_MERGE_DESTRUCT) !=
+		    LY_SUCCESS) {
+			lyd_free_all(top);
+			r = fail_nomem(err);
+			goto out;
+		}
+	}
+	if (print_tree(result, LYD_PRINT_SHRINK, out) != CH_OK)
+		r = fail_nomem(err);
+out:
+	ly_set_free(set, NULL);
+	lyd_free_all(tree);
+	lyd_free_all(result);
+	ch_buf_cleanup(&xp);
+	return r;
+}
+
+/* ------------------------------------------------------------ yanglib */
+
+uint32_t ch_ds_yanglib_id(const struct ch_ds *ds)
+{
+	return ly_ctx_get_change_count(ds->ctx);
+}
+
+int ch_ds_yanglib(struct ch_ds *ds, char **xml)
+{
+	static const char *const hide[] = {	/* the internal module */
+		"/ietf-yang-library:yang-library/module-set/module"
+		"[name='" EDIT_PREFIX "']",
+		"/ietf-yang-library:modules-state/module[name='" EDIT_PREFIX
+		"']",
+	};
+	struct lyd_node *tree = NULL;
+	struct ly_set *set;
+	int r;
+
+	*xml = NULL;
+	if (ly_ctx_get_yanglib_data(ds->ctx, &tree, "%u",
+				    ly_ctx_get_change_count(ds->ctx)) !=
+	    LY_SUCCESS)
+		return CH_ERR_NOMEM;
+	for (size_t i = 0; i < sizeof(hide) / sizeof(hide[0]); i++) {
+		if (lyd_find_xpath(tree, hide[i], &set) != LY_SUCCESS)
+			continue;
+		for (uint32_t k = 0; k < set->count; k++)
+			lyd_free_tree(set->dnodes[k]);
+		ly_set_free(set, NULL);
+	}
+	r = print_tree(tree, LYD_PRINT_SHRINK, xml);
+	lyd_free_all(tree);
+	return r;
 }
 
 /* ------------------------------------------------------------ open */
@@ -1503,8 +1865,9 @@ int ch_ds_open(const struct ch_ds_config *cfg, struct ch_ds **out)
 		free(ds);
 		return CH_ERR_NOMEM;
 	}
-	if (ly_ctx_new(NULL, LY_CTX_NO_YANGLIBRARY |
-		       LY_CTX_DISABLE_SEARCHDIR_CWD, &ds->ctx) != LY_SUCCESS) {
+	/* ietf-yang-library stays implemented: ch_ds_yanglib serves it. */
+	if (ly_ctx_new(NULL, LY_CTX_DISABLE_SEARCHDIR_CWD, &ds->ctx) !=
+	    LY_SUCCESS) {
 		ch_error("cannot create the libyang context");
 		goto out;
 	}

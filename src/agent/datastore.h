@@ -42,6 +42,7 @@
 #define CH_DS_ERR_MSG_MAX	1024
 #define CH_DS_ERR_INFO_MAX	512
 #define CH_DS_ERR_APPTAG_MAX	128
+#define CH_DS_PATH_DEPTH_MAX	64	/* levels in a change's target */
 
 enum ch_ds_id {
 	CH_DS_RUNNING = 0,
@@ -131,6 +132,13 @@ int ch_ds_module_next(const struct ch_ds *ds, uint32_t *idx,
 int ch_ds_schema(struct ch_ds *ds, const char *name, const char *revision,
 		 char **text, size_t *len);
 
+/* ietf-yang-library (RFC 8525, revision 2019-01-04, and the deprecated
+ * modules-state) state data for the schema context, as XML content in a
+ * new string the caller frees, content-id/module-set-id being
+ * ch_ds_yanglib_id; the internal callhome-nc-edit module is left out. */
+int ch_ds_yanglib(struct ch_ds *ds, char **xml);
+uint32_t ch_ds_yanglib_id(const struct ch_ds *ds);
+
 /* "running", "candidate", "startup" -> the id; -1 otherwise. */
 int ch_ds_id_parse(const char *name);
 const char *ch_ds_id_name(enum ch_ds_id id);
@@ -139,6 +147,17 @@ const char *ch_ds_id_name(enum ch_ds_id id);
  * its namespace; "" when empty) in a new string the caller frees. */
 int ch_ds_get(struct ch_ds *ds, enum ch_ds_id id, char **xml, size_t *len,
 	      struct ch_ds_err *err);
+
+/* An XPath filter (RFC 6241 8.9) on xml (XML content such as ch_ds_get
+ * gives, state data of loaded modules too): select, whose prefixes are
+ * prefixes[i] for namespace nss[i] (the filter element's in-scope
+ * declarations), is evaluated by libyang; the selected nodes with their
+ * ancestors and list keys are printed to *out (a new string, "" when
+ * nothing matched). invalid-value for an expression that does not parse
+ * or whose result is not a node-set, or an undeclared prefix. */
+int ch_ds_xpath(struct ch_ds *ds, const char *xml, const char *select,
+		const char *const *prefixes, const char *const *nss,
+		size_t nns, char **out, struct ch_ds_err *err);
 
 /* <edit-config> on target (running or candidate) with the element
  * children of config (the <config> element; libxml2, borrowed) and their
@@ -191,6 +210,43 @@ int ch_ds_cancel_commit(struct ch_ds *ds, uint32_t sid, const char *persist_id,
 int ch_ds_discard(struct ch_ds *ds, uint32_t sid, struct ch_ds_err *err);
 /* Whether a confirmed commit waits for its confirmation. */
 int ch_ds_confirm_pending(const struct ch_ds *ds);
+
+/* fn is told of every change of running, after it is made (edit-config,
+ * copy-config, commit, a confirmed commit's rollback): sid is the session
+ * that made it, 0 for the agent itself (a confirm-timeout, the end of the
+ * session that made the confirmed commit), and edits is the change as
+ * RFC 6470 <edit> elements (ietf-netconf-notifications namespace left to
+ * the parent), each with <target> (an XML instance-identifier whose
+ * prefixes are the module names, declared on it) and <operation>
+ * (create, delete, replace). Borrowed during the call; fn must not call
+ * back into the datastore. NULL removes it. */
+void ch_ds_on_change(struct ch_ds *ds,
+		     void (*fn)(void *ctx, uint32_t sid, const char *edits,
+				size_t len),
+		     void *ctx);
+
+/* An external check of every change of running (callhomed --on-commit):
+ *  DRY     the next change of running (edit-config, copy-config, commit)
+ *          is computed and validated but not made: the call returns
+ *          CH_ERR_AGAIN (err says so) and ch_ds_gate_files gives what it
+ *          would be. Changes of other datastores are made as usual;
+ *  EXPECT  a change of running is made only when it gives the same
+ *          configuration as the last dry run (operation-failed
+ *          otherwise, nothing changed): another session may have changed
+ *          running while the check ran;
+ *  OFF     as usual (the rollback of a confirmed commit is never gated).
+ */
+enum ch_ds_gate {
+	CH_DS_GATE_OFF = 0,
+	CH_DS_GATE_DRY,
+	CH_DS_GATE_EXPECT,
+};
+void ch_ds_gate(struct ch_ds *ds, enum ch_ds_gate mode);
+/* After a dry run: the new running configuration and the diff from the
+ * current one (lyd_diff_siblings, with yang:operation attributes), both
+ * XML in new strings the caller frees; *diff is "" when nothing would
+ * change. */
+int ch_ds_gate_files(struct ch_ds *ds, char **running, char **diff);
 
 /* A session ended: its locks are released (the candidate's with its
  * uncommitted changes) and its pending confirmed commit, unless made

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "common/cliutil.h"
@@ -43,6 +44,12 @@ static void usage(FILE *f)
 "                                modules the datastore is schema-aware and\n"
 "                                writable (running, candidate, startup);\n"
 "                                without, running.xml is served read-only\n"
+"      --on-commit PROG          run PROG RUNNING.xml DIFF.xml on every change\n"
+"                                of running (needs --module); a non-zero exit\n"
+"                                rejects the change (docs/on-commit.md)\n"
+"      --on-commit-timeout SECONDS\n"
+"                                PROG is killed and the change rejected after\n"
+"                                [%d]\n"
 "      --keepalive SECONDS       SSH keep-alive interval, 0 = off [%d]\n"
 "      --keepalive-count N       unanswered keep-alives before the manager\n"
 "                                is declared dead [%d]\n"
@@ -60,7 +67,8 @@ static void usage(FILE *f)
 "Reconnect: after a failed round over all managers the agent waits a\n"
 "random delay in [0, min(max, base * 2^n)] (full jitter); after a session\n"
 "that worked it calls again at once. Logs go to standard error.\n",
-		CH_PORT_SSH, CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
+		CH_PORT_SSH, AGENT_ON_COMMIT_TIMEOUT_MS / 1000,
+		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
 		AGENT_AUTH_TIMEOUT_MS / 1000, AGENT_CONNECT_TIMEOUT_MS / 1000,
 		CH_NC_HELLO_TIMEOUT_MS / 1000, CH_FRAME_MAX_MSG_DEFAULT,
 		AGENT_BACKOFF_BASE_MS, AGENT_BACKOFF_MAX_MS);
@@ -69,7 +77,8 @@ static void usage(FILE *f)
 enum {
 	OPT_KEEPALIVE = 256, OPT_KEEPALIVE_COUNT, OPT_AUTH_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_BACKOFF_BASE, OPT_BACKOFF_MAX,
-	OPT_HELLO_TIMEOUT, OPT_MAX_MESSAGE,
+	OPT_HELLO_TIMEOUT, OPT_MAX_MESSAGE, OPT_ON_COMMIT,
+	OPT_ON_COMMIT_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +96,9 @@ static const struct option long_opts[] = {
 	{ "backoff-max", required_argument, NULL, OPT_BACKOFF_MAX },
 	{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
+	{ "on-commit", required_argument, NULL, OPT_ON_COMMIT },
+	{ "on-commit-timeout", required_argument, NULL,
+	  OPT_ON_COMMIT_TIMEOUT },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -110,6 +122,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	cfg->backoff_max_ms = AGENT_BACKOFF_MAX_MS;
 	cfg->hello_timeout_ms = CH_NC_HELLO_TIMEOUT_MS;
 	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
+	cfg->on_commit_timeout_ms = AGENT_ON_COMMIT_TIMEOUT_MS;
 
 	while ((c = getopt_long(argc, argv, "c:k:a:d:Y:m:l:hV", long_opts,
 				NULL)) != -1) {
@@ -171,6 +184,12 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 			cfg->hello_timeout_ms = 1000 *
 				cli_u32(PROG, "hello-timeout", optarg, 1, 3600);
 			break;
+		case OPT_ON_COMMIT: cfg->on_commit = optarg; break;
+		case OPT_ON_COMMIT_TIMEOUT:
+			cfg->on_commit_timeout_ms = 1000 *
+				cli_u32(PROG, "on-commit-timeout", optarg, 1,
+					3600);
+			break;
 		case OPT_MAX_MESSAGE:
 			cfg->max_message = cli_u32(PROG, "max-message", optarg,
 						   4096, 1u << 30);
@@ -196,6 +215,12 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	if (cfg->nyang_dirs > 0 && cfg->nmodules == 0)
 		cli_die(PROG, "--yang-dir without --module: name the modules "
 			"to implement", "", "");
+	if (cfg->on_commit != NULL && cfg->nmodules == 0)
+		cli_die(PROG, "--on-commit without --module: the read-only "
+			"datastore never changes", "", "");
+	if (cfg->on_commit != NULL && access(cfg->on_commit, X_OK) != 0)
+		cli_die(PROG, "--on-commit: '", cfg->on_commit,
+			"' is not an executable file");
 	if (cfg->backoff_max_ms < cfg->backoff_base_ms)
 		cli_die(PROG, "--backoff-max must be at least "
 			  "--backoff-base", "", "");

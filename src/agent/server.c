@@ -12,11 +12,17 @@
  * :xpath), applied to the serialised configuration, and <kill-session>
  * ends another live session (the registry below). In schema-aware mode,
  * with the ietf-netconf-monitoring module (RFC 6022), <get> adds the
- * <netconf-state> state data and <get-schema> serves the modules.
+ * <netconf-state> state data and <get-schema> serves the modules; and
+ * RFC 5277 notifications: <create-subscription> to the NETCONF stream,
+ * netconf-config-change (RFC 6470) on every change of running, pushed
+ * on the subscribed sessions' channels, with a bounded replay log in
+ * DATASTORE/notifications.log.
  */
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +39,17 @@
 #define PARAM_TEXT_MAX 1024	/* a leaf parameter such as persist-id */
 #define MON_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 #define TIME_TEXT_MAX 32	/* yang:date-and-time, UTC */
+#define NOTIF_NS "urn:ietf:params:xml:ns:netconf:notification:1.0"
+#define NCN_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+#define NETMOD_NOTIF_NS "urn:ietf:params:xml:ns:netmod:notification"
+#define CAP_NOTIF "urn:ietf:params:netconf:capability:notification:1.0"
+#define CAP_INTERLEAVE "urn:ietf:params:netconf:capability:interleave:1.0"
+#define CAP_XPATH "urn:ietf:params:netconf:capability:xpath:1.0"
+#define CAP_YANGLIB "urn:ietf:params:netconf:capability:yang-library:1.0"
+#define YANGLIB_REV "2019-01-04"
+#define XPATH_NS_MAX 64		/* in-scope namespaces of an xpath filter */
+#define NOTIF_STREAM "NETCONF"
+#define NOTIF_HEAD_MAX 32	/* a log record's header line */
 
 struct nc_server {
 	struct agent *ag;
@@ -41,6 +58,7 @@ struct nc_server {
 	char peer[64];			/* the manager's address */
 	void (*kill)(void *ctx);	/* closes this session's channel */
 	void *kill_ctx;
+	int (*push)(void *ctx, const char *msg, size_t len);
 	int killed;			/* by another session's kill-session */
 	int closed;			/* by its own close-session */
 	time_t login_time;
@@ -48,12 +66,52 @@ struct nc_server {
 	uint32_t in_rpcs;
 	uint32_t in_bad_rpcs;
 	uint32_t out_rpc_errors;
+	uint32_t out_notifications;
+	/* RFC 5277 subscription: at most one per session. */
+	int subscribed;
+	xmlDoc *filter;			/* a copy of its <filter>, or NULL */
+	int replay;			/* replay due after the reply */
+	time_t start;			/* startTime, with replay */
+	int has_stop;
+	time_t stop;			/* stopTime */
+	/* --on-commit: the rpc whose reply waits for the program, and the
+	 * rpcs that came after it (answered in order). */
+	struct hook_run *hook;
+	char *deferred;
+	size_t deferred_len;
+	struct queued *queue, **qtail;
+	size_t nqueued;
 	struct nc_server *next;		/* the live sessions (sessions) */
 };
 
 /* Every live session of this agent, for kill-session. The agent runs
  * one libuv loop: no locking. */
 static struct nc_server *sessions;
+static int deferred_now;	/* set by reply_ds: a dry run deferred */
+
+/* An rpc waiting behind a deferred reply. */
+struct queued {
+	char *msg;
+	size_t len;
+	struct queued *next;
+};
+
+/* One run of the on-commit program. */
+struct hook_run {
+	struct nc_server *s;		/* NULL once the session ended */
+	uv_process_t proc;
+	uv_pipe_t err;			/* its stderr */
+	uv_timer_t timer;		/* --on-commit-timeout */
+	int nopen;			/* handles not yet closed */
+	int timed_out;
+	char dir[4096];			/* the two files */
+	char msg[AGENT_ON_COMMIT_MSG_MAX + 1];
+	size_t len;
+};
+
+/* Set by reply_ds when a dry run deferred the change. */
+static int deferred_now;
+
 
 /* ietf-netconf-monitoring (RFC 6022): offered when its module loaded. */
 static int monitoring;
@@ -64,6 +122,7 @@ static struct {
 	uint32_t in_rpcs;
 	uint32_t in_bad_rpcs;
 	uint32_t out_rpc_errors;
+	uint32_t out_notifications;
 } stats;
 /* <rpc-error> replies sent, for out-rpc-errors (every error goes
  * through send_error). */
@@ -80,6 +139,23 @@ static const char *const base_caps[] = {
 	CH_NC_BASE10,
 	CH_NC_BASE11,
 };
+
+/* Schema-aware mode only: RFC 5277 notifications, XPath filters. */
+static const char *const notif_caps[] = {
+	CAP_NOTIF,
+	CAP_INTERLEAVE,
+	CAP_XPATH,
+};
+#define NOTIF_NCAPS (sizeof(notif_caps) / sizeof(notif_caps[0]))
+
+static struct agent *agent;	/* for the change hook */
+/* RFC 7950 5.6.4: yang-library with the module set's id. */
+static char yanglib_cap[sizeof(CAP_YANGLIB) + 64];
+static int notifications;	/* offered (schema-aware mode) */
+static uv_timer_t stop_timer;	/* subscriptions' stopTime */
+static int stop_timer_init;
+static void notif_init(struct agent *ag);
+static void notif_cleanup(void);
 
 /* The hello's list: the base capabilities, then the datastore's. */
 static const char **server_caps;
@@ -118,11 +194,20 @@ int nc_server_init(struct agent *ag)
 			monitoring = 1;
 		dcaps = ch_ds_caps(ag->ds, &ndcaps);
 	}
-	if ((server_caps = calloc(nbase + ndcaps, sizeof(*server_caps))) ==
-	    NULL)
+	if ((server_caps = calloc(nbase + NOTIF_NCAPS + 1 + ndcaps,
+				  sizeof(*server_caps))) == NULL)
 		return CH_ERR_NOMEM;
 	for (size_t i = 0; i < nbase; i++)
 		server_caps[server_ncaps++] = base_caps[i];
+	if (ag->ds != NULL) {
+		for (size_t i = 0; i < NOTIF_NCAPS; i++)
+			server_caps[server_ncaps++] = notif_caps[i];
+		snprintf(yanglib_cap, sizeof(yanglib_cap), CAP_YANGLIB
+			 "?revision=" YANGLIB_REV "&module-set-id=%u",
+			 ch_ds_yanglib_id(ag->ds));
+		server_caps[server_ncaps++] = yanglib_cap;
+		notif_init(ag);
+	}
 	for (size_t i = 0; i < ndcaps; i++)
 		server_caps[server_ncaps++] = dcaps[i];
 	return CH_OK;
@@ -130,6 +215,7 @@ int nc_server_init(struct agent *ag)
 
 void nc_server_cleanup(void)
 {
+	notif_cleanup();
 	free(server_caps);
 	server_caps = NULL;
 	server_ncaps = 0;
@@ -163,10 +249,13 @@ struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 }
 
 void nc_server_set_chan(struct nc_server *s, const char *peer,
-			void (*kill)(void *ctx), void *ctx)
+			void (*kill)(void *ctx),
+			int (*push)(void *ctx, const char *msg, size_t len),
+			void *ctx)
 {
 	snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "");
 	s->kill = kill;
+	s->push = push;
 	s->kill_ctx = ctx;
 }
 
@@ -184,6 +273,17 @@ void nc_server_free(struct nc_server *s)
 	if (!s->closed && !s->killed)
 		stats.dropped_sessions++;
 	ch_ds_session_end(s->ag->ds, s->session_id);
+	xmlFreeDoc(s->filter);
+	if (s->hook)		/* it runs on; its result is dropped */
+		s->hook->s = NULL;
+	free(s->deferred);
+	while (s->queue) {
+		struct queued *q = s->queue;
+
+		s->queue = q->next;
+		free(q->msg);
+		free(q);
+	}
 	free(s);
 }
 
@@ -224,6 +324,10 @@ static int reply_ds(struct ch_buf *out, const struct ch_rpc *rpc, int r,
 
 	if (r == CH_OK)
 		return ch_reply_ok(out, rpc);
+	if (r == CH_ERR_AGAIN) {	/* a dry run: the reply waits */
+		deferred_now = 1;
+		return CH_OK;
+	}
 	return send_error(out, rpc, &e);
 }
 
@@ -462,7 +566,8 @@ static int put_sessions(struct ch_buf *b)
 		    (r = put_uint(b, "in-bad-rpcs", x->in_bad_rpcs)) != CH_OK ||
 		    (r = put_uint(b, "out-rpc-errors",
 				  x->out_rpc_errors)) != CH_OK ||
-		    (r = put_uint(b, "out-notifications", 0)) != CH_OK)
+		    (r = put_uint(b, "out-notifications",
+				  x->out_notifications)) != CH_OK)
 			break;
 		r = ch_buf_puts(b, "</session>");
 	}
@@ -544,7 +649,8 @@ static int put_netconf_state(struct nc_server *s, struct ch_buf *b)
 	    (r = put_uint(b, "in-bad-rpcs", stats.in_bad_rpcs)) != CH_OK ||
 	    (r = put_uint(b, "out-rpc-errors", stats.out_rpc_errors)) !=
 		    CH_OK ||
-	    (r = put_uint(b, "out-notifications", 0)) != CH_OK)
+	    (r = put_uint(b, "out-notifications",
+			      stats.out_notifications)) != CH_OK)
 		return r;
 	return ch_buf_puts(b, "</statistics></netconf-state>");
 }
@@ -674,6 +780,72 @@ static int content(struct nc_server *s, const struct ch_rpc *rpc, int id,
 	return CH_OK;
 }
 
+/* <get>'s ietf-yang-library state (RFC 8525), after the rest. */
+static int add_yanglib(struct nc_server *s, char **data, size_t *len)
+{
+	struct ch_buf b;
+	char *lib = NULL, *t;
+	int r;
+
+	if ((r = ch_ds_yanglib(s->ag->ds, &lib)) != CH_OK)
+		return r;
+	ch_buf_init(&b, AGENT_RUNNING_MAX + 64);
+	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
+	    (r = ch_buf_puts(&b, lib)) == CH_OK) {
+		*len = ch_buf_len(&b);
+		if ((t = ch_buf_take(&b)) == NULL) {
+			r = CH_ERR_NOMEM;
+		} else {
+			free(*data);
+			*data = t;
+		}
+	}
+	ch_buf_cleanup(&b);
+	free(lib);
+	return r;
+}
+
+/* An XPath filter (:xpath, RFC 6241 8.9) on data, NUL-terminated:
+ * select's prefixes are the filter element's in-scope declarations. */
+static int get_xpath(struct nc_server *s, const struct ch_rpc *rpc,
+		     xmlNode *filter, const char *data, struct ch_buf *out)
+{
+	const char *prefixes[XPATH_NS_MAX], *nss[XPATH_NS_MAX];
+	struct ch_rpc_error e = {
+		.type = "protocol", .tag = "missing-attribute",
+		.message = "an xpath filter needs a select attribute",
+		.info_xml = "<bad-attribute>select</bad-attribute>"
+			    "<bad-element>filter</bad-element>",
+	};
+	xmlChar *select = xmlGetProp(filter, (const xmlChar *)"select");
+	xmlNs **list = xmlGetNsList(filter->doc, filter);
+	struct ch_ds_err de;
+	char *res = NULL;
+	size_t n = 0;
+	int r;
+
+	if (select == NULL) {
+		xmlFree(list);
+		return send_error(out, rpc, &e);
+	}
+	for (size_t i = 0; list && list[i] && n < XPATH_NS_MAX; i++) {
+		if (list[i]->prefix == NULL)
+			continue;	/* XPath names need a prefix */
+		prefixes[n] = (const char *)list[i]->prefix;
+		nss[n++] = (const char *)list[i]->href;
+	}
+	r = ch_ds_xpath(s->ag->ds, data, (const char *)select, prefixes, nss,
+			n, &res, &de);
+	if (r == CH_OK)
+		r = ch_reply_data(out, rpc, res, strlen(res));
+	else
+		r = reply_ds(out, rpc, r, &de);
+	free(res);
+	xmlFree(list);
+	xmlFree(select);
+	return r;
+}
+
 static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 		  struct ch_buf *out, int config_only)
 {
@@ -683,7 +855,8 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 	const char *why = NULL;
 	char *data = NULL;
 	size_t len;
-	int r, replied, id = CH_DS_RUNNING;
+	enum ch_filter_type ftype;
+	int r, replied, id = CH_DS_RUNNING, xpath = 0;
 
 	if (config_only) {
 		if ((r = ds_param(rpc, "source", 0, &id, NULL, out,
@@ -694,9 +867,13 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 					   "only the running datastore exists "
 					   "on this device");
 	}
-	if (filter != NULL &&
-	    ((r = check_filter(rpc, filter, out, &replied)) != CH_OK ||
-	     replied))
+	if (filter != NULL && s->ag->ds != NULL &&
+	    ch_filter_type(filter, &ftype) == CH_OK &&
+	    ftype == CH_FILTER_XPATH)
+		xpath = 1;
+	else if (filter != NULL &&
+		 ((r = check_filter(rpc, filter, out, &replied)) != CH_OK ||
+		  replied))
 		return r;
 	if ((r = content(s, rpc, id, &data, &len, out, &replied)) != CH_OK ||
 	    replied)
@@ -707,6 +884,18 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 		return r == CH_ERR_NOMEM ? r :
 			reply_error(out, rpc, "application", "too-big",
 				    "the state data is too big for one reply");
+	}
+	if (!config_only && s->ag->ds != NULL &&
+	    (r = add_yanglib(s, &data, &len)) != CH_OK) {
+		free(data);
+		return r == CH_ERR_NOMEM ? r :
+			reply_error(out, rpc, "application", "too-big",
+				    "the state data is too big for one reply");
+	}
+	if (xpath) {
+		r = get_xpath(s, rpc, filter, data, out);
+		free(data);
+		return r;
 	}
 	if (filter == NULL) {	/* everything (RFC 6241 6.4.1) */
 		/* The file is checked on every read (an integrator may edit
@@ -999,6 +1188,823 @@ static int op_kill_session(struct nc_server *s, const struct ch_rpc *rpc,
 	return ch_reply_ok(out, rpc);
 }
 
+/* ---- notifications (RFC 5277) and netconf-config-change (RFC 6470) ---- */
+
+/* One logged notification: when, and its event content (what follows
+ * <eventTime>), which filters are applied to. */
+struct notif_rec {
+	time_t t;
+	char *body;
+	size_t len;
+};
+
+/* The replay log, oldest first, bounded by AGENT_NOTIF_LOG_MAX and
+ * AGENT_NOTIF_LOG_BYTES; the file may hold up to a quarter more. */
+static struct notif_rec notif_log[AGENT_NOTIF_LOG_MAX];
+static size_t notif_n;
+static size_t notif_bytes;
+static size_t file_n, file_bytes;	/* what the file holds */
+
+static void log_path(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" AGENT_NOTIF_LOG_FILE,
+		 agent->cfg.datastore_dir);
+}
+
+/* Keeps the newest records within the bounds. */
+static void log_trim(void)
+{
+	size_t drop = 0;
+
+	while (notif_n - drop > AGENT_NOTIF_LOG_MAX ||
+	       (notif_n - drop > 1 && notif_bytes > AGENT_NOTIF_LOG_BYTES)) {
+		notif_bytes -= notif_log[drop].len;
+		free(notif_log[drop].body);
+		drop++;
+	}
+	if (drop) {
+		memmove(notif_log, notif_log + drop,
+			(notif_n - drop) * sizeof(notif_log[0]));
+		notif_n -= drop;
+	}
+}
+
+/* A record in the file: "T LEN\n" then LEN bytes and "\n". */
+static int put_rec(struct ch_buf *b, const struct notif_rec *x)
+{
+	int r = ch_buf_printf(b, "%lld %zu\n", (long long)x->t, x->len);
+
+	if (r == CH_OK && (r = ch_buf_put(b, x->body, x->len)) == CH_OK)
+		r = ch_buf_puts(b, "\n");
+	return r;
+}
+
+/* Rewrites the file with the records in memory (atomic). */
+static void log_rotate(void)
+{
+	char path[4096];
+	struct ch_buf b;
+	int r = CH_OK;
+
+	log_path(path, sizeof(path));
+	ch_buf_init(&b, (size_t)-1);
+	for (size_t i = 0; r == CH_OK && i < notif_n; i++)
+		r = put_rec(&b, &notif_log[i]);
+	if (r == CH_OK &&
+	    ch_file_write_atomic(path, ch_buf_ptr(&b), ch_buf_len(&b),
+				 0600) == CH_OK) {
+		file_n = notif_n;
+		file_bytes = ch_buf_len(&b);
+	}
+	ch_buf_cleanup(&b);
+}
+
+static void log_append(time_t t, const char *body, size_t len)
+{
+	struct notif_rec x = { .t = t, .len = len };
+	char path[4096];
+	struct ch_buf b;
+	FILE *f = NULL;
+	int fd;
+
+	if ((x.body = malloc(len + 1)) == NULL)
+		return;
+	memcpy(x.body, body, len);
+	x.body[len] = '\0';
+	if (notif_n == AGENT_NOTIF_LOG_MAX) {
+		free(notif_log[0].body);
+		notif_bytes -= notif_log[0].len;
+		memmove(notif_log, notif_log + 1,
+			(notif_n - 1) * sizeof(notif_log[0]));
+		notif_n--;
+	}
+	notif_log[notif_n++] = x;
+	notif_bytes += len;
+	log_trim();
+	ch_buf_init(&b, (size_t)-1);
+	log_path(path, sizeof(path));
+	if (put_rec(&b, &x) == CH_OK &&
+	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		       0600)) >= 0 &&
+	    (f = fdopen(fd, "a")) == NULL)
+		close(fd);
+	if (f != NULL) {
+		if (fwrite(ch_buf_ptr(&b), 1, ch_buf_len(&b), f) ==
+		    ch_buf_len(&b) && fflush(f) == 0 && fsync(fileno(f)) == 0) {
+			file_n++;
+			file_bytes += ch_buf_len(&b);
+		}
+		fclose(f);
+	}
+	ch_buf_cleanup(&b);
+	if (file_n > AGENT_NOTIF_LOG_MAX + AGENT_NOTIF_LOG_MAX / 4 ||
+	    file_bytes > AGENT_NOTIF_LOG_BYTES + AGENT_NOTIF_LOG_BYTES / 4)
+		log_rotate();
+}
+
+/* Reads the file at start; a damaged tail (a crash mid-append) is
+ * dropped and the file rewritten. */
+static void log_load(void)
+{
+	char path[4096], *data = NULL, *p, *end;
+	size_t len;
+	int damaged = 0;
+
+	log_path(path, sizeof(path));
+	if (ch_file_read(path, 2 * (size_t)AGENT_NOTIF_LOG_BYTES +
+			 AGENT_NOTIF_LOG_MAX * NOTIF_HEAD_MAX, &data,
+			 &len) != CH_OK)
+		return;
+	p = data;
+	while (p < data + len) {
+		struct notif_rec x;
+		long long t;
+		unsigned long long n;
+
+		errno = 0;
+		t = strtoll(p, &end, 10);
+		if (end == p || *end != ' ' || errno)
+			goto bad;
+		p = end + 1;
+		n = strtoull(p, &end, 10);
+		if (end == p || *end != '\n' || errno ||
+		    n > (unsigned long long)(data + len - end - 1) ||
+		    end[1 + n] != '\n')
+			goto bad;
+		p = end + 1;
+		x.t = (time_t)t;
+		x.len = (size_t)n;
+		if ((x.body = malloc(x.len + 1)) == NULL)
+			break;
+		memcpy(x.body, p, x.len);
+		x.body[x.len] = '\0';
+		p += x.len + 1;
+		if (notif_n == AGENT_NOTIF_LOG_MAX) {
+			free(notif_log[0].body);
+			notif_bytes -= notif_log[0].len;
+			memmove(notif_log, notif_log + 1,
+				(notif_n - 1) * sizeof(notif_log[0]));
+			notif_n--;
+		}
+		notif_log[notif_n++] = x;
+		notif_bytes += x.len;
+		file_n++;
+		continue;
+bad:
+		damaged = 1;
+		break;
+	}
+	log_trim();
+	file_bytes = len;
+	free(data);
+	if (damaged) {
+		ch_warn("%s: damaged record dropped", path);
+		log_rotate();
+	}
+}
+
+/* Sends one notification on s: eventTime t, then body (filtered by the
+ * subscription's filter when filter is set). */
+static void notif_send(struct nc_server *s, time_t t, const char *body,
+		       size_t len, int filter)
+{
+	char tt[TIME_TEXT_MAX];
+	struct ch_buf msg, inner;
+	xmlDoc *doc = NULL;
+	int r;
+
+	if (s->push == NULL)
+		return;
+	ch_buf_init(&inner, (size_t)-1);
+	if (filter && s->filter != NULL) {
+		if (wrap_data(body, len, &doc) != CH_OK ||
+		    ch_filter_subtree(xmlDocGetRootElement(doc),
+				      xmlDocGetRootElement(s->filter), &inner,
+				      NULL) != CH_OK ||
+		    ch_buf_len(&inner) == 0) {
+			xmlFreeDoc(doc);
+			ch_buf_cleanup(&inner);
+			return;		/* filtered out */
+		}
+		xmlFreeDoc(doc);
+		body = ch_buf_ptr(&inner);
+		len = ch_buf_len(&inner);
+	}
+	time_text(t, tt, sizeof(tt));
+	ch_buf_init(&msg, (size_t)-1);
+	if ((r = ch_buf_printf(&msg, "<notification xmlns=\"" NOTIF_NS "\">"
+			       "<eventTime>%s</eventTime>", tt)) == CH_OK &&
+	    (r = ch_buf_put(&msg, body, len)) == CH_OK &&
+	    (r = ch_buf_puts(&msg, "</notification>")) == CH_OK &&
+	    s->push(s->kill_ctx, ch_buf_ptr(&msg), ch_buf_len(&msg)) == CH_OK) {
+		s->out_notifications++;
+		stats.out_notifications++;
+	}
+	ch_buf_cleanup(&msg);
+	ch_buf_cleanup(&inner);
+}
+
+static void sub_end(struct nc_server *s)
+{
+	s->subscribed = 0;
+	s->replay = 0;
+	s->has_stop = 0;
+	xmlFreeDoc(s->filter);
+	s->filter = NULL;
+}
+
+/* stopTime reached: <notificationComplete/>, and the subscription ends
+ * (RFC 5277 2.2.1). */
+static void sub_complete(struct nc_server *s)
+{
+	static const char done[] =
+		"<notificationComplete xmlns=\"" NETMOD_NOTIF_NS "\"/>";
+
+	notif_send(s, time(NULL), done, sizeof(done) - 1, 0);
+	sub_end(s);
+}
+
+static void on_stop_timer(uv_timer_t *t);
+
+/* Arms the timer for the earliest live stopTime. */
+static void stop_timer_arm(void)
+{
+	time_t now = time(NULL), first = 0;
+
+	if (!stop_timer_init)
+		return;
+	for (struct nc_server *x = sessions; x; x = x->next)
+		if (x->subscribed && x->has_stop &&
+		    (first == 0 || x->stop < first))
+			first = x->stop;
+	if (first == 0)
+		uv_timer_stop(&stop_timer);
+	else
+		uv_timer_start(&stop_timer, on_stop_timer,
+			       first > now ? 1000ull * (uint64_t)(first - now) +
+					     999 : 0, 0);
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+	time_t now = time(NULL);
+
+	(void)t;
+	for (struct nc_server *x = sessions; x; x = x->next)
+		if (x->subscribed && !x->replay && x->has_stop &&
+		    x->stop <= now)
+			sub_complete(x);
+	stop_timer_arm();
+}
+
+/* A new event: logged, then sent to every live subscription. */
+static void notif_emit(const char *body, size_t len)
+{
+	time_t now = time(NULL);
+
+	log_append(now, body, len);
+	for (struct nc_server *x = sessions; x; x = x->next)
+		if (x->subscribed && !x->replay && !x->killed && !x->closed &&
+		    (!x->has_stop || now <= x->stop))
+			notif_send(x, now, body, len, 1);
+}
+
+/* The datastore's hook: running changed (RFC 6470 netconf-config-change). */
+static void on_running_change(void *ctx, uint32_t sid, const char *edits,
+			      size_t len)
+{
+	struct nc_server *who = NULL;
+	char host[64];
+	struct ch_buf b;
+	int r;
+
+	(void)ctx;
+	for (struct nc_server *x = sessions; sid && x; x = x->next)
+		if (x->session_id == sid)
+			who = x;
+	ch_buf_init(&b, (size_t)-1);
+	r = ch_buf_puts(&b, "<netconf-config-change xmlns=\"" NCN_NS "\">"
+			"<changed-by>");
+	if (r == CH_OK && who != NULL) {
+		host_of(who->peer, host, sizeof(host));
+		if ((r = put_leaf(&b, "username", who->user)) == CH_OK &&
+		    (r = put_uint(&b, "session-id", who->session_id)) ==
+			    CH_OK && host[0])
+			r = put_leaf(&b, "source-host", host);
+	} else if (r == CH_OK) {
+		r = ch_buf_puts(&b, "<server/>");
+	}
+	if (r == CH_OK &&
+	    (r = ch_buf_puts(&b, "</changed-by><datastore>running"
+			     "</datastore>")) == CH_OK &&
+	    (r = ch_buf_put(&b, edits, len)) == CH_OK &&
+	    (r = ch_buf_puts(&b, "</netconf-config-change>")) == CH_OK)
+		notif_emit(ch_buf_ptr(&b), ch_buf_len(&b));
+	ch_buf_cleanup(&b);
+}
+
+static void notif_init(struct agent *ag)
+{
+	agent = ag;
+	notifications = 1;
+	log_load();
+	ch_ds_on_change(ag->ds, on_running_change, NULL);
+	if (ag->loop != NULL && uv_timer_init(ag->loop, &stop_timer) == 0) {
+		stop_timer_init = 1;
+		uv_unref((uv_handle_t *)&stop_timer);	/* never holds a stop */
+	}
+}
+
+/* After the loop closed every handle (the stop timer with them). */
+static void notif_cleanup(void)
+{
+	for (size_t i = 0; i < notif_n; i++)
+		free(notif_log[i].body);
+	notif_n = notif_bytes = file_n = file_bytes = 0;
+	notifications = 0;
+	stop_timer_init = 0;
+}
+
+/* Two digits at p, or -1. */
+static int two(const char *p)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* RFC 3339 date-and-time (YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm|-hh:mm))
+ * to seconds since the epoch (the fraction is dropped). */
+static int parse_time(const char *p, time_t *out)
+{
+	struct tm tm = { .tm_isdst = 0 };
+	int y1 = two(p), y2, off = 0, mo, d, h, mi, sec;
+	time_t t;
+
+	if (y1 < 0 || (y2 = two(p + 2)) < 0 || p[4] != '-' ||
+	    (mo = two(p + 5)) < 1 || mo > 12 || p[7] != '-' ||
+	    (d = two(p + 8)) < 1 || d > 31 ||
+	    (p[10] != 'T' && p[10] != 't') ||
+	    (h = two(p + 11)) < 0 || h > 23 || p[13] != ':' ||
+	    (mi = two(p + 14)) < 0 || mi > 59 || p[16] != ':' ||
+	    (sec = two(p + 17)) < 0 || sec > 60)
+		return CH_ERR_INVAL;
+	p += 19;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return CH_ERR_INVAL;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh = two(p + 1), om = two(p + 4);
+
+		if (oh < 0 || oh > 23 || p[3] != ':' || om < 0 || om > 59)
+			return CH_ERR_INVAL;
+		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return CH_ERR_INVAL;
+	}
+	if (*p != '\0')
+		return CH_ERR_INVAL;
+	tm.tm_year = y1 * 100 + y2 - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return CH_ERR_INVAL;
+	*out = t - off;
+	return CH_OK;
+}
+
+/* First element child of n named name in the notification namespace (or,
+ * for <filter>, the base one as clients such as ncclient send it). */
+static xmlNode *notif_child(xmlNode *n, const char *name)
+{
+	for (xmlNode *k = n ? n->children : NULL; k; k = k->next)
+		if (k->type == XML_ELEMENT_NODE &&
+		    strcmp((const char *)k->name, name) == 0 && k->ns &&
+		    (strcmp((const char *)k->ns->href, NOTIF_NS) == 0 ||
+		     strcmp((const char *)k->ns->href, CH_NC_NS) == 0))
+			return k;
+	return NULL;
+}
+
+static int reply_bad_element(struct ch_buf *out, const struct ch_rpc *rpc,
+			     const char *tag, const char *elem,
+			     const char *message)
+{
+	char info[128];
+	struct ch_rpc_error e = {
+		.type = "protocol", .tag = tag, .message = message,
+		.info_xml = info,
+	};
+
+	snprintf(info, sizeof(info), "<bad-element>%s</bad-element>", elem);
+	return send_error(out, rpc, &e);
+}
+
+/* startTime or stopTime; *present says whether it was given. */
+static int time_param(const struct ch_rpc *rpc, const char *name,
+		      time_t *t, int *present, struct ch_buf *out,
+		      int *replied)
+{
+	xmlNode *p = notif_child(rpc->op, name);
+	char text[64], msg[128];
+
+	*replied = 0;
+	*present = p != NULL;
+	*t = 0;
+	if (p == NULL)
+		return CH_OK;
+	if (text_of(p, text, sizeof(text)) == CH_OK &&
+	    parse_time(text, t) == CH_OK)
+		return CH_OK;
+	*replied = 1;
+	snprintf(msg, sizeof(msg), "<%s> is not an RFC 3339 date-and-time",
+		 name);
+	return reply_bad_element(out, rpc, "invalid-value", name, msg);
+}
+
+/* <create-subscription> (RFC 5277 2.1.1). */
+static int op_create_subscription(struct nc_server *s,
+				  const struct ch_rpc *rpc,
+				  struct ch_buf *out)
+{
+	xmlNode *stream = notif_child(rpc->op, "stream");
+	xmlNode *filter = notif_child(rpc->op, "filter");
+	char text[64];
+	time_t start, stop, now = time(NULL);
+	enum ch_filter_type ftype;
+	int r, replied, has_start, has_stop;
+	xmlDoc *fdoc = NULL;
+	xmlNode *copy;
+
+	if (s->subscribed)
+		return reply_error(out, rpc, "protocol", "operation-failed",
+				   "this session already has a "
+				   "subscription");
+	if (stream != NULL && (text_of(stream, text, sizeof(text)) != CH_OK ||
+			       strcmp(text, NOTIF_STREAM) != 0))
+		return reply_bad_element(out, rpc, "invalid-value", "stream",
+					 "no such stream: this device has "
+					 "only NETCONF");
+	if (filter != NULL && ch_filter_type(filter, &ftype) == CH_OK &&
+	    ftype == CH_FILTER_XPATH)
+		return reply_error(out, rpc, "protocol",
+				   "operation-not-supported", "notifications "
+				   "take subtree filters only");
+	if (filter != NULL &&
+	    ((r = check_filter(rpc, filter, out, &replied)) != CH_OK ||
+	     replied))
+		return r;
+	if ((r = time_param(rpc, "startTime", &start, &has_start, out,
+			    &replied)) != CH_OK || replied ||
+	    (r = time_param(rpc, "stopTime", &stop, &has_stop, out,
+			    &replied)) != CH_OK || replied)
+		return r;
+	if (has_stop && !has_start)
+		return reply_missing(out, rpc, "startTime",
+				     "<stopTime> needs a <startTime>");
+	if (has_start && start > now)
+		return reply_bad_element(out, rpc, "bad-element", "startTime",
+					 "<startTime> is in the future");
+	if (has_stop && stop < start)
+		return reply_bad_element(out, rpc, "bad-element", "stopTime",
+					 "<stopTime> is before <startTime>");
+	if (filter != NULL) {
+		if ((fdoc = xmlNewDoc((const xmlChar *)"1.0")) == NULL ||
+		    (copy = xmlDocCopyNode(filter, fdoc, 1)) == NULL) {
+			xmlFreeDoc(fdoc);
+			return CH_ERR_NOMEM;
+		}
+		xmlDocSetRootElement(fdoc, copy);
+	}
+	if ((r = ch_reply_ok(out, rpc)) != CH_OK) {
+		xmlFreeDoc(fdoc);
+		return r;
+	}
+	s->subscribed = 1;
+	s->filter = fdoc;
+	s->replay = has_start;
+	s->start = start;
+	s->has_stop = has_stop;
+	s->stop = stop;
+	ch_info("session-id=%u subscribed to the NETCONF stream%s",
+		s->session_id, has_start ? " with replay" : "");
+	return CH_OK;
+}
+
+void nc_server_after_reply(struct nc_server *s)
+{
+	static const char done[] =
+		"<replayComplete xmlns=\"" NETMOD_NOTIF_NS "\"/>";
+
+	if (!s->subscribed || !s->replay)
+		return;
+	for (size_t i = 0; i < notif_n; i++)
+		if (notif_log[i].t >= s->start &&
+		    (!s->has_stop || notif_log[i].t <= s->stop))
+			notif_send(s, notif_log[i].t, notif_log[i].body,
+				   notif_log[i].len, 1);
+	notif_send(s, time(NULL), done, sizeof(done) - 1, 0);
+	s->replay = 0;
+	if (s->has_stop && s->stop < time(NULL))
+		sub_complete(s);
+	else
+		stop_timer_arm();
+}
+
+/* ---- --on-commit: an external check of every change of running ---- */
+
+/* How an rpc is handled (handle_one). */
+enum pass {
+	PASS_NORMAL,		/* a change of running may be deferred */
+	PASS_APPROVED,		/* the program accepted: make it */
+	PASS_REJECTED,		/* the program refused: answer why */
+};
+
+static int handle_one(struct nc_server *s, const char *msg, size_t len,
+		      struct ch_buf *out, enum pass pass, const char *why);
+
+/* Sends a reply built outside nc_server_handle. */
+static void push_reply(struct nc_server *s, struct ch_buf *b)
+{
+	if (ch_buf_len(b) && s->push)
+		s->push(s->kill_ctx, ch_buf_ptr(b), ch_buf_len(b));
+	ch_buf_reset(b);
+}
+
+static void hook_file(const struct hook_run *h, const char *name, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "%s/%s", h->dir, name);
+}
+
+static void on_hook_closed(uv_handle_t *hd)
+{
+	struct hook_run *h = hd->data;
+	char path[4200];
+
+	if (--h->nopen > 0)
+		return;
+	hook_file(h, "running.xml", path, sizeof(path));
+	unlink(path);
+	hook_file(h, "diff.xml", path, sizeof(path));
+	unlink(path);
+	rmdir(h->dir);
+	free(h);
+}
+
+/* The rpcs queued behind the deferred one, in order, until one is
+ * deferred again. */
+static void drain_queue(struct nc_server *s)
+{
+	struct ch_buf out;
+	struct queued *q;
+	int r;
+
+	ch_buf_init(&out, (size_t)-1);
+	while (s->deferred == NULL && (q = s->queue) != NULL) {
+		s->queue = q->next;
+		s->nqueued--;
+		r = handle_one(s, q->msg, q->len, &out, PASS_NORMAL, NULL);
+		push_reply(s, &out);
+		free(q->msg);
+		free(q);
+		if (r == CH_ERR_CLOSED) {	/* close-session */
+			if (s->kill)
+				s->kill(s->kill_ctx);
+			break;
+		}
+	}
+	ch_buf_cleanup(&out);
+}
+
+/* The program ended (or was killed): the deferred rpc is answered. */
+static void hook_finish(struct hook_run *h, int64_t status, int sig)
+{
+	struct nc_server *s = h->s;
+	char why[AGENT_ON_COMMIT_MSG_MAX + 128];
+	struct ch_buf out;
+	char *msg;
+	size_t len;
+
+	while (h->len && (h->msg[h->len - 1] == '\n' ||
+			  h->msg[h->len - 1] == '\r'))
+		h->len--;
+	h->msg[h->len] = '\0';
+	if (h->timed_out)
+		snprintf(why, sizeof(why), "the on-commit program did not "
+			 "finish within %u ms and was killed%s%s",
+			 agent->cfg.on_commit_timeout_ms, h->len ? ": " : "",
+			 h->msg);
+	else if (h->len)
+		snprintf(why, sizeof(why), "%s", h->msg);
+	else if (sig)
+		snprintf(why, sizeof(why), "the on-commit program was killed "
+			 "by signal %d", sig);
+	else
+		snprintf(why, sizeof(why), "the on-commit program refused the "
+			 "change (exit status %lld)", (long long)status);
+	if (s == NULL)
+		return;		/* the session ended: nothing to do */
+	s->hook = NULL;
+	msg = s->deferred;
+	len = s->deferred_len;
+	s->deferred = NULL;
+	ch_buf_init(&out, (size_t)-1);
+	if (!h->timed_out && sig == 0 && status == 0) {
+		ch_info("session-id=%u: the on-commit program accepted the "
+			"change", s->session_id);
+		handle_one(s, msg, len, &out, PASS_APPROVED, NULL);
+	} else {
+		ch_warn("session-id=%u: the on-commit program rejected the "
+			"change: %s", s->session_id, why);
+		handle_one(s, msg, len, &out, PASS_REJECTED, why);
+	}
+	push_reply(s, &out);
+	ch_buf_cleanup(&out);
+	free(msg);
+	drain_queue(s);
+}
+
+static void hook_close(struct hook_run *h)
+{
+	uv_close((uv_handle_t *)&h->proc, on_hook_closed);
+	uv_close((uv_handle_t *)&h->err, on_hook_closed);
+	uv_close((uv_handle_t *)&h->timer, on_hook_closed);
+}
+
+static void on_hook_exit(uv_process_t *p, int64_t status, int sig)
+{
+	struct hook_run *h = p->data;
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	/* What it wrote and we did not read yet; the pipe may stay open
+	 * (a child it left behind), so no waiting for EOF. */
+	if (uv_fileno((uv_handle_t *)&h->err, &fd) == 0)
+		while (h->len < AGENT_ON_COMMIT_MSG_MAX &&
+		       (n = read(fd, h->msg + h->len,
+				 AGENT_ON_COMMIT_MSG_MAX - h->len)) > 0)
+			h->len += (size_t)n;
+	kill(-p->pid, SIGKILL);		/* what it left behind */
+	hook_finish(h, status, sig);
+	hook_close(h);
+}
+
+static void on_hook_timeout(uv_timer_t *t)
+{
+	struct hook_run *h = t->data;
+
+	h->timed_out = 1;
+	kill(-h->proc.pid, SIGKILL);	/* its whole process group */
+}
+
+static void hook_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+	static char scratch[4096];
+
+	(void)hd;
+	(void)suggested;
+	*buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_hook_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct hook_run *h = st->data;
+	size_t room = AGENT_ON_COMMIT_MSG_MAX - h->len;
+
+	if (n < 0) {
+		uv_read_stop(st);
+		return;
+	}
+	if ((size_t)n > room)
+		n = (ssize_t)room;	/* the first KiB only */
+	memcpy(h->msg + h->len, buf->base, (size_t)n);
+	h->len += (size_t)n;
+}
+
+static int write_hook_file(struct hook_run *h, const char *name,
+			   const char *text)
+{
+	char path[4200];
+
+	hook_file(h, name, path, sizeof(path));
+	return ch_file_write_atomic(path, text, strlen(text), 0600);
+}
+
+/* Starts the program on the dry run's result. 1: nothing would change
+ * (no check needed), 0: started, <0: failed (logged). */
+static int hook_start(struct nc_server *s)
+{
+	char run_path[4200], diff_path[4200];
+	char *run = NULL, *diff = NULL;
+	char *args[4];
+	uv_stdio_container_t stdio[3];
+	uv_process_options_t o;
+	struct hook_run *h;
+	int r;
+
+	if ((r = ch_ds_gate_files(s->ag->ds, &run, &diff)) != CH_OK)
+		return r;
+	if (diff[0] == '\0') {
+		free(run);
+		free(diff);
+		return 1;
+	}
+	r = CH_ERR_NOMEM;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		goto out;
+	snprintf(h->dir, sizeof(h->dir), "%s/on-commit-XXXXXX",
+		 s->ag->cfg.datastore_dir);
+	r = CH_ERR_IO;
+	if (mkdtemp(h->dir) == NULL) {
+		ch_error("%s: %s", h->dir, strerror(errno));
+		free(h);
+		h = NULL;
+		goto out;
+	}
+	hook_file(h, "running.xml", run_path, sizeof(run_path));
+	hook_file(h, "diff.xml", diff_path, sizeof(diff_path));
+	if (write_hook_file(h, "running.xml", run) != CH_OK ||
+	    write_hook_file(h, "diff.xml", diff) != CH_OK)
+		goto fail;
+	args[0] = (char *)s->ag->cfg.on_commit;
+	args[1] = run_path;
+	args[2] = diff_path;
+	args[3] = NULL;
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;	/* its output goes to our log */
+	stdio[1].data.fd = 2;
+	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[2].data.stream = (uv_stream_t *)&h->err;
+	memset(&o, 0, sizeof(o));
+	o.file = args[0];
+	o.args = args;
+	o.exit_cb = on_hook_exit;
+	o.stdio = stdio;
+	o.stdio_count = 3;
+	o.flags = UV_PROCESS_DETACHED;	/* its own group, killed as one */
+	uv_pipe_init(s->ag->loop, &h->err, 0);
+	uv_timer_init(s->ag->loop, &h->timer);
+	h->proc.data = h->err.data = h->timer.data = h;
+	if ((r = uv_spawn(s->ag->loop, &h->proc, &o)) != 0) {
+		ch_error("on-commit program %s: %s", args[0], uv_strerror(r));
+		h->nopen = 2;
+		uv_close((uv_handle_t *)&h->err, on_hook_closed);
+		uv_close((uv_handle_t *)&h->timer, on_hook_closed);
+		h = NULL;
+		r = CH_ERR_IO;
+		goto out;
+	}
+	h->nopen = 3;
+	h->s = s;
+	s->hook = h;
+	uv_read_start((uv_stream_t *)&h->err, hook_alloc, on_hook_stderr);
+	uv_timer_start(&h->timer, on_hook_timeout,
+		       s->ag->cfg.on_commit_timeout_ms, 0);
+	ch_info("session-id=%u: on-commit program %s started (pid %d)",
+		s->session_id, args[0], h->proc.pid);
+	r = CH_OK;
+	goto out;
+fail:
+	unlink(run_path);
+	unlink(diff_path);
+	rmdir(h->dir);
+	free(h);
+	r = CH_ERR_IO;
+out:
+	free(run);
+	free(diff);
+	return r;
+}
+
+/* Whether the rpc may change running: edit-config or copy-config with
+ * <running/> as target, commit. */
+static int changes_running(const struct ch_rpc *rpc)
+{
+	xmlNode *t, *k;
+
+	if (rpc->op_ns == NULL || strcmp(rpc->op_ns, CH_NC_NS) != 0)
+		return 0;
+	if (strcmp(rpc->op_name, "commit") == 0)
+		return 1;
+	if (strcmp(rpc->op_name, "edit-config") != 0 &&
+	    strcmp(rpc->op_name, "copy-config") != 0)
+		return 0;
+	t = child(rpc->op, "target");
+	k = first_element(t);
+	return k != NULL && strcmp((const char *)k->name, "running") == 0;
+}
+
 /* The operations of the schema-aware mode; -1 when op is not one. */
 static int handle_ds_op(struct nc_server *s, const struct ch_rpc *rpc,
 			struct ch_buf *out, int *r)
@@ -1031,12 +2037,45 @@ static int handle_ds_op(struct nc_server *s, const struct ch_rpc *rpc,
 int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 		     struct ch_buf *out)
 {
-	struct ch_rpc *rpc = NULL;
-	uint32_t errors = errors_sent;
-	int r, bad = 1;
+	struct queued *q;
 
 	if (s->killed)		/* nothing after kill-session */
 		return CH_ERR_CLOSED;
+	if (s->deferred == NULL)
+		return handle_one(s, msg, len, out, PASS_NORMAL, NULL);
+	/* Replies go in order (RFC 6241 4.1): this one waits too. */
+	if (s->nqueued >= AGENT_DEFERRED_MAX) {
+		ch_warn("session-id=%u: more than %d rpcs behind a deferred "
+			"reply", s->session_id, AGENT_DEFERRED_MAX);
+		return CH_ERR_LIMIT;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->msg = malloc(len + 1)) == NULL) {
+		free(q);
+		return CH_ERR_NOMEM;
+	}
+	memcpy(q->msg, msg, len);
+	q->msg[len] = '\0';
+	q->len = len;
+	if (s->queue == NULL)
+		s->qtail = &s->queue;
+	*s->qtail = q;
+	s->qtail = &q->next;
+	s->nqueued++;
+	return CH_OK;
+}
+
+/* One rpc. PASS_NORMAL: a change of running, with --on-commit, is
+ * computed (dry run) and its reply deferred until the program ends;
+ * PASS_APPROVED makes it; PASS_REJECTED answers operation-failed with
+ * why. */
+static int handle_one(struct nc_server *s, const char *msg, size_t len,
+		      struct ch_buf *out, enum pass pass, const char *why)
+{
+	struct ch_rpc *rpc = NULL;
+	uint32_t errors = errors_sent;
+	int r, bad = 1, gated = 0;
+
 	if (ch_rpc_parse(msg, len, &rpc) != CH_OK) {
 		ch_info("session-id=%u: malformed message (%zu bytes) "
 			"answered with malformed-message", s->session_id, len);
@@ -1063,9 +2102,24 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 	ch_debug("session-id=%u message-id=%s op=%s", s->session_id,
 		 rpc->message_id, rpc->op_name);
 	bad = 0;
+	if (s->ag->ds && s->ag->cfg.on_commit && changes_running(rpc)) {
+		if (pass == PASS_REJECTED) {
+			r = reply_error(out, rpc, "application",
+					"operation-failed", why);
+			goto out;
+		}
+		gated = 1;
+		ch_ds_gate(s->ag->ds, pass == PASS_APPROVED ?
+			   CH_DS_GATE_EXPECT : CH_DS_GATE_DRY);
+		deferred_now = 0;
+	}
 	if (monitoring && rpc->op_ns && strcmp(rpc->op_ns, MON_NS) == 0 &&
 	    strcmp(rpc->op_name, "get-schema") == 0) {
 		r = op_get_schema(s, rpc, out);
+	} else if (notifications && rpc->op_ns &&
+		   strcmp(rpc->op_ns, NOTIF_NS) == 0 &&
+		   strcmp(rpc->op_name, "create-subscription") == 0) {
+		r = op_create_subscription(s, rpc, out);
 	} else if (rpc->op_ns == NULL || strcmp(rpc->op_ns, CH_NC_NS) != 0) {
 		r = reply_error(out, rpc, "protocol", "operation-not-supported",
 				"this device implements no operation in that "
@@ -1088,6 +2142,34 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 					  : "this device serves its "
 					    "configuration read-only (started "
 					    "without YANG modules)");
+	}
+	if (gated) {
+		ch_ds_gate(s->ag->ds, CH_DS_GATE_OFF);
+		if (deferred_now) {
+			deferred_now = 0;
+			r = hook_start(s);
+			if (r == 1) {	/* nothing would change */
+				ch_rpc_free(rpc);
+				return handle_one(s, msg, len, out,
+						  PASS_APPROVED, NULL);
+			}
+			if (r == CH_OK) {
+				if ((s->deferred = malloc(len + 1)) == NULL) {
+					s->hook->s = NULL;
+					s->hook = NULL;
+					r = CH_ERR_NOMEM;
+				} else {
+					memcpy(s->deferred, msg, len);
+					s->deferred[len] = '\0';
+					s->deferred_len = len;
+					ch_rpc_free(rpc);
+					return CH_OK;	/* counted then */
+				}
+			}
+			r = reply_error(out, rpc, "application",
+					"operation-failed", "the on-commit "
+					"program could not be run");
+		}
 	}
 out:
 	if (bad) {

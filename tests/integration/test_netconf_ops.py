@@ -97,7 +97,8 @@ def test_hello_advertises_modules_and_writable_datastores(agent, workdir):
                   "rollback-on-error:1.0"):
             assert CAP + c in caps
         assert not any("callhome-nc-edit" in c for c in caps)
-        assert not any(":xpath" in c or ":url" in c for c in caps)
+        assert CAP + "xpath:1.0" in caps
+        assert not any(":url" in c for c in caps)
     finally:
         m.close_session()
         lsock.close()
@@ -411,7 +412,9 @@ def test_netconf_monitoring_state(agent, workdir):
         xml = m.get().data_xml
         assert "<hostname>dev</hostname>" in xml
         assert f'<netconf-state xmlns="{MON}">' in xml
-        state = xml[xml.index("<netconf-state"):]
+        # (ietf-yang-library's state follows: not part of it)
+        state = xml[xml.index("<netconf-state"):
+                    xml.index("</netconf-state>")]
         assert "<capability>urn:ietf:params:netconf:base:1.1</capability>" \
             in state
         assert (f"<capability>{T}?module=callhome-test&amp;"
@@ -536,6 +539,219 @@ def test_monitoring_module_given_on_the_command_line(agent, workdir):
         assert "ietf-netconf-monitoring" in m.get_schema(
             "ietf-netconf-monitoring").data
         assert "<netconf-state" in m.get().data_xml
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+# ---- --on-commit (docs/on-commit.md) ----
+
+EXAMPLE_HOOK = REPO / "examples" / "on-commit" / "check-hostname.sh"
+
+
+def hook_script(workdir, name, body):
+    """An executable POSIX shell script in workdir."""
+    path = workdir / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def raw_send(raw, op):
+    """Sends an rpc on a RawSession without waiting for its reply."""
+    raw.next_id += 1
+    raw.chan.sendall(chunked(f'<rpc message-id="{raw.next_id}" '
+                             f'xmlns="{BASE}">{op}</rpc>'))
+
+
+def raw_recv(raw, count=1, timeout=10):
+    """The next count messages (base:1.1 framing), as a list."""
+    raw.chan.settimeout(timeout)
+    buf = getattr(raw, "pending", b"")
+    while buf.count(b"\n##\n") < count:
+        data = raw.chan.recv(65536)
+        if not data:
+            break
+        buf += data
+    parts = buf.split(b"\n##\n")
+    raw.pending = b"\n##\n".join(parts[count:])
+    return [re.sub(rb"\n#\d+\n", b"", p).decode() for p in parts[:count]]
+
+
+def test_on_commit_accepts_and_sees_both_files(agent, workdir):
+    seen = workdir / "seen"
+    seen.mkdir()
+    hook = hook_script(workdir, "hook.sh", f"""
+n=$(ls {seen} | wc -l)
+cp "$1" {seen}/running.$n.xml
+cp "$2" {seen}/diff.$n.xml
+""")
+    a, m, lsock = start(agent, workdir, extra=["--on-commit", str(hook)])
+    try:
+        m.edit_config(target="running", config=config(system(
+            "<hostname>ok1</hostname>")))
+        assert hostname(m) == "ok1"
+        assert "<hostname>ok1</hostname>" in (
+            seen / "running.0.xml").read_text()
+        diff = (seen / "diff.0.xml").read_text()
+        assert "<hostname>ok1</hostname>" in diff
+        assert 'operation="create"' in diff
+        # the candidate is not checked; its commit is
+        m.edit_config(target="candidate", config=config(system(
+            "<hostname>ok2</hostname>")))
+        assert len(list(seen.iterdir())) == 2
+        m.commit()
+        assert hostname(m) == "ok2"
+        assert 'operation="replace"' in (seen / "diff.2.xml").read_text()
+        # nothing to change: no run
+        m.edit_config(target="running", config=config(system(
+            "<hostname>ok2</hostname>")))
+        assert len(list(seen.iterdir())) == 4
+        # the files are gone after the run
+        assert not list(a.datastore.glob("on-commit-*"))
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+def test_on_commit_rejects_with_its_message(agent, workdir):
+    log = workdir / "changes.log"
+    hook = hook_script(workdir, "hook.sh",
+                       f'ON_COMMIT_LOG={log} exec {EXAMPLE_HOOK} "$@"\n')
+    a, m, lsock = start(agent, workdir, extra=["--on-commit", str(hook)])
+    try:
+        m.edit_config(target="running", config=config(system(
+            "<hostname>fine</hostname>")))
+        assert "<hostname>fine</hostname>" in log.read_text()
+        with pytest.raises(RPCError) as ei:
+            m.edit_config(target="running", config=config(system(
+                "<hostname>a-forbidden-name</hostname>")))
+        assert ei.value.tag == "operation-failed"
+        assert ei.value.message.strip() == \
+            'hostname must not contain "forbidden"'
+        assert hostname(m) == "fine"
+        assert "forbidden" not in (a.datastore / "running.xml").read_text()
+        # copy-config to running goes through it too
+        m.edit_config(target="candidate", config=config(system(
+            "<hostname>forbidden</hostname>")))
+        with pytest.raises(RPCError) as ei:
+            m.copy_config(source="candidate", target="running")
+        assert ei.value.tag == "operation-failed"
+        assert hostname(m) == "fine"
+        m.discard_changes()
+        # and the session goes on
+        m.edit_config(target="running", config=config(system(
+            "<hostname>fine2</hostname>")))
+        assert hostname(m) == "fine2"
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+def test_on_commit_that_hangs_is_killed_and_others_are_served(agent,
+                                                             workdir):
+    hook = hook_script(workdir, "hook.sh",
+                       "echo checking >&2\nsleep 60\n")
+    a, m, lsock = start(agent, workdir, extra=[
+        "--on-commit", str(hook), "--on-commit-timeout", "3"])
+    try:
+        raw = RawSession(m)
+        t0 = time.monotonic()
+        raw_send(raw, "<edit-config><target><running/></target>"
+                 + config(system("<hostname>hang</hostname>"))
+                 + "</edit-config>")
+        # queued behind the deferred reply, answered after it, in order
+        raw_send(raw, "<get-config><source><running/></source>"
+                 "</get-config>")
+        # the other session is answered meanwhile
+        time.sleep(0.5)
+        assert hostname(m) is None
+        assert time.monotonic() - t0 < 2.5
+        first, second = raw_recv(raw, 2)
+        assert time.monotonic() - t0 >= 2.5
+        assert "<error-tag>operation-failed</error-tag>" in first
+        assert "killed" in first and "checking" in first
+        assert f'message-id="{raw.next_id - 1}"' in first
+        assert f'message-id="{raw.next_id}"' in second
+        assert "hang" not in second
+        assert hostname(m) is None
+        raw.close()
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+# ---- :xpath filters (RFC 6241 8.9) ----
+
+def test_xpath_filters(agent, workdir):
+    a, m, lsock = start(agent, workdir)
+    ns = {"t": T}
+    try:
+        m.edit_config(target="running", config=config(
+            system("<hostname>xp</hostname><mtu>9000</mtu>")
+            + f'<interfaces xmlns="{T}"><interface><name>eth0</name>'
+            '<description>up</description></interface><interface>'
+            '<name>eth1</name><description>down</description>'
+            '</interface></interfaces>'))
+        xml = m.get_config(source="running", filter=(
+            "xpath", (ns, "/t:system/t:hostname"))).data_xml
+        assert "<hostname>xp</hostname>" in xml
+        assert "<system" in xml and "<mtu>" not in xml
+        assert "interfaces" not in xml
+        # ancestors and keys come along
+        xml = m.get_config(source="running", filter=(
+            "xpath", (ns, "/t:interfaces/t:interface"
+                          "[t:description='down']/t:description"))).data_xml
+        assert re.search(r"<interface><name>eth1</name><description>down"
+                         r"</description></interface>", xml), xml
+        assert "eth0" not in xml
+        # another prefix for the same namespace; nothing selected
+        xml = m.get_config(source="running", filter=(
+            "xpath", ({"x": T}, "/x:system/x:banner"))).data_xml
+        assert "<system" not in xml and "hostname" not in xml
+        # <get> too
+        xml = m.get(filter=("xpath", (ns, "/t:system/t:mtu"))).data_xml
+        assert "<mtu>9000</mtu>" in xml and "hostname" not in xml
+        # not a node-set, not an expression, undeclared prefix
+        for bad in ("count(/t:system)", "/t:system[", "/q:system"):
+            with pytest.raises(RPCError) as ei:
+                m.get_config(source="running",
+                             filter=("xpath", (ns, bad)))
+            assert ei.value.tag == "invalid-value", bad
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+# ---- yang-library (RFC 7950 5.6.4, RFC 8525) ----
+
+YANGLIB = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+
+
+def test_yang_library(agent, workdir):
+    a, m, lsock = start(agent, workdir)
+    try:
+        caps = [c for c in m.server_capabilities
+                if c.startswith(CAP + "yang-library:1.0?")]
+        assert len(caps) == 1
+        found = re.fullmatch(re.escape(CAP) + r"yang-library:1\.0\?"
+                             r"revision=2019-01-04&module-set-id=(\d+)",
+                             caps[0])
+        assert found, caps
+        set_id = found.group(1)
+        xml = m.get(filter=("subtree",
+                            f'<yang-library xmlns="{YANGLIB}"/>')).data_xml
+        assert f"<content-id>{set_id}</content-id>" in xml
+        assert "<name>callhome-test</name>" in xml
+        assert "<revision>2024-05-01</revision>" in xml
+        assert "callhome-nc-edit" not in xml
+        # state: not in get-config, and xpath reaches it
+        assert "yang-library" not in m.get_config(source="running").data_xml
+        xml = m.get(filter=("xpath", ({"yl": YANGLIB},
+                                      "/yl:yang-library/yl:content-id"))
+                    ).data_xml
+        assert f"<content-id>{set_id}</content-id>" in xml
+        assert "<module-set>" not in xml
     finally:
         m.close_session()
         lsock.close()

@@ -946,6 +946,104 @@ static void test_lock_info(void **state)
 	assert_int_equal(ch_ds_lock_info(F->ds, CH_DS_RUNNING, &since), 0);
 }
 
+/* What the change hook was told, in order. */
+static struct {
+	int calls;
+	uint32_t sid[8];
+	char edits[8][1024];
+} seen;
+
+static void on_change(void *ctx, uint32_t sid, const char *edits,
+		      size_t len)
+{
+	assert_ptr_equal(ctx, &seen);
+	assert_true(seen.calls < 8);
+	seen.sid[seen.calls] = sid;
+	snprintf(seen.edits[seen.calls], sizeof(seen.edits[0]), "%.*s",
+		 (int)len, edits);
+	seen.calls++;
+}
+
+#define XT "<target xmlns:callhome-test=\"" T "\">"
+#define ED(path, op) "<edit>" XT path "</target><operation>" op \
+	"</operation></edit>"
+
+static void test_running_changes_reach_the_hook(void **state)
+{
+	struct ch_ds_commit conf = { .confirmed = 1, .timeout_s = 1 };
+	struct ch_ds_commit plain = { .confirmed = 0 };
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	ch_ds_on_change(F->ds, on_change, &seen);
+	assert_int_equal(edit_ex(7, CH_DS_RUNNING, CH_DS_DEFOP_MERGE,
+				 CH_DS_TEST_THEN_SET, SYS "<hostname>a"
+				 "</hostname><dns-server>x'y</dns-server>"
+				 "</system>" IFS "<interface><name>e0"
+				 "</name></interface></interfaces>"), CH_OK);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.sid[0], 7);
+	assert_string_equal(seen.edits[0],
+		ED("/callhome-test:system", "create")
+		ED("/callhome-test:interfaces", "create"));
+	assert_int_equal(edit_ex(8, CH_DS_RUNNING, CH_DS_DEFOP_MERGE,
+				 CH_DS_TEST_THEN_SET, SYS "<hostname>b"
+				 "</hostname><dns-server" OP("delete") ">x'y"
+				 "</dns-server></system>" IFS "<interface>"
+				 "<name>e0</name><description>d</description>"
+				 "</interface></interfaces>"), CH_OK);
+	assert_int_equal(seen.calls, 2);
+	assert_int_equal(seen.sid[1], 8);
+	assert_string_equal(seen.edits[1],
+		ED("/callhome-test:system/callhome-test:hostname", "replace")
+		ED("/callhome-test:system/callhome-test:dns-server"
+		   "[.=\"x'y\"]", "delete")
+		ED("/callhome-test:interfaces/callhome-test:interface"
+		   "[callhome-test:name='e0']/callhome-test:description",
+		   "create"));
+	/* the candidate, test-only and failed edits change nothing */
+	assert_int_equal(edit(CH_DS_CANDIDATE, SYS "<hostname>c</hostname>"
+			      "</system>"), CH_OK);
+	assert_int_equal(edit_ex(1, CH_DS_RUNNING, CH_DS_DEFOP_MERGE,
+				 CH_DS_TEST_ONLY, SYS "<mtu>100</mtu>"
+				 "</system>"), CH_OK);
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<mtu>1</mtu></system>"),
+			 CH_ERR_INVAL);
+	assert_int_equal(seen.calls, 2);
+	/* a confirmed commit, then its rollback by the timer (sid 0) */
+	assert_int_equal(ch_ds_commit(F->ds, 9, &conf, &F->err), CH_OK);
+	assert_int_equal(seen.calls, 3);
+	assert_int_equal(seen.sid[2], 9);
+	/* the candidate was a copy of the empty running: no interfaces */
+	assert_string_equal(seen.edits[2], ED("/callhome-test:system/"
+		"callhome-test:hostname", "replace")
+		ED("/callhome-test:interfaces", "delete"));
+	uv_run(&F->loop, UV_RUN_DEFAULT);
+	assert_int_equal(seen.calls, 4);
+	assert_int_equal(seen.sid[3], 0);
+	assert_string_equal(seen.edits[3], ED("/callhome-test:system/"
+		"callhome-test:hostname", "replace")
+		ED("/callhome-test:interfaces", "create"));
+	/* a commit that changes nothing is no change; copy to startup
+	 * neither; copy-config to running is one */
+	assert_int_equal(ch_ds_commit(F->ds, 9, &plain, &F->err), CH_OK);
+	assert_int_equal(ch_ds_copy(F->ds, 4, CH_DS_STARTUP, CH_DS_RUNNING,
+				    NULL, &F->err), CH_OK);
+	assert_int_equal(seen.calls, 4);
+	assert_int_equal(edit(CH_DS_CANDIDATE, SYS "<mtu>100</mtu></system>"),
+			 CH_OK);
+	assert_int_equal(ch_ds_copy(F->ds, 5, CH_DS_RUNNING, CH_DS_CANDIDATE,
+				    NULL, &F->err), CH_OK);
+	assert_int_equal(seen.calls, 5);
+	assert_int_equal(seen.sid[4], 5);
+	assert_string_equal(seen.edits[4], ED("/callhome-test:system/"
+		"callhome-test:mtu", "create"));
+	ch_ds_on_change(F->ds, NULL, NULL);
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<mtu>200</mtu></system>"),
+			 CH_OK);
+	assert_int_equal(seen.calls, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -978,6 +1076,7 @@ int main(void)
 		T_(test_unconfirmed_commit_is_undone_at_the_next_start),
 		T_(test_module_file_schemas_and_their_text),
 		T_(test_lock_info),
+		T_(test_running_changes_reach_the_hook),
 #undef T_
 	};
 
