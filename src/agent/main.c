@@ -109,7 +109,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 {
 	static char key_default[] = DEFAULT_STATE_DIR "/ssh_host_ed25519_key";
 	static char ak_default[] = DEFAULT_STATE_DIR "/authorized_keys";
-	int c, level;
+	int c;
 
 	cfg->host_key_path = key_default;
 	cfg->authkeys_path = ak_default;
@@ -195,10 +195,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 						   4096, 1u << 30);
 			break;
 		case 'l':
-			if (ch_log_parse_level(optarg, &level) != CH_OK)
-				cli_die(PROG, "--log-level: '", optarg, "' is not "
-					  "one of error, warn, info, debug");
-			ch_log_set_level(level);
+			cli_log_level(PROG, optarg);
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("callhomed %s\n", CH_VERSION); exit(0);

@@ -5,6 +5,7 @@
 
 #include "lib/cliopt.h"
 #include "lib/err.h"
+#include "lib/log.h"
 
 void cli_die(const char *prog, const char *what, const char *arg,
 	     const char *rest)
@@ -25,4 +26,14 @@ uint32_t cli_u32(const char *prog, const char *opt, const char *arg,
 		exit(1);
 	}
 	return v;
+}
+
+void cli_log_level(const char *prog, const char *arg)
+{
+	int level;
+
+	if (ch_log_parse_level(arg, &level) != CH_OK)
+		cli_die(prog, "--log-level: '", arg, "' is not one of error, "
+			"warn, info, debug");
+	ch_log_set_level(level);
 }

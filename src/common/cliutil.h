@@ -16,4 +16,7 @@ void cli_die(const char *prog, const char *what, const char *arg,
 uint32_t cli_u32(const char *prog, const char *opt, const char *arg,
 		 uint32_t min, uint32_t max);
 
+/* Applies --log-level LEVEL (error, warn, info, debug), or exits. */
+void cli_log_level(const char *prog, const char *arg);
+
 #endif

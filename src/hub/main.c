@@ -130,7 +130,7 @@ static void add_listen(struct hub_config *cfg, const char *arg)
 
 static void parse_args(int argc, char **argv, struct hub_config *cfg)
 {
-	int c, level;
+	int c;
 
 	cfg->user = HUB_DEFAULT_USER;
 	cfg->state_dir = DEFAULT_STATE_DIR;
@@ -215,10 +215,7 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 						   4096, 1u << 30);
 			break;
 		case 'l':
-			if (ch_log_parse_level(optarg, &level) != CH_OK)
-				cli_die(PROG, "--log-level: '", optarg, "' is not "
-					  "one of error, warn, info, debug");
-			ch_log_set_level(level);
+			cli_log_level(PROG, optarg);
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("callhome-hub %s\n", CH_VERSION); exit(0);
