@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "hub/blocklist.h"
@@ -253,6 +254,9 @@ int main(int argc, char **argv)
 	int created = 0, rc = 1, in_doubt = 0;
 
 	memset(&hub, 0, sizeof(hub));
+	/* The registry holds device identities and configuration payloads:
+	 * nothing the hub creates is for other users. */
+	umask(077);
 	ch_log_set_ident("callhome-hub");
 	parse_args(argc, argv, &hub.cfg);
 	signal(SIGPIPE, SIG_IGN);

@@ -155,6 +155,12 @@ def test_unknown_device_refused_then_admitted(hub, agent, procs):
     assert devs[a.fingerprint]["admission"] == "admitted"
 
 
+def test_hub_state_is_private(hub):
+    h = hub()
+    for name in ("registry.db", "hub.sock"):
+        assert (os.stat(h.state / name).st_mode & 0o077) == 0, name
+
+
 def test_two_agents_at_once(hub, agent):
     h = hub()
     a1 = agent(hub=h, name="a1", running_xml="<x xmlns=\"urn:t\">one</x>")
