@@ -73,8 +73,7 @@ static const char *const migrations[] = {
 	/* job_next and job_count_queued: one device's queued jobs by id */
 	"CREATE INDEX jobs_device_state_id ON jobs(device, state, id);",
 	/* 3: a device's own idle-close time (-1: the hub's default) */
-	"ALTER TABLE devices ADD COLUMN idle_close INTEGER NOT NULL"
-	" DEFAULT -1;",
+	"ALTER TABLE devices ADD COLUMN idle_close INTEGER NOT NULL DEFAULT -1;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
