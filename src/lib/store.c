@@ -818,6 +818,23 @@ int ch_store_event_foreach(struct ch_store *st, const char *fp, int limit,
 	return r;
 }
 
+/* Starts a filtered walk: ?1 the row limit (<= 0: all), ?2 the walk's
+ * own argument, ?3 the fingerprint when filtering by device. A statement
+ * already stepping means a walk inside a walk's callback: refused. */
+static int walk_begin(struct ch_store *st, sqlite3_stmt *s, const char *what,
+		      int limit, int64_t arg, const char *fp)
+{
+	if (sqlite3_stmt_busy(s)) {
+		ch_error("store %s: nested %s walk", st->path, what);
+		return CH_ERR_INVAL;
+	}
+	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
+	sqlite3_bind_int64(s, 2, arg);
+	if (fp)
+		sqlite3_bind_text(s, 3, fp, -1, SQLITE_STATIC);
+	return CH_OK;
+}
+
 int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
 				 int64_t since_id, int limit,
 				 int (*fn)(void *ctx,
@@ -826,16 +843,10 @@ int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
 {
 	sqlite3_stmt *s = st->stmt[fp ? S_EV_SINCE_FP : S_EV_SINCE_ALL];
 	struct ch_event_rec ev;
-	int rc, r = CH_OK;
+	int rc, r;
 
-	if (sqlite3_stmt_busy(s)) {
-		ch_error("store %s: nested event walk", st->path);
-		return CH_ERR_INVAL;
-	}
-	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
-	sqlite3_bind_int64(s, 2, since_id);
-	if (fp)
-		sqlite3_bind_text(s, 3, fp, -1, SQLITE_STATIC);
+	if ((r = walk_begin(st, s, "event", limit, since_id, fp)) != CH_OK)
+		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		row_to_event(s, &ev);
 		if ((r = fn(ctx, &ev)) != 0)
@@ -1204,16 +1215,10 @@ int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
 {
 	sqlite3_stmt *s = st->stmt[fp ? S_JOB_FP : S_JOB_ALL];
 	struct ch_job_rec rec;
-	int rc, r = CH_OK;
+	int rc, r;
 
-	if (sqlite3_stmt_busy(s)) {
-		ch_error("store %s: nested job walk", st->path);
-		return CH_ERR_INVAL;
-	}
-	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
-	sqlite3_bind_int64(s, 2, states_mask);
-	if (fp)
-		sqlite3_bind_text(s, 3, fp, -1, SQLITE_STATIC);
+	if ((r = walk_begin(st, s, "job", limit, states_mask, fp)) != CH_OK)
+		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if ((r = row_to_job(s, &rec)) != CH_OK)
 			break;
