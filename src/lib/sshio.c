@@ -24,6 +24,13 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	 * the owner pumps it: it then reports the session closed. */
 	(void)status;
 	io->cb->io(io);
+	/* Bytes from the peer: it is alive, the keep-alive count restarts
+	 * from now (the timer is re-aimed when it next fires). */
+	if (io->rx.in_bytes != io->rx_seen) {
+		io->rx_seen = io->rx.in_bytes;
+		io->last_rx = uv_now(p->loop);
+		io->ka_unanswered = 0;
+	}
 	if (!io->closing)
 		ch_sshio_rearm(io);
 }
@@ -40,18 +47,26 @@ static void on_deadline(uv_timer_t *t)
 static void on_keepalive(uv_timer_t *t)
 {
 	struct ch_sshio *io = t->data;
+	uint64_t now = uv_now(t->loop), idle;
 
 	if (io->closing)
 		return;
-	if (io->rx.in_bytes != io->rx_seen) {
+	if (io->rx.in_bytes != io->rx_seen) {	/* read outside on_poll */
 		io->rx_seen = io->rx.in_bytes;
+		io->last_rx = now;
 		io->ka_unanswered = 0;
+	}
+	idle = now - io->last_rx;
+	if (idle < io->ka_interval) {	/* heard from it since: wait more */
+		uv_timer_start(&io->keepalive, on_keepalive,
+			       io->ka_interval - idle, 0);
 		return;
 	}
 	if (io->ka_unanswered >= io->ka_count) {
 		io->cb->dead(io);
 		return;
 	}
+	uv_timer_start(&io->keepalive, on_keepalive, io->ka_interval, 0);
 	/* In non-blocking mode libssh sends a request only when none is
 	 * outstanding; a call that finds the previous answer consumes it and
 	 * sends nothing, so call twice: at most one probe is ever in flight,
@@ -118,11 +133,12 @@ void ch_sshio_keepalive(struct ch_sshio *io, uint32_t interval_ms,
 	if (io->closing)
 		return;
 	io->ka_count = count;
+	io->ka_interval = interval_ms;
 	io->ka_unanswered = 0;
 	io->rx_seen = io->rx.in_bytes;
+	io->last_rx = uv_now(io->keepalive.loop);
 	if (interval_ms)
-		uv_timer_start(&io->keepalive, on_keepalive, interval_ms,
-			       interval_ms);
+		uv_timer_start(&io->keepalive, on_keepalive, interval_ms, 0);
 	else
 		uv_timer_stop(&io->keepalive);
 }

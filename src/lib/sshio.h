@@ -8,12 +8,13 @@
  * runs the two timers every connection needs: a deadline for the current
  * stage (handshake, authentication...) and keep-alives.
  *
- * Keep-alives: every interval without a byte from the peer, a
- * keepalive@openssh.com global request (want-reply; OpenSSH and libssh
- * answer it, RFC 4254 4 says unknown names get a failure reply, which
- * proves liveness just as well) is sent; after `count` probes in a row with
- * nothing received the peer is declared dead. A dead peer is therefore
- * found at most interval * (count + 1) after its last byte.
+ * Keep-alives (RFC 9644 max-wait, max-attempts): after `interval` without
+ * a byte from the peer a keepalive@openssh.com global request (want-reply;
+ * OpenSSH and libssh answer it, RFC 4254 4 says unknown names get a
+ * failure reply, which proves liveness just as well) is sent, and another
+ * every interval while nothing comes; when `count` probes in a row went
+ * unanswered for an interval each, the peer is declared dead: exactly
+ * interval * (count + 1) after its last byte (to the loop's granularity).
  *
  * Ownership of the fd differs by role in libssh 0.10, and the owner must
  * know which: after ssh_bind_accept_fd (the agent) libssh owns the fd and
@@ -59,7 +60,9 @@ struct ch_sshio {			/* embedded in the owner's struct */
 	uv_timer_t keepalive;
 	ssh_session ssh;		/* borrowed */
 	struct ssh_counter_struct rx;	/* libssh counts socket bytes here */
-	uint64_t rx_seen;		/* rx.in_bytes at the last tick */
+	uint64_t rx_seen;		/* rx.in_bytes when last looked at */
+	uint64_t last_rx;		/* loop ms of the last byte seen */
+	uint32_t ka_interval;		/* ms; 0: off */
 	uint32_t ka_count;
 	uint32_t ka_unanswered;
 	const char *deadline_why;
