@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
-for target in frame hello rpc filter; do
+for target in frame hello rpc filter certmap; do
   mkdir -p "$work/$target"
   cp -r "$root/fuzz/corpus/$target/." "$work/$target/"
   echo "== fuzz_$target for ${seconds}s"

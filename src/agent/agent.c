@@ -31,6 +31,7 @@ struct chan {
 	uint32_t session_id;
 	uint64_t hello_deadline;	/* loop ms; the client's hello is due */
 	int closing;			/* close-session answered, or EOF */
+	int closed_by_rpc;		/* by the manager's <close-session> */
 	struct chan *next;
 };
 
@@ -48,6 +49,8 @@ struct agent_conn {
 	struct chan *chans;
 	size_t nchans;
 	struct agent_conn_result result;
+	struct agent_conn_opts opts;
+	uint64_t last_active;		/* loop ms of the last message */
 	int closing;
 	int in_pump;			/* inside conn_io's ssh_event_dopoll */
 	void (*done)(void *ctx, const struct agent_conn_result *);
@@ -93,9 +96,12 @@ static void chan_end(struct chan *h, const char *why)
 	struct agent_conn *c = h->conn;
 	ssh_channel ch = h->ch;
 
-	if (h->nc)
+	if (h->nc) {
 		clog(CH_LOG_INFO, c, "session-id=%u ended: %s", h->session_id,
 		     why);
+		/* Graceful when the last session to end did so by RPC. */
+		c->result.graceful = h->closed_by_rpc;
+	}
 	chan_unlink(h);
 	chan_free(h);
 	if (ssh_channel_is_open(ch)) {
@@ -134,8 +140,11 @@ static int chan_message(void *ctx, const char *msg, size_t len)
 	struct ch_buf reply;
 	int r, rs;
 
+	h->conn->last_active = uv_now(h->conn->ag->loop);
 	ch_buf_init(&reply, (size_t)-1);
 	r = nc_server_handle(h->srv, msg, len, &reply);
+	if (r == CH_ERR_CLOSED)
+		h->closed_by_rpc = 1;
 	if (ch_buf_len(&reply) &&
 	    (rs = ch_nc_send(h->nc, ch_buf_ptr(&reply), ch_buf_len(&reply))))
 		r = rs;
@@ -304,8 +313,8 @@ static int on_auth_pubkey(ssh_session s, const char *user,
 	snprintf(c->user, sizeof(c->user), "%s", user);
 	c->state = CONN_OPEN;
 	ch_sshio_deadline(&c->io, 0, NULL);
-	ch_sshio_keepalive(&c->io, c->ag->cfg.keepalive_ms,
-			   c->ag->cfg.keepalive_count);
+	ch_sshio_keepalive(&c->io, c->opts.keepalive_ms,
+			   c->opts.keepalive_count);
 	clog(CH_LOG_INFO, c, "manager authenticated as '%s' with key %s", user,
 	     fp);
 	return SSH_AUTH_SUCCESS;
@@ -337,9 +346,11 @@ void agent_conn_close(struct agent_conn *c, const char *reason)
 	 * channels, and their callbacks point at ours. */
 	while ((h = c->chans) != NULL) {
 		c->chans = h->next;
-		if (h->nc)
+		if (h->nc) {
 			clog(CH_LOG_INFO, c, "session-id=%u ended: %s",
 			     h->session_id, reason);
+			c->result.graceful = 0;	/* cut, not closed */
+		}
 		ch_chanout_flush(&h->out);
 		chan_free(h);
 	}
@@ -462,7 +473,13 @@ static const struct ch_sshio_cb conn_io_cb = {
 	.closed = conn_closed,
 };
 
+uint64_t agent_conn_last_active(const struct agent_conn *c)
+{
+	return c->last_active;
+}
+
 int agent_conn_start(struct agent *ag, int fd, const char *peer,
+		     const struct agent_conn_opts *o,
 		     void (*done)(void *ctx, const struct agent_conn_result *),
 		     void *ctx, struct agent_conn **out)
 {
@@ -478,6 +495,8 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 	c->id = next_conn_id++;
 	c->done = done;
 	c->done_ctx = ctx;
+	c->opts = *o;
+	c->last_active = uv_now(ag->loop);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->result.reason = "closed";
 	if ((c->ssh = ssh_new()) == NULL) {

@@ -12,6 +12,7 @@
 #include <libssh/server.h>
 #include <uv.h>
 
+#include "agent/chconfig.h"
 #include "agent/datastore.h"
 #include "lib/backoff.h"
 #include "lib/buf.h"
@@ -24,7 +25,19 @@
 #define AGENT_BACKOFF_MAX_MS (5 * 60 * 1000)
 #define AGENT_MAX_AUTH_TRIES 6
 #define AGENT_MAX_CHANNELS 8	/* NETCONF sessions on one connection */
-#define AGENT_MAX_ENDPOINTS 32
+#define AGENT_MAX_ENDPOINTS CHC_MAX_ENDPOINTS	/* --call-home flags */
+#define AGENT_MAX_CTN_FLAGS CHC_MAX_CTN		/* --cert-to-name */
+/* Attempts on one endpoint are this far apart (jittered down to half):
+ * a refused connect returns at once and must not spin. */
+#define AGENT_RETRY_DELAY_MS 1000
+/* A session shorter than this that follows another short one is not
+ * "a manager that works": the next call waits a back-off instead of
+ * following at once (a manager that accepts and drops in a loop). */
+#define AGENT_STABLE_SESSION_MS (2 * 1000)
+/* Changes of the call-home configuration are applied this long after
+ * the commit, so that the reply to it reaches the manager first. */
+#define AGENT_RECONFIG_DELAY_MS 200
+#define AGENT_MINUTE_MS (60 * 1000)
 #define AGENT_RUNNING_MAX (64u * 1024 * 1024)
 /* RFC 6022's module, from Debian's netconfd (yuma123); without it the
  * agent offers no ietf-netconf-monitoring. */
@@ -45,14 +58,13 @@
 #define AGENT_ON_COMMIT_MSG_MAX 1024	/* its stderr in the rpc-error */
 #define AGENT_DEFERRED_MAX 64	/* rpcs queued behind a deferred reply */
 
-struct agent_endpoint {
-	char *host;
-	uint16_t port;
-};
-
 struct agent_config {
-	struct agent_endpoint endpoints[AGENT_MAX_ENDPOINTS];
+	/* The call-home shortcut flags (chconfig.h): the configuration
+	 * when running has none. */
+	struct chc_flag_endpoint endpoints[AGENT_MAX_ENDPOINTS];
 	size_t nendpoints;
+	struct chc_flags chflags;
+	const char *ctn[AGENT_MAX_CTN_FLAGS];
 	const char *host_key_path;
 	const char *authkeys_path;
 	const char *datastore_dir;
@@ -72,10 +84,12 @@ struct agent_config {
 	size_t nmodules;
 	const char *on_commit;		/* NULL: none */
 	uint32_t on_commit_timeout_ms;
+	uint32_t minute_ms;		/* of period and anchor-time */
 };
 
 struct agent_conn;
 struct dialer;
+struct clients;
 
 struct agent {
 	uv_loop_t *loop;
@@ -84,36 +98,65 @@ struct agent {
 	ssh_key host_key;
 	char host_fp[CH_FP_LEN];
 	struct ch_authkeys *authkeys;
-	struct dialer *dialer;
+	struct clients *clients;	/* one dialer per netconf-client */
 	struct ch_ds *ds;		/* NULL: schema-less, read-only */
+	/* Emits a notification on the NETCONF stream (the content element
+	 * of <notification>); NULL without notifications. */
+	void (*notify)(const char *xml, size_t len);
 	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
 	int stopping;
 };
 
-/* ---- dialer.c: keeps one call-home connection up ---- */
+/* ---- clients.c: the call-home clients of the configuration ---- */
 
-/* Starts calling the configured endpoints in order. */
-int dialer_start(struct agent *ag, struct dialer **out);
+/* Starts a dialer per netconf-client of cfg (taken) and, with a
+ * datastore, follows the call-home configuration of running. */
+int clients_start(struct agent *ag, struct chc_config *cfg);
+/* Stops every dialer; done() runs when all are stopped. */
+void clients_stop(struct agent *ag, void (*done)(void *ctx), void *ctx);
+
+/* ---- dialer.c: calls one netconf-client per its configuration ---- */
+
+/* Starts calling cl's endpoints per its reconnect-strategy and
+ * connection-type. cl is borrowed: it must stay valid until the dialer
+ * is stopped or rebound. */
+int dialer_start(struct agent *ag, const struct chc_client *cl,
+		 struct dialer **out);
+/* Points the dialer at an equal client (same canon) in a newer copy of
+ * the configuration. */
+void dialer_rebind(struct dialer *d, const struct chc_client *cl);
 /* Stops: the live connection is closed politely; done() runs when all
- * handles are closed. */
-void dialer_stop(struct dialer *d, void (*done)(void *ctx), void *ctx);
+ * handles are closed (the dialer is freed right after). */
+void dialer_stop(struct dialer *d, const char *why,
+		 void (*done)(void *ctx), void *ctx);
 
 /* ---- agent.c: one call-home connection, the SSH server side ---- */
 
 /* How a connection ended, for the dialer's reconnect decision. */
 struct agent_conn_result {
 	int established;	/* a NETCONF session was up at some point */
+	int graceful;		/* its last session ended by <close-session> */
 	const char *reason;	/* static text */
+};
+
+/* Per-connection settings, from the endpoint's configuration. */
+struct agent_conn_opts {
+	uint32_t keepalive_ms;		/* 0: no SSH keep-alives */
+	uint32_t keepalive_count;
 };
 
 /* Takes ownership of the connected fd (even on error: it is closed).
  * done() is called once, after every handle is closed; the connection
  * is freed right after it returns. */
 int agent_conn_start(struct agent *ag, int fd, const char *peer,
+		     const struct agent_conn_opts *o,
 		     void (*done)(void *ctx, const struct agent_conn_result *),
 		     void *ctx, struct agent_conn **out);
 /* Closes the connection (idempotent); done() follows. */
 void agent_conn_close(struct agent_conn *c, const char *reason);
+/* Loop time (uv_now) of the last NETCONF message from the manager, or of
+ * the connection's start. */
+uint64_t agent_conn_last_active(const struct agent_conn *c);
 
 /* ---- server.c: the NETCONF server operations ---- */
 

@@ -88,13 +88,19 @@ struct ch_ds {
 	char **caps;
 	size_t ncaps;
 	/* Told of every change of running (ch_ds_on_change). */
-	void (*on_change)(void *ctx, uint32_t sid, const char *edits,
-			  size_t len);
-	void *change_ctx;
+	struct {
+		void (*fn)(void *ctx, uint32_t sid, const char *edits,
+			   size_t len);
+		void *ctx;
+	} on_change[CH_DS_MAX_LISTENERS];
+	/* Told when running settles (ch_ds_on_settle). */
+	void (*on_settle)(void *ctx);
+	void *settle_ctx;
 	uint32_t cur_sid;		/* the session of the running call */
 	/* The external check of changes of running (ch_ds_gate). */
 	enum ch_ds_gate gate;
 	struct lyd_node *gate_tree;	/* the last dry run's running */
+	int in_commit;			/* inside ch_ds_commit's store */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -473,7 +479,7 @@ static void changed(struct ch_ds *ds, const struct lyd_node *old,
 	struct lyd_node *diff = NULL;
 	struct ch_buf b;
 
-	if (ds->on_change == NULL)
+	if (ds->on_change[0].fn == NULL)
 		return;
 	if (lyd_diff_siblings(old, new, 0, &diff) != LY_SUCCESS) {
 		ch_warn("running changed, but its diff failed: no "
@@ -482,8 +488,10 @@ static void changed(struct ch_ds *ds, const struct lyd_node *old,
 	}
 	ch_buf_init(&b, CH_DS_FILE_MAX);
 	if (diff != NULL && diff_edits(diff, &b) == CH_OK)
-		ds->on_change(ds->change_ctx, ds->cur_sid, ch_buf_ptr(&b),
-			      ch_buf_len(&b));
+		for (int k = 0; k < CH_DS_MAX_LISTENERS &&
+				ds->on_change[k].fn; k++)
+			ds->on_change[k].fn(ds->on_change[k].ctx, ds->cur_sid,
+					    ch_buf_ptr(&b), ch_buf_len(&b));
 	ch_buf_cleanup(&b);
 	lyd_free_all(diff);
 }
@@ -521,8 +529,39 @@ void ch_ds_on_change(struct ch_ds *ds,
 				size_t len),
 		     void *ctx)
 {
-	ds->on_change = fn;
-	ds->change_ctx = ctx;
+	int k;
+
+	if (fn == NULL) {
+		memset(ds->on_change, 0, sizeof(ds->on_change));
+		return;
+	}
+	for (k = 0; k < CH_DS_MAX_LISTENERS && ds->on_change[k].fn; k++)
+		;
+	if (k == CH_DS_MAX_LISTENERS) {
+		ch_error("datastore: more than %d change listeners",
+			 CH_DS_MAX_LISTENERS);
+		return;
+	}
+	ds->on_change[k].fn = fn;
+	ds->on_change[k].ctx = ctx;
+}
+
+void ch_ds_on_settle(struct ch_ds *ds, void (*fn)(void *ctx), void *ctx)
+{
+	ds->on_settle = fn;
+	ds->settle_ctx = ctx;
+}
+
+/* Running is final: no confirmed commit waits (see ch_ds_on_settle). */
+static void settled(struct ch_ds *ds)
+{
+	if (ds->on_settle != NULL && !ds->pending)
+		ds->on_settle(ds->settle_ctx);
+}
+
+const struct lyd_node *ch_ds_running_tree(const struct ch_ds *ds)
+{
+	return ds->tree[CH_DS_RUNNING];
 }
 
 /* Replaces datastore id by *work (taken): running and a saved startup
@@ -556,8 +595,11 @@ static int store(struct ch_ds *ds, int id, struct lyd_node **work,
 	old = ds->tree[id];
 	ds->tree[id] = *work;
 	*work = NULL;	/* transferred */
-	if (id == CH_DS_RUNNING)
+	if (id == CH_DS_RUNNING) {
 		changed(ds, old, ds->tree[id]);
+		if (!ds->in_commit)
+			settled(ds);
+	}
 	lyd_free_all(old);
 	return CH_OK;
 }
@@ -1248,6 +1290,7 @@ static void end_pending(struct ch_ds *ds)
 	ds->rollback = NULL;
 	if (ds->timer_init)
 		uv_timer_stop(&ds->timer);
+	settled(ds);
 }
 
 /* Restores running as it was before the pending confirmed commit (the
@@ -1351,7 +1394,10 @@ int ch_ds_commit(struct ch_ds *ds, uint32_t sid, const struct ch_ds_commit *c,
 			goto out;
 		started = 1;
 	}
-	if ((r = store(ds, CH_DS_RUNNING, &work, err)) != CH_OK) {
+	ds->in_commit = 1;	/* settled once the commit is complete */
+	r = store(ds, CH_DS_RUNNING, &work, err);
+	ds->in_commit = 0;
+	if (r != CH_OK) {
 		if (started)
 			drop_file(ds, "rollback.xml");
 		goto out;
@@ -1365,6 +1411,7 @@ int ch_ds_commit(struct ch_ds *ds, uint32_t sid, const struct ch_ds_commit *c,
 				"confirmed commit", sid);
 		} else {
 			ch_info("session-id=%u committed the candidate", sid);
+			settled(ds);
 		}
 		goto out;
 	}
@@ -1886,6 +1933,15 @@ int ch_ds_open(const struct ch_ds_config *cfg, struct ch_ds **out)
 		goto out;
 	}
 	ds->emod = emod;
+	for (size_t k = 0; k < cfg->nbuiltin; k++) {
+		if (lys_parse_mem(ds->ctx, cfg->builtin[k], LYS_IN_YANG,
+				  NULL) != LY_SUCCESS) {
+			i = ly_err_last(ds->ctx);
+			ch_error("built-in YANG module %zu: %s", k,
+				 i ? i->msg : "?");
+			goto out;
+		}
+	}
 	for (size_t k = 0; k < cfg->nmodules; k++)
 		if ((r = load_module(ds, cfg->modules[k])) != CH_OK)
 			goto out;

@@ -32,6 +32,8 @@
 #include <libxml/tree.h>
 #include <uv.h>
 
+struct lyd_node;
+
 #define CH_DS_MAX_YANG_DIRS	16
 #define CH_DS_MAX_MODULES	64
 #define CH_DS_MAX_FEATURES	64	/* per --module */
@@ -43,6 +45,7 @@
 #define CH_DS_ERR_INFO_MAX	512
 #define CH_DS_ERR_APPTAG_MAX	128
 #define CH_DS_PATH_DEPTH_MAX	64	/* levels in a change's target */
+#define CH_DS_MAX_LISTENERS	4	/* ch_ds_on_change */
 
 enum ch_ds_id {
 	CH_DS_RUNNING = 0,
@@ -71,6 +74,10 @@ struct ch_ds_config {
 	 * features); a module without a feature list has none enabled. */
 	const char *const *modules;
 	size_t nmodules;
+	/* YANG texts of modules the agent itself implements (all their
+	 * features off), loaded before the modules above. */
+	const char *const *builtin;
+	size_t nbuiltin;
 	uv_loop_t *loop;		/* for the confirmed-commit timer */
 };
 
@@ -219,11 +226,25 @@ int ch_ds_confirm_pending(const struct ch_ds *ds);
  * the parent), each with <target> (an XML instance-identifier whose
  * prefixes are the module names, declared on it) and <operation>
  * (create, delete, replace). Borrowed during the call; fn must not call
- * back into the datastore. NULL removes it. */
+ * back into the datastore. Adds fn to at most CH_DS_MAX_LISTENERS
+ * listeners, told in the order they were added; NULL removes them
+ * all. */
 void ch_ds_on_change(struct ch_ds *ds,
 		     void (*fn)(void *ctx, uint32_t sid, const char *edits,
 				size_t len),
 		     void *ctx);
+
+/* fn is told when running is final after a change: at once for a change
+ * outside a confirmed commit, and when a pending confirmed commit is
+ * confirmed or rolled back (not when it is made or extended). Settings
+ * whose change would cut the manager off (the call-home configuration)
+ * are applied then. fn must not call back into the datastore from the
+ * call (it may schedule work). One listener; NULL removes it. */
+void ch_ds_on_settle(struct ch_ds *ds, void (*fn)(void *ctx), void *ctx);
+
+/* Running as a libyang data tree (defaults included), borrowed: valid
+ * until the next change of running. NULL when empty. */
+const struct lyd_node *ch_ds_running_tree(const struct ch_ds *ds);
 
 /* An external check of every change of running (callhomed --on-commit):
  *  DRY     the next change of running (edit-config, copy-config, commit)

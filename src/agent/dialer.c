@@ -1,12 +1,20 @@
-/* dialer.c - keeps calling home (persistent connection).
+/* dialer.c - calls one netconf-client (manager) per its configuration.
  *
- * A round walks the endpoints in order; for each, the host name is
- * resolved again (addresses change) and every address is tried with a
- * connect deadline. The first TCP connection becomes the call-home
- * connection. When a round fails the dialer waits a capped exponential
- * back-off with full jitter, then starts a new round; when an established
- * session ends it calls again at once, from the first endpoint, with the
- * back-off reset (RFC 9643 persistent: reconnect immediately).
+ * A round tries every endpoint once, round robin from the one
+ * reconnect-strategy start-with names, each up to max-attempts times in
+ * a row (AGENT_RETRY_DELAY_MS apart, jittered); an attempt resolves the
+ * host name again (addresses change) and tries each address with a
+ * max-wait connect deadline. The first TCP connection becomes the
+ * call-home connection (SSH or TLS, as the endpoint says). When a round
+ * fails the dialer waits a capped exponential back-off with full jitter
+ * (backoff.h), tells subscribed managers (call-home-client-unreachable)
+ * and starts a new round.
+ *
+ * Persistent: when a session that worked ends, the dialer calls again at
+ * once, back-off reset. Periodic: it calls at anchor + k * period (the
+ * remaining part of the period, schedule.h), closes a connection idle
+ * for idle-timeout, and calls again at once only when a connection ended
+ * without a graceful close (RFC 8071 / ietf-netconf-server periodic).
  */
 #include "agent.h"
 
@@ -17,14 +25,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include "agent/tlsconn.h"
 #include "lib/err.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
+#include "lib/msg.h"
+
+#define REASON_MAX 128
+#define NOTIF_MAX 1024
 
 enum dial_state {
-	DIAL_IDLE,		/* waiting for the back-off timer */
+	DIAL_IDLE,		/* waiting: back-off, retry or period */
 	DIAL_RESOLVING,
 	DIAL_CONNECTING,
 	DIAL_HANDOVER,		/* connected; poll handle closing */
@@ -34,37 +50,58 @@ enum dial_state {
 
 struct dialer {
 	struct agent *ag;
+	const struct chc_client *cl;
 	enum dial_state state;
 	struct ch_backoff backoff;
+	struct ch_round round;
 	size_t ep;			/* endpoint being tried */
+	size_t last_connected;		/* CH_ROUND_NONE before any */
 	uv_getaddrinfo_t gai;
 	struct addrinfo *addrs;		/* results for the endpoint */
 	struct addrinfo *cur;		/* address being tried */
 	int fd;
 	uv_poll_t poll;			/* the connect in progress */
 	int poll_active;
-	uv_timer_t timer;		/* back-off and connect deadline */
+	uv_timer_t timer;		/* waits, deadlines, idle checks */
 	char peer[CH_ADDRSTR_LEN];
-	struct agent_conn *conn;
-	int failures;			/* rounds failed in a row */
+	char why[REASON_MAX];		/* the last attempt's failure */
+	struct agent_conn *conn;	/* SSH */
+	struct agent_tls_conn *tls;	/* or TLS */
+	uint64_t conn_start;		/* loop ms */
+	int short_sessions;		/* in a row */
+	int idle_closed;		/* we closed it: idle-timeout */
+	int64_t anchor_ms;		/* periodic: epoch ms */
+	uint32_t failures;		/* rounds failed in a row */
 	void (*stopped)(void *ctx);
 	void *stopped_ctx;
 	int handles;
 };
 
-static void next_endpoint(struct dialer *d);
-static void try_address(struct dialer *d);
-static void start_round(struct dialer *d);
+#define dlog(lvl, d, fmt, ...) \
+	ch_log(lvl, "client=%s " fmt, (d)->cl->name, ##__VA_ARGS__)
 
-static const struct agent_endpoint *endpoint(struct dialer *d)
+static void next_attempt(struct dialer *d);
+static void try_address(struct dialer *d);
+static void begin_round(struct dialer *d);
+static void resolve(struct dialer *d);
+
+static const struct chc_endpoint *endpoint(struct dialer *d)
 {
-	return &d->ag->cfg.endpoints[d->ep];
+	return &d->cl->eps[d->ep];
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void maybe_stopped(struct dialer *d)
 {
 	if (d->state == DIAL_STOPPED && d->handles == 0 && d->conn == NULL &&
-	    !d->poll_active) {
+	    d->tls == NULL && !d->poll_active) {
 		if (d->addrs)
 			uv_freeaddrinfo(d->addrs);
 		d->addrs = NULL;
@@ -84,7 +121,33 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void on_round_timer(uv_timer_t *t)
 {
-	start_round(t->data);
+	begin_round(t->data);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+	resolve(t->data);
+}
+
+/* call-home-client-unreachable, for managers that subscribed. */
+static void notify_unreachable(struct dialer *d, uint32_t delay)
+{
+	struct ch_buf b;
+
+	if (d->ag->notify == NULL)
+		return;
+	ch_buf_init(&b, NOTIF_MAX);
+	if (ch_buf_puts(&b, "<call-home-client-unreachable xmlns=\"" CHC_NS
+			"\"><client>") == CH_OK &&
+	    ch_xml_escape(&b, d->cl->name, strlen(d->cl->name)) == CH_OK &&
+	    ch_buf_printf(&b, "</client><rounds-failed>%u</rounds-failed>"
+			  "<next-round-in>%u</next-round-in><reason>",
+			  d->failures, delay) == CH_OK &&
+	    ch_xml_escape(&b, d->why, strlen(d->why)) == CH_OK &&
+	    ch_buf_puts(&b, "</reason></call-home-client-unreachable>") ==
+		    CH_OK)
+		d->ag->notify(ch_buf_ptr(&b), ch_buf_len(&b));
+	ch_buf_cleanup(&b);
 }
 
 static void round_failed(struct dialer *d)
@@ -93,9 +156,70 @@ static void round_failed(struct dialer *d)
 
 	d->failures++;
 	d->state = DIAL_IDLE;
-	ch_info("no manager reachable (round %d failed); calling again in "
-		"%u.%03u s", d->failures, delay / 1000, delay % 1000);
+	dlog(CH_LOG_WARN, d, "no endpoint reachable (round %u failed: %s); "
+	     "calling again in %u.%03u s", d->failures, d->why, delay / 1000,
+	     delay % 1000);
+	notify_unreachable(d, delay);
 	uv_timer_start(&d->timer, on_round_timer, delay, 0);
+}
+
+static void schedule_period(struct dialer *d)
+{
+	uint64_t period = (uint64_t)d->cl->period_min * d->ag->cfg.minute_ms;
+	uint64_t wait;
+
+	/* The timer counts from the loop's time: bring it to now, or the
+	 * call starts early by however stale it was. */
+	uv_update_time(d->ag->loop);
+	wait = ch_sched_periodic_wait(wall_ms(), d->anchor_ms, period);
+	d->state = DIAL_IDLE;
+	dlog(CH_LOG_INFO, d, "periodic: next call in %llu.%03llu s",
+	     (unsigned long long)(wait / 1000),
+	     (unsigned long long)(wait % 1000));
+	uv_timer_start(&d->timer, on_round_timer, wait, 0);
+}
+
+static void conn_ended(struct dialer *d, const struct agent_conn_result *res)
+{
+	uint64_t lasted = uv_now(d->ag->loop) - d->conn_start;
+	int graceful = res->graceful || d->idle_closed;
+
+	uv_timer_stop(&d->timer);	/* the idle check */
+	if (d->state == DIAL_STOPPED) {
+		maybe_stopped(d);
+		return;
+	}
+	if (!res->established) {
+		snprintf(d->why, sizeof(d->why), "%s: %s", d->peer,
+			 res->reason);
+		dlog(CH_LOG_INFO, d, "call home to %s failed: %s", d->peer,
+		     res->reason);
+		next_attempt(d);
+		return;
+	}
+	d->last_connected = d->ep;
+	d->failures = 0;
+	d->short_sessions = lasted < AGENT_STABLE_SESSION_MS
+		? d->short_sessions + 1 : 0;
+	if (d->cl->periodic && graceful) {
+		ch_backoff_reset(&d->backoff);
+		dlog(CH_LOG_INFO, d, "call-home session ended (%s)",
+		     d->idle_closed ? "idle-timeout" : res->reason);
+		schedule_period(d);
+		return;
+	}
+	if (d->short_sessions >= 2) {
+		/* Accepted and dropped again and again: not a manager that
+		 * works; wait as after a failed round. */
+		snprintf(d->why, sizeof(d->why), "%s: sessions end at once "
+			 "(%s)", d->peer, res->reason);
+		round_failed(d);
+		return;
+	}
+	ch_backoff_reset(&d->backoff);
+	dlog(CH_LOG_INFO, d, "call-home session ended (%s); calling again",
+	     res->reason);
+	begin_round(d);
 }
 
 static void conn_done(void *ctx, const struct agent_conn_result *res)
@@ -103,21 +227,82 @@ static void conn_done(void *ctx, const struct agent_conn_result *res)
 	struct dialer *d = ctx;
 
 	d->conn = NULL;
-	if (d->state == DIAL_STOPPED) {
-		maybe_stopped(d);
+	d->tls = NULL;
+	conn_ended(d, res);
+}
+
+/* Periodic idle-timeout: checks the connection's last message. */
+static void on_idle_timer(uv_timer_t *t)
+{
+	struct dialer *d = t->data;
+	uint64_t limit = (uint64_t)d->cl->idle_timeout_s * 1000;
+	uint64_t now = uv_now(d->ag->loop), last;
+
+	if (d->conn == NULL && d->tls == NULL)
+		return;
+	last = d->conn ? agent_conn_last_active(d->conn)
+		       : agent_tls_conn_last_active(d->tls);
+	if (now - last < limit) {
+		uv_timer_start(&d->timer, on_idle_timer, limit - (now - last),
+			       0);
 		return;
 	}
-	if (res->established) {
-		/* A session ran: the manager is there; call again now. */
-		ch_backoff_reset(&d->backoff);
-		d->failures = 0;
-		ch_info("call-home session ended (%s); calling again",
-			res->reason);
-		start_round(d);
+	dlog(CH_LOG_INFO, d, "no NETCONF message for %u s: closing "
+	     "(idle-timeout)", d->cl->idle_timeout_s);
+	d->idle_closed = 1;
+	if (d->conn)
+		agent_conn_close(d->conn, "idle-timeout");
+	else
+		agent_tls_conn_close(d->tls, "idle-timeout");
+}
+
+/* TCP keep-alives as the endpoint configures them (RFC 9643). */
+static void set_tcp_keepalives(int fd, const struct chc_endpoint *e)
+{
+	int on = 1, idle = (int)e->tcp_idle_s, cnt = (int)e->tcp_probes;
+	int intvl = (int)e->tcp_interval_s;
+
+	if (!e->tcp_keepalives)
 		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		       sizeof(intvl)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)))
+		ch_warn("TCP keep-alives: %s", strerror(errno));
+}
+
+static int start_conn(struct dialer *d, int fd)
+{
+	const struct chc_endpoint *e = endpoint(d);
+
+	set_tcp_keepalives(fd, e);
+	d->conn_start = uv_now(d->ag->loop);
+	d->idle_closed = 0;
+	if (e->transport == CHC_TLS) {
+		struct agent_tls_params p = {
+			.cert_file = e->cert_file,
+			.key_file = e->key_file,
+			.chain_file = e->chain_file,
+			.client_ca_file = e->ca_file,
+			.crl_file = e->crl_file,
+			.keepalive_ms = e->keepalives
+				? e->ka_max_wait_s * 1000 : 0,
+			.keepalive_count = e->ka_max_attempts,
+			.rules = e->ctn,
+			.nrules = e->nctn,
+		};
+
+		return agent_tls_conn_start(d->ag, &p, fd, d->peer, conn_done,
+					    d, &d->tls);
 	}
-	ch_info("call home to %s failed: %s", d->peer, res->reason);
-	next_endpoint(d);
+	struct agent_conn_opts o = {
+		.keepalive_ms = e->keepalives ? e->ka_max_wait_s * 1000 : 0,
+		.keepalive_count = e->ka_max_attempts,
+	};
+
+	return agent_conn_start(d->ag, fd, d->peer, &o, conn_done, d,
+				&d->conn);
 }
 
 static void on_poll_closed(uv_handle_t *h)
@@ -144,12 +329,17 @@ static void on_poll_closed(uv_handle_t *h)
 	}
 	d->fd = -1;
 	d->state = DIAL_CONNECTED;
-	r = agent_conn_start(d->ag, fd, d->peer, conn_done, d, &d->conn);
-	if (r != CH_OK) {	/* fd already closed by agent_conn_start */
-		ch_warn("cannot start a session with %s: %s", d->peer,
-			ch_strerror(r));
-		next_endpoint(d);
+	r = start_conn(d, fd);
+	if (r != CH_OK) {	/* fd already closed by the start */
+		snprintf(d->why, sizeof(d->why), "%s: cannot start a "
+			 "session: %s", d->peer, ch_strerror(r));
+		dlog(CH_LOG_WARN, d, "%s", d->why);
+		next_attempt(d);
+		return;
 	}
+	if (d->cl->periodic && d->cl->idle_timeout_s)
+		uv_timer_start(&d->timer, on_idle_timer,
+			       (uint64_t)d->cl->idle_timeout_s * 1000, 0);
 }
 
 static void end_attempt(struct dialer *d, enum dial_state next)
@@ -163,8 +353,9 @@ static void on_connect_timeout(uv_timer_t *t)
 {
 	struct dialer *d = t->data;
 
-	ch_info("call home to %s: no answer within %u ms", d->peer,
-		d->ag->cfg.connect_timeout_ms);
+	snprintf(d->why, sizeof(d->why), "%s: no answer within %u s",
+		 d->peer, d->cl->max_wait_s);
+	dlog(CH_LOG_INFO, d, "call home to %s", d->why);
 	end_attempt(d, DIAL_CONNECTING);
 }
 
@@ -184,16 +375,53 @@ static void on_connect_ready(uv_poll_t *p, int status, int events)
 		err = -status;
 	uv_poll_stop(p);
 	if (err) {
-		ch_info("call home to %s: %s", d->peer, strerror(err));
+		snprintf(d->why, sizeof(d->why), "%s: %s", d->peer,
+			 strerror(err));
+		dlog(CH_LOG_INFO, d, "call home to %s", d->why);
 		end_attempt(d, DIAL_CONNECTING);
 		return;
 	}
 	setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	ch_info("connected to manager %s", d->peer);
+	dlog(CH_LOG_INFO, d, "connected to manager %s (endpoint %s, %s)",
+	     d->peer, endpoint(d)->name,
+	     endpoint(d)->transport == CHC_TLS ? "TLS" : "SSH");
 	end_attempt(d, DIAL_HANDOVER);
 }
 
-/* Tries d->cur, then the following addresses; then the next endpoint. */
+/* Binds fd to the endpoint's local-address, if it has one. */
+static int bind_local(struct dialer *d, int fd, int family)
+{
+	const char *la = endpoint(d)->local_address;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (la == NULL)
+		return 0;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		len = sizeof(*a);
+		if (inet_pton(AF_INET, la, &a->sin_addr) != 1)
+			return -1;	/* an IPv6 local-address: skip */
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		len = sizeof(*a);
+		if (inet_pton(AF_INET6, la, &a->sin6_addr) != 1)
+			return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+		snprintf(d->why, sizeof(d->why), "bind to %s: %s", la,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Tries d->cur, then the following addresses; then the next attempt. */
 static void try_address(struct dialer *d)
 {
 	for (; d->cur; d->cur = d->cur->ai_next) {
@@ -203,23 +431,30 @@ static void try_address(struct dialer *d)
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
 		ch_sockaddr_str(ai->ai_addr, d->peer, sizeof(d->peer));
-		ch_info("calling home to %s (%s)", d->peer, endpoint(d)->host);
+		dlog(CH_LOG_INFO, d, "calling home to %s (endpoint %s: %s)",
+		     d->peer, endpoint(d)->name, endpoint(d)->host);
 		fd = socket(ai->ai_family,
 			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
-			ch_warn("call home to %s: socket: %s", d->peer,
-				strerror(errno));
+			snprintf(d->why, sizeof(d->why), "socket: %s",
+				 strerror(errno));
+			continue;
+		}
+		if (bind_local(d, fd, ai->ai_family) != 0) {
+			close(fd);
 			continue;
 		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
 		    errno != EINPROGRESS) {
-			ch_info("call home to %s: %s", d->peer,
-				strerror(errno));
+			snprintf(d->why, sizeof(d->why), "%s: %s", d->peer,
+				 strerror(errno));
+			dlog(CH_LOG_INFO, d, "call home to %s", d->why);
 			close(fd);
 			continue;
 		}
 		if ((r = uv_poll_init(d->ag->loop, &d->poll, fd)) != 0) {
-			ch_warn("call home to %s: %s", d->peer, uv_strerror(r));
+			snprintf(d->why, sizeof(d->why), "%s: %s", d->peer,
+				 uv_strerror(r));
 			close(fd);
 			continue;
 		}
@@ -229,10 +464,10 @@ static void try_address(struct dialer *d)
 		d->state = DIAL_CONNECTING;
 		uv_poll_start(&d->poll, UV_WRITABLE, on_connect_ready);
 		uv_timer_start(&d->timer, on_connect_timeout,
-			       d->ag->cfg.connect_timeout_ms, 0);
+			       (uint64_t)d->cl->max_wait_s * 1000, 0);
 		return;
 	}
-	next_endpoint(d);
+	next_attempt(d);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status,
@@ -240,18 +475,18 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 {
 	struct dialer *d = req->data;
 
+	d->handles--;
 	if (d->state == DIAL_STOPPED) {
 		if (res)
 			uv_freeaddrinfo(res);
-		d->handles--;
 		maybe_stopped(d);
 		return;
 	}
-	d->handles--;
 	if (status < 0) {
-		ch_info("call home to %s: cannot resolve: %s",
-			endpoint(d)->host, uv_strerror(status));
-		next_endpoint(d);
+		snprintf(d->why, sizeof(d->why), "%s: cannot resolve: %s",
+			 endpoint(d)->host, uv_strerror(status));
+		dlog(CH_LOG_INFO, d, "call home to %s", d->why);
+		next_attempt(d);
 		return;
 	}
 	if (d->addrs)
@@ -278,28 +513,45 @@ static void resolve(struct dialer *d)
 			   endpoint(d)->host, port, &hints);
 	if (r != 0) {
 		d->handles--;
-		ch_warn("call home to %s: %s", endpoint(d)->host,
-			uv_strerror(r));
-		next_endpoint(d);
+		snprintf(d->why, sizeof(d->why), "%s: %s", endpoint(d)->host,
+			 uv_strerror(r));
+		next_attempt(d);
 	}
 }
 
-static void next_endpoint(struct dialer *d)
+static void next_attempt(struct dialer *d)
 {
-	if (++d->ep >= d->ag->cfg.nendpoints) {
+	int again;
+	uint32_t delay;
+
+	if (!ch_round_next(&d->round, &d->ep, &again)) {
 		round_failed(d);
 		return;
 	}
-	resolve(d);
+	if (!again) {
+		resolve(d);
+		return;
+	}
+	/* A retry of the same endpoint: a little later. */
+	delay = AGENT_RETRY_DELAY_MS / 2 +
+		ch_backoff_random(&d->backoff, AGENT_RETRY_DELAY_MS / 2 + 1);
+	d->state = DIAL_IDLE;
+	uv_timer_start(&d->timer, on_retry_timer, delay, 0);
 }
 
-static void start_round(struct dialer *d)
+static void begin_round(struct dialer *d)
 {
-	d->ep = 0;
-	resolve(d);
+	size_t first = ch_round_first(d->cl->start_with, d->cl->neps,
+				      d->last_connected,
+				      ch_backoff_random(&d->backoff,
+							UINT32_MAX));
+
+	ch_round_begin(&d->round, d->cl->neps, first, d->cl->max_attempts);
+	next_attempt(d);
 }
 
-int dialer_start(struct agent *ag, struct dialer **out)
+int dialer_start(struct agent *ag, const struct chc_client *cl,
+		 struct dialer **out)
 {
 	struct dialer *d = calloc(1, sizeof(*d));
 
@@ -307,18 +559,39 @@ int dialer_start(struct agent *ag, struct dialer **out)
 	if (d == NULL)
 		return CH_ERR_NOMEM;
 	d->ag = ag;
+	d->cl = cl;
 	d->fd = -1;
+	d->last_connected = CH_ROUND_NONE;
 	ch_backoff_init(&d->backoff, ag->cfg.backoff_base_ms,
 			ag->cfg.backoff_max_ms, 0);
 	uv_timer_init(ag->loop, &d->timer);
 	d->timer.data = d;
 	d->handles = 1;
 	*out = d;
-	start_round(d);
+	for (size_t i = 0; i < cl->neps; i++)
+		dlog(CH_LOG_INFO, d, "endpoint %zu: %s %s port %u", i + 1,
+		     cl->eps[i].transport == CHC_TLS ? "tls" : "ssh",
+		     cl->eps[i].host, cl->eps[i].port);
+	if (cl->periodic) {
+		/* Without an anchor, periods count from now: call at once. */
+		d->anchor_ms = cl->has_anchor ? cl->anchor_ms : wall_ms();
+		dlog(CH_LOG_INFO, d, "periodic: every %u min (of %u ms), "
+		     "idle-timeout %u s", cl->period_min, ag->cfg.minute_ms,
+		     cl->idle_timeout_s);
+		schedule_period(d);
+	} else {
+		begin_round(d);
+	}
 	return CH_OK;
 }
 
-void dialer_stop(struct dialer *d, void (*done)(void *ctx), void *ctx)
+void dialer_rebind(struct dialer *d, const struct chc_client *cl)
+{
+	d->cl = cl;
+}
+
+void dialer_stop(struct dialer *d, const char *why,
+		 void (*done)(void *ctx), void *ctx)
 {
 	enum dial_state was = d->state;
 
@@ -330,6 +603,8 @@ void dialer_stop(struct dialer *d, void (*done)(void *ctx), void *ctx)
 	if (d->poll_active && !uv_is_closing((uv_handle_t *)&d->poll))
 		uv_close((uv_handle_t *)&d->poll, on_poll_closed);
 	if (d->conn)
-		agent_conn_close(d->conn, "agent shutting down");
+		agent_conn_close(d->conn, why);
+	if (d->tls)
+		agent_tls_conn_close(d->tls, why);
 	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 }

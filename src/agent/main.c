@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+
 #include "agent/agent.h"
 #include "common/cliutil.h"
 #include "lib/err.h"
@@ -17,6 +19,7 @@
 #include "lib/ncproto.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
+#include "lib/schedule.h"
 
 #define PROG "callhomed"
 #define DEFAULT_STATE_DIR "/var/lib/callhomed"
@@ -24,13 +27,37 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: callhomed --call-home HOST[:PORT] [OPTION]...\n"
-"The callhome device agent: calls home to a NETCONF manager over SSH\n"
-"(RFC 8071) and serves NETCONF on the connection it opened. It opens no\n"
+"Usage: callhomed [--call-home HOST[:PORT]]... [OPTION]...\n"
+"The callhome device agent: calls home to NETCONF managers over SSH or TLS\n"
+"(RFC 8071) and serves NETCONF on the connections it opened. It opens no\n"
 "listening socket.\n"
 "\n"
-"  -c, --call-home HOST[:PORT]   manager to call (repeatable, tried in order;\n"
-"                                port %d by default; [v6addr]:port accepted)\n"
+"Where it calls is configuration: the call-home subtree of the\n"
+"callhome-netconf-server YANG module in the running datastore (several\n"
+"managers, persistent or periodic; docs/callhome-config.md). The flags\n"
+"below are a shortcut for one manager; they are written to running when\n"
+"it has no call-home configuration, and ignored when it has one.\n"
+"\n"
+"  -c, --call-home HOST[:PORT]   an SSH endpoint of the manager (repeatable,\n"
+"                                tried in order; port %d by default;\n"
+"                                [v6addr]:port accepted)\n"
+"      --call-home-tls HOST[:PORT]\n"
+"                                a TLS endpoint (RFC 7589; port %d by default)\n"
+"      --cert FILE               the device certificate (PEM), for TLS\n"
+"      --key FILE                its private key (PEM)\n"
+"      --chain FILE              intermediate CA certificates sent with it\n"
+"      --client-ca FILE          CA certificates that issue managers' certs\n"
+"      --crl FILE                revocation lists for them\n"
+"      --cert-to-name FINGERPRINT|*,MAP-TYPE[,NAME]\n"
+"                                map the manager's certificate to a user\n"
+"                                (RFC 7589 7; repeatable, in order), e.g.\n"
+"                                '*,san-dns-name' or 'FP,specified,admin'\n"
+"      --period MINUTES          periodic connection instead of persistent\n"
+"      --anchor-time TIME        periods start at TIME + k * period\n"
+"                                (RFC 3339, to the minute)\n"
+"      --idle-timeout SECONDS    periodic: close after this long with no\n"
+"                                NETCONF message, 0 = never [%d]\n"
+"      --max-attempts N          attempts per endpoint before the next [%d]\n"
 "  -k, --host-key FILE           SSH host key (created as ed25519, mode 0600,\n"
 "                                if absent) [" DEFAULT_STATE_DIR "/ssh_host_ed25519_key]\n"
 "  -a, --authorized-keys FILE    managers' public keys, OpenSSH format\n"
@@ -54,20 +81,24 @@ static void usage(FILE *f)
 "      --keepalive-count N       unanswered keep-alives before the manager\n"
 "                                is declared dead [%d]\n"
 "      --auth-timeout SECONDS    the manager must authenticate within [%d]\n"
-"      --connect-timeout SECONDS per-address TCP connect deadline [%d]\n"
+"      --connect-timeout SECONDS TCP connect deadline per address\n"
+"                                (reconnect-strategy max-wait) [%d]\n"
 "      --hello-timeout SECONDS   a NETCONF session's client hello is due\n"
 "                                within [%d]\n"
 "      --max-message BYTES       largest NETCONF message accepted [%u]\n"
 "      --backoff-base MS         first reconnect delay ceiling [%d]\n"
 "      --backoff-max MS          largest reconnect delay ceiling [%d]\n"
+"      --minute-ms MS            the length of a period minute, for tests\n"
+"                                and demos [60000]\n"
 "  -l, --log-level LEVEL         error, warn, info or debug [info]\n"
 "  -h, --help                    this text\n"
 "  -V, --version                 print the version\n"
 "\n"
-"Reconnect: after a failed round over all managers the agent waits a\n"
-"random delay in [0, min(max, base * 2^n)] (full jitter); after a session\n"
+"Reconnect: after a failed round over a manager's endpoints the agent waits\n"
+"a random delay in [0, min(max, base * 2^n)] (full jitter); after a session\n"
 "that worked it calls again at once. Logs go to standard error.\n",
-		CH_PORT_SSH, AGENT_ON_COMMIT_TIMEOUT_MS / 1000,
+		CH_PORT_SSH, CHC_PORT_TLS, CHC_IDLE_TIMEOUT_S,
+		CHC_RS_MAX_ATTEMPTS, AGENT_ON_COMMIT_TIMEOUT_MS / 1000,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
 		AGENT_AUTH_TIMEOUT_MS / 1000, AGENT_CONNECT_TIMEOUT_MS / 1000,
 		CH_NC_HELLO_TIMEOUT_MS / 1000, CH_FRAME_MAX_MSG_DEFAULT,
@@ -78,11 +109,25 @@ enum {
 	OPT_KEEPALIVE = 256, OPT_KEEPALIVE_COUNT, OPT_AUTH_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_BACKOFF_BASE, OPT_BACKOFF_MAX,
 	OPT_HELLO_TIMEOUT, OPT_MAX_MESSAGE, OPT_ON_COMMIT,
-	OPT_ON_COMMIT_TIMEOUT,
+	OPT_ON_COMMIT_TIMEOUT, OPT_CALL_HOME_TLS, OPT_CERT, OPT_KEY, OPT_CHAIN,
+	OPT_CLIENT_CA, OPT_CRL, OPT_CERT_TO_NAME, OPT_PERIOD, OPT_ANCHOR_TIME,
+	OPT_IDLE_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MINUTE_MS,
 };
 
 static const struct option long_opts[] = {
 	{ "call-home", required_argument, NULL, 'c' },
+	{ "call-home-tls", required_argument, NULL, OPT_CALL_HOME_TLS },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "chain", required_argument, NULL, OPT_CHAIN },
+	{ "client-ca", required_argument, NULL, OPT_CLIENT_CA },
+	{ "crl", required_argument, NULL, OPT_CRL },
+	{ "cert-to-name", required_argument, NULL, OPT_CERT_TO_NAME },
+	{ "period", required_argument, NULL, OPT_PERIOD },
+	{ "anchor-time", required_argument, NULL, OPT_ANCHOR_TIME },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
+	{ "minute-ms", required_argument, NULL, OPT_MINUTE_MS },
 	{ "host-key", required_argument, NULL, 'k' },
 	{ "authorized-keys", required_argument, NULL, 'a' },
 	{ "datastore", required_argument, NULL, 'd' },
@@ -105,10 +150,29 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static void add_endpoint(struct agent_config *cfg, enum chc_transport t,
+			 const char *arg)
+{
+	struct chc_flag_endpoint *ep;
+	char *host;
+
+	if (cfg->nendpoints >= AGENT_MAX_ENDPOINTS)
+		cli_die(PROG, "too many --call-home (at most 32)", "", "");
+	ep = &cfg->endpoints[cfg->nendpoints];
+	if (ch_hostport_parse(arg, t == CHC_TLS ? CHC_PORT_TLS : CH_PORT_SSH,
+			      &host, &ep->port) != CH_OK)
+		cli_die(PROG, t == CHC_TLS ? "--call-home-tls: '"
+			: "--call-home: '", arg, "' is not HOST[:PORT]");
+	ep->host = host;
+	ep->transport = t;
+	cfg->nendpoints++;
+}
+
 static void parse_args(int argc, char **argv, struct agent_config *cfg)
 {
 	static char key_default[] = DEFAULT_STATE_DIR "/ssh_host_ed25519_key";
 	static char ak_default[] = DEFAULT_STATE_DIR "/authorized_keys";
+	struct chc_flags *f = &cfg->chflags;
 	int c;
 
 	cfg->host_key_path = key_default;
@@ -123,24 +187,62 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	cfg->hello_timeout_ms = CH_NC_HELLO_TIMEOUT_MS;
 	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
 	cfg->on_commit_timeout_ms = AGENT_ON_COMMIT_TIMEOUT_MS;
+	cfg->minute_ms = AGENT_MINUTE_MS;
+	f->idle_timeout_s = CHC_IDLE_TIMEOUT_S;
 
 	while ((c = getopt_long(argc, argv, "c:k:a:d:Y:m:l:hV", long_opts,
 				NULL)) != -1) {
 		switch (c) {
-		case 'c': {
-			struct agent_endpoint *ep;
+		case 'c':
+			add_endpoint(cfg, CHC_SSH, optarg);
+			break;
+		case OPT_CALL_HOME_TLS:
+			add_endpoint(cfg, CHC_TLS, optarg);
+			break;
+		case OPT_CERT: f->cert_file = optarg; break;
+		case OPT_KEY: f->key_file = optarg; break;
+		case OPT_CHAIN: f->chain_file = optarg; break;
+		case OPT_CLIENT_CA: f->ca_file = optarg; break;
+		case OPT_CRL: f->crl_file = optarg; break;
+		case OPT_CERT_TO_NAME: {
+			struct ch_ctn_rule rule;
+			char err[CH_CTN_ERR_LEN];
 
-			if (cfg->nendpoints >= AGENT_MAX_ENDPOINTS)
-				cli_die(PROG, "too many --call-home (at most 32)",
-					  "", "");
-			ep = &cfg->endpoints[cfg->nendpoints];
-			if (ch_hostport_parse(optarg, CH_PORT_SSH, &ep->host,
-					      &ep->port) != CH_OK)
-				cli_die(PROG, "--call-home: '", optarg,
-					  "' is not HOST[:PORT]");
-			cfg->nendpoints++;
+			if (f->nctn >= AGENT_MAX_CTN_FLAGS)
+				cli_die(PROG, "too many --cert-to-name", "",
+					"");
+			if (ch_ctn_rule_parse(optarg, (uint32_t)f->nctn + 1,
+					      &rule, err, sizeof(err)) !=
+			    CH_OK)
+				cli_die(PROG, "--cert-to-name: ", err, "");
+			cfg->ctn[f->nctn++] = optarg;
 			break;
 		}
+		case OPT_PERIOD:
+			f->period_min = cli_u32(PROG, "period", optarg, 1,
+						65535);
+			break;
+		case OPT_ANCHOR_TIME: {
+			int64_t ms;
+
+			if (ch_sched_parse_time(optarg, &ms) != CH_OK)
+				cli_die(PROG, "--anchor-time: '", optarg,
+					"' is not an RFC 3339 date-and-time");
+			f->anchor_time = optarg;
+			break;
+		}
+		case OPT_IDLE_TIMEOUT:
+			f->idle_timeout_s = cli_u32(PROG, "idle-timeout",
+						    optarg, 0, 65535);
+			break;
+		case OPT_MAX_ATTEMPTS:
+			f->max_attempts = cli_u32(PROG, "max-attempts", optarg,
+						  1, 255);
+			break;
+		case OPT_MINUTE_MS:
+			cfg->minute_ms = cli_u32(PROG, "minute-ms", optarg, 1,
+						 AGENT_MINUTE_MS);
+			break;
 		case 'k': cfg->host_key_path = optarg; break;
 		case 'a': cfg->authkeys_path = optarg; break;
 		case 'd': cfg->datastore_dir = optarg; break;
@@ -206,9 +308,25 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	}
 	if (optind < argc)
 		cli_die(PROG, "unexpected argument '", argv[optind], "'");
-	if (cfg->nendpoints == 0)
+	if (cfg->nendpoints == 0 && cfg->nmodules == 0)
 		cli_die(PROG, "no manager to call: give --call-home "
-			  "HOST[:PORT]", "", "");
+			  "HOST[:PORT] (or --module, with a call-home "
+			  "configuration in the datastore)", "", "");
+	for (size_t i = 0; i < cfg->nendpoints; i++)
+		if (cfg->endpoints[i].transport == CHC_TLS &&
+		    (!f->cert_file || !f->key_file || !f->ca_file ||
+		     f->nctn == 0))
+			cli_die(PROG, "--call-home-tls needs --cert, --key, "
+				"--client-ca and at least one --cert-to-name",
+				"", "");
+	if (cfg->keepalive_ms && cfg->keepalive_ms < 1000)
+		cfg->keepalive_ms = 1000;
+	f->eps = cfg->endpoints;
+	f->neps = cfg->nendpoints;
+	f->ctn = cfg->ctn;
+	f->connect_timeout_s = cfg->connect_timeout_ms / 1000;
+	f->keepalive_s = cfg->keepalive_ms / 1000;
+	f->keepalive_count = cfg->keepalive_count;
 	if (cfg->nyang_dirs > 0 && cfg->nmodules == 0)
 		cli_die(PROG, "--yang-dir without --module: name the modules "
 			"to implement", "", "");
@@ -236,7 +354,66 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	ag->stopping = 1;
 	ch_info("signal %d: shutting down", signum);
-	dialer_stop(ag->dialer, on_stopped, ag);
+	clients_stop(ag, on_stopped, ag);
+}
+
+/* Writes the command line's call-home configuration to running. */
+static int seed_running(struct agent *ag, const char *xml)
+{
+	struct ch_ds_err err;
+	xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL,
+				    XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+	int r;
+
+	if (doc == NULL)
+		return CH_ERR_INVAL;
+	r = ch_ds_edit(ag->ds, 0, CH_DS_RUNNING, CH_DS_DEFOP_MERGE,
+		       CH_DS_TEST_THEN_SET, xmlDocGetRootElement(doc), &err);
+	xmlFreeDoc(doc);
+	if (r == CH_OK)		/* the candidate starts equal to running */
+		r = ch_ds_discard(ag->ds, 0, &err);
+	if (r != CH_OK)
+		ch_error("call home: the command line's configuration is not "
+			 "valid: %s", err.message);
+	return r;
+}
+
+/* The call-home configuration to start with: running's, else the
+ * command line's (written to running when there is one). */
+static int callhome_config(struct agent *ag, struct chc_config *out)
+{
+	int given = ag->cfg.nendpoints > 0, r;
+	char *xml = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (given && (r = chc_flags_xml(&ag->cfg.chflags, &xml)) != CH_OK)
+		return r;
+	if (ag->ds == NULL) {
+		r = chc_from_xml(xml, out);
+		goto out;
+	}
+	if ((r = chc_from_tree(ch_ds_running_tree(ag->ds), out)) != CH_OK)
+		goto out;
+	if (out->present) {
+		ch_info("call home: %zu netconf-client(s) from the running "
+			"configuration%s", out->n, given ? "; the --call-home "
+			"flags are ignored (docs/callhome-config.md)" : "");
+		goto out;
+	}
+	if (!given) {
+		ch_error("no manager to call: running has no call-home "
+			 "configuration and no --call-home was given");
+		r = CH_ERR_INVAL;
+		goto out;
+	}
+	if ((r = seed_running(ag, xml)) != CH_OK ||
+	    (r = chc_from_tree(ch_ds_running_tree(ag->ds), out)) != CH_OK)
+		goto out;
+	ch_info("call home: the command line's configuration is now in "
+		"running (%s:netconf-server/call-home)", CHC_MODULE);
+out:
+	free(xml);
+	return r;
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -249,6 +426,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 int main(int argc, char **argv)
 {
 	struct agent ag;
+	struct chc_config chcfg;
 	uv_signal_t sigint, sigterm;
 	ssh_key key = NULL;
 	int created = 0;
@@ -290,12 +468,15 @@ int main(int argc, char **argv)
 	ag.loop = uv_default_loop();
 	ag.next_session_id = 1;
 	if (ag.cfg.nmodules > 0) {
+		static const char *const builtin[] = { chc_module_yang };
 		struct ch_ds_config dcfg = {
 			.dir = ag.cfg.datastore_dir,
 			.yang_dirs = ag.cfg.yang_dirs,
 			.nyang_dirs = ag.cfg.nyang_dirs,
 			.modules = ag.cfg.modules,
 			.nmodules = ag.cfg.nmodules,
+			.builtin = builtin,
+			.nbuiltin = 1,
 			.loop = ag.loop,
 		};
 
@@ -316,10 +497,9 @@ int main(int argc, char **argv)
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
 
-	for (size_t i = 0; i < ag.cfg.nendpoints; i++)
-		ch_info("manager %zu: %s port %u", i + 1,
-			ag.cfg.endpoints[i].host, ag.cfg.endpoints[i].port);
-	if (dialer_start(&ag, &ag.dialer) != CH_OK)
+	if (callhome_config(&ag, &chcfg) != CH_OK)
+		return 1;
+	if (clients_start(&ag, &chcfg) != CH_OK)
 		return 1;
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 
@@ -331,7 +511,7 @@ int main(int argc, char **argv)
 	ch_authkeys_free(ag.authkeys);
 	ssh_bind_free(ag.bind);
 	for (size_t i = 0; i < ag.cfg.nendpoints; i++)
-		free(ag.cfg.endpoints[i].host);
+		free((void *)ag.cfg.endpoints[i].host);
 	ssh_finalize();
 	ch_info("stopped");
 	return 0;

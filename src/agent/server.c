@@ -1508,6 +1508,7 @@ static void notif_init(struct agent *ag)
 	agent = ag;
 	notifications = 1;
 	log_load();
+	ag->notify = notif_emit;	/* for the other modules */
 	ch_ds_on_change(ag->ds, on_running_change, NULL);
 	if (ag->loop != NULL && uv_timer_init(ag->loop, &stop_timer) == 0) {
 		stop_timer_init = 1;

@@ -76,19 +76,30 @@ uint32_t ch_backoff_ceiling(const struct ch_backoff *b)
 	return c > b->cap_ms ? b->cap_ms : (uint32_t)c;
 }
 
-uint32_t ch_backoff_next(struct ch_backoff *b)
+/* Uniform in [0, range), range >= 1. */
+static uint64_t uniform(struct ch_backoff *b, uint64_t range)
 {
-	uint64_t range, limit, r;
+	/* Reject the short bottom slice of 2^64 so r % range is unbiased. */
+	uint64_t limit = -range % range, r;
 
-	range = (uint64_t)ch_backoff_ceiling(b) + 1;	/* [0, ceiling] */
-	/* Reject the short top slice of 2^64 so r % range is unbiased. */
-	limit = -range % range;
 	do {
 		r = rng_next(b);
 	} while (r < limit);
+	return r % range;
+}
+
+uint32_t ch_backoff_next(struct ch_backoff *b)
+{
+	uint64_t range = (uint64_t)ch_backoff_ceiling(b) + 1;	/* [0, ceil] */
+
 	if (b->attempt < UINT32_MAX)
 		b->attempt++;
-	return (uint32_t)(r % range);
+	return (uint32_t)uniform(b, range);
+}
+
+uint32_t ch_backoff_random(struct ch_backoff *b, uint32_t bound)
+{
+	return bound ? (uint32_t)uniform(b, bound) : 0;
 }
 
 void ch_backoff_reset(struct ch_backoff *b)

@@ -24,6 +24,9 @@ void ch_backoff_init(struct ch_backoff *b, uint32_t base_ms, uint32_t cap_ms,
 uint32_t ch_backoff_ceiling(const struct ch_backoff *b);
 /* Returns the next delay and advances. */
 uint32_t ch_backoff_next(struct ch_backoff *b);
+/* A number uniform in [0, bound) from the same generator (0 when bound
+ * is 0): jitter and random choices of the dialer. */
+uint32_t ch_backoff_random(struct ch_backoff *b, uint32_t bound);
 /* After a success: the next delay starts from base again. */
 void ch_backoff_reset(struct ch_backoff *b);
 

@@ -133,7 +133,8 @@ def _require_tools(*paths):
 class Hub:
     """A running callhome-hub plus the CLI to talk to it."""
 
-    def __init__(self, proc, port, state, key, user, host):
+    def __init__(self, proc, port, state, key, user, host, procs=None):
+        self.procs = procs
         self.proc = proc
         self.port = port
         self.host = host
@@ -152,6 +153,16 @@ class Hub:
     @property
     def fingerprint(self):
         return fingerprint_of_pub(self.pub)
+
+    def restart(self, name, extra=()):
+        """Starts this hub again (after it stopped or was killed) on the
+        same state, key and port, as process NAME; waits until it serves
+        (after kill -9 the old socket file is still there)."""
+        self.proc = self.procs.spawn(name, [
+            _require_binary("callhome-hub"), "--listen", self.address,
+            "--key", self.key, "--user", self.user, "--state", self.state,
+            "--log-level", "debug"] + list(extra))
+        self.proc.wait_log(r"hub ready", timeout=15)
 
     def cli(self, *args, timeout=CLI_TIMEOUT_S):
         """Runs `callhome --hub SOCK ARGS...`; returns (rc, stdout,
@@ -215,7 +226,7 @@ def hub(procs, workdir):
         if netns_argv:  # e.g. nat.argv("hub", []) to run inside a netns
             argv = list(netns_argv) + [str(a) for a in argv]
         proc = procs.spawn(name, argv, env=env)
-        h = Hub(proc, port, state, key, user, host)
+        h = Hub(proc, port, state, key, user, host, procs)
         wait_for(h.sock.exists, HUB_START_TIMEOUT_S, f"{h.sock}", proc=proc)
         wait_for(h.pub.exists, 5, f"{h.pub}", proc=proc)
         return h
@@ -245,10 +256,12 @@ def agent(procs, workdir):
     """Factory: agent(hub=HUB or call_home=["host:port", ...]) starts
     callhomed. The agent creates its own host key; authorized_keys holds
     the hub's KEY.pub (or the given .pub paths / key lines); the datastore
-    holds running.xml (SAMPLE_RUNNING_XML unless given)."""
+    holds running.xml (SAMPLE_RUNNING_XML unless given) and startup.xml
+    when given. call_home=[] gives no --call-home flag (the datastore
+    holds the call-home configuration)."""
     def start(hub=None, name="agent", call_home=None, authorized=None,
               running_xml=SAMPLE_RUNNING_XML, log_level="debug", extra=(),
-              env=None, netns_argv=None):
+              env=None, netns_argv=None, startup_xml=None):
         exe = _require_binary("callhomed")
         d = workdir / name
         d.mkdir(parents=True)
@@ -256,6 +269,8 @@ def agent(procs, workdir):
         datastore.mkdir()
         if running_xml is not None:
             (datastore / "running.xml").write_text(running_xml)
+        if startup_xml is not None:
+            (datastore / "startup.xml").write_text(startup_xml)
         if authorized is None:
             assert hub is not None, "give hub= or authorized="
             authorized = [hub.pub]

@@ -27,15 +27,6 @@ def wait_connected_fp(hub, fp, timeout=15):
              f"device {fp} connected", interval=0.1, proc=hub.proc)
 
 
-def restart_hub(h, procs, name, extra=()):
-    """Starts h's hub again on the same state, key and port; waits until
-    it serves (after kill -9 the old socket file is still there)."""
-    h.proc = procs.spawn(name, [
-        binary("callhome-hub"), "--listen", h.address, "--key", h.key,
-        "--user", h.user, "--state", h.state, "--log-level", "debug"]
-        + list(extra))
-    h.proc.wait_log(r"hub ready", timeout=15)
-
 
 def test_call_home_get_config(hub, agent):
     h = hub()
@@ -115,7 +106,7 @@ def test_hub_restart_agent_reconnects(hub, agent, procs, how):
     else:
         h.proc.kill9()
     # the same hub again: same state dir, key and port
-    restart_hub(h, procs, "hub-again")
+    h.restart("hub-again")
     # known device: admitted without --accept-new from the registry
     wait_connected_fp(h, a.fingerprint, timeout=20)
     rc, out, _ = h.cli("get-config", a.fingerprint)
@@ -149,7 +140,7 @@ def test_unknown_device_refused_then_admitted(hub, agent, procs):
 
     # the same hub with --accept-new admits it at its next call
     h.proc.stop()
-    restart_hub(h, procs, "hub2", ["--accept-new"])
+    h.restart("hub2", ["--accept-new"])
     wait_connected_fp(h, a.fingerprint, timeout=20)
     devs = {d["fingerprint"]: d for d in h.devices()}
     assert devs[a.fingerprint]["admission"] == "admitted"

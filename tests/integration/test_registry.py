@@ -9,7 +9,7 @@ import threading
 import time
 
 
-from helpers import (binary, current_user, fingerprint_of_pub, ssh_keygen,
+from helpers import (current_user, fingerprint_of_pub, ssh_keygen,
                      wait_for)
 
 FAST = ["--backoff-base", "100", "--backoff-max", "400"]
@@ -28,13 +28,6 @@ def ok(resp):
     assert resp.get("ok") is True, resp
     return resp
 
-
-def restart_hub(h, procs, name, extra=()):
-    h.proc = procs.spawn(name, [
-        binary("callhome-hub"), "--listen", h.address, "--key", h.key,
-        "--user", h.user, "--state", h.state, "--log-level", "debug"]
-        + list(extra))
-    h.proc.wait_log(r"hub ready", timeout=15)
 
 
 def pregenerated_agent(agent, h, workdir, name="agent", extra=()):
@@ -258,7 +251,7 @@ def test_hub_killed_with_jobs_queued_and_one_in_flight(hub, workdir,
              == "running", 10, "job running", proc=h.proc)
     h.proc.kill9()
     t.close()
-    restart_hub(h, procs, "hub-after-crash",
+    h.restart("hub-after-crash",
                 ["--admission", "known-only"])
     h.proc.wait_log(r"1 job\(s\) were running when the hub stopped")
     assert ok(h.ctl({"cmd": "job", "id": j_edit}))["job"]["state"] == \
@@ -422,7 +415,7 @@ def test_safe_apply_on_netconfd_and_rollback_when_the_hub_dies(
     h.proc.kill9()
     # the session died with the hub: the device restores the old config
     # (RFC 6241 8.4: a confirmed commit is undone when its session ends)
-    restart_hub(h, procs, "hub2", ["--admission", "trust-new",
+    h.restart("hub2", ["--admission", "trust-new",
                                    "--confirm-timeout", "20"])
     d.dial(h.port)
     wait_for(lambda: any(x["state"] == "connected" for x in h.devices()),

@@ -165,6 +165,29 @@ static void test_init_clamps(void **state)
 	assert_true(b.rng != 0);
 }
 
+/* The dialer's jitter and random start: in range, every value seen,
+ * and the back-off sequence is not advanced by it. */
+static void test_random(void **state)
+{
+	struct ch_backoff b;
+	int seen[7] = { 0 };
+
+	(void)state;
+	ch_backoff_init(&b, 100, 1000, 9);
+	assert_int_equal(ch_backoff_random(&b, 0), 0);
+	assert_int_equal(ch_backoff_random(&b, 1), 0);
+	for (int i = 0; i < 7000; i++) {
+		uint32_t v = ch_backoff_random(&b, 7);
+
+		assert_true(v < 7);
+		seen[v]++;
+	}
+	for (int v = 0; v < 7; v++)
+		assert_true(seen[v] > 800 && seen[v] < 1200);
+	assert_int_equal(b.attempt, 0);
+	assert_int_equal(ch_backoff_ceiling(&b), 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_spread),
 		cmocka_unit_test(test_seeding),
 		cmocka_unit_test(test_init_clamps),
+		cmocka_unit_test(test_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
