@@ -22,6 +22,8 @@ enum {
 	OPT_FINGERPRINT,
 	OPT_STATE,
 	OPT_IDLE_CLOSE,
+	OPT_SERIAL,
+	OPT_CERT_FINGERPRINT,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -20,6 +20,8 @@ static const struct option set_opts[] = {
 
 static const struct option add_opts[] = {
 	{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "cert-fingerprint", required_argument, NULL, OPT_CERT_FINGERPRINT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -118,12 +120,21 @@ const struct command commands[] = {
 	},
 	{
 		.name = "add",
-		.args = "NAME --fingerprint FP",
-		.summary = "pre-provision a device by its key's fingerprint",
+		.args = "NAME --fingerprint FP | --serial S | --cert-fingerprint FP",
+		.summary = "pre-provision a device by its key, serial or certificate",
 		.help =
 "Records a device that has not called yet, admitted and named, so it\n"
-"is served from its first call. FP is its SSH host-key fingerprint,\n"
-"SHA256: and 43 base64 characters (ssh-keygen -lf KEY.pub).\n",
+"is served from its first call. Give exactly one identity:\n"
+"  --fingerprint FP       its SSH host-key fingerprint, SHA256: and 43\n"
+"                         base64 characters (ssh-keygen -lf KEY.pub)\n"
+"  --serial S             TLS: the serialNumber in its certificate's\n"
+"                         subject (the chain must also lead to a\n"
+"                         --trust-anchor of the hub)\n"
+"  --cert-fingerprint FP  TLS: its certificate pinned, by SHA-256\n"
+"                         fingerprint: AB:CD:... as `openssl x509\n"
+"                         -fingerprint -sha256` prints it, 04:AB:...\n"
+"                         (RFC 7407) or SHA256:<64 hex digits>\n"
+"Many serials at once: callhome import-serials.\n",
 		.longopts = add_opts,
 		.done = "added",
 		.build = build_add,
@@ -173,7 +184,9 @@ const struct command commands[] = {
 		.help =
 "Adds another host key (by its fingerprint FP) under which the device\n"
 "is known, for key rotation: the device may call with either key. The\n"
-"device's fingerprint (its identity) stays the same.\n",
+"device's fingerprint (its identity) stays the same. For TLS, FP may be\n"
+"serial:SERIAL or a certificate fingerprint (as for add\n"
+"--cert-fingerprint).\n",
 		.done = "added an identity to",
 		.build = build_identity_add,
 		.print = print_changed,
@@ -187,6 +200,23 @@ const struct command commands[] = {
 "came in with that key is closed.\n",
 		.build = build_identity_remove,
 		.print = print_identity_removed,
+	},
+	{
+		.name = "import-serials",
+		.args = "FILE|-",
+		.summary = "pre-provision TLS devices from a manufacturer's list",
+		.help =
+"Reads a manufacturer's list of device serial numbers, one per line,\n"
+"optionally followed by ,NAME; blank lines and # comments are skipped.\n"
+"Each new serial becomes an admitted device: it is served at its first\n"
+"TLS call, with no other step, if its certificate's subject carries that\n"
+"serialNumber and its chain leads to a --trust-anchor of the hub.\n"
+"A serial already known is left as it is, except that a pending one is\n"
+"admitted. Prints how many were added, already known and invalid, and\n"
+"the first refused lines; exits 0 even with invalid lines. At most\n"
+"100000 lines per call.\n",
+		.build = build_import_serials,
+		.print = print_import_serials,
 	},
 	{
 		.name = "rpc",

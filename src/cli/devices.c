@@ -71,6 +71,7 @@ int build_on_device(struct run *run, int argc, char **argv)
 static const struct resp_field device_fields[] = {
 	{ "name:", "name", FIELD_STR, "-" },
 	{ "fingerprint:", "fingerprint", FIELD_STR, "?" },
+	{ "identity kind:", "kind", FIELD_STR, "-" },
 	{ "admission:", "admission", FIELD_STR, "?" },
 	{ "state:", "state", FIELD_STR, "?" },
 	{ "address:", "address", FIELD_STR, "-" },
@@ -79,6 +80,7 @@ static const struct resp_field device_fields[] = {
 	{ "last seen:", "last_seen", FIELD_STR, "-" },
 	{ "capabilities:", "capabilities", FIELD_INT, NULL },
 	{ "last error:", "last_error", FIELD_STR, "-" },
+	{ "TLS certificate:", "certificate", FIELD_STR, "-" },
 	{ "queued jobs:", "queued_jobs", FIELD_INT, NULL },
 };
 
@@ -143,22 +145,39 @@ int build_approve(struct run *run, int argc, char **argv)
 
 int build_add(struct run *run, int argc, char **argv)
 {
-	const char *fp = NULL;
-	int r;
+	static const char *const keys[] = { "fingerprint", "serial",
+					    "cert_fingerprint" };
+	const char *val[3] = { NULL, NULL, NULL };
+	int c, r, which = -1, n = 0;
 
-	if ((r = args_opts(run, argc, argv, OPT_FINGERPRINT, &fp,
-			   NULL)) != CLI_OK ||
-	    (r = args_operands(run, argc, 1, 1,
+	while ((c = args_next(run, argc, argv)) != -1) {
+		if (c == OPT_FINGERPRINT)
+			val[0] = optarg;
+		else if (c == OPT_SERIAL)
+			val[1] = optarg;
+		else if (c == OPT_CERT_FINGERPRINT)
+			val[2] = optarg;
+		else
+			return args_opt_done(run, c);
+	}
+	if ((r = args_operands(run, argc, 1, 1,
 			       "wants exactly one NAME")) != CLI_OK ||
 	    (r = args_nonempty(run, argv[optind], "NAME")) != CLI_OK)
 		return r;
-	if (fp == NULL || fp[0] == '\0')
-		return cli_usage_error(run, "wants --fingerprint SHA256:... "
-				       "(the device's host-key fingerprint)");
+	for (int i = 0; i < 3; i++) {
+		if (val[i]) {
+			n++;
+			which = i;
+		}
+	}
+	if (n != 1 || val[which][0] == '\0')
+		return cli_usage_error(run, "wants one of --fingerprint "
+				       "SHA256:... (SSH host key), --serial S "
+				       "or --cert-fingerprint FP (TLS)");
 	if ((r = req_start(run, NULL)) != CLI_OK ||
 	    (r = req_str(run, "name", argv[optind], "NAME")) != CLI_OK)
 		return r;
-	return req_str(run, "fingerprint", fp, "the fingerprint");
+	return req_str(run, keys[which], val[which], "the identity");
 }
 
 /* COMMAND DEVICE VALUE: rename (NAME may be empty), identity add (FP). */
@@ -226,6 +245,51 @@ int build_identity_remove(struct run *run, int argc, char **argv)
 	    (r = req_start(run, NULL)) != CLI_OK)
 		return r;
 	return req_str(run, "fingerprint", argv[optind], "FP");
+}
+
+/* import-serials FILE|- */
+int build_import_serials(struct run *run, int argc, char **argv)
+{
+	int r;
+
+	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
+	    (r = args_operands(run, argc, 1, 1,
+			       "wants one FILE (or - for standard input)")) !=
+		    CLI_OK ||
+	    (r = args_nonempty(run, argv[optind], "FILE")) != CLI_OK ||
+	    (r = req_start(run, NULL)) != CLI_OK)
+		return r;
+	return req_text(run, "text", argv[optind], true, "the serial list");
+}
+
+/* "added 3, already known 1 (1 of them now admitted), invalid 1" and the
+ * refused lines. */
+int print_import_serials(struct run *run, json_t *resp)
+{
+	json_t *errs = json_object_get(resp, "errors"), *e;
+	json_int_t invalid = json_integer_value(json_object_get(resp,
+								"invalid"));
+	json_int_t approved = json_integer_value(json_object_get(resp,
+								 "approved"));
+	size_t i;
+
+	if (run->json)
+		return resp_print_json(resp);
+	printf("added %lld, already known %lld", (long long)
+	       json_integer_value(json_object_get(resp, "added")), (long long)
+	       json_integer_value(json_object_get(resp, "known")));
+	if (approved)
+		printf(" (%lld of them pending, now admitted)",
+		       (long long)approved);
+	printf(", invalid %lld\n", (long long)invalid);
+	json_array_foreach(errs, i, e)
+		printf("  line %lld: %s\n", (long long)json_integer_value(
+			       json_object_get(e, "line")),
+		       resp_str(e, "error", "?"));
+	if ((json_int_t)json_array_size(errs) < invalid)
+		printf("  (%lld more invalid lines not listed)\n",
+		       (long long)(invalid - (json_int_t)json_array_size(errs)));
+	return CLI_OK;
 }
 
 int print_identity_removed(struct run *run, json_t *resp)

@@ -49,7 +49,8 @@ void help_usage(FILE *f)
 "\n"
 "DEVICE is a device's name, its fingerprint (SHA256:...), or a unique\n"
 "prefix of the fingerprint, with or without SHA256: (at least 4\n"
-"characters after it).\n\n%s", CLI_DEFAULT_TIMEOUT_S, exit_text);
+"characters after it); for TLS devices also serial:S, the serial S\n"
+"alone, or x509:SHA256:<hex> (docs/tls.md).\n\n%s", CLI_DEFAULT_TIMEOUT_S, exit_text);
 }
 
 static void command_usage(FILE *f, const struct command *cmd)

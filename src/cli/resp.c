@@ -68,10 +68,18 @@ const char *resp_device_label(json_t *obj, char *buf, size_t size)
 
 	if (name)
 		return name;
-	if (fp == NULL)
+	if (fp == NULL || *fp == '\0')
 		return "-";
-	snprintf(buf, size, "%.*s", (int)(sizeof("SHA256:") - 1 + CLI_SHORT_FP),
-		 fp);
+	/* a hash is shortened (the prefix still works as DEVICE for SSH);
+	 * a serial number is shown whole */
+	if (strncmp(fp, "x509:", 5) == 0)
+		snprintf(buf, size, "%.*s", (int)(sizeof("x509:SHA256:") - 1 +
+						  CLI_SHORT_FP), fp);
+	else if (strncmp(fp, "serial:", 7) == 0)
+		snprintf(buf, size, "%s", fp);
+	else
+		snprintf(buf, size, "%.*s", (int)(sizeof("SHA256:") - 1 +
+						  CLI_SHORT_FP), fp);
 	return buf;
 }
 

@@ -1,6 +1,11 @@
 /* device.c - one call-home connection at the hub: we accepted the TCP
- * connection, and now we are the SSH *client* (RFC 8071 C3) and the
- * NETCONF client on it. Every step is non-blocking: libssh returns
+ * connection, and now we are the SSH or TLS *client* (RFC 8071 C3) and
+ * the NETCONF client on it.
+ *
+ * The NETCONF session (hello, operators' rpcs, idle close, keep-alive
+ * probes, the registry's view) is the same whatever carries it; the
+ * transport is reached through struct device_transport: SSH here, TLS in
+ * tlsdev.c. The SSH transport: Every step is non-blocking: libssh returns
  * SSH_AGAIN and the step is retried when the socket is ready, so one slow
  * or hostile device never delays another.
  *
@@ -15,6 +20,7 @@
 #include "hub/hub.h"
 
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +53,9 @@ struct pending_rpc {
 
 struct device {
 	struct hub *hub;
+	const struct device_transport *tr;
+	void *tdata;			/* the transport's (TLS) */
+	int attached;			/* in hub->devices, timers live */
 	struct ch_sshio io;
 	ssh_session ssh;
 	ssh_channel ch;
@@ -72,6 +81,12 @@ struct device {
 	const char *reason;
 	char reason_buf[256];
 	int closing_politely;		/* close-session sent (idle) */
+	uv_timer_t probe_timer;		/* NETCONF keep-alive probes */
+	uint64_t rx_total;		/* bytes the transport gave us */
+	uint64_t rx_seen;		/* ... at the last probe tick */
+	uint32_t probe_count;		/* unanswered ticks allowed */
+	uint32_t probe_unanswered;
+	uint32_t next_probe;
 	int timers;			/* timers still closing */
 	struct device *next;
 };
@@ -81,6 +96,28 @@ static const char *const client_caps[] = { CH_NC_BASE10, CH_NC_BASE11 };
 #define dlog(lvl, d, fmt, ...) \
 	ch_log(lvl, "conn=%u peer=%s device=%s " fmt, (d)->id, (d)->peer, \
 	       (d)->fp[0] ? (d)->fp : "?", ##__VA_ARGS__)
+
+static const struct device_transport ssh_transport;
+
+void device_logf(const struct device *d, int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ch_log(level, "conn=%u peer=%s device=%s %s", d->id, d->peer,
+	       d->fp[0] ? d->fp : "?", line);
+}
+
+void *device_tdata(const struct device *d) { return d->tdata; }
+struct hub *device_hub(const struct device *d) { return d->hub; }
+
+void device_set_presented(struct device *d, const char *id)
+{
+	snprintf(d->fp, sizeof(d->fp), "%s", id);
+}
 
 const char *device_fingerprint(const struct device *d) { return d->fp; }
 const char *device_peer(const struct device *d) { return d->peer; }
@@ -161,11 +198,9 @@ static void on_idle(uv_timer_t *t)
 		   "<close-session/></rpc>",
 		   strlen("<rpc xmlns=\"" CH_NC_NS "\" message-id=\"close\">"
 			  "<close-session/></rpc>"));
-	ch_chanout_flush(&d->out);
 	d->closing_politely = 1;
-	ch_sshio_deadline(&d->io, 5000, "device did not end the session after "
-			  "close-session");
-	ch_sshio_rearm(&d->io);
+	d->tr->deadline(d, 5000, "device did not end the session after "
+			"close-session");
 }
 
 void device_touch(struct device *d)
@@ -211,27 +246,23 @@ static void on_timer_closed(uv_handle_t *h)
 {
 	struct device *d = h->data;
 
-	if (--d->timers > 0)	/* free once both timers are closed */
+	if (--d->timers > 0)	/* free once every timer is closed */
 		return;
 	ch_nc_free(d->nc);
-	ch_chanout_cleanup(&d->out);
-	ssh_free(d->ssh);	/* the fd was closed in device_close */
+	d->tr->free(d);
 	free(d);
 }
 
-static void device_closed(struct ch_sshio *io)
+void device_transport_closed(struct device *d)
 {
-	struct device *d = io->data;
-
-	d->timers = 2;
+	d->timers = 3;
 	uv_close((uv_handle_t *)&d->rpc_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&d->idle_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&d->probe_timer, on_timer_closed);
 }
 
 void device_close(struct device *d, const char *reason)
 {
-	socket_t fd;
-
 	if (d->state == DEV_CLOSED)
 		return;
 	d->state = DEV_CLOSED;
@@ -240,43 +271,76 @@ void device_close(struct device *d, const char *reason)
 	dlog(CH_LOG_INFO, d, "connection closed: %s", reason);
 	fail_pending(d, reason);
 	uv_timer_stop(&d->idle_timer);
+	uv_timer_stop(&d->probe_timer);
 	unlink_device(d);
 	hub_device_gone(d->hub, d);	/* the registry records why */
-	ch_chanout_cleanup(&d->out);
-	/* The fd given with SSH_OPTIONS_FD is ours in libssh 0.10, except
-	 * in error paths where libssh already closed it (then ssh_get_fd is
-	 * invalid). ssh_disconnect sends the goodbye and forgets the fd
-	 * without closing it; we close it once nothing watches it. */
-	fd = ssh_get_fd(d->ssh);
-	ch_sshio_close(&d->io);
-	ssh_disconnect(d->ssh);		/* frees the channel too */
-	d->ch = NULL;
-	if (fd != SSH_INVALID_SOCKET)
-		close(fd);
+	d->tr->close(d);
 }
 
-/* Closes with a reason built at run time (kept in the device). */
-static void close_why(struct device *d, const char *what, const char *detail)
+void device_close_with(struct device *d, const char *what, const char *detail)
 {
+	if (d->state == DEV_CLOSED)
+		return;
 	snprintf(d->reason_buf, sizeof(d->reason_buf), "%s%s%s", what,
 		 detail && *detail ? ": " : "", detail ? detail : "");
 	device_close(d, d->reason_buf);
 }
 
-static void device_expired(struct ch_sshio *io, const char *why)
+/* Closes with a reason built at run time (kept in the device). */
+static void close_why(struct device *d, const char *what, const char *detail)
 {
-	struct device *d = io->data;
-
-	device_close(d, why);
+	device_close_with(d, what, detail);
 }
 
 static int nc_send(void *ctx, const char *data, size_t len)
 {
 	struct device *d = ctx;
-	int r = ch_chanout_write(&d->out, data, len);
 
-	ch_sshio_rearm(&d->io);
-	return r;
+	return d->tr->send(d, data, len);
+}
+
+/* NETCONF-level keep-alive, for transports without their own: every
+ * interval without a byte from the device, a probe goes out; after count
+ * ticks in a row with nothing received the device is declared dead. Any
+ * byte counts as an answer (a reply to an operator's rpc as well as to
+ * the probe), like the SSH keep-alives. At most one probe is in flight. */
+static void on_probe(uv_timer_t *t)
+{
+	struct device *d = t->data;
+	char msg[256];
+	int n;
+
+	if (d->state != DEV_READY)
+		return;
+	if (d->rx_total != d->rx_seen) {
+		d->rx_seen = d->rx_total;
+		d->probe_unanswered = 0;
+		return;
+	}
+	if (d->probe_unanswered >= d->probe_count) {
+		device_close(d, "no answer to keep-alives");
+		return;
+	}
+	d->probe_unanswered++;
+	if (d->probe_unanswered > 1)
+		return;		/* the probe sent before is still out */
+	n = snprintf(msg, sizeof(msg), "<rpc xmlns=\"%s\" message-id=\""
+		     HUB_PROBE_ID_PREFIX "%u\"><get><filter type=\"subtree\">"
+		     "<probe xmlns=\"" HUB_PROBE_NS "\"/></filter></get></rpc>",
+		     CH_NC_NS, d->next_probe++);
+	dlog(CH_LOG_DEBUG, d, "keep-alive probe");
+	if (ch_nc_send(d->nc, msg, (size_t)n) != CH_OK)
+		device_close(d, "cannot send a keep-alive probe");
+}
+
+static void probe_start(struct device *d, uint32_t interval_ms, uint32_t count)
+{
+	d->probe_count = count;
+	d->probe_unanswered = 0;
+	d->rx_seen = d->rx_total;
+	if (interval_ms)
+		uv_timer_start(&d->probe_timer, on_probe, interval_ms,
+			       interval_ms);
 }
 
 static void nc_hello(void *ctx, const struct ch_hello *peer)
@@ -285,12 +349,16 @@ static void nc_hello(void *ctx, const struct ch_hello *peer)
 
 	d->state = DEV_READY;
 	d->was_ready = 1;
-	ch_sshio_deadline(&d->io, 0, NULL);
-	ch_sshio_keepalive(&d->io, d->hub->cfg.keepalive_ms,
-			   d->hub->cfg.keepalive_count);
+	d->tr->deadline(d, 0, NULL);
+	if (d->tr->keepalive)
+		d->tr->keepalive(d, d->hub->cfg.keepalive_ms,
+				 d->hub->cfg.keepalive_count);
+	else
+		probe_start(d, d->hub->cfg.keepalive_ms,
+			    d->hub->cfg.keepalive_count);
 	dlog(CH_LOG_INFO, d, "NETCONF session up: session-id=%u, "
-	     "%zu capabilities, %s", peer->session_id, peer->ncaps,
-	     ch_nc_chunked(d->nc) ? "base:1.1" : "base:1.0");
+	     "%zu capabilities, %s, over %s", peer->session_id, peer->ncaps,
+	     ch_nc_chunked(d->nc) ? "base:1.1" : "base:1.0", d->tr->name);
 	hub_device_ready(d->hub, d, peer->ncaps);
 }
 
@@ -307,6 +375,14 @@ static int nc_message(void *ctx, const char *msg, size_t len)
 		 * not a reply is logged and ignored. */
 		dlog(CH_LOG_DEBUG, d, "ignored a message that is not an "
 		     "<rpc-reply> (%zu bytes)", len);
+		return CH_OK;
+	}
+	if (rep.message_id && strncmp(rep.message_id, HUB_PROBE_ID_PREFIX,
+				      strlen(HUB_PROBE_ID_PREFIX)) == 0) {
+		/* the probe's answer: liveness only (counted in rx_total),
+		 * not activity for --idle-close */
+		dlog(CH_LOG_DEBUG, d, "keep-alive answered");
+		ch_reply_cleanup(&rep);
 		return CH_OK;
 	}
 	if (d->closing_politely && rep.message_id &&
@@ -410,8 +486,8 @@ int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
 /* Reads whatever the channel has and feeds NETCONF. */
 static void read_channel(struct device *d)
 {
-	char buf[65536];
-	int n, r;
+	char buf[HUB_READ_CHUNK];
+	int n;
 
 	while (d->state == DEV_HELLO || d->state == DEV_READY) {
 		n = ssh_channel_read_nonblocking(d->ch, buf, sizeof(buf), 0);
@@ -433,12 +509,41 @@ static void read_channel(struct device *d)
 		}
 		if (n == 0)
 			return;
-		if ((r = ch_nc_input(d->nc, buf, (size_t)n)) != CH_OK) {
-			close_why(d, "NETCONF error", ch_nc_error(d->nc)[0]
-				  ? ch_nc_error(d->nc) : ch_strerror(r));
+		if (device_input(d, buf, (size_t)n) != CH_OK)
 			return;
-		}
 	}
+}
+
+int device_input(struct device *d, const char *data, size_t len)
+{
+	int r;
+
+	if (d->state != DEV_HELLO && d->state != DEV_READY)
+		return CH_ERR_CLOSED;
+	d->rx_total += len;
+	if ((r = ch_nc_input(d->nc, data, len)) != CH_OK) {
+		close_why(d, "NETCONF error", ch_nc_error(d->nc)[0]
+			  ? ch_nc_error(d->nc) : ch_strerror(r));
+		return r;
+	}
+	return d->state == DEV_CLOSED ? CH_ERR_CLOSED : CH_OK;
+}
+
+int device_nc_start(struct device *d)
+{
+	handshake_done(d);
+	d->nc = ch_nc_new(CH_NC_CLIENT, 0, client_caps, 2,
+			  d->hub->cfg.max_message, &device_nc_ops, d);
+	if (d->nc == NULL) {
+		device_close(d, "out of memory");
+		return CH_ERR_NOMEM;
+	}
+	d->state = DEV_HELLO;
+	if (ch_nc_start(d->nc) != CH_OK) {
+		device_close(d, "cannot send hello");
+		return CH_ERR_CLOSED;
+	}
+	return CH_OK;
 }
 
 static void step(struct device *d)
@@ -510,17 +615,8 @@ static void step(struct device *d)
 			device_close(d, "device refused the netconf subsystem");
 			return;
 		}
-		d->nc = ch_nc_new(CH_NC_CLIENT, 0, client_caps, 2,
-				  d->hub->cfg.max_message, &device_nc_ops, d);
-		if (d->nc == NULL) {
-			device_close(d, "out of memory");
+		if (device_nc_start(d) != CH_OK)
 			return;
-		}
-		d->state = DEV_HELLO;
-		if (ch_nc_start(d->nc) != CH_OK) {
-			device_close(d, "cannot send hello");
-			return;
-		}
 		/* fall through */
 	case DEV_HELLO:
 	case DEV_READY:
@@ -554,11 +650,74 @@ static void device_dead(struct ch_sshio *io)
 	device_close(io->data, "no answer to keep-alives");
 }
 
+static void device_expired(struct ch_sshio *io, const char *why)
+{
+	device_close(io->data, why);
+}
+
+static void device_closed(struct ch_sshio *io)
+{
+	device_transport_closed(io->data);
+}
+
 static const struct ch_sshio_cb device_io_cb = {
 	.io = device_io,
 	.expired = device_expired,
 	.dead = device_dead,
 	.closed = device_closed,
+};
+
+/* ---- the SSH transport's ops ---- */
+
+static int ssh_tr_send(struct device *d, const char *data, size_t len)
+{
+	int r = ch_chanout_write(&d->out, data, len);
+
+	ch_sshio_rearm(&d->io);
+	return r;
+}
+
+static void ssh_tr_deadline(struct device *d, uint64_t ms, const char *why)
+{
+	ch_sshio_deadline(&d->io, ms, why);
+}
+
+static void ssh_tr_keepalive(struct device *d, uint32_t interval_ms,
+			     uint32_t count)
+{
+	ch_sshio_keepalive(&d->io, interval_ms, count);
+}
+
+static void ssh_tr_close(struct device *d)
+{
+	socket_t fd;
+
+	ch_chanout_cleanup(&d->out);
+	/* The fd given with SSH_OPTIONS_FD is ours in libssh 0.10, except
+	 * in error paths where libssh already closed it (then ssh_get_fd is
+	 * invalid). ssh_disconnect sends the goodbye and forgets the fd
+	 * without closing it; we close it once nothing watches it. */
+	fd = ssh_get_fd(d->ssh);
+	ch_sshio_close(&d->io);
+	ssh_disconnect(d->ssh);		/* frees the channel too */
+	d->ch = NULL;
+	if (fd != SSH_INVALID_SOCKET)
+		close(fd);
+}
+
+static void ssh_tr_free(struct device *d)
+{
+	ch_chanout_cleanup(&d->out);
+	ssh_free(d->ssh);	/* the fd was closed in ssh_tr_close */
+}
+
+static const struct device_transport ssh_transport = {
+	.name = "ssh",
+	.send = ssh_tr_send,
+	.deadline = ssh_tr_deadline,
+	.keepalive = ssh_tr_keepalive,
+	.close = ssh_tr_close,
+	.free = ssh_tr_free,
 };
 
 /* Anything the device asks of us (channel opens, forwarding...) is
@@ -573,10 +732,55 @@ static int refuse_message(ssh_session s, ssh_message m, void *ud)
 	return 1;
 }
 
+struct device *device_alloc(struct hub *hub, const char *peer,
+			    const struct sockaddr *sa,
+			    const struct device_transport *tr, void *tdata)
+{
+	struct device *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->hub = hub;
+	d->tr = tr;
+	d->tdata = tdata;
+	d->id = hub->next_conn_id++;
+	d->next_message_id = 1;
+	d->next_probe = 1;
+	d->pending_tail = &d->pending;
+	snprintf(d->peer, sizeof(d->peer), "%s", peer);
+	memcpy(&d->addr, sa, sa->sa_family == AF_INET6
+	       ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	return d;
+}
+
+void device_discard(struct device *d)
+{
+	if (d && !d->attached)
+		free(d);
+}
+
+void device_attach(struct device *d)
+{
+	struct hub *hub = d->hub;
+
+	d->attached = 1;
+	uv_timer_init(hub->loop, &d->rpc_timer);
+	uv_timer_init(hub->loop, &d->idle_timer);
+	uv_timer_init(hub->loop, &d->probe_timer);
+	d->rpc_timer.data = d->idle_timer.data = d->probe_timer.data = d;
+	d->counted_handshake = 1;
+	hub->handshakes++;
+	d->next = hub->devices;
+	hub->devices = d;
+	d->tr->deadline(d, hub->cfg.handshake_timeout_ms,
+			"handshake did not finish in time");
+	dlog(CH_LOG_INFO, d, "device called (%s)", d->tr->name);
+}
+
 int device_start(struct hub *hub, int fd, const char *peer,
 		 const struct sockaddr *sa)
 {
-	struct device *d = calloc(1, sizeof(*d));
+	struct device *d = device_alloc(hub, peer, sa, &ssh_transport, NULL);
 	int off = 0, r;
 	const char *nul = "/dev/null";
 
@@ -584,13 +788,6 @@ int device_start(struct hub *hub, int fd, const char *peer,
 		close(fd);
 		return CH_ERR_NOMEM;
 	}
-	d->hub = hub;
-	d->id = hub->next_conn_id++;
-	d->next_message_id = 1;
-	d->pending_tail = &d->pending;
-	snprintf(d->peer, sizeof(d->peer), "%s", peer);
-	memcpy(&d->addr, sa, sa->sa_family == AF_INET6
-	       ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	if ((d->ssh = ssh_new()) == NULL) {
 		close(fd);
 		free(d);
@@ -619,16 +816,7 @@ int device_start(struct hub *hub, int fd, const char *peer,
 		free(d);
 		return r;
 	}
-	uv_timer_init(hub->loop, &d->rpc_timer);
-	uv_timer_init(hub->loop, &d->idle_timer);
-	d->rpc_timer.data = d->idle_timer.data = d;
-	d->counted_handshake = 1;
-	hub->handshakes++;
-	d->next = hub->devices;
-	hub->devices = d;
-	ch_sshio_deadline(&d->io, hub->cfg.handshake_timeout_ms,
-			  "handshake did not finish in time");
-	dlog(CH_LOG_INFO, d, "device called");
+	device_attach(d);
 	step(d);
 	if (d->state != DEV_CLOSED)
 		ch_sshio_rearm(&d->io);

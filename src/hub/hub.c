@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 
 struct listener {
 	struct hub *hub;
+	int tls;		/* 4335: TLS call home */
 	uv_poll_t poll;
 	uv_timer_t pause;
 	int fd;
@@ -51,6 +53,12 @@ static void event(struct hub *hub, const char *fp, const char *kind,
 	ch_store_event_add(hub->store, fp, kind, detail, now_s());
 }
 
+void hub_event(struct hub *hub, const char *fp, const char *kind,
+	       const char *detail)
+{
+	event(hub, fp, kind, detail);
+}
+
 /* Closes every live connection of the device whose registry key is key
  * (other than keep). Returns how many. */
 static int close_sessions(struct hub *hub, const char *key,
@@ -71,21 +79,26 @@ static int close_sessions(struct hub *hub, const char *key,
 	return n;
 }
 
-int hub_admit(struct hub *hub, struct device *d, const char *fp,
-	      const char **why)
+/* The registry record for fp; an unknown fp is enrolled by the admission
+ * policy first (or refused under known-only). what names the identity in
+ * texts ("device", "serial number"). */
+static int lookup_or_enroll(struct hub *hub, struct device *d, const char *fp,
+			    const char *what, struct ch_device_rec *rec,
+			    const char **why)
 {
-	struct ch_device_rec rec;
 	char detail[256];
 	int r;
 
-	*why = NULL;
-	r = ch_store_device_get(hub->store, fp, &rec);
+	r = ch_store_device_get(hub->store, fp, rec);
 	if (r == CH_ERR_NOTFOUND) {
-		snprintf(detail, sizeof(detail), "unknown device called from %s",
-			 device_peer(d));
+		snprintf(detail, sizeof(detail), "unknown %s called from %s",
+			 what, device_peer(d));
 		if (hub->cfg.admission == HUB_ADMIT_KNOWN_ONLY) {
 			event(hub, fp, "refused", detail);
-			*why = "unknown device (--admission known-only)";
+			*why = strcmp(what, "device") == 0
+			       ? "unknown device (--admission known-only)"
+			       : "unknown serial number or certificate "
+				 "(--admission known-only)";
 			return CH_ERR_DENIED;
 		}
 		r = ch_store_device_add(hub->store, fp, NULL,
@@ -95,12 +108,69 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 			event(hub, fp, "enrolled",
 			      "admitted at first call (--admission trust-new)");
 		if (r == CH_OK)
-			r = ch_store_device_get(hub->store, fp, &rec);
+			r = ch_store_device_get(hub->store, fp, rec);
 	}
 	if (r != CH_OK) {
 		*why = "registry unavailable";
 		return CH_ERR_DENIED;
 	}
+	return CH_OK;
+}
+
+/* The part of admission common to SSH and TLS, once rec is known. */
+static int admit_known(struct hub *hub, struct device *d, const char *fp,
+		       struct ch_device_rec *rec, const char **why);
+
+int hub_admit(struct hub *hub, struct device *d, const char *fp,
+	      const char **why)
+{
+	struct ch_device_rec rec;
+
+	*why = NULL;
+	if (lookup_or_enroll(hub, d, fp, "device", &rec, why) != CH_OK)
+		return CH_ERR_DENIED;
+	return admit_known(hub, d, fp, &rec, why);
+}
+
+int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
+		  const char *cert_id, const char **why)
+{
+	struct ch_device_rec rec;
+	const char *fp = serial_id ? serial_id : cert_id;
+	char prev[sizeof(rec.cert_fp)], detail[512];
+	int r;
+
+	*why = NULL;
+	/* A pinned certificate first: it names one device exactly. */
+	if (ch_store_device_get(hub->store, cert_id, &rec) == CH_OK)
+		fp = cert_id;
+	device_set_presented(d, fp);
+	if (lookup_or_enroll(hub, d, fp, serial_id ? "serial number"
+			     : "certificate", &rec, why) != CH_OK)
+		return CH_ERR_DENIED;
+	if ((r = admit_known(hub, d, fp, &rec, why)) != CH_OK)
+		return r;
+	/* The chain validated (or we would not be here): a new certificate
+	 * for a known serial is a rotation, admitted and recorded. */
+	if (ch_store_device_cert_seen(hub->store, rec.fingerprint, cert_id,
+				      prev) == CH_OK && prev[0] &&
+	    strcmp(prev, cert_id) != 0) {
+		snprintf(detail, sizeof(detail), "%s presented a new "
+			 "certificate %s (was %s); its chain validated",
+			 fp, cert_id, prev);
+		event(hub, rec.fingerprint, "cert-rotated", detail);
+		device_log(CH_LOG_INFO, d, "certificate rotated: %s (was %s)",
+			   cert_id, prev);
+	}
+	return CH_OK;
+}
+
+static int admit_known(struct hub *hub, struct device *d, const char *fp,
+		       struct ch_device_rec *prec, const char **why)
+{
+	struct ch_device_rec rec = *prec;
+	char detail[256];
+
 	ch_store_device_seen(hub->store, fp, device_peer(d), now_s());
 	snprintf(detail, sizeof(detail), "from %s%s%s", device_peer(d),
 		 strcmp(fp, rec.fingerprint) ? " with key " : "",
@@ -114,9 +184,15 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 		rec.admission = CH_ADMIT_ADMITTED;
 	}
 	if (rec.admission == CH_ADMIT_PENDING) {
-		*why = "unknown device: recorded as pending, not admitted "
-		       "(admit it with `callhome approve`)";
-		event(hub, fp, "refused", "not admitted (pending approval)");
+		*why = ch_id_kind(fp) == CH_ID_SERIAL
+		       ? "unknown serial number: recorded as pending, not "
+			 "admitted (admit it with `callhome approve` or "
+			 "`callhome import-serials`)"
+		       : "unknown device: recorded as pending, not admitted "
+			 "(admit it with `callhome approve`)";
+		event(hub, fp, "refused", ch_id_kind(fp) == CH_ID_SERIAL
+		      ? "unknown serial number: not admitted (pending "
+			"approval)" : "not admitted (pending approval)");
 		return CH_ERR_DENIED;
 	}
 	if (rec.admission == CH_ADMIT_REVOKED) {
@@ -142,6 +218,7 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 			     "device");
 		break;	/* device_close unlinked it: the list changed */
 	}
+	*prec = rec;
 	return CH_OK;
 }
 
@@ -235,12 +312,15 @@ static void on_acceptable(uv_poll_t *p, int status, int events)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		device_start(hub, fd, peer, (struct sockaddr *)&ss);
+		if (l->tls)
+			tlsdev_start(hub, fd, peer, (struct sockaddr *)&ss);
+		else
+			device_start(hub, fd, peer, (struct sockaddr *)&ss);
 	}
 }
 
 static int listen_on(struct hub *hub, const struct sockaddr *sa,
-		     socklen_t salen)
+		     socklen_t salen, int tls)
 {
 	struct listener *l;
 	char addr[CH_ADDRSTR_LEN];
@@ -267,6 +347,7 @@ static int listen_on(struct hub *hub, const struct sockaddr *sa,
 		return CH_ERR_NOMEM;
 	}
 	l->hub = hub;
+	l->tls = tls;
 	l->fd = fd;
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
 	uv_poll_init(hub->loop, &l->poll, fd);
@@ -275,11 +356,13 @@ static int listen_on(struct hub *hub, const struct sockaddr *sa,
 	uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
 	l->next = hub->listeners;
 	hub->listeners = l;
-	ch_info("listening for call-home connections on %s", addr);
+	ch_info("listening for call-home connections over %s on %s",
+		tls ? "TLS" : "SSH", addr);
 	return CH_OK;
 }
 
-static int listen_endpoint(struct hub *hub, const struct hub_listen *ep)
+static int listen_endpoint(struct hub *hub, const struct hub_listen *ep,
+			   int tls)
 {
 	struct addrinfo hints, *res, *ai;
 	char port[8];
@@ -297,7 +380,7 @@ static int listen_endpoint(struct hub *hub, const struct hub_listen *ep)
 	for (ai = res; ai; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
-		if (listen_on(hub, ai->ai_addr, ai->ai_addrlen) == CH_OK)
+		if (listen_on(hub, ai->ai_addr, ai->ai_addrlen, tls) == CH_OK)
 			bound++;
 	}
 	freeaddrinfo(res);
@@ -329,9 +412,10 @@ static json_t *time_or_null(int64_t t)
 
 static json_t *device_obj(const struct ch_device_rec *rec)
 {
-	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:s, "
-			 "s:o}",
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, "
+			 "s:s, s:o, s:o}",
 		"fingerprint", rec->fingerprint,
+		"kind", ch_id_kind_name(rec->kind),
 		"name", rec->name[0] ? json_string(rec->name) : json_null(),
 		"admission", ch_admission_name(rec->admission),
 		"state", rec->connected ? "connected" : "disconnected",
@@ -342,7 +426,9 @@ static json_t *device_obj(const struct ch_device_rec *rec)
 		"capabilities", rec->capabilities,
 		"last_error", rec->last_error,
 		"idle_close", rec->idle_close >= 0
-			? json_integer(rec->idle_close) : json_null());
+			? json_integer(rec->idle_close) : json_null(),
+		"certificate", rec->cert_fp[0] ? json_string(rec->cert_fp)
+					       : json_null());
 }
 
 static int device_json(void *ctx, const struct ch_device_rec *rec)
@@ -416,6 +502,63 @@ static int valid_fingerprint(const char *fp)
 		   "0123456789+/");
 	return n == 43 && fp[7 + n] == '\0';
 }
+
+/* A pinned certificate fingerprint as operators have it - "04:AB:..."
+ * (RFC 7407), "SHA256:<hex>" (our logs), openssl's "AB:CD:..." or plain
+ * hex, optionally with our "x509:" prefix - as the registry keeps it:
+ * "x509:SHA256:" and 64 lower-case hex digits. 0 if it is none of these. */
+static int cert_identity(const char *in, char *out, size_t len)
+{
+	char hex[130];
+	size_t n = 0;
+
+	if (in == NULL || len < sizeof(CH_ID_CERT_PREFIX "SHA256:") + 64)
+		return 0;
+	if (strncmp(in, CH_ID_CERT_PREFIX, strlen(CH_ID_CERT_PREFIX)) == 0)
+		in += strlen(CH_ID_CERT_PREFIX);
+	if (strncasecmp(in, "SHA256:", 7) == 0)
+		in += 7;
+	for (; *in; in++) {
+		if (*in == ':' && n % 2 == 0 && n > 0 && in[1])
+			continue;
+		if (!strchr("0123456789abcdefABCDEF", *in) ||
+		    n >= sizeof(hex) - 1)
+			return 0;
+		hex[n++] = (char)(*in | 0x20);	/* lower case */
+	}
+	if (n == 66 && hex[0] == '0' && hex[1] == '4') {
+		memmove(hex, hex + 2, 64);	/* RFC 7407: sha256 octet */
+		n = 64;
+	}
+	if (n != 64)
+		return 0;
+	hex[n] = '\0';
+	snprintf(out, len, CH_ID_CERT_PREFIX "SHA256:%.64s", hex);
+	return 1;
+}
+
+/* Any identity an operator may give, in the registry's form: an SSH
+ * fingerprint, "serial:S", or a certificate fingerprint (any form
+ * cert_identity takes). 0 if none. */
+static int any_identity(const char *in, char *out, size_t len)
+{
+	if (valid_fingerprint(in)) {
+		snprintf(out, len, "%s", in);
+		return 1;
+	}
+	if (in && strncmp(in, CH_ID_SERIAL_PREFIX,
+			  strlen(CH_ID_SERIAL_PREFIX)) == 0) {
+		if (!ch_serial_valid(in + strlen(CH_ID_SERIAL_PREFIX)))
+			return 0;
+		snprintf(out, len, "%s", in);
+		return 1;
+	}
+	return cert_identity(in, out, len);
+}
+
+#define IDENTITY_FORMS "an SSH fingerprint (SHA256: and 43 base64 " \
+	"characters), serial:SERIAL, or a SHA-256 certificate fingerprint " \
+	"(04:AB:..., SHA256:<64 hex>, or AB:CD:... as openssl prints it)"
 
 static void store_fail(struct hub_ctl_req *req, int r, const char *what)
 {
@@ -508,16 +651,41 @@ static void cmd_approve(struct hub *hub, struct hub_ctl_req *req,
 static void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 {
 	const char *name = arg_str(args, "name");
-	const char *fp = arg_str(args, "fingerprint");
-	char owner[CH_FP_LEN], msg[512];
+	const char *ssh_fp = arg_str(args, "fingerprint");
+	const char *serial = arg_str(args, "serial");
+	const char *cert = arg_str(args, "cert_fingerprint");
+	char owner[CH_FP_LEN], msg[512], id[CH_FP_LEN];
+	const char *fp = id;
 	int r;
 
-	if (!valid_fingerprint(fp)) {
+	if (!!ssh_fp + !!serial + !!cert != 1) {
+		hub_ctl_fail(req, "bad-request", "give exactly one of "
+			     "\"fingerprint\" (SSH host key), \"serial\" "
+			     "(X520 serialNumber) or \"cert_fingerprint\"");
+		return;
+	}
+	if (ssh_fp && !valid_fingerprint(ssh_fp)) {
 		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
 			     "SHA256: and 43 base64 characters, as "
 			     "`ssh-keygen -lf` prints it");
 		return;
 	}
+	if (serial && !ch_serial_valid(serial)) {
+		hub_ctl_fail(req, "bad-request", "\"serial\" must be 1 to 64 "
+			     "of A-Z a-z 0-9 ' ( ) + - . / : = ?");
+		return;
+	}
+	if (cert && !cert_identity(cert, id, sizeof(id))) {
+		hub_ctl_fail(req, "bad-request", "\"cert_fingerprint\" must "
+			     "be a SHA-256 certificate fingerprint: 04:AB:... "
+			     "(RFC 7407), SHA256:<64 hex> or AB:CD:... as "
+			     "`openssl x509 -fingerprint -sha256` prints it");
+		return;
+	}
+	if (ssh_fp)
+		snprintf(id, sizeof(id), "%s", ssh_fp);
+	else if (serial)
+		snprintf(id, sizeof(id), CH_ID_SERIAL_PREFIX "%.64s", serial);
 	if (name && *name &&
 	    ch_store_device_resolve(hub->store, name, owner) == CH_OK &&
 	    strcmp(owner, fp) != 0) {
@@ -649,16 +817,17 @@ static void cmd_set(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 static void cmd_identity_add(struct hub *hub, struct hub_ctl_req *req,
 			     json_t *args)
 {
-	const char *fp = arg_str(args, "fingerprint");
+	char id[CH_FP_LEN];
+	const char *fp = id;
 	struct ch_device_rec rec;
-	char detail[192];
+	char detail[256];
 	int r;
 
 	if (ctl_device(hub, req, args, &rec) != 0)
 		return;
-	if (!valid_fingerprint(fp)) {
+	if (!any_identity(arg_str(args, "fingerprint"), id, sizeof(id))) {
 		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
-			     "SHA256: and 43 base64 characters");
+			     IDENTITY_FORMS);
 		return;
 	}
 	if ((r = ch_store_identity_add(hub->store, rec.fingerprint, fp,
@@ -666,7 +835,8 @@ static void cmd_identity_add(struct hub *hub, struct hub_ctl_req *req,
 		store_fail(req, r, "cannot add the identity");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "new key %s", fp);
+	snprintf(detail, sizeof(detail), "new %s %s",
+		 ch_id_kind(fp) == CH_ID_SSH ? "key" : "identity", fp);
 	event(hub, rec.fingerprint, "identity-added", detail);
 	respond_device(hub, req, rec.fingerprint, NULL, NULL);
 }
@@ -676,7 +846,11 @@ static void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
 {
 	const char *fp = arg_str(args, "fingerprint");
 	struct device *d, *next;
+	char id[CH_FP_LEN];
 	int r;
+
+	if (any_identity(fp, id, sizeof(id)))
+		fp = id;	/* a certificate fingerprint in another form */
 
 	if (fp == NULL || (r = ch_store_identity_remove(hub->store, fp))) {
 		store_fail(req, fp ? r : CH_ERR_INVAL,
@@ -691,6 +865,54 @@ static void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
 		}
 	}
 	hub_ctl_respond(req, json_pack("{s:b}", "ok", 1));
+}
+
+#define IMPORT_MAX_ERRORS 20	/* refused lines listed in the answer */
+
+static void import_bad(void *ctx, unsigned line, const char *why)
+{
+	if (json_array_size(ctx) < IMPORT_MAX_ERRORS)
+		json_array_append_new(ctx, json_pack("{s:i, s:s}", "line",
+						     (int)line, "error", why));
+}
+
+/* A manufacturer's list of serial numbers: devices admitted at their
+ * first call (TLS, RFC 8071 C6: identifiers known before the call). */
+static void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
+			       json_t *args)
+{
+	json_t *jt = json_object_get(args, "text"), *errs;
+	struct ch_import_counts c;
+	char msg[160];
+	int r;
+
+	if (!json_is_string(jt)) {
+		hub_ctl_fail(req, "bad-request", "\"text\" (the list: one "
+			     "serial per line, optionally ,NAME) is required");
+		return;
+	}
+	errs = json_array();
+	r = ch_store_import_serials(hub->store, json_string_value(jt),
+				    json_string_length(jt), now_s(), &c,
+				    import_bad, errs);
+	if (r != CH_OK) {
+		json_decref(errs);
+		if (r == CH_ERR_LIMIT) {
+			snprintf(msg, sizeof(msg), "the list has more than %d "
+				 "lines: split it", CH_IMPORT_MAX_LINES);
+			hub_ctl_fail(req, "too-large", msg);
+		} else {
+			store_fail(req, r, "cannot import the serials");
+		}
+		return;
+	}
+	ch_info("imported serials: %d added, %d already known (%d of them "
+		"now admitted), %d invalid", c.added, c.known, c.approved,
+		c.invalid);
+	hub_ctl_respond(req, json_pack("{s:b, s:i, s:i, s:i, s:i, s:o}",
+				       "ok", 1, "added", c.added, "known",
+				       c.known, "approved", c.approved,
+				       "invalid", c.invalid, "errors", errs));
 }
 
 /* 1 if op_xml is one read-only operation (safe to run again). */
@@ -1015,6 +1237,7 @@ static const struct {
 	{ "set", cmd_set },
 	{ "identity-add", cmd_identity_add },
 	{ "identity-remove", cmd_identity_remove },
+	{ "import-serials", cmd_import_serials },
 	{ "rpc", cmd_rpc },
 	{ "get-config", cmd_get_config },
 	{ "edit-config", cmd_edit_config },
@@ -1052,7 +1275,11 @@ int hub_start(struct hub *hub)
 	int r;
 
 	for (size_t i = 0; i < hub->cfg.nlisten; i++)
-		if ((r = listen_endpoint(hub, &hub->cfg.listen[i])) != CH_OK)
+		if ((r = listen_endpoint(hub, &hub->cfg.listen[i], 0)) != CH_OK)
+			return r;
+	for (size_t i = 0; i < hub->cfg.nlisten_tls; i++)
+		if ((r = listen_endpoint(hub, &hub->cfg.listen_tls[i], 1)) !=
+		    CH_OK)
 			return r;
 	snprintf(path, sizeof(path), "%s/hub.sock", hub->cfg.state_dir);
 	ctl_ops.ctx = hub;

@@ -14,8 +14,10 @@
 
 #include "hub/control.h"
 #include "lib/hostport.h"
+#include "lib/log.h"
 #include "lib/sshkey.h"
 #include "lib/store.h"
+#include "lib/tls.h"
 
 #define HUB_MAX_LISTEN 16
 #define HUB_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* accept -> NETCONF hello */
@@ -25,6 +27,12 @@
 #define HUB_ACCEPT_BATCH 64		/* accepts per wake-up */
 #define HUB_LISTEN_BACKLOG 1024		/* bursts of devices calling at once */
 #define HUB_DEFAULT_USER "netconf"
+#define HUB_READ_CHUNK 65536		/* one read from a device */
+/* NETCONF-level keep-alive (TLS has no heartbeat in OpenSSL 3): a <get>
+ * whose subtree filter selects nothing; any reply, even an rpc-error,
+ * proves the device alive. Its message-ids start with this prefix. */
+#define HUB_PROBE_ID_PREFIX "ch-ka-"
+#define HUB_PROBE_NS "urn:callhome:keepalive"
 
 struct hub_listen {
 	char *host;		/* NULL: every address (both families) */
@@ -34,6 +42,15 @@ struct hub_listen {
 struct hub_config {
 	struct hub_listen listen[HUB_MAX_LISTEN];
 	size_t nlisten;
+	struct hub_listen listen_tls[HUB_MAX_LISTEN];	/* RFC 8071 4335 */
+	size_t nlisten_tls;
+	const char *tls_cert;		/* the hub's TLS client certificate */
+	const char *tls_key;
+	const char *tls_chain;		/* its intermediates, or NULL */
+	const char *trust_anchors[CH_TLS_MAX_FILES];	/* manufacturers' CAs */
+	size_t ntrust_anchors;
+	const char *crls[CH_TLS_MAX_FILES];
+	size_t ncrls;
 	const char *key_path;
 	const char *user;
 	const char *state_dir;
@@ -71,6 +88,7 @@ struct hub {
 	ssh_key key;			/* our client key */
 	char key_fp[CH_FP_LEN];
 	struct ch_store *store;
+	struct ch_tls_ctx *tls_ctx;	/* NULL without --listen-tls */
 	struct hub_ctl *ctl;
 	struct listener *listeners;
 	struct device *devices;		/* every live connection */
@@ -92,6 +110,17 @@ struct device *hub_find_device(struct hub *hub, const char *fp);
  * go on, CH_ERR_DENIED with a static reason. Records the call. */
 int hub_admit(struct hub *hub, struct device *d, const char *fp,
 	      const char **why);
+/* The same for a TLS device whose chain validated (RFC 8071 C5-C7):
+ * cert_id is "x509:SHA256:<hex>" of its certificate, serial_id
+ * "serial:<S>" of its subject's serialNumber or NULL. A pinned
+ * certificate is looked up first, then the serial. Also records the
+ * certificate, and a rotation as an event. *why may be a buffer of d. */
+int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
+		  const char *cert_id, const char **why);
+/* Appends an event to the registry (fp may name no device, or be NULL for
+ * a peer that never identified itself). */
+void hub_event(struct hub *hub, const char *fp, const char *kind,
+	       const char *detail);
 /* device.c tells the hub about lifecycle changes; a device is already
  * out of hub->devices when hub_device_gone is called. */
 void hub_device_ready(struct hub *hub, struct device *d, size_t ncaps);
@@ -114,12 +143,68 @@ json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full);
  * become in-doubt at the next start). */
 void jobs_stop(struct hub *hub);
 
-/* device.c: one accepted call-home connection, the SSH client side. */
+/* device.c: one accepted call-home connection: the NETCONF client
+ * session, whatever carries it, and the SSH transport. tlsdev.c: the TLS
+ * transport. */
 
-/* Takes ownership of fd. The device links itself into hub->devices and
- * unlinks and frees itself when closed. */
+/* What a device needs from the transport under its NETCONF session. */
+struct device_transport {
+	const char *name;		/* "ssh", "tls": for logs */
+	/* Queues bytes for the device; non-zero when the transport is gone
+	 * or over its output limit. */
+	int (*send)(struct device *d, const char *data, size_t len);
+	/* The current stage must end within ms (0 cancels). */
+	void (*deadline)(struct device *d, uint64_t ms, const char *why);
+	/* Transport keep-alives from NETCONF hello on; NULL: the device
+	 * probes at the NETCONF level (HUB_PROBE_*). */
+	void (*keepalive)(struct device *d, uint32_t interval_ms,
+			  uint32_t count);
+	/* Ends the transport and closes the fd; device_transport_closed(d)
+	 * must follow from the loop, once its handles are closed. */
+	void (*close)(struct device *d);
+	/* Frees the transport's state, after everything is closed. */
+	void (*free)(struct device *d);
+};
+
+/* Takes ownership of fd: the SSH transport (port 4334). The device links
+ * itself into hub->devices and unlinks and frees itself when closed. */
 int device_start(struct hub *hub, int fd, const char *peer,
 		 const struct sockaddr *sa);
+/* The same over TLS (port 4335), in tlsdev.c. */
+int tlsdev_start(struct hub *hub, int fd, const char *peer,
+		 const struct sockaddr *sa);
+
+/* For transports: a new device (NULL: out of memory). tr and tdata are
+ * borrowed until tr->free. Not yet live: device_attach makes it live,
+ * device_discard frees one that never was. */
+struct device *device_alloc(struct hub *hub, const char *peer,
+			    const struct sockaddr *sa,
+			    const struct device_transport *tr, void *tdata);
+void device_attach(struct device *d);
+void device_discard(struct device *d);
+void *device_tdata(const struct device *d);
+struct hub *device_hub(const struct device *d);
+/* The identity the device presented (log lines, identity removal). */
+void device_set_presented(struct device *d, const char *id);
+/* Identified and admitted: the transport starts the NETCONF session (our
+ * hello goes out). Non-zero: the device was closed. */
+int device_nc_start(struct device *d);
+/* Bytes the transport received, for the NETCONF session. Non-zero: the
+ * device was closed (or closes itself politely). */
+int device_input(struct device *d, const char *data, size_t len);
+/* The transport's handles are all closed (after tr->close). */
+void device_transport_closed(struct device *d);
+/* Stores reason in the device and closes with it: for texts built at run
+ * time. */
+void device_close_with(struct device *d, const char *what,
+		       const char *detail);
+/* A log line about the device, prefixed "conn=N peer=A device=ID". */
+void device_logf(const struct device *d, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define device_log(lvl, d, ...) do { \
+	if ((lvl) <= ch_log_threshold) \
+		device_logf((d), (lvl), __VA_ARGS__); \
+} while (0)
 /* The address the device called from (for the blocklist). */
 const struct sockaddr *device_addr(const struct device *d);
 /* 1 once hub_admit let it in (the blocklist counts failures before). */

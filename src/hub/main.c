@@ -1,6 +1,7 @@
 /* callhome-hub - the management side of call home: listens on the IANA
- * call-home port, identifies each device that calls by its host key, and
- * is the SSH client and NETCONF client on the connection (RFC 8071).
+ * call-home ports, identifies each device that calls by its host key (SSH)
+ * or its certificate (TLS), and is the SSH or TLS client and the NETCONF
+ * client on the connection (RFC 8071).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -27,13 +28,31 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: callhome-hub [OPTION]...\n"
 "The callhome management hub: accepts NETCONF call-home connections over\n"
-"SSH (RFC 8071), identifies each device by its host key fingerprint, keeps\n"
-"the registry of devices, and serves the operator's `callhome` CLI on\n"
-"STATE/hub.sock.\n"
+"SSH and TLS (RFC 8071), identifies each device by its host key\n"
+"fingerprint or by its certificate (serial number or pinned fingerprint),\n"
+"keeps the registry of devices, and serves the operator's `callhome` CLI\n"
+"on STATE/hub.sock.\n"
 "\n"
 "  -L, --listen ADDR[:PORT]     where devices call (repeatable; port %d by\n"
 "                               default; [::]:4334 or *:4334 style accepted)\n"
 "                               [every address, port %d]\n"
+"      --listen-tls ADDR[:PORT] where devices call over TLS (repeatable;\n"
+"                               port %d by default) [none]\n"
+"      --tls-cert FILE          the hub's TLS client certificate (PEM; more\n"
+"                               certificates after it are sent as chain)\n"
+"      --tls-key FILE           its private key (PEM, unencrypted)\n"
+"      --tls-chain FILE         intermediates sent after the certificate\n"
+"      --trust-anchor FILE      CA bundle (PEM) that device chains must\n"
+"                               lead to: the manufacturers' CAs (repeatable,\n"
+"                               at least one with --listen-tls)\n"
+"      --crl FILE               CRL (PEM) checked for every CA of a device's\n"
+"                               chain (repeatable; with any CRL, every CA\n"
+"                               needs its CRL)\n"
+"                               A TLS device is admitted only if its chain\n"
+"                               validates AND its subject serialNumber or its\n"
+"                               certificate fingerprint is in the registry\n"
+"                               (`callhome import-serials`, `callhome add`);\n"
+"                               see docs/tls.md\n"
 "  -k, --key FILE               the hub's SSH client key (created as ed25519\n"
 "                               if absent; public half in FILE.pub, to put in\n"
 "                               the devices' authorized_keys) [STATE/hub_key]\n"
@@ -58,7 +77,9 @@ static void usage(FILE *f)
 "      --idle-close SECONDS     close a device's session politely after it\n"
 "                               has been idle with nothing queued this long;\n"
 "                               0 = keep it open (persistent) [0]\n"
-"      --keepalive SECONDS      SSH keep-alive interval, 0 = off [%d]\n"
+"      --keepalive SECONDS      keep-alive interval, 0 = off; SSH keep-alives,\n"
+"                               over TLS TCP keep-alives plus a NETCONF <get>\n"
+"                               probe (no TLS heartbeat in OpenSSL 3) [%d]\n"
 "      --keepalive-count N      unanswered keep-alives before a device is\n"
 "                               declared dead [%d]\n"
 "      --handshake-timeout SECONDS  from TCP accept to NETCONF hello [%d]\n"
@@ -69,7 +90,7 @@ static void usage(FILE *f)
 "  -V, --version                print the version\n"
 "\n"
 "Logs go to standard error.\n",
-		CH_PORT_SSH, CH_PORT_SSH, HUB_DEFAULT_USER,
+		CH_PORT_SSH, CH_PORT_SSH, CH_PORT_TLS, HUB_DEFAULT_USER,
 		CH_BLOCK_WINDOW_S, CH_BLOCK_THRESHOLD, CH_BLOCK_SECONDS,
 		HUB_MAX_HANDSHAKES, HUB_CONFIRM_TIMEOUT_S, HUB_CONFIRM_AFTER_S,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
@@ -82,10 +103,18 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT, OPT_RPC_TIMEOUT, OPT_MAX_MESSAGE,
 	OPT_ADMISSION, OPT_BLOCK_AFTER, OPT_BLOCK_FOR, OPT_MAX_HANDSHAKES,
 	OPT_CONFIRM_TIMEOUT, OPT_CONFIRM_AFTER, OPT_IDLE_CLOSE,
+	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
+	OPT_TRUST_ANCHOR, OPT_CRL,
 };
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, 'L' },
+	{ "listen-tls", required_argument, NULL, OPT_LISTEN_TLS },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-chain", required_argument, NULL, OPT_TLS_CHAIN },
+	{ "trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR },
+	{ "crl", required_argument, NULL, OPT_CRL },
 	{ "key", required_argument, NULL, 'k' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "state", required_argument, NULL, 's' },
@@ -108,25 +137,40 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void add_listen(struct hub_config *cfg, const char *arg)
+/* --listen and --listen-tls: into list (n entries), port dflt unless
+ * given. */
+static void add_listen(struct hub_listen *list, size_t *n, const char *arg,
+		       uint16_t dflt, const char *opt)
 {
 	struct hub_listen *l;
+	char what[32];
 
-	if (cfg->nlisten >= HUB_MAX_LISTEN)
-		cli_die(PROG, "too many --listen (at most 16)", "", "");
-	l = &cfg->listen[cfg->nlisten];
+	snprintf(what, sizeof(what), "%s: '", opt);
+	if (*n >= HUB_MAX_LISTEN)
+		cli_die(PROG, opt, ": given more than 16 times", "");
+	l = &list[*n];
 	if (strncmp(arg, "*:", 2) == 0 || strcmp(arg, "*") == 0) {
 		/* every address: host NULL */
 		if (ch_hostport_parse(arg[1] ? arg + 2 : "0.0.0.0",
-				      CH_PORT_SSH, &l->host, &l->port) != CH_OK)
-			cli_die(PROG, "--listen: '", arg, "' is not ADDR[:PORT]");
+				      dflt, &l->host, &l->port) != CH_OK)
+			cli_die(PROG, what, arg, "' is not ADDR[:PORT]");
 		free(l->host);
 		l->host = NULL;
-	} else if (ch_hostport_parse(arg, CH_PORT_SSH, &l->host, &l->port) !=
+	} else if (ch_hostport_parse(arg, dflt, &l->host, &l->port) !=
 		   CH_OK) {
-		cli_die(PROG, "--listen: '", arg, "' is not ADDR[:PORT]");
+		cli_die(PROG, what, arg, "' is not ADDR[:PORT]");
 	}
-	cfg->nlisten++;
+	(*n)++;
+}
+
+static void add_file(const char **list, size_t *n, const char *arg,
+		     const char *opt)
+{
+	if (*n >= CH_TLS_MAX_FILES)
+		cli_die(PROG, "too many --", opt, " (at most 16)");
+	if (*arg == '\0')
+		cli_die(PROG, "--", opt, " needs a file name");
+	list[(*n)++] = arg;
 }
 
 static void parse_args(int argc, char **argv, struct hub_config *cfg)
@@ -150,7 +194,24 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
 				NULL)) != -1) {
 		switch (c) {
-		case 'L': add_listen(cfg, optarg); break;
+		case 'L':
+			add_listen(cfg->listen, &cfg->nlisten, optarg,
+				   CH_PORT_SSH, "--listen");
+			break;
+		case OPT_LISTEN_TLS:
+			add_listen(cfg->listen_tls, &cfg->nlisten_tls, optarg,
+				   CH_PORT_TLS, "--listen-tls");
+			break;
+		case OPT_TLS_CERT: cfg->tls_cert = optarg; break;
+		case OPT_TLS_KEY: cfg->tls_key = optarg; break;
+		case OPT_TLS_CHAIN: cfg->tls_chain = optarg; break;
+		case OPT_TRUST_ANCHOR:
+			add_file(cfg->trust_anchors, &cfg->ntrust_anchors,
+				 optarg, "trust-anchor");
+			break;
+		case OPT_CRL:
+			add_file(cfg->crls, &cfg->ncrls, optarg, "crl");
+			break;
 		case 'k': cfg->key_path = optarg; break;
 		case 'u':
 			if (*optarg == '\0' || strlen(optarg) > 63)
@@ -227,7 +288,21 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	}
 	if (optind < argc)
 		cli_die(PROG, "unexpected argument '", argv[optind], "'");
-	if (cfg->nlisten == 0) {
+	if (cfg->nlisten_tls) {
+		if (cfg->tls_cert == NULL || cfg->tls_key == NULL)
+			cli_die(PROG, "--listen-tls needs --tls-cert and "
+				"--tls-key (the hub's client certificate)", "",
+				"");
+		if (cfg->ntrust_anchors == 0)
+			cli_die(PROG, "--listen-tls needs at least one "
+				"--trust-anchor (the CA that issues the "
+				"devices' certificates)", "", "");
+	} else if (cfg->tls_cert || cfg->tls_key || cfg->tls_chain ||
+		   cfg->ntrust_anchors || cfg->ncrls) {
+		cli_die(PROG, "TLS options given without --listen-tls", "",
+			"");
+	}
+	if (cfg->nlisten == 0 && cfg->nlisten_tls == 0) {
 		cfg->listen[0].host = NULL;	/* every address */
 		cfg->listen[0].port = CH_PORT_SSH;
 		cfg->nlisten = 1;
@@ -296,6 +371,25 @@ int main(int argc, char **argv)
 	if (hub.blocklist == NULL)
 		goto out;
 
+	if (hub.cfg.nlisten_tls) {
+		struct ch_tls_ctx_opts o = {
+			.cert_file = hub.cfg.tls_cert,
+			.key_file = hub.cfg.tls_key,
+			.chain_file = hub.cfg.tls_chain,
+			.ca_files = hub.cfg.trust_anchors,
+			.nca_files = hub.cfg.ntrust_anchors,
+			.crl_files = hub.cfg.crls,
+			.ncrl_files = hub.cfg.ncrls,
+			.verify = CH_TLS_VERIFY_REQUIRE,
+		};
+
+		if (ch_tls_client_ctx_new(&o, &hub.tls_ctx) != CH_OK)
+			goto out;
+		ch_info("TLS: client certificate %s, %zu trust anchor file(s), "
+			"%zu CRL file(s)", hub.cfg.tls_cert,
+			hub.cfg.ntrust_anchors, hub.cfg.ncrls);
+	}
+
 	hub.loop = uv_default_loop();
 	hub.next_conn_id = 1;
 	if (hub_start(&hub) != CH_OK) {
@@ -322,9 +416,12 @@ out:
 	ch_store_close(hub.store);
 	blocklist_free(hub.blocklist);
 	ssh_key_free(hub.key);
+	ch_tls_ctx_free(hub.tls_ctx);
 	free(pub);
 	for (size_t i = 0; i < hub.cfg.nlisten; i++)
 		free(hub.cfg.listen[i].host);
+	for (size_t i = 0; i < hub.cfg.nlisten_tls; i++)
+		free(hub.cfg.listen_tls[i].host);
 	ssh_finalize();
 	return rc;
 }

@@ -74,6 +74,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX jobs_device_state_id ON jobs(device, state, id);",
 	/* 3: a device's own idle-close time (-1: the hub's default) */
 	"ALTER TABLE devices ADD COLUMN idle_close INTEGER NOT NULL DEFAULT -1;",
+	/* 4: TLS identities: every identity has a kind (every earlier one is
+	 * an SSH host key), and a TLS device's last certificate is kept to
+	 * tell a rotation */
+	"ALTER TABLE identities ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN cert_fp TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -81,7 +87,7 @@ static const char *const migrations[] = {
 
 #define DEV_COLS "fingerprint, name, admission, connected, address, " \
 	"first_seen, last_seen, connected_since, capabilities, last_error, " \
-	"idle_close"
+	"idle_close, kind, cert_fp"
 #define EV_COLS "id, time, fingerprint, kind, detail"
 #define JOB_COLS "id, device, kind, payload, read_only, state, created, " \
 	"expires, started, finished, result, rpc_error, method, error"
@@ -98,6 +104,7 @@ enum stmt_id {
 	S_DEV_ADMISSION,
 	S_DEV_IDLE_CLOSE,
 	S_DEV_SEEN,
+	S_DEV_CERT,
 	S_DEV_UP,
 	S_DEV_DOWN,
 	S_RESET,
@@ -140,8 +147,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
 		      " WHERE fingerprint = " KEY_OF("?1"),
 	/* An alias is not a new device: a 0-row insert means it exists. */
-	[S_DEV_ADD] = "INSERT INTO devices (fingerprint, name, admission)"
-		      " SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1"
+	[S_DEV_ADD] = "INSERT INTO devices (fingerprint, name, admission,"
+		      " kind) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1"
 		      " FROM identities WHERE fingerprint = ?1)",
 	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2"
 			    " WHERE fingerprint = " KEY_OF("?1"),
@@ -150,6 +157,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_DEV_SEEN] = "UPDATE devices SET address = ?2, last_seen = ?3,"
 		       " first_seen = CASE WHEN first_seen = 0 THEN ?3"
 		       " ELSE first_seen END"
+		       " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_CERT] = "UPDATE devices SET cert_fp = ?2"
 		       " WHERE fingerprint = " KEY_OF("?1"),
 	/* A session's start and end also count as having seen the device. */
 	[S_DEV_UP] = "UPDATE devices SET connected = 1, connected_since = ?2,"
@@ -202,8 +211,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* One statement: no row when dev_fp is unknown or fp is a device's
 	 * key (told apart afterwards); a PRIMARY KEY conflict when fp is
 	 * an alias already. */
-	[S_ID_ADD] = "INSERT INTO identities (fingerprint, device, added)"
-		     " SELECT ?2, d.fingerprint, ?3 FROM devices d"
+	[S_ID_ADD] = "INSERT INTO identities (fingerprint, device, added,"
+		     " kind) SELECT ?2, d.fingerprint, ?3, ?4 FROM devices d"
 		     " WHERE d.fingerprint = " KEY_OF("?1")
 		     " AND NOT EXISTS (SELECT 1 FROM devices"
 		     " WHERE fingerprint = ?2)",
@@ -406,6 +415,9 @@ static void row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec)
 	copy_text(rec->last_error, sizeof(rec->last_error),
 		  sqlite3_column_text(s, 9));
 	rec->idle_close = sqlite3_column_int(s, 10);
+	rec->kind = sqlite3_column_int(s, 11);
+	copy_text(rec->cert_fp, sizeof(rec->cert_fp),
+		  sqlite3_column_text(s, 12));
 }
 
 /* ---- open, migrate, close ---- */
@@ -573,6 +585,43 @@ void ch_store_close(struct ch_store *st)
 	free(st);
 }
 
+int ch_id_kind(const char *id)
+{
+	if (id && strncmp(id, CH_ID_SERIAL_PREFIX,
+			  sizeof(CH_ID_SERIAL_PREFIX) - 1) == 0)
+		return CH_ID_SERIAL;
+	if (id && strncmp(id, CH_ID_CERT_PREFIX,
+			  sizeof(CH_ID_CERT_PREFIX) - 1) == 0)
+		return CH_ID_CERT;
+	return CH_ID_SSH;
+}
+
+const char *ch_id_kind_name(int kind)
+{
+	switch (kind) {
+	case CH_ID_SSH: return "ssh-host-key";
+	case CH_ID_SERIAL: return "x509-serial";
+	case CH_ID_CERT: return "x509-cert";
+	}
+	return "unknown";
+}
+
+int ch_serial_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > CH_SERIAL_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || strchr("'()+-./:=?", c)))
+			return 0;
+	}
+	return 1;
+}
+
 const char *ch_admission_name(int admission)
 {
 	switch (admission) {
@@ -620,6 +669,7 @@ int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	bind_text(s, 2, name, CH_NAME_MAX + 1);
 	sqlite3_bind_int(s, 3, admission);
+	sqlite3_bind_int(s, 4, ch_id_kind(fp));
 	r = exec_stmt(st, s, "device add");
 	if (r == CH_OK && sqlite3_changes(st->db) == 0)
 		r = CH_ERR_EXISTS;	/* fp is another device's alias */
@@ -686,6 +736,24 @@ int ch_store_device_connected(struct ch_store *st, const char *fp,
 	return exec_update(st, s, "device connected");
 }
 
+int ch_store_device_cert_seen(struct ch_store *st, const char *fp,
+			      const char *cert_fp, char *prev)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_CERT];
+	struct ch_device_rec rec;
+	int r;
+
+	prev[0] = '\0';
+	if (cert_fp == NULL || check_fp(cert_fp) != CH_OK)
+		return CH_ERR_INVAL;
+	if ((r = ch_store_device_get(st, fp, &rec)) != CH_OK)
+		return r;
+	memcpy(prev, rec.cert_fp, sizeof(rec.cert_fp));
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	bind_text(s, 2, cert_fp, sizeof(rec.cert_fp));
+	return exec_update(st, s, "device certificate seen");
+}
+
 int ch_store_reset_connections(struct ch_store *st)
 {
 	return exec_stmt(st, st->stmt[S_RESET], "reset connections");
@@ -728,6 +796,12 @@ int ch_store_device_resolve(struct ch_store *st, const char *query,
 		return CH_ERR_NOTFOUND;
 	if ((r = lookup(st, S_BY_NAME, query, fp_out)) != CH_ERR_NOTFOUND ||
 	    (r = lookup(st, S_BY_FP, query, fp_out)) != CH_ERR_NOTFOUND)
+		return r;
+	/* A bare serial number, as printed on the box. */
+	if (ch_serial_valid(query) &&
+	    snprintf(prefix, sizeof(prefix), CH_ID_SERIAL_PREFIX "%s",
+		     query) < (int)sizeof(prefix) &&
+	    (r = lookup(st, S_BY_FP, prefix, fp_out)) != CH_ERR_NOTFOUND)
 		return r;
 	if (strncmp(query, FP_PREFIX, FP_PREFIX_LEN) == 0)
 		tail = query + FP_PREFIX_LEN;
@@ -901,6 +975,7 @@ int ch_store_identity_add(struct ch_store *st, const char *dev_fp,
 	sqlite3_bind_text(s, 1, dev_fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, now);
+	sqlite3_bind_int(s, 4, ch_id_kind(fp));
 	r = exec_stmt(st, s, "identity add");
 	if (r != CH_OK || sqlite3_changes(st->db) > 0)
 		return r;
@@ -970,6 +1045,148 @@ int ch_store_device_rename(struct ch_store *st, const char *fp,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	bind_text(s, 2, name, CH_NAME_MAX + 1);
 	return exec_update(st, s, "device rename");
+}
+
+/* ---- bulk import of serial numbers ---- */
+
+#define IMPORT_LINE_MAX 256	/* longer lines are refused, not cut */
+
+static const char *trim(const char *p, const char *end, const char **tend)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+			   end[-1] == '\r'))
+		end--;
+	*tend = end;
+	return p;
+}
+
+/* One line into serial and name ("" if none). NULL, or why it is bad;
+ * *skip for a blank or comment line. */
+static const char *import_line(const char *p, const char *end, char *serial,
+			       char *name, int *skip)
+{
+	const char *comma, *a, *ae, *b, *be;
+
+	*skip = 0;
+	serial[0] = name[0] = '\0';
+	if ((comma = memchr(p, '#', (size_t)(end - p))) != NULL)
+		end = comma;	/* '#' is in no serial and no name */
+	a = trim(p, end, &ae);
+	if (a == ae) {
+		*skip = 1;
+		return NULL;
+	}
+	if (ae - a > IMPORT_LINE_MAX)
+		return "line too long";
+	comma = memchr(a, ',', (size_t)(ae - a));
+	b = be = ae;
+	if (comma) {
+		b = trim(comma + 1, ae, &be);
+		a = trim(a, comma, &ae);
+	}
+	memcpy(serial, a, (size_t)(ae - a));
+	serial[ae - a] = '\0';
+	memcpy(name, b, (size_t)(be - b));
+	name[be - b] = '\0';
+	if (!ch_serial_valid(serial))
+		return "not a serial number (1 to 64 of A-Z a-z 0-9 ' ( ) + - "
+		       ". / : = ?)";
+	if (name[0] && check_name(name) != CH_OK)
+		return "bad NAME (1 to 64 of A-Z a-z 0-9 . _ -)";
+	return NULL;
+}
+
+/* One serial inside the import's transaction: *why set when the line is
+ * refused. An error return (CH_ERR_DB) aborts the whole import. */
+static int import_one(struct ch_store *st, const char *serial,
+		      const char *name, int64_t now,
+		      struct ch_import_counts *c, const char **why)
+{
+	char id[sizeof(CH_ID_SERIAL_PREFIX) + CH_SERIAL_MAX];
+	char key[sizeof(((struct ch_device_rec *)0)->fingerprint)];
+	struct ch_device_rec rec;
+	int r;
+
+	*why = NULL;
+	snprintf(id, sizeof(id), CH_ID_SERIAL_PREFIX "%s", serial);
+	r = lookup(st, S_BY_FP, id, key);
+	if (r == CH_OK) {
+		c->known++;
+		if ((r = ch_store_device_get(st, key, &rec)) != CH_OK)
+			return r == CH_ERR_NOTFOUND ? CH_OK : r;
+		if (rec.admission != CH_ADMIT_PENDING)
+			return CH_OK;
+		if ((r = ch_store_device_set_admission(st, key,
+				CH_ADMIT_ADMITTED)) != CH_OK ||
+		    (r = ch_store_event_add(st, key, "approved", "admitted: "
+				"listed in an imported serial list",
+				now)) != CH_OK)
+			return r;
+		c->approved++;
+		return CH_OK;
+	}
+	if (r != CH_ERR_NOTFOUND)
+		return r;
+	r = ch_store_device_add(st, id, name[0] ? name : NULL,
+				CH_ADMIT_ADMITTED);
+	if (r == CH_ERR_EXISTS || r == CH_ERR_INVAL) {
+		*why = "NAME already belongs to another device";
+		return CH_OK;
+	}
+	if (r != CH_OK || (r = ch_store_event_add(st, id, "added",
+				"pre-provisioned from a serial list",
+				now)) != CH_OK)
+		return r;
+	c->added++;
+	return CH_OK;
+}
+
+int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
+			    int64_t now, struct ch_import_counts *counts,
+			    void (*bad)(void *ctx, unsigned line,
+					const char *why),
+			    void *ctx)
+{
+	const char *p = text, *end = text + len, *nl, *why;
+	char serial[IMPORT_LINE_MAX + 1], name[IMPORT_LINE_MAX + 1];
+	size_t lines = 0;
+	unsigned lineno = 0;
+	int skip, r;
+
+	memset(counts, 0, sizeof(*counts));
+	for (const char *q = text; q < end; q++)
+		if (*q == '\n')
+			lines++;
+	if (lines > CH_IMPORT_MAX_LINES ||
+	    (lines == CH_IMPORT_MAX_LINES && len && end[-1] != '\n'))
+		return CH_ERR_LIMIT;
+	if ((r = tx_begin(st)) != CH_OK)
+		return r;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		lineno++;
+		why = import_line(p, nl, serial, name, &skip);
+		if (skip)
+			continue;
+		if (why == NULL &&
+		    (r = import_one(st, serial, name, now, counts, &why)) !=
+			    CH_OK) {
+			tx_rollback(st);
+			memset(counts, 0, sizeof(*counts));
+			return r;
+		}
+		if (why == NULL)
+			continue;
+		counts->invalid++;
+		if (bad)
+			bad(ctx, lineno, why);
+	}
+	if ((r = tx_commit(st)) != CH_OK)
+		memset(counts, 0, sizeof(*counts));
+	return r;
 }
 
 /* ---- jobs ---- */

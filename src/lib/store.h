@@ -2,8 +2,13 @@
  * store.c). WAL journal, prepared statements, one transaction per logical
  * change, schema migrations by PRAGMA user_version, a busy_timeout.
  *
- * A device is identified by the fingerprint of its key ("SHA256:..."),
- * never by address. Its admission says whether it may connect; its
+ * A device is identified by an identity string, never by address:
+ *   "SHA256:<base64>"         the SHA-256 fingerprint of an SSH host key
+ *   "serial:<S>"              an X.509 certificate whose subject carries
+ *                             X520 serialNumber (2.5.4.5) S (IEEE 802.1AR)
+ *   "x509:SHA256:<base64>"    a pinned X.509 certificate (SHA-256 of its DER)
+ * The device record is keyed by its first identity (still called its
+ * "fingerprint" below); further identities are aliases of it. Its admission says whether it may connect; its
  * connection state is kept here too so that `callhome devices` shows
  * devices that are not connected now.
  */
@@ -16,6 +21,18 @@
 #define CH_STORE_BUSY_MS 5000
 #define CH_NAME_MAX 64		/* device names: [A-Za-z0-9._-], 1..64 */
 #define CH_STORE_TEXT_MAX 1024	/* addresses, event details, errors */
+
+/* Identity kinds, told apart by the string's prefix (schema 4 keeps the
+ * kind in a column too, for queries). */
+enum ch_id_kind {
+	CH_ID_SSH = 0,		/* "SHA256:..." (and anything unprefixed) */
+	CH_ID_SERIAL = 1,	/* "serial:..." */
+	CH_ID_CERT = 2,		/* "x509:SHA256:..." */
+};
+#define CH_ID_SERIAL_PREFIX "serial:"
+#define CH_ID_CERT_PREFIX "x509:"
+#define CH_SERIAL_MAX 64	/* X520 serialNumber: ub-serial-number */
+#define CH_IMPORT_MAX_LINES 100000	/* one import-serials call */
 
 enum ch_admission {
 	CH_ADMIT_PENDING = 0,	/* seen, not admitted: refused until approved */
@@ -37,7 +54,19 @@ struct ch_device_rec {
 	int capabilities;		/* count from the last hello */
 	char last_error[256];		/* why the last session ended, or "" */
 	int idle_close;			/* seconds; 0 never; -1 hub default */
+	int kind;			/* enum ch_id_kind of fingerprint */
+	char cert_fp[128];		/* TLS: "x509:SHA256:..." of the
+					 * certificate last presented, or "" */
 };
+
+/* The kind of an identity string (by its prefix). */
+int ch_id_kind(const char *id);
+/* "ssh-host-key", "x509-serial", "x509-cert". */
+const char *ch_id_kind_name(int kind);
+/* 1 if s is an acceptable X520 serialNumber for the registry: 1 to
+ * CH_SERIAL_MAX of the PrintableString characters A-Z a-z 0-9 ' ( ) + - .
+ * / : = ? (no space, no comma: the import format separates with it). */
+int ch_serial_valid(const char *s);
 
 /* Opens (creating and migrating) the database at path. Errors are logged
  * with the path and SQLite's text. */
@@ -69,12 +98,17 @@ int ch_store_device_seen(struct ch_store *st, const char *fp,
 int ch_store_device_connected(struct ch_store *st, const char *fp,
 			      int connected, int ncaps, const char *reason,
 			      int64_t now);
+/* A TLS device presented the certificate cert_fp: remembers it and
+ * copies the one remembered before into prev (128 bytes; "" if none), so
+ * the caller can tell a certificate rotation. CH_ERR_NOTFOUND. */
+int ch_store_device_cert_seen(struct ch_store *st, const char *fp,
+			      const char *cert_fp, char *prev);
 /* At hub start: nobody is connected any more. */
 int ch_store_reset_connections(struct ch_store *st);
 
 /* Resolves an operator's DEVICE argument: an exact name, an exact
- * fingerprint, or a unique prefix of a fingerprint (with or without the
- * "SHA256:" part). CH_ERR_NOTFOUND, CH_ERR_AMBIGUOUS. fp_out has
+ * identity, a serial number without its "serial:" prefix, or a unique
+ * prefix of an SSH fingerprint (with or without the "SHA256:" part). CH_ERR_NOTFOUND, CH_ERR_AMBIGUOUS. fp_out has
  * room for 128 bytes. */
 int ch_store_device_resolve(struct ch_store *st, const char *query,
 			    char *fp_out);
@@ -123,6 +157,28 @@ int ch_store_identity_foreach(struct ch_store *st, const char *dev_fp,
 			      int (*fn)(void *ctx, const char *fp,
 					int64_t added),
 			      void *ctx);
+/* ---- bulk import of a manufacturer's serial list ---- */
+
+struct ch_import_counts {
+	int added;		/* new devices, admitted */
+	int known;		/* already in the registry (left as they are) */
+	int approved;		/* ...of which pending ones, now admitted */
+	int invalid;		/* lines refused (bad serial or name, name of
+				 * another device) */
+};
+
+/* Imports text (len bytes): one serial per line, optionally ",NAME";
+ * blank lines and '#' comments skipped, spaces around fields ignored.
+ * Each new serial becomes an admitted device "serial:S" with an "added"
+ * event; a known pending one is admitted (an "approved" event). One
+ * transaction for the whole list. bad (may be NULL) hears each refused
+ * line. CH_ERR_LIMIT over CH_IMPORT_MAX_LINES lines (nothing imported). */
+int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
+			    int64_t now, struct ch_import_counts *counts,
+			    void (*bad)(void *ctx, unsigned line,
+					const char *why),
+			    void *ctx);
+
 /* Renames (name NULL or "" removes the name). CH_ERR_EXISTS, CH_ERR_INVAL
  * as for add. */
 int ch_store_device_rename(struct ch_store *st, const char *fp,

@@ -91,8 +91,8 @@ static void test_open_migrates_empty(void **state)
 	sqlite3_stmt *s;
 	sqlite3 *db;
 
-	/* a fresh file goes 0 -> 1 -> 2 -> 3 */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	/* a fresh file goes 0 -> 1 -> 2 -> 3 -> 4 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
 				 " WHERE name IN ('devices', 'events',"
 				 " 'events_fp_id', 'identities',"
@@ -123,7 +123,7 @@ static void test_reopen_keeps_data(void **state)
 	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
 	assert_string_equal(rec.name, "r1");
 	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 1);
 }
 
@@ -134,11 +134,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 4");
+	raw_exec(f->path, "PRAGMA user_version = 5");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 }
 
 static void test_open_bad_path(void **state)
@@ -662,7 +662,7 @@ static void test_migrate_v1_to_current(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
 
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
 	assert_int_equal(rec.idle_close, -1);	/* migration 3's default */
 	assert_string_equal(rec.name, "r1");
@@ -686,7 +686,7 @@ static void test_migrate_v1_to_current(void **state)
 	ch_store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 1);
 }
 
@@ -1635,6 +1635,265 @@ static void test_events_since(void **state)
 	assert_int_equal(e.n, 0);
 }
 
+
+/* ---- schema version 4: TLS identities ---- */
+
+/* The schema as version 3 shipped it (migrations 1-3, frozen). */
+static const char v3_schema_extra[] =
+	"CREATE TABLE identities ("
+	" fingerprint TEXT PRIMARY KEY,"
+	" device TEXT NOT NULL REFERENCES devices(fingerprint)"
+	" ON DELETE CASCADE,"
+	" added INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX identities_device ON identities(device);"
+	"CREATE TABLE jobs ("
+	" id INTEGER PRIMARY KEY,"
+	" device TEXT NOT NULL REFERENCES devices(fingerprint),"
+	" kind TEXT NOT NULL,"
+	" payload TEXT,"
+	" read_only INTEGER NOT NULL DEFAULT 0,"
+	" state INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL DEFAULT 0,"
+	" expires INTEGER NOT NULL DEFAULT 0,"
+	" started INTEGER NOT NULL DEFAULT 0,"
+	" finished INTEGER NOT NULL DEFAULT 0,"
+	" result TEXT,"
+	" rpc_error INTEGER NOT NULL DEFAULT 0,"
+	" method TEXT NOT NULL DEFAULT '',"
+	" error TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX jobs_device_state_id ON jobs(device, state, id);"
+	"ALTER TABLE devices ADD COLUMN idle_close INTEGER NOT NULL DEFAULT -1;"
+	"PRAGMA user_version = 3;";
+
+static void test_migrate_v3_to_v4(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	struct ch_job_rec job;
+	char fp[128];
+
+	ch_store_close(f->st);
+	f->st = NULL;
+	remove_db(f);
+	raw_exec(f->path, v1_schema);
+	raw_exec(f->path, v3_schema_extra);
+	raw_exec(f->path, "INSERT INTO devices (fingerprint, name, admission,"
+		 " address, first_seen, last_seen, idle_close)"
+		 " VALUES ('" FP_A "', 'r1', 1, '[::1]:7', 10, 20, 30);"
+		 "INSERT INTO identities (fingerprint, device, added)"
+		 " VALUES ('" FP_B "', '" FP_A "', 25);"
+		 "INSERT INTO jobs (device, kind, payload, state, created)"
+		 " VALUES ('" FP_A "', 'get-config', '<x/>', 0, 26);");
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+
+	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	/* the old rows are SSH host keys, with no certificate */
+	assert_int_equal(ch_store_device_get(f->st, FP_B, &rec), CH_OK);
+	assert_string_equal(rec.fingerprint, FP_A);
+	assert_string_equal(rec.name, "r1");
+	assert_int_equal(rec.idle_close, 30);
+	assert_int_equal(rec.kind, CH_ID_SSH);
+	assert_string_equal(rec.cert_fp, "");
+	assert_int_equal(raw_int(f->path, "SELECT kind FROM identities"
+				 " WHERE fingerprint = '" FP_B "'"), 0);
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 27, &job), CH_OK);
+	assert_string_equal(job.payload, "<x/>");
+	ch_job_rec_cleanup(&job);
+	/* new identities carry their kind */
+	assert_int_equal(ch_store_device_add(f->st, "serial:SN-1", "t1",
+					     CH_ADMIT_PENDING), CH_OK);
+	/* identities name a device by identity, never by name */
+	assert_int_equal(ch_store_identity_add(f->st, "t1",
+		"x509:SHA256:abc", 40), CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_identity_add(f->st, "serial:SN-1",
+		"x509:SHA256:abc", 40), CH_OK);
+	assert_int_equal(raw_int(f->path, "SELECT kind FROM devices"
+				 " WHERE fingerprint = 'serial:SN-1'"),
+			 CH_ID_SERIAL);
+	assert_int_equal(raw_int(f->path, "SELECT kind FROM identities"
+				 " WHERE fingerprint = 'x509:SHA256:abc'"),
+			 CH_ID_CERT);
+	assert_int_equal(ch_store_device_get(f->st, "x509:SHA256:abc", &rec),
+			 CH_OK);
+	assert_string_equal(rec.fingerprint, "serial:SN-1");
+	assert_int_equal(rec.kind, CH_ID_SERIAL);
+	assert_int_equal(ch_store_device_resolve(f->st, "SN-1", fp), CH_OK);
+	assert_string_equal(fp, "serial:SN-1");
+	/* a second open has nothing left to do */
+	ch_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+}
+
+static void test_id_kinds(void **state)
+{
+	(void)state;
+	assert_int_equal(ch_id_kind(FP_A), CH_ID_SSH);
+	assert_int_equal(ch_id_kind("serial:X1"), CH_ID_SERIAL);
+	assert_int_equal(ch_id_kind("x509:SHA256:q"), CH_ID_CERT);
+	assert_int_equal(ch_id_kind("serialX"), CH_ID_SSH);
+	assert_string_equal(ch_id_kind_name(CH_ID_SSH), "ssh-host-key");
+	assert_string_equal(ch_id_kind_name(CH_ID_SERIAL), "x509-serial");
+	assert_string_equal(ch_id_kind_name(CH_ID_CERT), "x509-cert");
+	assert_string_equal(ch_id_kind_name(7), "unknown");
+	assert_int_equal(ch_serial_valid("PID:ABC-123/4.5=(x)?'+"), 1);
+	assert_int_equal(ch_serial_valid(
+		"1234567890123456789012345678901234567890123456789012345678901234"),
+		1);
+	assert_int_equal(ch_serial_valid(
+		"12345678901234567890123456789012345678901234567890123456789012345"),
+		0);
+	assert_int_equal(ch_serial_valid(""), 0);
+	assert_int_equal(ch_serial_valid(NULL), 0);
+	assert_int_equal(ch_serial_valid("a b"), 0);
+	assert_int_equal(ch_serial_valid("a,b"), 0);
+	assert_int_equal(ch_serial_valid("a#b"), 0);
+	assert_int_equal(ch_serial_valid("\xc3\xa9"), 0);
+}
+
+static void test_cert_seen(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	char prev[128];
+
+	assert_int_equal(ch_store_device_add(f->st, "serial:S1", NULL,
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, "serial:S1",
+					       "x509:SHA256:pin", 1), CH_OK);
+	snprintf(prev, sizeof(prev), "junk");
+	assert_int_equal(ch_store_device_cert_seen(f->st, "serial:S1",
+				"x509:SHA256:one", prev), CH_OK);
+	assert_string_equal(prev, "");
+	/* by an alias too */
+	assert_int_equal(ch_store_device_cert_seen(f->st, "x509:SHA256:pin",
+				"x509:SHA256:two", prev), CH_OK);
+	assert_string_equal(prev, "x509:SHA256:one");
+	assert_int_equal(ch_store_device_get(f->st, "serial:S1", &rec), CH_OK);
+	assert_string_equal(rec.cert_fp, "x509:SHA256:two");
+	assert_int_equal(ch_store_device_cert_seen(f->st, "serial:nope",
+				"x509:SHA256:two", prev), CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_cert_seen(f->st, "serial:S1",
+				"bad value", prev), CH_ERR_INVAL);
+}
+
+struct bad_lines {
+	unsigned line[8];
+	char why[8][128];
+	int n;
+};
+
+static void on_bad(void *ctx, unsigned line, const char *why)
+{
+	struct bad_lines *b = ctx;
+
+	if (b->n < 8) {
+		b->line[b->n] = line;
+		snprintf(b->why[b->n], sizeof(b->why[0]), "%s", why);
+	}
+	b->n++;
+}
+
+static void test_import_serials(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_import_counts c;
+	struct ch_device_rec rec;
+	struct bad_lines b;
+	static const char list[] =
+		"# ACME serials, batch 7\n"		/* 1 */
+		"\n"					/* 2 */
+		"SN-0001\n"				/* 3 */
+		"  SN-0002 , edge-2  \r\n"		/* 4 */
+		"SN-0003,taken\n"			/* 5 */
+		"bad serial\n"				/* 6 */
+		"SN-0004,bad name!\n"			/* 7 */
+		"SN-0001\n"				/* 8: again */
+		"SN-PEND # called before the list came\n"	/* 9 */
+		"SN-REV\n"				/* 10 */
+		"SN-0005,edge-5";			/* 11: no newline */
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "taken",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, "serial:SN-PEND", NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, "serial:SN-REV", NULL,
+					     CH_ADMIT_REVOKED), CH_OK);
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(ch_store_import_serials(f->st, list, strlen(list),
+						 100, &c, on_bad, &b), CH_OK);
+	assert_int_equal(c.added, 3);		/* 0001, 0002, 0005 */
+	assert_int_equal(c.known, 3);		/* 0001 again, PEND, REV */
+	assert_int_equal(c.approved, 1);	/* PEND */
+	assert_int_equal(c.invalid, 3);		/* lines 5, 6, 7 */
+	assert_int_equal(b.n, 3);
+	assert_int_equal(b.line[0], 5);
+	assert_string_equal(b.why[0], "NAME already belongs to another device");
+	assert_int_equal(b.line[1], 6);
+	assert_int_equal(b.line[2], 7);
+	assert_int_equal(ch_store_device_get(f->st, "serial:SN-0002", &rec),
+			 CH_OK);
+	assert_string_equal(rec.name, "edge-2");
+	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
+	assert_int_equal(rec.kind, CH_ID_SERIAL);
+	assert_int_equal(ch_store_device_get(f->st, "serial:SN-0005", &rec),
+			 CH_OK);
+	assert_string_equal(rec.name, "edge-5");
+	assert_int_equal(ch_store_device_get(f->st, "serial:SN-0001", &rec),
+			 CH_OK);
+	assert_string_equal(rec.name, "");
+	assert_int_equal(ch_store_device_get(f->st, "serial:SN-PEND", &rec),
+			 CH_OK);
+	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
+	assert_int_equal(ch_store_device_get(f->st, "serial:SN-REV", &rec),
+			 CH_OK);
+	assert_int_equal(rec.admission, CH_ADMIT_REVOKED);	/* stays */
+	assert_int_equal(ch_store_device_get(f->st, "serial:SN-0003", &rec),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"
+				 " WHERE kind = 'added' AND time = 100"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"
+				 " WHERE kind = 'approved' AND fingerprint ="
+				 " 'serial:SN-PEND'"), 1);
+	/* again: everything is known now, nothing changes */
+	assert_int_equal(ch_store_import_serials(f->st, list, strlen(list),
+						 101, &c, NULL, NULL), CH_OK);
+	assert_int_equal(c.added, 0);
+	assert_int_equal(c.known, 6);
+	assert_int_equal(c.approved, 0);
+	assert_int_equal(c.invalid, 3);
+	/* empty input */
+	assert_int_equal(ch_store_import_serials(f->st, "", 0, 1, &c, NULL,
+						 NULL), CH_OK);
+	assert_int_equal(c.added + c.known + c.invalid, 0);
+}
+
+static void test_import_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_import_counts c;
+	size_t n = CH_IMPORT_MAX_LINES + 1, len = n * 2;
+	char *text = malloc(len);
+
+	assert_non_null(text);
+	for (size_t i = 0; i < n; i++) {
+		text[2 * i] = 'A';
+		text[2 * i + 1] = '\n';
+	}
+	c.added = 99;
+	assert_int_equal(ch_store_import_serials(f->st, text, len, 1, &c, NULL,
+						 NULL), CH_ERR_LIMIT);
+	assert_int_equal(c.added, 0);
+	/* exactly the limit is fine (the same serial: one device) */
+	assert_int_equal(ch_store_import_serials(f->st, text, len - 2, 1, &c,
+						 NULL, NULL), CH_OK);
+	assert_int_equal(c.added, 1);
+	assert_int_equal(c.known, CH_IMPORT_MAX_LINES - 1);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1674,6 +1933,11 @@ int main(void)
 		T(test_jobs_recover_after_reopen),
 		T(test_job_foreach),
 		T(test_events_since),
+		T(test_migrate_v3_to_v4),
+		cmocka_unit_test(test_id_kinds),
+		T(test_cert_seen),
+		T(test_import_serials),
+		T(test_import_limit),
 #undef T
 	};
 
