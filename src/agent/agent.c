@@ -178,6 +178,8 @@ static int on_chan_data(ssh_session s, ssh_channel ch, void *data,
 	if (r == CH_ERR_CLOSED) {
 		h->closing = 1;
 	} else if (r != CH_OK) {
+		if (!ch_nc_ready(h->nc))	/* RFC 6022 in-bad-hellos */
+			nc_server_count_bad_hello();
 		clog(CH_LOG_WARN, h->conn, "session-id=%u: %s", h->session_id,
 		     ch_nc_error(h->nc)[0] ? ch_nc_error(h->nc) : ch_strerror(r));
 		h->closing = 1;

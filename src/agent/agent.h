@@ -186,6 +186,9 @@ void nc_server_after_reply(struct nc_server *s);
 /* Ends the session: its locks and its unconfirmed confirmed commit go
  * with it (RFC 6241 2.1, 8.4.1). */
 void nc_server_free(struct nc_server *s);
+/* A session was dropped because the client's <hello> was not valid:
+ * RFC 6022 statistics/in-bad-hellos. Once per such session. */
+void nc_server_count_bad_hello(void);
 /* The capabilities this agent advertises. */
 const char *const *nc_server_caps(size_t *n);
 /* Handles one <rpc> message; appends the reply (unframed) to out. Returns

@@ -1288,6 +1288,7 @@ static void end_pending(struct ch_ds *ds)
 	lyd_free_all(ds->rollback);
 	lyd_free_all(ds->gate_tree);
 	ds->rollback = NULL;
+	ds->gate_tree = NULL;
 	if (ds->timer_init)
 		uv_timer_stop(&ds->timer);
 	settled(ds);
@@ -1976,6 +1977,7 @@ void ch_ds_close(struct ch_ds *ds)
 	for (int k = 0; k < CH_DS_COUNT; k++)
 		lyd_free_all(ds->tree[k]);
 	lyd_free_all(ds->rollback);
+	lyd_free_all(ds->gate_tree);
 	free(ds->persist);
 	free_caps(ds);
 	ly_ctx_destroy(ds->ctx);

@@ -13,16 +13,15 @@
  * ends another live session (the registry below). In schema-aware mode,
  * with the ietf-netconf-monitoring module (RFC 6022), <get> adds the
  * <netconf-state> state data and <get-schema> serves the modules; and
- * RFC 5277 notifications: <create-subscription> to the NETCONF stream,
- * netconf-config-change (RFC 6470) on every change of running, pushed
- * on the subscribed sessions' channels, with a bounded replay log in
- * DATASTORE/notifications.log.
+ * RFC 5277 notifications (notif.c): <create-subscription> to the NETCONF
+ * stream, netconf-config-change (RFC 6470) on every change of running.
+ * With --on-commit (oncommit.c runs the program), a change of running
+ * waits for the program's verdict, and a confirmed commit's rollback is
+ * handed to it too.
  */
 #include "agent.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,8 @@
 #include <unistd.h>
 
 #include "agent/datastore.h"
+#include "agent/notif.h"
+#include "agent/oncommit.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/filter.h"
@@ -38,18 +39,14 @@
 
 #define PARAM_TEXT_MAX 1024	/* a leaf parameter such as persist-id */
 #define MON_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
-#define TIME_TEXT_MAX 32	/* yang:date-and-time, UTC */
-#define NOTIF_NS "urn:ietf:params:xml:ns:netconf:notification:1.0"
+#define TIME_TEXT_MAX NOTIF_TIME_TEXT_MAX
 #define NCN_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
-#define NETMOD_NOTIF_NS "urn:ietf:params:xml:ns:netmod:notification"
 #define CAP_NOTIF "urn:ietf:params:netconf:capability:notification:1.0"
 #define CAP_INTERLEAVE "urn:ietf:params:netconf:capability:interleave:1.0"
 #define CAP_XPATH "urn:ietf:params:netconf:capability:xpath:1.0"
 #define CAP_YANGLIB "urn:ietf:params:netconf:capability:yang-library:1.0"
 #define YANGLIB_REV "2019-01-04"
 #define XPATH_NS_MAX 64		/* in-scope namespaces of an xpath filter */
-#define NOTIF_STREAM "NETCONF"
-#define NOTIF_HEAD_MAX 32	/* a log record's header line */
 
 struct nc_server {
 	struct agent *ag;
@@ -68,15 +65,10 @@ struct nc_server {
 	uint32_t out_rpc_errors;
 	uint32_t out_notifications;
 	/* RFC 5277 subscription: at most one per session. */
-	int subscribed;
-	xmlDoc *filter;			/* a copy of its <filter>, or NULL */
-	int replay;			/* replay due after the reply */
-	time_t start;			/* startTime, with replay */
-	int has_stop;
-	time_t stop;			/* stopTime */
+	struct notif_sub *sub;
 	/* --on-commit: the rpc whose reply waits for the program, and the
 	 * rpcs that came after it (answered in order). */
-	struct hook_run *hook;
+	struct oncommit_run *hook;
 	char *deferred;
 	size_t deferred_len;
 	struct queued *queue, **qtail;
@@ -96,27 +88,12 @@ struct queued {
 	struct queued *next;
 };
 
-/* One run of the on-commit program. */
-struct hook_run {
-	struct nc_server *s;		/* NULL once the session ended */
-	uv_process_t proc;
-	uv_pipe_t err;			/* its stderr */
-	uv_timer_t timer;		/* --on-commit-timeout */
-	int nopen;			/* handles not yet closed */
-	int timed_out;
-	char dir[4096];			/* the two files */
-	char msg[AGENT_ON_COMMIT_MSG_MAX + 1];
-	size_t len;
-};
-
-/* Set by reply_ds when a dry run deferred the change. */
-static int deferred_now;
-
 
 /* ietf-netconf-monitoring (RFC 6022): offered when its module loaded. */
 static int monitoring;
 static time_t start_time;
 static struct {
+	uint32_t in_bad_hellos;
 	uint32_t in_sessions;
 	uint32_t dropped_sessions;
 	uint32_t in_rpcs;
@@ -151,11 +128,22 @@ static const char *const notif_caps[] = {
 static struct agent *agent;	/* for the change hook */
 /* RFC 7950 5.6.4: yang-library with the module set's id. */
 static char yanglib_cap[sizeof(CAP_YANGLIB) + 64];
-static int notifications;	/* offered (schema-aware mode) */
-static uv_timer_t stop_timer;	/* subscriptions' stopTime */
-static int stop_timer_init;
-static void notif_init(struct agent *ag);
-static void notif_cleanup(void);
+static void on_running_change(void *ctx, uint32_t sid, const char *edits,
+			      size_t len);
+
+/* --on-commit and a confirmed commit's rollback: the device follows
+ * running back. The datastore tells of the rollback from inside its own
+ * call, where it must not be called back: the program starts right after
+ * (rollback_flush), at the latest on the next loop turn (the timer). */
+static struct {
+	int pending;
+	struct ch_buf edits;		/* RFC 6470 <edit>s of the rollback */
+	uv_timer_t timer;
+	int timer_init;
+	int cancelling;			/* inside <cancel-commit> */
+} rb;
+static void rollback_flush(void);
+static void on_rollback_timer(uv_timer_t *t);
 
 /* The hello's list: the base capabilities, then the datastore's. */
 static const char **server_caps;
@@ -206,16 +194,30 @@ int nc_server_init(struct agent *ag)
 			 "?revision=" YANGLIB_REV "&module-set-id=%u",
 			 ch_ds_yanglib_id(ag->ds));
 		server_caps[server_ncaps++] = yanglib_cap;
-		notif_init(ag);
+		agent = ag;
+		if (notif_init(ag->loop, ag->cfg.datastore_dir) != CH_OK)
+			return CH_ERR_NOMEM;
+		ch_ds_on_change(ag->ds, on_running_change, NULL);
+		ag->notify = notif_emit;	/* for the other modules */
+		ch_buf_init(&rb.edits, (size_t)-1);
+		if (ag->cfg.on_commit != NULL && ag->loop != NULL &&
+		    uv_timer_init(ag->loop, &rb.timer) == 0) {
+			rb.timer_init = 1;
+			uv_unref((uv_handle_t *)&rb.timer);
+		}
 	}
 	for (size_t i = 0; i < ndcaps; i++)
 		server_caps[server_ncaps++] = dcaps[i];
 	return CH_OK;
 }
 
+/* After the loop closed every handle. */
 void nc_server_cleanup(void)
 {
 	notif_cleanup();
+	oncommit_cleanup();
+	ch_buf_cleanup(&rb.edits);
+	rb.pending = rb.timer_init = rb.cancelling = 0;
 	free(server_caps);
 	server_caps = NULL;
 	server_ncaps = 0;
@@ -259,6 +261,18 @@ void nc_server_set_chan(struct nc_server *s, const char *peer,
 	s->kill_ctx = ctx;
 }
 
+/* s's check will never be made: the datastore need not keep its dry
+ * run (a copy of running; nor would ch_ds_close free it), unless
+ * another session's check runs, whose dry run it may be (one slot). */
+static void drop_dry_run(struct nc_server *s)
+{
+	for (struct nc_server *x = sessions; x; x = x->next)
+		if (x != s && x->hook != NULL)
+			return;
+	ch_ds_gate(s->ag->ds, CH_DS_GATE_DRY);	/* frees it */
+	ch_ds_gate(s->ag->ds, CH_DS_GATE_OFF);
+}
+
 void nc_server_free(struct nc_server *s)
 {
 	if (s == NULL)
@@ -273,9 +287,12 @@ void nc_server_free(struct nc_server *s)
 	if (!s->closed && !s->killed)
 		stats.dropped_sessions++;
 	ch_ds_session_end(s->ag->ds, s->session_id);
-	xmlFreeDoc(s->filter);
-	if (s->hook)		/* it runs on; its result is dropped */
-		s->hook->s = NULL;
+	rollback_flush();
+	notif_sub_free(s->sub);
+	if (s->hook != NULL) {
+		oncommit_detach(s->hook);	/* runs on, result dropped */
+		drop_dry_run(s);
+	}
 	free(s->deferred);
 	while (s->queue) {
 		struct queued *q = s->queue;
@@ -503,13 +520,9 @@ static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
 
 /* ---- ietf-netconf-monitoring (RFC 6022) ---- */
 
-static void time_text(time_t t, char *buf, size_t len)
+void nc_server_count_bad_hello(void)
 {
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "1970-01-01T00:00:00Z");
+	stats.in_bad_hellos++;
 }
 
 /* <name>escaped text</name>. */
@@ -553,7 +566,7 @@ static int put_sessions(struct ch_buf *b)
 	     x = x->next) {
 		if (x->killed)
 			continue;
-		time_text(x->login_time, t, sizeof(t));
+		notif_time_text(x->login_time, t, sizeof(t));
 		host_of(x->peer, host, sizeof(host));
 		if ((r = ch_buf_puts(b, "<session>")) != CH_OK ||
 		    (r = put_uint(b, "session-id", x->session_id)) != CH_OK ||
@@ -588,7 +601,7 @@ static int put_datastores(struct ch_ds *ds, struct ch_buf *b)
 			break;
 		holder = ch_ds_lock_info(ds, (enum ch_ds_id)i, &since);
 		if (holder != 0) {
-			time_text(since, t, sizeof(t));
+			notif_time_text(since, t, sizeof(t));
 			if ((r = ch_buf_puts(b, "<locks><global-lock>")) !=
 				    CH_OK ||
 			    (r = put_uint(b, "locked-by-session", holder)) !=
@@ -628,7 +641,7 @@ static int put_netconf_state(struct nc_server *s, struct ch_buf *b)
 	char t[TIME_TEXT_MAX];
 	int r;
 
-	time_text(start_time, t, sizeof(t));
+	notif_time_text(start_time, t, sizeof(t));
 	if ((r = ch_buf_puts(b, "<netconf-state xmlns=\"" MON_NS "\">"
 			     "<capabilities>")) != CH_OK)
 		return r;
@@ -641,7 +654,7 @@ static int put_netconf_state(struct nc_server *s, struct ch_buf *b)
 	    (r = put_sessions(b)) != CH_OK ||
 	    (r = ch_buf_puts(b, "<statistics>")) != CH_OK ||
 	    (r = put_leaf(b, "netconf-start-time", t)) != CH_OK ||
-	    (r = put_uint(b, "in-bad-hellos", 0)) != CH_OK ||
+	    (r = put_uint(b, "in-bad-hellos", stats.in_bad_hellos)) != CH_OK ||
 	    (r = put_uint(b, "in-sessions", stats.in_sessions)) != CH_OK ||
 	    (r = put_uint(b, "dropped-sessions",
 			  stats.dropped_sessions)) != CH_OK ||
@@ -1128,8 +1141,11 @@ static int op_cancel_commit(struct nc_server *s, const struct ch_rpc *rpc,
 	if ((r = text_param(rpc, "persist-id", pid, sizeof(pid), &has_pid,
 			    out, &replied)) != CH_OK || replied)
 		return r;
+	rb.cancelling = 1;	/* its rollback goes to --on-commit */
 	r = ch_ds_cancel_commit(s->ag->ds, s->session_id,
 				has_pid ? pid : NULL, &de);
+	rb.cancelling = 0;
+	rollback_flush();
 	return reply_ds(out, rpc, r, &de);
 }
 
@@ -1183,6 +1199,7 @@ static int op_kill_session(struct nc_server *s, const struct ch_rpc *rpc,
 		t->session_id);
 	t->killed = 1;
 	ch_ds_session_end(s->ag->ds, t->session_id);
+	rollback_flush();
 	if (t->kill)
 		t->kill(t->kill_ctx);
 	return ch_reply_ok(out, rpc);
@@ -1190,286 +1207,27 @@ static int op_kill_session(struct nc_server *s, const struct ch_rpc *rpc,
 
 /* ---- notifications (RFC 5277) and netconf-config-change (RFC 6470) ---- */
 
-/* One logged notification: when, and its event content (what follows
- * <eventTime>), which filters are applied to. */
-struct notif_rec {
-	time_t t;
-	char *body;
-	size_t len;
-};
-
-/* The replay log, oldest first, bounded by AGENT_NOTIF_LOG_MAX and
- * AGENT_NOTIF_LOG_BYTES; the file may hold up to a quarter more. */
-static struct notif_rec notif_log[AGENT_NOTIF_LOG_MAX];
-static size_t notif_n;
-static size_t notif_bytes;
-static size_t file_n, file_bytes;	/* what the file holds */
-
-static void log_path(char *buf, size_t len)
+/* The subscription's push: one notification on s's channel, counted. */
+static int sub_push(void *ctx, const char *msg, size_t len)
 {
-	snprintf(buf, len, "%s/" AGENT_NOTIF_LOG_FILE,
-		 agent->cfg.datastore_dir);
-}
-
-/* Keeps the newest records within the bounds. */
-static void log_trim(void)
-{
-	size_t drop = 0;
-
-	while (notif_n - drop > AGENT_NOTIF_LOG_MAX ||
-	       (notif_n - drop > 1 && notif_bytes > AGENT_NOTIF_LOG_BYTES)) {
-		notif_bytes -= notif_log[drop].len;
-		free(notif_log[drop].body);
-		drop++;
-	}
-	if (drop) {
-		memmove(notif_log, notif_log + drop,
-			(notif_n - drop) * sizeof(notif_log[0]));
-		notif_n -= drop;
-	}
-}
-
-/* A record in the file: "T LEN\n" then LEN bytes and "\n". */
-static int put_rec(struct ch_buf *b, const struct notif_rec *x)
-{
-	int r = ch_buf_printf(b, "%lld %zu\n", (long long)x->t, x->len);
-
-	if (r == CH_OK && (r = ch_buf_put(b, x->body, x->len)) == CH_OK)
-		r = ch_buf_puts(b, "\n");
-	return r;
-}
-
-/* Rewrites the file with the records in memory (atomic). */
-static void log_rotate(void)
-{
-	char path[4096];
-	struct ch_buf b;
-	int r = CH_OK;
-
-	log_path(path, sizeof(path));
-	ch_buf_init(&b, (size_t)-1);
-	for (size_t i = 0; r == CH_OK && i < notif_n; i++)
-		r = put_rec(&b, &notif_log[i]);
-	if (r == CH_OK &&
-	    ch_file_write_atomic(path, ch_buf_ptr(&b), ch_buf_len(&b),
-				 0600) == CH_OK) {
-		file_n = notif_n;
-		file_bytes = ch_buf_len(&b);
-	}
-	ch_buf_cleanup(&b);
-}
-
-static void log_append(time_t t, const char *body, size_t len)
-{
-	struct notif_rec x = { .t = t, .len = len };
-	char path[4096];
-	struct ch_buf b;
-	FILE *f = NULL;
-	int fd;
-
-	if ((x.body = malloc(len + 1)) == NULL)
-		return;
-	memcpy(x.body, body, len);
-	x.body[len] = '\0';
-	if (notif_n == AGENT_NOTIF_LOG_MAX) {
-		free(notif_log[0].body);
-		notif_bytes -= notif_log[0].len;
-		memmove(notif_log, notif_log + 1,
-			(notif_n - 1) * sizeof(notif_log[0]));
-		notif_n--;
-	}
-	notif_log[notif_n++] = x;
-	notif_bytes += len;
-	log_trim();
-	ch_buf_init(&b, (size_t)-1);
-	log_path(path, sizeof(path));
-	if (put_rec(&b, &x) == CH_OK &&
-	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		       0600)) >= 0 &&
-	    (f = fdopen(fd, "a")) == NULL)
-		close(fd);
-	if (f != NULL) {
-		if (fwrite(ch_buf_ptr(&b), 1, ch_buf_len(&b), f) ==
-		    ch_buf_len(&b) && fflush(f) == 0 && fsync(fileno(f)) == 0) {
-			file_n++;
-			file_bytes += ch_buf_len(&b);
-		}
-		fclose(f);
-	}
-	ch_buf_cleanup(&b);
-	if (file_n > AGENT_NOTIF_LOG_MAX + AGENT_NOTIF_LOG_MAX / 4 ||
-	    file_bytes > AGENT_NOTIF_LOG_BYTES + AGENT_NOTIF_LOG_BYTES / 4)
-		log_rotate();
-}
-
-/* Reads the file at start; a damaged tail (a crash mid-append) is
- * dropped and the file rewritten. */
-static void log_load(void)
-{
-	char path[4096], *data = NULL, *p, *end;
-	size_t len;
-	int damaged = 0;
-
-	log_path(path, sizeof(path));
-	if (ch_file_read(path, 2 * (size_t)AGENT_NOTIF_LOG_BYTES +
-			 AGENT_NOTIF_LOG_MAX * NOTIF_HEAD_MAX, &data,
-			 &len) != CH_OK)
-		return;
-	p = data;
-	while (p < data + len) {
-		struct notif_rec x;
-		long long t;
-		unsigned long long n;
-
-		errno = 0;
-		t = strtoll(p, &end, 10);
-		if (end == p || *end != ' ' || errno)
-			goto bad;
-		p = end + 1;
-		n = strtoull(p, &end, 10);
-		if (end == p || *end != '\n' || errno ||
-		    n > (unsigned long long)(data + len - end - 1) ||
-		    end[1 + n] != '\n')
-			goto bad;
-		p = end + 1;
-		x.t = (time_t)t;
-		x.len = (size_t)n;
-		if ((x.body = malloc(x.len + 1)) == NULL)
-			break;
-		memcpy(x.body, p, x.len);
-		x.body[x.len] = '\0';
-		p += x.len + 1;
-		if (notif_n == AGENT_NOTIF_LOG_MAX) {
-			free(notif_log[0].body);
-			notif_bytes -= notif_log[0].len;
-			memmove(notif_log, notif_log + 1,
-				(notif_n - 1) * sizeof(notif_log[0]));
-			notif_n--;
-		}
-		notif_log[notif_n++] = x;
-		notif_bytes += x.len;
-		file_n++;
-		continue;
-bad:
-		damaged = 1;
-		break;
-	}
-	log_trim();
-	file_bytes = len;
-	free(data);
-	if (damaged) {
-		ch_warn("%s: damaged record dropped", path);
-		log_rotate();
-	}
-}
-
-/* Sends one notification on s: eventTime t, then body (filtered by the
- * subscription's filter when filter is set). */
-static void notif_send(struct nc_server *s, time_t t, const char *body,
-		       size_t len, int filter)
-{
-	char tt[TIME_TEXT_MAX];
-	struct ch_buf msg, inner;
-	xmlDoc *doc = NULL;
+	struct nc_server *s = ctx;
 	int r;
 
-	if (s->push == NULL)
-		return;
-	ch_buf_init(&inner, (size_t)-1);
-	if (filter && s->filter != NULL) {
-		if (wrap_data(body, len, &doc) != CH_OK ||
-		    ch_filter_subtree(xmlDocGetRootElement(doc),
-				      xmlDocGetRootElement(s->filter), &inner,
-				      NULL) != CH_OK ||
-		    ch_buf_len(&inner) == 0) {
-			xmlFreeDoc(doc);
-			ch_buf_cleanup(&inner);
-			return;		/* filtered out */
-		}
-		xmlFreeDoc(doc);
-		body = ch_buf_ptr(&inner);
-		len = ch_buf_len(&inner);
-	}
-	time_text(t, tt, sizeof(tt));
-	ch_buf_init(&msg, (size_t)-1);
-	if ((r = ch_buf_printf(&msg, "<notification xmlns=\"" NOTIF_NS "\">"
-			       "<eventTime>%s</eventTime>", tt)) == CH_OK &&
-	    (r = ch_buf_put(&msg, body, len)) == CH_OK &&
-	    (r = ch_buf_puts(&msg, "</notification>")) == CH_OK &&
-	    s->push(s->kill_ctx, ch_buf_ptr(&msg), ch_buf_len(&msg)) == CH_OK) {
+	if (s->push == NULL || s->killed || s->closed)
+		return CH_ERR_CLOSED;
+	if ((r = s->push(s->kill_ctx, msg, len)) == CH_OK) {
 		s->out_notifications++;
 		stats.out_notifications++;
 	}
-	ch_buf_cleanup(&msg);
-	ch_buf_cleanup(&inner);
+	return r;
 }
 
-static void sub_end(struct nc_server *s)
-{
-	s->subscribed = 0;
-	s->replay = 0;
-	s->has_stop = 0;
-	xmlFreeDoc(s->filter);
-	s->filter = NULL;
-}
-
-/* stopTime reached: <notificationComplete/>, and the subscription ends
- * (RFC 5277 2.2.1). */
-static void sub_complete(struct nc_server *s)
-{
-	static const char done[] =
-		"<notificationComplete xmlns=\"" NETMOD_NOTIF_NS "\"/>";
-
-	notif_send(s, time(NULL), done, sizeof(done) - 1, 0);
-	sub_end(s);
-}
-
-static void on_stop_timer(uv_timer_t *t);
-
-/* Arms the timer for the earliest live stopTime. */
-static void stop_timer_arm(void)
-{
-	time_t now = time(NULL), first = 0;
-
-	if (!stop_timer_init)
-		return;
-	for (struct nc_server *x = sessions; x; x = x->next)
-		if (x->subscribed && x->has_stop &&
-		    (first == 0 || x->stop < first))
-			first = x->stop;
-	if (first == 0)
-		uv_timer_stop(&stop_timer);
-	else
-		uv_timer_start(&stop_timer, on_stop_timer,
-			       first > now ? 1000ull * (uint64_t)(first - now) +
-					     999 : 0, 0);
-}
-
-static void on_stop_timer(uv_timer_t *t)
-{
-	time_t now = time(NULL);
-
-	(void)t;
-	for (struct nc_server *x = sessions; x; x = x->next)
-		if (x->subscribed && !x->replay && x->has_stop &&
-		    x->stop <= now)
-			sub_complete(x);
-	stop_timer_arm();
-}
-
-/* A new event: logged, then sent to every live subscription. */
-static void notif_emit(const char *body, size_t len)
-{
-	time_t now = time(NULL);
-
-	log_append(now, body, len);
-	for (struct nc_server *x = sessions; x; x = x->next)
-		if (x->subscribed && !x->replay && !x->killed && !x->closed &&
-		    (!x->has_stop || now <= x->stop))
-			notif_send(x, now, body, len, 1);
-}
-
-/* The datastore's hook: running changed (RFC 6470 netconf-config-change). */
+/* The datastore's hook: running changed (RFC 6470 netconf-config-change).
+ * A confirmed commit's rollback is also due to the on-commit program:
+ * inside <cancel-commit>, or the agent's doing (sid 0: the timer, the end
+ * of the session) while the commit is still pending (the datastore ends
+ * it after telling). Other changes with sid 0 (the agent writing its
+ * own configuration at start) are not rollbacks. */
 static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 			      size_t len)
 {
@@ -1479,6 +1237,16 @@ static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 	int r;
 
 	(void)ctx;
+	if (agent->cfg.on_commit != NULL &&
+	    ((sid == 0 && ch_ds_confirm_pending(agent->ds)) ||
+	     rb.cancelling)) {
+		if (ch_buf_put(&rb.edits, edits, len) != CH_OK)
+			ch_error("on-commit: no memory for a rollback's "
+				 "change");
+		rb.pending = 1;
+		if (rb.timer_init)
+			uv_timer_start(&rb.timer, on_rollback_timer, 0, 0);
+	}
 	for (struct nc_server *x = sessions; sid && x; x = x->next)
 		if (x->session_id == sid)
 			who = x;
@@ -1503,223 +1271,45 @@ static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 	ch_buf_cleanup(&b);
 }
 
-static void notif_init(struct agent *ag)
-{
-	agent = ag;
-	notifications = 1;
-	log_load();
-	ag->notify = notif_emit;	/* for the other modules */
-	ch_ds_on_change(ag->ds, on_running_change, NULL);
-	if (ag->loop != NULL && uv_timer_init(ag->loop, &stop_timer) == 0) {
-		stop_timer_init = 1;
-		uv_unref((uv_handle_t *)&stop_timer);	/* never holds a stop */
-	}
-}
-
-/* After the loop closed every handle (the stop timer with them). */
-static void notif_cleanup(void)
-{
-	for (size_t i = 0; i < notif_n; i++)
-		free(notif_log[i].body);
-	notif_n = notif_bytes = file_n = file_bytes = 0;
-	notifications = 0;
-	stop_timer_init = 0;
-}
-
-/* Two digits at p, or -1. */
-static int two(const char *p)
-{
-	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-		return -1;
-	return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
-/* RFC 3339 date-and-time (YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm|-hh:mm))
- * to seconds since the epoch (the fraction is dropped). */
-static int parse_time(const char *p, time_t *out)
-{
-	struct tm tm = { .tm_isdst = 0 };
-	int y1 = two(p), y2, off = 0, mo, d, h, mi, sec;
-	time_t t;
-
-	if (y1 < 0 || (y2 = two(p + 2)) < 0 || p[4] != '-' ||
-	    (mo = two(p + 5)) < 1 || mo > 12 || p[7] != '-' ||
-	    (d = two(p + 8)) < 1 || d > 31 ||
-	    (p[10] != 'T' && p[10] != 't') ||
-	    (h = two(p + 11)) < 0 || h > 23 || p[13] != ':' ||
-	    (mi = two(p + 14)) < 0 || mi > 59 || p[16] != ':' ||
-	    (sec = two(p + 17)) < 0 || sec > 60)
-		return CH_ERR_INVAL;
-	p += 19;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return CH_ERR_INVAL;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh = two(p + 1), om = two(p + 4);
-
-		if (oh < 0 || oh > 23 || p[3] != ':' || om < 0 || om > 59)
-			return CH_ERR_INVAL;
-		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return CH_ERR_INVAL;
-	}
-	if (*p != '\0')
-		return CH_ERR_INVAL;
-	tm.tm_year = y1 * 100 + y2 - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return CH_ERR_INVAL;
-	*out = t - off;
-	return CH_OK;
-}
-
-/* First element child of n named name in the notification namespace (or,
- * for <filter>, the base one as clients such as ncclient send it). */
-static xmlNode *notif_child(xmlNode *n, const char *name)
-{
-	for (xmlNode *k = n ? n->children : NULL; k; k = k->next)
-		if (k->type == XML_ELEMENT_NODE &&
-		    strcmp((const char *)k->name, name) == 0 && k->ns &&
-		    (strcmp((const char *)k->ns->href, NOTIF_NS) == 0 ||
-		     strcmp((const char *)k->ns->href, CH_NC_NS) == 0))
-			return k;
-	return NULL;
-}
-
-static int reply_bad_element(struct ch_buf *out, const struct ch_rpc *rpc,
-			     const char *tag, const char *elem,
-			     const char *message)
-{
-	char info[128];
-	struct ch_rpc_error e = {
-		.type = "protocol", .tag = tag, .message = message,
-		.info_xml = info,
-	};
-
-	snprintf(info, sizeof(info), "<bad-element>%s</bad-element>", elem);
-	return send_error(out, rpc, &e);
-}
-
-/* startTime or stopTime; *present says whether it was given. */
-static int time_param(const struct ch_rpc *rpc, const char *name,
-		      time_t *t, int *present, struct ch_buf *out,
-		      int *replied)
-{
-	xmlNode *p = notif_child(rpc->op, name);
-	char text[64], msg[128];
-
-	*replied = 0;
-	*present = p != NULL;
-	*t = 0;
-	if (p == NULL)
-		return CH_OK;
-	if (text_of(p, text, sizeof(text)) == CH_OK &&
-	    parse_time(text, t) == CH_OK)
-		return CH_OK;
-	*replied = 1;
-	snprintf(msg, sizeof(msg), "<%s> is not an RFC 3339 date-and-time",
-		 name);
-	return reply_bad_element(out, rpc, "invalid-value", name, msg);
-}
-
 /* <create-subscription> (RFC 5277 2.1.1). */
 static int op_create_subscription(struct nc_server *s,
 				  const struct ch_rpc *rpc,
 				  struct ch_buf *out)
 {
-	xmlNode *stream = notif_child(rpc->op, "stream");
-	xmlNode *filter = notif_child(rpc->op, "filter");
-	char text[64];
-	time_t start, stop, now = time(NULL);
-	enum ch_filter_type ftype;
-	int r, replied, has_start, has_stop;
-	xmlDoc *fdoc = NULL;
-	xmlNode *copy;
+	struct notif_req req;
+	struct notif_err ne;
+	struct notif_sub *sub;
+	int r;
 
-	if (s->subscribed)
+	if (notif_sub_active(s->sub))
 		return reply_error(out, rpc, "protocol", "operation-failed",
 				   "this session already has a "
 				   "subscription");
-	if (stream != NULL && (text_of(stream, text, sizeof(text)) != CH_OK ||
-			       strcmp(text, NOTIF_STREAM) != 0))
-		return reply_bad_element(out, rpc, "invalid-value", "stream",
-					 "no such stream: this device has "
-					 "only NETCONF");
-	if (filter != NULL && ch_filter_type(filter, &ftype) == CH_OK &&
-	    ftype == CH_FILTER_XPATH)
-		return reply_error(out, rpc, "protocol",
-				   "operation-not-supported", "notifications "
-				   "take subtree filters only");
-	if (filter != NULL &&
-	    ((r = check_filter(rpc, filter, out, &replied)) != CH_OK ||
-	     replied))
-		return r;
-	if ((r = time_param(rpc, "startTime", &start, &has_start, out,
-			    &replied)) != CH_OK || replied ||
-	    (r = time_param(rpc, "stopTime", &stop, &has_stop, out,
-			    &replied)) != CH_OK || replied)
-		return r;
-	if (has_stop && !has_start)
-		return reply_missing(out, rpc, "startTime",
-				     "<stopTime> needs a <startTime>");
-	if (has_start && start > now)
-		return reply_bad_element(out, rpc, "bad-element", "startTime",
-					 "<startTime> is in the future");
-	if (has_stop && stop < start)
-		return reply_bad_element(out, rpc, "bad-element", "stopTime",
-					 "<stopTime> is before <startTime>");
-	if (filter != NULL) {
-		if ((fdoc = xmlNewDoc((const xmlChar *)"1.0")) == NULL ||
-		    (copy = xmlDocCopyNode(filter, fdoc, 1)) == NULL) {
-			xmlFreeDoc(fdoc);
-			return CH_ERR_NOMEM;
-		}
-		xmlDocSetRootElement(fdoc, copy);
+	if (notif_parse_request(rpc->op, time(NULL), &req, &ne) != CH_OK) {
+		struct ch_rpc_error e = {
+			.type = "protocol", .tag = ne.tag,
+			.message = ne.message,
+			.info_xml = ne.info[0] ? ne.info : NULL,
+		};
+
+		return send_error(out, rpc, &e);
 	}
+	if ((r = notif_subscribe(&req, sub_push, s, &sub)) != CH_OK)
+		return r;
 	if ((r = ch_reply_ok(out, rpc)) != CH_OK) {
-		xmlFreeDoc(fdoc);
+		notif_sub_free(sub);
 		return r;
 	}
-	s->subscribed = 1;
-	s->filter = fdoc;
-	s->replay = has_start;
-	s->start = start;
-	s->has_stop = has_stop;
-	s->stop = stop;
+	notif_sub_free(s->sub);		/* one that reached its stopTime */
+	s->sub = sub;
 	ch_info("session-id=%u subscribed to the NETCONF stream%s",
-		s->session_id, has_start ? " with replay" : "");
+		s->session_id, req.has_start ? " with replay" : "");
 	return CH_OK;
 }
 
 void nc_server_after_reply(struct nc_server *s)
 {
-	static const char done[] =
-		"<replayComplete xmlns=\"" NETMOD_NOTIF_NS "\"/>";
-
-	if (!s->subscribed || !s->replay)
-		return;
-	for (size_t i = 0; i < notif_n; i++)
-		if (notif_log[i].t >= s->start &&
-		    (!s->has_stop || notif_log[i].t <= s->stop))
-			notif_send(s, notif_log[i].t, notif_log[i].body,
-				   notif_log[i].len, 1);
-	notif_send(s, time(NULL), done, sizeof(done) - 1, 0);
-	s->replay = 0;
-	if (s->has_stop && s->stop < time(NULL))
-		sub_complete(s);
-	else
-		stop_timer_arm();
+	notif_sub_after_reply(s->sub);
 }
 
 /* ---- --on-commit: an external check of every change of running ---- */
@@ -1740,27 +1330,6 @@ static void push_reply(struct nc_server *s, struct ch_buf *b)
 	if (ch_buf_len(b) && s->push)
 		s->push(s->kill_ctx, ch_buf_ptr(b), ch_buf_len(b));
 	ch_buf_reset(b);
-}
-
-static void hook_file(const struct hook_run *h, const char *name, char *buf,
-		      size_t len)
-{
-	snprintf(buf, len, "%s/%s", h->dir, name);
-}
-
-static void on_hook_closed(uv_handle_t *hd)
-{
-	struct hook_run *h = hd->data;
-	char path[4200];
-
-	if (--h->nopen > 0)
-		return;
-	hook_file(h, "running.xml", path, sizeof(path));
-	unlink(path);
-	hook_file(h, "diff.xml", path, sizeof(path));
-	unlink(path);
-	rmdir(h->dir);
-	free(h);
 }
 
 /* The rpcs queued behind the deferred one, in order, until one is
@@ -1788,47 +1357,26 @@ static void drain_queue(struct nc_server *s)
 	ch_buf_cleanup(&out);
 }
 
-/* The program ended (or was killed): the deferred rpc is answered. */
-static void hook_finish(struct hook_run *h, int64_t status, int sig)
+/* The program checked the deferred rpc: it is answered (made, or
+ * refused with the program's reason), then the rpcs behind it. */
+static void on_check_done(void *ctx, const struct oncommit_result *res)
 {
-	struct nc_server *s = h->s;
-	char why[AGENT_ON_COMMIT_MSG_MAX + 128];
+	struct nc_server *s = ctx;
 	struct ch_buf out;
-	char *msg;
-	size_t len;
+	char *msg = s->deferred;
+	size_t len = s->deferred_len;
 
-	while (h->len && (h->msg[h->len - 1] == '\n' ||
-			  h->msg[h->len - 1] == '\r'))
-		h->len--;
-	h->msg[h->len] = '\0';
-	if (h->timed_out)
-		snprintf(why, sizeof(why), "the on-commit program did not "
-			 "finish within %u ms and was killed%s%s",
-			 agent->cfg.on_commit_timeout_ms, h->len ? ": " : "",
-			 h->msg);
-	else if (h->len)
-		snprintf(why, sizeof(why), "%s", h->msg);
-	else if (sig)
-		snprintf(why, sizeof(why), "the on-commit program was killed "
-			 "by signal %d", sig);
-	else
-		snprintf(why, sizeof(why), "the on-commit program refused the "
-			 "change (exit status %lld)", (long long)status);
-	if (s == NULL)
-		return;		/* the session ended: nothing to do */
 	s->hook = NULL;
-	msg = s->deferred;
-	len = s->deferred_len;
 	s->deferred = NULL;
 	ch_buf_init(&out, (size_t)-1);
-	if (!h->timed_out && sig == 0 && status == 0) {
+	if (res->accepted) {
 		ch_info("session-id=%u: the on-commit program accepted the "
 			"change", s->session_id);
 		handle_one(s, msg, len, &out, PASS_APPROVED, NULL);
 	} else {
 		ch_warn("session-id=%u: the on-commit program rejected the "
-			"change: %s", s->session_id, why);
-		handle_one(s, msg, len, &out, PASS_REJECTED, why);
+			"change: %s", s->session_id, res->why);
+		handle_one(s, msg, len, &out, PASS_REJECTED, res->why);
 	}
 	push_reply(s, &out);
 	ch_buf_cleanup(&out);
@@ -1836,156 +1384,106 @@ static void hook_finish(struct hook_run *h, int64_t status, int sig)
 	drain_queue(s);
 }
 
-static void hook_close(struct hook_run *h)
+static void spec_init(struct oncommit_spec *spec, enum oncommit_kind kind,
+		      const char *running, const char *diff)
 {
-	uv_close((uv_handle_t *)&h->proc, on_hook_closed);
-	uv_close((uv_handle_t *)&h->err, on_hook_closed);
-	uv_close((uv_handle_t *)&h->timer, on_hook_closed);
-}
-
-static void on_hook_exit(uv_process_t *p, int64_t status, int sig)
-{
-	struct hook_run *h = p->data;
-	uv_os_fd_t fd;
-	ssize_t n;
-
-	/* What it wrote and we did not read yet; the pipe may stay open
-	 * (a child it left behind), so no waiting for EOF. */
-	if (uv_fileno((uv_handle_t *)&h->err, &fd) == 0)
-		while (h->len < AGENT_ON_COMMIT_MSG_MAX &&
-		       (n = read(fd, h->msg + h->len,
-				 AGENT_ON_COMMIT_MSG_MAX - h->len)) > 0)
-			h->len += (size_t)n;
-	kill(-p->pid, SIGKILL);		/* what it left behind */
-	hook_finish(h, status, sig);
-	hook_close(h);
-}
-
-static void on_hook_timeout(uv_timer_t *t)
-{
-	struct hook_run *h = t->data;
-
-	h->timed_out = 1;
-	kill(-h->proc.pid, SIGKILL);	/* its whole process group */
-}
-
-static void hook_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
-{
-	static char scratch[4096];
-
-	(void)hd;
-	(void)suggested;
-	*buf = uv_buf_init(scratch, sizeof(scratch));
-}
-
-static void on_hook_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-	struct hook_run *h = st->data;
-	size_t room = AGENT_ON_COMMIT_MSG_MAX - h->len;
-
-	if (n < 0) {
-		uv_read_stop(st);
-		return;
-	}
-	if ((size_t)n > room)
-		n = (ssize_t)room;	/* the first KiB only */
-	memcpy(h->msg + h->len, buf->base, (size_t)n);
-	h->len += (size_t)n;
-}
-
-static int write_hook_file(struct hook_run *h, const char *name,
-			   const char *text)
-{
-	char path[4200];
-
-	hook_file(h, name, path, sizeof(path));
-	return ch_file_write_atomic(path, text, strlen(text), 0600);
+	memset(spec, 0, sizeof(*spec));
+	spec->loop = agent->loop;
+	spec->prog = agent->cfg.on_commit;
+	spec->dir = agent->cfg.datastore_dir;
+	spec->timeout_ms = agent->cfg.on_commit_timeout_ms;
+	spec->msg_max = AGENT_ON_COMMIT_MSG_MAX;
+	spec->kind = kind;
+	spec->running = running;
+	spec->diff = diff;
 }
 
 /* Starts the program on the dry run's result. 1: nothing would change
  * (no check needed), 0: started, <0: failed (logged). */
 static int hook_start(struct nc_server *s)
 {
-	char run_path[4200], diff_path[4200];
+	struct oncommit_spec spec;
 	char *run = NULL, *diff = NULL;
-	char *args[4];
-	uv_stdio_container_t stdio[3];
-	uv_process_options_t o;
-	struct hook_run *h;
 	int r;
 
 	if ((r = ch_ds_gate_files(s->ag->ds, &run, &diff)) != CH_OK)
 		return r;
 	if (diff[0] == '\0') {
-		free(run);
-		free(diff);
-		return 1;
-	}
-	r = CH_ERR_NOMEM;
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		goto out;
-	snprintf(h->dir, sizeof(h->dir), "%s/on-commit-XXXXXX",
-		 s->ag->cfg.datastore_dir);
-	r = CH_ERR_IO;
-	if (mkdtemp(h->dir) == NULL) {
-		ch_error("%s: %s", h->dir, strerror(errno));
-		free(h);
-		h = NULL;
+		r = 1;
 		goto out;
 	}
-	hook_file(h, "running.xml", run_path, sizeof(run_path));
-	hook_file(h, "diff.xml", diff_path, sizeof(diff_path));
-	if (write_hook_file(h, "running.xml", run) != CH_OK ||
-	    write_hook_file(h, "diff.xml", diff) != CH_OK)
-		goto fail;
-	args[0] = (char *)s->ag->cfg.on_commit;
-	args[1] = run_path;
-	args[2] = diff_path;
-	args[3] = NULL;
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;	/* its output goes to our log */
-	stdio[1].data.fd = 2;
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&h->err;
-	memset(&o, 0, sizeof(o));
-	o.file = args[0];
-	o.args = args;
-	o.exit_cb = on_hook_exit;
-	o.stdio = stdio;
-	o.stdio_count = 3;
-	o.flags = UV_PROCESS_DETACHED;	/* its own group, killed as one */
-	uv_pipe_init(s->ag->loop, &h->err, 0);
-	uv_timer_init(s->ag->loop, &h->timer);
-	h->proc.data = h->err.data = h->timer.data = h;
-	if ((r = uv_spawn(s->ag->loop, &h->proc, &o)) != 0) {
-		ch_error("on-commit program %s: %s", args[0], uv_strerror(r));
-		h->nopen = 2;
-		uv_close((uv_handle_t *)&h->err, on_hook_closed);
-		uv_close((uv_handle_t *)&h->timer, on_hook_closed);
-		h = NULL;
-		r = CH_ERR_IO;
-		goto out;
-	}
-	h->nopen = 3;
-	h->s = s;
-	s->hook = h;
-	uv_read_start((uv_stream_t *)&h->err, hook_alloc, on_hook_stderr);
-	uv_timer_start(&h->timer, on_hook_timeout,
-		       s->ag->cfg.on_commit_timeout_ms, 0);
-	ch_info("session-id=%u: on-commit program %s started (pid %d)",
-		s->session_id, args[0], h->proc.pid);
-	r = CH_OK;
-	goto out;
-fail:
-	unlink(run_path);
-	unlink(diff_path);
-	rmdir(h->dir);
-	free(h);
-	r = CH_ERR_IO;
+	spec_init(&spec, ONCOMMIT_CHECK, run, diff);
+	if ((r = oncommit_start(&spec, on_check_done, s, &s->hook)) == CH_OK)
+		ch_info("session-id=%u: on-commit program %s started (pid %d)",
+			s->session_id, spec.prog, oncommit_pid(s->hook));
 out:
 	free(run);
 	free(diff);
 	return r;
+}
+
+/* ---- --on-commit on a confirmed commit's rollback ---- */
+
+static void on_rollback_done(void *ctx, const struct oncommit_result *res)
+{
+	(void)ctx;
+	if (res->accepted)
+		ch_info("the on-commit program applied the rolled-back "
+			"configuration");
+	else
+		ch_error("the on-commit program failed on the rolled-back "
+			 "configuration: %s: the device's configuration may "
+			 "differ from running", res->why);
+}
+
+/* Runs the program on running as a rollback left it: RUNNING.xml is
+ * running, DIFF.xml the change as RFC 6470 <edit> elements under
+ * <edits> (what the datastore tells of a change). It cannot refuse:
+ * running is already back. */
+static void rollback_flush(void)
+{
+	struct oncommit_spec spec;
+	struct oncommit_run *run;
+	struct ch_ds_err de;
+	struct ch_buf diff;
+	char *xml = NULL;
+	size_t len;
+
+	if (!rb.pending)
+		return;
+	rb.pending = 0;
+	if (rb.timer_init)
+		uv_timer_stop(&rb.timer);
+	ch_buf_init(&diff, (size_t)-1);
+	if (ch_ds_get(agent->ds, CH_DS_RUNNING, &xml, &len, &de) != CH_OK ||
+	    ch_buf_puts(&diff, "<edits xmlns=\"" NCN_NS "\">") != CH_OK ||
+	    ch_buf_put(&diff, ch_buf_ptr(&rb.edits), ch_buf_len(&rb.edits)) !=
+		    CH_OK ||
+	    ch_buf_puts(&diff, "</edits>\n") != CH_OK) {
+		ch_error("on-commit: cannot prepare the rolled-back "
+			 "configuration: the program was not run and the "
+			 "device's configuration may differ from running");
+		goto out;
+	}
+	spec_init(&spec, ONCOMMIT_ROLLBACK, xml, ch_buf_ptr(&diff));
+	if (oncommit_start(&spec, on_rollback_done, NULL, &run) != CH_OK)
+		ch_error("on-commit: the program could not be run on the "
+			 "rolled-back configuration: the device's "
+			 "configuration may differ from running");
+	else
+		ch_info("on-commit program %s started on the rolled-back "
+			"configuration (pid %d)", spec.prog,
+			oncommit_pid(run));
+out:
+	ch_buf_reset(&rb.edits);
+	ch_buf_cleanup(&diff);
+	free(xml);
+}
+
+static void on_rollback_timer(uv_timer_t *t)
+{
+	(void)t;
+	rollback_flush();
 }
 
 /* Whether the rpc may change running: edit-config or copy-config with
@@ -2117,7 +1615,7 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 	if (monitoring && rpc->op_ns && strcmp(rpc->op_ns, MON_NS) == 0 &&
 	    strcmp(rpc->op_name, "get-schema") == 0) {
 		r = op_get_schema(s, rpc, out);
-	} else if (notifications && rpc->op_ns &&
+	} else if (notif_enabled() && rpc->op_ns &&
 		   strcmp(rpc->op_ns, NOTIF_NS) == 0 &&
 		   strcmp(rpc->op_name, "create-subscription") == 0) {
 		r = op_create_subscription(s, rpc, out);
@@ -2156,7 +1654,7 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 			}
 			if (r == CH_OK) {
 				if ((s->deferred = malloc(len + 1)) == NULL) {
-					s->hook->s = NULL;
+					oncommit_detach(s->hook);
 					s->hook = NULL;
 					r = CH_ERR_NOMEM;
 				} else {

@@ -62,11 +62,40 @@ def hostname(m, source="running"):
     return found.group(1) if found else None
 
 
+# The agent's own notifications (its call-home configuration written to
+# running at start, its call-home events), which these tests are not about.
+AGENT_OWN = ("urn:callhome:yang:callhome-netconf-server",)
+
+
+def own(xml):
+    return any(ns in xml for ns in AGENT_OWN)
+
+
 def take(m, timeout=10):
-    """The next notification's XML on manager m."""
-    n = m.take_notification(timeout=timeout)
-    assert n is not None, "no notification came"
-    return n.notification_xml
+    """The next notification's XML on manager m, the agent's own
+    skipped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        n = m.take_notification(timeout=max(left, 0.01))
+        assert n is not None, "no notification came"
+        if not own(n.notification_xml):
+            return n.notification_xml
+
+
+def no_notification(m, timeout):
+    """True when no notification but the agent's own comes within
+    timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        n = m.take_notification(timeout=left)
+        if n is None:
+            return True
+        if not own(n.notification_xml):
+            return False
 
 
 def hook_script(workdir, name, body):

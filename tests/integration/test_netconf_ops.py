@@ -10,81 +10,17 @@ import time
 
 import pytest
 
-from fakes import chunked, hello, recv_until
-from helpers import (REPO, SAMPLE_RUNNING_XML, listener, pub_blob_b64,
-                     ssh_keygen, wait_for)
+from fakes import recv_until
+from helpers import SAMPLE_RUNNING_XML, wait_for
 
 ncclient = pytest.importorskip(
     "ncclient", reason="python3-ncclient (Debian) is not installed")
-from ncclient import manager                        # noqa: E402
 from ncclient.operations.rpc import RPCError        # noqa: E402
 
-YANG_DIR = REPO / "tests" / "yang"
-T = "urn:callhome:params:xml:ns:yang:callhome-test"
-BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
-CAP = "urn:ietf:params:netconf:capability:"
-MODULE = ["--yang-dir", str(YANG_DIR), "--module", "callhome-test"]
-
-
-def config(body):
-    return f'<config xmlns="{BASE}" xmlns:nc="{BASE}">{body}</config>'
-
-
-def system(body):
-    return f'<system xmlns="{T}">{body}</system>'
-
-
-SYSTEM_FILTER = ("subtree", f'<system xmlns="{T}"/>')
-
-
-def start(agent, workdir, running_xml=None, extra=(), modules=MODULE):
-    """Our agent with the test module, calling a socket we listen on;
-    returns (agent, ncclient manager, the manager's key, listener)."""
-    mgr_key = ssh_keygen(workdir / "mgr_key", comment="mgr")
-    lsock, port = listener()
-    a = agent(call_home=[f"127.0.0.1:{port}"],
-              authorized=[f"{mgr_key}.pub"], running_xml=running_xml,
-              extra=list(modules) + list(extra))
-    a.fingerprint                             # waits for the key file
-    conn, peer = lsock.accept()
-    m = manager.connect(host=peer[0], port=peer[1], sock=conn,
-                        username="ops", key_filename=str(mgr_key),
-                        hostkey_b64=pub_blob_b64(a.pub), allow_agent=False,
-                        look_for_keys=False, timeout=20)
-    return a, m, lsock
-
-
-def hostname(m, source="running"):
-    xml = m.get_config(source=source, filter=SYSTEM_FILTER).data_xml
-    found = re.search(r"<hostname>([^<]*)</hostname>", xml)
-    return found.group(1) if found else None
-
-
-class RawSession:
-    """A second NETCONF session on the manager's SSH connection: another
-    netconf channel (ncclient opens only one), base:1.1 framing."""
-
-    def __init__(self, m):
-        transport = m._session._transport
-        self.chan = transport.open_session(timeout=10)
-        self.chan.invoke_subsystem("netconf")
-        got = recv_until(self.chan, b"]]>]]>")
-        found = re.search(rb"<session-id>(\d+)</session-id>", got)
-        assert found, got
-        self.session_id = int(found.group(1))
-        self.chan.sendall(hello())
-        self.next_id = 100
-
-    def rpc(self, op):
-        self.next_id += 1
-        self.chan.sendall(chunked(f'<rpc message-id="{self.next_id}" '
-                                  f'xmlns="{BASE}">{op}</rpc>'))
-        raw = recv_until(self.chan, b"\n##\n")
-        # strip the chunk headers: "\n#LEN\n" ... "\n##\n"
-        return re.sub(rb"\n#\d+\n|\n##\n", b"", raw).decode()
-
-    def close(self):
-        self.chan.close()
+from ncsession import (BASE, CAP, EXAMPLE_HOOK, MODULE,  # noqa: E402
+                       SYSTEM_FILTER, YANG_DIR, T, RawSession, config,
+                       connect, hook_script, hostname, start, system,
+                       take, wait_file)
 
 
 def test_hello_advertises_modules_and_writable_datastores(agent, workdir):
@@ -228,11 +164,7 @@ def test_candidate_commit_discard_and_startup(agent, workdir, procs):
     finally:
         a.proc.stop()      # session still up: the agent does not call back
     again = procs.spawn("agent-again", a.proc.argv)
-    conn, peer = lsock.accept()
-    m = manager.connect(host=peer[0], port=peer[1], sock=conn,
-                        username="ops", key_filename=str(workdir / "mgr_key"),
-                        hostkey_b64=pub_blob_b64(a.pub), allow_agent=False,
-                        look_for_keys=False, timeout=20)
+    m = connect(lsock, a, workdir / "mgr_key")
     try:
         assert hostname(m) == "new"
         again.wait_log(r"running configuration loaded from startup.xml")
@@ -429,7 +361,9 @@ def test_netconf_monitoring_state(agent, workdir):
                             leaf(ds[1], "locked-time"))
         schemas = re.findall(r"<schema>(.*?)</schema>", state)
         names = sorted(leaf(x, "identifier") for x in schemas)
-        assert names == ["callhome-test", "ietf-netconf-monitoring"]
+        # (and the agent's own modules, such as its call-home model's)
+        assert {"callhome-test", "ietf-netconf-monitoring"} <= set(names)
+        assert len(names) == len(set(names))
         ct = [x for x in schemas if "callhome-test" in x][0]
         assert leaf(ct, "version") == "2024-05-01"
         assert leaf(ct, "format") == "yang"
@@ -482,6 +416,38 @@ def test_netconf_monitoring_state(agent, workdir):
             m.edit_config(target="running", config=config(
                 f'<netconf-state xmlns="{MON}"><sessions/></netconf-state>'))
         assert ei.value.tag == "invalid-value"
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+def bad_hello(m, text):
+    """A netconf channel on m's connection whose client hello is text."""
+    chan = m._session._transport.open_session(timeout=10)
+    chan.invoke_subsystem("netconf")
+    recv_until(chan, b"]]>]]>")
+    chan.sendall(text.encode() + b"]]>]]>")
+    return chan
+
+
+@needs_monitoring
+def test_bad_hellos_are_counted(agent, workdir):
+    a, m, lsock = start(agent, workdir)
+    try:
+        # no base capability in common; not a hello at all
+        c2 = bad_hello(m, f'<hello xmlns="{BASE}"><capabilities><capability>'
+                       'urn:example:none</capability></capabilities>'
+                       '</hello>')
+        a.proc.wait_log(r"session-id=2: ")
+        c3 = bad_hello(m, f'<rpc xmlns="{BASE}" message-id="1"><get/></rpc>')
+        a.proc.wait_log(r"session-id=3: ")
+        flt = ("subtree", f'<netconf-state xmlns="{MON}"><statistics/>'
+               "</netconf-state>")
+        stats = m.get(filter=flt).data_xml
+        assert leaf(stats, "in-bad-hellos") == "2"
+        assert leaf(stats, "in-sessions") == "3"
+        c2.close()
+        c3.close()
     finally:
         m.close_session()
         lsock.close()
@@ -545,38 +511,6 @@ def test_monitoring_module_given_on_the_command_line(agent, workdir):
 
 
 # ---- --on-commit (docs/on-commit.md) ----
-
-EXAMPLE_HOOK = REPO / "examples" / "on-commit" / "check-hostname.sh"
-
-
-def hook_script(workdir, name, body):
-    """An executable POSIX shell script in workdir."""
-    path = workdir / name
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(0o755)
-    return path
-
-
-def raw_send(raw, op):
-    """Sends an rpc on a RawSession without waiting for its reply."""
-    raw.next_id += 1
-    raw.chan.sendall(chunked(f'<rpc message-id="{raw.next_id}" '
-                             f'xmlns="{BASE}">{op}</rpc>'))
-
-
-def raw_recv(raw, count=1, timeout=10):
-    """The next count messages (base:1.1 framing), as a list."""
-    raw.chan.settimeout(timeout)
-    buf = getattr(raw, "pending", b"")
-    while buf.count(b"\n##\n") < count:
-        data = raw.chan.recv(65536)
-        if not data:
-            break
-        buf += data
-    parts = buf.split(b"\n##\n")
-    raw.pending = b"\n##\n".join(parts[count:])
-    return [re.sub(rb"\n#\d+\n", b"", p).decode() for p in parts[:count]]
-
 
 def test_on_commit_accepts_and_sees_both_files(agent, workdir):
     seen = workdir / "seen"
@@ -657,17 +591,17 @@ def test_on_commit_that_hangs_is_killed_and_others_are_served(agent,
     try:
         raw = RawSession(m)
         t0 = time.monotonic()
-        raw_send(raw, "<edit-config><target><running/></target>"
+        raw.send("<edit-config><target><running/></target>"
                  + config(system("<hostname>hang</hostname>"))
                  + "</edit-config>")
         # queued behind the deferred reply, answered after it, in order
-        raw_send(raw, "<get-config><source><running/></source>"
+        raw.send("<get-config><source><running/></source>"
                  "</get-config>")
         # the other session is answered meanwhile
         time.sleep(0.5)
         assert hostname(m) is None
         assert time.monotonic() - t0 < 2.5
-        first, second = raw_recv(raw, 2)
+        first, second = raw.recv_many(2)
         assert time.monotonic() - t0 >= 2.5
         assert "<error-tag>operation-failed</error-tag>" in first
         assert "killed" in first and "checking" in first
@@ -679,6 +613,146 @@ def test_on_commit_that_hangs_is_killed_and_others_are_served(agent,
     finally:
         m.close_session()
         lsock.close()
+
+
+# An --on-commit program that records each run: KIND.N.running and
+# KIND.N.diff in SEEN (KIND: its CALLHOME_ON_COMMIT, check or rollback);
+# with FLAG present it fails on rollbacks.
+RECORD_HOOK = """
+kind=$CALLHOME_ON_COMMIT
+i=0
+while [ -e {seen}/$kind.$i.running ]; do i=$((i+1)); done
+cp "$2" {seen}/$kind.$i.diff
+cp "$1" {seen}/tmp.$$ && mv {seen}/tmp.$$ {seen}/$kind.$i.running
+if [ "$kind" = rollback ] && [ -e {flag} ]; then
+    echo "cannot apply it" >&2
+    exit 3
+fi
+"""
+
+
+def recording_hook(workdir):
+    seen = workdir / "seen"
+    seen.mkdir()
+    hook = hook_script(workdir, "hook.sh", RECORD_HOOK.format(
+        seen=seen, flag=workdir / "fail"))
+    return seen, hook
+
+
+@pytest.mark.ch_timeout(60)
+def test_on_commit_follows_a_rollback_on_timeout(agent, workdir):
+    seen, hook = recording_hook(workdir)
+    a, m, lsock = start(agent, workdir,
+                        running_xml=system("<hostname>old</hostname>"),
+                        extra=["--on-commit", str(hook)])
+    try:
+        m.create_subscription()
+        m.edit_config(target="candidate", config=config(system(
+            "<hostname>trial</hostname>")))
+        m.commit(confirmed=True, timeout="1")
+        assert "<hostname>trial</hostname>" in \
+            (seen / "check.0.running").read_text()
+        assert "<operation>replace</operation>" in take(m)
+        # the timer rolls running back: the program is told, with
+        # running as it is now and the change as RFC 6470 edits
+        got = wait_file(seen / "rollback.0.running", timeout=15)
+        assert "<hostname>old</hostname>" in got
+        diff = (seen / "rollback.0.diff").read_text()
+        assert diff.startswith('<edits xmlns="urn:ietf:params:xml:ns:yang:'
+                               'ietf-netconf-notifications">'), diff
+        assert re.search(r"<target[^>]*>/callhome-test:system/"
+                         r"callhome-test:hostname</target>"
+                         r"<operation>replace</operation>", diff), diff
+        # the notification, as before
+        xml = take(m, timeout=15)
+        assert "<server/>" in xml and "<operation>replace</operation>" in xml
+        a.proc.wait_log(r"the on-commit program applied the rolled-back "
+                        r"configuration")
+        assert hostname(m) == "old"
+        assert not (seen / "check.1.running").exists()
+        assert not list(a.datastore.glob("on-commit-*"))
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+@pytest.mark.ch_timeout(60)
+def test_on_commit_follows_a_rollback_on_session_loss_and_cancel(agent,
+                                                                 workdir):
+    seen, hook = recording_hook(workdir)
+    a, m, lsock = start(agent, workdir,
+                        running_xml=system("<hostname>old</hostname>"),
+                        extra=["--on-commit", str(hook)])
+    try:
+        raw = RawSession(m)
+        raw.edit("<hostname>s2</hostname>", target="candidate")
+        assert "<ok/>" in raw.rpc("<commit><confirmed/></commit>")
+        assert hostname(m) == "s2"
+        raw.close()         # the session that made it ends
+        got = wait_file(seen / "rollback.0.running")
+        assert "<hostname>old</hostname>" in got
+        assert hostname(m) == "old"
+        # cancel-commit rolls back too; a program that fails on a
+        # rollback cannot refuse it: an error in the log, running back
+        (workdir / "fail").touch()
+        m.edit_config(target="candidate", config=config(system(
+            "<hostname>c</hostname>")))
+        m.commit(confirmed=True)
+        assert hostname(m) == "c"
+        m.cancel_commit()
+        assert hostname(m) == "old"
+        assert "<hostname>old</hostname>" in \
+            wait_file(seen / "rollback.1.running")
+        a.proc.wait_log(r"error.*the on-commit program failed on the "
+                        r"rolled-back configuration: cannot apply it")
+        assert len(list(seen.glob("check.*.running"))) == 2
+    finally:
+        m.close_session()
+        lsock.close()
+
+
+@pytest.mark.ch_timeout(60)
+def test_agent_stops_while_on_commit_runs(agent, workdir):
+    """The agent stops (SIGTERM) while a check runs: it exits cleanly
+    (no leak under ASan), the program's group is killed and its files
+    are gone."""
+    hook = hook_script(workdir, "hook.sh",
+                       f"touch {workdir}/started\nsleep 60\n")
+    a, m, lsock = start(agent, workdir, extra=["--on-commit", str(hook)])
+    raw = RawSession(m)
+    raw.send("<edit-config><target><running/></target>"
+             + config(system("<hostname>x</hostname>")) + "</edit-config>")
+    wait_file(workdir / "started")
+    assert list(a.datastore.glob("on-commit-*"))
+    lsock.close()
+    assert a.proc.stop() == 0
+    assert not list(a.datastore.glob("on-commit-*"))
+    running = a.datastore / "running.xml"
+    assert not running.exists() or "x<" not in running.read_text()
+
+
+@pytest.mark.ch_timeout(60)
+def test_agent_stopping_waits_for_a_rollback_program(agent, workdir):
+    """The agent stops with a confirmed commit pending: its session ends,
+    running is rolled back and the agent waits for the program to apply
+    that before it exits."""
+    done = workdir / "applied"
+    hook = hook_script(workdir, "hook.sh", f"""
+[ "$CALLHOME_ON_COMMIT" = rollback ] || exit 0
+sleep 1
+cp "$1" {done}
+""")
+    a, m, lsock = start(agent, workdir,
+                        running_xml=system("<hostname>old</hostname>"),
+                        extra=["--on-commit", str(hook)])
+    m.edit_config(target="candidate", config=config(system(
+        "<hostname>new</hostname>")))
+    m.commit(confirmed=True)
+    lsock.close()
+    assert a.proc.stop(timeout=15) == 0
+    assert "<hostname>old</hostname>" in done.read_text()
+    a.proc.wait_log(r"the on-commit program applied the rolled-back")
+    assert not list(a.datastore.glob("on-commit-*"))
 
 
 # ---- :xpath filters (RFC 6241 8.9) ----
