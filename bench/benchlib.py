@@ -354,7 +354,8 @@ class Hub:
     EVENTS = (("device called", "called"), ("NETCONF session up", "up"),
               ("connection closed", "closed"))
 
-    def __init__(self, env, build, port, key, state, user, name="hub"):
+    def __init__(self, env, build, port, key, state, user, name="hub",
+                 extra=()):
         self.env = env
         self.state = Path(state)
         self.sock_path = self.state / "hub.sock"
@@ -368,7 +369,8 @@ class Hub:
         self.watch = None       # a device pid: its CPU is read at events
         self.p = env.spawn([build / "callhome-hub", "--listen",
                             f"127.0.0.1:{port}", "--key", key, "--user",
-                            user, "--state", state, "--accept-new"],
+                            user, "--state", state, "--accept-new",
+                            *extra],
                            stderr=subprocess.PIPE,
                            stdout=subprocess.DEVNULL)
         self.pid = self.p.pid

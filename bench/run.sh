@@ -25,4 +25,7 @@ fi
 # Only our two daemons: other targets may not link yet.
 cmake --build "$build" --target callhomed callhome-hub -j"$(nproc)" >/dev/null
 /usr/bin/python3 -B "$here/callhome_bench.py" "$build" "$@"
-exec /usr/bin/python3 -B "$here/queued_job.py" "$build"
+/usr/bin/python3 -B "$here/queued_job.py" "$build"
+/usr/bin/python3 -B "$here/tls_handshake.py" "$build"
+# About two minutes: keep-alives at their defaults (30 s x 3).
+exec /usr/bin/python3 -B "$here/dead_peer.py" "$build"

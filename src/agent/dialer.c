@@ -72,6 +72,7 @@ struct dialer {
 	int idle_closed;		/* we closed it: idle-timeout */
 	int64_t anchor_ms;		/* periodic: epoch ms */
 	uint32_t failures;		/* rounds failed in a row */
+	struct agent_tls_cache tls_cache[CHC_MAX_ENDPOINTS];
 	void (*stopped)(void *ctx);
 	void *stopped_ctx;
 	int handles;
@@ -105,6 +106,8 @@ static void maybe_stopped(struct dialer *d)
 		if (d->addrs)
 			uv_freeaddrinfo(d->addrs);
 		d->addrs = NULL;
+		for (size_t k = 0; k < CHC_MAX_ENDPOINTS; k++)
+			agent_tls_cache_clear(&d->tls_cache[k]);
 		if (d->stopped)
 			d->stopped(d->stopped_ctx);
 		free(d);
@@ -291,6 +294,7 @@ static int start_conn(struct dialer *d, int fd)
 			.keepalive_count = e->ka_max_attempts,
 			.rules = e->ctn,
 			.nrules = e->nctn,
+			.cache = &d->tls_cache[d->ep],
 		};
 
 		return agent_tls_conn_start(d->ag, &p, fd, d->peer, conn_done,

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -286,10 +287,8 @@ static const struct ch_tls_cb conn_tls_cb = {
 	.closed = conn_closed,
 };
 
-/* One SSL context per connection: the files are re-read on every call,
- * so a renewed certificate or CRL is used by the next connection. */
-static int make_ctx(struct agent_tls_conn *c, const struct agent_tls_params *p,
-		    struct ch_tls_ctx **ctx)
+static int build_ctx(struct agent_tls_conn *c,
+		     const struct agent_tls_params *p, struct ch_tls_ctx **ctx)
 {
 	const char *cas[1] = { p->client_ca_file };
 	const char *crls[1] = { p->crl_file };
@@ -312,6 +311,59 @@ static int make_ctx(struct agent_tls_conn *c, const struct agent_tls_params *p,
 	return ch_tls_server_ctx_new(&o, ctx);
 }
 
+/* What identifies the files' content: a missing or unset file is all
+ * zeros (and fails later, when the context is built). */
+static void stamps(const struct agent_tls_params *p,
+		   struct agent_tls_stamp *out)
+{
+	const char *files[AGENT_TLS_FILES] = { p->cert_file, p->key_file,
+		p->chain_file, p->client_ca_file, p->crl_file };
+	struct stat st;
+
+	memset(out, 0, AGENT_TLS_FILES * sizeof(*out));
+	for (int k = 0; k < AGENT_TLS_FILES; k++)
+		if (files[k] && stat(files[k], &st) == 0) {
+			out[k].sec = st.st_mtim.tv_sec;
+			out[k].nsec = st.st_mtim.tv_nsec;
+			out[k].size = st.st_size;
+		}
+}
+
+void agent_tls_cache_clear(struct agent_tls_cache *c)
+{
+	ch_tls_ctx_free(c->ctx);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The context for this call: the cached one while its files are
+ * unchanged, else a new one (cached when there is a cache). *owned: the
+ * caller frees it after starting the session. */
+static int make_ctx(struct agent_tls_conn *c, const struct agent_tls_params *p,
+		    struct ch_tls_ctx **ctx, int *owned)
+{
+	struct agent_tls_stamp now[AGENT_TLS_FILES];
+	int r;
+
+	*ctx = NULL;
+	*owned = p->cache == NULL;
+	if (p->cache == NULL)
+		return build_ctx(c, p, ctx);
+	stamps(p, now);
+	if (p->cache->ctx &&
+	    memcmp(now, p->cache->stamp, sizeof(now)) == 0) {
+		*ctx = p->cache->ctx;
+		return CH_OK;
+	}
+	if ((r = build_ctx(c, p, ctx)) != CH_OK)
+		return r;
+	if (p->cache->ctx)
+		clog(CH_LOG_INFO, c, "TLS files changed: new context");
+	agent_tls_cache_clear(p->cache);
+	p->cache->ctx = *ctx;
+	memcpy(p->cache->stamp, now, sizeof(now));
+	return CH_OK;
+}
+
 int agent_tls_conn_start(struct agent *ag, const struct agent_tls_params *p,
 			 int fd, const char *peer,
 			 void (*done)(void *ctx,
@@ -321,7 +373,7 @@ int agent_tls_conn_start(struct agent *ag, const struct agent_tls_params *p,
 	struct agent_tls_conn *c;
 	struct ch_tls_ctx *tctx = NULL;
 	char err[CH_CTN_ERR_LEN] = "";
-	int r;
+	int r, owned = 1;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -350,7 +402,7 @@ int agent_tls_conn_start(struct agent *ag, const struct agent_tls_params *p,
 	if (c->nrules == 0)
 		clog(CH_LOG_WARN, c, "no cert-to-name rule: every manager "
 		     "will be refused");
-	if ((r = make_ctx(c, p, &tctx)) != CH_OK)
+	if ((r = make_ctx(c, p, &tctx, &owned)) != CH_OK)
 		goto fail;
 	if (p->keepalive_ms &&
 	    ch_tls_tcp_keepalive(fd, p->keepalive_ms, p->keepalive_count)
@@ -360,7 +412,8 @@ int agent_tls_conn_start(struct agent *ag, const struct agent_tls_params *p,
 	if ((r = ch_tls_start(&c->tls, ag->loop, tctx, fd, &conn_tls_cb,
 			      c)) != CH_OK)
 		goto fail;
-	ch_tls_ctx_free(tctx);		/* the session holds its own ref */
+	if (owned)
+		ch_tls_ctx_free(tctx);	/* the session holds its own ref */
 	/* RFC 8071 S5: a manager that does not authenticate in time is
 	 * dropped; the TLS handshake is its authentication. */
 	ch_tls_deadline(&c->tls, ag->cfg.auth_timeout_ms,
@@ -370,7 +423,8 @@ int agent_tls_conn_start(struct agent *ag, const struct agent_tls_params *p,
 	*out = c;
 	return CH_OK;
 fail:
-	ch_tls_ctx_free(tctx);
+	if (owned)
+		ch_tls_ctx_free(tctx);
 	close(fd);
 	free(c->rules);
 	free(c);

@@ -24,7 +24,23 @@
 
 struct agent;
 struct agent_conn_result;
+struct ch_tls_ctx;
 struct agent_tls_conn;
+
+#define AGENT_TLS_FILES 5	/* cert, key, chain, client CA, CRL */
+
+/* A dialer's context for one endpoint, reused from call to call while
+ * the files it was built from are unchanged (size and modification
+ * time): building one costs more than the handshake's crypto, and a
+ * renewed certificate or CRL is still used by the next call. */
+struct agent_tls_cache {
+	struct ch_tls_ctx *ctx;		/* NULL: none yet */
+	struct agent_tls_stamp {
+		long long sec, nsec, size;
+	} stamp[AGENT_TLS_FILES];
+};
+/* Frees the cached context (sessions made from it keep running). */
+void agent_tls_cache_clear(struct agent_tls_cache *c);
 
 struct agent_tls_params {	/* from the call-home configuration */
 	const char *cert_file, *key_file, *chain_file; /* chain may be NULL */
@@ -32,6 +48,7 @@ struct agent_tls_params {	/* from the call-home configuration */
 	const char *crl_file;		/* NULL: none */
 	const struct ch_ctn_rule *rules; size_t nrules;	/* copied */
 	uint32_t keepalive_ms, keepalive_count;	/* TCP keep-alives; 0: off */
+	struct agent_tls_cache *cache;	/* NULL: a context per connection */
 };
 
 /* As agent_conn_start: takes ownership of the connected fd (even on error:

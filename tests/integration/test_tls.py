@@ -13,6 +13,7 @@ hub's client certificate, which s_server verifies (-Verify).
 """
 
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (EOM, NS_BASE, REPO, SAMPLE_RUNNING_XML, SOCAT, binary,
+from helpers import (EOM, NS_BASE, REPO, SAMPLE_RUNNING_XML, SOCAT,
                      free_port, wait_for)
 
 OPENSSL = "/usr/bin/openssl"
@@ -451,17 +452,7 @@ def test_keepalive_probe_over_tls(tls_hub, tls_device, pki):
 
 # ---------------------------------------------------------------- agent
 
-def _agent_has_tls():
-    exe = binary("callhomed")
-    if not exe.exists():
-        return False
-    r = subprocess.run([exe, "--help"], capture_output=True, text=True)
-    return "--call-home-tls" in r.stdout
-
-
 def test_hub_and_agent_over_tls(tls_hub, agent, pki):
-    if not _agent_has_tls():
-        pytest.skip("callhomed has no --call-home-tls yet")
     h = tls_hub()
     import_serials(h, pki)
     a = agent(hub=h, call_home=[], running_xml=(
@@ -486,3 +477,40 @@ def test_hub_and_agent_over_tls(tls_hub, agent, pki):
     rc, out, err = h.cli("get-config", "edge-1")
     assert rc == 0 and "<hostname>set-over-tls</hostname>" in out, (out, err)
     assert a.proc.alive()
+
+
+def test_agent_uses_a_renewed_certificate_at_its_next_call(tls_hub, agent,
+                                                          pki, workdir):
+    """The agent keeps its TLS context between calls, but not past a
+    change of its files: a certificate replaced on disk is the one the
+    next call presents."""
+    h = tls_hub()
+    import_serials(h, pki)
+    cert, key = workdir / "device.pem", workdir / "device.key"
+    shutil.copy(pki / "dev-SN-0001.pem", cert)
+    shutil.copy(pki / "dev-SN-0001.key", key)
+    a = agent(hub=h, call_home=[], extra=[
+        "--call-home-tls", f"127.0.0.1:{h.tls_port}", "--cert", cert,
+        "--key", key, "--chain", pki / "mfr-chain.pem", "--client-ca",
+        pki / "op-ca.pem", "--cert-to-name", "*,specified,admin",
+        "--backoff-base", "100", "--backoff-max", "300"])
+    (d,) = h.wait_device_connected(timeout=20)
+    assert d["fingerprint"] == "serial:SN-0001"
+    # the same files: the next call reuses the context
+    mark = a.proc.mark()
+    subprocess.run(["ss", "-K", "-t", "state", "established",
+                    f"( dport = :{h.tls_port} )"], check=True,
+                   capture_output=True, timeout=10)
+    a.proc.wait_log(r"NETCONF hello done", since=mark, timeout=20)
+    assert "new context" not in a.proc.log()[mark:]
+    # renewed on disk (another device identity, to tell them apart)
+    shutil.copy(pki / "dev-SN-0002.pem", cert)
+    shutil.copy(pki / "dev-SN-0002.key", key)
+    mark = a.proc.mark()
+    subprocess.run(["ss", "-K", "-t", "state", "established",
+                    f"( dport = :{h.tls_port} )"], check=True,
+                   capture_output=True, timeout=10)
+    a.proc.wait_log(r"TLS files changed: new context", since=mark,
+                    timeout=20)
+    wait_for(lambda: any(x["fingerprint"] == "serial:SN-0002"
+                         for x in h.devices()), 10, "SN-0002 to call")
