@@ -24,8 +24,18 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
 
 
+RESULTS = "/tmp/callhome-bench-results.txt"
+
+
 class BenchError(RuntimeError):
     pass
+
+
+def report(lines):
+    """Prints a result table and appends it to RESULTS."""
+    print("\n".join(lines))
+    with open(RESULTS, "a") as f:
+        f.write("\n" + "\n".join(lines) + "\n")
 
 
 # ---------------------------------------------------------------- /proc

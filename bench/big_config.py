@@ -258,9 +258,7 @@ def main():
             f"  raw get-config ratio ours/netconfd (median) "
             f"{o_rmed / p_rmed:6.2f}x",
         ]
-        print("\n".join(lines))
-        with open("/tmp/callhome-bench-results.txt", "a") as f:
-            f.write("\n" + "\n".join(lines) + "\n")
+        bl.report(lines)
     finally:
         env.cleanup()
 

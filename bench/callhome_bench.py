@@ -641,7 +641,7 @@ def report(args, crypto, ours, ossh, recall, mem_ours, mem_ossh, scale,
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build", type=Path)
-    ap.add_argument("--out", default="/tmp/callhome-bench-results.txt")
+    ap.add_argument("--out", default=bl.RESULTS)
     ap.add_argument("--ours", type=int, default=200)
     ap.add_argument("--openssh", type=int, default=50)
     ap.add_argument("--recalls", type=int, default=100)

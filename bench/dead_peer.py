@@ -87,9 +87,7 @@ def main():
             f"  OpenSSH sshd (ClientAlive*)    {ossh:7.1f} s",
             f"  ratio ours/peer                {ours / ossh:7.2f}x",
         ]
-        print("\n".join(lines))
-        with open("/tmp/callhome-bench-results.txt", "a") as f:
-            f.write("\n" + "\n".join(lines) + "\n")
+        bl.report(lines)
     finally:
         env.cleanup()
 

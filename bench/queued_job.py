@@ -107,9 +107,7 @@ def main():
             f"  live get-config round trip, callhomed      {ms(l_ours)}",
             f"  live get-config round trip, OpenSSH+netconfd {ms(l_ossh)}",
         ]
-        print("\n".join(lines))
-        with open("/tmp/callhome-bench-results.txt", "a") as f:
-            f.write("\n" + "\n".join(lines) + "\n")
+        bl.report(lines)
     finally:
         env.cleanup()
 

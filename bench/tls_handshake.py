@@ -81,9 +81,7 @@ def main():
             f" ms, hub CPU {r_tls['hub_cpu'] * 1e3:.2f} ms per call",
             f"  ratio TLS/SSH {m_tls / m_ssh:5.2f}x",
         ]
-        print("\n".join(lines))
-        with open("/tmp/callhome-bench-results.txt", "a") as f:
-            f.write("\n" + "\n".join(lines) + "\n")
+        bl.report(lines)
     finally:
         env.cleanup()
 

@@ -8,23 +8,28 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/$build"
 work=$(mktemp -d /tmp/callhome-demo.XXXXXX)
-hub_pid="" agent_pid=""
+hub_pid="" agent_pid="" tls_pid=""
 
 cleanup() {
-  for p in $agent_pid $hub_pid; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in $agent_pid $hub_pid; do wait "$p" 2>/dev/null || true; done
+  for p in $tls_pid $agent_pid $hub_pid; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in $tls_pid $agent_pid $hub_pid; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# The IANA call-home port if it is free on loopback, else a free one.
-port=4334
-if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
-  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-fi
+# The IANA call-home ports if they are free on loopback, else free ones.
+free_port() {
+  if ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; then
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  else
+    echo "$1"
+  fi
+}
+port=$(free_port 4334)
+tls_port=$(free_port 4335)
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fail() { echo "demo: $*" >&2; echo "--- hub log"; tail -20 "$work/hub.log"; echo "--- agent log"; tail -20 "$work/agent.log"; exit 1; }
+fail() { echo "demo: $*" >&2; echo "--- hub log"; tail -20 "$work/hub.log"; echo "--- agent log"; tail -20 "$work/agent.log"; [ -f "$work/edge.log" ] && { echo "--- TLS agent log"; tail -20 "$work/edge.log"; }; exit 1; }
 ch() { echo "\$ callhome $*"; "$bin/callhome" "$@"; }
 wait_for() {  # wait_for WHAT COMMAND...: poll up to 10 s
   local what=$1; shift
@@ -42,8 +47,14 @@ start_agent() {
   agent_pid=$!
 }
 
-step "start the hub: listens on 127.0.0.1:$port, registry in $work/hub"
+step "a manufacturer's test PKI (for the TLS device further down)"
+bash "$root/scripts/make-test-pki.sh" "$work/pki" SN-DEMO-0042 >/dev/null
+ls "$work/pki" | tr '\n' ' '; echo
+
+step "start the hub: SSH on 127.0.0.1:$port, TLS on 127.0.0.1:$tls_port, registry in $work/hub"
 "$bin/callhome-hub" --listen "127.0.0.1:$port" --state "$work/hub" \
+  --listen-tls "127.0.0.1:$tls_port" --tls-cert "$work/pki/hub.pem" \
+  --tls-key "$work/pki/hub.key" --trust-anchor "$work/pki/mfr-root.pem" \
   --admission trust-new --confirm-after 1 2>"$work/hub.log" &
 hub_pid=$!
 for _ in $(seq 100); do [ -S "$work/hub/hub.sock" ] && break; sleep 0.1; done
@@ -98,10 +109,26 @@ ch jobs branch-7
 ch get-config branch-7
 echo
 
+step "a second device calls over TLS: admitted by its certificate's serial number"
+echo "SN-DEMO-0042,edge-42" >"$work/serials.txt"
+ch import-serials "$work/serials.txt"
+mkdir -p "$work/edge"
+"$bin/callhomed" --call-home-tls "127.0.0.1:$tls_port" \
+  --cert "$work/pki/dev-SN-DEMO-0042.pem" --key "$work/pki/dev-SN-DEMO-0042.key" \
+  --chain "$work/pki/mfr-chain.pem" --client-ca "$work/pki/op-ca.pem" \
+  --cert-to-name '*,specified,admin' --host-key "$work/edge/host_key" \
+  --authorized-keys "$work/edge/none" --datastore "$work/edge" \
+  2>>"$work/edge.log" &
+tls_pid=$!
+wait_for "the TLS device did not connect" sh -c "$bin/callhome --json device edge-42 | grep -q '\"state\": *\"connected\"'"
+ch devices
+echo
+
 step "what the hub recorded"
 ch events branch-7
 
-step "stop both"
+step "stop all"
+kill -TERM "$tls_pid"; wait "$tls_pid" || true; tls_pid=""
 kill -TERM "$agent_pid"; wait "$agent_pid" || true; agent_pid=""
 kill -TERM "$hub_pid"; wait "$hub_pid" || true; hub_pid=""
 echo "demo finished: OK"

@@ -137,20 +137,12 @@ static void chan_hello(void *ctx, const struct ch_hello *peer)
 static int chan_message(void *ctx, const char *msg, size_t len)
 {
 	struct chan *h = ctx;
-	struct ch_buf reply;
-	int r, rs;
+	int r;
 
 	h->conn->last_active = uv_now(h->conn->ag->loop);
-	ch_buf_init(&reply, (size_t)-1);
-	r = nc_server_handle(h->srv, msg, len, &reply);
+	r = nc_server_serve(h->srv, h->nc, msg, len);
 	if (r == CH_ERR_CLOSED)
 		h->closed_by_rpc = 1;
-	if (ch_buf_len(&reply) &&
-	    (rs = ch_nc_send(h->nc, ch_buf_ptr(&reply), ch_buf_len(&reply))))
-		r = rs;
-	ch_buf_cleanup(&reply);
-	if (r == CH_OK)
-		nc_server_after_reply(h->srv);
 	return r;
 }
 

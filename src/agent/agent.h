@@ -196,5 +196,11 @@ const char *const *nc_server_caps(size_t *n);
  * may be processed and the channel is to be closed. */
 int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 		     struct ch_buf *out);
+struct ch_nc;
+/* nc_server_handle for a transport: the reply goes out on nc, then what
+ * must follow it (nc_server_after_reply). Returns as nc_server_handle,
+ * or the send's error. */
+int nc_server_serve(struct nc_server *s, struct ch_nc *nc, const char *msg,
+		    size_t len);
 
 #endif

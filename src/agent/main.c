@@ -357,6 +357,16 @@ static void on_signal(uv_signal_t *h, int signum)
 	clients_stop(ag, on_stopped, ag);
 }
 
+/* Whether any endpoint of cfg is SSH. */
+static int uses_ssh(const struct chc_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n; i++)
+		for (size_t k = 0; k < cfg->clients[i].neps; k++)
+			if (cfg->clients[i].eps[k].transport == CHC_SSH)
+				return 1;
+	return 0;
+}
+
 /* Writes the command line's call-home configuration to running. */
 static int seed_running(struct agent *ag, const char *xml)
 {
@@ -446,13 +456,6 @@ int main(int argc, char **argv)
 	ch_key_fingerprint(key, ag.host_fp, sizeof(ag.host_fp));
 	ch_info("host key %s%s: %s", ag.cfg.host_key_path,
 		created ? " (created)" : "", ag.host_fp);
-	if (ch_authkeys_load(ag.cfg.authkeys_path, &ag.authkeys) != CH_OK) {
-		ch_error("%s: no usable manager key: the agent would refuse "
-			 "every manager", ag.cfg.authkeys_path);
-		return 1;
-	}
-	ch_info("%zu manager key(s) authorized from %s",
-		ch_authkeys_count(ag.authkeys), ag.cfg.authkeys_path);
 	/* Our configuration is our command line, not a system-wide libssh
 	 * server config file. */
 	if ((ag.bind = ssh_bind_new()) == NULL ||
@@ -499,6 +502,23 @@ int main(int argc, char **argv)
 
 	if (callhome_config(&ag, &chcfg) != CH_OK)
 		return 1;
+	/* SSH managers authenticate with these keys; an agent that calls
+	 * only over TLS may have none (SSH calls would then be refused). */
+	if (ch_authkeys_load(ag.cfg.authkeys_path, &ag.authkeys) != CH_OK) {
+		if (uses_ssh(&chcfg)) {
+			ch_error("%s: no usable manager key: the agent would "
+				 "refuse every SSH manager",
+				 ag.cfg.authkeys_path);
+			chc_free(&chcfg);
+			return 1;
+		}
+		ch_warn("%s: no usable manager key: SSH managers would be "
+			"refused (the configuration calls over TLS only)",
+			ag.cfg.authkeys_path);
+	} else {
+		ch_info("%zu manager key(s) authorized from %s",
+			ch_authkeys_count(ag.authkeys), ag.cfg.authkeys_path);
+	}
 	if (clients_start(&ag, &chcfg) != CH_OK)
 		return 1;
 	uv_run(ag.loop, UV_RUN_DEFAULT);

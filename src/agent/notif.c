@@ -20,6 +20,7 @@
 #include "lib/filter.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/schedule.h"
 
 #define LOG_PATH_MAX 4096
 
@@ -287,63 +288,13 @@ void notif_time_text(time_t t, char *buf, size_t len)
 		snprintf(buf, len, "1970-01-01T00:00:00Z");
 }
 
-/* Two digits at p, or -1. */
-static int two(const char *p)
-{
-	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-		return -1;
-	return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
 int notif_parse_time(const char *p, time_t *out)
 {
-	struct tm tm = { .tm_isdst = 0 };
-	int y1, y2, off = 0, mo, d, h, mi, sec;
-	time_t t;
+	int64_t ms;
+	int r = ch_sched_parse_time(p, &ms);
 
-	*out = 0;
-	/* Each field is checked before the next is read: p may be short. */
-	if ((y1 = two(p)) < 0 || (y2 = two(p + 2)) < 0 || p[4] != '-' ||
-	    (mo = two(p + 5)) < 1 || mo > 12 || p[7] != '-' ||
-	    (d = two(p + 8)) < 1 || d > 31 ||
-	    (p[10] != 'T' && p[10] != 't') ||
-	    (h = two(p + 11)) < 0 || h > 23 || p[13] != ':' ||
-	    (mi = two(p + 14)) < 0 || mi > 59 || p[16] != ':' ||
-	    (sec = two(p + 17)) < 0 || sec > 60)
-		return CH_ERR_INVAL;
-	p += 19;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return CH_ERR_INVAL;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh = two(p + 1), om = oh < 0 || p[3] != ':' ? -1 :
-			 two(p + 4);
-
-		if (oh < 0 || oh > 23 || om < 0 || om > 59)
-			return CH_ERR_INVAL;
-		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return CH_ERR_INVAL;
-	}
-	if (*p != '\0')
-		return CH_ERR_INVAL;
-	tm.tm_year = y1 * 100 + y2 - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return CH_ERR_INVAL;
-	*out = t - off;
-	return CH_OK;
+	*out = r == CH_OK ? (time_t)(ms / 1000) : 0;
+	return r;
 }
 
 /* ---- the NETCONF stream ---- */
@@ -520,28 +471,6 @@ static xmlNode *param(xmlNode *n, const char *name)
 	return NULL;
 }
 
-/* n's text, XML whitespace trimmed, into buf; CH_ERR_LIMIT when longer. */
-static int text_of(xmlNode *n, char *buf, size_t len)
-{
-	xmlChar *t = xmlNodeGetContent(n);
-	const char *p = t ? (const char *)t : "";
-	size_t l;
-	int r = CH_OK;
-
-	p += strspn(p, " \t\r\n");
-	l = strlen(p);
-	while (l && strchr(" \t\r\n", p[l - 1]) != NULL)
-		l--;
-	if (l >= len) {
-		r = CH_ERR_LIMIT;
-	} else {
-		memcpy(buf, p, l);
-		buf[l] = '\0';
-	}
-	xmlFree(t);
-	return r;
-}
-
 static int refuse(struct notif_err *err, const char *tag, const char *elem,
 		  const char *message)
 {
@@ -563,7 +492,7 @@ static int time_param(xmlNode *op, const char *name, time_t *t,
 	*present = p != NULL;
 	*t = 0;
 	if (p == NULL ||
-	    (text_of(p, text, sizeof(text)) == CH_OK &&
+	    (ch_xml_text(p, text, sizeof(text)) == CH_OK &&
 	     notif_parse_time(text, t) == CH_OK))
 		return CH_OK;
 	snprintf(msg, sizeof(msg), "<%s> is not an RFC 3339 date-and-time",
@@ -582,7 +511,7 @@ int notif_parse_request(xmlNode *op, time_t now, struct notif_req *req,
 
 	memset(req, 0, sizeof(*req));
 	memset(err, 0, sizeof(*err));
-	if (stream_p != NULL && (text_of(stream_p, text, sizeof(text)) !=
+	if (stream_p != NULL && (ch_xml_text(stream_p, text, sizeof(text)) !=
 				 CH_OK || strcmp(text, NOTIF_STREAM) != 0))
 		return refuse(err, "invalid-value", "stream", "no such "
 			      "stream: this device has only NETCONF");

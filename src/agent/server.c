@@ -36,6 +36,7 @@
 #include "lib/filter.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/ncproto.h"
 
 #define PARAM_TEXT_MAX 1024	/* a leaf parameter such as persist-id */
 #define MON_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
@@ -368,31 +369,6 @@ static xmlNode *first_element(xmlNode *n)
 	return NULL;
 }
 
-/* n's text, XML whitespace trimmed, into buf. CH_ERR_LIMIT when longer
- * than the buffer. */
-static int text_of(xmlNode *n, char *buf, size_t len)
-{
-	xmlChar *t = xmlNodeGetContent(n);
-	const char *p = t ? (const char *)t : "";
-	size_t l;
-	int r = CH_OK;
-
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	l = strlen(p);
-	while (l && (p[l - 1] == ' ' || p[l - 1] == '\t' ||
-		     p[l - 1] == '\n' || p[l - 1] == '\r'))
-		l--;
-	if (l >= len) {
-		r = CH_ERR_LIMIT;
-	} else {
-		memcpy(buf, p, l);
-		buf[l] = '\0';
-	}
-	xmlFree(t);
-	return r;
-}
-
 /* Which datastore a <target> or <source> names: *id, or -1 with
  * *config for an inline <config> when allow_config. Otherwise the
  * rpc-error is in out and *replied is set. */
@@ -722,16 +698,16 @@ static int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 	if (id == NULL)
 		return reply_missing(out, rpc, "identifier",
 				     "<get-schema> needs an <identifier>");
-	if (text_of(id, name, sizeof(name)) != CH_OK || name[0] == '\0')
+	if (ch_xml_text(id, name, sizeof(name)) != CH_OK || name[0] == '\0')
 		return reply_error(out, rpc, "protocol", "invalid-value",
 				   "<identifier> must name a module");
 	rev[0] = '\0';
-	if (ver != NULL && text_of(ver, rev, sizeof(rev)) != CH_OK)
+	if (ver != NULL && ch_xml_text(ver, rev, sizeof(rev)) != CH_OK)
 		return reply_error(out, rpc, "protocol", "invalid-value",
 				   "<version> is too long");
 	if (fmt != NULL) {
 		/* An identityref: "yang", with or without a prefix. */
-		if (text_of(fmt, f, sizeof(f)) != CH_OK)
+		if (ch_xml_text(fmt, f, sizeof(f)) != CH_OK)
 			f[0] = '\0';
 		local = strchr(f, ':') ? strchr(f, ':') + 1 : f;
 		if (strcmp(local, "yang") != 0)
@@ -970,7 +946,7 @@ static int enum_param(const struct ch_rpc *rpc, const char *pname,
 	*replied = 0;
 	if (p == NULL)
 		return CH_OK;
-	if (text_of(p, text, sizeof(text)) == CH_OK)
+	if (ch_xml_text(p, text, sizeof(text)) == CH_OK)
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(text, names[i]) == 0) {
 				*val = (int)i;
@@ -1084,7 +1060,7 @@ static int text_param(const struct ch_rpc *rpc, const char *pname,
 	*replied = 0;
 	*present = p != NULL;
 	buf[0] = '\0';
-	if (p == NULL || text_of(p, buf, len) == CH_OK)
+	if (p == NULL || ch_xml_text(p, buf, len) == CH_OK)
 		return CH_OK;
 	*replied = 1;
 	snprintf(msg, sizeof(msg), "<%s> is too long", pname);
@@ -1172,7 +1148,7 @@ static int op_kill_session(struct nc_server *s, const struct ch_rpc *rpc,
 	if (p == NULL)
 		return reply_missing(out, rpc, "session-id",
 				     "<kill-session> needs a <session-id>");
-	if (text_of(p, text, sizeof(text)) == CH_OK && text[0] >= '1' &&
+	if (ch_xml_text(p, text, sizeof(text)) == CH_OK && text[0] >= '1' &&
 	    text[0] <= '9') {
 		errno = 0;
 		v = strtoul(text, &end, 10);
@@ -1681,5 +1657,22 @@ out:
 	s->out_rpc_errors += errors_sent - errors;
 	stats.out_rpc_errors += errors_sent - errors;
 	ch_rpc_free(rpc);
+	return r;
+}
+
+int nc_server_serve(struct nc_server *s, struct ch_nc *nc, const char *msg,
+		    size_t len)
+{
+	struct ch_buf reply;
+	int r, rs;
+
+	ch_buf_init(&reply, (size_t)-1);
+	r = nc_server_handle(s, msg, len, &reply);
+	if (ch_buf_len(&reply) &&
+	    (rs = ch_nc_send(nc, ch_buf_ptr(&reply), ch_buf_len(&reply))))
+		r = rs;
+	ch_buf_cleanup(&reply);
+	if (r == CH_OK)
+		nc_server_after_reply(s);
 	return r;
 }

@@ -109,20 +109,12 @@ static void nc_hello(void *ctx, const struct ch_hello *peer)
 static int nc_message(void *ctx, const char *msg, size_t len)
 {
 	struct agent_tls_conn *c = ctx;
-	struct ch_buf reply;
-	int r, rs;
+	int r;
 
 	c->last_active = uv_now(c->ag->loop);
-	ch_buf_init(&reply, (size_t)-1);
-	r = nc_server_handle(c->srv, msg, len, &reply);
+	r = nc_server_serve(c->srv, c->nc, msg, len);
 	if (r == CH_ERR_CLOSED)
 		c->result.graceful = 1;
-	if (ch_buf_len(&reply) &&
-	    (rs = ch_nc_send(c->nc, ch_buf_ptr(&reply), ch_buf_len(&reply))))
-		r = rs;
-	ch_buf_cleanup(&reply);
-	if (r == CH_OK)
-		nc_server_after_reply(c->srv);
 	return r;
 }
 

@@ -1050,3 +1050,26 @@ out:
 		xmlFreeDoc(doc);
 	return r;
 }
+
+int ch_xml_text(xmlNode *n, char *buf, size_t len)
+{
+	xmlChar *t = xmlNodeGetContent(n);
+	const char *p = t ? (const char *)t : "";
+	size_t l;
+	int r = CH_OK;
+
+	p += strspn(p, " \t\r\n");
+	l = strlen(p);
+	while (l && strchr(" \t\r\n", p[l - 1]) != NULL)
+		l--;
+	if (l >= len) {
+		if (len)
+			buf[0] = '\0';
+		r = CH_ERR_LIMIT;
+	} else {
+		memcpy(buf, p, l);
+		buf[l] = '\0';
+	}
+	xmlFree(t);
+	return r;
+}

@@ -29,6 +29,10 @@ int ch_xml_parse(const char *xml, size_t len, xmlDoc **doc);
 
 /* Appends text escaped for XML character data and attribute values. */
 int ch_xml_escape(struct ch_buf *out, const char *s, size_t len);
+/* n's text content, XML whitespace trimmed at both ends, into buf (NUL
+ * terminated). CH_ERR_LIMIT when it does not fit (buf is then "" when
+ * len > 0). */
+int ch_xml_text(xmlNode *n, char *buf, size_t len);
 
 /* ---- hello (RFC 6241 8.1) ---- */
 

@@ -13,28 +13,9 @@
 
 #include "certid.h"
 #include "err.h"
+#include "testpki.h"
 
 /* ---- a test PKI built at run time ---- */
-
-static EVP_PKEY *mkkey(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
-}
-
-static void add_ext(X509 *c, X509 *issuer, int nid, const char *val)
-{
-	X509V3_CTX v;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&v, issuer ? issuer : c, c, NULL, NULL, 0);
-	e = X509V3_EXT_conf_nid(NULL, &v, nid, val);
-	assert_non_null(e);
-	assert_int_equal(X509_add_ext(c, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
 
 /* subject is "CN=x/serialNumber=y/..." pairs separated by '/'; san as in
  * openssl.cnf ("DNS:a,IP:1.2.3.4"); NULL issuer: self-signed. */
@@ -76,13 +57,13 @@ static X509 *mkcert(EVP_PKEY *key, const char *subject, X509 *issuer,
 	X509_NAME_free(nm);
 	X509_set_pubkey(c, key);
 	if (ca) {
-		add_ext(c, issuer, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(c, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
+		tp_ext(c, issuer, NID_basic_constraints, "critical,CA:TRUE");
+		tp_ext(c, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
 	} else {
-		add_ext(c, issuer, NID_basic_constraints, "CA:FALSE");
+		tp_ext(c, issuer, NID_basic_constraints, "CA:FALSE");
 	}
 	if (san)
-		add_ext(c, issuer, NID_subject_alt_name, san);
+		tp_ext(c, issuer, NID_subject_alt_name, san);
 	assert_true(X509_sign(c, ikey ? ikey : key, EVP_sha256()) > 0);
 	return c;
 }
@@ -96,11 +77,11 @@ struct pki {
 static int setup(void **state)
 {
 	struct pki *p = calloc(1, sizeof(*p));
-	EVP_PKEY *ko = mkkey();
+	EVP_PKEY *ko = tp_key();
 
-	p->kroot = mkkey();
-	p->kinter = mkkey();
-	p->kleaf = mkkey();
+	p->kroot = tp_key();
+	p->kinter = tp_key();
+	p->kleaf = tp_key();
 	p->root = mkcert(p->kroot, "CN=Test Root CA", NULL, NULL, 1, -60,
 			 86400, NULL, 1);
 	p->inter = mkcert(p->kinter, "CN=Test Intermediate", p->root, p->kroot,

@@ -1229,10 +1229,43 @@ static void test_roundtrip(void **state)
 	ch_buf_cleanup(&rsp);
 }
 
+/* A leaf's text as parameters are read: trimmed, bounded. */
+static void test_xml_text(void **state)
+{
+	static const char xml[] = "<r><a>\n  some-id \t</a><b/><c>x<d>y</d>"
+				  "</c><e>12345</e></r>";
+	xmlDoc *doc = xmlReadMemory(xml, sizeof(xml) - 1, NULL, NULL, 0);
+	xmlNode *a, *b, *c, *e;
+	char buf[6];
+
+	(void)state;
+	assert_non_null(doc);
+	a = xmlDocGetRootElement(doc)->children;
+	b = a->next;
+	c = b->next;
+	e = c->next;
+	assert_int_equal(ch_xml_text(b, buf, sizeof(buf)), CH_OK);
+	assert_string_equal(buf, "");
+	assert_int_equal(ch_xml_text(c, buf, sizeof(buf)), CH_OK);
+	assert_string_equal(buf, "xy");		/* all text below */
+	assert_int_equal(ch_xml_text(e, buf, sizeof(buf)), CH_OK);
+	assert_string_equal(buf, "12345");	/* exactly fits */
+	assert_int_equal(ch_xml_text(a, buf, sizeof(buf)), CH_ERR_LIMIT);
+	assert_string_equal(buf, "");
+	{
+		char big[16];
+
+		assert_int_equal(ch_xml_text(a, big, sizeof(big)), CH_OK);
+		assert_string_equal(big, "some-id");
+	}
+	xmlFreeDoc(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_xml_text),
 		cmocka_unit_test(test_parse_basic),
 		cmocka_unit_test(test_parse_size_limit),
 		cmocka_unit_test(test_parse_dtd_refused),

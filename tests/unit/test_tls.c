@@ -21,29 +21,10 @@
 
 #include "certid.h"
 #include "err.h"
+#include "testpki.h"
 #include "tls.h"
 
 /* ---- PKI ---- */
-
-static EVP_PKEY *mkkey(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
-}
-
-static void add_ext(X509 *c, X509 *issuer, int nid, const char *val)
-{
-	X509V3_CTX v;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&v, issuer ? issuer : c, c, NULL, NULL, 0);
-	e = X509V3_EXT_conf_nid(NULL, &v, nid, val);
-	assert_non_null(e);
-	assert_int_equal(X509_add_ext(c, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
 
 static X509 *mkcert(EVP_PKEY *key, const char *cn, const char *serial_attr,
 		    X509 *issuer, EVP_PKEY *ikey, int ca, long from_s,
@@ -65,10 +46,10 @@ static X509 *mkcert(EVP_PKEY *key, const char *cn, const char *serial_attr,
 	X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : nm);
 	X509_NAME_free(nm);
 	X509_set_pubkey(c, key);
-	add_ext(c, issuer, NID_basic_constraints, ca ? "critical,CA:TRUE"
+	tp_ext(c, issuer, NID_basic_constraints, ca ? "critical,CA:TRUE"
 						      : "CA:FALSE");
 	if (ca)
-		add_ext(c, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
+		tp_ext(c, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
 	assert_true(X509_sign(c, ikey ? ikey : key, EVP_sha256()) > 0);
 	return c;
 }
@@ -164,8 +145,8 @@ static int setup(void **state)
 		"crl-root.pem", "crl-inter.pem", "bad.pem", "mchain.pem",
 	};
 	struct fx *f = calloc(1, sizeof(*f));
-	EVP_PKEY *km = mkkey(), *ki = mkkey(), *kd = mkkey(), *ko = mkkey();
-	EVP_PKEY *kh = mkkey(), *kr = mkkey();
+	EVP_PKEY *km = tp_key(), *ki = tp_key(), *kd = tp_key(), *ko = tp_key();
+	EVP_PKEY *kh = tp_key(), *kr = tp_key();
 	X509 *mroot, *minter, *c, *oroot, *rroot;
 	FILE *fp;
 
