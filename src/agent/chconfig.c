@@ -3,6 +3,8 @@
  */
 #include "agent/chconfig.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,26 @@
 #include "lib/msg.h"
 
 #define CHC_XML_MAX (1024u * 1024)	/* the flags' configuration */
+
+static char last_error[CHC_ERROR_MAX];
+
+/* Logs why a configuration cannot be used and keeps the text for
+ * chc_last_error (the rpc-error of a refused commit). */
+__attribute__((format(printf, 1, 2)))
+static void cfg_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	ch_error("%s", last_error);
+}
+
+const char *chc_last_error(void)
+{
+	return last_error;
+}
 
 static const struct lyd_node *child(const struct lyd_node *n,
 				    const char *name)
@@ -105,19 +127,19 @@ static int read_rule(const struct lyd_node *c, struct chc_endpoint *e,
 
 	t->id = u32(c, "id", 0);
 	if (mt == NULL || ch_ctn_map_parse(mt, &t->map) != CH_OK) {
-		ch_error("endpoint %s: cert-to-name %u: map-type %s is not "
+		cfg_error("endpoint %s: cert-to-name %u: map-type %s is not "
 			 "supported", e->name, t->id, mt ? mt : "(none)");
 		return CH_ERR_INVAL;
 	}
 	if (fp && ch_fingerprint_parse(fp, t->fp, &t->fp_len, err,
 				       sizeof(err)) != CH_OK) {
-		ch_error("endpoint %s: cert-to-name %u: %s", e->name, t->id,
+		cfg_error("endpoint %s: cert-to-name %u: %s", e->name, t->id,
 			 err);
 		return CH_ERR_INVAL;
 	}
 	if (name && snprintf(t->name, sizeof(t->name), "%s", name) >=
 	    (int)sizeof(t->name)) {
-		ch_error("endpoint %s: cert-to-name %u: name too long",
+		cfg_error("endpoint %s: cert-to-name %u: name too long",
 			 e->name, t->id);
 		return CH_ERR_LIMIT;
 	}
@@ -135,7 +157,7 @@ static int read_ctn(const struct lyd_node *maps, struct chc_endpoint *e)
 	LY_LIST_FOR(lyd_child(maps), c)
 		n++;
 	if (n > CHC_MAX_CTN) {
-		ch_error("endpoint %s: %zu cert-to-name rules (at most %d)",
+		cfg_error("endpoint %s: %zu cert-to-name rules (at most %d)",
 			 e->name, n, CHC_MAX_CTN);
 		return CH_ERR_LIMIT;
 	}
@@ -208,19 +230,22 @@ static int read_client(const struct lyd_node *n, struct chc_client *cl)
 		if (e->schema && strcmp(e->schema->name, "endpoint") == 0)
 			cl->neps++;
 	if (cl->neps == 0 || cl->neps > CHC_MAX_ENDPOINTS) {
-		ch_error("call-home client %s: %zu endpoints (1 to %d)",
+		cfg_error("call-home client %s: %zu endpoints (1 to %d)",
 			 cl->name, cl->neps, CHC_MAX_ENDPOINTS);
+		cl->neps = 0;	/* none allocated: chc_free frees none */
 		return CH_ERR_LIMIT;
 	}
-	if ((cl->eps = calloc(cl->neps, sizeof(*cl->eps))) == NULL)
+	if ((cl->eps = calloc(cl->neps, sizeof(*cl->eps))) == NULL) {
+		cl->neps = 0;
 		return CH_ERR_NOMEM;
+	}
 	cl->neps = 0;
 	LY_LIST_FOR(lyd_child(eps), e) {
 		if (e->schema == NULL || strcmp(e->schema->name, "endpoint"))
 			continue;
 		r = read_endpoint(e, &cl->eps[cl->neps++]);
 		if (r != CH_OK) {
-			ch_error("call-home client %s endpoint %s: %s",
+			cfg_error("call-home client %s endpoint %s: %s",
 				 cl->name, cl->eps[cl->neps - 1].name,
 				 ch_strerror(r));
 			return r;
@@ -231,7 +256,7 @@ static int read_client(const struct lyd_node *n, struct chc_client *cl)
 	cl->idle_timeout_s = u32(per, "idle-timeout", CHC_IDLE_TIMEOUT_S);
 	if ((v = str(per, "anchor-time")) != NULL) {
 		if (ch_sched_parse_time(v, &cl->anchor_ms) != CH_OK) {
-			ch_error("call-home client %s: anchor-time '%s' is "
+			cfg_error("call-home client %s: anchor-time '%s' is "
 				 "not a date-and-time", cl->name, v);
 			return CH_ERR_INVAL;
 		}
@@ -267,7 +292,7 @@ int chc_from_tree(const struct lyd_node *tree, struct chc_config *out)
 		if (c->schema && strcmp(c->schema->name, "netconf-client") == 0)
 			out->n++;
 	if (out->n > CHC_MAX_CLIENTS) {
-		ch_error("call home: %zu netconf-client entries (at most %d)",
+		cfg_error("call home: %zu netconf-client entries (at most %d)",
 			 out->n, CHC_MAX_CLIENTS);
 		out->n = 0;
 		return CH_ERR_LIMIT;
@@ -303,6 +328,15 @@ void chc_free(struct chc_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int chc_uses_ssh(const struct chc_config *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t k = 0; k < c->clients[i].neps; k++)
+			if (c->clients[i].eps[k].transport == CHC_SSH)
+				return 1;
+	return 0;
+}
+
 const struct chc_client *chc_find(const struct chc_config *c,
 				  const char *name)
 {
@@ -333,7 +367,7 @@ static int flag_ctn(struct ch_buf *b, uint32_t id, const char *rule)
 
 	if (snprintf(tmp, sizeof(tmp), "%s", rule) >= (int)sizeof(tmp) ||
 	    (mt = strchr(tmp, ',')) == NULL) {
-		ch_error("--cert-to-name '%s': not FINGERPRINT|*,MAP-TYPE"
+		cfg_error("--cert-to-name '%s': not FINGERPRINT|*,MAP-TYPE"
 			 "[,NAME]", rule);
 		return CH_ERR_INVAL;
 	}
@@ -461,13 +495,13 @@ int chc_from_xml(const char *xml, struct chc_config *out)
 	if (lys_parse_mem(ctx, chc_module_yang, LYS_IN_YANG, NULL) !=
 	    LY_SUCCESS) {
 		e = ly_err_last(ctx);
-		ch_error("call-home module: %s", e ? e->msg : "?");
+		cfg_error("call-home module: %s", e ? e->msg : "?");
 		goto out;
 	}
 	if (lyd_parse_data_mem(ctx, body, LYD_XML, LYD_PARSE_STRICT, 0,
 			       &tree) != LY_SUCCESS) {
 		e = ly_err_last(ctx);
-		ch_error("call-home configuration: %s%s%s", e ? e->msg : "?",
+		cfg_error("call-home configuration: %s%s%s", e ? e->msg : "?",
 			 e && e->path ? " at " : "", e && e->path ? e->path : "");
 		goto out;
 	}

@@ -25,6 +25,7 @@ struct ly_ctx;
 #define CHC_MAX_ENDPOINTS 32		/* per client */
 #define CHC_MAX_CTN 32			/* cert-to-name rules per endpoint */
 #define CHC_NAME_MAX 64
+#define CHC_ERROR_MAX 512		/* chc_last_error */
 #define CHC_PORT_SSH 4334		/* IANA netconf-ch-ssh */
 #define CHC_PORT_TLS 4335		/* IANA netconf-ch-tls */
 /* The module's defaults (RFC 9643/9644, ietf-netconf-server). */
@@ -89,6 +90,10 @@ struct chc_config {
  * that does not parse) *out is empty and the reason is logged. */
 int chc_from_tree(const struct lyd_node *tree, struct chc_config *out);
 void chc_free(struct chc_config *c);
+/* Why the last chc_from_tree or chc_from_xml failed ("" before any). */
+const char *chc_last_error(void);
+/* Whether any endpoint of c is SSH. */
+int chc_uses_ssh(const struct chc_config *c);
 /* The client named name, or NULL. */
 const struct chc_client *chc_find(const struct chc_config *c,
 				  const char *name);

@@ -145,6 +145,14 @@ static void reconcile(struct clients *cs, struct chc_config *cfg)
 	}
 	g->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	/* An agent that started calling over TLS only may be given an SSH
+	 * endpoint: its managers' keys are needed from now on. */
+	if (chc_uses_ssh(&g->cfg) && cs->ag->authkeys == NULL &&
+	    ch_authkeys_load(cs->ag->cfg.authkeys_path, &cs->ag->authkeys) !=
+	    CH_OK)
+		ch_error("call home: SSH endpoints configured, but %s has no "
+			 "usable manager key: every SSH manager will be "
+			 "refused", cs->ag->cfg.authkeys_path);
 	g->refs = 1;			/* being current */
 	cs->cur = g;
 	for (struct entry *e = cs->list; e; e = e->next) {
@@ -221,6 +229,25 @@ static void on_settle(void *ctx)
 			       AGENT_RECONFIG_DELAY_MS, 0);
 }
 
+/* The datastore's check: a call-home configuration the agent cannot use
+ * (beyond what the schema says) is refused at the commit, not found at
+ * the next boot. */
+static int check_config(void *ctx, const struct lyd_node *tree, char *msg,
+			size_t len)
+{
+	struct chc_config cfg;
+	int r;
+
+	(void)ctx;
+	if ((r = chc_from_tree(tree, &cfg)) != CH_OK) {
+		snprintf(msg, len, "call-home configuration refused: %s",
+			 chc_last_error());
+		return r;
+	}
+	chc_free(&cfg);
+	return CH_OK;
+}
+
 int clients_start(struct agent *ag, struct chc_config *cfg)
 {
 	struct clients *cs = calloc(1, sizeof(*cs));
@@ -235,8 +262,10 @@ int clients_start(struct agent *ag, struct chc_config *cfg)
 	uv_unref((uv_handle_t *)&cs->timer);
 	ag->clients = cs;
 	reconcile(cs, cfg);
-	if (ag->ds)
+	if (ag->ds) {
 		ch_ds_on_settle(ag->ds, on_settle, cs);
+		ch_ds_on_check(ag->ds, check_config, cs);
+	}
 	return CH_OK;
 }
 
@@ -256,8 +285,10 @@ void clients_stop(struct agent *ag, void (*done)(void *ctx), void *ctx)
 	cs->stopping = 1;
 	cs->done = done;
 	cs->done_ctx = ctx;
-	if (ag->ds)
+	if (ag->ds) {
 		ch_ds_on_settle(ag->ds, NULL, NULL);
+		ch_ds_on_check(ag->ds, NULL, NULL);
+	}
 	for (e = cs->list; e; e = next) {
 		next = e->next;		/* e may go in dialer_stop */
 		stop_entry(e, "agent shutting down", 0);

@@ -93,6 +93,10 @@ struct ch_ds {
 			   size_t len);
 		void *ctx;
 	} on_change[CH_DS_MAX_LISTENERS];
+	/* Checks a new running before it is made (ch_ds_on_check). */
+	int (*check)(void *ctx, const struct lyd_node *tree, char *msg,
+		     size_t len);
+	void *check_ctx;
 	/* Told when running settles (ch_ds_on_settle). */
 	void (*on_settle)(void *ctx);
 	void *settle_ctx;
@@ -546,6 +550,15 @@ void ch_ds_on_change(struct ch_ds *ds,
 	ds->on_change[k].ctx = ctx;
 }
 
+void ch_ds_on_check(struct ch_ds *ds,
+		    int (*fn)(void *ctx, const struct lyd_node *tree,
+			      char *msg, size_t len),
+		    void *ctx)
+{
+	ds->check = fn;
+	ds->check_ctx = ctx;
+}
+
 void ch_ds_on_settle(struct ch_ds *ds, void (*fn)(void *ctx), void *ctx)
 {
 	ds->on_settle = fn;
@@ -570,8 +583,12 @@ static int store(struct ch_ds *ds, int id, struct lyd_node **work,
 		 struct ch_ds_err *err)
 {
 	struct lyd_node *old;
+	char msg[CH_DS_ERR_MSG_MAX];
 	int r;
 
+	if (id == CH_DS_RUNNING && ds->check &&
+	    ds->check(ds->check_ctx, *work, msg, sizeof(msg)) != CH_OK)
+		return fail(err, "application", "operation-failed", "%s", msg);
 	if (id == CH_DS_RUNNING && ds->gate == CH_DS_GATE_DRY) {
 		lyd_free_all(ds->gate_tree);
 		ds->gate_tree = *work;

@@ -242,6 +242,16 @@ void ch_ds_on_change(struct ch_ds *ds,
  * call (it may schedule work). One listener; NULL removes it. */
 void ch_ds_on_settle(struct ch_ds *ds, void (*fn)(void *ctx), void *ctx);
 
+/* fn checks every new running configuration before it is made (after
+ * the schema's validation, before --on-commit's program): CH_OK lets it
+ * through; anything else refuses the change with operation-failed and
+ * the text fn puts in msg. For what the schema cannot say (the agent's
+ * own limits). One checker; NULL removes it. */
+void ch_ds_on_check(struct ch_ds *ds,
+		    int (*fn)(void *ctx, const struct lyd_node *tree,
+			      char *msg, size_t len),
+		    void *ctx);
+
 /* Running as a libyang data tree (defaults included), borrowed: valid
  * until the next change of running. NULL when empty. */
 const struct lyd_node *ch_ds_running_tree(const struct ch_ds *ds);

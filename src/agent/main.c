@@ -259,19 +259,20 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 			cfg->modules[cfg->nmodules++] = optarg;
 			break;
 		case OPT_KEEPALIVE:
+			/* the module's max-wait: uint16 */
 			cfg->keepalive_ms = 1000 *
-				cli_u32(PROG, "keepalive", optarg, 0, 86400);
+				cli_u32(PROG, "keepalive", optarg, 0, 65535);
 			break;
 		case OPT_KEEPALIVE_COUNT:
-			cfg->keepalive_count =
-				cli_u32(PROG, "keepalive-count", optarg, 1, 1000);
+			cfg->keepalive_count =	/* max-attempts: uint8 */
+				cli_u32(PROG, "keepalive-count", optarg, 1, 255);
 			break;
 		case OPT_AUTH_TIMEOUT:
 			cfg->auth_timeout_ms = 1000 *
 				cli_u32(PROG, "auth-timeout", optarg, 1, 3600);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			cfg->connect_timeout_ms = 1000 *
+			cfg->connect_timeout_ms = 1000 *	/* uint16 */
 				cli_u32(PROG, "connect-timeout", optarg, 1, 3600);
 			break;
 		case OPT_BACKOFF_BASE:
@@ -319,8 +320,6 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 			cli_die(PROG, "--call-home-tls needs --cert, --key, "
 				"--client-ca and at least one --cert-to-name",
 				"", "");
-	if (cfg->keepalive_ms && cfg->keepalive_ms < 1000)
-		cfg->keepalive_ms = 1000;
 	f->eps = cfg->endpoints;
 	f->neps = cfg->nendpoints;
 	f->ctn = cfg->ctn;
@@ -355,16 +354,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	ag->stopping = 1;
 	ch_info("signal %d: shutting down", signum);
 	clients_stop(ag, on_stopped, ag);
-}
-
-/* Whether any endpoint of cfg is SSH. */
-static int uses_ssh(const struct chc_config *cfg)
-{
-	for (size_t i = 0; i < cfg->n; i++)
-		for (size_t k = 0; k < cfg->clients[i].neps; k++)
-			if (cfg->clients[i].eps[k].transport == CHC_SSH)
-				return 1;
-	return 0;
 }
 
 /* Writes the command line's call-home configuration to running. */
@@ -505,7 +494,7 @@ int main(int argc, char **argv)
 	/* SSH managers authenticate with these keys; an agent that calls
 	 * only over TLS may have none (SSH calls would then be refused). */
 	if (ch_authkeys_load(ag.cfg.authkeys_path, &ag.authkeys) != CH_OK) {
-		if (uses_ssh(&chcfg)) {
+		if (chc_uses_ssh(&chcfg)) {
 			ch_error("%s: no usable manager key: the agent would "
 				 "refuse every SSH manager",
 				 ag.cfg.authkeys_path);

@@ -318,6 +318,12 @@ static void stamps(const struct agent_tls_params *p,
 			out[k].sec = st.st_mtim.tv_sec;
 			out[k].nsec = st.st_mtim.tv_nsec;
 			out[k].size = st.st_size;
+			/* ctime no tool can set back; a file replaced by
+			 * rename is another inode */
+			out[k].csec = st.st_ctim.tv_sec;
+			out[k].cnsec = st.st_ctim.tv_nsec;
+			out[k].ino = (long long)st.st_ino;
+			out[k].dev = (long long)st.st_dev;
 		}
 }
 

@@ -30,13 +30,13 @@ struct agent_tls_conn;
 #define AGENT_TLS_FILES 5	/* cert, key, chain, client CA, CRL */
 
 /* A dialer's context for one endpoint, reused from call to call while
- * the files it was built from are unchanged (size and modification
- * time): building one costs more than the handshake's crypto, and a
+ * the files it was built from are unchanged (inode, size, change and
+ * modification times): building one costs more than the handshake's crypto, and a
  * renewed certificate or CRL is still used by the next call. */
 struct agent_tls_cache {
 	struct ch_tls_ctx *ctx;		/* NULL: none yet */
 	struct agent_tls_stamp {
-		long long sec, nsec, size;
+		long long sec, nsec, size, csec, cnsec, ino, dev;
 	} stamp[AGENT_TLS_FILES];
 };
 /* Frees the cached context (sessions made from it keep running). */

@@ -133,7 +133,8 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 }
 
 int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
-		  const char *cert_id, const char **why)
+		  const char *cert_id, const char *anchor_id,
+		  const char **why)
 {
 	struct ch_device_rec rec;
 	const char *fp = serial_id ? serial_id : cert_id;
@@ -150,6 +151,19 @@ int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
 		return CH_ERR_DENIED;
 	if ((r = admit_known(hub, d, fp, &rec, why)) != CH_OK)
 		return r;
+	/* Admitted under an anchor: the device is bound to it. Another
+	 * manufacturer's CA may issue the same serial number. */
+	if (ch_store_device_anchor(hub->store, rec.fingerprint, anchor_id,
+				   prev) == CH_ERR_DENIED) {
+		snprintf(detail, sizeof(detail), "%s: its chain leads to "
+			 "trust anchor %s, but the device is bound to %s",
+			 fp, anchor_id, prev);
+		event(hub, fp, "refused", detail);
+		device_log(CH_LOG_WARN, d, "refused: %s", detail);
+		*why = "certificate chains to another trust anchor than the "
+		       "one this device was admitted under";
+		return CH_ERR_DENIED;
+	}
 	/* The chain validated (or we would not be here): a new certificate
 	 * for a known serial is a rotation, admitted and recorded. */
 	if (ch_store_device_cert_seen(hub->store, rec.fingerprint, cert_id,

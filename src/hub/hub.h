@@ -112,11 +112,15 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 	      const char **why);
 /* The same for a TLS device whose chain validated (RFC 8071 C5-C7):
  * cert_id is "x509:SHA256:<hex>" of its certificate, serial_id
- * "serial:<S>" of its subject's serialNumber or NULL. A pinned
- * certificate is looked up first, then the serial. Also records the
- * certificate, and a rotation as an event. *why may be a buffer of d. */
+ * "serial:<S>" of its subject's serialNumber or NULL, anchor_id the same
+ * form for the trust anchor its chain led to. A pinned certificate is
+ * looked up first, then the serial. A device is bound to the anchor of
+ * its first admitted call and refused under any other (a serial number
+ * is unique only per manufacturer). Also records the certificate, and a
+ * rotation as an event. *why may be a buffer of d. */
 int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
-		  const char *cert_id, const char **why);
+		  const char *cert_id, const char *anchor_id,
+		  const char **why);
 /* Appends an event to the registry (fp may name no device, or be NULL for
  * a peer that never identified itself). */
 void hub_event(struct hub *hub, const char *fp, const char *kind,

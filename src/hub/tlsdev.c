@@ -49,6 +49,7 @@ static int cert_ids(X509 *cert, char *serial_id, size_t slen, char *cert_id,
 	r = ch_cert_serial_number(cert, serial, sizeof(serial));
 	if (r == CH_ERR_NOTFOUND)
 		return CH_OK;	/* a pinned certificate may still admit it */
+	/* An unusable serialNumber: only a pinned certificate admits it. */
 	if (r == CH_ERR_AMBIGUOUS) {
 		*why = "certificate subject has more than one serialNumber";
 		return CH_ERR_INVAL;
@@ -59,6 +60,18 @@ static int cert_ids(X509 *cert, char *serial_id, size_t slen, char *cert_id,
 		return CH_ERR_INVAL;
 	}
 	snprintf(serial_id, slen, CH_ID_SERIAL_PREFIX "%s", serial);
+	return CH_OK;
+}
+
+/* "x509:SHA256:<hex>" of the trust anchor a verified chain ends in. */
+static int anchor_of(STACK_OF(X509) *verified, char *out, size_t len)
+{
+	char sha[CH_CERT_SHA256_LEN];
+	X509 *root = sk_X509_value(verified, sk_X509_num(verified) - 1);
+
+	if (root == NULL || ch_cert_sha256(root, sha, sizeof(sha)) != CH_OK)
+		return CH_ERR_INVAL;
+	snprintf(out, len, CH_ID_CERT_PREFIX "%s", sha);
 	return CH_OK;
 }
 
@@ -107,17 +120,19 @@ static void on_handshake_failed(struct tlsdev *td, int status)
 		return;
 	hub = device_hub(d);
 	ch_tls_verify_result(&td->t, NULL, &vreason);
+	/* The certificate of a failed handshake proves nothing (its key
+	 * was never shown to be held): it is named in the text only, and
+	 * the event is filed under no device. */
 	if (cert_ids(ch_tls_peer_cert(&td->t), serial_id, sizeof(serial_id),
 		     cert_id, sizeof(cert_id), &ign) == CH_OK ||
-	    cert_id[0]) {
+	    cert_id[0])
 		id = serial_id[0] ? serial_id : cert_id;
-		device_set_presented(d, id);
-	}
-	snprintf(detail, sizeof(detail), "%s: %s (from %s)", why,
+	snprintf(detail, sizeof(detail), "%s: %s (from %s%s%s%s)", why,
 		 vreason && *vreason ? vreason : ch_tls_error(&td->t),
-		 device_peer(d));
+		 device_peer(d), id ? ", claiming " : "", id ? id : "",
+		 id ? ", unverified" : "");
 	device_log(CH_LOG_WARN, d, "TLS refused: %s", detail);
-	hub_event(hub, id, "refused", detail);
+	hub_event(hub, NULL, "refused", detail);
 	device_close_with(d, why, vreason && *vreason ? vreason
 						     : ch_tls_error(&td->t));
 }
@@ -126,8 +141,8 @@ static void tls_handshake(struct ch_tls *t, int status)
 {
 	struct tlsdev *td = t->data;
 	struct device *d = td->d;
-	char serial_id[80], cert_id[CH_FP_LEN];
-	STACK_OF(X509) *sent;
+	char serial_id[80], cert_id[CH_FP_LEN], anchor_id[CH_FP_LEN];
+	STACK_OF(X509) *sent, *verified;
 	const char *why = NULL;
 	struct hub *hub;
 
@@ -138,13 +153,26 @@ static void tls_handshake(struct ch_tls *t, int status)
 		return;
 	}
 	hub = device_hub(d);
-	if (cert_ids(ch_tls_peer_cert(t), serial_id, sizeof(serial_id),
-		     cert_id, sizeof(cert_id), &why) != CH_OK) {
-		if (cert_id[0])
-			device_set_presented(d, cert_id);
-		hub_event(hub, cert_id[0] ? cert_id : NULL, "refused", why);
-		device_close(d, why);
+	/* REQUIRE mode (main.c) aborts an unverified handshake; checked
+	 * again here, as admission rests on it. */
+	verified = ch_tls_verified_chain(t);
+	if (ch_tls_verify_result(t, NULL, NULL) != X509_V_OK ||
+	    verified == NULL || sk_X509_num(verified) < 1 ||
+	    anchor_of(verified, anchor_id, sizeof(anchor_id)) != CH_OK) {
+		hub_event(hub, NULL, "refused", "TLS chain not verified");
+		device_close(d, "TLS chain not verified");
 		return;
+	}
+	if (cert_ids(sk_X509_value(verified, 0), serial_id, sizeof(serial_id),
+		     cert_id, sizeof(cert_id), &why) != CH_OK) {
+		/* An unusable serial number: a pinned certificate may still
+		 * admit the device. */
+		if (cert_id[0] == '\0') {
+			hub_event(hub, NULL, "refused", why);
+			device_close(d, why);
+			return;
+		}
+		serial_id[0] = '\0';
 	}
 	sent = ch_tls_peer_chain(t);
 	device_log(CH_LOG_INFO, d, "TLS handshake done in %.1f ms: %s %s, "
@@ -156,7 +184,7 @@ static void tls_handshake(struct ch_tls *t, int status)
 	/* Identify before the session goes on: nothing but the handshake
 	 * went to a device we do not know (C7). */
 	if (hub_admit_tls(hub, d, serial_id[0] ? serial_id : NULL, cert_id,
-			  &why) != CH_OK) {
+			  anchor_id, &why) != CH_OK) {
 		device_close(d, why);
 		return;
 	}

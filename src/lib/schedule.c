@@ -125,9 +125,11 @@ int ch_sched_parse_time(const char *s, int64_t *ms)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		sign = *p == '-' ? -1 : 1;
+		/* Each field is read only when the one before it was there:
+		 * p may end anywhere. */
 		oh = digits(p + 1, 2);
-		om = digits(p + 4, 2);
-		if (p[3] != ':' || oh < 0 || oh > 23 || om < 0 || om > 59)
+		om = oh < 0 || p[3] != ':' ? -1 : digits(p + 4, 2);
+		if (oh > 23 || om < 0 || om > 59)
 			return CH_ERR_INVAL;
 		p += 6;
 	} else {

@@ -80,6 +80,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE identities ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN cert_fp TEXT NOT NULL DEFAULT '';",
+	/* 5: the trust anchor a TLS device's chain led to when it was first
+	 * admitted: a serial number is only unique per manufacturer */
+	"ALTER TABLE devices ADD COLUMN anchor TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -87,7 +90,7 @@ static const char *const migrations[] = {
 
 #define DEV_COLS "fingerprint, name, admission, connected, address, " \
 	"first_seen, last_seen, connected_since, capabilities, last_error, " \
-	"idle_close, kind, cert_fp"
+	"idle_close, kind, cert_fp, anchor"
 #define EV_COLS "id, time, fingerprint, kind, detail"
 #define JOB_COLS "id, device, kind, payload, read_only, state, created, " \
 	"expires, started, finished, result, rpc_error, method, error"
@@ -105,6 +108,7 @@ enum stmt_id {
 	S_DEV_IDLE_CLOSE,
 	S_DEV_SEEN,
 	S_DEV_CERT,
+	S_DEV_ANCHOR,
 	S_DEV_UP,
 	S_DEV_DOWN,
 	S_RESET,
@@ -160,6 +164,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		       " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_CERT] = "UPDATE devices SET cert_fp = ?2"
 		       " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_ANCHOR] = "UPDATE devices SET anchor = ?2"
+			 " WHERE fingerprint = " KEY_OF("?1"),
 	/* A session's start and end also count as having seen the device. */
 	[S_DEV_UP] = "UPDATE devices SET connected = 1, connected_since = ?2,"
 		     " capabilities = ?3, last_error = '',"
@@ -418,6 +424,7 @@ static void row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec)
 	rec->kind = sqlite3_column_int(s, 11);
 	copy_text(rec->cert_fp, sizeof(rec->cert_fp),
 		  sqlite3_column_text(s, 12));
+	copy_text(rec->anchor, sizeof(rec->anchor), sqlite3_column_text(s, 13));
 }
 
 /* ---- open, migrate, close ---- */
@@ -752,6 +759,29 @@ int ch_store_device_cert_seen(struct ch_store *st, const char *fp,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	bind_text(s, 2, cert_fp, sizeof(rec.cert_fp));
 	return exec_update(st, s, "device certificate seen");
+}
+
+int ch_store_device_anchor(struct ch_store *st, const char *fp,
+			   const char *anchor, char *bound)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_ANCHOR];
+	struct ch_device_rec rec;
+	int r;
+
+	bound[0] = '\0';
+	if (anchor == NULL || check_fp(anchor) != CH_OK)
+		return CH_ERR_INVAL;
+	if ((r = ch_store_device_get(st, fp, &rec)) != CH_OK)
+		return r;
+	if (rec.anchor[0]) {
+		memcpy(bound, rec.anchor, sizeof(rec.anchor));
+		return strcmp(rec.anchor, anchor) == 0 ? CH_OK
+						       : CH_ERR_DENIED;
+	}
+	snprintf(bound, sizeof(rec.anchor), "%s", anchor);
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	bind_text(s, 2, anchor, sizeof(rec.anchor));
+	return exec_update(st, s, "device trust anchor");
 }
 
 int ch_store_reset_connections(struct ch_store *st)

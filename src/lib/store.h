@@ -57,6 +57,8 @@ struct ch_device_rec {
 	int kind;			/* enum ch_id_kind of fingerprint */
 	char cert_fp[128];		/* TLS: "x509:SHA256:..." of the
 					 * certificate last presented, or "" */
+	char anchor[128];		/* TLS: "x509:SHA256:..." of the trust
+					 * anchor it is bound to, or "" */
 };
 
 /* The kind of an identity string (by its prefix). */
@@ -103,6 +105,13 @@ int ch_store_device_connected(struct ch_store *st, const char *fp,
  * the caller can tell a certificate rotation. CH_ERR_NOTFOUND. */
 int ch_store_device_cert_seen(struct ch_store *st, const char *fp,
 			      const char *cert_fp, char *prev);
+/* A TLS device's chain led to the trust anchor `anchor`: the first time
+ * it binds the device to it (CH_OK); after that CH_OK when it is the same
+ * and CH_ERR_DENIED when not (a serial number is unique only within one
+ * manufacturer). bound (128 bytes) gets the anchor the device is bound
+ * to. CH_ERR_NOTFOUND, CH_ERR_INVAL. */
+int ch_store_device_anchor(struct ch_store *st, const char *fp,
+			   const char *anchor, char *bound);
 /* At hub start: nobody is connected any more. */
 int ch_store_reset_connections(struct ch_store *st);
 

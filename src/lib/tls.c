@@ -379,8 +379,9 @@ static void rearm(struct ch_tls *t)
 	/* A failure the owner has not seen (a write outside our callbacks
 	 * whose error it may have dropped): a dead fd polls ready at once,
 	 * and io() then lets the owner read the error. */
-	if (dead(t) || t->want_write || (t->hs_ok && ch_buf_len(&t->out)))
-		want |= UV_WRITABLE;
+	if (dead(t) || t->want_write ||
+	    (t->hs_ok && ch_buf_len(&t->out) && !t->wr_wants_read))
+		want |= UV_WRITABLE;	/* not while a write waits to read */
 	if (want != t->events) {
 		t->events = want;
 		uv_poll_start(&t->poll, want, on_poll);

@@ -43,6 +43,20 @@ def connect(lsock, a, key, timeout=20):
                            timeout=timeout)
 
 
+def drain(lsock):
+    """Closes the connections waiting on lsock: calls made by an agent
+    that has stopped since (after a graceful close a persistent client
+    calls again at once), which would otherwise be accepted as the next
+    agent's."""
+    lsock.setblocking(False)
+    try:
+        while True:
+            lsock.accept()[0].close()
+    except BlockingIOError:
+        pass
+    lsock.settimeout(20)
+
+
 def start(agent, workdir, running_xml=None, extra=(), modules=MODULE):
     """Our agent with the test module, calling a socket we listen on;
     returns (agent, ncclient manager, listener). The manager's key is

@@ -18,7 +18,7 @@ from helpers import Nat, free_port, listener, wait_for
 ncclient = pytest.importorskip(
     "ncclient", reason="python3-ncclient (Debian) is not installed")
 
-from ncsession import MODULE, config, connect  # noqa: E402
+from ncsession import MODULE, config, connect, drain  # noqa: E402
 from helpers import ssh_keygen  # noqa: E402
 
 CHNS = "urn:callhome:yang:callhome-netconf-server"
@@ -41,7 +41,7 @@ def client(name, endpoints, connection="<persistent/>", strategy=""):
 
 
 def callhome(*clients):
-    return (f'<netconf-server xmlns="{CHNS}"><call-home>'
+    return (f'<netconf-server xmlns="{CHNS}" xmlns:chns="{CHNS}"><call-home>'
             f"{''.join(clients)}</call-home></netconf-server>")
 
 
@@ -51,18 +51,6 @@ def established(port):
         ["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
         capture_output=True, text=True, check=True).stdout
     return len([line for line in out.splitlines() if line.strip()])
-
-
-def drain(lsock):
-    """Closes the connections waiting on lsock (calls of an agent that
-    has stopped since)."""
-    lsock.setblocking(False)
-    try:
-        while True:
-            lsock.accept()[0].close()
-    except BlockingIOError:
-        pass
-    lsock.settimeout(20)
 
 
 def log_times(proc, regex):
@@ -321,6 +309,39 @@ def test_operator_moves_a_device_to_another_hub(hub, agent):
     assert established(h2.port) == 1
     rc, out, err = h2.cli("get-config", a.fingerprint)
     assert rc == 0 and "<name>manager</name>" not in out, out
+
+
+def test_configuration_the_agent_cannot_use_is_refused(agent, workdir):
+    """What the schema allows but the agent cannot use (a fingerprint too
+    short for its hash) is refused at the edit, with the reason, and
+    running is unchanged: it is not found at the next boot."""
+    from ncclient.operations.rpc import RPCError
+    key = ssh_keygen(workdir / "mgr_key", comment="mgr")
+    lsock, port = listener()
+    a = agent(call_home=[f"127.0.0.1:{port}"], authorized=[f"{key}.pub"],
+              running_xml=None, extra=MODULE)
+    a.fingerprint
+    m = connect(lsock, a, key)
+    tls = ("<tls-server-parameters><server-identity><certificate-file>/c"
+           "</certificate-file><private-key-file>/k</private-key-file>"
+           "</server-identity><client-authentication><ca-certs-file>/ca"
+           "</ca-certs-file></client-authentication>"
+           "</tls-server-parameters><netconf-server-parameters>"
+           "<client-identity-mappings><cert-to-name><id>1</id>"
+           "<fingerprint>04:aa:bb</fingerprint><map-type>chns:san-any"
+           "</map-type></cert-to-name>"
+           "</client-identity-mappings></netconf-server-parameters>")
+    with pytest.raises(RPCError) as ei:
+        m.edit_config(target="running", config=config(callhome(client(
+            "other", [endpoint("t", 4335, transport="tls", extra="")
+                      .replace("</tcp-client-parameters>",
+                               "</tcp-client-parameters>" + tls)]))))
+    assert ei.value.tag == "operation-failed", ei.value.message
+    assert "call-home configuration refused" in ei.value.message
+    xml = m.get_config(source="running", filter=CH_FILTER).data_xml
+    assert "<name>other</name>" not in xml
+    m.close_session()
+    lsock.close()
 
 
 def test_unreachable_client_is_a_notification(agent, workdir):

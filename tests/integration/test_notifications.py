@@ -13,8 +13,8 @@ ncclient = pytest.importorskip(
 from ncclient.operations.rpc import RPCError        # noqa: E402
 
 from ncsession import (CAP, MODULE, NCN, NOTIF, PAST, T,  # noqa: E402
-                       RawSession, config, connect, no_notification, own,
-                       start, system, take)
+                       RawSession, config, connect, drain, no_notification,
+                       own, start, system, take)
 
 
 def test_config_change_notification_and_interleave(agent, workdir):
@@ -139,6 +139,7 @@ def test_replay_log_survives_a_restart(agent, workdir):
     m.create_subscription(start_time=PAST)	# freed at the stop too
     m.close_session()
     assert a.proc.stop() == 0		# clean exit (leaks under ASan)
+    drain(lsock)
     # the same datastore directory, a new process; it calls the same
     # port (running holds the call-home configuration, which wins)
     port = lsock.getsockname()[1]
@@ -188,7 +189,7 @@ def test_subscription_filter(agent, workdir):
 
 
 @pytest.mark.parametrize("params,tag", [
-    (f"<stream>OTHER</stream>", "invalid-value"),
+    ("<stream>OTHER</stream>", "invalid-value"),
     (f"<stopTime>{PAST}</stopTime>", "missing-element"),
     ("<startTime>2999-01-01T00:00:00Z</startTime>", "bad-element"),
     ("<startTime>2001-01-01T00:00:00Z</startTime>"

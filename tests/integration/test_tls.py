@@ -258,6 +258,30 @@ def test_listed_serial_admitted_with_full_chain(tls_hub, tls_device, pki):
         "added", "called", "connected"]
 
 
+def test_serial_bound_to_its_manufacturer(tls_hub, tls_device, pki):
+    """Two trust anchors: a serial number admitted under one cannot be
+    taken over by a certificate with the same serial from the other."""
+    h = tls_hub(crl=False, extra=["--trust-anchor", pki / "rogue-ca.pem"])
+    import_serials(h, pki)
+    dev = tls_device("dev-SN-0001")
+    dev.dial(h.tls_port)
+    h.wait_device_connected()
+    assert device_rec(h, "edge-1")["admission"] == "admitted"
+    dev.stop()
+    wait_for(lambda: h.devices()[0]["state"] != "connected", 10,
+             "the genuine device to leave")
+    rogue = tls_device("dev-wrongca", chain=False)
+    rogue.dial(h.tls_port)
+    ev = wait_event(h, "refused", r"but the device is bound to x509:")
+    assert ev["device"] == "serial:SN-0001", ev
+    assert not rogue.got_hello.is_set()
+    assert all(d["state"] != "connected" for d in h.devices())
+    # the genuine device is still welcome
+    again = tls_device("dev-SN-0001")
+    again.dial(h.tls_port)
+    h.wait_device_connected()
+
+
 def test_revoke_closes_a_tls_session(tls_hub, tls_device, pki):
     h = tls_hub()
     import_serials(h, pki)
@@ -372,8 +396,12 @@ def test_refused_certificates(tls_hub, tls_device, pki, cert, chain, log_re,
     h.proc.wait_log(r"connection closed: " + log_re)
     ev = wait_event(h, "refused", event_re)
     assert "from 127.0.0.1:" in ev["detail"]
-    if cert != "dev-wrongca":     # the device is named by its serial
-        assert ev["device"].startswith("serial:"), ev
+    # a failed handshake proves no identity: the certificate's is only
+    # quoted, and the event is filed under no device
+    assert not ev["device"], ev
+    if cert != "dev-wrongca":
+        assert ", claiming serial:" in ev["detail"], ev
+        assert ", unverified" in ev["detail"], ev
     assert not dev.got_hello.is_set()
     assert all(d["state"] != "connected" for d in h.devices())
 

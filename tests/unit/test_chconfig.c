@@ -155,6 +155,25 @@ static void test_invalid_configurations(void **state)
 		"<anchor-time>2026-11-23T10:00:30Z</anchor-time></periodic>"
 		"</connection-type></netconf-client></call-home>"
 		"</netconf-server>", &c), CH_OK);
+	/* more endpoints than the agent serves: refused by the schema */
+	{
+		char xml[8192];
+		int n = snprintf(xml, sizeof(xml), "<netconf-server xmlns=\""
+				 NS "\"><call-home><netconf-client><name>x"
+				 "</name><endpoints>");
+
+		for (int i = 0; i < CHC_MAX_ENDPOINTS + 1; i++)
+			n += snprintf(xml + n, sizeof(xml) - (size_t)n,
+				      "<endpoint><name>e%d</name><ssh>"
+				      "<tcp-client-parameters><remote-address>"
+				      "h</remote-address></tcp-client-parameters>"
+				      "</ssh></endpoint>", i);
+		snprintf(xml + n, sizeof(xml) - (size_t)n, "</endpoints>"
+			 "<connection-type><persistent/></connection-type>"
+			 "</netconf-client></call-home></netconf-server>");
+		assert_int_not_equal(chc_from_xml(xml, &c), CH_OK);
+		assert_int_equal(c.n, 0);
+	}
 	/* unknown element */
 	assert_int_not_equal(chc_from_xml("<netconf-server xmlns=\"" NS "\">"
 		"<bogus/></netconf-server>", &c), CH_OK);

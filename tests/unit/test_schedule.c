@@ -150,6 +150,13 @@ static void test_parse_time(void **state)
 	assert_int_equal(ch_sched_parse_time("2026-11-23T11:30:00+2:00", &ms),
 			 CH_ERR_INVAL);
 	assert_int_equal(ch_sched_parse_time("", &ms), CH_ERR_INVAL);
+	/* cut inside the offset: nothing past the end is read */
+	assert_int_equal(ch_sched_parse_time("2026-11-23T11:30:00+1", &ms),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_sched_parse_time("2026-11-23T11:30:00+01", &ms),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_sched_parse_time("2026-11-23T11:30:00+01:0", &ms),
+			 CH_ERR_INVAL);
 }
 
 int main(void)

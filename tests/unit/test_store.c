@@ -14,6 +14,8 @@
 #include "log.h"
 #include "store.h"
 
+#define SCHEMA_NOW 5	/* store.c: the version a new file gets */
+
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_C "SHA256:Zzzz0000CCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -92,7 +94,7 @@ static void test_open_migrates_empty(void **state)
 	sqlite3 *db;
 
 	/* a fresh file goes 0 -> 1 -> 2 -> 3 -> 4 */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
 				 " WHERE name IN ('devices', 'events',"
 				 " 'events_fp_id', 'identities',"
@@ -123,7 +125,7 @@ static void test_reopen_keeps_data(void **state)
 	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
 	assert_string_equal(rec.name, "r1");
 	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 1);
 }
 
@@ -134,11 +136,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 5");
+	raw_exec(f->path, "PRAGMA user_version = 6");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 }
 
 static void test_open_bad_path(void **state)
@@ -662,7 +664,7 @@ static void test_migrate_v1_to_current(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
 
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
 	assert_int_equal(rec.idle_close, -1);	/* migration 3's default */
 	assert_string_equal(rec.name, "r1");
@@ -686,7 +688,7 @@ static void test_migrate_v1_to_current(void **state)
 	ch_store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM jobs"), 1);
 }
 
@@ -1665,7 +1667,7 @@ static const char v3_schema_extra[] =
 	"ALTER TABLE devices ADD COLUMN idle_close INTEGER NOT NULL DEFAULT -1;"
 	"PRAGMA user_version = 3;";
 
-static void test_migrate_v3_to_v4(void **state)
+static void test_migrate_v3_to_current(void **state)
 {
 	struct fixture *f = *state;
 	struct ch_device_rec rec;
@@ -1687,7 +1689,7 @@ static void test_migrate_v3_to_v4(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	/* the old rows are SSH host keys, with no certificate */
 	assert_int_equal(ch_store_device_get(f->st, FP_B, &rec), CH_OK);
 	assert_string_equal(rec.fingerprint, FP_A);
@@ -1718,13 +1720,33 @@ static void test_migrate_v3_to_v4(void **state)
 			 CH_OK);
 	assert_string_equal(rec.fingerprint, "serial:SN-1");
 	assert_int_equal(rec.kind, CH_ID_SERIAL);
+	/* migration 5: a TLS device is bound to its first trust anchor,
+	 * also when named by another identity of its own */
+	{
+		char bound[128];
+
+		assert_string_equal(rec.anchor, "");
+		assert_int_equal(ch_store_device_anchor(f->st, "serial:SN-1",
+			"x509:SHA256:root1", bound), CH_OK);
+		assert_string_equal(bound, "x509:SHA256:root1");
+		assert_int_equal(ch_store_device_anchor(f->st,
+			"x509:SHA256:abc", "x509:SHA256:root1", bound), CH_OK);
+		assert_int_equal(ch_store_device_anchor(f->st, "serial:SN-1",
+			"x509:SHA256:root2", bound), CH_ERR_DENIED);
+		assert_string_equal(bound, "x509:SHA256:root1");
+		assert_int_equal(ch_store_device_anchor(f->st, "serial:NONE",
+			"x509:SHA256:root1", bound), CH_ERR_NOTFOUND);
+		assert_int_equal(ch_store_device_get(f->st, "serial:SN-1",
+						     &rec), CH_OK);
+		assert_string_equal(rec.anchor, "x509:SHA256:root1");
+	}
 	assert_int_equal(ch_store_device_resolve(f->st, "SN-1", fp), CH_OK);
 	assert_string_equal(fp, "serial:SN-1");
 	/* a second open has nothing left to do */
 	ch_store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 }
 
 static void test_id_kinds(void **state)
@@ -1933,7 +1955,7 @@ int main(void)
 		T(test_jobs_recover_after_reopen),
 		T(test_job_foreach),
 		T(test_events_since),
-		T(test_migrate_v3_to_v4),
+		T(test_migrate_v3_to_current),
 		cmocka_unit_test(test_id_kinds),
 		T(test_cert_seen),
 		T(test_import_serials),
