@@ -111,7 +111,7 @@ echo
 
 step "a second device calls over TLS: admitted by its certificate's serial number"
 echo "SN-DEMO-0042,edge-42" >"$work/serials.txt"
-ch import-serials "$work/serials.txt"
+ch import-serials "$work/serials.txt" --anchor "$work/pki/mfr-root.pem"
 mkdir -p "$work/edge"
 "$bin/callhomed" --call-home-tls "127.0.0.1:$tls_port" \
   --cert "$work/pki/dev-SN-DEMO-0042.pem" --key "$work/pki/dev-SN-DEMO-0042.key" \

@@ -24,6 +24,7 @@ enum {
 	OPT_IDLE_CLOSE,
 	OPT_SERIAL,
 	OPT_CERT_FINGERPRINT,
+	OPT_ANCHOR,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

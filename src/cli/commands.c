@@ -32,6 +32,11 @@ static const struct option add_opts[] = {
 	{ "wait", no_argument, NULL, OPT_WAIT },                         \
 	{ "expires", required_argument, NULL, OPT_EXPIRES }
 
+static const struct option import_opts[] = {
+	{ "anchor", required_argument, NULL, OPT_ANCHOR },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option job_opts[] = {
 	JOB_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
@@ -203,7 +208,7 @@ const struct command commands[] = {
 	},
 	{
 		.name = "import-serials",
-		.args = "FILE|-",
+		.args = "FILE|- [--anchor CA.pem]",
 		.summary = "pre-provision TLS devices from a manufacturer's list",
 		.help =
 "Reads a manufacturer's list of device serial numbers, one per line,\n"
@@ -214,7 +219,13 @@ const struct command commands[] = {
 "A serial already known is left as it is, except that a pending one is\n"
 "admitted. Prints how many were added, already known and invalid, and\n"
 "the first refused lines; exits 0 even with invalid lines. At most\n"
-"100000 lines per call.\n",
+"100000 lines per call.\n"
+"--anchor CA.pem (or its SHA-256 fingerprint) binds every serial of the\n"
+"list to that manufacturer's CA: a certificate with one of these serials\n"
+"is then admitted only if its chain leads to that CA, even when the hub\n"
+"trusts other manufacturers too. Without it a device is bound to the CA\n"
+"of its first admitted call.\n",
+		.longopts = import_opts,
 		.build = build_import_serials,
 		.print = print_import_serials,
 	},

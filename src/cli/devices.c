@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/request.h"
 #include "cli/resp.h"
 #include "cli/table.h"
+#include "lib/certid.h"
 #include "lib/cliopt.h"
 #include "lib/err.h"
 
@@ -81,6 +84,7 @@ static const struct resp_field device_fields[] = {
 	{ "capabilities:", "capabilities", FIELD_INT, NULL },
 	{ "last error:", "last_error", FIELD_STR, "-" },
 	{ "TLS certificate:", "certificate", FIELD_STR, "-" },
+	{ "trust anchor:", "trust_anchor", FIELD_STR, "-" },
 	{ "queued jobs:", "queued_jobs", FIELD_INT, NULL },
 };
 
@@ -247,19 +251,56 @@ int build_identity_remove(struct run *run, int argc, char **argv)
 	return req_str(run, "fingerprint", argv[optind], "FP");
 }
 
-/* import-serials FILE|- */
+/* --anchor CA.pem: the SHA-256 fingerprint of the first certificate in
+ * the file; anything that is not a readable file goes to the hub as a
+ * fingerprint. */
+static int anchor_arg(struct run *run, const char *arg, char *out,
+		      size_t len)
+{
+	char sha[CH_CERT_SHA256_LEN];
+	FILE *f = fopen(arg, "r");
+	X509 *cert;
+
+	if (f == NULL) {
+		snprintf(out, len, "%s", arg);
+		return CLI_OK;
+	}
+	cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (cert == NULL || ch_cert_sha256(cert, sha, sizeof(sha)) != CH_OK) {
+		X509_free(cert);
+		return cli_usage_error(run, "--anchor: no PEM certificate in "
+				       "that file");
+	}
+	X509_free(cert);
+	snprintf(out, len, "x509:%s", sha);
+	return CLI_OK;
+}
+
+/* import-serials FILE|- [--anchor CA.pem|FP] */
 int build_import_serials(struct run *run, int argc, char **argv)
 {
-	int r;
+	const char *anchor = NULL;
+	char fp[CH_CERT_SHA256_LEN + 8];
+	int c, r;
 
-	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
-	    (r = args_operands(run, argc, 1, 1,
+	while ((c = args_next(run, argc, argv)) != -1) {
+		if (c == OPT_ANCHOR)
+			anchor = optarg;
+		else
+			return args_opt_done(run, c);
+	}
+	if ((r = args_operands(run, argc, 1, 1,
 			       "wants one FILE (or - for standard input)")) !=
 		    CLI_OK ||
 	    (r = args_nonempty(run, argv[optind], "FILE")) != CLI_OK ||
-	    (r = req_start(run, NULL)) != CLI_OK)
+	    (anchor && (r = anchor_arg(run, anchor, fp, sizeof(fp))) !=
+		    CLI_OK) ||
+	    (r = req_start(run, NULL)) != CLI_OK ||
+	    (r = req_text(run, "text", argv[optind], true, "the serial list"))
+		    != CLI_OK)
 		return r;
-	return req_text(run, "text", argv[optind], true, "the serial list");
+	return anchor ? req_str(run, "anchor", fp, "the anchor") : CLI_OK;
 }
 
 /* "added 3, already known 1 (1 of them now admitted), invalid 1" and the

@@ -427,7 +427,7 @@ static json_t *time_or_null(int64_t t)
 static json_t *device_obj(const struct ch_device_rec *rec)
 {
 	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, "
-			 "s:s, s:o, s:o}",
+			 "s:s, s:o, s:o, s:o}",
 		"fingerprint", rec->fingerprint,
 		"kind", ch_id_kind_name(rec->kind),
 		"name", rec->name[0] ? json_string(rec->name) : json_null(),
@@ -442,6 +442,8 @@ static json_t *device_obj(const struct ch_device_rec *rec)
 		"idle_close", rec->idle_close >= 0
 			? json_integer(rec->idle_close) : json_null(),
 		"certificate", rec->cert_fp[0] ? json_string(rec->cert_fp)
+					       : json_null(),
+		"trust_anchor", rec->anchor[0] ? json_string(rec->anchor)
 					       : json_null());
 }
 
@@ -896,6 +898,8 @@ static void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
 			       json_t *args)
 {
 	json_t *jt = json_object_get(args, "text"), *errs;
+	const char *anchor_arg = arg_str(args, "anchor");
+	char anchor[CH_FP_LEN];
 	struct ch_import_counts c;
 	char msg[160];
 	int r;
@@ -905,9 +909,17 @@ static void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
 			     "serial per line, optionally ,NAME) is required");
 		return;
 	}
+	if (anchor_arg && !cert_identity(anchor_arg, anchor, sizeof(anchor))) {
+		hub_ctl_fail(req, "bad-request", "\"anchor\" must be the "
+			     "SHA-256 fingerprint of the manufacturer's CA "
+			     "certificate (x509:SHA256:<hex>, SHA256:<hex> "
+			     "or AB:CD:...)");
+		return;
+	}
 	errs = json_array();
 	r = ch_store_import_serials(hub->store, json_string_value(jt),
-				    json_string_length(jt), now_s(), &c,
+				    json_string_length(jt),
+				    anchor_arg ? anchor : NULL, now_s(), &c,
 				    import_bad, errs);
 	if (r != CH_OK) {
 		json_decref(errs);

@@ -1131,11 +1131,12 @@ static const char *import_line(const char *p, const char *end, char *serial,
 /* One serial inside the import's transaction: *why set when the line is
  * refused. An error return (CH_ERR_DB) aborts the whole import. */
 static int import_one(struct ch_store *st, const char *serial,
-		      const char *name, int64_t now,
+		      const char *name, const char *anchor, int64_t now,
 		      struct ch_import_counts *c, const char **why)
 {
 	char id[sizeof(CH_ID_SERIAL_PREFIX) + CH_SERIAL_MAX];
 	char key[sizeof(((struct ch_device_rec *)0)->fingerprint)];
+	char bound[sizeof(((struct ch_device_rec *)0)->anchor)];
 	struct ch_device_rec rec;
 	int r;
 
@@ -1143,6 +1144,14 @@ static int import_one(struct ch_store *st, const char *serial,
 	snprintf(id, sizeof(id), CH_ID_SERIAL_PREFIX "%s", serial);
 	r = lookup(st, S_BY_FP, id, key);
 	if (r == CH_OK) {
+		/* the list's manufacturer must be the one it is bound to */
+		if (anchor && (r = ch_store_device_anchor(st, key, anchor,
+							  bound)) != CH_OK) {
+			if (r != CH_ERR_DENIED)
+				return r;
+			*why = "serial already bound to another trust anchor";
+			return CH_OK;
+		}
 		c->known++;
 		if ((r = ch_store_device_get(st, key, &rec)) != CH_OK)
 			return r == CH_ERR_NOTFOUND ? CH_OK : r;
@@ -1166,15 +1175,20 @@ static int import_one(struct ch_store *st, const char *serial,
 		return CH_OK;
 	}
 	if (r != CH_OK || (r = ch_store_event_add(st, id, "added",
-				"pre-provisioned from a serial list",
-				now)) != CH_OK)
+				anchor ? "pre-provisioned from a serial list, "
+				"bound to its manufacturer's trust anchor"
+				: "pre-provisioned from a serial list",
+				now)) != CH_OK ||
+	    (anchor && (r = ch_store_device_anchor(st, id, anchor, bound)) !=
+		    CH_OK))
 		return r;
 	c->added++;
 	return CH_OK;
 }
 
 int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
-			    int64_t now, struct ch_import_counts *counts,
+			    const char *anchor, int64_t now,
+			    struct ch_import_counts *counts,
 			    void (*bad)(void *ctx, unsigned line,
 					const char *why),
 			    void *ctx)
@@ -1186,6 +1200,8 @@ int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
 	int skip, r;
 
 	memset(counts, 0, sizeof(*counts));
+	if (anchor && check_fp(anchor) != CH_OK)
+		return CH_ERR_INVAL;
 	for (const char *q = text; q < end; q++)
 		if (*q == '\n')
 			lines++;
@@ -1202,7 +1218,8 @@ int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
 		if (skip)
 			continue;
 		if (why == NULL &&
-		    (r = import_one(st, serial, name, now, counts, &why)) !=
+		    (r = import_one(st, serial, name, anchor, now, counts,
+				    &why)) !=
 			    CH_OK) {
 			tx_rollback(st);
 			memset(counts, 0, sizeof(*counts));

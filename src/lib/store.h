@@ -179,11 +179,16 @@ struct ch_import_counts {
 /* Imports text (len bytes): one serial per line, optionally ",NAME";
  * blank lines and '#' comments skipped, spaces around fields ignored.
  * Each new serial becomes an admitted device "serial:S" with an "added"
- * event; a known pending one is admitted (an "approved" event). One
- * transaction for the whole list. bad (may be NULL) hears each refused
- * line. CH_ERR_LIMIT over CH_IMPORT_MAX_LINES lines (nothing imported). */
+ * event; a known pending one is admitted (an "approved" event). With
+ * anchor ("x509:SHA256:..." of the manufacturer's CA, or NULL) every
+ * serial of the list is bound to it (ch_store_device_anchor); a known
+ * one bound to another is a refused line. One transaction for the whole
+ * list. bad (may be NULL) hears each refused line. CH_ERR_LIMIT over
+ * CH_IMPORT_MAX_LINES lines (nothing imported), CH_ERR_INVAL for a
+ * malformed anchor. */
 int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
-			    int64_t now, struct ch_import_counts *counts,
+			    const char *anchor, int64_t now,
+			    struct ch_import_counts *counts,
 			    void (*bad)(void *ctx, unsigned line,
 					const char *why),
 			    void *ctx);

@@ -282,6 +282,36 @@ def test_serial_bound_to_its_manufacturer(tls_hub, tls_device, pki):
     h.wait_device_connected()
 
 
+def test_import_binds_serials_to_their_manufacturer(tls_hub, tls_device,
+                                                    pki):
+    """import-serials --anchor: a serial is the manufacturer's from the
+    start, so another trusted CA's certificate with that serial is
+    refused even as the first call."""
+    h = tls_hub(crl=False, extra=["--trust-anchor", pki / "rogue-ca.pem"])
+    lst = pki / "acme.txt"
+    lst.write_text("SN-0001,edge-1\n")
+    rc, out, err = h.cli("import-serials", lst, "--anchor",
+                         pki / "mfr-root.pem")
+    assert rc == 0 and out.startswith("added 1"), (out, err)
+    anchor = device_rec(h, "edge-1")["trust_anchor"]
+    assert anchor.startswith("x509:SHA256:"), anchor
+    rogue = tls_device("dev-wrongca", chain=False)
+    rogue.dial(h.tls_port)
+    wait_event(h, "refused", r"but the device is bound to " + anchor)
+    assert not rogue.got_hello.is_set()
+    dev = tls_device("dev-SN-0001")
+    dev.dial(h.tls_port)
+    (d,) = h.wait_device_connected()
+    assert d["name"] == "edge-1"
+    # the same list under another CA is refused line by line
+    rc, out, err = h.cli("import-serials", lst, "--anchor",
+                         pki / "rogue-ca.pem")
+    assert rc == 0, err
+    assert "invalid 1" in out and "bound to another trust anchor" in out
+    rc, out, err = h.cli("import-serials", lst, "--anchor", "nonsense")
+    assert rc != 0 and "anchor" in err
+
+
 def test_revoke_closes_a_tls_session(tls_hub, tls_device, pki):
     h = tls_hub()
     import_serials(h, pki)

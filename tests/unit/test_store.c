@@ -1845,7 +1845,7 @@ static void test_import_serials(void **state)
 					     CH_ADMIT_REVOKED), CH_OK);
 	memset(&b, 0, sizeof(b));
 	assert_int_equal(ch_store_import_serials(f->st, list, strlen(list),
-						 100, &c, on_bad, &b), CH_OK);
+						 NULL, 100, &c, on_bad, &b), CH_OK);
 	assert_int_equal(c.added, 3);		/* 0001, 0002, 0005 */
 	assert_int_equal(c.known, 3);		/* 0001 again, PEND, REV */
 	assert_int_equal(c.approved, 1);	/* PEND */
@@ -1881,13 +1881,13 @@ static void test_import_serials(void **state)
 				 " 'serial:SN-PEND'"), 1);
 	/* again: everything is known now, nothing changes */
 	assert_int_equal(ch_store_import_serials(f->st, list, strlen(list),
-						 101, &c, NULL, NULL), CH_OK);
+						 NULL, 101, &c, NULL, NULL), CH_OK);
 	assert_int_equal(c.added, 0);
 	assert_int_equal(c.known, 6);
 	assert_int_equal(c.approved, 0);
 	assert_int_equal(c.invalid, 3);
 	/* empty input */
-	assert_int_equal(ch_store_import_serials(f->st, "", 0, 1, &c, NULL,
+	assert_int_equal(ch_store_import_serials(f->st, "", 0, NULL, 1, &c, NULL,
 						 NULL), CH_OK);
 	assert_int_equal(c.added + c.known + c.invalid, 0);
 }
@@ -1905,11 +1905,11 @@ static void test_import_limit(void **state)
 		text[2 * i + 1] = '\n';
 	}
 	c.added = 99;
-	assert_int_equal(ch_store_import_serials(f->st, text, len, 1, &c, NULL,
+	assert_int_equal(ch_store_import_serials(f->st, text, len, NULL, 1, &c, NULL,
 						 NULL), CH_ERR_LIMIT);
 	assert_int_equal(c.added, 0);
 	/* exactly the limit is fine (the same serial: one device) */
-	assert_int_equal(ch_store_import_serials(f->st, text, len - 2, 1, &c,
+	assert_int_equal(ch_store_import_serials(f->st, text, len - 2, NULL, 1, &c,
 						 NULL, NULL), CH_OK);
 	assert_int_equal(c.added, 1);
 	assert_int_equal(c.known, CH_IMPORT_MAX_LINES - 1);
