@@ -224,6 +224,15 @@ static void test_merge_creates_then_updates_a_leaf(void **state)
 			    "</system>");
 }
 
+/* An identityref's prefix declared on the leaf itself. */
+static void test_identityref_prefix_on_the_leaf(void **state)
+{
+	(void)state;
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<kind xmlns:b=\"" T "\">"
+			      "b:plain</kind></system>"), CH_OK);
+	assert_non_null(strstr(get(CH_DS_RUNNING), ":plain</kind>"));
+}
+
 static void test_create_and_delete_report_exists_and_missing(void **state)
 {
 	(void)state;
@@ -1049,6 +1058,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T_(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T_(test_caps_advertise_module_and_features),
+		T_(test_identityref_prefix_on_the_leaf),
 		T_(test_unknown_module_refuses_to_open),
 		T_(test_feature_off_hides_its_node),
 		T_(test_merge_creates_then_updates_a_leaf),
