@@ -309,7 +309,7 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	}
 }
 
-static uv_signal_t sig_int, sig_term;
+static uv_signal_t sig_int, sig_term, sig_hup;
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -319,6 +319,50 @@ static void on_signal(uv_signal_t *h, int signum)
 	hub_stop(hub);
 	uv_close((uv_handle_t *)&sig_int, NULL);
 	uv_close((uv_handle_t *)&sig_term, NULL);
+	uv_close((uv_handle_t *)&sig_hup, NULL);
+}
+
+/* The TLS context from the files named on the command line. */
+static int load_tls(const struct hub_config *cfg, struct ch_tls_ctx **out)
+{
+	struct ch_tls_ctx_opts o = {
+		.cert_file = cfg->tls_cert,
+		.key_file = cfg->tls_key,
+		.chain_file = cfg->tls_chain,
+		.ca_files = cfg->trust_anchors,
+		.nca_files = cfg->ntrust_anchors,
+		.crl_files = cfg->crls,
+		.ncrl_files = cfg->ncrls,
+		.verify = CH_TLS_VERIFY_REQUIRE,
+	};
+	int r = ch_tls_client_ctx_new(&o, out);
+
+	if (r == CH_OK)
+		ch_info("TLS: client certificate %s, %zu trust anchor file(s), "
+			"%zu CRL file(s)", cfg->tls_cert, cfg->ntrust_anchors,
+			cfg->ncrls);
+	return r;
+}
+
+/* SIGHUP: the TLS files again (renewed CRLs, certificates, anchors) for
+ * the next connections; sessions up keep theirs. A file that no longer
+ * loads keeps the old context. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+	struct hub *hub = h->data;
+	struct ch_tls_ctx *fresh;
+
+	(void)signum;
+	if (hub->tls_ctx == NULL)
+		return;
+	if (load_tls(&hub->cfg, &fresh) != CH_OK) {
+		ch_error("SIGHUP: the TLS files do not load; the previous "
+			 "ones stay in use");
+		return;
+	}
+	ch_tls_ctx_free(hub->tls_ctx);
+	hub->tls_ctx = fresh;
+	ch_info("SIGHUP: TLS files reloaded");
 }
 
 int main(int argc, char **argv)
@@ -371,24 +415,8 @@ int main(int argc, char **argv)
 	if (hub.blocklist == NULL)
 		goto out;
 
-	if (hub.cfg.nlisten_tls) {
-		struct ch_tls_ctx_opts o = {
-			.cert_file = hub.cfg.tls_cert,
-			.key_file = hub.cfg.tls_key,
-			.chain_file = hub.cfg.tls_chain,
-			.ca_files = hub.cfg.trust_anchors,
-			.nca_files = hub.cfg.ntrust_anchors,
-			.crl_files = hub.cfg.crls,
-			.ncrl_files = hub.cfg.ncrls,
-			.verify = CH_TLS_VERIFY_REQUIRE,
-		};
-
-		if (ch_tls_client_ctx_new(&o, &hub.tls_ctx) != CH_OK)
-			goto out;
-		ch_info("TLS: client certificate %s, %zu trust anchor file(s), "
-			"%zu CRL file(s)", hub.cfg.tls_cert,
-			hub.cfg.ntrust_anchors, hub.cfg.ncrls);
-	}
+	if (hub.cfg.nlisten_tls && load_tls(&hub.cfg, &hub.tls_ctx) != CH_OK)
+		goto out;
 
 	hub.loop = uv_default_loop();
 	hub.next_conn_id = 1;
@@ -399,9 +427,11 @@ int main(int argc, char **argv)
 	}
 	uv_signal_init(hub.loop, &sig_int);
 	uv_signal_init(hub.loop, &sig_term);
-	sig_int.data = sig_term.data = &hub;
+	uv_signal_init(hub.loop, &sig_hup);
+	sig_int.data = sig_term.data = sig_hup.data = &hub;
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_signal_start(&sig_hup, on_hup, SIGHUP);
 	ch_info("hub ready (user '%s', admission %s)", hub.cfg.user,
 		hub.cfg.admission == HUB_ADMIT_TRUST_NEW ? "trust-new" :
 		hub.cfg.admission == HUB_ADMIT_KNOWN_ONLY ? "known-only"

@@ -287,6 +287,10 @@ class Proc:
             _kill(pid, signal.SIGKILL)
         return self.popen.returncode
 
+    def signal(self, sig):
+        """Sends sig to the process (not its children)."""
+        _kill(self.pid, sig)
+
     def kill9(self):
         """SIGKILL, no grace: the crash case."""
         if self.alive():

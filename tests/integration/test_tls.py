@@ -14,6 +14,7 @@ hub's client certificate, which s_server verifies (-Verify).
 
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -310,6 +311,33 @@ def test_import_binds_serials_to_their_manufacturer(tls_hub, tls_device,
     assert "invalid 1" in out and "bound to another trust anchor" in out
     rc, out, err = h.cli("import-serials", lst, "--anchor", "nonsense")
     assert rc != 0 and "anchor" in err
+
+
+def test_sighup_reloads_the_trust_files(hub, tls_device, pki, workdir):
+    """Renewed CRLs and anchors without a restart: SIGHUP rereads the TLS
+    files for the next connections (a file that fails keeps the old)."""
+    anchors = workdir / "anchors.pem"
+    shutil.copy(pki / "rogue-ca.pem", anchors)
+    port = free_port()
+    h = hub(admission="trust-new", extra=[
+        "--listen-tls", f"127.0.0.1:{port}", "--tls-cert", pki / "hub.pem",
+        "--tls-key", pki / "hub.key", "--trust-anchor", anchors])
+    dev = tls_device("dev-SN-0001")
+    dev.dial(port)
+    wait_event(h, "refused", r"^unknown issuer")
+    shutil.copy(pki / "mfr-root.pem", anchors)
+    mark = h.proc.mark()
+    h.proc.signal(signal.SIGHUP)
+    h.proc.wait_log(r"SIGHUP: TLS files reloaded", since=mark)
+    again = tls_device("dev-SN-0001")
+    again.dial(port)
+    (d,) = h.wait_device_connected()
+    assert d["fingerprint"] == "serial:SN-0001"
+    anchors.write_text("not a certificate\n")
+    mark = h.proc.mark()
+    h.proc.signal(signal.SIGHUP)
+    h.proc.wait_log(r"the previous ones stay in use", since=mark)
+    assert h.proc.alive()
 
 
 def test_revoke_closes_a_tls_session(tls_hub, tls_device, pki):
