@@ -90,6 +90,26 @@ def test_two_managers_at_once_from_a_startup_file(hub, agent):
     assert h2.devices()[0]["state"] == "connected"
 
 
+def test_tcp_keepalives_as_configured(hub, agent):
+    """tcp-client-parameters/keepalives reach the socket: the kernel runs
+    a keep-alive timer on the agent's connection, with the idle time."""
+    h = hub()
+    ka = ("<keepalives><idle-time>15</idle-time><max-probes>4</max-probes>"
+          "<probe-interval>5</probe-interval></keepalives>")
+    a = agent(call_home=[], authorized=[h.pub], running_xml=None,
+              startup_xml=callhome(client("noc", [
+                  endpoint("e", h.port, extra=ka)])),
+              extra=MODULE + FAST)
+    h.wait_device_connected(1)
+    out = subprocess.run(["ss", "-Htno", "state", "established",
+                          f"( dport = :{h.port} )"], capture_output=True,
+                         text=True, check=True).stdout
+    found = re.search(r"timer:\(keepalive,(\d+)(?:\.\d+)?sec", out)
+    assert found, out
+    assert 10 <= int(found.group(1)) <= 15, out
+    assert a.proc.alive()
+
+
 def test_flags_are_written_to_running_and_running_wins(agent, workdir):
     mgr_key = ssh_keygen(workdir / "mgr_key", comment="mgr")
     l1, p1 = listener()
