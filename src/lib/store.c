@@ -824,7 +824,22 @@ int ch_store_device_resolve(struct ch_store *st, const char *query,
 	fp_out[0] = '\0';
 	if (query == NULL || query[0] == '\0')
 		return CH_ERR_NOTFOUND;
-	if ((r = lookup(st, S_BY_NAME, query, fp_out)) != CH_ERR_NOTFOUND ||
+	if ((r = lookup(st, S_BY_NAME, query, fp_out)) == CH_OK) {
+		char other[sizeof(prefix)];
+
+		/* A name that is also another device's serial number: the
+		 * operator must say which (approve, revoke: no guessing). */
+		if (ch_serial_valid(query) &&
+		    snprintf(prefix, sizeof(prefix), CH_ID_SERIAL_PREFIX "%s",
+			     query) < (int)sizeof(prefix) &&
+		    lookup(st, S_BY_FP, prefix, other) == CH_OK &&
+		    strcmp(other, fp_out) != 0) {
+			fp_out[0] = '\0';
+			return CH_ERR_AMBIGUOUS;
+		}
+		return CH_OK;
+	}
+	if (r != CH_ERR_NOTFOUND ||
 	    (r = lookup(st, S_BY_FP, query, fp_out)) != CH_ERR_NOTFOUND)
 		return r;
 	/* A bare serial number, as printed on the box. */

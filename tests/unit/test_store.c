@@ -407,6 +407,20 @@ static void test_resolve(void **state)
 	assert_string_equal(fp, FP_C);
 	assert_int_equal(ch_store_device_resolve(f->st, "SHA256:Zzzz0", fp),
 			 CH_ERR_AMBIGUOUS);
+	/* a name that is also another device's bare serial: ambiguous; the
+	 * full identity says which */
+	assert_int_equal(ch_store_device_add(f->st, "serial:SN-7", "n7",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_resolve(f->st, "SN-7", fp), CH_OK);
+	assert_string_equal(fp, "serial:SN-7");
+	assert_int_equal(ch_store_device_rename(f->st, FP_B, "SN-7"), CH_OK);
+	assert_int_equal(ch_store_device_resolve(f->st, "SN-7", fp),
+			 CH_ERR_AMBIGUOUS);
+	assert_string_equal(fp, "");
+	assert_int_equal(ch_store_device_resolve(f->st, "serial:SN-7", fp),
+			 CH_OK);
+	assert_string_equal(fp, "serial:SN-7");
+	assert_int_equal(ch_store_device_rename(f->st, FP_B, NULL), CH_OK);
 
 	snprintf(fp, sizeof(fp), "junk");	/* cleared on failure */
 	assert_int_equal(ch_store_device_resolve(f->st, "AAAA", fp),
