@@ -38,6 +38,9 @@
  * the commit, so that the reply to it reaches the manager first. */
 #define AGENT_RECONFIG_DELAY_MS 200
 #define AGENT_MINUTE_MS (60 * 1000)
+/* reconnect-strategy last-connected, kept across restarts (dialer.c). */
+#define AGENT_LAST_FILE "callhome-last-connected"
+#define AGENT_LAST_MAX (64u * 1024)
 #define AGENT_RUNNING_MAX (64u * 1024 * 1024)
 /* RFC 6022's module, from Debian's netconfd (yuma123); without it the
  * agent offers no ietf-netconf-monitoring. */

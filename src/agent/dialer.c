@@ -32,6 +32,7 @@
 
 #include "agent/tlsconn.h"
 #include "lib/err.h"
+#include "lib/fileio.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
 #include "lib/msg.h"
@@ -97,6 +98,71 @@ static int64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* reconnect-strategy last-connected survives a restart (a device that
+ * reboots should call where it last got through): DATASTORE/
+ * AGENT_LAST_FILE holds "CLIENT<TAB>ENDPOINT" lines. */
+static int last_path(struct dialer *d, char *path, size_t len)
+{
+	return snprintf(path, len, "%s/" AGENT_LAST_FILE,
+			d->ag->cfg.datastore_dir) < (int)len ? CH_OK
+							     : CH_ERR_LIMIT;
+}
+
+/* The endpoint this client last connected to, from the file. */
+static size_t last_load(struct dialer *d)
+{
+	char path[4096], *data = NULL, *line, *next, *tab;
+	size_t len, found = CH_ROUND_NONE;
+
+	if (last_path(d, path, sizeof(path)) != CH_OK ||
+	    ch_file_read(path, AGENT_LAST_MAX, &data, &len) != CH_OK)
+		return CH_ROUND_NONE;
+	for (line = data; line && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((tab = strchr(line, '\t')) == NULL)
+			continue;
+		*tab++ = '\0';
+		if (strcmp(line, d->cl->name) != 0)
+			continue;
+		for (size_t k = 0; k < d->cl->neps; k++)
+			if (strcmp(d->cl->eps[k].name, tab) == 0)
+				found = k;
+	}
+	free(data);
+	return found;
+}
+
+/* Records d->last_connected for d's client, keeping the other lines. */
+static void last_save(struct dialer *d)
+{
+	char path[4096], *data = NULL, *line, *next, *tab;
+	struct ch_buf b;
+	size_t len;
+
+	if (last_path(d, path, sizeof(path)) != CH_OK)
+		return;
+	ch_buf_init(&b, AGENT_LAST_MAX);
+	if (ch_file_read(path, AGENT_LAST_MAX, &data, &len) == CH_OK) {
+		for (line = data; line && *line; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			tab = strchr(line, '\t');
+			if (tab && (size_t)(tab - line) == strlen(d->cl->name) &&
+			    strncmp(line, d->cl->name, (size_t)(tab - line)) == 0)
+				continue;
+			if (ch_buf_printf(&b, "%s\n", line) != CH_OK)
+				break;
+		}
+	}
+	free(data);
+	if (ch_buf_printf(&b, "%s\t%s\n", d->cl->name,
+			  d->cl->eps[d->last_connected].name) == CH_OK)
+		ch_file_write_atomic(path, ch_buf_ptr(&b), ch_buf_len(&b),
+				     0600);
+	ch_buf_cleanup(&b);
 }
 
 static void maybe_stopped(struct dialer *d)
@@ -200,7 +266,6 @@ static void conn_ended(struct dialer *d, const struct agent_conn_result *res)
 		next_attempt(d);
 		return;
 	}
-	d->last_connected = d->ep;
 	d->failures = 0;
 	d->short_sessions = lasted < AGENT_STABLE_SESSION_MS
 		? d->short_sessions + 1 : 0;
@@ -352,6 +417,13 @@ static void on_poll_closed(uv_handle_t *h)
 		dlog(CH_LOG_WARN, d, "%s", d->why);
 		next_attempt(d);
 		return;
+	}
+	/* The endpoint answered: it is the last connected one (kept on
+	 * disk for start-with last-connected). */
+	if (d->last_connected != d->ep) {
+		d->last_connected = d->ep;
+		if (d->cl->start_with == CH_START_LAST_CONNECTED)
+			last_save(d);
 	}
 	if (d->cl->periodic && d->cl->idle_timeout_s)
 		uv_timer_start(&d->timer, on_idle_timer,
@@ -577,7 +649,8 @@ int dialer_start(struct agent *ag, const struct chc_client *cl,
 	d->ag = ag;
 	d->cl = cl;
 	d->fd = -1;
-	d->last_connected = CH_ROUND_NONE;
+	d->last_connected = cl->start_with == CH_START_LAST_CONNECTED
+		? last_load(d) : CH_ROUND_NONE;
 	ch_backoff_init(&d->backoff, ag->cfg.backoff_base_ms,
 			ag->cfg.backoff_max_ms, 0);
 	uv_timer_init(ag->loop, &d->timer);

@@ -172,6 +172,28 @@ def test_endpoint_order_and_attempts(hub, agent, start_with):
         assert calls[0] == str(port), calls
 
 
+def test_last_connected_survives_a_restart(hub, agent):
+    """A device that reboots calls first where it last got through."""
+    dead = free_port()
+    h = hub()
+    cfg = callhome(client("noc", [endpoint("d", dead),
+                                  endpoint("hub", h.port)],
+                          strategy="<start-with>last-connected</start-with>"
+                                   "<max-attempts>1</max-attempts>"))
+    a = agent(call_home=[], authorized=[h.pub], running_xml=None,
+              startup_xml=cfg, extra=MODULE + FAST)
+    h.wait_device_connected(1)
+    a.proc.stop()
+    assert (a.datastore / "callhome-last-connected").read_text() == \
+        "noc\thub\n"
+    b = agent(name="rebooted", call_home=[], authorized=[h.pub],
+              running_xml=None,
+              extra=MODULE + FAST + ["--datastore", a.datastore])
+    b.proc.wait_log(r"NETCONF hello done")
+    calls = re.findall(r"calling home to 127\.0\.0\.1:(\d+)", b.proc.log())
+    assert calls[0] == str(h.port), calls
+
+
 def test_random_selection_spreads_the_first_endpoint(agent, workdir):
     ports = [free_port() for _ in range(3)]
     key = ssh_keygen(workdir / "k")
