@@ -20,10 +20,8 @@ usage: big_config.py BUILD_DIR [--interfaces N] [--runs N]
 """
 
 import argparse
-import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,8 +30,7 @@ import ncclient.transport.ssh
 from ncclient import manager
 
 import benchlib as bl
-from callhome_bench import (NETCONFD, PEERS, SOCAT, SSHD, SSHD_CONFIG, USER,
-                            say)
+from callhome_bench import NETCONFD, SOCAT, SSHD, USER, say, sshd_config
 
 REPO = Path(__file__).resolve().parent.parent
 T = "urn:callhome:params:xml:ns:yang:callhome-test"
@@ -184,13 +181,7 @@ def run_peer(env, data, key, runs, entries):
     hostkey = bl.ssh_keygen(d / "ssh_host_ed25519_key", "peer")
     ak = d / "authorized_keys"
     ak.write_text(Path(f"{key}.pub").read_text())
-    cfg = d / "sshd_config"
-    cfg.write_text(SSHD_CONFIG.format(
-        hostkey=hostkey, authorized_keys=ak,
-        wrapper=PEERS / "netconf-subsystem.sh", sock=sock))
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    subprocess.run([SSHD, "-t", "-f", str(cfg)], check=True,
-                   capture_output=True, timeout=10)
+    cfg = sshd_config(d, hostkey, ak, sock)
     lsock, port = listen()
     dev = env.spawn(
         [SOCAT, f"TCP:127.0.0.1:{port},connect-timeout=5,nodelay",

@@ -110,6 +110,20 @@ class OursDevice:
         return None
 
 
+def sshd_config(d, hostkey, authorized_keys, sock):
+    """Writes d/sshd_config for `sshd -i` with netconfd (its socket sock)
+    behind the netconf subsystem, checks it with `sshd -t`, returns its
+    path."""
+    cfg = d / "sshd_config"
+    cfg.write_text(SSHD_CONFIG.format(
+        hostkey=hostkey, authorized_keys=authorized_keys,
+        wrapper=PEERS / "netconf-subsystem.sh", sock=sock))
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    subprocess.run([SSHD, "-t", "-f", str(cfg)], check=True,
+                   capture_output=True, timeout=10)
+    return cfg
+
+
 class OpenSSHDevice:
     """OpenSSH 9.2 `sshd -i` dialled out by socat (nofork: socat execs
     sshd on the connected socket), yuma123 netconfd behind the netconf
@@ -136,13 +150,7 @@ class OpenSSHDevice:
             log=nd / "stdout.log", env={"HOME": str(nd)}, cwd=str(nd))
         bl.wait_until(sock.exists, 20, "netconfd's socket",
                       proc=self.netconfd)
-        cfg = self.dir / "sshd_config"
-        cfg.write_text(SSHD_CONFIG.format(
-            hostkey=hostkey, authorized_keys=ak,
-            wrapper=PEERS / "netconf-subsystem.sh", sock=sock))
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        subprocess.run([SSHD, "-t", "-f", str(cfg)], check=True,
-                       capture_output=True, timeout=10)
+        cfg = sshd_config(self.dir, hostkey, ak, sock)
         exec_ = f"EXEC:{SSHD} -i -f {cfg} -E {self.dir / 'sshd.log'},nofork"
         # nodelay: sshd sets TCP_NODELAY only for interactive (pty)
         # sessions, so on a subsystem channel its small packets meet the

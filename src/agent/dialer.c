@@ -36,6 +36,7 @@
 #include "lib/hostport.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/tls.h"
 
 #define REASON_MAX 128
 #define NOTIF_MAX 1024
@@ -324,32 +325,14 @@ static void on_idle_timer(uv_timer_t *t)
 		agent_tls_conn_close(d->tls, "idle-timeout");
 }
 
-/* Linux's limits for the keep-alive socket options. */
-#define TCP_KA_TIME_MAX 32767	/* TCP_KEEPIDLE, TCP_KEEPINTVL, seconds */
-#define TCP_KA_COUNT_MAX 127	/* TCP_KEEPCNT */
-
-static int clamp(uint32_t v, int max)
-{
-	return v > (uint32_t)max ? max : (int)v;
-}
-
-/* TCP keep-alives as the endpoint configures them (RFC 9643), within
- * what the kernel takes. For a TLS endpoint with test-peer-aliveness,
- * tlsconn.c sets its own timing over these. */
+/* TCP keep-alives as the endpoint configures them (RFC 9643). For a TLS
+ * endpoint with test-peer-aliveness, tlsconn.c sets its own timing over
+ * these. A failure is logged; the call goes on without. */
 static void set_tcp_keepalives(int fd, const struct chc_endpoint *e)
 {
-	int on = 1, idle = clamp(e->tcp_idle_s, TCP_KA_TIME_MAX);
-	int intvl = clamp(e->tcp_interval_s, TCP_KA_TIME_MAX);
-	int cnt = clamp(e->tcp_probes, TCP_KA_COUNT_MAX);
-
-	if (!e->tcp_keepalives)
-		return;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
-		       sizeof(intvl)) ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)))
-		ch_warn("TCP keep-alives: %s", strerror(errno));
+	if (e->tcp_keepalives)
+		ch_tcp_keepalive(fd, e->tcp_idle_s, e->tcp_interval_s,
+				 e->tcp_probes);
 }
 
 static int start_conn(struct dialer *d, int fd)

@@ -863,6 +863,30 @@ static int set_opt(int fd, int level, int name, int val, const char *what)
 	return CH_OK;
 }
 
+/* Linux's limits for the keep-alive socket options. */
+#define TCP_KA_TIME_MAX 32767	/* TCP_KEEPIDLE, TCP_KEEPINTVL, seconds */
+#define TCP_KA_COUNT_MAX 127	/* TCP_KEEPCNT */
+
+static int clamp(uint32_t v, uint32_t max)
+{
+	return (int)(v == 0 ? 1 : v > max ? max : v);
+}
+
+int ch_tcp_keepalive(int fd, uint32_t idle_s, uint32_t interval_s,
+		     uint32_t count)
+{
+	int r;
+
+	if ((r = set_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE,
+			 clamp(idle_s, TCP_KA_TIME_MAX), "TCP_KEEPIDLE")) ||
+	    (r = set_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL,
+			 clamp(interval_s, TCP_KA_TIME_MAX), "TCP_KEEPINTVL")) ||
+	    (r = set_opt(fd, IPPROTO_TCP, TCP_KEEPCNT,
+			 clamp(count, TCP_KA_COUNT_MAX), "TCP_KEEPCNT")))
+		return r;
+	return set_opt(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+}
+
 int ch_tls_tcp_keepalive(int fd, uint32_t interval_ms, uint32_t count)
 {
 	uint64_t secs, user_ms;
@@ -877,25 +901,14 @@ int ch_tls_tcp_keepalive(int fd, uint32_t interval_ms, uint32_t count)
 	}
 	if (interval_ms < CH_TLS_KEEPALIVE_MIN_MS)
 		interval_ms = CH_TLS_KEEPALIVE_MIN_MS;
-	if (count == 0)
-		count = 1;
-	if (count > 127)		/* Linux's TCP_KEEPCNT maximum */
-		count = 127;
-	secs = (interval_ms + 999u) / 1000u;
-	if (secs > 32767)		/* Linux's TCP_KEEPIDLE maximum */
-		secs = 32767;
+	secs = (uint64_t)clamp((interval_ms + 999u) / 1000u, TCP_KA_TIME_MAX);
+	count = (uint32_t)clamp(count, TCP_KA_COUNT_MAX);
 	user_ms = secs * 1000u * (count + 1u);
 	if (user_ms > INT_MAX)
 		user_ms = INT_MAX;
-	if ((r = set_opt(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE")) ||
-	    (r = set_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)secs,
-			 "TCP_KEEPIDLE")) ||
-	    (r = set_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)secs,
-			 "TCP_KEEPINTVL")) ||
-	    (r = set_opt(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)count,
-			 "TCP_KEEPCNT")) ||
-	    (r = set_opt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)user_ms,
-			 "TCP_USER_TIMEOUT")))
+	if ((r = ch_tcp_keepalive(fd, (uint32_t)secs, (uint32_t)secs,
+				  count)) != CH_OK)
 		return r;
-	return CH_OK;
+	return set_opt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)user_ms,
+		       "TCP_USER_TIMEOUT");
 }

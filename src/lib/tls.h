@@ -278,6 +278,14 @@ const char *ch_tls_error(const struct ch_tls *t);
 
 /* ---- dead-peer detection ---- */
 
+/* TCP keep-alives on any socket (RFC 9643 tcp-client-parameters): the
+ * first probe after idle_s of silence, then every interval_s, the
+ * connection dropped after count unanswered probes; each value clamped
+ * to what Linux takes (1..32767 s, 1..127 probes). CH_OK or CH_ERR_IO
+ * (logged). */
+int ch_tcp_keepalive(int fd, uint32_t idle_s, uint32_t interval_s,
+		     uint32_t count);
+
 /* Enables TCP keep-alives on fd: the first probe after interval_ms of
  * silence, then every interval_ms, the connection dropped after count
  * unanswered probes (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, in whole
