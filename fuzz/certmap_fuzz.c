@@ -15,8 +15,8 @@
 
 #include <openssl/x509.h>
 
-#include "certid.h"
-#include "err.h"
+#include "lib/id/certid.h"
+#include "lib/core/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "err.h"
-#include "filter.h"
-#include "msg.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/nc/filter.h"
+#include "lib/nc/msg.h"
 
 #define SEP "\n====\n"
 #define OUT_MAX (4u * 1024 * 1024)

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "err.h"
-#include "frame.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/nc/frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,10 +10,10 @@
 
 #include <libssh/callbacks.h>
 
-#include "lib/err.h"
-#include "lib/log.h"
-#include "lib/ncproto.h"
-#include "lib/sshio.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/nc/ncproto.h"
+#include "lib/xport/sshio.h"
 
 enum conn_state {
 	CONN_KEX,		/* key exchange in progress */

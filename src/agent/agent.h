@@ -14,10 +14,10 @@
 
 #include "agent/chconfig.h"
 #include "agent/datastore.h"
-#include "lib/backoff.h"
-#include "lib/buf.h"
-#include "lib/sshio.h"
-#include "lib/sshkey.h"
+#include "lib/core/backoff.h"
+#include "lib/core/buf.h"
+#include "lib/xport/sshio.h"
+#include "lib/id/sshkey.h"
 
 #define AGENT_AUTH_TIMEOUT_MS (30 * 1000)   /* RFC 8071 S5: manager must auth */
 #define AGENT_CONNECT_TIMEOUT_MS (5 * 1000) /* per address; RFC 9643 max-wait */

@@ -10,10 +10,10 @@
 
 #include <libyang/libyang.h>
 
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/log.h"
-#include "lib/msg.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/nc/msg.h"
 
 #define CHC_XML_MAX (1024u * 1024)	/* the flags' configuration */
 

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/certid.h"
-#include "lib/schedule.h"
+#include "lib/id/certid.h"
+#include "lib/core/schedule.h"
 
 struct lyd_node;
 struct ly_ctx;

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/err.h"
-#include "lib/log.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 struct gen {
 	struct chc_config cfg;

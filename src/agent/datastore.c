@@ -28,11 +28,11 @@
 
 #include <libyang/libyang.h>
 
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/fileio.h"
-#include "lib/log.h"
-#include "lib/msg.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/core/log.h"
+#include "lib/nc/msg.h"
 
 #define CAP "urn:ietf:params:netconf:capability:"
 #define EDIT_NS "urn:callhome:params:xml:ns:yang:callhome-nc-edit"

@@ -31,12 +31,12 @@
 #include <arpa/inet.h>
 
 #include "agent/tlsconn.h"
-#include "lib/err.h"
-#include "lib/fileio.h"
-#include "lib/hostport.h"
-#include "lib/log.h"
-#include "lib/msg.h"
-#include "lib/tls.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/net/hostport.h"
+#include "lib/core/log.h"
+#include "lib/nc/msg.h"
+#include "lib/xport/tls.h"
 
 #define REASON_MAX 128
 #define NOTIF_MAX 1024

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "agent/agent.h"	/* AGENT_NOTIF_* */
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/fileio.h"
-#include "lib/filter.h"
-#include "lib/log.h"
-#include "lib/msg.h"
-#include "lib/schedule.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/nc/filter.h"
+#include "lib/core/log.h"
+#include "lib/nc/msg.h"
+#include "lib/core/schedule.h"
 
 #define LOG_PATH_MAX 4096
 

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/err.h"
-#include "lib/fileio.h"
-#include "lib/log.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/core/log.h"
 
 #define RUN_DIR_MAX 4096
 #define RUN_FILE_MAX (RUN_DIR_MAX + 32)

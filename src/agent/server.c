@@ -31,12 +31,12 @@
 #include "agent/datastore.h"
 #include "agent/notif.h"
 #include "agent/oncommit.h"
-#include "lib/err.h"
-#include "lib/fileio.h"
-#include "lib/filter.h"
-#include "lib/log.h"
-#include "lib/msg.h"
-#include "lib/ncproto.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/nc/filter.h"
+#include "lib/core/log.h"
+#include "lib/nc/msg.h"
+#include "lib/nc/ncproto.h"
 
 #define PARAM_TEXT_MAX 1024	/* a leaf parameter such as persist-id */
 #define MON_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "lib/err.h"
-#include "lib/log.h"
-#include "lib/ncproto.h"
-#include "lib/tls.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/nc/ncproto.h"
+#include "lib/xport/tls.h"
 
 #define KILL_WHY "killed by <kill-session>"
 #define FLUSH_WHY "the manager did not read the <close-session> reply"

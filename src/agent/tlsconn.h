@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/certid.h"
+#include "lib/id/certid.h"
 
 /* The manager must read a <close-session> reply within this. */
 #define AGENT_TLS_CLOSE_FLUSH_MS (5 * 1000)

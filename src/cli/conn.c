@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "cli/conn.h"
-#include "lib/buf.h"
-#include "lib/err.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
 
 static int64_t now_ms(void)
 {

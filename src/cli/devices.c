@@ -10,9 +10,9 @@
 #include "cli/request.h"
 #include "cli/resp.h"
 #include "cli/table.h"
-#include "lib/certid.h"
-#include "lib/cliopt.h"
-#include "lib/err.h"
+#include "lib/id/certid.h"
+#include "lib/core/cliopt.h"
+#include "lib/core/err.h"
 
 int build_devices(struct run *run, int argc, char **argv)
 {

@@ -8,8 +8,8 @@
 #include "cli/request.h"
 #include "cli/resp.h"
 #include "cli/table.h"
-#include "lib/err.h"
-#include "lib/msg.h"
+#include "lib/core/err.h"
+#include "lib/nc/msg.h"
 
 /* ---- rpc, get-config, edit-config: jobs on a device ---- */
 

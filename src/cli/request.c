@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli/request.h"
-#include "lib/buf.h"
-#include "lib/err.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
 
 int req_start(struct run *run, const char *device)
 {

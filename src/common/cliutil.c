@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lib/cliopt.h"
-#include "lib/err.h"
-#include "lib/log.h"
+#include "lib/core/cliopt.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 void cli_die(const char *prog, const char *what, const char *arg,
 	     const char *rest)

@@ -17,9 +17,9 @@
  * callbacks (style G3); a client is torn down only through client_close().
  */
 #include "control.h"
-#include "buf.h"
-#include "err.h"
-#include "log.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 #include <errno.h>
 #include <poll.h>

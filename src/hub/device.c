@@ -26,12 +26,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/err.h"
-#include "lib/log.h"
-#include "lib/frame.h"
-#include "lib/msg.h"
-#include "lib/ncproto.h"
-#include "lib/sshio.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/nc/frame.h"
+#include "lib/nc/msg.h"
+#include "lib/nc/ncproto.h"
+#include "lib/xport/sshio.h"
 
 enum dev_state {
 	DEV_CONNECT,

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "hub/blocklist.h"
-#include "lib/err.h"
-#include "lib/log.h"
-#include "lib/msg.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/nc/msg.h"
 
 #define ACCEPT_PAUSE_MS 1000	/* after EMFILE: let connections drain */
 

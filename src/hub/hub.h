@@ -13,11 +13,11 @@
 #include <uv.h>
 
 #include "hub/control.h"
-#include "lib/hostport.h"
-#include "lib/log.h"
-#include "lib/sshkey.h"
-#include "lib/store.h"
-#include "lib/tls.h"
+#include "lib/net/hostport.h"
+#include "lib/core/log.h"
+#include "lib/id/sshkey.h"
+#include "hub/registry/store.h"
+#include "lib/xport/tls.h"
 
 #define HUB_MAX_LISTEN 16
 #define HUB_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* accept -> NETCONF hello */

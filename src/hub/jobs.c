@@ -23,10 +23,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/log.h"
-#include "lib/msg.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/nc/msg.h"
 
 #define CAP "urn:ietf:params:netconf:capability:"
 

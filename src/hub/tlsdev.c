@@ -21,9 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/certid.h"
-#include "lib/err.h"
-#include "lib/log.h"
+#include "lib/id/certid.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 struct tlsdev {
 	struct ch_tls t;		/* embedded: freed after closed() */

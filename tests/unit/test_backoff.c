@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "backoff.h"
+#include "lib/core/backoff.h"
 
 #define DRAWS 10000
 

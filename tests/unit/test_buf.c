@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "err.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
 
 static void test_empty(void **state)
 {

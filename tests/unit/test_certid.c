@@ -11,8 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#include "certid.h"
-#include "err.h"
+#include "lib/id/certid.h"
+#include "lib/core/err.h"
 #include "testpki.h"
 
 /* ---- a test PKI built at run time ---- */

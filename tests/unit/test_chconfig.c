@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "agent/chconfig.h"
-#include "lib/err.h"
+#include "lib/core/err.h"
 
 #define NS "urn:callhome:yang:callhome-netconf-server"
 #define FP "04:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB"

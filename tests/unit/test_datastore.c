@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "agent/datastore.h"
-#include "lib/err.h"
-#include "lib/fileio.h"
-#include "lib/msg.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/nc/msg.h"
 
 #define T "urn:callhome:params:xml:ns:yang:callhome-test"
 #define SYS "<system xmlns=\"" T "\">"

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/filter.h"
-#include "lib/msg.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/nc/filter.h"
+#include "lib/nc/msg.h"
 
 #define BUF_MAX (1u << 24)
 #define NC "urn:ietf:params:xml:ns:netconf:base:1.0"

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "err.h"
-#include "hostport.h"
+#include "lib/core/err.h"
+#include "lib/net/hostport.h"
 
 static void accept_one(const char *s, const char *host, uint16_t port)
 {

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/msg.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/nc/msg.h"
 
 #define NS CH_NC_NS
 #define BUF_MAX (1u << 20)

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/err.h"
-#include "lib/ncproto.h"
+#include "lib/core/err.h"
+#include "lib/nc/ncproto.h"
 
 struct end {
 	struct ch_buf wire;	/* what this end sent */

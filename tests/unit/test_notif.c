@@ -16,9 +16,9 @@
 
 #include "agent/agent.h"
 #include "agent/notif.h"
-#include "lib/err.h"
-#include "lib/fileio.h"
-#include "lib/msg.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/nc/msg.h"
 
 struct fx {
 	char dir[64];

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "lib/err.h"
-#include "lib/schedule.h"
+#include "lib/core/err.h"
+#include "lib/core/schedule.h"
 
 #define MIN_MS (60 * 1000)
 #define HOUR_MS (60 * MIN_MS)

@@ -13,8 +13,8 @@
 
 #include <openssl/evp.h>
 
-#include "err.h"
-#include "sshkey.h"
+#include "lib/core/err.h"
+#include "lib/id/sshkey.h"
 
 #define SSH_KEYGEN "/usr/bin/ssh-keygen"
 

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "log.h"
-#include "store.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "hub/registry/store.h"
 
 #define SCHEMA_NOW 5	/* store.c: the version a new file gets */
 

@@ -19,10 +19,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "certid.h"
-#include "err.h"
+#include "lib/id/certid.h"
+#include "lib/core/err.h"
 #include "testpki.h"
-#include "tls.h"
+#include "lib/xport/tls.h"
 
 /* ---- PKI ---- */
 

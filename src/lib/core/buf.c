@@ -1,5 +1,5 @@
-#include "buf.h"
-#include "err.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
-#include "sshio.h"
-#include "err.h"
-#include "log.h"
+#include "lib/xport/sshio.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 #include <libssh/server.h>
 #include <string.h>
@@ -217,4 +217,27 @@ int ch_chanout_write(struct ch_chanout *o, const void *data, size_t len)
 			return CH_ERR_SSH;
 	}
 	return ch_buf_put(&o->q, p + w, len - (size_t)w);
+}
+
+/* libssh's messages are detail: every failure it reports reaches our own
+ * log as one line with the connection's context (E2), so its warnings
+ * (a normal disconnect is one) would only repeat that at a louder level. */
+static void libssh_log_cb(int priority, const char *function,
+			  const char *buffer, void *userdata)
+{
+	int level = CH_LOG_DEBUG;
+
+	(void)userdata;
+	(void)function;
+	(void)priority;
+	if (level <= ch_log_threshold)
+		ch_log_write(level, NULL, "libssh: %s", buffer);
+}
+
+void ch_log_route_libssh(void)
+{
+	ssh_set_log_callback(libssh_log_cb);
+	/* Protocol detail from libssh only when we are debugging ourselves. */
+	ssh_set_log_level(ch_log_threshold >= CH_LOG_DEBUG ? SSH_LOG_PROTOCOL
+							   : SSH_LOG_NONE);
 }

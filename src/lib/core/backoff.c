@@ -4,7 +4,7 @@
  * for anything secret. The seed goes through splitmix64 first so that
  * seeds 1, 2, 3 in tests do not start with look-alike states.
  */
-#include "backoff.h"
+#include "lib/core/backoff.h"
 
 #include <errno.h>
 #include <sys/random.h>

@@ -1,9 +1,9 @@
 /* schedule.c - periodic start times and the attempt order of a round. */
-#include "schedule.h"
+#include "lib/core/schedule.h"
 
 #include <string.h>
 
-#include "err.h"
+#include "lib/core/err.h"
 
 uint64_t ch_sched_periodic_wait(int64_t now_ms, int64_t anchor_ms,
 				uint64_t period_ms)

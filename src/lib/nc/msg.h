@@ -12,7 +12,7 @@
 
 #include <libxml/tree.h>
 
-#include "buf.h"
+#include "lib/core/buf.h"
 
 #define CH_NC_NS	"urn:ietf:params:xml:ns:netconf:base:1.0"
 #define CH_NC_BASE10	"urn:ietf:params:netconf:base:1.0"

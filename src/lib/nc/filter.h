@@ -40,8 +40,8 @@
 
 #include <libxml/tree.h>
 
-#include "buf.h"
-#include "msg.h"
+#include "lib/core/buf.h"
+#include "lib/nc/msg.h"
 
 #define CH_FILTER_MAX_DEPTH	CH_XML_MAX_DEPTH	/* nested filter elements */
 

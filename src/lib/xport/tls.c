@@ -1,9 +1,9 @@
 /* tls.c - OpenSSL 3 contexts and non-blocking sessions on a libuv loop
  * (see tls.h for the policy).
  */
-#include "tls.h"
-#include "err.h"
-#include "log.h"
+#include "lib/xport/tls.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msg.h"
+#include "lib/nc/msg.h"
 
 #define CH_NC_HELLO_TIMEOUT_MS (30 * 1000) /* used by the owners' timers */
 

@@ -1,6 +1,6 @@
-#include "fileio.h"
-#include "err.h"
-#include "log.h"
+#include "lib/core/fileio.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,9 +10,9 @@
  * inside the statement itself (KEY_OF), so that mapping and the change are
  * one atomic step and no extra round trip is needed.
  */
-#include "store.h"
-#include "err.h"
-#include "log.h"
+#include "hub/registry/store.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 #include <sqlite3.h>
 #include <stdio.h>

@@ -52,7 +52,7 @@
 #include <openssl/x509.h>
 #include <uv.h>
 
-#include "buf.h"
+#include "lib/core/buf.h"
 
 #define CH_TLS_PORT 4335			/* RFC 8071 6: netconf-ch-tls */
 #define CH_TLS_OUT_MAX (64u * 1024 * 1024)	/* queued, unsent bytes */

@@ -1,7 +1,7 @@
-#include "sshkey.h"
-#include "err.h"
-#include "fileio.h"
-#include "log.h"
+#include "lib/id/sshkey.h"
+#include "lib/core/err.h"
+#include "lib/core/fileio.h"
+#include "lib/core/log.h"
 
 #include <limits.h>
 #include <stdio.h>

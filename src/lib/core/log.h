@@ -23,8 +23,6 @@ void ch_log_set_level(int level);
 int ch_log_parse_level(const char *name, int *level);
 /* Name this process in every line, e.g. "callhomed". Borrows ident. */
 void ch_log_set_ident(const char *ident);
-/* Send libssh's own messages through ch_log at a matching level. */
-void ch_log_route_libssh(void);
 
 void ch_log_write(int level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,8 +1,6 @@
-#include "log.h"
-#include "err.h"
+#include "lib/core/log.h"
+#include "lib/core/err.h"
 
-#include <libssh/callbacks.h>
-#include <libssh/libssh.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -60,25 +58,3 @@ void ch_log_write(int level, const char *func, const char *fmt, ...)
 		log_ident, tags[level], func ? func : "", func ? ": " : "", msg);
 }
 
-/* libssh's messages are detail: every failure it reports reaches our own
- * log as one line with the connection's context (E2), so its warnings
- * (a normal disconnect is one) would only repeat that at a louder level. */
-static void libssh_log_cb(int priority, const char *function,
-			  const char *buffer, void *userdata)
-{
-	int level = CH_LOG_DEBUG;
-
-	(void)userdata;
-	(void)function;
-	(void)priority;
-	if (level <= ch_log_threshold)
-		ch_log_write(level, NULL, "libssh: %s", buffer);
-}
-
-void ch_log_route_libssh(void)
-{
-	ssh_set_log_callback(libssh_log_cb);
-	/* Protocol detail from libssh only when we are debugging ourselves. */
-	ssh_set_log_level(ch_log_threshold >= CH_LOG_DEBUG ? SSH_LOG_PROTOCOL
-							   : SSH_LOG_NONE);
-}

@@ -1,5 +1,5 @@
-#include "cliopt.h"
-#include "err.h"
+#include "lib/core/cliopt.h"
+#include "lib/core/err.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "err.h"
+#include "lib/core/err.h"
 
 const char *ch_strerror(int r)
 {

@@ -34,7 +34,7 @@
 #include <libssh/libssh.h>
 #include <uv.h>
 
-#include "buf.h"
+#include "lib/core/buf.h"
 
 #define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* RFC 9644 keepalives max-wait */
 #define CH_SSH_KEEPALIVE_COUNT 3	/* ... and max-attempts */
@@ -111,5 +111,9 @@ static inline size_t ch_chanout_pending(const struct ch_chanout *o)
 {
 	return ch_buf_len(&o->q);
 }
+
+/* Sends libssh's own messages through ch_log (debug level; protocol
+ * detail only when we debug ourselves). Call after setting the level. */
+void ch_log_route_libssh(void);
 
 #endif

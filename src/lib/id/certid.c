@@ -1,6 +1,6 @@
 /* certid.c - certificate identities and cert-to-name (see certid.h). */
-#include "certid.h"
-#include "err.h"
+#include "lib/id/certid.h"
+#include "lib/core/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
  * must parse as one, or it is refused. A zone ("fe80::1%eth0") is allowed
  * on IPv6 literals because link-local call home needs it.
  */
-#include "hostport.h"
-#include "err.h"
+#include "lib/net/hostport.h"
+#include "lib/core/err.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -7,9 +7,9 @@
  * and append to the caller's buffer in one step, so a failure leaves the
  * caller's buffer as it was.
  */
-#include "msg.h"
-#include "err.h"
-#include "log.h"
+#include "lib/nc/msg.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
 
 #include <pthread.h>
 #include <stdio.h>

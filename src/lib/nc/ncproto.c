@@ -1,7 +1,7 @@
-#include "ncproto.h"
-#include "err.h"
-#include "frame.h"
-#include "log.h"
+#include "lib/nc/ncproto.h"
+#include "lib/core/err.h"
+#include "lib/nc/frame.h"
+#include "lib/core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,8 +22,8 @@
  * never buffered twice and max_msg is enforced on the message, not on the
  * chunk.
  */
-#include "frame.h"
-#include "err.h"
+#include "lib/nc/frame.h"
+#include "lib/core/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
  * tree, each copy carrying its source's namespace declarations, and
  * libxml2 serialises that tree.
  */
-#include "filter.h"
-#include "err.h"
+#include "lib/nc/filter.h"
+#include "lib/core/err.h"
 
 #include <stdint.h>
 #include <stdlib.h>
