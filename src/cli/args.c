@@ -5,7 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/help.h"
-#include "lib/cliopt.h"
+#include "lib/core/cliopt.h"
 #include "lib/err.h"
 
 static const struct option global_longopts[] = {
