@@ -6,7 +6,7 @@
 #include "cli/args.h"
 #include "cli/help.h"
 #include "lib/core/cliopt.h"
-#include "lib/err.h"
+#include "lib/core/err.h"
 
 static const struct option global_longopts[] = {
 	{ "hub", required_argument, NULL, 'H' },
