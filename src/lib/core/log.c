@@ -35,7 +35,7 @@ int ch_log_parse_level(const char *name, int *level)
 void ch_log_write(int level, const char *func, const char *fmt, ...)
 {
 	static const char *tags[] = { "error", "warn", "info", "debug" };
-	char msg[2048];
+	char msg[CH_LOG_LINE_MAX];
 	char stamp[32];
 	struct timespec ts;
 	struct tm tm;
@@ -58,3 +58,65 @@ void ch_log_write(int level, const char *func, const char *fmt, ...)
 		log_ident, tags[level], func ? func : "", func ? ": " : "", msg);
 }
 
+void ch_log_write_r(int level, int r, const char *fmt, ...)
+{
+	char msg[CH_LOG_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ch_log_write(level, NULL, "%s: %s", msg, ch_strerror(r));
+}
+
+void ch_clog_write(int level, const struct ch_logctx *c, int r,
+		   const char *fmt, ...)
+{
+	char msg[CH_LOG_LINE_MAX], pre[256], chan[32] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->chan)
+		snprintf(chan, sizeof(chan), " chan=%u", c->chan);
+	snprintf(pre, sizeof(pre), "conn=%u%s%s%s%s%s", c->conn,
+		 c->peer ? " peer=" : "", c->peer ? c->peer : "",
+		 c->device ? " device=" : "",
+		 c->device ? (c->device[0] ? c->device : "?") : "", chan);
+	if (r)
+		ch_log_write(level, NULL, "%s %s: %s", pre, msg, ch_strerror(r));
+	else
+		ch_log_write(level, NULL, "%s %s", pre, msg);
+}
+
+static unsigned long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 +
+	       (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+int ch_ratelimit_pass(struct ch_ratelimit *rl, int level)
+{
+	unsigned long long now = mono_ms();
+
+	if (rl->window_start_ms == 0 ||
+	    now - rl->window_start_ms >= CH_LOG_BURST_WINDOW_MS) {
+		if (rl->suppressed)
+			ch_log_write(level, NULL, "(%lu similar lines "
+				     "suppressed in %u s)", rl->suppressed,
+				     CH_LOG_BURST_WINDOW_MS / 1000);
+		rl->window_start_ms = now;
+		rl->lines = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->lines >= CH_LOG_BURST) {
+		rl->suppressed++;
+		return 0;
+	}
+	rl->lines++;
+	return 1;
+}

@@ -16,6 +16,8 @@ enum ch_log_level {
 	CH_LOG_DEBUG = 3,
 };
 
+#define CH_LOG_LINE_MAX 2048	/* one line; longer is cut */
+
 extern int ch_log_threshold;
 
 void ch_log_set_level(int level);
@@ -35,6 +37,78 @@ void ch_log_write(int level, const char *func, const char *fmt, ...)
 #define ch_log_f(level, ...) do { \
 	if ((level) <= ch_log_threshold) \
 		ch_log_write((level), __func__, __VA_ARGS__); \
+} while (0)
+
+/* _r: append ": " and ch_strerror(r), the one way an error code reaches
+ * a line. */
+#define ch_log_r(level, r, ...) do { \
+	if ((level) <= ch_log_threshold) \
+		ch_log_write_r((level), (r), __VA_ARGS__); \
+} while (0)
+void ch_log_write_r(int level, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- lines about one connection (E2) ----
+ *
+ * Every line that concerns a connection starts the same way:
+ *   conn=N peer=ADDR device=ID chan=K <message>
+ * device= appears once the peer is known to be a device (the hub; "?"
+ * before it identified itself), chan= when the line is about one channel
+ * of the connection. The owner embeds a ch_logctx and keeps its strings
+ * alive; a lower layer logs through the owner's context. */
+struct ch_logctx {
+	unsigned conn;		/* 0: not a connection */
+	const char *peer;	/* NULL: not shown */
+	const char *device;	/* NULL: not shown; "" shows "?" */
+	unsigned chan;		/* 0: not shown */
+};
+
+void ch_clog_write(int level, const struct ch_logctx *c, int r,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define ch_clog(level, c, ...) do { \
+	if ((level) <= ch_log_threshold) \
+		ch_clog_write((level), (c), 0, __VA_ARGS__); \
+} while (0)
+#define ch_clog_r(level, c, r, ...) do { \
+	if ((level) <= ch_log_threshold) \
+		ch_clog_write((level), (c), (r), __VA_ARGS__); \
+} while (0)
+/* The same context for one channel of the connection. */
+static inline struct ch_logctx ch_logctx_chan(const struct ch_logctx *c,
+					      unsigned chan)
+{
+	struct ch_logctx k = *c;
+
+	k.chan = chan;
+	return k;
+}
+
+/* ---- floods (style E3) ----
+ *
+ * A line that a peer can trigger at will (a refused connection, a bad
+ * packet) goes through a rate limit per call site: at most
+ * CH_LOG_BURST lines per CH_LOG_BURST_WINDOW_MS, then one line saying how
+ * many were suppressed when the next window opens. */
+#define CH_LOG_BURST 20
+#define CH_LOG_BURST_WINDOW_MS (10 * 1000)
+
+struct ch_ratelimit {
+	unsigned long long window_start_ms;
+	unsigned lines;
+	unsigned long suppressed;
+};
+/* 1: log this line now (a summary of what was suppressed was logged
+ * first when a new window opened); 0: suppress it. */
+int ch_ratelimit_pass(struct ch_ratelimit *rl, int level);
+#define ch_log_rl(level, ...) do { \
+	static struct ch_ratelimit ch_rl_; \
+	if ((level) <= ch_log_threshold && ch_ratelimit_pass(&ch_rl_, (level))) \
+		ch_log_write((level), NULL, __VA_ARGS__); \
+} while (0)
+#define ch_clog_rl(level, c, ...) do { \
+	static struct ch_ratelimit ch_rl_; \
+	if ((level) <= ch_log_threshold && ch_ratelimit_pass(&ch_rl_, (level))) \
+		ch_clog_write((level), (c), 0, __VA_ARGS__); \
 } while (0)
 
 #define ch_error(...) ch_log(CH_LOG_ERROR, __VA_ARGS__)
