@@ -1,0 +1,382 @@
+/* xport.c - the generic part of every transport kind: streams, the cap,
+ * the owner's callbacks and the order of the end (xport_impl.h).
+ */
+#include "lib/xport/xport_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+
+static void soon_run(uv_timer_t *t);
+
+int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
+		  const struct ch_xport_impl *impl, enum ch_xport_role role,
+		  const struct ch_xport_opts *o,
+		  const struct ch_xport_ops *ops, void *owner)
+{
+	x->impl = impl;
+	x->loop = loop;
+	x->role = role;
+	x->ops = ops;
+	x->owner = owner;
+	x->log = o && o->log ? o->log : &x->log_default;
+	x->max_streams = o && o->max_streams ? o->max_streams
+					     : CH_XPORT_MAX_STREAMS;
+	x->next_stream_id = 1;
+	x->why = "closed";
+	if (uv_timer_init(loop, &x->soon) != 0)
+		return CH_ERR_IO;
+	x->soon.data = x;
+	x->soon_open = 1;
+	return CH_OK;
+}
+
+static void on_soon_closed_abort(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ch_xport_abort(struct ch_xport *x)
+{
+	if (x->soon_open) {
+		x->soon_open = 0;
+		uv_close((uv_handle_t *)&x->soon, on_soon_closed_abort);
+	} else {
+		free(x);
+	}
+}
+
+void ch_xport_kick(struct ch_xport *x)
+{
+	if (x->soon_open && !uv_is_active((uv_handle_t *)&x->soon))
+		uv_timer_start(&x->soon, soon_run, 0, 0);
+}
+
+int ch_xport_identify(struct ch_xport *x, const struct ch_peer_id *id,
+		      const char **why)
+{
+	*why = NULL;
+	if (x->closing) {
+		*why = x->why;
+		return CH_ERR_CLOSED;
+	}
+	if (x->ops->identify == NULL) {
+		*why = "no peer is accepted";
+		return CH_ERR_DENIED;
+	}
+	if (x->ops->identify(x, id, why) == CH_OK)
+		return CH_OK;
+	if (*why == NULL)
+		*why = "peer refused";
+	return CH_ERR_DENIED;
+}
+
+void ch_xport_set_up(struct ch_xport *x)
+{
+	if (x->up || x->closing)
+		return;
+	x->up = 1;
+	if (x->ops->up)
+		x->ops->up(x);
+}
+
+static void stream_close(struct ch_stream *s, int hard)
+{
+	if (s->closing)
+		return;
+	s->closing = 1;
+	s->x->impl->stream_close(s, hard);
+}
+
+void ch_xport_close(struct ch_xport *x, const char *why)
+{
+	if (x->closing)
+		return;
+	x->closing = 1;
+	x->why = why ? why : "closed";
+	x->impl->deadline(x, 0, NULL);
+	for (struct ch_stream *s = x->streams; s; s = s->next)
+		stream_close(s, 1);
+	ch_xport_kick(x);
+}
+
+void ch_xport_fail(struct ch_xport *x, const char *what, const char *detail)
+{
+	if (x->closing)
+		return;
+	snprintf(x->why_buf, sizeof(x->why_buf), "%s%s%s", what,
+		 detail && *detail ? ": " : "", detail ? detail : "");
+	ch_xport_close(x, x->why_buf);
+}
+
+static void on_soon_closed(uv_handle_t *h)
+{
+	struct ch_xport *x = h->data;
+
+	if (x->ops->closed)
+		x->ops->closed(x);
+	free(x->impl_data);
+	free(x);
+}
+
+void ch_xport_finish(struct ch_xport *x)
+{
+	/* closed() runs once the soon handle is closed too: nothing of x
+	 * is left in the loop when the owner lets go. */
+	if (x->soon_open) {
+		x->soon_open = 0;
+		uv_close((uv_handle_t *)&x->soon, on_soon_closed);
+	}
+}
+
+static void stream_unlink_free(struct ch_stream *s)
+{
+	struct ch_xport *x = s->x;
+
+	for (struct ch_stream **pp = &x->streams; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			x->nstreams--;
+			break;
+		}
+	}
+	x->impl->stream_free(s);
+	free(s);
+}
+
+/* Deferred work: closed() of the streams the kind is done with; then, when
+ * the connection is closing and no stream is left, down() and the kind's
+ * teardown. */
+static void soon_run(uv_timer_t *t)
+{
+	struct ch_xport *x = t->data;
+	struct ch_stream *s, *next;
+
+	for (s = x->streams; s; s = next) {
+		next = s->next;
+		if (!s->gone)
+			continue;
+		if (s->cb && s->cb->closed && !s->told) {
+			s->told = 1;
+			s->cb->closed(s, s->why);
+		}
+		/* the callback may have closed other streams: restart */
+		next = s->next;
+		stream_unlink_free(s);
+	}
+	if (!x->closing || x->streams || x->torn_down)
+		return;
+	if (!x->down_told) {
+		x->down_told = 1;
+		if (x->ops->down)
+			x->ops->down(x, x->why);
+	}
+	x->torn_down = 1;
+	x->impl->teardown(x);
+}
+
+struct ch_stream *ch_stream_new(struct ch_xport *x,
+				const struct ch_stream_req *req, int *capped)
+{
+	struct ch_stream *s;
+
+	*capped = 0;
+	if (x->closing)
+		return NULL;
+	if (x->nstreams >= x->max_streams) {
+		*capped = 1;
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->x = x;
+	s->id = x->next_stream_id++;
+	s->req = *req;
+	if (req->name) {
+		snprintf(s->name, sizeof(s->name), "%s", req->name);
+		s->req.name = s->name;
+	}
+	if (req->orig_host) {
+		snprintf(s->orig_host, sizeof(s->orig_host), "%s",
+			 req->orig_host);
+		s->req.orig_host = s->orig_host;
+	}
+	if (req->term) {
+		snprintf(s->term, sizeof(s->term), "%s", req->term);
+		s->req.term = s->term;
+	}
+	s->log = ch_logctx_chan(x->log, s->id);
+	s->next = x->streams;
+	x->streams = s;
+	x->nstreams++;
+	return s;
+}
+
+int ch_stream_offer(struct ch_stream *s)
+{
+	struct ch_xport *x = s->x;
+	const char *why = NULL;
+	int r;
+
+	if (x->closing || x->ops->accept == NULL)
+		return CH_ERR_DENIED;
+	r = x->ops->accept(x, s, &s->req, &why);
+	if (r == CH_OK && s->cb == NULL)
+		r = CH_ERR_INVAL;	/* taken without callbacks: a bug */
+	if (r != CH_OK) {
+		s->cb = NULL;
+		ch_clog(CH_LOG_INFO, &s->log, "refused: %s",
+			why ? why : "not offered");
+	}
+	return r;
+}
+
+void ch_stream_opened(struct ch_stream *s, int status, const char *why)
+{
+	if (s->cb && s->cb->opened)
+		s->cb->opened(s, status, why);
+}
+
+void ch_stream_gone(struct ch_stream *s, const char *why)
+{
+	if (s->gone)
+		return;
+	s->gone = 1;
+	s->closing = 1;
+	if (why)
+		snprintf(s->why, sizeof(s->why), "%s", why);
+	else if (s->why[0] == '\0')
+		snprintf(s->why, sizeof(s->why), "closed");
+	ch_xport_kick(s->x);
+}
+
+/* ---- the public API ---- */
+
+void ch_xport_deadline(struct ch_xport *x, uint64_t ms, const char *why)
+{
+	if (!x->closing)
+		x->impl->deadline(x, ms, why);
+}
+
+int ch_xport_keepalive(struct ch_xport *x, uint32_t interval_ms,
+		       uint32_t count)
+{
+	if (x->impl->keepalive == NULL)
+		return CH_ERR_INVAL;
+	return x->impl->keepalive(x, interval_ms, count);
+}
+
+int ch_xport_open(struct ch_xport *x, const struct ch_stream_req *req,
+		  const struct ch_stream_cb *cb, void *ctx,
+		  struct ch_stream **out)
+{
+	struct ch_stream *s;
+	int capped, r;
+
+	*out = NULL;
+	if (!x->up || x->closing || x->role != CH_XPORT_CLIENT ||
+	    x->impl->open == NULL)
+		return CH_ERR_INVAL;
+	if ((s = ch_stream_new(x, req, &capped)) == NULL)
+		return capped ? CH_ERR_LIMIT : CH_ERR_NOMEM;
+	s->cb = cb;
+	s->ctx = ctx;
+	if ((r = x->impl->open(x, s)) != CH_OK) {
+		stream_unlink_free(s);
+		return r;
+	}
+	*out = s;
+	return CH_OK;
+}
+
+enum ch_xport_kind ch_xport_kind(const struct ch_xport *x)
+{
+	return x->impl->kind;
+}
+
+enum ch_xport_role ch_xport_role(const struct ch_xport *x) { return x->role; }
+const char *ch_xport_name(const struct ch_xport *x) { return x->impl->name; }
+void *ch_xport_owner(const struct ch_xport *x) { return x->owner; }
+const struct ch_logctx *ch_xport_log(const struct ch_xport *x) { return x->log; }
+int ch_xport_is_up(const struct ch_xport *x) { return x->up && !x->closing; }
+size_t ch_xport_nstreams(const struct ch_xport *x) { return x->nstreams; }
+
+uint64_t ch_xport_rx_bytes(const struct ch_xport *x)
+{
+	return x->impl->rx_bytes ? x->impl->rx_bytes(x) : 0;
+}
+
+ssh_session ch_xport_ssh(const struct ch_xport *x)
+{
+	return x->impl->ssh ? x->impl->ssh(x) : NULL;
+}
+
+struct ch_tls *ch_xport_tls(const struct ch_xport *x)
+{
+	return x->impl->tls ? x->impl->tls(x) : NULL;
+}
+
+void ch_stream_set_cb(struct ch_stream *s, const struct ch_stream_cb *cb,
+		      void *ctx)
+{
+	s->cb = cb;
+	s->ctx = ctx;
+}
+
+int ch_stream_write(struct ch_stream *s, const void *p, size_t n)
+{
+	if (s->closing || s->gone)
+		return CH_ERR_CLOSED;
+	if (n == 0)
+		return CH_OK;
+	return s->x->impl->write(s, p, n);
+}
+
+size_t ch_stream_pending(const struct ch_stream *s)
+{
+	return s->gone ? 0 : s->x->impl->pending(s);
+}
+
+void ch_stream_pause(struct ch_stream *s, int paused)
+{
+	if (!s->gone)
+		s->x->impl->pause(s, paused);
+}
+
+void ch_stream_eof(struct ch_stream *s)
+{
+	if (!s->closing && !s->gone)
+		s->x->impl->eof(s);
+}
+
+void ch_stream_exit_status(struct ch_stream *s, int status)
+{
+	if (!s->closing && !s->gone && s->x->impl->exit_status)
+		s->x->impl->exit_status(s, status);
+}
+
+void ch_stream_close(struct ch_stream *s, int hard, const char *why)
+{
+	if (s->closing || s->gone)
+		return;
+	if (why)
+		snprintf(s->why, sizeof(s->why), "%s", why);
+	stream_close(s, hard);
+}
+
+unsigned ch_stream_id(const struct ch_stream *s) { return s->id; }
+
+const struct ch_stream_req *ch_stream_req(const struct ch_stream *s)
+{
+	return &s->req;
+}
+
+struct ch_xport *ch_stream_xport(const struct ch_stream *s) { return s->x; }
+void *ch_stream_ctx(const struct ch_stream *s) { return s->ctx; }
+const struct ch_logctx *ch_stream_log(const struct ch_stream *s)
+{
+	return &s->log;
+}

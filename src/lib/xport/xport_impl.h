@@ -1,0 +1,124 @@
+/* xport_impl.h - what a transport kind (sshmux.c, tlsxport.c, fdxport.c)
+ * shares with the generic part (xport.c). Not for the layers above: they
+ * use xport.h only.
+ *
+ * The generic part keeps the list of streams, their ids and the cap, the
+ * owner's callbacks and the order of the end: every stream's closed(),
+ * then down(), then the kind's teardown, then closed(). A kind does the
+ * I/O and reports what happened through the ch_xport_* / ch_stream_*
+ * functions below; it never calls the owner's callbacks for the end
+ * itself.
+ */
+#ifndef CH_XPORT_IMPL_H
+#define CH_XPORT_IMPL_H
+
+#include "lib/xport/xport.h"
+
+struct ch_xport_impl {
+	const char *name;		/* "ssh", "tls", "fd" */
+	enum ch_xport_kind kind;
+	void (*deadline)(struct ch_xport *x, uint64_t ms, const char *why);
+	int (*keepalive)(struct ch_xport *x, uint32_t interval_ms,
+			 uint32_t count);	/* NULL: CH_ERR_INVAL */
+	/* Client role: start opening s (its req is set); the kind calls
+	 * ch_stream_opened later. NULL: streams cannot be opened. */
+	int (*open)(struct ch_xport *x, struct ch_stream *s);
+	int (*write)(struct ch_stream *s, const void *p, size_t n);
+	size_t (*pending)(const struct ch_stream *s);
+	void (*pause)(struct ch_stream *s, int paused);
+	void (*eof)(struct ch_stream *s);
+	void (*exit_status)(struct ch_stream *s, int status); /* may be NULL */
+	/* Start closing s (after its queue, or at once with hard); the kind
+	 * calls ch_stream_gone when it is done. Called once per stream. */
+	void (*stream_close)(struct ch_stream *s, int hard);
+	/* Free the kind's part of s (s->impl), after closed(). */
+	void (*stream_free)(struct ch_stream *s);
+	/* Every stream is gone and down() was told: close the handles and
+	 * the fd, then call ch_xport_finish (from a handle's close
+	 * callback). Called once. */
+	void (*teardown)(struct ch_xport *x);
+	uint64_t (*rx_bytes)(const struct ch_xport *x);
+	ssh_session (*ssh)(const struct ch_xport *x);	/* may be NULL */
+	struct ch_tls *(*tls)(const struct ch_xport *x);	/* may be NULL */
+};
+
+struct ch_stream {
+	struct ch_xport *x;
+	unsigned id;
+	struct ch_stream_req req;	/* strings point into the buffers below */
+	char name[CH_STREAM_NAME_MAX];
+	char orig_host[CH_STREAM_NAME_MAX];
+	char term[CH_STREAM_TERM_MAX];
+	const struct ch_stream_cb *cb;	/* NULL until taken */
+	void *ctx;
+	struct ch_logctx log;		/* the connection's, with chan= */
+	int closing;			/* stream_close was called */
+	int gone;			/* the kind is done with it */
+	int told;			/* closed() was delivered */
+	char why[128];			/* how it ended */
+	void *impl;			/* the kind's state */
+	struct ch_stream *next;
+};
+
+struct ch_xport {
+	const struct ch_xport_impl *impl;
+	uv_loop_t *loop;
+	enum ch_xport_role role;
+	const struct ch_xport_ops *ops;
+	void *owner;
+	const struct ch_logctx *log;	/* the owner's, or a default */
+	struct ch_logctx log_default;
+	uint32_t max_streams;
+	struct ch_stream *streams;
+	size_t nstreams;
+	unsigned next_stream_id;
+	int up;
+	int closing;
+	int down_told;
+	int torn_down;
+	const char *why;		/* static, or why_buf */
+	char why_buf[256];
+	uv_timer_t soon;		/* deferred: closed() of gone streams,
+					 * the end of the connection */
+	int soon_open;
+	void *impl_data;		/* the kind's state */
+};
+
+/* Sets up the generic part (the kind allocated x with calloc); starts the
+ * soon timer handle. CH_ERR_IO if libuv refuses. */
+int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
+		  const struct ch_xport_impl *impl, enum ch_xport_role role,
+		  const struct ch_xport_opts *o,
+		  const struct ch_xport_ops *ops, void *owner);
+/* Frees a connection whose start failed before anything was reported
+ * (closes the soon handle first; x is freed from the loop). */
+void ch_xport_abort(struct ch_xport *x);
+
+/* The peer presented id: the owner's decision (CH_OK or a refusal with
+ * *why set). */
+int ch_xport_identify(struct ch_xport *x, const struct ch_peer_id *id,
+		      const char **why);
+/* Authenticated: up() now. */
+void ch_xport_set_up(struct ch_xport *x);
+/* The connection failed or the peer ended it: as ch_xport_close, with a
+ * reason built at run time (copied). */
+void ch_xport_fail(struct ch_xport *x, const char *what, const char *detail);
+/* The kind's teardown is complete: closed() and free, from the loop. */
+void ch_xport_finish(struct ch_xport *x);
+
+/* A new stream for req (copied), linked and counted; NULL at the cap
+ * (*capped set) or out of memory. */
+struct ch_stream *ch_stream_new(struct ch_xport *x,
+				const struct ch_stream_req *req, int *capped);
+/* Server role: offers s (its req now complete) to the owner. CH_OK:
+ * taken (its callbacks are set). Otherwise it stays untaken: the kind
+ * refuses the peer and closes s (an untaken stream gets no closed()). */
+int ch_stream_offer(struct ch_stream *s);
+/* Client role: the peer took s (CH_OK) or refused it. */
+void ch_stream_opened(struct ch_stream *s, int status, const char *why);
+/* The kind is done with s: closed() comes from the loop. why: copied. */
+void ch_stream_gone(struct ch_stream *s, const char *why);
+/* Runs the deferred work soon (from the loop). */
+void ch_xport_kick(struct ch_xport *x);
+
+#endif
