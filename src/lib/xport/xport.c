@@ -155,6 +155,8 @@ static void soon_run(uv_timer_t *t)
 	struct ch_xport *x = t->data;
 	struct ch_stream *s, *next;
 
+	if (x->impl->soon && !x->torn_down)
+		x->impl->soon(x);
 	for (s = x->streams; s; s = next) {
 		next = s->next;
 		if (!s->gone)

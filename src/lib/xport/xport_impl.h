@@ -38,6 +38,10 @@ struct ch_xport_impl {
 	 * callback). Called once. */
 	void (*teardown)(struct ch_xport *x);
 	uint64_t (*rx_bytes)(const struct ch_xport *x);
+	/* Deferred work of the kind (ch_xport_kick), run before the gone
+	 * streams are told: e.g. delivering what waited while a stream was
+	 * paused. May be NULL. */
+	void (*soon)(struct ch_xport *x);
 	ssh_session (*ssh)(const struct ch_xport *x);	/* may be NULL */
 	struct ch_tls *(*tls)(const struct ch_xport *x);	/* may be NULL */
 };

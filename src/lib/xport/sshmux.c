@@ -1,0 +1,1104 @@
+/* sshmux.c - the SSH kind of transport, both roles: one SSH connection,
+ * many channels, each a ch_stream (xport.h).
+ *
+ * Client role (the hub): ssh_connect, the server's host key to the owner's
+ * identify() before anything of ours is sent (RFC 8071 C5-C7), public key
+ * authentication, then up(): the owner opens channels (session +
+ * subsystem/shell/exec, with a pty when asked, or direct-tcpip). Channels
+ * the server opens towards us are refused (RFC 4254 6.1, 7.2: a client
+ * SHOULD reject them; queueing them would let a device grow our memory).
+ *
+ * Server role (the agent): key exchange, then public keys only: each key
+ * the peer offers goes to identify() (probe or signed); the first signed
+ * one accepted makes the connection up(). A session channel is a stream
+ * whose type is known at its request (subsystem, shell, exec; pty-req
+ * before it); direct-tcpip opens are streams at once. Each is offered to
+ * the owner's accept(); a refused request gets SSH's failure and the
+ * channel is closed.
+ *
+ * Flow control, per channel: our output waits in the channel's own
+ * bounded queue (ch_chanout) while its window is closed; a paused stream
+ * leaves the peer's data in libssh's channel buffer, which then stops
+ * reopening the window (libssh grows it only while less than half is
+ * buffered), so a stalled channel holds one window, not the connection.
+ * Resuming reads what waited with ssh_channel_read_nonblocking.
+ *
+ * The pump: after authentication every wake-up of the fd runs
+ * ssh_event_dopoll (callbacks for channel data and requests), then
+ * after_pump(): opening channels advance, queues flush, ended channels
+ * are retired, a lost connection is noticed.
+ *
+ * Who owns the fd (libssh 0.10, sshio.h): the server role gives it to
+ * libssh (ssh_bind_accept_fd; ssh_free closes it); the client role keeps
+ * it (SSH_OPTIONS_FD; closed here after ssh_disconnect, unless libssh
+ * closed it in an error path, which ssh_get_fd then shows).
+ */
+#include "lib/xport/xport_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <libssh/callbacks.h>
+
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/id/sshkey.h"
+#include "lib/xport/sshio.h"
+
+#define SSHMUX_MAX_AUTH_TRIES 6		/* keys a peer may offer */
+
+enum sx_state {
+	SX_KEX,		/* banner and key exchange */
+	SX_AUTH,	/* client: authenticating; server: waiting for it */
+	SX_OPEN,	/* authenticated: channels */
+};
+
+enum ss_state {
+	SS_SESSION,	/* server: a session channel, its request not yet come */
+	SS_OPENING,	/* client: channel open sent */
+	SS_PTY,		/* client: pty-req sent */
+	SS_REQUEST,	/* client: subsystem / shell / exec sent */
+	SS_OPEN,	/* data flows */
+	SS_ENDED,	/* the channel is freed */
+};
+
+struct sx;
+
+struct ss {				/* one channel: s->impl */
+	struct ch_stream *s;
+	struct sx *sx;
+	ssh_channel ch;
+	struct ssh_channel_callbacks_struct cb;
+	struct ch_chanout out;
+	enum ss_state state;
+	int paused;
+	int held;		/* libssh holds data we did not take */
+	int want_close;		/* close once the queue is out */
+	int hard;		/* ... or at once */
+	int want_eof;		/* EOF once the queue is out */
+	int eof_sent;
+	int peer_eof;
+	int peer_closed;
+	int refused;		/* the owner refused its request */
+	int has_exit;
+	int exit_status;
+	size_t last_pending;	/* for drained() */
+};
+
+struct sx {				/* one connection: x->impl_data */
+	struct ch_xport *x;
+	struct ch_sshio io;
+	ssh_session ssh;
+	ssh_event event;
+	enum sx_state state;
+	struct ssh_server_callbacks_struct scb;
+	int fd;			/* client role: ours */
+	ssh_key key;		/* client role: borrowed */
+	char user[64];		/* client: who we are; server: who it is */
+	uint32_t max_auth_tries;
+	uint32_t auth_tries;
+};
+
+static struct sx *sx_of(const struct ch_xport *x) { return x->impl_data; }
+
+/* One loop serves every connection: no call may block on the fd. */
+static void set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void after_pump(struct sx *sx);
+
+/* ---- channels ---- */
+
+static int on_data(ssh_session session, ssh_channel ch, void *data,
+		   uint32_t len, int is_stderr, void *ud)
+{
+	struct ss *ss = ud;
+	struct ch_stream *s = ss->s;
+
+	(void)session;
+	(void)ch;
+	if (is_stderr && ss->sx->x->role == CH_XPORT_SERVER)
+		return (int)len;	/* a client's stderr means nothing */
+	if (s->cb == NULL || ss->refused || s->closing) {
+		/* data before the session's request was taken: drop it, and
+		 * the channel with it */
+		if (s->cb == NULL && !s->closing)
+			ss->refused = 1;
+		return (int)len;
+	}
+	if (ss->paused) {
+		ss->held = 1;
+		return 0;	/* stays in libssh's buffer; window closes */
+	}
+	if (s->cb->data)
+		s->cb->data(s, data, len);
+	return (int)len;
+}
+
+static void on_eof(ssh_session session, ssh_channel ch, void *ud)
+{
+	struct ss *ss = ud;
+
+	(void)session;
+	(void)ch;
+	ss->peer_eof = 1;
+	if (ss->s->cb && ss->s->cb->eof && !ss->s->closing)
+		ss->s->cb->eof(ss->s);
+}
+
+static void on_close(ssh_session session, ssh_channel ch, void *ud)
+{
+	struct ss *ss = ud;
+
+	(void)session;
+	(void)ch;
+	ss->peer_eof = 1;
+	ss->peer_closed = 1;
+}
+
+static void on_exit_status(ssh_session session, ssh_channel ch, int status,
+			   void *ud)
+{
+	struct ss *ss = ud;
+
+	(void)session;
+	(void)ch;
+	if (ss->s->cb && ss->s->cb->exited)
+		ss->s->cb->exited(ss->s, status, NULL);
+}
+
+static void on_exit_signal(ssh_session session, ssh_channel ch,
+			   const char *signal, int core, const char *errmsg,
+			   const char *lang, void *ud)
+{
+	struct ss *ss = ud;
+
+	(void)session;
+	(void)ch;
+	(void)core;
+	(void)errmsg;
+	(void)lang;
+	if (ss->s->cb && ss->s->cb->exited)
+		ss->s->cb->exited(ss->s, -1, signal);
+}
+
+/* Server role: the session channel's request decides its type. */
+static int offer(struct ss *ss, enum ch_stream_type type, const char *name)
+{
+	struct ch_stream *s = ss->s;
+
+	if (ss->state != SS_SESSION || ss->refused || s->closing)
+		return -1;
+	s->req.type = type;
+	if (name) {
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		s->req.name = s->name;
+	}
+	ss->state = SS_OPEN;	/* the owner may write in accept() */
+	if (ch_stream_offer(s) != CH_OK) {
+		ss->state = SS_SESSION;
+		ss->refused = 1;	/* closed after this pump */
+		return -1;
+	}
+	return 0;
+}
+
+static int on_subsystem(ssh_session session, ssh_channel ch,
+			const char *name, void *ud)
+{
+	(void)session;
+	(void)ch;
+	return offer(ud, CH_STREAM_SUBSYSTEM, name);
+}
+
+static int on_shell(ssh_session session, ssh_channel ch, void *ud)
+{
+	(void)session;
+	(void)ch;
+	return offer(ud, CH_STREAM_SHELL, NULL);
+}
+
+static int on_exec(ssh_session session, ssh_channel ch, const char *cmd,
+		   void *ud)
+{
+	(void)session;
+	(void)ch;
+	return offer(ud, CH_STREAM_EXEC, cmd);
+}
+
+static int on_pty(ssh_session session, ssh_channel ch, const char *term,
+		  int cols, int rows, int pxw, int pxh, void *ud)
+{
+	struct ss *ss = ud;
+	struct ch_stream *s = ss->s;
+
+	(void)session;
+	(void)ch;
+	(void)pxw;
+	(void)pxh;
+	if (ss->state != SS_SESSION || s->req.pty)
+		return -1;
+	s->req.pty = 1;
+	snprintf(s->term, sizeof(s->term), "%s", term ? term : "");
+	s->req.term = s->term;
+	s->req.cols = cols > 0 ? (uint32_t)cols : 0;
+	s->req.rows = rows > 0 ? (uint32_t)rows : 0;
+	return 0;
+}
+
+static int on_window_change(ssh_session session, ssh_channel ch, int cols,
+			    int rows, int pxw, int pxh, void *ud)
+{
+	struct ss *ss = ud;
+	struct ch_stream *s = ss->s;
+
+	(void)session;
+	(void)ch;
+	(void)pxw;
+	(void)pxh;
+	if (!s->req.pty || cols <= 0 || rows <= 0)
+		return -1;
+	s->req.cols = (uint32_t)cols;
+	s->req.rows = (uint32_t)rows;
+	if (s->cb && s->cb->resize && ss->state == SS_OPEN)
+		s->cb->resize(s, s->req.cols, s->req.rows);
+	return 0;
+}
+
+/* The channel of ss (NULL until a direct-tcpip open is answered). */
+static void ss_attach(struct ss *ss, ssh_channel ch)
+{
+	ss->ch = ch;
+	ss->out.ch = ch;
+	ssh_set_channel_callbacks(ch, &ss->cb);
+}
+
+static struct ss *ss_new(struct sx *sx, struct ch_stream *s, ssh_channel ch)
+{
+	struct ss *ss = calloc(1, sizeof(*ss));
+
+	if (ss == NULL)
+		return NULL;
+	ss->s = s;
+	ss->sx = sx;
+	ch_chanout_init(&ss->out, NULL);
+	ss->cb.userdata = ss;
+	ss->cb.channel_data_function = on_data;
+	ss->cb.channel_eof_function = on_eof;
+	ss->cb.channel_close_function = on_close;
+	if (sx->x->role == CH_XPORT_SERVER) {
+		ss->cb.channel_subsystem_request_function = on_subsystem;
+		ss->cb.channel_shell_request_function = on_shell;
+		ss->cb.channel_exec_request_function = on_exec;
+		ss->cb.channel_pty_request_function = on_pty;
+		ss->cb.channel_pty_window_change_function = on_window_change;
+	} else {
+		ss->cb.channel_exit_status_function = on_exit_status;
+		ss->cb.channel_exit_signal_function = on_exit_signal;
+	}
+	ssh_callbacks_init(&ss->cb);
+	if (ch)
+		ss_attach(ss, ch);
+	s->impl = ss;
+	return ss;
+}
+
+/* Ends the channel on the wire and lets libssh free it: our callbacks go
+ * first, as libssh may still see packets for it (the peer's close). */
+static void ss_end(struct ss *ss, const char *why)
+{
+	ssh_channel ch = ss->ch;
+
+	if (ss->state == SS_ENDED)
+		return;
+	ss->state = SS_ENDED;
+	ss->ch = NULL;
+	ch_chanout_cleanup(&ss->out);
+	if (ch) {
+		ssh_remove_channel_callbacks(ch, &ss->cb);
+		if (ssh_is_connected(ss->sx->ssh)) {
+			/* RFC 4254 6.10: a session channel's command status,
+			 * as sshd sends it (OpenSSH exits non-zero without) */
+			if (ss->has_exit && ssh_channel_is_open(ch))
+				ssh_channel_request_send_exit_status(
+					ch, ss->exit_status);
+			/* EOF and CLOSE, also when the peer closed first
+			 * (4254 5.3: it MUST be answered) */
+			ssh_channel_close(ch);
+		}
+		ssh_channel_free(ch);
+	}
+	ch_stream_gone(ss->s, why);
+}
+
+/* Server role: a session channel (the request decides what it is). */
+static ssh_channel on_session_open(ssh_session session, void *ud)
+{
+	struct sx *sx = ud;
+	struct ch_stream_req req = { .type = CH_STREAM_SHELL };
+	struct ch_stream *s;
+	ssh_channel ch;
+	int capped;
+
+	if (sx->state != SX_OPEN)
+		return NULL;
+	if ((s = ch_stream_new(sx->x, &req, &capped)) == NULL) {
+		ch_clog_rl(CH_LOG_WARN, sx->x->log, "refused a session channel "
+			   "(%s, %zu open)", capped ? "at the cap" : "no memory",
+			   sx->x->nstreams);
+		return NULL;
+	}
+	if ((ch = ssh_channel_new(session)) == NULL || ss_new(sx, s, ch) == NULL) {
+		ssh_channel_free(ch);
+		s->gone = s->closing = 1;	/* untaken: no closed() */
+		ch_xport_kick(sx->x);
+		return NULL;
+	}
+	((struct ss *)s->impl)->state = SS_SESSION;
+	return ch;
+}
+
+/* Server role: direct-tcpip opens come as messages (libssh 0.10 has no
+ * callback for them); everything else gets libssh's default refusal. */
+static int on_message(ssh_session session, ssh_message m, void *ud)
+{
+	struct sx *sx = ud;
+	struct ch_stream_req req = { .type = CH_STREAM_DIRECT_TCPIP };
+	struct ch_stream *s;
+	struct ss *ss;
+	ssh_channel ch;
+	int capped;
+
+	(void)session;
+	if (sx->x->role != CH_XPORT_SERVER || sx->state != SX_OPEN ||
+	    ssh_message_type(m) != SSH_REQUEST_CHANNEL_OPEN ||
+	    ssh_message_subtype(m) != SSH_CHANNEL_DIRECT_TCPIP)
+		return 1;
+	req.name = ssh_message_channel_request_open_destination(m);
+	req.port = (uint16_t)ssh_message_channel_request_open_destination_port(m);
+	req.orig_host = ssh_message_channel_request_open_originator(m);
+	req.orig_port = (uint16_t)
+		ssh_message_channel_request_open_originator_port(m);
+	if (req.name == NULL)
+		return 1;
+	if ((s = ch_stream_new(sx->x, &req, &capped)) == NULL) {
+		ch_clog_rl(CH_LOG_WARN, sx->x->log, "refused a direct-tcpip "
+			   "channel (%s)", capped ? "at the cap" : "no memory");
+		return 1;
+	}
+	/* the stream exists before its channel: what the owner writes in
+	 * accept() waits in its queue */
+	if ((ss = ss_new(sx, s, NULL)) == NULL) {
+		s->gone = s->closing = 1;
+		ch_xport_kick(sx->x);
+		return 1;
+	}
+	ss->state = SS_OPEN;
+	if (ch_stream_offer(s) != CH_OK) {
+		ss->state = SS_ENDED;
+		s->gone = s->closing = 1;
+		ch_xport_kick(sx->x);
+		return 1;
+	}
+	if ((ch = ssh_message_channel_request_open_reply_accept(m)) == NULL) {
+		ss->state = SS_ENDED;	/* taken: the owner hears closed() */
+		ch_stream_gone(s, "cannot open the channel");
+		return 0;
+	}
+	ss_attach(ss, ch);
+	ch_xport_kick(sx->x);	/* flush what accept() queued */
+	return 0;
+}
+
+/* Client role: every message the server sends us that libssh does not
+ * handle itself (channel opens, requests) gets the default refusal. */
+static int refuse_message(ssh_session session, ssh_message m, void *ud)
+{
+	(void)session;
+	(void)m;
+	(void)ud;
+	return 1;
+}
+
+/* Client role: advances one channel being opened. */
+static void step_open(struct ss *ss)
+{
+	struct ch_stream *s = ss->s;
+	const struct ch_stream_req *q = &s->req;
+	char why[CH_STREAM_NAME_MAX + 64];
+	int r = SSH_OK;
+
+	switch (ss->state) {
+	case SS_OPENING:
+		r = q->type == CH_STREAM_DIRECT_TCPIP
+			? ssh_channel_open_forward(ss->ch, q->name, q->port,
+				q->orig_host ? q->orig_host : "127.0.0.1",
+				q->orig_port)
+			: ssh_channel_open_session(ss->ch);
+		if (r == SSH_AGAIN)
+			return;
+		if (r != SSH_OK) {
+			snprintf(why, sizeof(why), "%s channel refused: %s",
+				 q->type == CH_STREAM_DIRECT_TCPIP
+				 ? "direct-tcpip" : "session",
+				 ssh_get_error(ss->sx->ssh));
+			break;
+		}
+		if (q->type == CH_STREAM_DIRECT_TCPIP) {
+			ss->state = SS_OPEN;
+			ch_stream_opened(s, CH_OK, NULL);
+			return;
+		}
+		ss->state = q->pty ? SS_PTY : SS_REQUEST;
+		/* fall through */
+	case SS_PTY:
+		if (ss->state == SS_PTY) {
+			r = ssh_channel_request_pty_size(ss->ch,
+				q->term && *q->term ? q->term : "xterm",
+				(int)q->cols, (int)q->rows);
+			if (r == SSH_AGAIN)
+				return;
+			if (r != SSH_OK) {
+				snprintf(why, sizeof(why), "pty refused");
+				break;
+			}
+			ss->state = SS_REQUEST;
+		}
+		/* fall through */
+	case SS_REQUEST:
+		r = q->type == CH_STREAM_SUBSYSTEM
+			? ssh_channel_request_subsystem(ss->ch, q->name)
+			: q->type == CH_STREAM_EXEC
+			? ssh_channel_request_exec(ss->ch, q->name)
+			: ssh_channel_request_shell(ss->ch);
+		if (r == SSH_AGAIN)
+			return;
+		if (r != SSH_OK) {
+			if (q->type == CH_STREAM_SUBSYSTEM)
+				snprintf(why, sizeof(why), "subsystem %s "
+					 "refused", q->name);
+			else
+				snprintf(why, sizeof(why), "%s refused",
+					 q->type == CH_STREAM_EXEC ? "exec"
+								   : "shell");
+			break;
+		}
+		ss->state = SS_OPEN;
+		ch_stream_opened(s, CH_OK, NULL);
+		return;
+	default:
+		return;
+	}
+	ch_stream_opened(s, CH_ERR_DENIED, why);
+	s->closing = 1;
+	ss_end(ss, why);
+}
+
+/* Delivers what waited while the stream was paused. */
+static void drain_held(struct ss *ss)
+{
+	char buf[CH_STREAM_READ_CHUNK];
+	int n;
+
+	while (ss->held && !ss->paused && ss->state == SS_OPEN &&
+	       !ss->s->closing) {
+		n = ssh_channel_read_nonblocking(ss->ch, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			ss->held = 0;
+			break;
+		}
+		if (ss->s->cb->data)
+			ss->s->cb->data(ss->s, buf, (size_t)n);
+	}
+}
+
+/* One channel after a pump: flush, deliver, end what is over. */
+static void ss_tend(struct ss *ss)
+{
+	struct ch_stream *s = ss->s;
+	size_t pending;
+
+	if (ss->state == SS_ENDED)
+		return;
+	if (ss->want_close && (ss->hard || ss->sx->x->closing)) {
+		ss_end(ss, NULL);
+		return;
+	}
+	if (ss->state == SS_OPENING || ss->state == SS_PTY ||
+	    ss->state == SS_REQUEST) {
+		step_open(ss);
+		if (ss->state != SS_OPEN)
+			return;
+	}
+	if (ss->refused) {
+		ss_end(ss, "request refused");
+		return;
+	}
+	if (ss->peer_closed && ss->state == SS_SESSION) {
+		ss_end(ss, "closed by the peer before its request");
+		return;
+	}
+	if (ch_chanout_flush(&ss->out) != CH_OK) {
+		ss_end(ss, "cannot write to the channel");
+		return;
+	}
+	pending = ch_chanout_pending(&ss->out);
+	if (pending == 0 && ss->last_pending && s->cb && s->cb->drained &&
+	    !s->closing)
+		s->cb->drained(s);
+	ss->last_pending = pending;
+	if (ss->held && !ss->paused)
+		drain_held(ss);
+	if (ss->want_eof && !ss->eof_sent && pending == 0 &&
+	    ssh_channel_is_open(ss->ch)) {
+		ss->eof_sent = 1;
+		ssh_channel_send_eof(ss->ch);
+	}
+	if (ss->peer_closed && !(ss->held && ss->paused)) {
+		ss_end(ss, "closed by the peer");
+		return;
+	}
+	if (ss->want_close && (pending == 0 || !ssh_channel_is_open(ss->ch)))
+		ss_end(ss, NULL);
+}
+
+/* ---- the connection ---- */
+
+static void after_pump(struct sx *sx)
+{
+	struct ch_xport *x = sx->x;
+	struct ch_stream *s, *next;
+
+	for (s = x->streams; s; s = next) {
+		next = s->next;
+		if (s->impl)
+			ss_tend(s->impl);
+		else if (s->closing)
+			ch_stream_gone(s, NULL);
+	}
+	if (!x->closing && (!ssh_is_connected(sx->ssh) ||
+	    (ssh_get_status(sx->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)))) {
+		const char *m = ssh_get_disconnect_message(sx->ssh);
+
+		ch_xport_fail(x, "the peer disconnected", m);
+	}
+	if (!x->closing)
+		ch_sshio_rearm(&sx->io);
+}
+
+static int on_auth_pubkey(ssh_session session, const char *user,
+			  struct ssh_key_struct *key, char sig_state, void *ud)
+{
+	struct sx *sx = ud;
+	struct ch_peer_id id = { .kind = CH_XPORT_SSH };
+	char fp[CH_FP_LEN] = "?";
+	const char *why;
+
+	(void)session;
+	ch_key_fingerprint(key, fp, sizeof(fp));
+	if (sx->state != SX_AUTH)
+		return SSH_AUTH_DENIED;
+	if (++sx->auth_tries > sx->max_auth_tries) {
+		ch_clog_rl(CH_LOG_WARN, sx->x->log, "too many authentication "
+			   "attempts");
+		ch_xport_close(sx->x, "too many authentication attempts");
+		return SSH_AUTH_DENIED;
+	}
+	if (sig_state != SSH_PUBLICKEY_STATE_NONE &&
+	    sig_state != SSH_PUBLICKEY_STATE_VALID) {
+		ch_clog_rl(CH_LOG_WARN, sx->x->log, "bad signature from key %s",
+			   fp);
+		return SSH_AUTH_DENIED;
+	}
+	id.key = key;
+	id.key_fp = fp;
+	id.user = user;
+	id.probe = sig_state == SSH_PUBLICKEY_STATE_NONE;
+	if (ch_xport_identify(sx->x, &id, &why) != CH_OK) {
+		ch_clog_rl(CH_LOG_WARN, sx->x->log, "key %s for user '%s' "
+			   "refused: %s", fp, user, why);
+		return SSH_AUTH_DENIED;
+	}
+	if (id.probe)
+		return SSH_AUTH_SUCCESS;	/* "would you accept this key" */
+	snprintf(sx->user, sizeof(sx->user), "%s", user);
+	sx->state = SX_OPEN;
+	ch_xport_set_up(sx->x);
+	return SSH_AUTH_SUCCESS;
+}
+
+static int pump_start(struct sx *sx)
+{
+	if ((sx->event = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(sx->event, sx->ssh) != SSH_OK) {
+		ch_xport_close(sx->x, "out of memory");
+		return CH_ERR_NOMEM;
+	}
+	return CH_OK;
+}
+
+/* Client role: identify the server's host key before anything of ours. */
+static int client_identify(struct sx *sx)
+{
+	struct ch_peer_id id = { .kind = CH_XPORT_SSH };
+	char fp[CH_FP_LEN];
+	const char *why;
+	ssh_key srv = NULL;
+	int r;
+
+	if (ssh_get_server_publickey(sx->ssh, &srv) != SSH_OK ||
+	    ch_key_fingerprint(srv, fp, sizeof(fp)) != CH_OK) {
+		ssh_key_free(srv);
+		ch_xport_close(sx->x, "host key unreadable");
+		return CH_ERR_SSH;
+	}
+	id.key = srv;
+	id.key_fp = fp;
+	r = ch_xport_identify(sx->x, &id, &why);
+	ssh_key_free(srv);
+	if (r != CH_OK) {
+		ch_xport_close(sx->x, why);
+		return r;
+	}
+	return CH_OK;
+}
+
+static void client_io(struct sx *sx)
+{
+	struct ch_xport *x = sx->x;
+	int r;
+
+	switch (sx->state) {
+	case SX_KEX:
+		r = ssh_connect(sx->ssh);
+		/* libssh 0.10 makes a given fd blocking when it first sees it
+		 * writable (socket.c, "connecting" state): then one peer that
+		 * stops reading would stall the whole loop. Undo it. */
+		set_nonblocking(sx->fd);
+		if (r == SSH_AGAIN)
+			return;
+		if (r != SSH_OK) {
+			ch_xport_fail(x, "SSH handshake failed",
+				      ssh_get_error(sx->ssh));
+			return;
+		}
+		if (client_identify(sx) != CH_OK)
+			return;
+		sx->state = SX_AUTH;
+		/* fall through */
+	case SX_AUTH:
+		r = ssh_userauth_publickey(sx->ssh, NULL, sx->key);
+		if (r == SSH_AUTH_AGAIN)
+			return;
+		if (r != SSH_AUTH_SUCCESS) {
+			ch_xport_fail(x, "the peer refused our key for user",
+				      sx->user);
+			return;
+		}
+		if (pump_start(sx) != CH_OK)
+			return;
+		sx->state = SX_OPEN;
+		ch_xport_set_up(x);
+		break;
+	case SX_OPEN:
+		if (ssh_event_dopoll(sx->event, 0) == SSH_ERROR &&
+		    !ssh_is_connected(sx->ssh)) {
+			ch_xport_fail(x, "connection lost", NULL);
+			return;
+		}
+		break;
+	}
+	if (!x->closing)
+		after_pump(sx);
+}
+
+static void server_io(struct sx *sx)
+{
+	struct ch_xport *x = sx->x;
+	int r;
+
+	if (sx->state == SX_KEX) {
+		r = ssh_handle_key_exchange(sx->ssh);
+		if (r == SSH_AGAIN)
+			return;
+		if (r != SSH_OK) {
+			ch_xport_fail(x, "SSH key exchange failed",
+				      ssh_get_error(sx->ssh));
+			return;
+		}
+		sx->state = SX_AUTH;
+		if (pump_start(sx) != CH_OK)
+			return;
+	}
+	if (ssh_event_dopoll(sx->event, 0) == SSH_ERROR &&
+	    !ssh_is_connected(sx->ssh)) {
+		ch_xport_fail(x, "connection lost", NULL);
+		return;
+	}
+	if (!x->closing)
+		after_pump(sx);
+}
+
+static void sx_io(struct ch_sshio *io)
+{
+	struct sx *sx = io->data;
+
+	if (sx->x->closing)
+		return;
+	if (sx->x->role == CH_XPORT_CLIENT)
+		client_io(sx);
+	else
+		server_io(sx);
+}
+
+static void sx_expired(struct ch_sshio *io, const char *why)
+{
+	struct sx *sx = io->data;
+
+	ch_xport_close(sx->x, why);
+}
+
+static void sx_dead(struct ch_sshio *io)
+{
+	struct sx *sx = io->data;
+
+	ch_xport_close(sx->x, "no answer to keep-alives");
+}
+
+static void sx_closed(struct ch_sshio *io)
+{
+	struct sx *sx = io->data;
+
+	if (sx->event) {
+		ssh_event_remove_session(sx->event, sx->ssh);
+		ssh_event_free(sx->event);
+		sx->event = NULL;
+	}
+	ssh_free(sx->ssh);	/* server role: closes the fd */
+	sx->ssh = NULL;
+	ch_xport_finish(sx->x);
+}
+
+static const struct ch_sshio_cb sx_io_cb = {
+	.io = sx_io,
+	.expired = sx_expired,
+	.dead = sx_dead,
+	.closed = sx_closed,
+};
+
+/* ---- the kind's operations ---- */
+
+static void sx_deadline(struct ch_xport *x, uint64_t ms, const char *why)
+{
+	ch_sshio_deadline(&sx_of(x)->io, ms, why);
+}
+
+static int sx_keepalive(struct ch_xport *x, uint32_t interval_ms,
+			uint32_t count)
+{
+	ch_sshio_keepalive(&sx_of(x)->io, interval_ms, count);
+	return CH_OK;
+}
+
+static int sx_open(struct ch_xport *x, struct ch_stream *s)
+{
+	struct sx *sx = sx_of(x);
+	const struct ch_stream_req *q = &s->req;
+	ssh_channel ch;
+
+	if (q->type == CH_STREAM_TLS || q->type == CH_STREAM_FD ||
+	    ((q->type == CH_STREAM_SUBSYSTEM || q->type == CH_STREAM_EXEC ||
+	      q->type == CH_STREAM_DIRECT_TCPIP) &&
+	     (q->name == NULL || *q->name == '\0')))
+		return CH_ERR_INVAL;
+	if ((ch = ssh_channel_new(sx->ssh)) == NULL)
+		return CH_ERR_NOMEM;
+	if (ss_new(sx, s, ch) == NULL) {
+		ssh_channel_free(ch);
+		return CH_ERR_NOMEM;
+	}
+	((struct ss *)s->impl)->state = SS_OPENING;
+	/* the open goes out from the loop: opened() never comes from
+	 * inside this call */
+	ch_xport_kick(x);
+	return CH_OK;
+}
+
+static int sx_write(struct ch_stream *s, const void *p, size_t n)
+{
+	struct ss *ss = s->impl;
+	int r;
+
+	if (ss->state != SS_OPEN || ss->want_eof)
+		return CH_ERR_CLOSED;
+	if (ss->ch == NULL)	/* a direct-tcpip open not yet answered */
+		return ch_buf_put(&ss->out.q, p, n);
+	r = ch_chanout_write(&ss->out, p, n);
+	ch_sshio_rearm(&ss->sx->io);
+	return r == CH_ERR_SSH ? CH_ERR_CLOSED : r;
+}
+
+static size_t sx_pending(const struct ch_stream *s)
+{
+	const struct ss *ss = s->impl;
+
+	return ss->state == SS_ENDED ? 0 : ch_chanout_pending(&ss->out);
+}
+
+static void sx_pause(struct ch_stream *s, int paused)
+{
+	struct ss *ss = s->impl;
+
+	ss->paused = paused;
+	if (!paused && ss->held)
+		ch_xport_kick(s->x);	/* delivered from the loop */
+}
+
+static void sx_eof(struct ch_stream *s)
+{
+	struct ss *ss = s->impl;
+
+	ss->want_eof = 1;
+	ch_xport_kick(s->x);
+}
+
+static void sx_exit_status(struct ch_stream *s, int status)
+{
+	struct ss *ss = s->impl;
+
+	ss->has_exit = 1;
+	ss->exit_status = status;
+}
+
+static void sx_stream_close(struct ch_stream *s, int hard)
+{
+	struct ss *ss = s->impl;
+
+	if (ss == NULL || ss->state == SS_ENDED) {
+		ch_stream_gone(s, NULL);
+		return;
+	}
+	/* ended from the loop: never inside a libssh callback, which may
+	 * still use the channel when it returns */
+	ss->want_close = 1;
+	if (hard || ss->state != SS_OPEN)
+		ss->hard = 1;
+	ch_xport_kick(s->x);
+}
+
+static void sx_stream_free(struct ch_stream *s)
+{
+	struct ss *ss = s->impl;
+
+	if (ss == NULL)
+		return;
+	if (ss->state != SS_ENDED) {	/* never ended on the wire */
+		ss->s->closing = 1;
+		ss_end(ss, NULL);
+	}
+	free(ss);
+	s->impl = NULL;
+}
+
+/* From the loop: the first step (our banner, a client's KEXINIT) and the
+ * handshake until it is done; afterwards the channels' deferred work
+ * (held data after a resume, closes, opens). */
+static void sx_soon(struct ch_xport *x)
+{
+	struct sx *sx = sx_of(x);
+
+	if (sx->state != SX_OPEN && !x->closing)
+		sx_io(&sx->io);
+	else
+		after_pump(sx);
+	if (!x->closing)
+		ch_sshio_rearm(&sx->io);
+}
+
+static void sx_teardown(struct ch_xport *x)
+{
+	struct sx *sx = sx_of(x);
+	socket_t fd = SSH_INVALID_SOCKET;
+
+	if (x->role == CH_XPORT_CLIENT)
+		fd = ssh_get_fd(sx->ssh);
+	ch_sshio_close(&sx->io);
+	if (ssh_is_connected(sx->ssh))
+		ssh_disconnect(sx->ssh);	/* frees the channels too */
+	/* client role: libssh forgets the fd without closing it (or closed
+	 * it itself in an error path: then ssh_get_fd was invalid) */
+	if (fd != SSH_INVALID_SOCKET)
+		close(fd);
+}
+
+static uint64_t sx_rx_bytes(const struct ch_xport *x)
+{
+	return sx_of(x)->io.rx.in_bytes;
+}
+
+static ssh_session sx_ssh(const struct ch_xport *x)
+{
+	return sx_of(x)->ssh;
+}
+
+static const struct ch_xport_impl ssh_impl = {
+	.name = "ssh",
+	.kind = CH_XPORT_SSH,
+	.deadline = sx_deadline,
+	.keepalive = sx_keepalive,
+	.open = sx_open,
+	.write = sx_write,
+	.pending = sx_pending,
+	.pause = sx_pause,
+	.eof = sx_eof,
+	.exit_status = sx_exit_status,
+	.stream_close = sx_stream_close,
+	.stream_free = sx_stream_free,
+	.teardown = sx_teardown,
+	.rx_bytes = sx_rx_bytes,
+	.soon = sx_soon,
+	.ssh = sx_ssh,
+};
+
+/* The common start: x and sx allocated and linked, or everything freed
+ * (and fd closed) on failure. */
+static int sx_new(uv_loop_t *loop, int fd, enum ch_xport_role role,
+		  const struct ch_xport_opts *o,
+		  const struct ch_xport_ops *ops, void *owner,
+		  struct ch_xport **xp, struct sx **sxp)
+{
+	struct ch_xport *x = calloc(1, sizeof(*x));
+	struct sx *sx = calloc(1, sizeof(*sx));
+
+	if (x == NULL || sx == NULL || (sx->ssh = ssh_new()) == NULL) {
+		free(x);
+		free(sx);
+		close(fd);
+		return CH_ERR_NOMEM;
+	}
+	if (ch_xport_init(x, loop, &ssh_impl, role, o, ops, owner) != CH_OK) {
+		ssh_free(sx->ssh);
+		free(sx);
+		free(x);
+		close(fd);
+		return CH_ERR_IO;
+	}
+	x->impl_data = sx;
+	sx->x = x;
+	sx->fd = fd;
+	set_nonblocking(fd);
+	sx->max_auth_tries = o->max_auth_tries ? o->max_auth_tries
+					       : SSHMUX_MAX_AUTH_TRIES;
+	*xp = x;
+	*sxp = sx;
+	return CH_OK;
+}
+
+/* Undoes sx_new once ssh holds what it holds (fd per role, see above). */
+static void sx_undo(struct ch_xport *x, struct sx *sx, int close_fd)
+{
+	ssh_free(sx->ssh);
+	if (close_fd)
+		close(sx->fd);
+	x->impl_data = NULL;
+	free(sx);
+	ch_xport_abort(x);
+}
+
+static int sx_go(uv_loop_t *loop, struct ch_xport *x, struct sx *sx,
+		 int close_fd_on_fail, struct ch_xport **out)
+{
+	int r;
+
+	ssh_set_blocking(sx->ssh, 0);
+	if ((r = ch_sshio_start(&sx->io, loop, sx->ssh, sx->fd, &sx_io_cb,
+				sx)) != CH_OK) {
+		sx_undo(x, sx, close_fd_on_fail);
+		return r;
+	}
+	*out = x;
+	/* the first step (our banner, a client's KEXINIT) from the loop */
+	ch_xport_kick(x);
+	return CH_OK;
+}
+
+int ch_xport_ssh_client_start(uv_loop_t *loop, int fd,
+			      const struct ch_xport_opts *o,
+			      const struct ch_xport_ops *ops, void *owner,
+			      struct ch_xport **out)
+{
+	struct ch_xport *x;
+	struct sx *sx;
+	int off = 0, r;
+	const char *nul = "/dev/null";
+
+	*out = NULL;
+	if (o->key == NULL || o->user == NULL) {
+		close(fd);
+		return CH_ERR_INVAL;
+	}
+	if ((r = sx_new(loop, fd, CH_XPORT_CLIENT, o, ops, owner, &x, &sx))
+	    != CH_OK)
+		return r;
+	sx->key = o->key;
+	snprintf(sx->user, sizeof(sx->user), "%s", o->user);
+	/* The fd stays ours. No ~/.ssh/config or known_hosts: identity is
+	 * the owner's (identify). */
+	if (ssh_options_set(sx->ssh, SSH_OPTIONS_FD, &fd) != SSH_OK ||
+	    ssh_options_set(sx->ssh, SSH_OPTIONS_PROCESS_CONFIG, &off) != SSH_OK ||
+	    ssh_options_set(sx->ssh, SSH_OPTIONS_KNOWNHOSTS, nul) != SSH_OK ||
+	    ssh_options_set(sx->ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, nul) != SSH_OK ||
+	    ssh_options_set(sx->ssh, SSH_OPTIONS_USER, o->user) != SSH_OK) {
+		ch_clog(CH_LOG_ERROR, x->log, "cannot set up SSH: %s",
+			ssh_get_error(sx->ssh));
+		sx_undo(x, sx, 1);
+		return CH_ERR_SSH;
+	}
+	ssh_set_message_callback(sx->ssh, refuse_message, sx);
+	return sx_go(loop, x, sx, 1, out);
+}
+
+int ch_xport_ssh_server_start(uv_loop_t *loop, int fd,
+			      const struct ch_xport_opts *o,
+			      const struct ch_xport_ops *ops, void *owner,
+			      struct ch_xport **out)
+{
+	struct ch_xport *x;
+	struct sx *sx;
+	int r;
+
+	*out = NULL;
+	if (o->bind == NULL) {
+		close(fd);
+		return CH_ERR_INVAL;
+	}
+	if ((r = sx_new(loop, fd, CH_XPORT_SERVER, o, ops, owner, &x, &sx))
+	    != CH_OK)
+		return r;
+	/* From here on the session owns fd: libssh closes it in ssh_free.
+	 * If accept_fd fails it is unclear whether the fd was taken, so it
+	 * is forgotten rather than risk a double close (as libnetconf2
+	 * does). */
+	if (ssh_bind_accept_fd(o->bind, sx->ssh, fd) != SSH_OK) {
+		ch_clog(CH_LOG_ERROR, x->log, "cannot start the SSH server: %s",
+			ssh_get_error(o->bind));
+		sx_undo(x, sx, 0);
+		return CH_ERR_SSH;
+	}
+	sx->scb.userdata = sx;
+	sx->scb.auth_pubkey_function = on_auth_pubkey;
+	sx->scb.channel_open_request_session_function = on_session_open;
+	ssh_callbacks_init(&sx->scb);
+	ssh_set_server_callbacks(sx->ssh, &sx->scb);
+	ssh_set_message_callback(sx->ssh, on_message, sx);
+	ssh_set_auth_methods(sx->ssh, SSH_AUTH_METHOD_PUBLICKEY);
+	return sx_go(loop, x, sx, 0, out);
+}
