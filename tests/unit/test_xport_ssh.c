@@ -288,7 +288,7 @@ static void test_server_refuses_key(void **st)
 	start_pair(0);
 	run_cond(both_closed);
 	assert_false(srv.up);
-	assert_non_null(strstr(cli.down_why, "refused our key"));
+	assert_non_null(strstr(cli.down_why, "peer refused our key"));
 }
 
 /* Three subsystem channels and an exec channel, traffic interleaved. */

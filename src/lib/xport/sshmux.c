@@ -576,6 +576,7 @@ static void after_pump(struct sx *sx)
 {
 	struct ch_xport *x = sx->x;
 	struct ch_stream *s, *next;
+	char what[96];
 
 	for (s = x->streams; s; s = next) {
 		next = s->next;
@@ -588,7 +589,9 @@ static void after_pump(struct sx *sx)
 	    (ssh_get_status(sx->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)))) {
 		const char *m = ssh_get_disconnect_message(sx->ssh);
 
-		ch_xport_fail(x, "the peer disconnected", m);
+		snprintf(what, sizeof(what), "%s disconnected%s", x->peer_name,
+			 x->up ? "" : " during the handshake");
+		ch_xport_fail(x, what, m);
 	}
 	if (!x->closing)
 		ch_sshio_rearm(&sx->io);
@@ -622,11 +625,9 @@ static int on_auth_pubkey(ssh_session session, const char *user,
 	id.key_fp = fp;
 	id.user = user;
 	id.probe = sig_state == SSH_PUBLICKEY_STATE_NONE;
-	if (ch_xport_identify(sx->x, &id, &why) != CH_OK) {
-		ch_clog_rl(CH_LOG_WARN, sx->x->log, "key %s for user '%s' "
-			   "refused: %s", fp, user, why);
+	/* the owner logs its decision */
+	if (ch_xport_identify(sx->x, &id, &why) != CH_OK)
 		return SSH_AUTH_DENIED;
-	}
 	if (id.probe)
 		return SSH_AUTH_SUCCESS;	/* "would you accept this key" */
 	snprintf(sx->user, sizeof(sx->user), "%s", user);
@@ -699,8 +700,12 @@ static void client_io(struct sx *sx)
 		if (r == SSH_AUTH_AGAIN)
 			return;
 		if (r != SSH_AUTH_SUCCESS) {
-			ch_xport_fail(x, "the peer refused our key for user",
-				      sx->user);
+			char what[128];
+
+			snprintf(what, sizeof(what), "%s refused %s key for "
+				 "user '%s'", x->peer_name, x->own_key_name,
+				 sx->user);
+			ch_xport_fail(x, what, NULL);
 			return;
 		}
 		if (pump_start(sx) != CH_OK)

@@ -25,6 +25,8 @@ int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
 	x->log = o && o->log ? o->log : &x->log_default;
 	x->max_streams = o && o->max_streams ? o->max_streams
 					     : CH_XPORT_MAX_STREAMS;
+	x->peer_name = o && o->peer_name ? o->peer_name : "peer";
+	x->own_key_name = o && o->own_key_name ? o->own_key_name : "our";
 	x->next_stream_id = 1;
 	x->why = "closed";
 	if (uv_timer_init(loop, &x->soon) != 0)

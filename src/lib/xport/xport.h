@@ -177,6 +177,11 @@ struct ch_stream_cb {
 struct ch_xport_opts {
 	const struct ch_logctx *log;	/* borrowed: conn=, peer=, device= */
 	uint32_t max_streams;		/* 0: CH_XPORT_MAX_STREAMS */
+	/* In the reasons this layer gives: who the peer is ("device",
+	 * "manager"; NULL: "peer") and whose key we show ("the hub's";
+	 * NULL: "our"). */
+	const char *peer_name;
+	const char *own_key_name;
 	/* SSH client role: who we are to the server. */
 	const char *user;
 	ssh_key key;			/* borrowed */

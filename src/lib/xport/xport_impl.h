@@ -73,6 +73,8 @@ struct ch_xport {
 	const struct ch_logctx *log;	/* the owner's, or a default */
 	struct ch_logctx log_default;
 	uint32_t max_streams;
+	const char *peer_name;		/* for reasons: "device", "peer" */
+	const char *own_key_name;	/* "the hub's", "our" */
 	struct ch_stream *streams;
 	size_t nstreams;
 	unsigned next_stream_id;
