@@ -36,7 +36,10 @@ int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
 
 static void on_soon_closed_abort(uv_handle_t *h)
 {
-	free(h->data);
+	struct ch_xport *x = h->data;
+
+	free(x->impl_data);
+	free(x);
 }
 
 void ch_xport_abort(struct ch_xport *x)
@@ -45,6 +48,7 @@ void ch_xport_abort(struct ch_xport *x)
 		x->soon_open = 0;
 		uv_close((uv_handle_t *)&x->soon, on_soon_closed_abort);
 	} else {
+		free(x->impl_data);
 		free(x);
 	}
 }
