@@ -250,7 +250,7 @@ void ch_stream_gone(struct ch_stream *s, const char *why)
 		return;
 	s->gone = 1;
 	s->closing = 1;
-	if (why)
+	if (why && why != s->why)	/* a kind may hand back s->why */
 		snprintf(s->why, sizeof(s->why), "%s", why);
 	else if (s->why[0] == '\0')
 		snprintf(s->why, sizeof(s->why), "closed");
