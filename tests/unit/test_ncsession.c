@@ -17,6 +17,7 @@
 #include "lib/nc/session.h"
 #include "lib/xport/xport.h"
 
+#define TICK_MS 5
 #define GUARD_MS 10000
 #define MAX_RPCS 16
 
@@ -58,6 +59,7 @@ struct fx {
 	uv_loop_t loop;
 	uv_timer_t guard;
 	int guard_fired;
+	unsigned guard_ticks;
 	struct side cli, srv;
 	int raw;			/* the raw peer's fd, or -1 */
 	struct done_rec done[MAX_RPCS];
@@ -68,12 +70,19 @@ static struct fx *F;
 
 static void on_guard(uv_timer_t *t)
 {
-	((struct fx *)t->data)->guard_fired = 1;
+	struct fx *f = t->data;
+
+	if (++f->guard_ticks >= GUARD_MS / TICK_MS)
+		f->guard_fired = 1;
 }
 
+/* Runs the loop until cond holds, GUARD_MS at most. The guard ticks every
+ * TICK_MS so that a state reached in a timer callback (nothing more on
+ * the fds) is seen without waiting for the deadline. */
 #define RUN_UNTIL(cond) do { \
 	F->guard_fired = 0; \
-	uv_timer_start(&F->guard, on_guard, GUARD_MS, 0); \
+	F->guard_ticks = 0; \
+	uv_timer_start(&F->guard, on_guard, TICK_MS, TICK_MS); \
 	while (!(cond) && !F->guard_fired) \
 		uv_run(&F->loop, UV_RUN_ONCE); \
 	uv_timer_stop(&F->guard); \

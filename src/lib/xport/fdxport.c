@@ -86,11 +86,9 @@ static void stream_done(struct fdx *f, const char *why)
 		return;
 	if (x->closing)
 		why = x->why;
-	else if (why == NULL)
-		why = s->why[0] ? s->why : "closed";
 	f->flushing = 0;
 	ch_buf_reset(&f->out);
-	ch_stream_gone(s, why);
+	ch_stream_gone(s, why);		/* NULL keeps the close's own */
 	ch_xport_fail(x, s->why, NULL);	/* s->why holds the copy */
 	rearm(f);
 }
