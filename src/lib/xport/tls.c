@@ -376,6 +376,10 @@ static void rearm(struct ch_tls *t)
 		}
 		return;
 	}
+	/* Paused: the peer's bytes wait in the kernel (a write that waits
+	 * for input, or a failure to report, still needs the fd). */
+	if (t->rd_paused && t->hs_ok && !t->wr_wants_read && !dead(t))
+		want = 0;
 	/* A failure the owner has not seen (a write outside our callbacks
 	 * whose error it may have dropped): a dead fd polls ready at once,
 	 * and io() then lets the owner read the error. */
@@ -384,8 +388,17 @@ static void rearm(struct ch_tls *t)
 		want |= UV_WRITABLE;	/* not while a write waits to read */
 	if (want != t->events) {
 		t->events = want;
-		uv_poll_start(&t->poll, want, on_poll);
+		if (want)
+			uv_poll_start(&t->poll, want, on_poll);
+		else
+			uv_poll_stop(&t->poll);
 	}
+}
+
+void ch_tls_pause(struct ch_tls *t, int paused)
+{
+	t->rd_paused = paused;
+	rearm(t);
 }
 
 /* Turns a failed SSL call into a code and t->err. saved_errno is errno

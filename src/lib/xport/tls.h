@@ -180,6 +180,7 @@ struct ch_tls {				/* embedded in the owner's struct;
 	int fatal;			/* no close_notify may be sent */
 	int shut_sent;			/* close_notify went out */
 	int closing;
+	int rd_paused;			/* ch_tls_pause */
 	const char *deadline_why;
 	/* verification: the first failure seen, or X509_V_OK */
 	long verr;
@@ -223,6 +224,13 @@ int ch_tls_read(struct ch_tls *t, void *buf, size_t cap, size_t *n);
  * not reading; nothing was queued), CH_ERR_TLS / CH_ERR_CLOSED when the
  * session failed, CH_ERR_INVAL when closing. */
 int ch_tls_write(struct ch_tls *t, const void *data, size_t len);
+
+/* 1: stop watching the fd for reading once the handshake is done (TCP
+ * backpressure: the peer's bytes wait in the kernel); io() still comes
+ * as queued output drains or after a failure. 0: watch it again. OpenSSL
+ * may already hold decrypted bytes the fd will not signal: after
+ * resuming, the owner reads at once (from the loop). */
+void ch_tls_pause(struct ch_tls *t, int paused);
 
 /* Bytes queued and not yet taken by the socket. */
 static inline size_t ch_tls_pending(const struct ch_tls *t)

@@ -38,7 +38,10 @@ int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
 
 static void on_soon_closed_abort(uv_handle_t *h)
 {
-	free(h->data);
+	struct ch_xport *x = h->data;
+
+	free(x->impl_data);
+	free(x);
 }
 
 void ch_xport_abort(struct ch_xport *x)
@@ -47,6 +50,7 @@ void ch_xport_abort(struct ch_xport *x)
 		x->soon_open = 0;
 		uv_close((uv_handle_t *)&x->soon, on_soon_closed_abort);
 	} else {
+		free(x->impl_data);
 		free(x);
 	}
 }
@@ -250,7 +254,7 @@ void ch_stream_gone(struct ch_stream *s, const char *why)
 		return;
 	s->gone = 1;
 	s->closing = 1;
-	if (why)
+	if (why && why != s->why)	/* a kind may hand back s->why */
 		snprintf(s->why, sizeof(s->why), "%s", why);
 	else if (s->why[0] == '\0')
 		snprintf(s->why, sizeof(s->why), "closed");

@@ -67,6 +67,9 @@
 #define CH_XPORT_MAX_STREAMS 64		/* default cap per connection */
 #define CH_STREAM_NAME_MAX 256		/* subsystem, exec command, host */
 #define CH_STREAM_TERM_MAX 64		/* pty-req TERM */
+/* A non-hard close of a TLS or fd stream waits this long for its queue
+ * to go out before the connection is cut. */
+#define CH_STREAM_CLOSE_FLUSH_MS (5 * 1000)
 
 struct ch_xport;
 struct ch_stream;
@@ -273,7 +276,8 @@ void ch_stream_eof(struct ch_stream *s);
 void ch_stream_exit_status(struct ch_stream *s, int status);
 /* Closes the stream once its queue is out (or at once with hard: the
  * queue is dropped); closed() follows from the loop. Idempotent. On a
- * TLS or fd stream this closes the connection. */
+ * TLS or fd stream this closes the connection; the wait for the queue is
+ * bounded by CH_STREAM_CLOSE_FLUSH_MS. */
 void ch_stream_close(struct ch_stream *s, int hard, const char *why);
 
 unsigned ch_stream_id(const struct ch_stream *s);	/* from 1 */

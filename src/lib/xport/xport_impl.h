@@ -97,7 +97,8 @@ int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
 		  const struct ch_xport_opts *o,
 		  const struct ch_xport_ops *ops, void *owner);
 /* Frees a connection whose start failed before anything was reported
- * (closes the soon handle first; x is freed from the loop). */
+ * (closes the soon handle first; x and x->impl_data are freed from the
+ * loop, as after closed()). */
 void ch_xport_abort(struct ch_xport *x);
 
 /* The peer presented id: the owner's decision (CH_OK or a refusal with
