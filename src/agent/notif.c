@@ -331,8 +331,8 @@ int notif_init(uv_loop_t *loop, const char *dir)
 
 	notif_cleanup();
 	snprintf(path, sizeof(path), "%s/" AGENT_NOTIF_LOG_FILE, dir);
-	if ((r = notif_log_open(path, AGENT_NOTIF_LOG_MAX,
-				AGENT_NOTIF_LOG_BYTES, &stream.log)) != CH_OK)
+	if ((r = notif_log_open(path, CH_AGENT_NOTIF_LOG_MAX,
+				CH_AGENT_NOTIF_LOG_BYTES, &stream.log)) != CH_OK)
 		return r;
 	if (loop != NULL && uv_timer_init(loop, &stream.stop_timer) == 0) {
 		stream.timer_init = 1;

@@ -23,10 +23,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
+
 #define CLI_DEFAULT_SOCKET "/var/lib/callhome/hub.sock"
 #define CLI_SOCKET_ENV "CALLHOME_HUB"
-#define CLI_DEFAULT_TIMEOUT_S 60
-#define CLI_MAX_TIMEOUT_S 86400
 #define CLI_MAX_OPTS 16		/* global + one command's long options */
 #define CLI_SHORTOPTS_MAX 64
 #define CLI_MSG_MAX 1024	/* one error line */

@@ -134,14 +134,14 @@ static int recv_response(const struct run *run, int64_t deadline, int fd,
 	int r = CLI_HUB;
 
 	*out = NULL;
-	ch_buf_init(&in, CLI_MAX_RESPONSE);
+	ch_buf_init(&in, CH_CLI_MAX_RESPONSE);
 	while (nl == NULL) {
 		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
 
 		if (n > 0) {
 			if (ch_buf_put(&in, chunk, (size_t)n) != CH_OK) {
 				cli_fail("the hub's response is larger than "
-					 "%u MiB", CLI_MAX_RESPONSE >> 20);
+					 "%u MiB", CH_CLI_MAX_RESPONSE >> 20);
 				goto out;
 			}
 			nl = memchr(ch_buf_ptr(&in) + scanned, '\n',

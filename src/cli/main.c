@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 {
 	static const struct option version = { "version", no_argument, NULL,
 					       'V' };
-	struct run run = { .timeout_s = CLI_DEFAULT_TIMEOUT_S };
+	struct run run = { .timeout_s = CH_CLI_DEFAULT_TIMEOUT_S };
 	const char *env = getenv(CLI_SOCKET_ENV);
 	char more[128];
 	int c, r, n;

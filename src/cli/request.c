@@ -54,7 +54,7 @@ int req_limit(struct run *run, uint32_t limit)
 	return limit ? req_set(run, "limit", json_integer(limit)) : CLI_OK;
 }
 
-/* Reads all of f, at most CLI_MAX_XML bytes; name is for messages. */
+/* Reads all of f, at most CH_CLI_MAX_XML bytes; name is for messages. */
 static int read_stream(struct run *run, FILE *f, const char *name,
 		       char **out, size_t *len)
 {
@@ -65,11 +65,11 @@ static int read_stream(struct run *run, FILE *f, const char *name,
 
 	*out = NULL;
 	*len = 0;
-	ch_buf_init(&b, CLI_MAX_XML);
+	ch_buf_init(&b, CH_CLI_MAX_XML);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (ch_buf_put(&b, chunk, n) != CH_OK) {
 			r = cli_usage_error(run, "%s is larger than %u MiB",
-					    name, CLI_MAX_XML >> 20);
+					    name, CH_CLI_MAX_XML >> 20);
 			goto out;
 		}
 	}

@@ -9,14 +9,14 @@
 
 #include <stdarg.h>
 
+#include "lib/core/limits.h"
+
 enum ch_log_level {
 	CH_LOG_ERROR = 0,
 	CH_LOG_WARN = 1,
 	CH_LOG_INFO = 2,
 	CH_LOG_DEBUG = 3,
 };
-
-#define CH_LOG_LINE_MAX 2048	/* one line; longer is cut */
 
 extern int ch_log_threshold;
 
@@ -89,8 +89,6 @@ static inline struct ch_logctx ch_logctx_chan(const struct ch_logctx *c,
  * packet) goes through a rate limit per call site: at most
  * CH_LOG_BURST lines per CH_LOG_BURST_WINDOW_MS, then one line saying how
  * many were suppressed when the next window opens. */
-#define CH_LOG_BURST 20
-#define CH_LOG_BURST_WINDOW_MS (10 * 1000)
 
 struct ch_ratelimit {
 	unsigned long long window_start_ms;

@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
 #include "lib/core/buf.h"
 
-#define CH_FRAME_MAX_MSG_DEFAULT (16u * 1024 * 1024) /* whole message */
 #define CH_FRAME_CHUNK_SIZE_MAX 4294967295ull	    /* RFC 6242 4.2 */
 #define CH_FRAME_ENCODE_CHUNK (64u * 1024)	    /* chunks we emit */
 

@@ -16,9 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
 #include "lib/nc/msg.h"
-
-#define CH_NC_HELLO_TIMEOUT_MS (30 * 1000) /* used by the owners' timers */
 
 enum ch_nc_role {
 	CH_NC_CLIENT = 0,
