@@ -115,7 +115,7 @@ static int append_file(const char *path, const char *data, size_t len)
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		ch_error("%s: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s", path);
 		return CH_ERR_IO;
 	}
 	while (done < len) {
@@ -123,14 +123,14 @@ static int append_file(const char *path, const char *data, size_t len)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			ch_error("%s: %s", path, strerror(errno));
+			ch_log_errno(CH_LOG_ERROR, "%s", path);
 			r = CH_ERR_IO;
 			goto out;
 		}
 		done += (size_t)w;
 	}
 	if (fsync(fd) != 0) {
-		ch_error("%s: fsync: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: fsync", path);
 		r = CH_ERR_IO;
 	}
 out:

@@ -217,7 +217,7 @@ int oncommit_start(const struct oncommit_spec *spec,
 	h->msg_max = spec->msg_max < MSG_MAX ? spec->msg_max : MSG_MAX;
 	snprintf(h->dir, sizeof(h->dir), "%s/on-commit-XXXXXX", spec->dir);
 	if (mkdtemp(h->dir) == NULL) {
-		ch_error("%s: %s", h->dir, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s", h->dir);
 		free(h);
 		return CH_ERR_IO;
 	}
@@ -319,9 +319,9 @@ static void wait_rollback(struct oncommit_run *h)
 		ch_info("the on-commit program applied the rolled-back "
 			"configuration");
 	else if (p < 0 && !timed_out)
-		ch_error("on-commit program (pid %d): %s: its result on the "
-			 "rolled-back configuration is unknown", pid,
-			 strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "on-commit program (pid %d): its "
+			     "result on the rolled-back configuration is "
+			     "unknown", pid);
 	else
 		ch_error("the on-commit program failed on the rolled-back "
 			 "configuration (%s %d): the device's configuration "

@@ -82,6 +82,10 @@ struct command {
  * characters, e.g. from the hub's sentences, become spaces). Silent while
  * muted and after SIGINT; cli_last_failure() has the message either way. */
 void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_fail() with ": " and the text of error number e (a saved errno)
+ * appended. */
+void cli_fail_errno(int e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* cli_fail() for a command line that makes no sense, pointing at the help
  * of run->cmd (or --help before a command). Returns CLI_USAGE. */

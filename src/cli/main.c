@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	r = run_command(&run, argc - optind, argv + optind);
 	json_decref(run.req);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_fail("writing to standard output: %s", strerror(errno));
+		cli_fail_errno(errno, "writing to standard output");
 		if (r == CLI_OK)
 			r = CLI_HUB;
 	}

@@ -74,7 +74,7 @@ static int read_stream(struct run *run, FILE *f, const char *name,
 		}
 	}
 	if (ferror(f)) {
-		cli_fail("reading %s: %s", name, strerror(errno));
+		cli_fail_errno(errno, "reading %s", name);
 		r = CLI_USAGE;
 		goto out;
 	}
@@ -98,7 +98,7 @@ int req_text(struct run *run, const char *key, const char *arg, bool is_path,
 		r = read_stream(run, stdin, "standard input", &data, &len);
 	} else if (is_path) {
 		if ((f = fopen(arg, "rb")) == NULL) {
-			cli_fail("cannot open %s: %s", arg, strerror(errno));
+			cli_fail_errno(errno, "cannot open %s", arg);
 			return CLI_USAGE;
 		}
 		r = read_stream(run, f, arg, &data, &len);

@@ -603,13 +603,13 @@ static void connection_cb(uv_stream_t *server, int status)
 	struct ctl_client *c;
 
 	if (status < 0) {
-		ch_warn("control socket %s: accept: %s", ctl->path,
-			uv_strerror(status));
+		ch_log_rl(CH_LOG_WARN, "control socket %s: accept: %s",
+			  ctl->path, uv_strerror(status));
 		return;
 	}
 	if (ctl->nclients >= CH_CTL_MAX_CLIENTS) {
-		ch_warn("control socket %s: %d clients already; refusing one",
-			ctl->path, ctl->nclients);
+		ch_log_rl(CH_LOG_WARN, "control socket %s: %d clients already; "
+			  "refusing one", ctl->path, ctl->nclients);
 		reject(ctl);
 		return;
 	}
@@ -664,7 +664,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	if (lstat(path, &st) != 0) {
 		if (errno == ENOENT)
 			return CH_OK;
-		ch_error("control socket %s: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket %s", path);
 		return CH_ERR_IO;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
@@ -674,7 +674,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		ch_error("control socket: socket: %s", strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket: socket");
 		return CH_ERR_IO;
 	}
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
@@ -687,13 +687,13 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 		return CH_ERR_EXISTS;
 	}
 	if (err != ECONNREFUSED) {
-		ch_error("control socket %s: cannot probe it: %s", path,
-			 strerror(err));
+		ch_log_write_errno(CH_LOG_ERROR, err, "control socket %s: "
+				   "cannot probe it", path);
 		return CH_ERR_IO;
 	}
 	if (unlink(path) != 0 && errno != ENOENT) {
-		ch_error("control socket %s: cannot remove the stale socket: "
-			 "%s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket %s: cannot remove "
+			     "the stale socket", path);
 		return CH_ERR_IO;
 	}
 	ch_info("control socket %s: removed a stale socket", path);
@@ -710,13 +710,13 @@ static int bind_listen(const char *path, const struct sockaddr_un *sa,
 	*fd_out = -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		ch_error("control socket: socket: %s", strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket: socket");
 		return CH_ERR_IO;
 	}
 	/* Linux gives the socket file the socket inode's mode (less the
 	 * umask): set it before bind so there is no window at 0777. */
 	if (fchmod(fd, CTL_SOCKET_MODE) != 0) {
-		ch_error("control socket: fchmod: %s", strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket: fchmod");
 		goto out;
 	}
 	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0) {
@@ -725,14 +725,14 @@ static int bind_listen(const char *path, const struct sockaddr_un *sa,
 				 path);
 			r = CH_ERR_EXISTS;
 		} else {
-			ch_error("control socket %s: bind: %s", path,
-				 strerror(errno));
+			ch_log_errno(CH_LOG_ERROR, "control socket %s: bind",
+				     path);
 		}
 		goto out;
 	}
 	if (chmod(path, CTL_SOCKET_MODE) != 0 || lstat(path, st) != 0 ||
 	    listen(fd, CH_CTL_BACKLOG) != 0) {
-		ch_error("control socket %s: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket %s", path);
 		unlink(path);
 		goto out;
 	}
