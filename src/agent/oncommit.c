@@ -12,6 +12,7 @@
 
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
+#include "lib/core/limits.h"
 #include "lib/core/log.h"
 
 #define RUN_DIR_MAX 4096
@@ -296,7 +297,8 @@ int oncommit_pid(const struct oncommit_run *run)
 static void wait_rollback(struct oncommit_run *h)
 {
 	uint64_t deadline = uv_hrtime() + 1000000ull * h->timeout_ms;
-	struct timespec tick = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+	struct timespec tick = {
+		.tv_nsec = CH_AGENT_ONCOMMIT_POLL_MS * 1000 * 1000 };
 	pid_t pid = h->proc.pid, p;
 	int status = 0, timed_out = 0;
 
