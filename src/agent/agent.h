@@ -12,6 +12,7 @@
 #include <libssh/server.h>
 #include <uv.h>
 
+#include "lib/core/limits.h"
 #include "agent/chconfig.h"
 #include "agent/datastore.h"
 #include "lib/core/backoff.h"
@@ -19,55 +20,37 @@
 #include "lib/xport/sshio.h"
 #include "lib/id/sshkey.h"
 
-#define AGENT_AUTH_TIMEOUT_MS (30 * 1000)   /* RFC 8071 S5: manager must auth */
-#define AGENT_CONNECT_TIMEOUT_MS (5 * 1000) /* per address; RFC 9643 max-wait */
-#define AGENT_BACKOFF_BASE_MS 1000
-#define AGENT_BACKOFF_MAX_MS (5 * 60 * 1000)
-#define AGENT_MAX_AUTH_TRIES 6
-#define AGENT_MAX_CHANNELS 8	/* NETCONF sessions on one connection */
-#define AGENT_MAX_ENDPOINTS CHC_MAX_ENDPOINTS	/* --call-home flags */
-#define AGENT_MAX_CTN_FLAGS CHC_MAX_CTN		/* --cert-to-name */
-/* Attempts on one endpoint are this far apart (jittered down to half):
- * a refused connect returns at once and must not spin. */
-#define AGENT_RETRY_DELAY_MS 1000
-/* A session shorter than this that follows another short one is not
- * "a manager that works": the next call waits a back-off instead of
- * following at once (a manager that accepts and drops in a loop). */
-#define AGENT_STABLE_SESSION_MS (2 * 1000)
-/* Changes of the call-home configuration are applied this long after
- * the commit, so that the reply to it reaches the manager first. */
-#define AGENT_RECONFIG_DELAY_MS 200
-#define AGENT_MINUTE_MS (60 * 1000)
+/* Limits: lib/core/limits.h (CH_AGENT_*). The old names below are kept
+ * only for agent.c, dialer.c and server.c until they switch. */
+#define AGENT_MAX_AUTH_TRIES CH_AGENT_MAX_AUTH_TRIES
+#define AGENT_MAX_CHANNELS CH_AGENT_MAX_CHANNELS
+#define AGENT_RETRY_DELAY_MS CH_AGENT_RETRY_DELAY_MS
+#define AGENT_STABLE_SESSION_MS CH_AGENT_STABLE_SESSION_MS
+#define AGENT_LAST_MAX CH_AGENT_LAST_MAX
+#define AGENT_RUNNING_MAX CH_AGENT_RUNNING_MAX
+#define AGENT_ON_COMMIT_MSG_MAX CH_AGENT_ON_COMMIT_MSG_MAX
+#define AGENT_DEFERRED_MAX CH_AGENT_DEFERRED_MAX
+
 /* reconnect-strategy last-connected, kept across restarts (dialer.c). */
 #define AGENT_LAST_FILE "callhome-last-connected"
-#define AGENT_LAST_MAX (64u * 1024)
-#define AGENT_RUNNING_MAX (64u * 1024 * 1024)
 /* RFC 6022's module, from Debian's netconfd (yuma123); without it the
  * agent offers no ietf-netconf-monitoring. */
 #define AGENT_MONITORING_YANG \
 	"/usr/share/yuma/modules/ietf/ietf-netconf-monitoring@2010-10-04.yang"
 
 /* RFC 5277 replay log, DATASTORE/AGENT_NOTIF_LOG_FILE: the newest
- * AGENT_NOTIF_LOG_MAX notifications, at most AGENT_NOTIF_LOG_BYTES of
+ * CH_AGENT_NOTIF_LOG_MAX notifications, at most CH_AGENT_NOTIF_LOG_BYTES of
  * them; the file is appended to and rewritten (atomically) with only
  * those when it grows a quarter past either bound. */
 #define AGENT_NOTIF_LOG_FILE "notifications.log"
-#define AGENT_NOTIF_LOG_MAX 1000
-#define AGENT_NOTIF_LOG_BYTES (1024u * 1024)
-
-/* --on-commit PROG: run on every change of running, which it may
- * reject (docs/on-commit.md). */
-#define AGENT_ON_COMMIT_TIMEOUT_MS (30 * 1000)
-#define AGENT_ON_COMMIT_MSG_MAX 1024	/* its stderr in the rpc-error */
-#define AGENT_DEFERRED_MAX 64	/* rpcs queued behind a deferred reply */
 
 struct agent_config {
 	/* The call-home shortcut flags (chconfig.h): the configuration
 	 * when running has none. */
-	struct chc_flag_endpoint endpoints[AGENT_MAX_ENDPOINTS];
+	struct chc_flag_endpoint endpoints[CH_CHC_MAX_ENDPOINTS];
 	size_t nendpoints;
 	struct chc_flags chflags;
-	const char *ctn[AGENT_MAX_CTN_FLAGS];
+	const char *ctn[CH_CHC_MAX_CTN];
 	const char *host_key_path;
 	const char *authkeys_path;
 	const char *datastore_dir;

@@ -15,8 +15,6 @@
 #include "lib/core/log.h"
 #include "lib/nc/msg.h"
 
-#define CHC_XML_MAX (1024u * 1024)	/* the flags' configuration */
-
 static char last_error[CHC_ERROR_MAX];
 
 /* Logs why a configuration cannot be used and keeps the text for
@@ -101,19 +99,19 @@ static int read_tcp(const struct lyd_node *tcp, struct chc_endpoint *e)
 	if (e->host == NULL)	/* mandatory: only a partial tree lacks it */
 		return CH_ERR_INVAL;
 	e->port = (uint16_t)u32(tcp, "remote-port", e->transport == CHC_TLS ?
-				CHC_PORT_TLS : CHC_PORT_SSH);
+				CH_PORT_TLS : CH_PORT_SSH);
 	e->tcp_keepalives = ka != NULL;
-	e->tcp_idle_s = u32(ka, "idle-time", CHC_TCP_IDLE_S);
-	e->tcp_probes = u32(ka, "max-probes", CHC_TCP_PROBES);
-	e->tcp_interval_s = u32(ka, "probe-interval", CHC_TCP_INTERVAL_S);
+	e->tcp_idle_s = u32(ka, "idle-time", CH_CHC_TCP_IDLE_S);
+	e->tcp_probes = u32(ka, "max-probes", CH_CHC_TCP_PROBES);
+	e->tcp_interval_s = u32(ka, "probe-interval", CH_CHC_TCP_INTERVAL_S);
 	return CH_OK;
 }
 
 static void read_aliveness(const struct lyd_node *ka, struct chc_endpoint *e)
 {
 	e->keepalives = ka != NULL;
-	e->ka_max_wait_s = u32(ka, "max-wait", CHC_KA_MAX_WAIT_S);
-	e->ka_max_attempts = u32(ka, "max-attempts", CHC_KA_MAX_ATTEMPTS);
+	e->ka_max_wait_s = u32(ka, "max-wait", CH_CHC_KA_MAX_WAIT_S);
+	e->ka_max_attempts = u32(ka, "max-attempts", CH_CHC_KA_MAX_ATTEMPTS);
 }
 
 /* One rule; the schema checked its syntax, not a fingerprint's length
@@ -156,9 +154,9 @@ static int read_ctn(const struct lyd_node *maps, struct chc_endpoint *e)
 
 	LY_LIST_FOR(lyd_child(maps), c)
 		n++;
-	if (n > CHC_MAX_CTN) {
+	if (n > CH_CHC_MAX_CTN) {
 		cfg_error("endpoint %s: %zu cert-to-name rules (at most %d)",
-			 e->name, n, CHC_MAX_CTN);
+			 e->name, n, CH_CHC_MAX_CTN);
 		return CH_ERR_LIMIT;
 	}
 	if (n && (e->ctn = calloc(n, sizeof(*e->ctn))) == NULL)
@@ -229,9 +227,9 @@ static int read_client(const struct lyd_node *n, struct chc_client *cl)
 	LY_LIST_FOR(lyd_child(eps), e)
 		if (e->schema && strcmp(e->schema->name, "endpoint") == 0)
 			cl->neps++;
-	if (cl->neps == 0 || cl->neps > CHC_MAX_ENDPOINTS) {
+	if (cl->neps == 0 || cl->neps > CH_CHC_MAX_ENDPOINTS) {
 		cfg_error("call-home client %s: %zu endpoints (1 to %d)",
-			 cl->name, cl->neps, CHC_MAX_ENDPOINTS);
+			 cl->name, cl->neps, CH_CHC_MAX_ENDPOINTS);
 		cl->neps = 0;	/* none allocated: chc_free frees none */
 		return CH_ERR_LIMIT;
 	}
@@ -252,8 +250,8 @@ static int read_client(const struct lyd_node *n, struct chc_client *cl)
 		}
 	}
 	cl->periodic = per != NULL;
-	cl->period_min = u32(per, "period", CHC_PERIOD_MIN);
-	cl->idle_timeout_s = u32(per, "idle-timeout", CHC_IDLE_TIMEOUT_S);
+	cl->period_min = u32(per, "period", CH_CHC_PERIOD_MIN);
+	cl->idle_timeout_s = u32(per, "idle-timeout", CH_CHC_IDLE_TIMEOUT_S);
 	if ((v = str(per, "anchor-time")) != NULL) {
 		if (ch_sched_parse_time(v, &cl->anchor_ms) != CH_OK) {
 			cfg_error("call-home client %s: anchor-time '%s' is "
@@ -267,8 +265,8 @@ static int read_client(const struct lyd_node *n, struct chc_client *cl)
 		? CH_START_FIRST_LISTED
 		: strcmp(v, "last-connected") == 0 ? CH_START_LAST_CONNECTED
 						     : CH_START_RANDOM;
-	cl->max_wait_s = u32(rs, "max-wait", CHC_RS_MAX_WAIT_S);
-	cl->max_attempts = u32(rs, "max-attempts", CHC_RS_MAX_ATTEMPTS);
+	cl->max_wait_s = u32(rs, "max-wait", CH_CHC_RS_MAX_WAIT_S);
+	cl->max_attempts = u32(rs, "max-attempts", CH_CHC_RS_MAX_ATTEMPTS);
 	/* Every value, defaults too: equal text means equal behaviour. */
 	if (lyd_print_mem(&cl->canon, n, LYD_XML,
 			  LYD_PRINT_SHRINK | LYD_PRINT_WD_ALL) != LY_SUCCESS)
@@ -291,9 +289,9 @@ int chc_from_tree(const struct lyd_node *tree, struct chc_config *out)
 	LY_LIST_FOR(lyd_child(ch), c)
 		if (c->schema && strcmp(c->schema->name, "netconf-client") == 0)
 			out->n++;
-	if (out->n > CHC_MAX_CLIENTS) {
+	if (out->n > CH_CHC_MAX_CLIENTS) {
 		cfg_error("call home: %zu netconf-client entries (at most %d)",
-			 out->n, CHC_MAX_CLIENTS);
+			 out->n, CH_CHC_MAX_CLIENTS);
 		out->n = 0;
 		return CH_ERR_LIMIT;
 	}
@@ -437,7 +435,7 @@ int chc_flags_xml(const struct chc_flags *f, char **xml)
 	int r;
 
 	*xml = NULL;
-	ch_buf_init(&b, CHC_XML_MAX);
+	ch_buf_init(&b, CH_CHC_XML_MAX);
 	r = ch_buf_puts(&b, "<config><netconf-server xmlns=\"" CHC_NS "\" "
 			"xmlns:chns=\"" CHC_NS "\"><call-home><netconf-client>"
 			"<name>manager</name><endpoints>");

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
 #include "lib/id/certid.h"
 #include "lib/core/schedule.h"
 
@@ -21,23 +22,11 @@ struct ly_ctx;
 
 #define CHC_MODULE "callhome-netconf-server"
 #define CHC_NS "urn:callhome:yang:callhome-netconf-server"
-#define CHC_MAX_CLIENTS 16
-#define CHC_MAX_ENDPOINTS 32		/* per client */
-#define CHC_MAX_CTN 32			/* cert-to-name rules per endpoint */
 #define CHC_NAME_MAX 64
 #define CHC_ERROR_MAX 512		/* chc_last_error */
-#define CHC_PORT_SSH 4334		/* IANA netconf-ch-ssh */
-#define CHC_PORT_TLS 4335		/* IANA netconf-ch-tls */
-/* The module's defaults (RFC 9643/9644, ietf-netconf-server). */
-#define CHC_TCP_IDLE_S 7200
-#define CHC_TCP_PROBES 9
-#define CHC_TCP_INTERVAL_S 75
-#define CHC_KA_MAX_WAIT_S 30
-#define CHC_KA_MAX_ATTEMPTS 3
-#define CHC_PERIOD_MIN 60
-#define CHC_IDLE_TIMEOUT_S 180
-#define CHC_RS_MAX_WAIT_S 5
-#define CHC_RS_MAX_ATTEMPTS 3
+/* Sizes and the module's defaults: CH_CHC_* in lib/core/limits.h. The old
+ * name below stays for dialer.c until it switches. */
+#define CHC_MAX_ENDPOINTS CH_CHC_MAX_ENDPOINTS
 
 /* The YANG text of the module, built in (generated from yang/). */
 extern const char chc_module_yang[];

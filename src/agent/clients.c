@@ -226,7 +226,7 @@ static void on_settle(void *ctx)
 
 	if (!cs->stopping)
 		uv_timer_start(&cs->timer, on_reconfig_timer,
-			       AGENT_RECONFIG_DELAY_MS, 0);
+			       CH_AGENT_RECONFIG_DELAY_MS, 0);
 }
 
 /* The datastore's check: a call-home configuration the agent cannot use

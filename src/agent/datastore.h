@@ -32,20 +32,14 @@
 #include <libxml/tree.h>
 #include <uv.h>
 
+#include "lib/core/limits.h"
+
 struct lyd_node;
 
-#define CH_DS_MAX_YANG_DIRS	16
-#define CH_DS_MAX_MODULES	64
-#define CH_DS_MAX_FEATURES	64	/* per --module */
-#define CH_DS_FILE_MAX		(64u * 1024 * 1024)
-#define CH_DS_CONFIRM_TIMEOUT_DEFAULT	600	/* s, RFC 6241 8.4.5.1 */
-#define CH_DS_PERSIST_MAX	256	/* a <persist> token, bytes */
 #define CH_DS_ERR_PATH_MAX	1024
 #define CH_DS_ERR_MSG_MAX	1024
 #define CH_DS_ERR_INFO_MAX	512
 #define CH_DS_ERR_APPTAG_MAX	128
-#define CH_DS_PATH_DEPTH_MAX	64	/* levels in a change's target */
-#define CH_DS_MAX_LISTENERS	4	/* ch_ds_on_change */
 
 enum ch_ds_id {
 	CH_DS_RUNNING = 0,

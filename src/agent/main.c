@@ -15,6 +15,7 @@
 #include "common/cliutil.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
+#include "lib/core/limits.h"
 #include "lib/nc/frame.h"
 #include "lib/nc/ncproto.h"
 #include "lib/net/hostport.h"
@@ -90,7 +91,7 @@ static void usage(FILE *f)
 "      --backoff-base MS         first reconnect delay ceiling [%d]\n"
 "      --backoff-max MS          largest reconnect delay ceiling [%d]\n"
 "      --minute-ms MS            the length of a period minute, for tests\n"
-"                                and demos [60000]\n"
+"                                and demos [%d]\n"
 "  -l, --log-level LEVEL         error, warn, info or debug [info]\n"
 "  -h, --help                    this text\n"
 "  -V, --version                 print the version\n"
@@ -98,12 +99,14 @@ static void usage(FILE *f)
 "Reconnect: after a failed round over a manager's endpoints the agent waits\n"
 "a random delay in [0, min(max, base * 2^n)] (full jitter); after a session\n"
 "that worked it calls again at once. Logs go to standard error.\n",
-		CH_PORT_SSH, CHC_PORT_TLS, CHC_IDLE_TIMEOUT_S,
-		CHC_RS_MAX_ATTEMPTS, AGENT_ON_COMMIT_TIMEOUT_MS / 1000,
+		CH_PORT_SSH, CH_PORT_TLS, CH_CHC_IDLE_TIMEOUT_S,
+		CH_CHC_RS_MAX_ATTEMPTS, CH_AGENT_ON_COMMIT_TIMEOUT_MS / 1000,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
-		AGENT_AUTH_TIMEOUT_MS / 1000, AGENT_CONNECT_TIMEOUT_MS / 1000,
+		CH_AGENT_AUTH_TIMEOUT_MS / 1000,
+		CH_AGENT_CONNECT_TIMEOUT_MS / 1000,
 		CH_NC_HELLO_TIMEOUT_MS / 1000, CH_FRAME_MAX_MSG_DEFAULT,
-		AGENT_BACKOFF_BASE_MS, AGENT_BACKOFF_MAX_MS);
+		CH_AGENT_BACKOFF_BASE_MS, CH_AGENT_BACKOFF_MAX_MS,
+		CH_AGENT_MINUTE_MS);
 }
 
 enum {
@@ -157,10 +160,10 @@ static void add_endpoint(struct agent_config *cfg, enum chc_transport t,
 	struct chc_flag_endpoint *ep;
 	char *host;
 
-	if (cfg->nendpoints >= AGENT_MAX_ENDPOINTS)
+	if (cfg->nendpoints >= CH_CHC_MAX_ENDPOINTS)
 		cli_die(PROG, "too many --call-home (at most 32)", "", "");
 	ep = &cfg->endpoints[cfg->nendpoints];
-	if (ch_hostport_parse(arg, t == CHC_TLS ? CHC_PORT_TLS : CH_PORT_SSH,
+	if (ch_hostport_parse(arg, t == CHC_TLS ? CH_PORT_TLS : CH_PORT_SSH,
 			      &host, &ep->port) != CH_OK)
 		cli_die(PROG, t == CHC_TLS ? "--call-home-tls: '"
 			: "--call-home: '", arg, "' is not HOST[:PORT]");
@@ -181,15 +184,15 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	cfg->datastore_dir = DEFAULT_STATE_DIR;
 	cfg->keepalive_ms = CH_SSH_KEEPALIVE_MS;
 	cfg->keepalive_count = CH_SSH_KEEPALIVE_COUNT;
-	cfg->auth_timeout_ms = AGENT_AUTH_TIMEOUT_MS;
-	cfg->connect_timeout_ms = AGENT_CONNECT_TIMEOUT_MS;
-	cfg->backoff_base_ms = AGENT_BACKOFF_BASE_MS;
-	cfg->backoff_max_ms = AGENT_BACKOFF_MAX_MS;
+	cfg->auth_timeout_ms = CH_AGENT_AUTH_TIMEOUT_MS;
+	cfg->connect_timeout_ms = CH_AGENT_CONNECT_TIMEOUT_MS;
+	cfg->backoff_base_ms = CH_AGENT_BACKOFF_BASE_MS;
+	cfg->backoff_max_ms = CH_AGENT_BACKOFF_MAX_MS;
 	cfg->hello_timeout_ms = CH_NC_HELLO_TIMEOUT_MS;
 	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
-	cfg->on_commit_timeout_ms = AGENT_ON_COMMIT_TIMEOUT_MS;
-	cfg->minute_ms = AGENT_MINUTE_MS;
-	f->idle_timeout_s = CHC_IDLE_TIMEOUT_S;
+	cfg->on_commit_timeout_ms = CH_AGENT_ON_COMMIT_TIMEOUT_MS;
+	cfg->minute_ms = CH_AGENT_MINUTE_MS;
+	f->idle_timeout_s = CH_CHC_IDLE_TIMEOUT_S;
 
 	while ((c = getopt_long(argc, argv, "c:k:a:d:Y:m:l:hV", long_opts,
 				NULL)) != -1) {
@@ -209,7 +212,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 			struct ch_ctn_rule rule;
 			char err[CH_CTN_ERR_LEN];
 
-			if (f->nctn >= AGENT_MAX_CTN_FLAGS)
+			if (f->nctn >= CH_CHC_MAX_CTN)
 				cli_die(PROG, "too many --cert-to-name", "",
 					"");
 			if (ch_ctn_rule_parse(optarg, (uint32_t)f->nctn + 1,
@@ -221,7 +224,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		}
 		case OPT_PERIOD:
 			f->period_min = cli_u32(PROG, "period", optarg, 1,
-						65535);
+						CH_CHC_PERIOD_MAX_MIN);
 			break;
 		case OPT_ANCHOR_TIME: {
 			int64_t ms;
@@ -234,15 +237,16 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		}
 		case OPT_IDLE_TIMEOUT:
 			f->idle_timeout_s = cli_u32(PROG, "idle-timeout",
-						    optarg, 0, 65535);
+						    optarg, 0,
+						    CH_CHC_IDLE_TIMEOUT_MAX_S);
 			break;
 		case OPT_MAX_ATTEMPTS:
 			f->max_attempts = cli_u32(PROG, "max-attempts", optarg,
-						  1, 255);
+						  1, CH_AGENT_MAX_ATTEMPTS_MAX);
 			break;
 		case OPT_MINUTE_MS:
 			cfg->minute_ms = cli_u32(PROG, "minute-ms", optarg, 1,
-						 AGENT_MINUTE_MS);
+						 CH_AGENT_MINUTE_MS);
 			break;
 		case 'k': cfg->host_key_path = optarg; break;
 		case 'a': cfg->authkeys_path = optarg; break;
@@ -250,53 +254,61 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		case 'Y':
 			if (cfg->nyang_dirs >= CH_DS_MAX_YANG_DIRS)
 				cli_die(PROG, "too many --yang-dir (at "
-					"most 16)", "", "");
+					"most " CH_STR(CH_DS_MAX_YANG_DIRS) ")",
+					"", "");
 			cfg->yang_dirs[cfg->nyang_dirs++] = optarg;
 			break;
 		case 'm':
 			if (cfg->nmodules >= CH_DS_MAX_MODULES)
 				cli_die(PROG, "too many --module (at most "
-					"64)", "", "");
+					CH_STR(CH_DS_MAX_MODULES) ")", "", "");
 			cfg->modules[cfg->nmodules++] = optarg;
 			break;
 		case OPT_KEEPALIVE:
-			/* the module's max-wait: uint16 */
 			cfg->keepalive_ms = 1000 *
-				cli_u32(PROG, "keepalive", optarg, 0, 65535);
+				cli_u32(PROG, "keepalive", optarg, 0,
+					CH_AGENT_KEEPALIVE_MAX_S);
 			break;
 		case OPT_KEEPALIVE_COUNT:
-			cfg->keepalive_count =	/* max-attempts: uint8 */
-				cli_u32(PROG, "keepalive-count", optarg, 1, 255);
+			cfg->keepalive_count =
+				cli_u32(PROG, "keepalive-count", optarg, 1,
+					CH_AGENT_KEEPALIVE_COUNT_MAX);
 			break;
 		case OPT_AUTH_TIMEOUT:
 			cfg->auth_timeout_ms = 1000 *
-				cli_u32(PROG, "auth-timeout", optarg, 1, 3600);
+				cli_u32(PROG, "auth-timeout", optarg, 1,
+					CH_AGENT_STAGE_TIMEOUT_MAX_S);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			cfg->connect_timeout_ms = 1000 *	/* uint16 */
-				cli_u32(PROG, "connect-timeout", optarg, 1, 3600);
+			cfg->connect_timeout_ms = 1000 *
+				cli_u32(PROG, "connect-timeout", optarg, 1,
+					CH_AGENT_STAGE_TIMEOUT_MAX_S);
 			break;
 		case OPT_BACKOFF_BASE:
 			cfg->backoff_base_ms =
-				cli_u32(PROG, "backoff-base", optarg, 1, 3600000);
+				cli_u32(PROG, "backoff-base", optarg, 1,
+					CH_AGENT_BACKOFF_BASE_LIMIT_MS);
 			break;
 		case OPT_BACKOFF_MAX:
 			cfg->backoff_max_ms =
-				cli_u32(PROG, "backoff-max", optarg, 1, 86400000);
+				cli_u32(PROG, "backoff-max", optarg, 1,
+					CH_AGENT_BACKOFF_MAX_LIMIT_MS);
 			break;
 		case OPT_HELLO_TIMEOUT:
 			cfg->hello_timeout_ms = 1000 *
-				cli_u32(PROG, "hello-timeout", optarg, 1, 3600);
+				cli_u32(PROG, "hello-timeout", optarg, 1,
+					CH_AGENT_STAGE_TIMEOUT_MAX_S);
 			break;
 		case OPT_ON_COMMIT: cfg->on_commit = optarg; break;
 		case OPT_ON_COMMIT_TIMEOUT:
 			cfg->on_commit_timeout_ms = 1000 *
 				cli_u32(PROG, "on-commit-timeout", optarg, 1,
-					3600);
+					CH_AGENT_STAGE_TIMEOUT_MAX_S);
 			break;
 		case OPT_MAX_MESSAGE:
 			cfg->max_message = cli_u32(PROG, "max-message", optarg,
-						   4096, 1u << 30);
+						   CH_MAX_MESSAGE_MIN,
+						   CH_MAX_MESSAGE_MAX);
 			break;
 		case 'l':
 			cli_log_level(PROG, optarg);

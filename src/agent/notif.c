@@ -13,8 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/agent.h"	/* AGENT_NOTIF_* */
+#include "agent/agent.h"
 #include "lib/core/buf.h"
+#include "lib/core/limits.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
 #include "lib/nc/filter.h"
@@ -77,6 +78,13 @@ static int put_rec(struct ch_buf *b, time_t t, const char *body, size_t len)
 	return r;
 }
 
+/* The most bytes the records in memory take in the file: keep() holds
+ * them to max_bytes, or to one record of at most CH_NOTIF_MAX. */
+static size_t file_max(const struct notif_log *log)
+{
+	return log->max_bytes + CH_NOTIF_MAX + log->max_n * NOTIF_REC_EXTRA;
+}
+
 /* Replaces the file by the records in memory (atomic: after a crash the
  * file is the old or the new one). */
 static int rewrite(struct notif_log *log)
@@ -84,7 +92,7 @@ static int rewrite(struct notif_log *log)
 	struct ch_buf b;
 	int r = CH_OK;
 
-	ch_buf_init(&b, (size_t)-1);
+	ch_buf_init(&b, file_max(log));
 	for (size_t i = 0; r == CH_OK && i < log->n; i++)
 		r = put_rec(&b, log->recs[i].t, log->recs[i].body,
 			    log->recs[i].len);
@@ -107,7 +115,7 @@ static int append_file(const char *path, const char *data, size_t len)
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		ch_error("%s: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s", path);
 		return CH_ERR_IO;
 	}
 	while (done < len) {
@@ -115,14 +123,14 @@ static int append_file(const char *path, const char *data, size_t len)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			ch_error("%s: %s", path, strerror(errno));
+			ch_log_errno(CH_LOG_ERROR, "%s", path);
 			r = CH_ERR_IO;
 			goto out;
 		}
 		done += (size_t)w;
 	}
 	if (fsync(fd) != 0) {
-		ch_error("%s: fsync: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: fsync", path);
 		r = CH_ERR_IO;
 	}
 out:
@@ -226,6 +234,8 @@ int notif_log_append(struct notif_log *log, time_t t, const char *body,
 	struct ch_buf b;
 	int r;
 
+	if (len > CH_NOTIF_MAX)
+		return CH_ERR_LIMIT;
 	if ((x.body = malloc(len + 1)) == NULL)
 		return CH_ERR_NOMEM;
 	memcpy(x.body, body, len);
@@ -234,7 +244,7 @@ int notif_log_append(struct notif_log *log, time_t t, const char *body,
 	if (log->file_n + 1 > log->max_n + log->max_n / 4 ||
 	    log->file_bytes > log->max_bytes + log->max_bytes / 4)
 		return rewrite(log);	/* holds the new one too */
-	ch_buf_init(&b, (size_t)-1);
+	ch_buf_init(&b, CH_NOTIF_MAX + NOTIF_REC_EXTRA);
 	if ((r = put_rec(&b, t, body, len)) == CH_OK &&
 	    (r = append_file(log->path, ch_buf_ptr(&b), ch_buf_len(&b))) ==
 		    CH_OK) {
@@ -331,8 +341,8 @@ int notif_init(uv_loop_t *loop, const char *dir)
 
 	notif_cleanup();
 	snprintf(path, sizeof(path), "%s/" AGENT_NOTIF_LOG_FILE, dir);
-	if ((r = notif_log_open(path, AGENT_NOTIF_LOG_MAX,
-				AGENT_NOTIF_LOG_BYTES, &stream.log)) != CH_OK)
+	if ((r = notif_log_open(path, CH_AGENT_NOTIF_LOG_MAX,
+				CH_AGENT_NOTIF_LOG_BYTES, &stream.log)) != CH_OK)
 		return r;
 	if (loop != NULL && uv_timer_init(loop, &stream.stop_timer) == 0) {
 		stream.timer_init = 1;
@@ -360,7 +370,7 @@ static int wrap_data(const char *body, size_t len, xmlDoc **doc)
 	int r;
 
 	*doc = NULL;
-	ch_buf_init(&b, (size_t)-1);
+	ch_buf_init(&b, CH_NOTIF_MAX + NOTIF_ENVELOPE_MAX);
 	if ((r = ch_buf_puts(&b, "<data>")) == CH_OK &&
 	    (r = ch_buf_put(&b, body, len)) == CH_OK &&
 	    (r = ch_buf_puts(&b, "</data>")) == CH_OK)
@@ -377,26 +387,31 @@ static void send_one(struct notif_sub *sub, time_t t, const char *body,
 	char tt[NOTIF_TIME_TEXT_MAX];
 	struct ch_buf msg, inner;
 	xmlDoc *doc = NULL;
+	int r = CH_OK;
 
-	ch_buf_init(&inner, (size_t)-1);
-	ch_buf_init(&msg, (size_t)-1);
+	ch_buf_init(&inner, CH_NOTIF_MAX);
+	ch_buf_init(&msg, CH_NOTIF_MAX + NOTIF_ENVELOPE_MAX);
 	if (filter && sub->filter != NULL) {
-		if (wrap_data(body, len, &doc) != CH_OK ||
-		    ch_filter_subtree(xmlDocGetRootElement(doc),
-				      xmlDocGetRootElement(sub->filter),
-				      &inner, NULL) != CH_OK ||
+		if ((r = wrap_data(body, len, &doc)) != CH_OK ||
+		    (r = ch_filter_subtree(xmlDocGetRootElement(doc),
+					   xmlDocGetRootElement(sub->filter),
+					   &inner, NULL)) != CH_OK ||
 		    ch_buf_len(&inner) == 0)
-			goto out;	/* filtered out */
+			goto out;	/* filtered out, or too large */
 		body = ch_buf_ptr(&inner);
 		len = ch_buf_len(&inner);
 	}
 	notif_time_text(t, tt, sizeof(tt));
-	if (ch_buf_printf(&msg, "<notification xmlns=\"" NOTIF_NS "\">"
-			  "<eventTime>%s</eventTime>", tt) == CH_OK &&
-	    ch_buf_put(&msg, body, len) == CH_OK &&
-	    ch_buf_puts(&msg, "</notification>") == CH_OK)
+	if ((r = ch_buf_printf(&msg, "<notification xmlns=\"" NOTIF_NS "\">"
+			       "<eventTime>%s</eventTime>", tt)) == CH_OK &&
+	    (r = ch_buf_put(&msg, body, len)) == CH_OK &&
+	    (r = ch_buf_puts(&msg, "</notification>")) == CH_OK)
 		sub->push(sub->ctx, ch_buf_ptr(&msg), ch_buf_len(&msg));
 out:
+	if (r == CH_ERR_LIMIT)
+		ch_log_rl(CH_LOG_WARN, "notification of %zu bytes not sent "
+			  "to a subscriber: over %u bytes (CH_NOTIF_MAX)", len,
+			  (unsigned)CH_NOTIF_MAX);
 	xmlFreeDoc(doc);
 	ch_buf_cleanup(&msg);
 	ch_buf_cleanup(&inner);
@@ -452,6 +467,12 @@ void notif_emit(const char *xml, size_t len)
 
 	if (!stream.enabled)
 		return;
+	if (len > CH_NOTIF_MAX) {	/* a subscriber's filter could not parse it */
+		ch_log_rl(CH_LOG_WARN, "notification of %zu bytes dropped: "
+			  "over %u bytes (CH_NOTIF_MAX)", len,
+			  (unsigned)CH_NOTIF_MAX);
+		return;
+	}
 	notif_log_append(stream.log, now, xml, len);
 	for (struct notif_sub *x = stream.subs; x; x = x->next)
 		if (x->active && !x->replay && (!x->has_stop || now <= x->stop))

@@ -25,6 +25,10 @@
 #define NOTIF_STREAM "NETCONF"		/* the only stream */
 #define NOTIF_TIME_TEXT_MAX 32		/* yang:date-and-time, UTC */
 #define NOTIF_HEAD_MAX 32		/* a log record's header line */
+#define NOTIF_REC_EXTRA (NOTIF_HEAD_MAX + 1)	/* ... and its closing LF */
+/* <notification xmlns=...><eventTime>...</eventTime> and its end, or
+ * <data> and </data>, around a notification's content. */
+#define NOTIF_ENVELOPE_MAX 256
 #define NOTIF_ERR_MSG_MAX 160
 #define NOTIF_ERR_INFO_MAX 128
 
@@ -57,7 +61,7 @@ void notif_log_free(struct notif_log *log);
 /* Adds a copy of body[0..len), which happened at t (not before the
  * newest record: callers pass time(NULL)). CH_OK; CH_ERR_IO when the
  * file could not be written (logged; memory has the record anyway);
- * CH_ERR_NOMEM (nothing changed). */
+ * CH_ERR_NOMEM or CH_ERR_LIMIT (over CH_NOTIF_MAX; nothing changed). */
 int notif_log_append(struct notif_log *log, time_t t, const char *body,
 		     size_t len);
 /* The records in memory, oldest first. */

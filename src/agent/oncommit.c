@@ -12,6 +12,7 @@
 
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
+#include "lib/core/limits.h"
 #include "lib/core/log.h"
 
 #define RUN_DIR_MAX 4096
@@ -217,7 +218,7 @@ int oncommit_start(const struct oncommit_spec *spec,
 	h->msg_max = spec->msg_max < MSG_MAX ? spec->msg_max : MSG_MAX;
 	snprintf(h->dir, sizeof(h->dir), "%s/on-commit-XXXXXX", spec->dir);
 	if (mkdtemp(h->dir) == NULL) {
-		ch_error("%s: %s", h->dir, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s", h->dir);
 		free(h);
 		return CH_ERR_IO;
 	}
@@ -296,7 +297,8 @@ int oncommit_pid(const struct oncommit_run *run)
 static void wait_rollback(struct oncommit_run *h)
 {
 	uint64_t deadline = uv_hrtime() + 1000000ull * h->timeout_ms;
-	struct timespec tick = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+	struct timespec tick = {
+		.tv_nsec = CH_AGENT_ONCOMMIT_POLL_MS * 1000 * 1000 };
 	pid_t pid = h->proc.pid, p;
 	int status = 0, timed_out = 0;
 
@@ -319,9 +321,9 @@ static void wait_rollback(struct oncommit_run *h)
 		ch_info("the on-commit program applied the rolled-back "
 			"configuration");
 	else if (p < 0 && !timed_out)
-		ch_error("on-commit program (pid %d): %s: its result on the "
-			 "rolled-back configuration is unknown", pid,
-			 strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "on-commit program (pid %d): its "
+			     "result on the rolled-back configuration is "
+			     "unknown", pid);
 	else
 		ch_error("the on-commit program failed on the rolled-back "
 			 "configuration (%s %d): the device's configuration "

@@ -17,10 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
 #include "lib/id/certid.h"
 
-/* The manager must read a <close-session> reply within this. */
-#define AGENT_TLS_CLOSE_FLUSH_MS (5 * 1000)
+/* Old name of CH_AGENT_TLS_CLOSE_FLUSH_MS, for tlsconn.c until it
+ * switches. */
+#define AGENT_TLS_CLOSE_FLUSH_MS CH_AGENT_TLS_CLOSE_FLUSH_MS
 
 struct agent;
 struct agent_conn_result;

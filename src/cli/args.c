@@ -52,11 +52,11 @@ int args_next(struct run *run, int argc, char **argv)
 			run->json = true;
 			continue;
 		case 't':
-			if (ch_parse_u32(optarg, 1, CLI_MAX_TIMEOUT_S,
+			if (ch_parse_u32(optarg, 1, CH_CLI_MAX_TIMEOUT_S,
 					 &run->timeout_s) != CH_OK) {
 				cli_usage_error(run, "--timeout wants whole "
 						"seconds from 1 to %d, not "
-						"'%s'", CLI_MAX_TIMEOUT_S,
+						"'%s'", CH_CLI_MAX_TIMEOUT_S,
 						optarg);
 				return '?';
 			}
@@ -162,9 +162,9 @@ int args_optional_device(struct run *run, int argc, char **argv,
 
 int args_limit(struct run *run, const char *s, uint32_t *out)
 {
-	if (ch_parse_u32(s, 1, CLI_MAX_LIMIT, out) != CH_OK)
+	if (ch_parse_u32(s, 1, CH_CLI_MAX_LIMIT, out) != CH_OK)
 		return cli_usage_error(run, "--limit wants a whole number "
-				       "from 1 to %u, not '%s'", CLI_MAX_LIMIT,
+				       "from 1 to %u, not '%s'", CH_CLI_MAX_LIMIT,
 				       s);
 	return CLI_OK;
 }
@@ -202,7 +202,7 @@ int args_duration(const char *s, uint32_t *out)
 			break;
 		}
 	}
-	if (ch_parse_u32(num, 1, CLI_MAX_EXPIRES_S / mult, &n) != CH_OK)
+	if (ch_parse_u32(num, 1, CH_CLI_MAX_EXPIRES_S / mult, &n) != CH_OK)
 		return CH_ERR_INVAL;
 	*out = n * mult;
 	return CH_OK;

@@ -7,10 +7,8 @@
 
 #include <jansson.h>
 
+#include "lib/core/limits.h"
 #include "cli/cli.h"
-
-#define CLI_MAX_LIMIT 100000u			/* jobs/events --limit */
-#define CLI_MAX_EXPIRES_S (366u * 86400)	/* --expires: about a year */
 
 /* Options with no one-letter form: getopt values past any character. */
 enum {
@@ -68,14 +66,14 @@ int args_device_operands(struct run *run, int argc, char **argv, int n,
 int args_optional_device(struct run *run, int argc, char **argv,
 			 const char **dev);
 
-/* --limit: a whole number in [1, CLI_MAX_LIMIT]. */
+/* --limit: a whole number in [1, CH_CLI_MAX_LIMIT]. */
 int args_limit(struct run *run, const char *s, uint32_t *out);
 
 /* A job ID: a whole number from 1. */
 int args_job_id(struct run *run, const char *s, json_int_t *id);
 
 /* --expires: whole seconds, or a number with s, m, h or d after it, at
- * most CLI_MAX_EXPIRES_S. CH_OK or CH_ERR_INVAL; says nothing. */
+ * most CH_CLI_MAX_EXPIRES_S. CH_OK or CH_ERR_INVAL; says nothing. */
 int args_duration(const char *s, uint32_t *out);
 
 #endif

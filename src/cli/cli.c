@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -26,6 +27,17 @@ void cli_fail(const char *fmt, ...)
 			*p = ' ';
 	if (!fail_muted && !interrupted)
 		fprintf(stderr, "callhome: %s\n", last_fail);
+}
+
+void cli_fail_errno(int e, const char *fmt, ...)
+{
+	char msg[CLI_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_fail("%s: %s", msg, strerror(e));
 }
 
 int cli_usage_error(const struct run *run, const char *fmt, ...)

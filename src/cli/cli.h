@@ -23,10 +23,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
+
 #define CLI_DEFAULT_SOCKET "/var/lib/callhome/hub.sock"
 #define CLI_SOCKET_ENV "CALLHOME_HUB"
-#define CLI_DEFAULT_TIMEOUT_S 60
-#define CLI_MAX_TIMEOUT_S 86400
 #define CLI_MAX_OPTS 16		/* global + one command's long options */
 #define CLI_SHORTOPTS_MAX 64
 #define CLI_MSG_MAX 1024	/* one error line */
@@ -82,6 +82,10 @@ struct command {
  * characters, e.g. from the hub's sentences, become spaces). Silent while
  * muted and after SIGINT; cli_last_failure() has the message either way. */
 void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_fail() with ": " and the text of error number e (a saved errno)
+ * appended. */
+void cli_fail_errno(int e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* cli_fail() for a command line that makes no sense, pointing at the help
  * of run->cmd (or --help before a command). Returns CLI_USAGE. */

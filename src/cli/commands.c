@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "lib/core/limits.h"
 
 static const struct option approve_opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -74,7 +75,8 @@ static const struct option events_opts[] = {
 "                    as long as --timeout allows (a queued job stays\n" \
 "                    queued when the CLI gives up)\n" \
 "  --expires D       drop the job if it has not run within D: seconds,\n" \
-"                    or 30m, 2h, 7d (at most 366d)\n" \
+"                    or 30m, 2h, 7d (at most " \
+CH_STR(CH_CLI_MAX_EXPIRES_DAYS) "d)\n" \
 "With --json, prints the hub's whole response object instead.\n"
 
 const struct command commands[] = {
@@ -150,7 +152,8 @@ const struct command commands[] = {
 		.args = "DEVICE NAME",
 		.summary = "name a device, or '' to remove its name",
 		.help =
-"Sets the operator's name of a device (1 to 64 of A-Z a-z 0-9 . _ -),\n"
+"Sets the operator's name of a device (1 to " CH_STR(CH_NAME_MAX)
+" of A-Z a-z 0-9 . _ -),\n"
 "or removes it with NAME ''.\n",
 		.done = "renamed",
 		.build = build_rename,
@@ -219,7 +222,7 @@ const struct command commands[] = {
 "A serial already known is left as it is, except that a pending one is\n"
 "admitted. Prints how many were added, already known and invalid, and\n"
 "the first refused lines; exits 0 even with invalid lines. At most\n"
-"100000 lines per call.\n"
+CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 "--anchor CA.pem (or its SHA-256 fingerprint) binds every serial of the\n"
 "list to that manufacturer's CA: a certificate with one of these serials\n"
 "is then admitted only if its chain leads to that CA, even when the hub\n"
@@ -236,7 +239,7 @@ const struct command commands[] = {
 		.help =
 "Sends the operation XML (e.g. '<get/>', or a whole <rpc> whose\n"
 "message-id the hub replaces). XML - reads the operation from standard\n"
-"input (at most 16 MiB).\n" JOB_OPTS_HELP,
+"input (at most " CH_STR(CH_CLI_MAX_XML_MIB) " MiB).\n" JOB_OPTS_HELP,
 		.longopts = job_opts,
 		.build = build_rpc,
 		.print = print_job_result,
@@ -260,7 +263,8 @@ const struct command commands[] = {
 		.summary = "change a device's configuration",
 		.help =
 "Sends <edit-config> with the content of FILE (- for standard input,\n"
-"at most 16 MiB): the elements that go inside <config>, not the\n"
+"at most " CH_STR(CH_CLI_MAX_XML_MIB) " MiB): the elements that go inside "
+"<config>, not the\n"
 "<config> element itself. The hub chooses how to apply it from the\n"
 "device's capabilities (see the job's METHOD).\n" JOB_OPTS_HELP,
 		.longopts = job_opts,
@@ -272,7 +276,8 @@ const struct command commands[] = {
 		.args = "[DEVICE] [--state S] [-n|--limit N]",
 		.summary = "list jobs, newest first",
 		.help =
-"Lists the hub's jobs, newest first (at most 50 unless --limit), of\n"
+"Lists the hub's jobs, newest first (at most "
+CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "one DEVICE or of all; --state keeps one state: queued, running, done,\n"
 "failed, in-doubt, cancelled or expired. Columns:\n"
 "  ID            the job's number, for callhome job, cancel, retry\n"
@@ -323,7 +328,8 @@ const struct command commands[] = {
 		.args = "[DEVICE] [-n|--limit N] [-f|--follow]",
 		.summary = "show the hub's event log; -f to keep watching",
 		.help =
-"Shows the newest events (50 unless --limit), oldest first, of one\n"
+"Shows the newest events (" CH_STR(CH_HUB_LIST_DEFAULT)
+" unless --limit), oldest first, of one\n"
 "DEVICE or of all: calls, admissions, sessions ending, jobs. Columns\n"
 "TIME (UTC), DEVICE (name, or the start of its fingerprint), KIND and\n"
 "DETAIL. With --follow, then prints new events as they come, polling\n"

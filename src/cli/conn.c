@@ -62,7 +62,7 @@ static int hub_connect(const struct run *run, int64_t deadline, int *fd_out)
 	}
 	memcpy(sa.sun_path, run->socket, len + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		cli_fail("socket: %s", strerror(errno));
+		cli_fail_errno(errno, "socket");
 		return CLI_HUB;
 	}
 	/* connect() waits on a full accept backlog: bound it like the rest */
@@ -134,14 +134,14 @@ static int recv_response(const struct run *run, int64_t deadline, int fd,
 	int r = CLI_HUB;
 
 	*out = NULL;
-	ch_buf_init(&in, CLI_MAX_RESPONSE);
+	ch_buf_init(&in, CH_CLI_MAX_RESPONSE);
 	while (nl == NULL) {
 		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
 
 		if (n > 0) {
 			if (ch_buf_put(&in, chunk, (size_t)n) != CH_OK) {
 				cli_fail("the hub's response is larger than "
-					 "%u MiB", CLI_MAX_RESPONSE >> 20);
+					 "%u MiB", CH_CLI_MAX_RESPONSE >> 20);
 				goto out;
 			}
 			nl = memchr(ch_buf_ptr(&in) + scanned, '\n',
@@ -161,11 +161,11 @@ static int recv_response(const struct run *run, int64_t deadline, int fd,
 				goto out;
 			}
 			if (w < 0) {
-				cli_fail("poll: %s", strerror(errno));
+				cli_fail_errno(errno, "poll");
 				goto out;
 			}
 		} else if (errno != EINTR) {
-			cli_fail("reading from the hub: %s", strerror(errno));
+			cli_fail_errno(errno, "reading from the hub");
 			goto out;
 		}
 	}
@@ -214,7 +214,7 @@ int conn_exchange(const struct run *run, json_t **resp)
 	 * a response, if any, explains better than the errno. */
 	r = recv_response(run, deadline, fd, resp);
 	if (r != CLI_OK && err != 0)
-		cli_fail("sending to the hub: %s", strerror(err));
+		cli_fail_errno(err, "sending to the hub");
 out:
 	free(line);
 	if (fd >= 0)

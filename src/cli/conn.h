@@ -6,9 +6,8 @@
 
 #include <jansson.h>
 
+#include "lib/core/limits.h"
 #include "cli/cli.h"
-
-#define CLI_MAX_RESPONSE (64u * 1024 * 1024)	/* one response line */
 
 /* Sends run->req and reads the response: an object with a boolean "ok"
  * (*resp, returns new; json_decref it). CLI_OK, or CLI_HUB after saying

@@ -10,6 +10,7 @@
 #include "cli/request.h"
 #include "cli/resp.h"
 #include "cli/table.h"
+#include "lib/core/limits.h"
 #include "lib/id/certid.h"
 #include "lib/core/cliopt.h"
 #include "lib/core/err.h"
@@ -222,9 +223,10 @@ int build_set(struct run *run, int argc, char **argv)
 		return cli_usage_error(run, "nothing to set: give --idle-close "
 				       "SECONDS (0 = never) or default");
 	if (strcmp(idle, "default") != 0 &&
-	    ch_parse_u32(idle, 0, 7 * 86400, &secs) != CH_OK)
-		return cli_usage_error(run, "--idle-close takes 0 to 604800 "
-				       "seconds, or default");
+	    ch_parse_u32(idle, 0, CH_IDLE_CLOSE_MAX_S, &secs) != CH_OK)
+		return cli_usage_error(run, "--idle-close takes 0 to %u "
+				       "seconds, or default",
+				       (unsigned)CH_IDLE_CLOSE_MAX_S);
 	if ((r = req_start(run, argv[optind])) != CLI_OK)
 		return r;
 	return req_set(run, "idle_close", strcmp(idle, "default") == 0

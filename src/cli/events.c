@@ -12,9 +12,6 @@
 #include "cli/resp.h"
 #include "cli/table.h"
 
-#define CLI_FOLLOW_INTERVAL_MS 1000		/* events --follow polls */
-#define CLI_FOLLOW_BATCH 500			/* events asked for per poll */
-
 int build_events(struct run *run, int argc, char **argv)
 {
 	const char *dev, *follow = NULL;
@@ -89,13 +86,13 @@ static int follow_events(struct run *run, const struct table *t,
 	size_t n = 0;
 	int r;
 
-	r = req_set(run, "limit", json_integer(CLI_FOLLOW_BATCH));
+	r = req_set(run, "limit", json_integer(CH_CLI_FOLLOW_BATCH));
 	if (r != CLI_OK)
 		return r;
 	for (;;) {
 		/* a full batch: there may be more, ask again at once */
-		if (n < CLI_FOLLOW_BATCH && !cli_interrupted())
-			poll(NULL, 0, CLI_FOLLOW_INTERVAL_MS);
+		if (n < CH_CLI_FOLLOW_BATCH && !cli_interrupted())
+			poll(NULL, 0, CH_CLI_FOLLOW_INTERVAL_MS);
 		if (cli_interrupted())
 			break;
 		if ((r = req_set(run, "since", json_integer(since))) != CLI_OK)
@@ -112,7 +109,7 @@ static int follow_events(struct run *run, const struct table *t,
 					 cli_last_failure());
 				cli_fail("%s; retrying every %d s (Ctrl-C to "
 					 "stop)", why,
-					 CLI_FOLLOW_INTERVAL_MS / 1000);
+					 CH_CLI_FOLLOW_INTERVAL_MS / 1000);
 			}
 			lost = true;
 			continue;

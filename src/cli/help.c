@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/help.h"
+#include "lib/core/limits.h"
 
 static const char exit_text[] =
 "Exit status:\n"
@@ -48,9 +49,10 @@ void help_usage(FILE *f)
 "  -V, --version           print the version\n"
 "\n"
 "DEVICE is a device's name, its fingerprint (SHA256:...), or a unique\n"
-"prefix of the fingerprint, with or without SHA256: (at least 4\n"
+"prefix of the fingerprint, with or without SHA256: (at least "
+CH_STR(CH_RESOLVE_MIN_PREFIX) "\n"
 "characters after it); for TLS devices also serial:S, the serial S\n"
-"alone, or x509:SHA256:<hex> (docs/tls.md).\n\n%s", CLI_DEFAULT_TIMEOUT_S, exit_text);
+"alone, or x509:SHA256:<hex> (docs/tls.md).\n\n%s", CH_CLI_DEFAULT_TIMEOUT_S, exit_text);
 }
 
 static void command_usage(FILE *f, const struct command *cmd)

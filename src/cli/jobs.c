@@ -9,6 +9,7 @@
 #include "cli/resp.h"
 #include "cli/table.h"
 #include "lib/core/err.h"
+#include "lib/core/limits.h"
 #include "lib/nc/msg.h"
 
 /* ---- rpc, get-config, edit-config: jobs on a device ---- */
@@ -49,8 +50,10 @@ static int job_request(struct run *run, int argc, char **argv, int nargs,
 				return cli_usage_error(run, "--expires wants "
 						       "a duration such as "
 						       "3600, 30m, 2h or 7d "
-						       "(at most 366d), not "
-						       "'%s'", optarg);
+						       "(at most %dd), not "
+						       "'%s'",
+						       CH_CLI_MAX_EXPIRES_DAYS,
+						       optarg);
 			break;
 		case 's':
 			ja->source = optarg;

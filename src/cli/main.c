@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 {
 	static const struct option version = { "version", no_argument, NULL,
 					       'V' };
-	struct run run = { .timeout_s = CLI_DEFAULT_TIMEOUT_S };
+	struct run run = { .timeout_s = CH_CLI_DEFAULT_TIMEOUT_S };
 	const char *env = getenv(CLI_SOCKET_ENV);
 	char more[128];
 	int c, r, n;
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	r = run_command(&run, argc - optind, argv + optind);
 	json_decref(run.req);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_fail("writing to standard output: %s", strerror(errno));
+		cli_fail_errno(errno, "writing to standard output");
 		if (r == CLI_OK)
 			r = CLI_HUB;
 	}

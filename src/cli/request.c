@@ -54,7 +54,7 @@ int req_limit(struct run *run, uint32_t limit)
 	return limit ? req_set(run, "limit", json_integer(limit)) : CLI_OK;
 }
 
-/* Reads all of f, at most CLI_MAX_XML bytes; name is for messages. */
+/* Reads all of f, at most CH_CLI_MAX_XML bytes; name is for messages. */
 static int read_stream(struct run *run, FILE *f, const char *name,
 		       char **out, size_t *len)
 {
@@ -65,16 +65,16 @@ static int read_stream(struct run *run, FILE *f, const char *name,
 
 	*out = NULL;
 	*len = 0;
-	ch_buf_init(&b, CLI_MAX_XML);
+	ch_buf_init(&b, CH_CLI_MAX_XML);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (ch_buf_put(&b, chunk, n) != CH_OK) {
 			r = cli_usage_error(run, "%s is larger than %u MiB",
-					    name, CLI_MAX_XML >> 20);
+					    name, CH_CLI_MAX_XML >> 20);
 			goto out;
 		}
 	}
 	if (ferror(f)) {
-		cli_fail("reading %s: %s", name, strerror(errno));
+		cli_fail_errno(errno, "reading %s", name);
 		r = CLI_USAGE;
 		goto out;
 	}
@@ -98,7 +98,7 @@ int req_text(struct run *run, const char *key, const char *arg, bool is_path,
 		r = read_stream(run, stdin, "standard input", &data, &len);
 	} else if (is_path) {
 		if ((f = fopen(arg, "rb")) == NULL) {
-			cli_fail("cannot open %s: %s", arg, strerror(errno));
+			cli_fail_errno(errno, "cannot open %s", arg);
 			return CLI_USAGE;
 		}
 		r = read_stream(run, f, arg, &data, &len);

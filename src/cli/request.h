@@ -8,9 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
 #include "cli/cli.h"
-
-#define CLI_MAX_XML (16u * 1024 * 1024)		/* rpc XML, edit-config FILE */
 
 /* Starts run->req as {"cmd": the command's name with '-' between its
  * words ("identity add": "identity-add")}, and "device": device unless it
@@ -26,7 +25,7 @@ int req_str(struct run *run, const char *key, const char *s,
 
 /* Sets key to the text an operand stands for: "-" reads standard input;
  * otherwise arg is the text itself, or with is_path the name of a file
- * holding it (at most CLI_MAX_XML bytes either way). Empty text is
+ * holding it (at most CH_CLI_MAX_XML bytes either way). Empty text is
  * refused. */
 int req_text(struct run *run, const char *key, const char *arg, bool is_path,
 	     const char *what);

@@ -19,11 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CH_BLOCK_MAX 4096
-#define CH_BLOCK_THRESHOLD 10
-#define CH_BLOCK_WINDOW_S 60
-#define CH_BLOCK_SECONDS 300
-#define CH_BLOCK_GOOD_S (24 * 3600)
+#include "lib/core/limits.h"
 
 struct blocklist;
 

@@ -8,7 +8,7 @@
  * the client goes, its unanswered reqs are detached (client = NULL) and
  * hub_ctl_respond() just frees them.
  *
- * Backpressure: with CTL_MAX_PIPELINE requests unanswered, or too many
+ * Backpressure: with CH_CTL_MAX_PIPELINE requests unanswered, or too many
  * response bytes not yet taken by the client, we stop reading and stop
  * parsing; a zero-delay "kick" timer resumes later, never from inside
  * hub_ctl_respond (the hub must not be re-entered from its own call).
@@ -33,10 +33,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CTL_READ_CHUNK (64u * 1024)	/* one read from a client */
-#define CTL_MAX_PIPELINE 32		/* unanswered requests per client */
-#define CTL_MAX_UNSENT (4u * 1024 * 1024) /* response bytes queued in libuv */
-#define CTL_BACKLOG 64
 #define CTL_SOCKET_MODE 0600
 
 /* A variable, not the constant, so the unit test can wait less. */
@@ -171,9 +167,9 @@ static void maybe_finish(struct ctl_client *c)
 
 static bool throttled(struct ctl_client *c)
 {
-	return c->queued >= CTL_MAX_PIPELINE ||
+	return c->queued >= CH_CTL_MAX_PIPELINE ||
 	       uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
-		       CTL_MAX_UNSENT;
+		       CH_CTL_MAX_UNSENT;
 }
 
 static void idle_cb(uv_timer_t *t)
@@ -201,8 +197,8 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	(void)h;
 	(void)hint;
-	buf->base = malloc(CTL_READ_CHUNK);
-	buf->len = buf->base ? CTL_READ_CHUNK : 0;	/* 0: UV_ENOBUFS */
+	buf->base = malloc(CH_CTL_READ_CHUNK);
+	buf->len = buf->base ? CH_CTL_READ_CHUNK : 0;	/* 0: UV_ENOBUFS */
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -607,13 +603,13 @@ static void connection_cb(uv_stream_t *server, int status)
 	struct ctl_client *c;
 
 	if (status < 0) {
-		ch_warn("control socket %s: accept: %s", ctl->path,
-			uv_strerror(status));
+		ch_log_rl(CH_LOG_WARN, "control socket %s: accept: %s",
+			  ctl->path, uv_strerror(status));
 		return;
 	}
 	if (ctl->nclients >= CH_CTL_MAX_CLIENTS) {
-		ch_warn("control socket %s: %d clients already; refusing one",
-			ctl->path, ctl->nclients);
+		ch_log_rl(CH_LOG_WARN, "control socket %s: %d clients already; "
+			  "refusing one", ctl->path, ctl->nclients);
 		reject(ctl);
 		return;
 	}
@@ -623,7 +619,7 @@ static void connection_cb(uv_stream_t *server, int status)
 	}
 	c->ctl = ctl;
 	c->id = ++ctl->next_id;
-	ch_buf_init(&c->in, CH_CTL_MAX_REQUEST + 1 + CTL_READ_CHUNK);
+	ch_buf_init(&c->in, CH_CTL_MAX_REQUEST + 1 + CH_CTL_READ_CHUNK);
 	uv_pipe_init(ctl->loop, &c->pipe, 0);
 	uv_timer_init(ctl->loop, &c->idle);
 	uv_timer_init(ctl->loop, &c->kick);
@@ -668,7 +664,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	if (lstat(path, &st) != 0) {
 		if (errno == ENOENT)
 			return CH_OK;
-		ch_error("control socket %s: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket %s", path);
 		return CH_ERR_IO;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
@@ -678,7 +674,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		ch_error("control socket: socket: %s", strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket: socket");
 		return CH_ERR_IO;
 	}
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
@@ -691,13 +687,13 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 		return CH_ERR_EXISTS;
 	}
 	if (err != ECONNREFUSED) {
-		ch_error("control socket %s: cannot probe it: %s", path,
-			 strerror(err));
+		ch_log_write_errno(CH_LOG_ERROR, err, "control socket %s: "
+				   "cannot probe it", path);
 		return CH_ERR_IO;
 	}
 	if (unlink(path) != 0 && errno != ENOENT) {
-		ch_error("control socket %s: cannot remove the stale socket: "
-			 "%s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket %s: cannot remove "
+			     "the stale socket", path);
 		return CH_ERR_IO;
 	}
 	ch_info("control socket %s: removed a stale socket", path);
@@ -714,13 +710,13 @@ static int bind_listen(const char *path, const struct sockaddr_un *sa,
 	*fd_out = -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		ch_error("control socket: socket: %s", strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket: socket");
 		return CH_ERR_IO;
 	}
 	/* Linux gives the socket file the socket inode's mode (less the
 	 * umask): set it before bind so there is no window at 0777. */
 	if (fchmod(fd, CTL_SOCKET_MODE) != 0) {
-		ch_error("control socket: fchmod: %s", strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "control socket: fchmod");
 		goto out;
 	}
 	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0) {
@@ -729,14 +725,14 @@ static int bind_listen(const char *path, const struct sockaddr_un *sa,
 				 path);
 			r = CH_ERR_EXISTS;
 		} else {
-			ch_error("control socket %s: bind: %s", path,
-				 strerror(errno));
+			ch_log_errno(CH_LOG_ERROR, "control socket %s: bind",
+				     path);
 		}
 		goto out;
 	}
 	if (chmod(path, CTL_SOCKET_MODE) != 0 || lstat(path, st) != 0 ||
-	    listen(fd, CTL_BACKLOG) != 0) {
-		ch_error("control socket %s: %s", path, strerror(errno));
+	    listen(fd, CH_CTL_BACKLOG) != 0) {
+		ch_log_errno(CH_LOG_ERROR, "control socket %s", path);
 		unlink(path);
 		goto out;
 	}
@@ -799,7 +795,7 @@ int hub_ctl_start(uv_loop_t *loop, const char *path,
 		goto fail;
 	}
 	/* listen() again inside libuv is harmless; this arms the watcher */
-	if ((r = uv_listen((uv_stream_t *)&ctl->listener, CTL_BACKLOG,
+	if ((r = uv_listen((uv_stream_t *)&ctl->listener, CH_CTL_BACKLOG,
 			   connection_cb)) < 0)
 		goto fail;
 	ch_info("control socket %s: listening", path);

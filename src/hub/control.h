@@ -16,9 +16,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#define CH_CTL_MAX_REQUEST (32u * 1024 * 1024)
-#define CH_CTL_MAX_CLIENTS 256
-#define CH_CTL_IDLE_MS (10 * 60 * 1000)
+#include "lib/core/limits.h"
 
 struct hub_ctl;
 struct hub_ctl_req;

@@ -12,6 +12,7 @@
 #include <libssh/server.h>
 #include <uv.h>
 
+#include "lib/core/limits.h"
 #include "hub/control.h"
 #include "lib/net/hostport.h"
 #include "lib/core/log.h"
@@ -19,15 +20,13 @@
 #include "hub/registry/store.h"
 #include "lib/xport/tls.h"
 
-#define HUB_MAX_LISTEN 16
-#define HUB_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* accept -> NETCONF hello */
-#define HUB_MAX_HANDSHAKES 512	/* concurrent unauthenticated devices */
-#define HUB_RPC_TIMEOUT_MS (120 * 1000)	/* an operator's rpc on a device */
-#define HUB_MAX_PENDING_RPC 64		/* outstanding rpcs per device */
-#define HUB_ACCEPT_BATCH 64		/* accepts per wake-up */
-#define HUB_LISTEN_BACKLOG 1024		/* bursts of devices calling at once */
 #define HUB_DEFAULT_USER "netconf"
-#define HUB_READ_CHUNK 65536		/* one read from a device */
+/* Limits: lib/core/limits.h (CH_HUB_*). The old names below are kept
+ * only for hub.c, device.c and tlsdev.c until they switch. */
+#define HUB_MAX_PENDING_RPC CH_HUB_MAX_PENDING_RPC
+#define HUB_ACCEPT_BATCH CH_HUB_ACCEPT_BATCH
+#define HUB_LISTEN_BACKLOG CH_HUB_LISTEN_BACKLOG
+#define HUB_READ_CHUNK CH_HUB_READ_CHUNK
 /* NETCONF-level keep-alive (TLS has no heartbeat in OpenSSL 3): a <get>
  * whose subtree filter selects nothing; any reply, even an rpc-error,
  * proves the device alive. Its message-ids start with this prefix. */
@@ -40,9 +39,9 @@ struct hub_listen {
 };
 
 struct hub_config {
-	struct hub_listen listen[HUB_MAX_LISTEN];
+	struct hub_listen listen[CH_HUB_MAX_LISTEN];
 	size_t nlisten;
-	struct hub_listen listen_tls[HUB_MAX_LISTEN];	/* RFC 8071 4335 */
+	struct hub_listen listen_tls[CH_HUB_MAX_LISTEN];	/* RFC 8071 4335 */
 	size_t nlisten_tls;
 	const char *tls_cert;		/* the hub's TLS client certificate */
 	const char *tls_key;
@@ -78,9 +77,6 @@ enum hub_admission_policy {
 	HUB_ADMIT_TRUST_NEW,	/* unknown: admitted at first call */
 	HUB_ADMIT_KNOWN_ONLY,	/* unknown: refused, only an event recorded */
 };
-
-#define HUB_CONFIRM_TIMEOUT_S 120	/* confirmed-commit rollback timer */
-#define HUB_CONFIRM_AFTER_S 0		/* soak before confirming */
 
 struct hub {
 	uv_loop_t *loop;

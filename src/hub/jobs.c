@@ -414,7 +414,7 @@ static void step_send(struct job_run *run)
 		run_end(run, CH_JOB_IN_DOUBT);
 		return;
 	}
-	ch_buf_init(&op, CH_JOB_PAYLOAD_MAX + 4096);
+	ch_buf_init(&op, CH_JOB_RPC_MAX);
 	switch (run->step) {
 	case ST_SINGLE:
 		r = ch_buf_puts(&op, run->rec.payload);

@@ -16,6 +16,7 @@
 #include "common/cliutil.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
+#include "lib/core/limits.h"
 #include "lib/nc/frame.h"
 #include "lib/core/log.h"
 #include "lib/xport/sshio.h"
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 "on STATE/hub.sock.\n"
 "\n"
 "  -L, --listen ADDR[:PORT]     where devices call (repeatable; port %d by\n"
-"                               default; [::]:4334 or *:4334 style accepted)\n"
+"                               default; [::]:%d or *:%d style accepted)\n"
 "                               [every address, port %d]\n"
 "      --listen-tls ADDR[:PORT] where devices call over TLS (repeatable;\n"
 "                               port %d by default) [none]\n"
@@ -76,7 +77,8 @@ static void usage(FILE *f)
 "                               before confirming it [%d]\n"
 "      --idle-close SECONDS     close a device's session politely after it\n"
 "                               has been idle with nothing queued this long;\n"
-"                               0 = keep it open (persistent) [0]\n"
+"                               0 = keep it open (persistent); at most %d\n"
+"                               days [0]\n"
 "      --keepalive SECONDS      keep-alive interval, 0 = off; SSH keep-alives,\n"
 "                               over TLS TCP keep-alives plus a NETCONF <get>\n"
 "                               probe (no TLS heartbeat in OpenSSL 3) [%d]\n"
@@ -90,11 +92,13 @@ static void usage(FILE *f)
 "  -V, --version                print the version\n"
 "\n"
 "Logs go to standard error.\n",
-		CH_PORT_SSH, CH_PORT_SSH, CH_PORT_TLS, HUB_DEFAULT_USER,
+		CH_PORT_SSH, CH_PORT_SSH, CH_PORT_SSH, CH_PORT_SSH, CH_PORT_TLS,
+		HUB_DEFAULT_USER,
 		CH_BLOCK_WINDOW_S, CH_BLOCK_THRESHOLD, CH_BLOCK_SECONDS,
-		HUB_MAX_HANDSHAKES, HUB_CONFIRM_TIMEOUT_S, HUB_CONFIRM_AFTER_S,
+		CH_HUB_MAX_HANDSHAKES, CH_HUB_CONFIRM_TIMEOUT_S,
+		CH_HUB_CONFIRM_AFTER_S, CH_IDLE_CLOSE_MAX_DAYS,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
-		HUB_HANDSHAKE_TIMEOUT_MS / 1000, HUB_RPC_TIMEOUT_MS / 1000,
+		CH_HUB_HANDSHAKE_TIMEOUT_MS / 1000, CH_HUB_RPC_TIMEOUT_MS / 1000,
 		CH_FRAME_MAX_MSG_DEFAULT);
 }
 
@@ -146,7 +150,7 @@ static void add_listen(struct hub_listen *list, size_t *n, const char *arg,
 	char what[32];
 
 	snprintf(what, sizeof(what), "%s: '", opt);
-	if (*n >= HUB_MAX_LISTEN)
+	if (*n >= CH_HUB_MAX_LISTEN)
 		cli_die(PROG, opt, ": given more than 16 times", "");
 	l = &list[*n];
 	if (strncmp(arg, "*:", 2) == 0 || strcmp(arg, "*") == 0) {
@@ -181,15 +185,15 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cfg->state_dir = DEFAULT_STATE_DIR;
 	cfg->keepalive_ms = CH_SSH_KEEPALIVE_MS;
 	cfg->keepalive_count = CH_SSH_KEEPALIVE_COUNT;
-	cfg->handshake_timeout_ms = HUB_HANDSHAKE_TIMEOUT_MS;
-	cfg->rpc_timeout_ms = HUB_RPC_TIMEOUT_MS;
+	cfg->handshake_timeout_ms = CH_HUB_HANDSHAKE_TIMEOUT_MS;
+	cfg->rpc_timeout_ms = CH_HUB_RPC_TIMEOUT_MS;
 	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
 	cfg->admission = HUB_ADMIT_APPROVE;
 	cfg->block_after = CH_BLOCK_THRESHOLD;
 	cfg->block_for_s = CH_BLOCK_SECONDS;
-	cfg->max_handshakes = HUB_MAX_HANDSHAKES;
-	cfg->confirm_timeout_s = HUB_CONFIRM_TIMEOUT_S;
-	cfg->confirm_after_s = HUB_CONFIRM_AFTER_S;
+	cfg->max_handshakes = CH_HUB_MAX_HANDSHAKES;
+	cfg->confirm_timeout_s = CH_HUB_CONFIRM_TIMEOUT_S;
+	cfg->confirm_after_s = CH_HUB_CONFIRM_AFTER_S;
 
 	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
 				NULL)) != -1) {
@@ -234,47 +238,55 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			break;
 		case OPT_BLOCK_AFTER:
 			cfg->block_after = cli_u32(PROG, "block-after", optarg,
-						   0, 1000000);
+						   0, CH_BLOCK_THRESHOLD_MAX);
 			break;
 		case OPT_BLOCK_FOR:
 			cfg->block_for_s = cli_u32(PROG, "block-for", optarg,
-						   1, 86400 * 30);
+						   1, CH_BLOCK_SECONDS_MAX);
 			break;
 		case OPT_MAX_HANDSHAKES:
 			cfg->max_handshakes = cli_u32(PROG, "max-handshakes",
-						      optarg, 1, 100000);
+						      optarg, 1,
+						      CH_HUB_MAX_HANDSHAKES_LIMIT);
 			break;
 		case OPT_CONFIRM_TIMEOUT:
 			cfg->confirm_timeout_s = cli_u32(PROG, "confirm-timeout",
-							 optarg, 1, 86400);
+							 optarg, 1,
+							 CH_HUB_CONFIRM_TIMEOUT_MAX_S);
 			break;
 		case OPT_CONFIRM_AFTER:
 			cfg->confirm_after_s = cli_u32(PROG, "confirm-after",
-						       optarg, 0, 3600);
+						       optarg, 0,
+						       CH_HUB_CONFIRM_AFTER_MAX_S);
 			break;
 		case OPT_IDLE_CLOSE:
 			cfg->idle_close_s = cli_u32(PROG, "idle-close", optarg,
-						    0, 86400 * 7);
+						    0, CH_IDLE_CLOSE_MAX_S);
 			break;
 		case OPT_KEEPALIVE:
 			cfg->keepalive_ms = 1000 *
-				cli_u32(PROG, "keepalive", optarg, 0, 86400);
+				cli_u32(PROG, "keepalive", optarg, 0,
+					CH_HUB_KEEPALIVE_MAX_S);
 			break;
 		case OPT_KEEPALIVE_COUNT:
 			cfg->keepalive_count =
-				cli_u32(PROG, "keepalive-count", optarg, 1, 1000);
+				cli_u32(PROG, "keepalive-count", optarg, 1,
+					CH_HUB_KEEPALIVE_COUNT_MAX);
 			break;
 		case OPT_HANDSHAKE_TIMEOUT:
 			cfg->handshake_timeout_ms = 1000 *
-				cli_u32(PROG, "handshake-timeout", optarg, 1, 3600);
+				cli_u32(PROG, "handshake-timeout", optarg, 1,
+					CH_HUB_HANDSHAKE_TIMEOUT_MAX_S);
 			break;
 		case OPT_RPC_TIMEOUT:
 			cfg->rpc_timeout_ms = 1000 *
-				cli_u32(PROG, "rpc-timeout", optarg, 1, 86400);
+				cli_u32(PROG, "rpc-timeout", optarg, 1,
+					CH_HUB_RPC_TIMEOUT_MAX_S);
 			break;
 		case OPT_MAX_MESSAGE:
 			cfg->max_message = cli_u32(PROG, "max-message", optarg,
-						   4096, 1u << 30);
+						   CH_MAX_MESSAGE_MIN,
+						   CH_MAX_MESSAGE_MAX);
 			break;
 		case 'l':
 			cli_log_level(PROG, optarg);

@@ -162,7 +162,7 @@ static void test_invalid_configurations(void **state)
 				 NS "\"><call-home><netconf-client><name>x"
 				 "</name><endpoints>");
 
-		for (int i = 0; i < CHC_MAX_ENDPOINTS + 1; i++)
+		for (int i = 0; i < CH_CHC_MAX_ENDPOINTS + 1; i++)
 			n += snprintf(xml + n, sizeof(xml) - (size_t)n,
 				      "<endpoint><name>e%d</name><ssh>"
 				      "<tcp-client-parameters><remote-address>"

@@ -489,9 +489,9 @@ static void test_backpressure(void **state)
 					       "\"n\":%d}\n", i), CH_OK);
 	cl_open(t, &c);
 	cl_send(t, &c, ch_buf_ptr(&reqs), ch_buf_len(&reqs));
-	WAIT_FOR(t, t->handled == CTL_MAX_PIPELINE);
+	WAIT_FOR(t, t->handled == CH_CTL_MAX_PIPELINE);
 	expect_quiet(t, &c, 50);
-	assert_int_equal(t->handled, CTL_MAX_PIPELINE);	/* no more taken */
+	assert_int_equal(t->handled, CH_CTL_MAX_PIPELINE);	/* no more taken */
 	for (int i = 0; i < 100; i++) {
 		WAIT_FOR(t, t->nheld > i);
 		answer(t, i, i);

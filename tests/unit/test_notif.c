@@ -176,6 +176,13 @@ static void test_bytes_bound(void **state)
 	assert_int_equal(notif_log_append(log, 1012, big, 5000), CH_OK);
 	assert_int_equal(notif_log_count(log), 1);
 	assert_rec(log, 0, 1012, big);
+	/* but none over CH_NOTIF_MAX (its length is checked first: the
+	 * body is never read) */
+	assert_int_equal(notif_log_append(log, 1013, big,
+					  (size_t)CH_NOTIF_MAX + 1),
+			 CH_ERR_LIMIT);
+	assert_int_equal(notif_log_count(log), 1);
+	assert_rec(log, 0, 1012, big);
 	notif_log_free(log);
 }
 

@@ -18,9 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CH_STORE_BUSY_MS 5000
-#define CH_NAME_MAX 64		/* device names: [A-Za-z0-9._-], 1..64 */
-#define CH_STORE_TEXT_MAX 1024	/* addresses, event details, errors */
+#include "lib/core/limits.h"
 
 /* Identity kinds, told apart by the string's prefix (schema 4 keeps the
  * kind in a column too, for queries). */
@@ -31,8 +29,6 @@ enum ch_id_kind {
 };
 #define CH_ID_SERIAL_PREFIX "serial:"
 #define CH_ID_CERT_PREFIX "x509:"
-#define CH_SERIAL_MAX 64	/* X520 serialNumber: ub-serial-number */
-#define CH_IMPORT_MAX_LINES 100000	/* one import-serials call */
 
 enum ch_admission {
 	CH_ADMIT_PENDING = 0,	/* seen, not admitted: refused until approved */
@@ -211,8 +207,6 @@ enum ch_job_state {
 	CH_JOB_CANCELLED = 5,
 	CH_JOB_EXPIRED = 6,	/* its expiry passed while queued */
 };
-
-#define CH_JOB_PAYLOAD_MAX (16u * 1024 * 1024)
 
 struct ch_job_rec {
 	int64_t id;

@@ -57,29 +57,28 @@ int ch_file_write_atomic(const char *path, const void *data, size_t len,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		  mode);
 	if (fd < 0) {
-		ch_error("%s: cannot create: %s", tmp, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot create", tmp);
 		return CH_ERR_IO;
 	}
 	/* The umask must not widen or narrow what the caller asked for. */
 	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
 	    fsync(fd) != 0) {
-		ch_error("%s: cannot write: %s", tmp, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot write", tmp);
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		ch_error("%s: cannot close: %s", tmp, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot close", tmp);
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		ch_error("%s: cannot rename into place: %s", path,
-			 strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot rename into place", path);
 		goto out;
 	}
 	if (fsync_dir_of(path) != 0)
-		ch_warn("%s: cannot fsync its directory: %s", path,
-			strerror(errno));
+		ch_log_errno(CH_LOG_WARN, "%s: cannot fsync its directory",
+			     path);
 	r = CH_OK;
 out:
 	if (fd >= 0)
@@ -102,11 +101,11 @@ int ch_file_read(const char *path, size_t max, char **data, size_t *len)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return CH_ERR_NOTFOUND;
-		ch_error("%s: cannot open: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot open", path);
 		return CH_ERR_IO;
 	}
 	if (fstat(fd, &st) != 0) {
-		ch_error("%s: cannot stat: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot stat", path);
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {
@@ -124,7 +123,7 @@ int ch_file_read(const char *path, size_t max, char **data, size_t *len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			ch_error("%s: cannot read: %s", path, strerror(errno));
+			ch_log_errno(CH_LOG_ERROR, "%s: cannot read", path);
 			goto out;
 		}
 		if (n == 0)	/* shrank under us: take what is there */
@@ -154,15 +153,14 @@ int ch_mkdirs(const char *path, mode_t mode)
 			continue;
 		*p = '\0';
 		if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
-			ch_error("%s: cannot create directory: %s", tmp,
-				 strerror(errno));
+			ch_log_errno(CH_LOG_ERROR, "%s: cannot create "
+				     "directory", tmp);
 			return CH_ERR_IO;
 		}
 		*p = '/';
 	}
 	if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
-		ch_error("%s: cannot create directory: %s", tmp,
-			 strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot create directory", tmp);
 		return CH_ERR_IO;
 	}
 	return CH_OK;

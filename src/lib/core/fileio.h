@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define CH_FILE_MAX (256u * 1024 * 1024) /* largest file ch_file_read takes */
+#include "lib/core/limits.h"
 
 /* Replaces path with data[0..len) created with mode. Errors are logged with
  * the path and errno text; returns CH_OK or CH_ERR_IO. */

@@ -58,36 +58,78 @@ void ch_log_write(int level, const char *func, const char *fmt, ...)
 		log_ident, tags[level], func ? func : "", func ? ": " : "", msg);
 }
 
-void ch_log_write_r(int level, int r, const char *fmt, ...)
+/* One line: msg, then ": suffix" unless suffix is NULL. */
+__attribute__((format(printf, 3, 0)))
+static void vwrite_suffix(int level, const char *suffix, const char *fmt,
+			  va_list ap)
 {
 	char msg[CH_LOG_LINE_MAX];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	ch_log_write(level, NULL, "%s: %s", msg, ch_strerror(r));
+	if (suffix)
+		ch_log_write(level, NULL, "%s: %s", msg, suffix);
+	else
+		ch_log_write(level, NULL, "%s", msg);
 }
 
-void ch_clog_write(int level, const struct ch_logctx *c, int r,
-		   const char *fmt, ...)
+void ch_log_write_r(int level, int r, const char *fmt, ...)
 {
-	char msg[CH_LOG_LINE_MAX], pre[256], chan[32] = "";
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vwrite_suffix(level, ch_strerror(r), fmt, ap);
 	va_end(ap);
+}
+
+void ch_log_write_errno(int level, int e, const char *fmt, ...)
+{
+	char text[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwrite_suffix(level, strerror_r(e, text, sizeof(text)), fmt, ap);
+	va_end(ap);
+}
+
+/* "conn=N peer=A device=ID chan=K msg[: suffix]" */
+__attribute__((format(printf, 4, 0)))
+static void vclog(int level, const struct ch_logctx *c, const char *suffix,
+		  const char *fmt, va_list ap)
+{
+	char msg[CH_LOG_LINE_MAX], pre[256], chan[32] = "";
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (c->chan)
 		snprintf(chan, sizeof(chan), " chan=%u", c->chan);
 	snprintf(pre, sizeof(pre), "conn=%u%s%s%s%s%s", c->conn,
 		 c->peer ? " peer=" : "", c->peer ? c->peer : "",
 		 c->device ? " device=" : "",
 		 c->device ? (c->device[0] ? c->device : "?") : "", chan);
-	if (r)
-		ch_log_write(level, NULL, "%s %s: %s", pre, msg, ch_strerror(r));
+	if (suffix)
+		ch_log_write(level, NULL, "%s %s: %s", pre, msg, suffix);
 	else
 		ch_log_write(level, NULL, "%s %s", pre, msg);
+}
+
+void ch_clog_write(int level, const struct ch_logctx *c, int r,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vclog(level, c, r ? ch_strerror(r) : NULL, fmt, ap);
+	va_end(ap);
+}
+
+void ch_clog_write_errno(int level, const struct ch_logctx *c, int e,
+			 const char *fmt, ...)
+{
+	char text[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vclog(level, c, strerror_r(e, text, sizeof(text)), fmt, ap);
+	va_end(ap);
 }
 
 static unsigned long long mono_ms(void)

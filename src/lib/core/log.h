@@ -7,7 +7,10 @@
 #ifndef CH_LOG_H
 #define CH_LOG_H
 
+#include <errno.h>
 #include <stdarg.h>
+
+#include "lib/core/limits.h"
 
 enum ch_log_level {
 	CH_LOG_ERROR = 0,
@@ -15,8 +18,6 @@ enum ch_log_level {
 	CH_LOG_INFO = 2,
 	CH_LOG_DEBUG = 3,
 };
-
-#define CH_LOG_LINE_MAX 2048	/* one line; longer is cut */
 
 extern int ch_log_threshold;
 
@@ -48,6 +49,18 @@ void ch_log_write(int level, const char *func, const char *fmt, ...)
 void ch_log_write_r(int level, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* _errno: append ": " and the text of errno, the one way a system error
+ * reaches a line. errno is saved before the arguments are evaluated, so
+ * a call among them cannot change what is reported. */
+#define ch_log_errno(level, ...) do { \
+	int ch_errno_ = errno; \
+	if ((level) <= ch_log_threshold) \
+		ch_log_write_errno((level), ch_errno_, __VA_ARGS__); \
+} while (0)
+/* The same with an error number saved earlier (e, not errno). */
+void ch_log_write_errno(int level, int e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* ---- lines about one connection (E2) ----
  *
  * Every line that concerns a connection starts the same way:
@@ -73,6 +86,14 @@ void ch_clog_write(int level, const struct ch_logctx *c, int r,
 	if ((level) <= ch_log_threshold) \
 		ch_clog_write((level), (c), (r), __VA_ARGS__); \
 } while (0)
+#define ch_clog_errno(level, c, ...) do { \
+	int ch_errno_ = errno; \
+	if ((level) <= ch_log_threshold) \
+		ch_clog_write_errno((level), (c), ch_errno_, __VA_ARGS__); \
+} while (0)
+void ch_clog_write_errno(int level, const struct ch_logctx *c, int e,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* The same context for one channel of the connection. */
 static inline struct ch_logctx ch_logctx_chan(const struct ch_logctx *c,
 					      unsigned chan)
@@ -89,8 +110,6 @@ static inline struct ch_logctx ch_logctx_chan(const struct ch_logctx *c,
  * packet) goes through a rate limit per call site: at most
  * CH_LOG_BURST lines per CH_LOG_BURST_WINDOW_MS, then one line saying how
  * many were suppressed when the next window opens. */
-#define CH_LOG_BURST 20
-#define CH_LOG_BURST_WINDOW_MS (10 * 1000)
 
 struct ch_ratelimit {
 	unsigned long long window_start_ms;

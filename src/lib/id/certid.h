@@ -13,13 +13,13 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#define CH_CERT_SERIAL_MAX 64		/* ub-serial-number (RFC 5280 A.1) */
+#include "lib/core/limits.h"
+
+#define CH_CERT_SERIAL_MAX CH_SERIAL_MAX	/* old name, for tlsdev.c */
 #define CH_CERT_FP_LEN 200		/* "04:AB:...", up to SHA-512, + NUL */
 #define CH_CERT_SHA256_LEN 72		/* "SHA256:" + 64 hex + NUL */
 #define CH_CTN_FP_MAX (1 + EVP_MAX_MD_SIZE) /* hash-algorithm octet + hash */
 #define CH_CTN_NAME_MAX 256		/* a mapped user name, with its NUL */
-#define CH_CTN_RULES_MAX 64		/* rules in one list */
-#define CH_CTN_RULE_TEXT_MAX 1024	/* one rule on a command line */
 #define CH_CTN_ERR_LEN 256		/* parse error texts */
 
 /* RFC 7407 / RFC 5246 7.4.1.4.1 HashAlgorithm octets accepted in

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEY_FILE_MAX (64u * 1024)	/* an OpenSSH private key is < 4 kB */
 #define AUTHKEYS_FILE_MAX ((size_t)CH_AUTHKEYS_MAX * CH_AUTHKEYS_MAX_LINE)
 
 struct ch_authkeys {
@@ -149,7 +148,7 @@ int ch_key_load_or_create(const char *path, ssh_key *key, int *created)
 
 	*key = NULL;
 	*created = 0;
-	r = ch_file_read(path, KEY_FILE_MAX, &data, &len);
+	r = ch_file_read(path, CH_KEY_FILE_MAX, &data, &len);
 	if (r == CH_ERR_NOTFOUND) {
 		if ((r = create_key(path, &k)) != CH_OK)
 			goto out;

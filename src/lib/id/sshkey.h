@@ -8,9 +8,9 @@
 
 #include <libssh/libssh.h>
 
+#include "lib/core/limits.h"
+
 #define CH_FP_LEN 128		/* "SHA256:" + 43 base64 chars, with room */
-#define CH_AUTHKEYS_MAX 1024	/* keys in one authorized_keys file */
-#define CH_AUTHKEYS_MAX_LINE 16384
 
 /* Loads the OpenSSH-format private key at path. If the file does not
  * exist, creates an ed25519 key there atomically with mode 0600 (temp

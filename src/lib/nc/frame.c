@@ -32,9 +32,8 @@
 
 #define EOM_DELIM "]]>]]>"
 #define EOM_DELIM_LEN 6
-/* Undecoded input allowed beyond max_msg: room for one read of input that
- * follows a message still waiting for its end, plus framing. */
-#define FEED_SLACK (256u * 1024)
+/* ch_buf computes len + n + 1: a max this far from SIZE_MAX is safe. Undecoded
+ * input may exceed max_msg by CH_FRAME_FEED_SLACK (limits.h). */
 #define BUF_MAX_SANE ((size_t)-1 / 2)
 #define CHUNK_DIGITS_MAX 10	/* "4294967295" */
 #define ERR_TEXT_LEN 160
@@ -96,8 +95,8 @@ struct ch_frame *ch_frame_new(size_t max_msg)
 	if (max_msg == 0)
 		max_msg = CH_FRAME_MAX_MSG_DEFAULT;
 	/* ch_buf computes len + n + 1: keep its max far from SIZE_MAX */
-	in_max = max_msg > BUF_MAX_SANE - FEED_SLACK ? BUF_MAX_SANE :
-		 max_msg + FEED_SLACK;
+	in_max = max_msg > BUF_MAX_SANE - CH_FRAME_FEED_SLACK ? BUF_MAX_SANE :
+		 max_msg + CH_FRAME_FEED_SLACK;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	f->max_msg = max_msg;

@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
 #include "lib/core/buf.h"
 
-#define CH_FRAME_MAX_MSG_DEFAULT (16u * 1024 * 1024) /* whole message */
 #define CH_FRAME_CHUNK_SIZE_MAX 4294967295ull	    /* RFC 6242 4.2 */
 #define CH_FRAME_ENCODE_CHUNK (64u * 1024)	    /* chunks we emit */
 
@@ -58,5 +58,11 @@ const char *ch_frame_error(const struct ch_frame *f);
  * An empty message in chunked mode is not representable: CH_ERR_INVAL. */
 int ch_frame_encode(struct ch_buf *out, enum ch_frame_mode mode,
 		    const char *msg, size_t len);
+/* The most bytes ch_frame_encode appends for a len-byte message: one
+ * chunk header ("\n#" + at most 10 digits + "\n") per
+ * CH_FRAME_ENCODE_CHUNK bytes and one more, then "\n##\n"; EOM adds
+ * "]]>]]>". */
+#define CH_FRAME_ENCODED_MAX(len) \
+	((len) + ((len) / CH_FRAME_ENCODE_CHUNK + 1) * 13 + 6)
 
 #endif

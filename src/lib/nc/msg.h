@@ -12,15 +12,12 @@
 
 #include <libxml/tree.h>
 
+#include "lib/core/limits.h"
 #include "lib/core/buf.h"
 
 #define CH_NC_NS	"urn:ietf:params:xml:ns:netconf:base:1.0"
 #define CH_NC_BASE10	"urn:ietf:params:netconf:base:1.0"
 #define CH_NC_BASE11	"urn:ietf:params:netconf:base:1.1"
-#define CH_XML_MAX_DEPTH	128	/* element nesting */
-#define CH_XML_MAX_SIZE		(64u * 1024 * 1024)
-#define CH_HELLO_MAX_CAPS	4096
-#define CH_HELLO_MAX_CAP_LEN	4096
 
 /* Parses xml[0..len) safely. CH_OK with *doc (free with xmlFreeDoc),
  * CH_ERR_PROTO if not well-formed, has a DTD, or nests too deep,

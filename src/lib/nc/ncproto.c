@@ -158,7 +158,13 @@ int ch_nc_send(struct ch_nc *nc, const char *msg, size_t len)
 
 	if (!nc->ready)
 		return CH_ERR_INVAL;
-	ch_buf_init(&out, (size_t)-1);
+	if (len > CH_MAX_MESSAGE_MAX) {	/* no peer of ours would take it */
+		ch_log(CH_LOG_WARN, "NETCONF: a %zu-byte message not sent: "
+		       "over %u bytes (CH_MAX_MESSAGE_MAX)", len,
+		       (unsigned)CH_MAX_MESSAGE_MAX);
+		return CH_ERR_LIMIT;
+	}
+	ch_buf_init(&out, CH_FRAME_ENCODED_MAX(len));
 	r = ch_frame_encode(&out, ch_frame_mode(nc->frame), msg, len);
 	if (r == CH_OK)
 		r = nc->ops->send(nc->ctx, ch_buf_ptr(&out), ch_buf_len(&out));

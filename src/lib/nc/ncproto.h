@@ -16,9 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/core/limits.h"
 #include "lib/nc/msg.h"
-
-#define CH_NC_HELLO_TIMEOUT_MS (30 * 1000) /* used by the owners' timers */
 
 enum ch_nc_role {
 	CH_NC_CLIENT = 0,
@@ -56,7 +55,8 @@ int ch_nc_start(struct ch_nc *nc);
 int ch_nc_input(struct ch_nc *nc, const void *data, size_t len);
 
 /* Frames and sends one message. CH_ERR_INVAL before the hello exchange
- * completed; the transport's error otherwise. */
+ * completed; CH_ERR_LIMIT over CH_MAX_MESSAGE_MAX (logged); the
+ * transport's error otherwise. */
 int ch_nc_send(struct ch_nc *nc, const char *msg, size_t len);
 
 int ch_nc_ready(const struct ch_nc *nc);	/* hello exchange done */

@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HOST_MAX 253		/* longest DNS name in text form */
-
 /* Letters, digits, '-', '.', '_': what a DNS name or IPv4 literal uses. */
 static int name_ok(const char *h, size_t n)
 {
@@ -112,7 +110,7 @@ int ch_hostport_parse(const char *s, uint16_t default_port, char **host,
 				goto out;
 		}
 	}
-	if (hlen == 0 || hlen > HOST_MAX)
+	if (hlen == 0 || hlen > CH_HOST_MAX)
 		goto out;
 	if (rest && parse_port(rest, &p) != CH_OK)
 		goto out;

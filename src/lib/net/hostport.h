@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CH_PORT_SSH 4334	/* RFC 8071: netconf-ch-ssh */
-#define CH_PORT_TLS 4335	/* RFC 8071: netconf-ch-tls */
+#include "lib/core/limits.h"
+
 #define CH_ADDRSTR_LEN 64	/* fits "[ipv6%scope]:port" */
 
 /* *host is new (free with free()), without brackets. */

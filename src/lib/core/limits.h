@@ -1,0 +1,191 @@
+/* limits.h - every port, size cap and wait of callhome, in one place
+ * (style F3).
+ *
+ * Each limit says its unit and why it is what it is. Option parsers,
+ * --help texts and docs/operations.md take their numbers from here, so a
+ * default cannot drift from its documentation. A limit that a help text
+ * quotes is a plain number (CH_STR makes text of it); its byte or second
+ * form is derived from it.
+ *
+ * Not here: the widths of fixed text fields (fingerprints, addresses,
+ * error texts: CH_FP_LEN, CH_ADDRSTR_LEN, CH_TLS_ERR_LEN, ...), which live
+ * beside the struct that holds them, and protocol constants fixed by an
+ * RFC (CH_FRAME_CHUNK_SIZE_MAX).
+ *
+ * Core layer: this header includes nothing.
+ */
+#ifndef CH_LIMITS_H
+#define CH_LIMITS_H
+
+/* Text of a limit for a help string: CH_STR(CH_NAME_MAX) is "64". */
+#define CH_STR_(x) #x
+#define CH_STR(x) CH_STR_(x)
+
+#define CH_DAY_S 86400		/* s in a day, for the limits below */
+
+/* ---- ports (IANA) ---- */
+#define CH_PORT_SSH 4334	/* RFC 8071: netconf-ch-ssh, the hub listens */
+#define CH_PORT_TLS 4335	/* RFC 8071: netconf-ch-tls, the hub listens */
+#define CH_PORT_NETCONF_SSH 830	/* RFC 6242: netconf-ssh, for a listening agent */
+
+/* ---- NETCONF messages and XML (lib/nc) ---- */
+#define CH_FRAME_MAX_MSG_DEFAULT (16u * 1024 * 1024) /* B, one message; --max-message default */
+#define CH_MAX_MESSAGE_MIN 4096	/* B, smallest --max-message: a hello must fit */
+#define CH_MAX_MESSAGE_MAX (1u << 30) /* B, largest --max-message; also the largest message we send */
+#define CH_FRAME_FEED_SLACK (256u * 1024) /* B, undecoded input past max_msg: one read after a message */
+#define CH_XML_MAX_DEPTH 128	/* elements nested: libxml2 recursion stays shallow */
+#define CH_XML_MAX_SIZE (64u * 1024 * 1024) /* B, one document ch_xml_parse takes */
+#define CH_HELLO_MAX_CAPS 4096	/* capabilities in one hello */
+#define CH_HELLO_MAX_CAP_LEN 4096 /* B, one capability URI */
+#define CH_NC_HELLO_TIMEOUT_MS (30 * 1000) /* ms, a session's hello is due (owners' timers) */
+#define CH_NOTIF_MAX CH_XML_MAX_SIZE /* B, one notification's content: a filter must parse it */
+
+/* ---- transports (lib/xport: sshio.h and tls.h define the same, to go) ---- */
+#define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* RFC 9644 keepalives max-wait */
+#define CH_SSH_KEEPALIVE_COUNT 3	/* ... and max-attempts */
+#define CH_CHANOUT_MAX (64u * 1024 * 1024) /* unsent bytes per channel */
+#define CH_TLS_OUT_MAX (64u * 1024 * 1024)	/* queued, unsent bytes */
+#define CH_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* default stage deadline */
+#define CH_TLS_VERIFY_DEPTH 8		/* intermediates between leaf and anchor */
+#define CH_TLS_MAX_FILES 16		/* CA or CRL files in one context */
+#define CH_TLS_KEEPALIVE_MIN_MS 1000	/* TCP keep-alive granularity */
+
+/* ---- files, keys, certificates (lib/core, lib/id, lib/net) ---- */
+#define CH_FILE_MAX (256u * 1024 * 1024) /* B, largest file ch_file_read takes */
+#define CH_KEY_FILE_MAX (64u * 1024) /* B, a private key file: OpenSSH's are < 4 kB */
+#define CH_AUTHKEYS_MAX 1024	/* keys in one authorized_keys file */
+#define CH_AUTHKEYS_MAX_LINE 16384 /* B, one authorized_keys line (RSA-16384 fits) */
+#define CH_SERIAL_MAX 64	/* chars, X520 serialNumber: ub-serial-number (RFC 5280 A.1) */
+#define CH_CTN_RULES_MAX 64	/* cert-to-name rules in one list */
+#define CH_CTN_RULE_TEXT_MAX 1024 /* B, one cert-to-name rule on a command line */
+#define CH_HOST_MAX 253		/* chars, longest DNS name in text form */
+
+/* ---- logging (lib/core/log.h) ---- */
+#define CH_LOG_LINE_MAX 2048	/* B, one log line; longer is cut */
+#define CH_LOG_BURST 20		/* lines per window from one flood-prone call site */
+#define CH_LOG_BURST_WINDOW_MS (10 * 1000) /* ms, the rate limiter's window */
+
+/* ---- idle close: the hub, its control API and the CLI agree ---- */
+#define CH_IDLE_CLOSE_MAX_DAYS 7 /* d, longest --idle-close / idle_close: a week */
+#define CH_IDLE_CLOSE_MAX_S (CH_IDLE_CLOSE_MAX_DAYS * CH_DAY_S) /* s, the same */
+
+/* ---- the agent (callhomed) ---- */
+#define CH_AGENT_AUTH_TIMEOUT_MS (30 * 1000) /* ms, RFC 8071 S5: the manager must authenticate */
+#define CH_AGENT_CONNECT_TIMEOUT_MS (5 * 1000) /* ms, per address; RFC 9643 max-wait */
+#define CH_AGENT_STAGE_TIMEOUT_MAX_S 3600 /* s, largest --auth/connect/hello/on-commit-timeout: an hour */
+#define CH_AGENT_BACKOFF_BASE_MS 1000 /* ms, first reconnect delay ceiling */
+#define CH_AGENT_BACKOFF_MAX_MS (5 * 60 * 1000) /* ms, largest reconnect delay ceiling */
+#define CH_AGENT_BACKOFF_BASE_LIMIT_MS (3600 * 1000) /* ms, largest --backoff-base: an hour */
+#define CH_AGENT_BACKOFF_MAX_LIMIT_MS (CH_DAY_S * 1000) /* ms, largest --backoff-max: a day */
+#define CH_AGENT_KEEPALIVE_MAX_S 65535 /* s, --keepalive: the module's max-wait is uint16 */
+#define CH_AGENT_KEEPALIVE_COUNT_MAX 255 /* --keepalive-count: max-attempts is uint8 */
+#define CH_AGENT_MAX_ATTEMPTS_MAX 255 /* --max-attempts: reconnect-strategy uint8 */
+#define CH_AGENT_MAX_AUTH_TRIES 6 /* auth requests per connection, as OpenSSH MaxAuthTries */
+#define CH_AGENT_MAX_CHANNELS 8	/* NETCONF sessions on one connection */
+#define CH_AGENT_RETRY_DELAY_MS 1000 /* ms, between attempts on one endpoint: a refused connect must not spin */
+#define CH_AGENT_STABLE_SESSION_MS (2 * 1000) /* ms, shorter twice in a row: back off (accept-and-drop managers) */
+#define CH_AGENT_RECONFIG_DELAY_MS 200 /* ms, apply call-home changes after the commit's reply left */
+#define CH_AGENT_MINUTE_MS (60 * 1000) /* ms, one period minute; largest --minute-ms */
+#define CH_AGENT_LAST_MAX (64u * 1024) /* B, the last-connected file */
+#define CH_AGENT_RUNNING_MAX (64u * 1024 * 1024) /* B, the running configuration as text */
+#define CH_AGENT_NOTIF_LOG_MAX 1000 /* notifications kept for replay */
+#define CH_AGENT_NOTIF_LOG_BYTES (1024u * 1024) /* B, ... and their bytes */
+#define CH_AGENT_ON_COMMIT_TIMEOUT_MS (30 * 1000) /* ms, --on-commit PROG is killed after */
+#define CH_AGENT_ON_COMMIT_MSG_MAX 1024 /* B, PROG's stderr in the rpc-error */
+#define CH_AGENT_DEFERRED_MAX 64 /* rpcs queued behind a deferred reply */
+#define CH_AGENT_TLS_CLOSE_FLUSH_MS (5 * 1000) /* ms, the manager must read a close-session reply */
+#define CH_AGENT_ONCOMMIT_POLL_MS 20 /* ms, polling PROG's exit on a rollback (the loop is held) */
+
+/* The call-home configuration (chconfig; YANG defaults of RFC 9643/9644). */
+#define CH_CHC_MAX_CLIENTS 16	/* netconf-client entries */
+#define CH_CHC_MAX_ENDPOINTS 32	/* endpoints per client; also --call-home flags */
+#define CH_CHC_MAX_CTN 32	/* cert-to-name rules per endpoint; also --cert-to-name flags */
+#define CH_CHC_XML_MAX (1024u * 1024) /* B, the configuration the flags make */
+#define CH_CHC_TCP_IDLE_S 7200	/* s, tcp-keepalives idle-time default */
+#define CH_CHC_TCP_PROBES 9	/* tcp-keepalives max-probes default */
+#define CH_CHC_TCP_INTERVAL_S 75 /* s, tcp-keepalives probe-interval default */
+#define CH_CHC_KA_MAX_WAIT_S 30	/* s, ssh/tls keepalives max-wait default */
+#define CH_CHC_KA_MAX_ATTEMPTS 3 /* keepalives max-attempts default */
+#define CH_CHC_PERIOD_MIN 60	/* min, periodic-connection period default */
+#define CH_CHC_PERIOD_MAX_MIN 65535 /* min, largest --period: the leaf is uint16 */
+#define CH_CHC_IDLE_TIMEOUT_S 180 /* s, periodic idle-timeout default */
+#define CH_CHC_IDLE_TIMEOUT_MAX_S 65535 /* s, largest --idle-timeout: the leaf is uint16 */
+#define CH_CHC_RS_MAX_WAIT_S 5	/* s, reconnect-strategy max-wait default */
+#define CH_CHC_RS_MAX_ATTEMPTS 3 /* reconnect-strategy max-attempts default */
+
+/* The datastores (agent/datastore). */
+#define CH_DS_MAX_YANG_DIRS 16	/* --yang-dir flags */
+#define CH_DS_MAX_MODULES 64	/* --module flags */
+#define CH_DS_MAX_FEATURES 64	/* features per --module */
+#define CH_DS_FILE_MAX (64u * 1024 * 1024) /* B, one datastore file */
+#define CH_DS_CONFIRM_TIMEOUT_DEFAULT 600 /* s, RFC 6241 8.4.5.1 */
+#define CH_DS_PERSIST_MAX 256	/* B, a <persist> token */
+#define CH_DS_PATH_DEPTH_MAX 64	/* levels in a change's target */
+#define CH_DS_MAX_LISTENERS 4	/* ch_ds_on_change callbacks */
+
+/* ---- the hub (callhome-hub) ---- */
+#define CH_HUB_MAX_LISTEN 16	/* --listen and --listen-tls flags, each */
+#define CH_HUB_LISTEN_BACKLOG 1024 /* listen(2): bursts of devices calling at once */
+#define CH_HUB_ACCEPT_BATCH 64	/* accepts per wake-up */
+#define CH_HUB_ACCEPT_PAUSE_MS 1000 /* ms, after EMFILE: let connections drain */
+#define CH_HUB_READ_CHUNK 65536	/* B, one read from a device */
+#define CH_HUB_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* ms, accept -> NETCONF hello */
+#define CH_HUB_HANDSHAKE_TIMEOUT_MAX_S 3600 /* s, largest --handshake-timeout */
+#define CH_HUB_MAX_HANDSHAKES 512 /* concurrent unauthenticated devices */
+#define CH_HUB_MAX_HANDSHAKES_LIMIT 100000 /* largest --max-handshakes */
+#define CH_HUB_RPC_TIMEOUT_MS (120 * 1000) /* ms, an operator's rpc on a device */
+#define CH_HUB_RPC_TIMEOUT_MAX_S CH_DAY_S /* s, largest --rpc-timeout */
+#define CH_HUB_RPC_TICK_MS 1000	/* ms, how often outstanding rpcs are checked */
+#define CH_HUB_MAX_PENDING_RPC 64 /* outstanding rpcs per device */
+#define CH_HUB_CLOSE_WAIT_MS 5000 /* ms, a device must end the session after <close-session> */
+#define CH_HUB_KEEPALIVE_MAX_S CH_DAY_S /* s, largest --keepalive */
+#define CH_HUB_KEEPALIVE_COUNT_MAX 1000 /* largest --keepalive-count */
+#define CH_HUB_CONFIRM_TIMEOUT_S 120 /* s, confirmed-commit rollback timer */
+#define CH_HUB_CONFIRM_TIMEOUT_MAX_S CH_DAY_S /* s, largest --confirm-timeout */
+#define CH_HUB_CONFIRM_AFTER_S 0 /* s, soak before confirming */
+#define CH_HUB_CONFIRM_AFTER_MAX_S 3600 /* s, largest --confirm-after */
+#define CH_HUB_IMPORT_MAX_ERRORS 20 /* refused lines listed in an import answer */
+#define CH_HUB_LIST_DEFAULT 50	/* jobs/events listed without a limit */
+
+/* Failing sources (hub/blocklist). */
+#define CH_BLOCK_MAX 4096	/* sources tracked; the oldest are forgotten */
+#define CH_BLOCK_THRESHOLD 10	/* failures in a window before a block; --block-after default */
+#define CH_BLOCK_THRESHOLD_MAX 1000000 /* largest --block-after */
+#define CH_BLOCK_WINDOW_S 60	/* s, failures are counted over */
+#define CH_BLOCK_SECONDS 300	/* s, a block lasts; --block-for default */
+#define CH_BLOCK_SECONDS_MAX (30 * CH_DAY_S) /* s, largest --block-for: a month */
+#define CH_BLOCK_GOOD_S (24 * 3600) /* s, a source that authenticated is trusted for */
+
+/* The control socket (hub/control). */
+#define CH_CTL_MAX_REQUEST (32u * 1024 * 1024) /* B, one request line */
+#define CH_CTL_MAX_CLIENTS 256	/* CLI connections at once */
+#define CH_CTL_IDLE_MS (10 * 60 * 1000) /* ms, a silent client is dropped */
+#define CH_CTL_READ_CHUNK (64u * 1024) /* B, one read from a client */
+#define CH_CTL_MAX_PIPELINE 32	/* unanswered requests per client */
+#define CH_CTL_MAX_UNSENT (4u * 1024 * 1024) /* B, response bytes queued in libuv */
+#define CH_CTL_BACKLOG 64	/* listen(2) on the control socket */
+
+/* The registry (hub/registry). */
+#define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */
+#define CH_NAME_MAX 64		/* chars, device names: [A-Za-z0-9._-], 1..64 */
+#define CH_STORE_TEXT_MAX 1024	/* B, addresses, event details, errors */
+#define CH_IMPORT_MAX_LINES 100000 /* lines in one import-serials call */
+#define CH_IMPORT_LINE_MAX 256	/* B, one import line; longer is refused, not cut */
+#define CH_RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
+#define CH_JOB_PAYLOAD_MAX_MIB 16 /* MiB, one job's operation */
+#define CH_JOB_PAYLOAD_MAX (CH_JOB_PAYLOAD_MAX_MIB * 1024u * 1024) /* B, the same */
+#define CH_JOB_RPC_MAX (CH_JOB_PAYLOAD_MAX + 4096) /* B, a job's operation in its <rpc> */
+
+/* ---- the operator CLI (callhome) ---- */
+#define CH_CLI_DEFAULT_TIMEOUT_S 60 /* s, --timeout default */
+#define CH_CLI_MAX_TIMEOUT_S CH_DAY_S /* s, largest --timeout */
+#define CH_CLI_MAX_LIMIT 100000u /* jobs/events --limit */
+#define CH_CLI_MAX_EXPIRES_DAYS 366 /* d, largest --expires: about a year */
+#define CH_CLI_MAX_EXPIRES_S (CH_CLI_MAX_EXPIRES_DAYS * (unsigned)CH_DAY_S) /* s, the same */
+#define CH_CLI_MAX_RESPONSE (64u * 1024 * 1024) /* B, one response line from the hub */
+#define CH_CLI_MAX_XML_MIB 16	/* MiB, rpc XML or an edit-config FILE */
+#define CH_CLI_MAX_XML (CH_CLI_MAX_XML_MIB * 1024u * 1024) /* B, the same */
+#define CH_CLI_FOLLOW_INTERVAL_MS 1000 /* ms, events --follow polls */
+#define CH_CLI_FOLLOW_BATCH 500	/* events asked for per poll */
+
+#endif
