@@ -116,34 +116,6 @@ void dialer_rebind(struct dialer *d, const struct chc_client *cl);
 void dialer_stop(struct dialer *d, const char *why,
 		 void (*done)(void *ctx), void *ctx);
 
-/* ---- agent.c: one call-home connection, the SSH server side ---- */
-
-/* How a connection ended, for the dialer's reconnect decision. */
-struct agent_conn_result {
-	int established;	/* a NETCONF session was up at some point */
-	int graceful;		/* its last session ended by <close-session> */
-	const char *reason;	/* static text */
-};
-
-/* Per-connection settings, from the endpoint's configuration. */
-struct agent_conn_opts {
-	uint32_t keepalive_ms;		/* 0: no SSH keep-alives */
-	uint32_t keepalive_count;
-};
-
-/* Takes ownership of the connected fd (even on error: it is closed).
- * done() is called once, after every handle is closed; the connection
- * is freed right after it returns. */
-int agent_conn_start(struct agent *ag, int fd, const char *peer,
-		     const struct agent_conn_opts *o,
-		     void (*done)(void *ctx, const struct agent_conn_result *),
-		     void *ctx, struct agent_conn **out);
-/* Closes the connection (idempotent); done() follows. */
-void agent_conn_close(struct agent_conn *c, const char *reason);
-/* Loop time (uv_now) of the last NETCONF message from the manager, or of
- * the connection's start. */
-uint64_t agent_conn_last_active(const struct agent_conn *c);
-
 /* ---- server.c: the NETCONF server operations ---- */
 
 struct nc_server;

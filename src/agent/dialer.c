@@ -30,7 +30,8 @@
 
 #include <arpa/inet.h>
 
-#include "agent/tlsconn.h"
+#include "agent/conn.h"
+#include "agent/tlsctx.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
 #include "lib/net/hostport.h"
@@ -67,8 +68,7 @@ struct dialer {
 	uv_timer_t timer;		/* waits, deadlines, idle checks */
 	char peer[CH_ADDRSTR_LEN];
 	char why[REASON_MAX];		/* the last attempt's failure */
-	struct agent_conn *conn;	/* SSH */
-	struct agent_tls_conn *tls;	/* or TLS */
+	struct agent_conn *conn;	/* the live call, SSH or TLS */
 	uint64_t conn_start;		/* loop ms */
 	int short_sessions;		/* in a row */
 	int idle_closed;		/* we closed it: idle-timeout */
@@ -169,7 +169,7 @@ static void last_save(struct dialer *d)
 static void maybe_stopped(struct dialer *d)
 {
 	if (d->state == DIAL_STOPPED && d->handles == 0 && d->conn == NULL &&
-	    d->tls == NULL && !d->poll_active) {
+	    !d->poll_active) {
 		if (d->addrs)
 			uv_freeaddrinfo(d->addrs);
 		d->addrs = NULL;
@@ -296,7 +296,6 @@ static void conn_done(void *ctx, const struct agent_conn_result *res)
 	struct dialer *d = ctx;
 
 	d->conn = NULL;
-	d->tls = NULL;
 	conn_ended(d, res);
 }
 
@@ -307,10 +306,9 @@ static void on_idle_timer(uv_timer_t *t)
 	uint64_t limit = (uint64_t)d->cl->idle_timeout_s * 1000;
 	uint64_t now = uv_now(d->ag->loop), last;
 
-	if (d->conn == NULL && d->tls == NULL)
+	if (d->conn == NULL)
 		return;
-	last = d->conn ? agent_conn_last_active(d->conn)
-		       : agent_tls_conn_last_active(d->tls);
+	last = agent_conn_last_active(d->conn);
 	if (now - last < limit) {
 		uv_timer_start(&d->timer, on_idle_timer, limit - (now - last),
 			       0);
@@ -319,14 +317,11 @@ static void on_idle_timer(uv_timer_t *t)
 	dlog(CH_LOG_INFO, d, "no NETCONF message for %u s: closing "
 	     "(idle-timeout)", d->cl->idle_timeout_s);
 	d->idle_closed = 1;
-	if (d->conn)
-		agent_conn_close(d->conn, "idle-timeout");
-	else
-		agent_tls_conn_close(d->tls, "idle-timeout");
+	agent_conn_close(d->conn, "idle-timeout");
 }
 
 /* TCP keep-alives as the endpoint configures them (RFC 9643). For a TLS
- * endpoint with test-peer-aliveness, tlsconn.c sets its own timing over
+ * endpoint with test-peer-aliveness, conn.c sets its own timing over
  * these. A failure is logged; the call goes on without. */
 static void set_tcp_keepalives(int fd, const struct chc_endpoint *e)
 {
@@ -338,34 +333,28 @@ static void set_tcp_keepalives(int fd, const struct chc_endpoint *e)
 static int start_conn(struct dialer *d, int fd)
 {
 	const struct chc_endpoint *e = endpoint(d);
-
-	set_tcp_keepalives(fd, e);
-	d->conn_start = uv_now(d->ag->loop);
-	d->idle_closed = 0;
-	if (e->transport == CHC_TLS) {
-		struct agent_tls_params p = {
-			.cert_file = e->cert_file,
-			.key_file = e->key_file,
-			.chain_file = e->chain_file,
-			.client_ca_file = e->ca_file,
-			.crl_file = e->crl_file,
-			.keepalive_ms = e->keepalives
-				? e->ka_max_wait_s * 1000 : 0,
-			.keepalive_count = e->ka_max_attempts,
-			.rules = e->ctn,
-			.nrules = e->nctn,
-			.cache = &d->tls_cache[d->ep],
-		};
-
-		return agent_tls_conn_start(d->ag, &p, fd, d->peer, conn_done,
-					    d, &d->tls);
-	}
-	struct agent_conn_opts o = {
+	struct agent_tls_params tls = {
+		.cert_file = e->cert_file,
+		.key_file = e->key_file,
+		.chain_file = e->chain_file,
+		.client_ca_file = e->ca_file,
+		.crl_file = e->crl_file,
+		.keepalive_ms = e->keepalives ? e->ka_max_wait_s * 1000 : 0,
+		.keepalive_count = e->ka_max_attempts,
+		.rules = e->ctn,
+		.nrules = e->nctn,
+		.cache = &d->tls_cache[d->ep],
+	};
+	struct agent_conn_params p = {
+		.tls = e->transport == CHC_TLS ? &tls : NULL,
 		.keepalive_ms = e->keepalives ? e->ka_max_wait_s * 1000 : 0,
 		.keepalive_count = e->ka_max_attempts,
 	};
 
-	return agent_conn_start(d->ag, fd, d->peer, &o, conn_done, d,
+	set_tcp_keepalives(fd, e);
+	d->conn_start = uv_now(d->ag->loop);
+	d->idle_closed = 0;
+	return agent_conn_start(d->ag, fd, d->peer, &p, conn_done, d,
 				&d->conn);
 }
 
@@ -676,7 +665,5 @@ void dialer_stop(struct dialer *d, const char *why,
 		uv_close((uv_handle_t *)&d->poll, on_poll_closed);
 	if (d->conn)
 		agent_conn_close(d->conn, why);
-	if (d->tls)
-		agent_tls_conn_close(d->tls, why);
 	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 }

@@ -268,6 +268,10 @@ static void on_timer(uv_timer_t *t)
 		return;
 	}
 	if (!ch_nc_ready(s->nc)) {
+		/* RFC 6241 8.1 gives no timeout; an unbounded wait would pin
+		 * the stream for ever */
+		ch_clog(CH_LOG_WARN, slog(s), "session-id=%u: %s sent no NETCONF "
+			"hello in time", s->session_id, s->peer);
 		endf(s, 1, "%s sent no NETCONF hello in time", s->peer);
 		return;
 	}
