@@ -146,6 +146,14 @@ static struct {
 static void rollback_flush(void);
 static void on_rollback_timer(uv_timer_t *t);
 
+/* The NETCONF stream and the --on-commit runs. */
+static struct notif_stream *stream;
+static struct oncommit_run *runs;
+static void emit(const char *xml, size_t len)
+{
+	notif_emit(stream, xml, len);
+}
+
 /* The hello's list: the base capabilities, then the datastore's. */
 static const char **server_caps;
 static size_t server_ncaps;
@@ -196,10 +204,11 @@ int nc_server_init(struct agent *ag)
 			 ch_ds_yanglib_id(ag->ds));
 		server_caps[server_ncaps++] = yanglib_cap;
 		agent = ag;
-		if (notif_init(ag->loop, ag->cfg.datastore_dir) != CH_OK)
+		if (notif_stream_new(ag->loop, ag->cfg.datastore_dir,
+				     &stream) != CH_OK)
 			return CH_ERR_NOMEM;
 		ch_ds_on_change(ag->ds, on_running_change, NULL);
-		ag->notify = notif_emit;	/* for the other modules */
+		ag->notify = emit;	/* for the other modules */
 		ch_buf_init(&rb.edits, (size_t)-1);
 		if (ag->cfg.on_commit != NULL && ag->loop != NULL &&
 		    uv_timer_init(ag->loop, &rb.timer) == 0) {
@@ -215,8 +224,9 @@ int nc_server_init(struct agent *ag)
 /* After the loop closed every handle. */
 void nc_server_cleanup(void)
 {
-	notif_cleanup();
-	oncommit_cleanup();
+	notif_stream_free(stream);
+	stream = NULL;
+	oncommit_cleanup(&runs);
 	ch_buf_cleanup(&rb.edits);
 	rb.pending = rb.timer_init = rb.cancelling = 0;
 	free(server_caps);
@@ -1243,7 +1253,7 @@ static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 			     "</datastore>")) == CH_OK &&
 	    (r = ch_buf_put(&b, edits, len)) == CH_OK &&
 	    (r = ch_buf_puts(&b, "</netconf-config-change>")) == CH_OK)
-		notif_emit(ch_buf_ptr(&b), ch_buf_len(&b));
+		notif_emit(stream, ch_buf_ptr(&b), ch_buf_len(&b));
 	ch_buf_cleanup(&b);
 }
 
@@ -1270,7 +1280,7 @@ static int op_create_subscription(struct nc_server *s,
 
 		return send_error(out, rpc, &e);
 	}
-	if ((r = notif_subscribe(&req, sub_push, s, &sub)) != CH_OK)
+	if ((r = notif_subscribe(stream, &req, sub_push, s, &sub)) != CH_OK)
 		return r;
 	if ((r = ch_reply_ok(out, rpc)) != CH_OK) {
 		notif_sub_free(sub);
@@ -1389,7 +1399,7 @@ static int hook_start(struct nc_server *s)
 		goto out;
 	}
 	spec_init(&spec, ONCOMMIT_CHECK, run, diff);
-	if ((r = oncommit_start(&spec, on_check_done, s, &s->hook)) == CH_OK)
+	if ((r = oncommit_start(&runs, &spec, on_check_done, s, &s->hook)) == CH_OK)
 		ch_info("session-id=%u: on-commit program %s started (pid %d)",
 			s->session_id, spec.prog, oncommit_pid(s->hook));
 out:
@@ -1442,7 +1452,7 @@ static void rollback_flush(void)
 		goto out;
 	}
 	spec_init(&spec, ONCOMMIT_ROLLBACK, xml, ch_buf_ptr(&diff));
-	if (oncommit_start(&spec, on_rollback_done, NULL, &run) != CH_OK)
+	if (oncommit_start(&runs, &spec, on_rollback_done, NULL, &run) != CH_OK)
 		ch_error("on-commit: the program could not be run on the "
 			 "rolled-back configuration: the device's "
 			 "configuration may differ from running");
@@ -1591,7 +1601,7 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 	if (monitoring && rpc->op_ns && strcmp(rpc->op_ns, MON_NS) == 0 &&
 	    strcmp(rpc->op_name, "get-schema") == 0) {
 		r = op_get_schema(s, rpc, out);
-	} else if (notif_enabled() && rpc->op_ns &&
+	} else if (stream != NULL && rpc->op_ns &&
 		   strcmp(rpc->op_ns, NOTIF_NS) == 0 &&
 		   strcmp(rpc->op_name, "create-subscription") == 0) {
 		r = op_create_subscription(s, rpc, out);
