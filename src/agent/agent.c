@@ -171,7 +171,7 @@ static int on_chan_data(ssh_session s, ssh_channel ch, void *data,
 		h->closing = 1;
 	} else if (r != CH_OK) {
 		if (!ch_nc_ready(h->nc))	/* RFC 6022 in-bad-hellos */
-			nc_server_count_bad_hello();
+			nc_server_count_bad_hello(h->conn->ag);
 		clog(CH_LOG_WARN, h->conn, "session-id=%u: %s", h->session_id,
 		     ch_nc_error(h->nc)[0] ? ch_nc_error(h->nc) : ch_strerror(r));
 		h->closing = 1;
@@ -233,7 +233,7 @@ static int on_subsystem(ssh_session s, ssh_channel ch, const char *name,
 	h->session_id = ag->next_session_id++;
 	if (ag->next_session_id == 0)	/* session-id 0 is not valid */
 		ag->next_session_id = 1;
-	caps = nc_server_caps(&ncaps);
+	caps = nc_server_caps(ag, &ncaps);
 	h->srv = nc_server_new(ag, h->session_id, h->conn->user);
 	h->nc = ch_nc_new(CH_NC_SERVER, h->session_id, caps, ncaps,
 			  ag->cfg.max_message, &chan_nc_ops, h);

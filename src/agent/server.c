@@ -49,7 +49,56 @@
 #define YANGLIB_REV "2019-01-04"
 #define XPATH_NS_MAX 64		/* in-scope namespaces of an xpath filter */
 
+/* The rollback of a confirmed commit, due to --on-commit's program: the
+ * datastore tells of the rollback from inside its own call, where it
+ * must not be called back: the program starts right after
+ * (rollback_flush), at the latest on the next loop turn (the timer). */
+struct rollback {
+	int pending;
+	struct ch_buf edits;		/* RFC 6470 <edit>s of the rollback */
+	uv_timer_t timer;
+	int timer_init;
+	int cancelling;			/* inside <cancel-commit> */
+};
+
+/* RFC 6022 statistics, for the whole server. */
+struct nc_stats {
+	uint32_t in_bad_hellos;
+	uint32_t in_sessions;
+	uint32_t dropped_sessions;
+	uint32_t in_rpcs;
+	uint32_t in_bad_rpcs;
+	uint32_t out_rpc_errors;
+	uint32_t out_notifications;
+};
+
+/* The server's state: one per agent (ag->srv), from nc_server_init to
+ * nc_server_cleanup. The agent runs one libuv loop: no locking. */
+struct nc_srv {
+	struct agent *ag;
+	/* Every live session of this agent, for kill-session. */
+	struct nc_server *sessions;
+	int deferred_now;	/* set by reply_ds: a dry run deferred */
+	/* ietf-netconf-monitoring (RFC 6022): offered when its module
+	 * loaded. */
+	int monitoring;
+	time_t start_time;
+	struct nc_stats stats;
+	/* <rpc-error> replies sent, for out-rpc-errors (every error goes
+	 * through send_error). */
+	uint32_t errors_sent;
+	/* The hello's list: the base capabilities, then the datastore's. */
+	const char **caps;
+	size_t ncaps;
+	/* RFC 7950 5.6.4: yang-library with the module set's id. */
+	char yanglib_cap[sizeof(CAP_YANGLIB) + 64];
+	struct notif_stream *stream;	/* NULL: no notifications */
+	struct oncommit_run *runs;	/* live --on-commit programs */
+	struct rollback rb;
+};
+
 struct nc_server {
+	struct nc_srv *srv;		/* the server it is a session of */
 	struct agent *ag;
 	uint32_t session_id;
 	char user[64];
@@ -74,13 +123,8 @@ struct nc_server {
 	size_t deferred_len;
 	struct queued *queue, **qtail;
 	size_t nqueued;
-	struct nc_server *next;		/* the live sessions (sessions) */
+	struct nc_server *next;		/* srv->sessions */
 };
-
-/* Every live session of this agent, for kill-session. The agent runs
- * one libuv loop: no locking. */
-static struct nc_server *sessions;
-static int deferred_now;	/* set by reply_ds: a dry run deferred */
 
 /* An rpc waiting behind a deferred reply. */
 struct queued {
@@ -89,27 +133,10 @@ struct queued {
 	struct queued *next;
 };
 
-
-/* ietf-netconf-monitoring (RFC 6022): offered when its module loaded. */
-static int monitoring;
-static time_t start_time;
-static struct {
-	uint32_t in_bad_hellos;
-	uint32_t in_sessions;
-	uint32_t dropped_sessions;
-	uint32_t in_rpcs;
-	uint32_t in_bad_rpcs;
-	uint32_t out_rpc_errors;
-	uint32_t out_notifications;
-} stats;
-/* <rpc-error> replies sent, for out-rpc-errors (every error goes
- * through send_error). */
-static uint32_t errors_sent;
-
-static int send_error(struct ch_buf *out, const struct ch_rpc *rpc,
-		      const struct ch_rpc_error *e)
+static int send_error(struct nc_server *s, struct ch_buf *out,
+		      const struct ch_rpc *rpc, const struct ch_rpc_error *e)
 {
-	errors_sent++;
+	s->srv->errors_sent++;
 	return ch_reply_error(out, rpc, e);
 }
 
@@ -126,37 +153,16 @@ static const char *const notif_caps[] = {
 };
 #define NOTIF_NCAPS (sizeof(notif_caps) / sizeof(notif_caps[0]))
 
-static struct agent *agent;	/* for the change hook */
-/* RFC 7950 5.6.4: yang-library with the module set's id. */
-static char yanglib_cap[sizeof(CAP_YANGLIB) + 64];
 static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 			      size_t len);
-
-/* --on-commit and a confirmed commit's rollback: the device follows
- * running back. The datastore tells of the rollback from inside its own
- * call, where it must not be called back: the program starts right after
- * (rollback_flush), at the latest on the next loop turn (the timer). */
-static struct {
-	int pending;
-	struct ch_buf edits;		/* RFC 6470 <edit>s of the rollback */
-	uv_timer_t timer;
-	int timer_init;
-	int cancelling;			/* inside <cancel-commit> */
-} rb;
-static void rollback_flush(void);
+static void rollback_flush(struct nc_srv *srv);
 static void on_rollback_timer(uv_timer_t *t);
 
-/* The NETCONF stream and the --on-commit runs. */
-static struct notif_stream *stream;
-static struct oncommit_run *runs;
-static void emit(const char *xml, size_t len)
+/* ag->notify: the NETCONF stream for the other modules. */
+static void emit(struct agent *ag, const char *xml, size_t len)
 {
-	notif_emit(stream, xml, len);
+	notif_emit(ag->srv->stream, xml, len);
 }
-
-/* The hello's list: the base capabilities, then the datastore's. */
-static const char **server_caps;
-static size_t server_ncaps;
 
 static int has_module(const struct ch_ds *ds, const char *name)
 {
@@ -173,91 +179,102 @@ int nc_server_init(struct agent *ag)
 {
 	const size_t nbase = sizeof(base_caps) / sizeof(base_caps[0]);
 	const char *const *dcaps = NULL;
+	struct nc_srv *srv;
 	size_t ndcaps = 0;
 
-	nc_server_cleanup();
-	start_time = time(NULL);
-	monitoring = 0;
+	nc_server_cleanup(ag);
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return CH_ERR_NOMEM;
+	ag->srv = srv;
+	srv->ag = ag;
+	srv->start_time = time(NULL);
+	ch_buf_init(&srv->rb.edits, (size_t)-1);
 	if (ag->ds != NULL) {
 		/* RFC 6022 needs its module in the schema context (it may
 		 * already be there, from --module). */
 		if (has_module(ag->ds, "ietf-netconf-monitoring"))
-			monitoring = 1;
+			srv->monitoring = 1;
 		else if (access(AGENT_MONITORING_YANG, R_OK) != 0)
 			ch_info("ietf-netconf-monitoring not offered: %s: %s",
 				AGENT_MONITORING_YANG, strerror(errno));
 		else if (ch_ds_load_module_file(ag->ds,
 						AGENT_MONITORING_YANG) == CH_OK)
-			monitoring = 1;
+			srv->monitoring = 1;
 		dcaps = ch_ds_caps(ag->ds, &ndcaps);
 	}
-	if ((server_caps = calloc(nbase + NOTIF_NCAPS + 1 + ndcaps,
-				  sizeof(*server_caps))) == NULL)
-		return CH_ERR_NOMEM;
+	if ((srv->caps = calloc(nbase + NOTIF_NCAPS + 1 + ndcaps,
+				sizeof(*srv->caps))) == NULL)
+		goto fail;
 	for (size_t i = 0; i < nbase; i++)
-		server_caps[server_ncaps++] = base_caps[i];
+		srv->caps[srv->ncaps++] = base_caps[i];
 	if (ag->ds != NULL) {
 		for (size_t i = 0; i < NOTIF_NCAPS; i++)
-			server_caps[server_ncaps++] = notif_caps[i];
-		snprintf(yanglib_cap, sizeof(yanglib_cap), CAP_YANGLIB
-			 "?revision=" YANGLIB_REV "&module-set-id=%u",
-			 ch_ds_yanglib_id(ag->ds));
-		server_caps[server_ncaps++] = yanglib_cap;
-		agent = ag;
+			srv->caps[srv->ncaps++] = notif_caps[i];
+		snprintf(srv->yanglib_cap, sizeof(srv->yanglib_cap),
+			 CAP_YANGLIB "?revision=" YANGLIB_REV
+			 "&module-set-id=%u", ch_ds_yanglib_id(ag->ds));
+		srv->caps[srv->ncaps++] = srv->yanglib_cap;
 		if (notif_stream_new(ag->loop, ag->cfg.datastore_dir,
-				     &stream) != CH_OK)
-			return CH_ERR_NOMEM;
-		ch_ds_on_change(ag->ds, on_running_change, NULL);
+				     &srv->stream) != CH_OK)
+			goto fail;
+		ch_ds_on_change(ag->ds, on_running_change, srv);
 		ag->notify = emit;	/* for the other modules */
-		ch_buf_init(&rb.edits, (size_t)-1);
 		if (ag->cfg.on_commit != NULL && ag->loop != NULL &&
-		    uv_timer_init(ag->loop, &rb.timer) == 0) {
-			rb.timer_init = 1;
-			uv_unref((uv_handle_t *)&rb.timer);
+		    uv_timer_init(ag->loop, &srv->rb.timer) == 0) {
+			srv->rb.timer_init = 1;
+			srv->rb.timer.data = srv;
+			uv_unref((uv_handle_t *)&srv->rb.timer);
 		}
 	}
 	for (size_t i = 0; i < ndcaps; i++)
-		server_caps[server_ncaps++] = dcaps[i];
+		srv->caps[srv->ncaps++] = dcaps[i];
 	return CH_OK;
+fail:
+	nc_server_cleanup(ag);
+	return CH_ERR_NOMEM;
 }
 
-/* After the loop closed every handle. */
-void nc_server_cleanup(void)
+/* After the loop closed every handle (the rollback timer with them). */
+void nc_server_cleanup(struct agent *ag)
 {
-	notif_stream_free(stream);
-	stream = NULL;
-	oncommit_cleanup(&runs);
-	ch_buf_cleanup(&rb.edits);
-	rb.pending = rb.timer_init = rb.cancelling = 0;
-	free(server_caps);
-	server_caps = NULL;
-	server_ncaps = 0;
+	struct nc_srv *srv = ag->srv;
+
+	if (srv == NULL)
+		return;
+	notif_stream_free(srv->stream);
+	oncommit_cleanup(&srv->runs);
+	ch_buf_cleanup(&srv->rb.edits);
+	free(srv->caps);
+	free(srv);
+	ag->srv = NULL;
+	ag->notify = NULL;
 }
 
-const char *const *nc_server_caps(size_t *n)
+const char *const *nc_server_caps(const struct agent *ag, size_t *n)
 {
-	if (server_caps == NULL) {	/* nc_server_init not called */
+	if (ag->srv == NULL) {	/* nc_server_init not called */
 		*n = sizeof(base_caps) / sizeof(base_caps[0]);
 		return base_caps;
 	}
-	*n = server_ncaps;
-	return server_caps;
+	*n = ag->srv->ncaps;
+	return ag->srv->caps;
 }
 
 struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 				const char *user)
 {
-	struct nc_server *s = calloc(1, sizeof(*s));
+	struct nc_server *s;
 
-	if (s == NULL)
+	if (ag->srv == NULL || (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	s->srv = ag->srv;
 	s->ag = ag;
 	s->session_id = session_id;
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	s->login_time = time(NULL);
-	s->next = sessions;
-	sessions = s;
-	stats.in_sessions++;
+	s->next = s->srv->sessions;
+	s->srv->sessions = s;
+	s->srv->stats.in_sessions++;
 	return s;
 }
 
@@ -277,7 +294,7 @@ void nc_server_set_chan(struct nc_server *s, const char *peer,
  * another session's check runs, whose dry run it may be (one slot). */
 static void drop_dry_run(struct nc_server *s)
 {
-	for (struct nc_server *x = sessions; x; x = x->next)
+	for (struct nc_server *x = s->srv->sessions; x; x = x->next)
 		if (x != s && x->hook != NULL)
 			return;
 	ch_ds_gate(s->ag->ds, CH_DS_GATE_DRY);	/* frees it */
@@ -288,7 +305,8 @@ void nc_server_free(struct nc_server *s)
 {
 	if (s == NULL)
 		return;
-	for (struct nc_server **pp = &sessions; *pp; pp = &(*pp)->next) {
+	for (struct nc_server **pp = &s->srv->sessions; *pp;
+	     pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
 			break;
@@ -296,9 +314,9 @@ void nc_server_free(struct nc_server *s)
 	}
 	/* RFC 6022: neither close-session nor kill-session is a drop. */
 	if (!s->closed && !s->killed)
-		stats.dropped_sessions++;
+		s->srv->stats.dropped_sessions++;
 	ch_ds_session_end(s->ag->ds, s->session_id);
-	rollback_flush();
+	rollback_flush(s->srv);
 	notif_sub_free(s->sub);
 	if (s->hook != NULL) {
 		oncommit_detach(s->hook);	/* runs on, result dropped */
@@ -315,18 +333,20 @@ void nc_server_free(struct nc_server *s)
 	free(s);
 }
 
-static int reply_error(struct ch_buf *out, const struct ch_rpc *rpc,
-		       const char *type, const char *tag, const char *message)
+static int reply_error(struct nc_server *s, struct ch_buf *out,
+		       const struct ch_rpc *rpc, const char *type,
+		       const char *tag, const char *message)
 {
 	struct ch_rpc_error e = {
 		.type = type, .tag = tag, .message = message,
 	};
 
-	return send_error(out, rpc, &e);
+	return send_error(s, out, rpc, &e);
 }
 
-static int reply_missing(struct ch_buf *out, const struct ch_rpc *rpc,
-			 const char *elem, const char *message)
+static int reply_missing(struct nc_server *s, struct ch_buf *out,
+			 const struct ch_rpc *rpc, const char *elem,
+			 const char *message)
 {
 	char info[128];
 	struct ch_rpc_error e = {
@@ -335,11 +355,11 @@ static int reply_missing(struct ch_buf *out, const struct ch_rpc *rpc,
 	};
 
 	snprintf(info, sizeof(info), "<bad-element>%s</bad-element>", elem);
-	return send_error(out, rpc, &e);
+	return send_error(s, out, rpc, &e);
 }
 
-static int reply_ds(struct ch_buf *out, const struct ch_rpc *rpc, int r,
-		    const struct ch_ds_err *de)
+static int reply_ds(struct nc_server *s, struct ch_buf *out,
+		    const struct ch_rpc *rpc, int r, const struct ch_ds_err *de)
 {
 	struct ch_rpc_error e = {
 		.type = de->type ? de->type : "application",
@@ -353,10 +373,10 @@ static int reply_ds(struct ch_buf *out, const struct ch_rpc *rpc, int r,
 	if (r == CH_OK)
 		return ch_reply_ok(out, rpc);
 	if (r == CH_ERR_AGAIN) {	/* a dry run: the reply waits */
-		deferred_now = 1;
+		s->srv->deferred_now = 1;
 		return CH_OK;
 	}
-	return send_error(out, rpc, &e);
+	return send_error(s, out, rpc, &e);
 }
 
 /* First element child of n named name in the base namespace, or NULL. */
@@ -382,9 +402,9 @@ static xmlNode *first_element(xmlNode *n)
 /* Which datastore a <target> or <source> names: *id, or -1 with
  * *config for an inline <config> when allow_config. Otherwise the
  * rpc-error is in out and *replied is set. */
-static int ds_param(const struct ch_rpc *rpc, const char *pname,
-		    int allow_config, int *id, xmlNode **config,
-		    struct ch_buf *out, int *replied)
+static int ds_param(struct nc_server *s, const struct ch_rpc *rpc,
+		    const char *pname, int allow_config, int *id,
+		    xmlNode **config, struct ch_buf *out, int *replied)
 {
 	xmlNode *p = child(rpc->op, pname), *k;
 	char msg[160];
@@ -396,16 +416,16 @@ static int ds_param(const struct ch_rpc *rpc, const char *pname,
 	if (p == NULL) {
 		snprintf(msg, sizeof(msg), "<%s> needs a <%s>", rpc->op_name,
 			 pname);
-		return reply_missing(out, rpc, pname, msg);
+		return reply_missing(s, out, rpc, pname, msg);
 	}
 	k = first_element(p);
 	if (k == NULL) {
 		snprintf(msg, sizeof(msg), "<%s> names no datastore", pname);
-		return reply_missing(out, rpc, "config-source", msg);
+		return reply_missing(s, out, rpc, "config-source", msg);
 	}
 	if (k->ns && strcmp((const char *)k->ns->href, CH_NC_NS) == 0) {
 		if (strcmp((const char *)k->name, "url") == 0)
-			return reply_error(out, rpc, "protocol",
+			return reply_error(s, out, rpc, "protocol",
 					   "operation-not-supported",
 					   "<url> needs the :url capability, "
 					   "which this device does not "
@@ -424,7 +444,7 @@ static int ds_param(const struct ch_rpc *rpc, const char *pname,
 	snprintf(msg, sizeof(msg), "<%s>: no datastore named <%s> on this "
 		 "device (running, candidate, startup)", pname,
 		 (const char *)k->name);
-	return reply_error(out, rpc, "protocol", "invalid-value", msg);
+	return reply_error(s, out, rpc, "protocol", "invalid-value", msg);
 }
 
 /* The running configuration of the schema-less mode: the file's
@@ -477,8 +497,8 @@ static int wrap_data(const char *data, size_t len, xmlDoc **doc)
 }
 
 /* Checks a <filter>'s type; CH_OK to go on, or the reply is in out. */
-static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
-			struct ch_buf *out, int *replied)
+static int check_filter(struct nc_server *s, const struct ch_rpc *rpc,
+			xmlNode *filter, struct ch_buf *out, int *replied)
 {
 	enum ch_filter_type type;
 	struct ch_rpc_error e = {
@@ -491,11 +511,11 @@ static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
 	*replied = 0;
 	if (ch_filter_type(filter, &type) != CH_OK) {
 		*replied = 1;
-		return send_error(out, rpc, &e);
+		return send_error(s, out, rpc, &e);
 	}
 	if (type == CH_FILTER_XPATH) {
 		*replied = 1;
-		return reply_error(out, rpc, "protocol",
+		return reply_error(s, out, rpc, "protocol",
 				   "operation-not-supported",
 				   "XPath filters need the :xpath capability, "
 				   "which this device does not advertise: use a "
@@ -506,9 +526,10 @@ static int check_filter(const struct ch_rpc *rpc, xmlNode *filter,
 
 /* ---- ietf-netconf-monitoring (RFC 6022) ---- */
 
-void nc_server_count_bad_hello(void)
+void nc_server_count_bad_hello(struct agent *ag)
 {
-	stats.in_bad_hellos++;
+	if (ag->srv != NULL)
+		ag->srv->stats.in_bad_hellos++;
 }
 
 /* <name>escaped text</name>. */
@@ -543,12 +564,12 @@ static void host_of(const char *peer, char *buf, size_t len)
 		 p);
 }
 
-static int put_sessions(struct ch_buf *b)
+static int put_sessions(const struct nc_srv *srv, struct ch_buf *b)
 {
 	char t[TIME_TEXT_MAX], host[64];
 	int r = ch_buf_puts(b, "<sessions>");
 
-	for (const struct nc_server *x = sessions; r == CH_OK && x;
+	for (const struct nc_server *x = srv->sessions; r == CH_OK && x;
 	     x = x->next) {
 		if (x->killed)
 			continue;
@@ -624,32 +645,34 @@ static int put_schemas(struct ch_ds *ds, struct ch_buf *b)
 /* The <netconf-state> state data, appended to b. */
 static int put_netconf_state(struct nc_server *s, struct ch_buf *b)
 {
+	const struct nc_srv *srv = s->srv;
+	const struct nc_stats *st = &srv->stats;
 	char t[TIME_TEXT_MAX];
 	int r;
 
-	notif_time_text(start_time, t, sizeof(t));
+	notif_time_text(srv->start_time, t, sizeof(t));
 	if ((r = ch_buf_puts(b, "<netconf-state xmlns=\"" MON_NS "\">"
 			     "<capabilities>")) != CH_OK)
 		return r;
-	for (size_t i = 0; i < server_ncaps; i++)
-		if ((r = put_leaf(b, "capability", server_caps[i])) != CH_OK)
+	for (size_t i = 0; i < srv->ncaps; i++)
+		if ((r = put_leaf(b, "capability", srv->caps[i])) != CH_OK)
 			return r;
 	if ((r = ch_buf_puts(b, "</capabilities>")) != CH_OK ||
 	    (r = put_datastores(s->ag->ds, b)) != CH_OK ||
 	    (r = put_schemas(s->ag->ds, b)) != CH_OK ||
-	    (r = put_sessions(b)) != CH_OK ||
+	    (r = put_sessions(srv, b)) != CH_OK ||
 	    (r = ch_buf_puts(b, "<statistics>")) != CH_OK ||
 	    (r = put_leaf(b, "netconf-start-time", t)) != CH_OK ||
-	    (r = put_uint(b, "in-bad-hellos", stats.in_bad_hellos)) != CH_OK ||
-	    (r = put_uint(b, "in-sessions", stats.in_sessions)) != CH_OK ||
+	    (r = put_uint(b, "in-bad-hellos", st->in_bad_hellos)) != CH_OK ||
+	    (r = put_uint(b, "in-sessions", st->in_sessions)) != CH_OK ||
 	    (r = put_uint(b, "dropped-sessions",
-			  stats.dropped_sessions)) != CH_OK ||
-	    (r = put_uint(b, "in-rpcs", stats.in_rpcs)) != CH_OK ||
-	    (r = put_uint(b, "in-bad-rpcs", stats.in_bad_rpcs)) != CH_OK ||
-	    (r = put_uint(b, "out-rpc-errors", stats.out_rpc_errors)) !=
+			  st->dropped_sessions)) != CH_OK ||
+	    (r = put_uint(b, "in-rpcs", st->in_rpcs)) != CH_OK ||
+	    (r = put_uint(b, "in-bad-rpcs", st->in_bad_rpcs)) != CH_OK ||
+	    (r = put_uint(b, "out-rpc-errors", st->out_rpc_errors)) !=
 		    CH_OK ||
 	    (r = put_uint(b, "out-notifications",
-			      stats.out_notifications)) != CH_OK)
+			  st->out_notifications)) != CH_OK)
 		return r;
 	return ch_buf_puts(b, "</statistics></netconf-state>");
 }
@@ -706,14 +729,14 @@ static int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 	int r;
 
 	if (id == NULL)
-		return reply_missing(out, rpc, "identifier",
+		return reply_missing(s, out, rpc, "identifier",
 				     "<get-schema> needs an <identifier>");
 	if (ch_xml_text(id, name, sizeof(name)) != CH_OK || name[0] == '\0')
-		return reply_error(out, rpc, "protocol", "invalid-value",
+		return reply_error(s, out, rpc, "protocol", "invalid-value",
 				   "<identifier> must name a module");
 	rev[0] = '\0';
 	if (ver != NULL && ch_xml_text(ver, rev, sizeof(rev)) != CH_OK)
-		return reply_error(out, rpc, "protocol", "invalid-value",
+		return reply_error(s, out, rpc, "protocol", "invalid-value",
 				   "<version> is too long");
 	if (fmt != NULL) {
 		/* An identityref: "yang", with or without a prefix. */
@@ -721,7 +744,7 @@ static int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 			f[0] = '\0';
 		local = strchr(f, ':') ? strchr(f, ':') + 1 : f;
 		if (strcmp(local, "yang") != 0)
-			return reply_error(out, rpc, "protocol",
+			return reply_error(s, out, rpc, "protocol",
 					   "invalid-value", "this device "
 					   "serves its schemas in the yang "
 					   "format only");
@@ -730,10 +753,12 @@ static int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 	if (r == CH_ERR_NOTFOUND) {
 		snprintf(msg, sizeof(msg), "no module %s%s%s on this device",
 			 name, rev[0] ? "@" : "", rev);
-		return reply_error(out, rpc, "protocol", "invalid-value", msg);
+		return reply_error(s, out, rpc, "protocol", "invalid-value",
+				   msg);
 	}
 	if (r != CH_OK)
-		return reply_error(out, rpc, "application", "operation-failed",
+		return reply_error(s, out, rpc, "application",
+				   "operation-failed",
 				   "cannot read the module's text");
 	/* The base reply's opening, with our own <data> in place of its
 	 * (base namespace) one. */
@@ -767,13 +792,14 @@ static int content(struct nc_server *s, const struct ch_rpc *rpc, int id,
 		r = ch_ds_get(s->ag->ds, (enum ch_ds_id)id, data, len, &de);
 		if (r != CH_OK) {
 			*replied = 1;
-			return reply_ds(out, rpc, r, &de);
+			return reply_ds(s, out, rpc, r, &de);
 		}
 		return CH_OK;
 	}
 	if ((r = read_running_file(s, data, len, &why)) != CH_OK) {
 		*replied = 1;
-		return reply_error(out, rpc, "application", "operation-failed",
+		return reply_error(s, out, rpc, "application",
+				   "operation-failed",
 				   why ? why : ch_strerror(r));
 	}
 	return CH_OK;
@@ -825,7 +851,7 @@ static int get_xpath(struct nc_server *s, const struct ch_rpc *rpc,
 
 	if (select == NULL) {
 		xmlFree(list);
-		return send_error(out, rpc, &e);
+		return send_error(s, out, rpc, &e);
 	}
 	for (size_t i = 0; list && list[i] && n < XPATH_NS_MAX; i++) {
 		if (list[i]->prefix == NULL)
@@ -838,7 +864,7 @@ static int get_xpath(struct nc_server *s, const struct ch_rpc *rpc,
 	if (r == CH_OK)
 		r = ch_reply_data(out, rpc, res, strlen(res));
 	else
-		r = reply_ds(out, rpc, r, &de);
+		r = reply_ds(s, out, rpc, r, &de);
 	free(res);
 	xmlFree(list);
 	xmlFree(select);
@@ -858,37 +884,37 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 	int r, replied, id = CH_DS_RUNNING, xpath = 0;
 
 	if (config_only) {
-		if ((r = ds_param(rpc, "source", 0, &id, NULL, out,
+		if ((r = ds_param(s, rpc, "source", 0, &id, NULL, out,
 				  &replied)) != CH_OK || replied)
 			return r;
 		if (s->ag->ds == NULL && id != CH_DS_RUNNING)
-			return reply_error(out, rpc, "protocol", "invalid-value",
-					   "only the running datastore exists "
-					   "on this device");
+			return reply_error(s, out, rpc, "protocol",
+					   "invalid-value", "only the running "
+					   "datastore exists on this device");
 	}
 	if (filter != NULL && s->ag->ds != NULL &&
 	    ch_filter_type(filter, &ftype) == CH_OK &&
 	    ftype == CH_FILTER_XPATH)
 		xpath = 1;
 	else if (filter != NULL &&
-		 ((r = check_filter(rpc, filter, out, &replied)) != CH_OK ||
+		 ((r = check_filter(s, rpc, filter, out, &replied)) != CH_OK ||
 		  replied))
 		return r;
 	if ((r = content(s, rpc, id, &data, &len, out, &replied)) != CH_OK ||
 	    replied)
 		return r;
-	if (!config_only && monitoring &&
+	if (!config_only && s->srv->monitoring &&
 	    (r = add_state(s, &data, &len)) != CH_OK) {
 		free(data);
 		return r == CH_ERR_NOMEM ? r :
-			reply_error(out, rpc, "application", "too-big",
+			reply_error(s, out, rpc, "application", "too-big",
 				    "the state data is too big for one reply");
 	}
 	if (!config_only && s->ag->ds != NULL &&
 	    (r = add_yanglib(s, &data, &len)) != CH_OK) {
 		free(data);
 		return r == CH_ERR_NOMEM ? r :
-			reply_error(out, rpc, "application", "too-big",
+			reply_error(s, out, rpc, "application", "too-big",
 				    "the state data is too big for one reply");
 	}
 	if (xpath) {
@@ -903,7 +929,7 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 			ch_error("%s/running.xml: not well-formed XML content",
 				 s->ag->cfg.datastore_dir);
 			free(data);
-			return reply_error(out, rpc, "application",
+			return reply_error(s, out, rpc, "application",
 					   "operation-failed", "the running "
 					   "datastore file is not well-formed "
 					   "XML");
@@ -919,7 +945,8 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 		if (s->ag->ds == NULL)
 			ch_error("%s/running.xml: not well-formed XML content",
 				 s->ag->cfg.datastore_dir);
-		return reply_error(out, rpc, "application", "operation-failed",
+		return reply_error(s, out, rpc, "application",
+				   "operation-failed",
 				   s->ag->ds ? "cannot filter the configuration"
 					     : "the running datastore file is "
 					       "not well-formed XML");
@@ -930,13 +957,13 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 		r = ch_reply_data(out, rpc, ch_buf_ptr(&inner),
 				  ch_buf_len(&inner));
 	else if (r == CH_ERR_INVAL)
-		r = reply_error(out, rpc, "protocol", "invalid-value",
+		r = reply_error(s, out, rpc, "protocol", "invalid-value",
 				why ? why : "not a subtree filter");
 	else if (r == CH_ERR_LIMIT)
-		r = reply_error(out, rpc, "application", "too-big",
+		r = reply_error(s, out, rpc, "application", "too-big",
 				"the filtered data is too big for one reply");
 	else if (r != CH_ERR_NOMEM)
-		r = reply_error(out, rpc, "application", "operation-failed",
+		r = reply_error(s, out, rpc, "application", "operation-failed",
 				ch_strerror(r));
 	ch_buf_cleanup(&inner);
 	xmlFreeDoc(doc);
@@ -945,9 +972,9 @@ static int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 
 /* An optional enumerated parameter: *val is the index of its text in
  * names (0 when absent). Otherwise the rpc-error is in out. */
-static int enum_param(const struct ch_rpc *rpc, const char *pname,
-		      const char *const *names, size_t n, int *val,
-		      struct ch_buf *out, int *replied)
+static int enum_param(struct nc_server *s, const struct ch_rpc *rpc,
+		      const char *pname, const char *const *names, size_t n,
+		      int *val, struct ch_buf *out, int *replied)
 {
 	xmlNode *p = child(rpc->op, pname);
 	char text[64], msg[160];
@@ -965,7 +992,7 @@ static int enum_param(const struct ch_rpc *rpc, const char *pname,
 	*replied = 1;
 	snprintf(msg, sizeof(msg), "<%s> has a value this device does not "
 		 "know", pname);
-	return reply_error(out, rpc, "protocol", "invalid-value", msg);
+	return reply_error(s, out, rpc, "protocol", "invalid-value", msg);
 }
 
 static int op_edit_config(struct nc_server *s, const struct ch_rpc *rpc,
@@ -981,35 +1008,35 @@ static int op_edit_config(struct nc_server *s, const struct ch_rpc *rpc,
 	xmlNode *config;
 	int r, replied, target, defop, test, erropt;
 
-	if ((r = ds_param(rpc, "target", 0, &target, NULL, out,
+	if ((r = ds_param(s, rpc, "target", 0, &target, NULL, out,
 			  &replied)) != CH_OK || replied)
 		return r;
-	if ((r = enum_param(rpc, "default-operation", defops, 3, &defop, out,
+	if ((r = enum_param(s, rpc, "default-operation", defops, 3, &defop, out,
 			    &replied)) != CH_OK || replied ||
-	    (r = enum_param(rpc, "test-option", tests, 3, &test, out,
+	    (r = enum_param(s, rpc, "test-option", tests, 3, &test, out,
 			    &replied)) != CH_OK || replied ||
-	    (r = enum_param(rpc, "error-option", erropts, 3, &erropt, out,
+	    (r = enum_param(s, rpc, "error-option", erropts, 3, &erropt, out,
 			    &replied)) != CH_OK || replied)
 		return r;
 	/* Edits are all-or-nothing: stop-on-error and rollback-on-error
 	 * are both that; continue-on-error would apply a part. */
 	if (erropt == 2)
-		return reply_error(out, rpc, "protocol",
+		return reply_error(s, out, rpc, "protocol",
 				   "operation-not-supported", "continue-on-"
 				   "error is not supported: edits are applied "
 				   "all or nothing (rollback-on-error)");
 	if (child(rpc->op, "url") != NULL)
-		return reply_error(out, rpc, "protocol",
+		return reply_error(s, out, rpc, "protocol",
 				   "operation-not-supported", "<url> needs "
 				   "the :url capability, which this device "
 				   "does not advertise");
 	if ((config = child(rpc->op, "config")) == NULL)
-		return reply_missing(out, rpc, "config",
+		return reply_missing(s, out, rpc, "config",
 				     "<edit-config> needs a <config>");
 	r = ch_ds_edit(s->ag->ds, s->session_id, (enum ch_ds_id)target,
 		       (enum ch_ds_defop)defop, (enum ch_ds_test)test, config,
 		       &de);
-	return reply_ds(out, rpc, r, &de);
+	return reply_ds(s, out, rpc, r, &de);
 }
 
 static int op_copy_config(struct nc_server *s, const struct ch_rpc *rpc,
@@ -1019,14 +1046,14 @@ static int op_copy_config(struct nc_server *s, const struct ch_rpc *rpc,
 	xmlNode *config;
 	int r, replied, target, source;
 
-	if ((r = ds_param(rpc, "target", 0, &target, NULL, out,
+	if ((r = ds_param(s, rpc, "target", 0, &target, NULL, out,
 			  &replied)) != CH_OK || replied ||
-	    (r = ds_param(rpc, "source", 1, &source, &config, out,
+	    (r = ds_param(s, rpc, "source", 1, &source, &config, out,
 			  &replied)) != CH_OK || replied)
 		return r;
 	r = ch_ds_copy(s->ag->ds, s->session_id, (enum ch_ds_id)target,
 		       source, config, &de);
-	return reply_ds(out, rpc, r, &de);
+	return reply_ds(s, out, rpc, r, &de);
 }
 
 static int op_target(struct nc_server *s, const struct ch_rpc *rpc,
@@ -1037,11 +1064,11 @@ static int op_target(struct nc_server *s, const struct ch_rpc *rpc,
 	struct ch_ds_err de;
 	int r, replied, target;
 
-	if ((r = ds_param(rpc, "target", 0, &target, NULL, out,
+	if ((r = ds_param(s, rpc, "target", 0, &target, NULL, out,
 			  &replied)) != CH_OK || replied)
 		return r;
 	r = fn(s->ag->ds, s->session_id, (enum ch_ds_id)target, &de);
-	return reply_ds(out, rpc, r, &de);
+	return reply_ds(s, out, rpc, r, &de);
 }
 
 static int op_validate(struct nc_server *s, const struct ch_rpc *rpc,
@@ -1051,18 +1078,18 @@ static int op_validate(struct nc_server *s, const struct ch_rpc *rpc,
 	xmlNode *config;
 	int r, replied, source;
 
-	if ((r = ds_param(rpc, "source", 1, &source, &config, out,
+	if ((r = ds_param(s, rpc, "source", 1, &source, &config, out,
 			  &replied)) != CH_OK || replied)
 		return r;
 	r = ch_ds_validate(s->ag->ds, source, config, &de);
-	return reply_ds(out, rpc, r, &de);
+	return reply_ds(s, out, rpc, r, &de);
 }
 
 /* An optional text parameter into buf; *present says whether it was
  * given. Otherwise the rpc-error is in out. */
-static int text_param(const struct ch_rpc *rpc, const char *pname,
-		      char *buf, size_t len, int *present, struct ch_buf *out,
-		      int *replied)
+static int text_param(struct nc_server *s, const struct ch_rpc *rpc,
+		      const char *pname, char *buf, size_t len, int *present,
+		      struct ch_buf *out, int *replied)
 {
 	xmlNode *p = child(rpc->op, pname);
 	char msg[128];
@@ -1074,7 +1101,7 @@ static int text_param(const struct ch_rpc *rpc, const char *pname,
 		return CH_OK;
 	*replied = 1;
 	snprintf(msg, sizeof(msg), "<%s> is too long", pname);
-	return reply_error(out, rpc, "protocol", "invalid-value", msg);
+	return reply_error(s, out, rpc, "protocol", "invalid-value", msg);
 }
 
 static int op_commit(struct nc_server *s, const struct ch_rpc *rpc,
@@ -1088,13 +1115,13 @@ static int op_commit(struct nc_server *s, const struct ch_rpc *rpc,
 	char *end;
 
 	c.confirmed = child(rpc->op, "confirmed") != NULL;
-	if ((r = text_param(rpc, "confirm-timeout", timeout, sizeof(timeout),
+	if ((r = text_param(s, rpc, "confirm-timeout", timeout, sizeof(timeout),
 			    &has_timeout, out, &replied)) != CH_OK ||
 	    replied ||
-	    (r = text_param(rpc, "persist", persist, sizeof(persist),
+	    (r = text_param(s, rpc, "persist", persist, sizeof(persist),
 			    &has_persist, out, &replied)) != CH_OK ||
 	    replied ||
-	    (r = text_param(rpc, "persist-id", pid, sizeof(pid), &has_pid,
+	    (r = text_param(s, rpc, "persist-id", pid, sizeof(pid), &has_pid,
 			    out, &replied)) != CH_OK || replied)
 		return r;
 	if (has_timeout) {
@@ -1102,19 +1129,19 @@ static int op_commit(struct nc_server *s, const struct ch_rpc *rpc,
 		v = strtoul(timeout, &end, 10);
 		if (!c.confirmed || timeout[0] < '1' || timeout[0] > '9' ||
 		    *end != '\0' || errno != 0 || v > UINT32_MAX)
-			return reply_error(out, rpc, "protocol",
+			return reply_error(s, out, rpc, "protocol",
 					   "invalid-value", "<confirm-timeout> "
 					   "must be a number of seconds "
 					   "1..4294967295, with <confirmed/>");
 		c.timeout_s = (uint32_t)v;
 	}
 	if (has_persist && !c.confirmed)
-		return reply_error(out, rpc, "protocol", "invalid-value",
+		return reply_error(s, out, rpc, "protocol", "invalid-value",
 				   "<persist> goes with <confirmed/>");
 	c.persist = has_persist ? persist : NULL;
 	c.persist_id = has_pid ? pid : NULL;
 	r = ch_ds_commit(s->ag->ds, s->session_id, &c, &de);
-	return reply_ds(out, rpc, r, &de);
+	return reply_ds(s, out, rpc, r, &de);
 }
 
 static int op_cancel_commit(struct nc_server *s, const struct ch_rpc *rpc,
@@ -1124,15 +1151,15 @@ static int op_cancel_commit(struct nc_server *s, const struct ch_rpc *rpc,
 	struct ch_ds_err de;
 	int r, replied, has_pid;
 
-	if ((r = text_param(rpc, "persist-id", pid, sizeof(pid), &has_pid,
+	if ((r = text_param(s, rpc, "persist-id", pid, sizeof(pid), &has_pid,
 			    out, &replied)) != CH_OK || replied)
 		return r;
-	rb.cancelling = 1;	/* its rollback goes to --on-commit */
+	s->srv->rb.cancelling = 1;	/* its rollback goes to --on-commit */
 	r = ch_ds_cancel_commit(s->ag->ds, s->session_id,
 				has_pid ? pid : NULL, &de);
-	rb.cancelling = 0;
-	rollback_flush();
-	return reply_ds(out, rpc, r, &de);
+	s->srv->rb.cancelling = 0;
+	rollback_flush(s->srv);
+	return reply_ds(s, out, rpc, r, &de);
 }
 
 static int op_discard(struct nc_server *s, const struct ch_rpc *rpc,
@@ -1141,7 +1168,7 @@ static int op_discard(struct nc_server *s, const struct ch_rpc *rpc,
 	struct ch_ds_err de;
 	int r = ch_ds_discard(s->ag->ds, s->session_id, &de);
 
-	return reply_ds(out, rpc, r, &de);
+	return reply_ds(s, out, rpc, r, &de);
 }
 
 /* <kill-session> (RFC 6241 7.9): the other session's locks and pending
@@ -1156,7 +1183,7 @@ static int op_kill_session(struct nc_server *s, const struct ch_rpc *rpc,
 	char *end = NULL;
 
 	if (p == NULL)
-		return reply_missing(out, rpc, "session-id",
+		return reply_missing(s, out, rpc, "session-id",
 				     "<kill-session> needs a <session-id>");
 	if (ch_xml_text(p, text, sizeof(text)) == CH_OK && text[0] >= '1' &&
 	    text[0] <= '9') {
@@ -1166,26 +1193,27 @@ static int op_kill_session(struct nc_server *s, const struct ch_rpc *rpc,
 			v = 0;
 	}
 	if (v == 0)
-		return reply_error(out, rpc, "protocol", "invalid-value",
+		return reply_error(s, out, rpc, "protocol", "invalid-value",
 				   "<session-id> must be a session-id "
 				   "1..4294967295");
 	if (v == s->session_id)
-		return reply_error(out, rpc, "protocol", "invalid-value",
+		return reply_error(s, out, rpc, "protocol", "invalid-value",
 				   "a session cannot kill itself: use "
 				   "<close-session>");
-	for (t = sessions; t; t = t->next)
+	for (t = s->srv->sessions; t; t = t->next)
 		if (t->session_id == v && !t->killed)
 			break;
 	if (t == NULL) {
 		snprintf(msg, sizeof(msg), "no NETCONF session %lu on this "
 			 "device", v);
-		return reply_error(out, rpc, "protocol", "invalid-value", msg);
+		return reply_error(s, out, rpc, "protocol", "invalid-value",
+				   msg);
 	}
 	ch_info("session-id=%u: kill-session of session-id=%u", s->session_id,
 		t->session_id);
 	t->killed = 1;
 	ch_ds_session_end(s->ag->ds, t->session_id);
-	rollback_flush();
+	rollback_flush(s->srv);
 	if (t->kill)
 		t->kill(t->kill_ctx);
 	return ch_reply_ok(out, rpc);
@@ -1203,7 +1231,7 @@ static int sub_push(void *ctx, const char *msg, size_t len)
 		return CH_ERR_CLOSED;
 	if ((r = s->push(s->kill_ctx, msg, len)) == CH_OK) {
 		s->out_notifications++;
-		stats.out_notifications++;
+		s->srv->stats.out_notifications++;
 	}
 	return r;
 }
@@ -1217,23 +1245,24 @@ static int sub_push(void *ctx, const char *msg, size_t len)
 static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 			      size_t len)
 {
+	struct nc_srv *srv = ctx;
+	struct rollback *rb = &srv->rb;
 	struct nc_server *who = NULL;
 	char host[64];
 	struct ch_buf b;
 	int r;
 
-	(void)ctx;
-	if (agent->cfg.on_commit != NULL &&
-	    ((sid == 0 && ch_ds_confirm_pending(agent->ds)) ||
-	     rb.cancelling)) {
-		if (ch_buf_put(&rb.edits, edits, len) != CH_OK)
+	if (srv->ag->cfg.on_commit != NULL &&
+	    ((sid == 0 && ch_ds_confirm_pending(srv->ag->ds)) ||
+	     rb->cancelling)) {
+		if (ch_buf_put(&rb->edits, edits, len) != CH_OK)
 			ch_error("on-commit: no memory for a rollback's "
 				 "change");
-		rb.pending = 1;
-		if (rb.timer_init)
-			uv_timer_start(&rb.timer, on_rollback_timer, 0, 0);
+		rb->pending = 1;
+		if (rb->timer_init)
+			uv_timer_start(&rb->timer, on_rollback_timer, 0, 0);
 	}
-	for (struct nc_server *x = sessions; sid && x; x = x->next)
+	for (struct nc_server *x = srv->sessions; sid && x; x = x->next)
 		if (x->session_id == sid)
 			who = x;
 	ch_buf_init(&b, (size_t)-1);
@@ -1253,7 +1282,7 @@ static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 			     "</datastore>")) == CH_OK &&
 	    (r = ch_buf_put(&b, edits, len)) == CH_OK &&
 	    (r = ch_buf_puts(&b, "</netconf-config-change>")) == CH_OK)
-		notif_emit(stream, ch_buf_ptr(&b), ch_buf_len(&b));
+		notif_emit(srv->stream, ch_buf_ptr(&b), ch_buf_len(&b));
 	ch_buf_cleanup(&b);
 }
 
@@ -1268,7 +1297,7 @@ static int op_create_subscription(struct nc_server *s,
 	int r;
 
 	if (notif_sub_active(s->sub))
-		return reply_error(out, rpc, "protocol", "operation-failed",
+		return reply_error(s, out, rpc, "protocol", "operation-failed",
 				   "this session already has a "
 				   "subscription");
 	if (notif_parse_request(rpc->op, time(NULL), &req, &ne) != CH_OK) {
@@ -1278,9 +1307,10 @@ static int op_create_subscription(struct nc_server *s,
 			.info_xml = ne.info[0] ? ne.info : NULL,
 		};
 
-		return send_error(out, rpc, &e);
+		return send_error(s, out, rpc, &e);
 	}
-	if ((r = notif_subscribe(stream, &req, sub_push, s, &sub)) != CH_OK)
+	if ((r = notif_subscribe(s->srv->stream, &req, sub_push, s,
+				 &sub)) != CH_OK)
 		return r;
 	if ((r = ch_reply_ok(out, rpc)) != CH_OK) {
 		notif_sub_free(sub);
@@ -1370,14 +1400,15 @@ static void on_check_done(void *ctx, const struct oncommit_result *res)
 	drain_queue(s);
 }
 
-static void spec_init(struct oncommit_spec *spec, enum oncommit_kind kind,
-		      const char *running, const char *diff)
+static void spec_init(const struct agent *ag, struct oncommit_spec *spec,
+		      enum oncommit_kind kind, const char *running,
+		      const char *diff)
 {
 	memset(spec, 0, sizeof(*spec));
-	spec->loop = agent->loop;
-	spec->prog = agent->cfg.on_commit;
-	spec->dir = agent->cfg.datastore_dir;
-	spec->timeout_ms = agent->cfg.on_commit_timeout_ms;
+	spec->loop = ag->loop;
+	spec->prog = ag->cfg.on_commit;
+	spec->dir = ag->cfg.datastore_dir;
+	spec->timeout_ms = ag->cfg.on_commit_timeout_ms;
 	spec->msg_max = AGENT_ON_COMMIT_MSG_MAX;
 	spec->kind = kind;
 	spec->running = running;
@@ -1398,8 +1429,9 @@ static int hook_start(struct nc_server *s)
 		r = 1;
 		goto out;
 	}
-	spec_init(&spec, ONCOMMIT_CHECK, run, diff);
-	if ((r = oncommit_start(&runs, &spec, on_check_done, s, &s->hook)) == CH_OK)
+	spec_init(s->ag, &spec, ONCOMMIT_CHECK, run, diff);
+	if ((r = oncommit_start(&s->srv->runs, &spec, on_check_done, s,
+				&s->hook)) == CH_OK)
 		ch_info("session-id=%u: on-commit program %s started (pid %d)",
 			s->session_id, spec.prog, oncommit_pid(s->hook));
 out:
@@ -1426,8 +1458,9 @@ static void on_rollback_done(void *ctx, const struct oncommit_result *res)
  * running, DIFF.xml the change as RFC 6470 <edit> elements under
  * <edits> (what the datastore tells of a change). It cannot refuse:
  * running is already back. */
-static void rollback_flush(void)
+static void rollback_flush(struct nc_srv *srv)
 {
+	struct rollback *rb = &srv->rb;
 	struct oncommit_spec spec;
 	struct oncommit_run *run;
 	struct ch_ds_err de;
@@ -1435,24 +1468,25 @@ static void rollback_flush(void)
 	char *xml = NULL;
 	size_t len;
 
-	if (!rb.pending)
+	if (!rb->pending)
 		return;
-	rb.pending = 0;
-	if (rb.timer_init)
-		uv_timer_stop(&rb.timer);
+	rb->pending = 0;
+	if (rb->timer_init)
+		uv_timer_stop(&rb->timer);
 	ch_buf_init(&diff, (size_t)-1);
-	if (ch_ds_get(agent->ds, CH_DS_RUNNING, &xml, &len, &de) != CH_OK ||
+	if (ch_ds_get(srv->ag->ds, CH_DS_RUNNING, &xml, &len, &de) != CH_OK ||
 	    ch_buf_puts(&diff, "<edits xmlns=\"" NCN_NS "\">") != CH_OK ||
-	    ch_buf_put(&diff, ch_buf_ptr(&rb.edits), ch_buf_len(&rb.edits)) !=
-		    CH_OK ||
+	    ch_buf_put(&diff, ch_buf_ptr(&rb->edits),
+		       ch_buf_len(&rb->edits)) != CH_OK ||
 	    ch_buf_puts(&diff, "</edits>\n") != CH_OK) {
 		ch_error("on-commit: cannot prepare the rolled-back "
 			 "configuration: the program was not run and the "
 			 "device's configuration may differ from running");
 		goto out;
 	}
-	spec_init(&spec, ONCOMMIT_ROLLBACK, xml, ch_buf_ptr(&diff));
-	if (oncommit_start(&runs, &spec, on_rollback_done, NULL, &run) != CH_OK)
+	spec_init(srv->ag, &spec, ONCOMMIT_ROLLBACK, xml, ch_buf_ptr(&diff));
+	if (oncommit_start(&srv->runs, &spec, on_rollback_done, NULL,
+			   &run) != CH_OK)
 		ch_error("on-commit: the program could not be run on the "
 			 "rolled-back configuration: the device's "
 			 "configuration may differ from running");
@@ -1461,15 +1495,14 @@ static void rollback_flush(void)
 			"configuration (pid %d)", spec.prog,
 			oncommit_pid(run));
 out:
-	ch_buf_reset(&rb.edits);
+	ch_buf_reset(&rb->edits);
 	ch_buf_cleanup(&diff);
 	free(xml);
 }
 
 static void on_rollback_timer(uv_timer_t *t)
 {
-	(void)t;
-	rollback_flush();
+	rollback_flush(t->data);
 }
 
 /* Whether the rpc may change running: edit-config or copy-config with
@@ -1558,13 +1591,14 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 		      struct ch_buf *out, enum pass pass, const char *why)
 {
 	struct ch_rpc *rpc = NULL;
-	uint32_t errors = errors_sent;
+	struct nc_srv *srv = s->srv;
+	uint32_t errors = srv->errors_sent;
 	int r, bad = 1, gated = 0;
 
 	if (ch_rpc_parse(msg, len, &rpc) != CH_OK) {
 		ch_info("session-id=%u: malformed message (%zu bytes) "
 			"answered with malformed-message", s->session_id, len);
-		r = reply_error(out, NULL, "rpc", "malformed-message",
+		r = reply_error(s, out, NULL, "rpc", "malformed-message",
 				"the message is not a well-formed <rpc> in the "
 				"NETCONF base namespace");
 		goto out;
@@ -1576,11 +1610,11 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 			.info_xml = "<bad-attribute>message-id</bad-attribute>"
 				    "<bad-element>rpc</bad-element>",
 		};
-		r = send_error(out, NULL, &e);
+		r = send_error(s, out, NULL, &e);
 		goto out;
 	}
 	if (rpc->op == NULL) {
-		r = reply_error(out, rpc, "protocol", "missing-element",
+		r = reply_error(s, out, rpc, "protocol", "missing-element",
 				"<rpc> has no operation");
 		goto out;
 	}
@@ -1589,24 +1623,25 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 	bad = 0;
 	if (s->ag->ds && s->ag->cfg.on_commit && changes_running(rpc)) {
 		if (pass == PASS_REJECTED) {
-			r = reply_error(out, rpc, "application",
+			r = reply_error(s, out, rpc, "application",
 					"operation-failed", why);
 			goto out;
 		}
 		gated = 1;
 		ch_ds_gate(s->ag->ds, pass == PASS_APPROVED ?
 			   CH_DS_GATE_EXPECT : CH_DS_GATE_DRY);
-		deferred_now = 0;
+		srv->deferred_now = 0;
 	}
-	if (monitoring && rpc->op_ns && strcmp(rpc->op_ns, MON_NS) == 0 &&
+	if (srv->monitoring && rpc->op_ns && strcmp(rpc->op_ns, MON_NS) == 0 &&
 	    strcmp(rpc->op_name, "get-schema") == 0) {
 		r = op_get_schema(s, rpc, out);
-	} else if (stream != NULL && rpc->op_ns &&
+	} else if (srv->stream != NULL && rpc->op_ns &&
 		   strcmp(rpc->op_ns, NOTIF_NS) == 0 &&
 		   strcmp(rpc->op_name, "create-subscription") == 0) {
 		r = op_create_subscription(s, rpc, out);
 	} else if (rpc->op_ns == NULL || strcmp(rpc->op_ns, CH_NC_NS) != 0) {
-		r = reply_error(out, rpc, "protocol", "operation-not-supported",
+		r = reply_error(s, out, rpc, "protocol",
+				"operation-not-supported",
 				"this device implements no operation in that "
 				"namespace");
 	} else if (strcmp(rpc->op_name, "get-config") == 0) {
@@ -1621,7 +1656,8 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 			r = CH_ERR_CLOSED;
 		}
 	} else if (s->ag->ds == NULL || handle_ds_op(s, rpc, out, &r) < 0) {
-		r = reply_error(out, rpc, "protocol", "operation-not-supported",
+		r = reply_error(s, out, rpc, "protocol",
+				"operation-not-supported",
 				s->ag->ds ? "this device does not implement "
 					    "that operation"
 					  : "this device serves its "
@@ -1630,8 +1666,8 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 	}
 	if (gated) {
 		ch_ds_gate(s->ag->ds, CH_DS_GATE_OFF);
-		if (deferred_now) {
-			deferred_now = 0;
+		if (srv->deferred_now) {
+			srv->deferred_now = 0;
 			r = hook_start(s);
 			if (r == 1) {	/* nothing would change */
 				ch_rpc_free(rpc);
@@ -1651,7 +1687,7 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 					return CH_OK;	/* counted then */
 				}
 			}
-			r = reply_error(out, rpc, "application",
+			r = reply_error(s, out, rpc, "application",
 					"operation-failed", "the on-commit "
 					"program could not be run");
 		}
@@ -1659,13 +1695,13 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 out:
 	if (bad) {
 		s->in_bad_rpcs++;
-		stats.in_bad_rpcs++;
+		srv->stats.in_bad_rpcs++;
 	} else {
 		s->in_rpcs++;
-		stats.in_rpcs++;
+		srv->stats.in_rpcs++;
 	}
-	s->out_rpc_errors += errors_sent - errors;
-	stats.out_rpc_errors += errors_sent - errors;
+	s->out_rpc_errors += srv->errors_sent - errors;
+	srv->stats.out_rpc_errors += srv->errors_sent - errors;
 	ch_rpc_free(rpc);
 	return r;
 }

@@ -155,7 +155,7 @@ static int start_netconf(struct agent_tls_conn *c)
 	c->session_id = ag->next_session_id++;
 	if (ag->next_session_id == 0)	/* session-id 0 is not valid */
 		ag->next_session_id = 1;
-	caps = nc_server_caps(&ncaps);
+	caps = nc_server_caps(ag, &ncaps);
 	c->srv = nc_server_new(ag, c->session_id, c->user);
 	c->nc = ch_nc_new(CH_NC_SERVER, c->session_id, caps, ncaps,
 			  ag->cfg.max_message, &conn_nc_ops, c);
