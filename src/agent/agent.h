@@ -165,7 +165,7 @@ void agent_conn_close(struct agent_conn *c, const char *reason);
  * the connection's start. */
 uint64_t agent_conn_last_active(const struct agent_conn *c);
 
-/* ---- server.c: the NETCONF server operations ---- */
+/* ---- server/server.c: the NETCONF server (src/agent/server/) ---- */
 
 struct nc_server;
 
