@@ -9,7 +9,7 @@
  * environment, and a process group of its own, killed as a whole at its
  * timeout and, for what it leaves behind, when it exits.
  *
- * What the result means is the caller's (server.c): a check decides a
+ * What the result means is the caller's (server/): a check decides a
  * change of running; a rollback's result is only reported.
  */
 #ifndef CH_ONCOMMIT_H

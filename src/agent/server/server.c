@@ -8,7 +8,7 @@
  *    of running from DATASTORE/running.xml as it is (the children of
  *    <data>), <close-session>, and operation-not-supported for the rest;
  *    only the base capabilities are advertised;
- *  - schema-aware (ag->ds, datastore.c): running, candidate and startup
+ *  - schema-aware (ag->ds, datastore/): running, candidate and startup
  *    with edit-config, copy-config, delete-config, lock, unlock,
  *    validate, commit (confirmed too), cancel-commit, discard-changes.
  * In both, <get>/<get-config> take a subtree filter (RFC 6241 6),
