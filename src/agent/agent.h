@@ -76,6 +76,7 @@ struct agent_config {
 struct agent_conn;
 struct dialer;
 struct clients;
+struct nc_srv;
 
 struct agent {
 	uv_loop_t *loop;
@@ -86,9 +87,12 @@ struct agent {
 	struct ch_authkeys *authkeys;
 	struct clients *clients;	/* one dialer per netconf-client */
 	struct ch_ds *ds;		/* NULL: schema-less, read-only */
+	/* The NETCONF server's state: its sessions, capabilities,
+	 * statistics, notification stream (nc_server_init). */
+	struct nc_srv *srv;
 	/* Emits a notification on the NETCONF stream (the content element
 	 * of <notification>); NULL without notifications. */
-	void (*notify)(const char *xml, size_t len);
+	void (*notify)(struct agent *ag, const char *xml, size_t len);
 	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
 	int stopping;
 };
@@ -116,17 +120,18 @@ void dialer_rebind(struct dialer *d, const struct chc_client *cl);
 void dialer_stop(struct dialer *d, const char *why,
 		 void (*done)(void *ctx), void *ctx);
 
-/* ---- server.c: the NETCONF server operations ---- */
+/* ---- server/server.c: the NETCONF server (src/agent/server/) ---- */
 
 struct nc_server;
 
-/* Once, before the first session: builds the hello's capabilities from
- * ag->ds (the base ones only when it is NULL). nc_server_cleanup frees
- * them. */
+/* Once, before the first session: makes ag->srv, the server's state,
+ * with the hello's capabilities from ag->ds (the base ones only when it
+ * is NULL). nc_server_cleanup frees it, after the loop closed every
+ * handle. */
 int nc_server_init(struct agent *ag);
-void nc_server_cleanup(void);
-/* A NETCONF server session; send() queues a whole message on its
- * transport. Returns NULL on allocation failure. */
+void nc_server_cleanup(struct agent *ag);
+/* A NETCONF server session of ag (after nc_server_init). Returns NULL
+ * on allocation failure. */
 struct nc_server *nc_server_new(struct agent *ag, uint32_t session_id,
 				const char *user);
 /* The channel behind s: peer (the manager's address, for monitoring),
@@ -146,9 +151,9 @@ void nc_server_after_reply(struct nc_server *s);
 void nc_server_free(struct nc_server *s);
 /* A session was dropped because the client's <hello> was not valid:
  * RFC 6022 statistics/in-bad-hellos. Once per such session. */
-void nc_server_count_bad_hello(void);
+void nc_server_count_bad_hello(struct agent *ag);
 /* The capabilities this agent advertises. */
-const char *const *nc_server_caps(size_t *n);
+const char *const *nc_server_caps(const struct agent *ag, size_t *n);
 /* Handles one <rpc> message; appends the reply (unframed) to out. Returns
  * CH_OK, or CH_ERR_CLOSED after <close-session> was answered: nothing more
  * may be processed and the channel is to be closed. */

@@ -1,6 +1,7 @@
 /* datastore.h - the device's schema-aware NETCONF datastores (RFC 6241)
  * on libyang 2: running, candidate and startup as validated data trees,
- * persisted as XML, with locks and confirmed commits.
+ * persisted as XML, with locks and confirmed commits. The code is in
+ * src/agent/datastore/, a file a concern (core.c lists them).
  *
  * One ch_ds per agent process; every NETCONF session shares it and names
  * itself by its session-id. Every operation is all-or-nothing: it works

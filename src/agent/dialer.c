@@ -216,7 +216,7 @@ static void notify_unreachable(struct dialer *d, uint32_t delay)
 	    ch_xml_escape(&b, d->why, strlen(d->why)) == CH_OK &&
 	    ch_buf_puts(&b, "</reason></call-home-client-unreachable>") ==
 		    CH_OK)
-		d->ag->notify(ch_buf_ptr(&b), ch_buf_len(&b));
+		d->ag->notify(d->ag, ch_buf_ptr(&b), ch_buf_len(&b));
 	ch_buf_cleanup(&b);
 }
 

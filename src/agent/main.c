@@ -528,7 +528,7 @@ int main(int argc, char **argv)
 	uv_walk(ag.loop, close_walk, NULL);
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 	ch_ds_close(ag.ds);	/* its timer is closed by now */
-	nc_server_cleanup();
+	nc_server_cleanup(&ag);
 	uv_loop_close(ag.loop);
 	ch_authkeys_free(ag.authkeys);
 	ssh_bind_free(ag.bind);

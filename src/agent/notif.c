@@ -318,48 +318,51 @@ struct notif_sub {
 	time_t start;
 	int has_stop;
 	time_t stop;
+	struct notif_stream *stream;	/* the one it reads */
 	struct notif_sub *next;
 };
 
-static struct {
-	int enabled;
+struct notif_stream {
 	struct notif_log *log;
 	struct notif_sub *subs;
 	uv_timer_t stop_timer;	/* the earliest live stopTime */
 	int timer_init;
-} stream;
+};
 
-int notif_enabled(void)
+int notif_stream_new(uv_loop_t *loop, const char *dir,
+		     struct notif_stream **out)
 {
-	return stream.enabled;
-}
-
-int notif_init(uv_loop_t *loop, const char *dir)
-{
+	struct notif_stream *st;
 	char path[LOG_PATH_MAX];
 	int r;
 
-	notif_cleanup();
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return CH_ERR_NOMEM;
 	snprintf(path, sizeof(path), "%s/" AGENT_NOTIF_LOG_FILE, dir);
 	if ((r = notif_log_open(path, CH_AGENT_NOTIF_LOG_MAX,
-				CH_AGENT_NOTIF_LOG_BYTES, &stream.log)) != CH_OK)
+				CH_AGENT_NOTIF_LOG_BYTES, &st->log)) != CH_OK) {
+		free(st);
 		return r;
-	if (loop != NULL && uv_timer_init(loop, &stream.stop_timer) == 0) {
-		stream.timer_init = 1;
-		uv_unref((uv_handle_t *)&stream.stop_timer);	/* no stop */
 	}
-	stream.enabled = 1;
+	if (loop != NULL && uv_timer_init(loop, &st->stop_timer) == 0) {
+		st->timer_init = 1;
+		st->stop_timer.data = st;
+		uv_unref((uv_handle_t *)&st->stop_timer);	/* no stop */
+	}
+	*out = st;
 	return CH_OK;
 }
 
-void notif_cleanup(void)
+void notif_stream_free(struct notif_stream *st)
 {
-	stream.timer_init = 0;	/* closed with the loop's handles */
-	while (stream.subs != NULL)
-		notif_sub_free(stream.subs);
-	notif_log_free(stream.log);
-	stream.log = NULL;
-	stream.enabled = 0;
+	if (st == NULL)
+		return;
+	st->timer_init = 0;	/* closed with the loop's handles */
+	while (st->subs != NULL)
+		notif_sub_free(st->subs);
+	notif_log_free(st->log);
+	free(st);
 }
 
 /* body[0..len) under a <data> root, for filtering (free with
@@ -432,40 +435,40 @@ static void complete(struct notif_sub *sub)
 static void on_stop_timer(uv_timer_t *t);
 
 /* Arms the timer for the earliest live stopTime. */
-static void stop_timer_arm(void)
+static void stop_timer_arm(struct notif_stream *st)
 {
 	time_t now = time(NULL), first = 0;
 
-	if (!stream.timer_init)
+	if (!st->timer_init)
 		return;
-	for (struct notif_sub *x = stream.subs; x; x = x->next)
+	for (struct notif_sub *x = st->subs; x; x = x->next)
 		if (x->active && x->has_stop &&
 		    (first == 0 || x->stop < first))
 			first = x->stop;
 	if (first == 0)
-		uv_timer_stop(&stream.stop_timer);
+		uv_timer_stop(&st->stop_timer);
 	else	/* the end of second first: events of that second count */
-		uv_timer_start(&stream.stop_timer, on_stop_timer,
+		uv_timer_start(&st->stop_timer, on_stop_timer,
 			       first > now ? 1000ull * (uint64_t)(first - now) +
 					     999 : 0, 0);
 }
 
 static void on_stop_timer(uv_timer_t *t)
 {
+	struct notif_stream *st = t->data;
 	time_t now = time(NULL);
 
-	(void)t;
-	for (struct notif_sub *x = stream.subs; x; x = x->next)
+	for (struct notif_sub *x = st->subs; x; x = x->next)
 		if (x->active && !x->replay && x->has_stop && x->stop <= now)
 			complete(x);
-	stop_timer_arm();
+	stop_timer_arm(st);
 }
 
-void notif_emit(const char *xml, size_t len)
+void notif_emit(struct notif_stream *st, const char *xml, size_t len)
 {
 	time_t now = time(NULL);
 
-	if (!stream.enabled)
+	if (st == NULL)
 		return;
 	if (len > CH_NOTIF_MAX) {	/* a subscriber's filter could not parse it */
 		ch_log_rl(CH_LOG_WARN, "notification of %zu bytes dropped: "
@@ -473,8 +476,8 @@ void notif_emit(const char *xml, size_t len)
 			  (unsigned)CH_NOTIF_MAX);
 		return;
 	}
-	notif_log_append(stream.log, now, xml, len);
-	for (struct notif_sub *x = stream.subs; x; x = x->next)
+	notif_log_append(st->log, now, xml, len);
+	for (struct notif_sub *x = st->subs; x; x = x->next)
 		if (x->active && !x->replay && (!x->has_stop || now <= x->stop))
 			send_one(x, now, xml, len, 1);
 }
@@ -565,7 +568,7 @@ int notif_parse_request(xmlNode *op, time_t now, struct notif_req *req,
 	return CH_OK;
 }
 
-int notif_subscribe(const struct notif_req *req,
+int notif_subscribe(struct notif_stream *st, const struct notif_req *req,
 		    int (*push)(void *ctx, const char *msg, size_t len),
 		    void *ctx, struct notif_sub **out)
 {
@@ -592,8 +595,9 @@ int notif_subscribe(const struct notif_req *req,
 	sub->start = req->start;
 	sub->has_stop = req->has_stop;
 	sub->stop = req->stop;
-	sub->next = stream.subs;
-	stream.subs = sub;
+	sub->stream = st;
+	sub->next = st->subs;
+	st->subs = sub;
 	*out = sub;
 	return CH_OK;
 }
@@ -607,8 +611,7 @@ void notif_sub_after_reply(struct notif_sub *sub)
 
 	if (sub == NULL || !sub->active || !sub->replay)
 		return;
-	while (stream.log != NULL &&
-	       notif_log_next(stream.log, &idx, sub->start,
+	while (notif_log_next(sub->stream->log, &idx, sub->start,
 			      sub->has_stop ? &sub->stop : NULL, &rec))
 		send_one(sub, rec.t, rec.body, rec.len, 1);
 	send_one(sub, time(NULL), done, sizeof(done) - 1, 0);
@@ -616,7 +619,7 @@ void notif_sub_after_reply(struct notif_sub *sub)
 	if (sub->has_stop && sub->stop < time(NULL))
 		complete(sub);
 	else
-		stop_timer_arm();
+		stop_timer_arm(sub->stream);
 }
 
 int notif_sub_active(const struct notif_sub *sub)
@@ -626,15 +629,19 @@ int notif_sub_active(const struct notif_sub *sub)
 
 void notif_sub_free(struct notif_sub *sub)
 {
+	struct notif_stream *st;
+
 	if (sub == NULL)
 		return;
-	for (struct notif_sub **pp = &stream.subs; *pp; pp = &(*pp)->next) {
+	for (struct notif_sub **pp = &sub->stream->subs; *pp;
+	     pp = &(*pp)->next) {
 		if (*pp == sub) {
 			*pp = sub->next;
 			break;
 		}
 	}
+	st = sub->stream;
 	xmlFreeDoc(sub->filter);
 	free(sub);
-	stop_timer_arm();
+	stop_timer_arm(st);
 }

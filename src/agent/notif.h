@@ -5,8 +5,8 @@
  * Two layers:
  *  - struct notif_log: the replay log file and its newest records in
  *    memory, an object of its own (the unit tests open several);
- *  - the stream: one per agent process (module state, set up by
- *    notif_init), fed by notif_emit and read by the subscriptions.
+ *  - struct notif_stream: the NETCONF stream, one per agent (the server
+ *    state owns it), fed by notif_emit and read by its subscriptions.
  * Every notification is kept as its content element (what follows
  * <eventTime> in the <notification>) and the second it happened.
  * The agent runs one libuv loop: nothing here locks.
@@ -86,24 +86,24 @@ int notif_parse_time(const char *text, time_t *out);
 
 /* ---- the NETCONF stream ---- */
 
+struct notif_stream;
+
 /* Once at start (schema-aware mode): opens dir/AGENT_NOTIF_LOG_FILE
  * (borrowed during the call). loop runs the stopTime timer (NULL: no
  * timer; a subscription's stopTime then only counts at its replay).
  * CH_OK or CH_ERR_NOMEM. */
-int notif_init(uv_loop_t *loop, const char *dir);
+int notif_stream_new(uv_loop_t *loop, const char *dir,
+		     struct notif_stream **out);
 /* After the loop closed every handle (the timer with them); any
- * subscription left is freed. Safe without notif_init. */
-void notif_cleanup(void);
-/* Whether the stream is offered (notif_init succeeded). */
-int notif_enabled(void);
+ * subscription left is freed. NULL is fine. */
+void notif_stream_free(struct notif_stream *st);
 
-/* Emits one event on the NETCONF stream: xml[0..len) is the content
+/* Emits one event on the NETCONF stream st: xml[0..len) is the content
  * element of the <notification>, without <eventTime> (which is now).
  * It is logged for replay and pushed to every live subscription whose
- * filter selects it. Borrowed during the call. Nothing happens before
- * notif_init (the schema-less mode offers no notifications). For every
- * agent module. */
-void notif_emit(const char *xml, size_t len);
+ * filter selects it. Borrowed during the call. Nothing happens when st
+ * is NULL (the schema-less mode offers no notifications). */
+void notif_emit(struct notif_stream *st, const char *xml, size_t len);
 
 /* <create-subscription>'s parameters (RFC 5277 2.1.1); filter is
  * borrowed from the rpc. */
@@ -133,10 +133,11 @@ int notif_parse_request(xmlNode *op, time_t now, struct notif_req *req,
  * <notification> message on that session (non-zero: not sent). */
 struct notif_sub;
 
-/* Subscribes (the filter is copied); with a startTime the replay waits
- * for notif_sub_after_reply and live events are held back until then.
- * CH_OK or CH_ERR_NOMEM. */
-int notif_subscribe(const struct notif_req *req,
+/* Subscribes to st (the filter is copied); with a startTime the replay
+ * waits for notif_sub_after_reply and live events are held back until
+ * then. The subscription lives until notif_sub_free or
+ * notif_stream_free. CH_OK or CH_ERR_NOMEM. */
+int notif_subscribe(struct notif_stream *st, const struct notif_req *req,
 		    int (*push)(void *ctx, const char *msg, size_t len),
 		    void *ctx, struct notif_sub **out);
 /* After the <ok/> went out: the replay, <replayComplete>, and at once

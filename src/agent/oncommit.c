@@ -18,6 +18,7 @@
 #define RUN_DIR_MAX 4096
 #define RUN_FILE_MAX (RUN_DIR_MAX + 32)
 #define MSG_MAX 1024
+#define READ_CHUNK 4096		/* one read of its stderr */
 
 extern char **environ;
 
@@ -35,11 +36,12 @@ struct oncommit_run {
 	char dir[RUN_DIR_MAX];	/* the two files */
 	char msg[MSG_MAX + 1];
 	size_t len, msg_max;
-	struct oncommit_run *next;	/* live runs (runs) */
+	char chunk[READ_CHUNK];	/* what a read brings; msg keeps a part */
+	/* The caller's list of runs whose handles are not all closed yet,
+	 * for oncommit_cleanup; this run is on it. */
+	struct oncommit_run **runs;
+	struct oncommit_run *next;
 };
-
-/* Every run whose handles are not all closed yet, for oncommit_cleanup. */
-static struct oncommit_run *runs;
 
 static void run_file(const struct oncommit_run *h, const char *name,
 		     char *buf, size_t len)
@@ -60,7 +62,7 @@ static void remove_files(const struct oncommit_run *h)
 
 static void run_free(struct oncommit_run *h)
 {
-	for (struct oncommit_run **pp = &runs; *pp; pp = &(*pp)->next) {
+	for (struct oncommit_run **pp = h->runs; *pp; pp = &(*pp)->next) {
 		if (*pp == h) {
 			*pp = h->next;
 			break;
@@ -144,11 +146,10 @@ static void on_timeout(uv_timer_t *t)
 
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
-	static char scratch[4096];
+	struct oncommit_run *h = hd->data;
 
-	(void)hd;
 	(void)suggested;
-	*buf = uv_buf_init(scratch, sizeof(scratch));
+	*buf = uv_buf_init(h->chunk, sizeof(h->chunk));
 }
 
 static void on_stderr(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -197,7 +198,8 @@ static char **make_env(const char *value, char **var)
 	return env;
 }
 
-int oncommit_start(const struct oncommit_spec *spec,
+int oncommit_start(struct oncommit_run **runs,
+		   const struct oncommit_spec *spec,
 		   void (*done)(void *ctx, const struct oncommit_result *res),
 		   void *ctx, struct oncommit_run **out)
 {
@@ -254,8 +256,9 @@ int oncommit_start(const struct oncommit_spec *spec,
 	uv_pipe_init(spec->loop, &h->err, 0);
 	uv_timer_init(spec->loop, &h->timer);
 	h->proc.data = h->err.data = h->timer.data = h;
-	h->next = runs;
-	runs = h;
+	h->runs = runs;
+	h->next = *runs;
+	*runs = h;
 	r = uv_spawn(spec->loop, &h->proc, &o);
 	free(env);
 	free(var);
@@ -334,11 +337,11 @@ static void wait_rollback(struct oncommit_run *h)
 			 WTERMSIG(status) : WEXITSTATUS(status));
 }
 
-void oncommit_cleanup(void)
+void oncommit_cleanup(struct oncommit_run **runs)
 {
 	struct oncommit_run *h;
 
-	while ((h = runs) != NULL) {
+	while ((h = *runs) != NULL) {
 		if (!h->exited && h->kind == ONCOMMIT_CHECK)
 			kill(-h->proc.pid, SIGKILL);	/* never made */
 		else if (!h->exited)

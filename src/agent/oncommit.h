@@ -9,7 +9,7 @@
  * environment, and a process group of its own, killed as a whole at its
  * timeout and, for what it leaves behind, when it exits.
  *
- * What the result means is the caller's (server.c): a check decides a
+ * What the result means is the caller's (server/): a check decides a
  * change of running; a rollback's result is only reported.
  */
 #ifndef CH_ONCOMMIT_H
@@ -48,12 +48,14 @@ struct oncommit_result {
 struct oncommit_run;
 
 /* Writes the files and starts the program (spec is borrowed during the
- * call). done(ctx, res) is called once when the program ended (res
+ * call). The run joins *runs, the caller's list of live runs (start
+ * with NULL), until its handles are closed or oncommit_cleanup. done(ctx, res) is called once when the program ended (res
  * borrowed during the call), unless oncommit_detach came first. CH_OK,
  * CH_ERR_IO (logged: the directory, a file, or the spawn failed; done is
  * never called) or CH_ERR_NOMEM. *out stays valid until done or
  * oncommit_detach. */
-int oncommit_start(const struct oncommit_spec *spec,
+int oncommit_start(struct oncommit_run **runs,
+		   const struct oncommit_spec *spec,
 		   void (*done)(void *ctx, const struct oncommit_result *res),
 		   void *ctx, struct oncommit_run **out);
 /* The caller goes away: the program runs to its end, done is not
@@ -62,9 +64,9 @@ void oncommit_detach(struct oncommit_run *run);
 /* The process id of a live run (for log lines). */
 int oncommit_pid(const struct oncommit_run *run);
 /* After the loop closed every handle (the agent stops): frees the runs
- * left. A check still running is killed (its change will never be
+ * left on *runs. A check still running is killed (its change will never be
  * made); a rollback still running is waited for, up to its timeout (the
  * device must follow running), and its result logged. */
-void oncommit_cleanup(void);
+void oncommit_cleanup(struct oncommit_run **runs);
 
 #endif

@@ -45,7 +45,7 @@ static void on_ended(void *ctx, const char *why, int graceful)
 	struct agent_session *a = ctx;
 
 	if (ch_ncs_bad_hello(a->ncs))	/* RFC 6022 in-bad-hellos */
-		nc_server_count_bad_hello();
+		nc_server_count_bad_hello(a->o.ag);
 	ch_clog(CH_LOG_INFO, a->log, "session-id=%u ended: %s", a->session_id,
 		why);
 	/* its locks and unconfirmed commit go with it (RFC 6241 2.1) */
@@ -99,7 +99,7 @@ int agent_session_start(const struct agent_session_owner *o,
 	if (ag->next_session_id == 0)	/* session-id 0 is not valid */
 		ag->next_session_id = 1;
 	no.session_id = a->session_id;
-	no.caps = nc_server_caps(&no.ncaps);
+	no.caps = nc_server_caps(ag, &no.ncaps);
 	if ((a->srv = nc_server_new(ag, a->session_id, o->user)) == NULL ||
 	    ch_ncs_new(s, &no, &session_ops, a, &a->ncs) != CH_OK) {
 		if (a->srv)

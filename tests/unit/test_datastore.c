@@ -1053,6 +1053,131 @@ static void test_running_changes_reach_the_hook(void **state)
 	assert_int_equal(seen.calls, 5);
 }
 
+/* change.c: the --on-commit gate. A dry run computes a change of running
+ * without making it; EXPECT makes only that same change. */
+static void test_gate_dry_run_then_expect(void **state)
+{
+	char *run = NULL, *diff = NULL;
+
+	(void)state;
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<hostname>a</hostname>"
+			      "</system>"), CH_OK);
+	ch_ds_gate(F->ds, CH_DS_GATE_DRY);
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<hostname>b</hostname>"
+			      "</system>"), CH_ERR_AGAIN);
+	ch_ds_gate(F->ds, CH_DS_GATE_OFF);
+	assert_string_equal(get(CH_DS_RUNNING), SYS "<hostname>a</hostname>"
+			    "</system>");
+	assert_int_equal(ch_ds_gate_files(F->ds, &run, &diff), CH_OK);
+	assert_non_null(strstr(run, "<hostname>b</hostname>"));
+	assert_non_null(strstr(diff, "<hostname"));
+	assert_non_null(strstr(diff, "replace"));
+	free(run);
+	free(diff);
+	/* another change than the checked one is refused */
+	ch_ds_gate(F->ds, CH_DS_GATE_EXPECT);
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<hostname>c</hostname>"
+			      "</system>"), CH_ERR_INVAL);
+	assert_string_equal(F->err.tag, "operation-failed");
+	assert_string_equal(get(CH_DS_RUNNING), SYS "<hostname>a</hostname>"
+			    "</system>");
+	/* the checked one is made */
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<hostname>b</hostname>"
+			      "</system>"), CH_OK);
+	ch_ds_gate(F->ds, CH_DS_GATE_OFF);
+	assert_string_equal(get(CH_DS_RUNNING), SYS "<hostname>b</hostname>"
+			    "</system>");
+	/* a dry run that changes nothing has an empty diff; the candidate
+	 * is never gated */
+	ch_ds_gate(F->ds, CH_DS_GATE_DRY);
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<hostname>b</hostname>"
+			      "</system>"), CH_ERR_AGAIN);
+	assert_int_equal(edit(CH_DS_CANDIDATE, SYS "<mtu>100</mtu>"
+			      "</system>"), CH_OK);
+	ch_ds_gate(F->ds, CH_DS_GATE_OFF);
+	assert_int_equal(ch_ds_gate_files(F->ds, &run, &diff), CH_OK);
+	assert_string_equal(diff, "");
+	free(run);
+	free(diff);
+}
+
+static int refuse(void *ctx, const struct lyd_node *tree, char *msg,
+		  size_t len)
+{
+	(void)ctx;
+	assert_non_null(tree);
+	snprintf(msg, len, "no change today");
+	return CH_ERR_INVAL;
+}
+
+static void count_settle(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* change.c: the checker refuses a new running with its message; the
+ * settle listener hears of running once it is final. */
+static void test_check_and_settle(void **state)
+{
+	struct ch_ds_commit conf = { .confirmed = 1, .timeout_s = 60 };
+	struct ch_ds_commit plain = { .confirmed = 0 };
+	int settles = 0;
+
+	(void)state;
+	ch_ds_on_settle(F->ds, count_settle, &settles);
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<hostname>a</hostname>"
+			      "</system>"), CH_OK);
+	assert_int_equal(settles, 1);
+	ch_ds_on_check(F->ds, refuse, NULL);
+	assert_int_equal(edit(CH_DS_CANDIDATE, SYS "<mtu>100</mtu>"
+			      "</system>"), CH_OK);	/* not running */
+	assert_int_equal(ch_ds_commit(F->ds, 1, &plain, &F->err),
+			 CH_ERR_INVAL);
+	assert_string_equal(F->err.tag, "operation-failed");
+	assert_string_equal(F->err.message, "no change today");
+	assert_null(strstr(get(CH_DS_RUNNING), "<mtu>"));
+	assert_int_equal(settles, 1);
+	ch_ds_on_check(F->ds, NULL, NULL);
+	/* a confirmed commit settles when it is confirmed */
+	assert_int_equal(ch_ds_commit(F->ds, 1, &conf, &F->err), CH_OK);
+	assert_int_equal(settles, 1);
+	assert_int_equal(ch_ds_commit(F->ds, 1, &plain, &F->err), CH_OK);
+	assert_int_equal(settles, 2);
+	assert_non_null(strstr(get(CH_DS_RUNNING), "<mtu>100</mtu>"));
+	assert_non_null(ch_ds_running_tree(F->ds));
+	ch_ds_on_settle(F->ds, NULL, NULL);
+}
+
+/* xpath.c: the filter's prefixes are its own declarations; the result
+ * keeps the selected nodes' ancestors. */
+static void test_xpath_filter(void **state)
+{
+	const char *prefixes[] = { "t" }, *nss[] = { T };
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(edit(CH_DS_RUNNING, SYS "<hostname>a</hostname>"
+			      "<mtu>1400</mtu></system>"), CH_OK);
+	assert_int_equal(ch_ds_xpath(F->ds, get(CH_DS_RUNNING),
+				     "/t:system/t:hostname", prefixes, nss, 1,
+				     &out, &F->err), CH_OK);
+	assert_string_equal(out, SYS "<hostname>a</hostname></system>");
+	free(out);
+	assert_int_equal(ch_ds_xpath(F->ds, get(CH_DS_RUNNING),
+				     "/t:system/t:banner", prefixes, nss, 1,
+				     &out, &F->err), CH_OK);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(ch_ds_xpath(F->ds, get(CH_DS_RUNNING),
+				     "/x:system", prefixes, nss, 1, &out,
+				     &F->err), CH_ERR_INVAL);
+	assert_null(out);
+	assert_string_equal(F->err.tag, "invalid-value");
+	assert_int_equal(ch_ds_id_parse("candidate"), CH_DS_CANDIDATE);
+	assert_int_equal(ch_ds_id_parse("nope"), -1);
+	assert_string_equal(ch_ds_id_name(CH_DS_STARTUP), "startup");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1087,6 +1212,9 @@ int main(void)
 		T_(test_module_file_schemas_and_their_text),
 		T_(test_lock_info),
 		T_(test_running_changes_reach_the_hook),
+		T_(test_gate_dry_run_then_expect),
+		T_(test_check_and_settle),
+		T_(test_xpath_filter),
 #undef T_
 	};
 

@@ -417,25 +417,26 @@ static void test_stream(void **state)
 	struct fx *f = *state;
 	struct chan all = { .n = 0 }, some = { .n = 0 }, replay = { .n = 0 };
 	struct notif_sub *s1, *s2, *s3;
+	struct notif_stream *st = NULL;
 	struct notif_req req;
 	struct notif_err err;
 	xmlDoc *doc;
 
-	/* before notif_init: nothing happens, nothing is written */
-	notif_emit("<a xmlns=\"urn:a\"/>", 18);
-	assert_false(notif_enabled());
+	/* no stream (the schema-less mode): nothing happens, nothing is
+	 * written */
+	notif_emit(NULL, "<a xmlns=\"urn:a\"/>", 18);
 	assert_int_equal(dir_entries(f->dir), 0);
-	assert_int_equal(notif_init(NULL, f->dir), CH_OK);
-	assert_true(notif_enabled());
+	assert_int_equal(notif_stream_new(NULL, f->dir, &st), CH_OK);
+	assert_non_null(st);
 	assert_int_equal(parse_req("", &req, &err, &doc), CH_OK);
-	assert_int_equal(notif_subscribe(&req, push, &all, &s1), CH_OK);
+	assert_int_equal(notif_subscribe(st, &req, push, &all, &s1), CH_OK);
 	xmlFreeDoc(doc);
 	assert_int_equal(parse_req("<filter><b xmlns=\"urn:b\"/></filter>",
 				   &req, &err, &doc), CH_OK);
-	assert_int_equal(notif_subscribe(&req, push, &some, &s2), CH_OK);
+	assert_int_equal(notif_subscribe(st, &req, push, &some, &s2), CH_OK);
 	xmlFreeDoc(doc);	/* the subscription has its own copy */
-	notif_emit("<a xmlns=\"urn:a\"/>", 18);
-	notif_emit("<b xmlns=\"urn:b\"><x>1</x></b>", 29);
+	notif_emit(st, "<a xmlns=\"urn:a\"/>", 18);
+	notif_emit(st, "<b xmlns=\"urn:b\"><x>1</x></b>", 29);
 	assert_int_equal(all.n, 2);
 	assert_non_null(strstr(all.msgs[0], "<notification xmlns=\""
 			       NOTIF_NS "\"><eventTime>"));
@@ -446,7 +447,8 @@ static void test_stream(void **state)
 	/* a replay from the start: both, then replayComplete */
 	assert_int_equal(parse_req("<startTime>1970-01-01T00:00:00Z"
 				   "</startTime>", &req, &err, &doc), CH_OK);
-	assert_int_equal(notif_subscribe(&req, push, &replay, &s3), CH_OK);
+	assert_int_equal(notif_subscribe(st, &req, push, &replay, &s3),
+			 CH_OK);
 	xmlFreeDoc(doc);
 	assert_int_equal(replay.n, 0);	/* waits for the reply */
 	notif_sub_after_reply(s3);
@@ -456,18 +458,55 @@ static void test_stream(void **state)
 	assert_non_null(strstr(replay.msgs[2], "<replayComplete"));
 	assert_true(notif_sub_active(s3));
 	notif_sub_free(s2);
-	notif_emit("<b xmlns=\"urn:b\"/>", 18);
+	notif_emit(st, "<b xmlns=\"urn:b\"/>", 18);
 	assert_int_equal(some.n, 1);
 	assert_int_equal(all.n, 3);
 	assert_int_equal(replay.n, 4);
-	notif_cleanup();	/* frees s1 and s3 */
-	assert_false(notif_enabled());
+	notif_stream_free(st);	/* frees s1 and s3 */
 	/* the log went to the file */
 	struct notif_log *log;
 
 	assert_int_equal(notif_log_open(f->path, 10, 1 << 20, &log), CH_OK);
 	assert_int_equal(notif_log_count(log), 3);
 	notif_log_free(log);
+}
+
+/* Two streams (two agents' state) share nothing: an event reaches only
+ * the subscriptions and the log of the stream it is emitted on. */
+static void test_streams_apart(void **state)
+{
+	struct fx *f = *state, *g = NULL;
+	struct chan a = { .n = 0 }, b = { .n = 0 };
+	struct notif_stream *sa = NULL, *sb = NULL;
+	struct notif_sub *suba, *subb;
+	struct notif_log *log;
+	struct notif_req req;
+	struct notif_err err;
+	xmlDoc *doc;
+
+	assert_int_equal(setup((void **)&g), 0);
+	assert_int_equal(notif_stream_new(NULL, f->dir, &sa), CH_OK);
+	assert_int_equal(notif_stream_new(NULL, g->dir, &sb), CH_OK);
+	assert_int_equal(parse_req("", &req, &err, &doc), CH_OK);
+	assert_int_equal(notif_subscribe(sa, &req, push, &a, &suba), CH_OK);
+	assert_int_equal(notif_subscribe(sb, &req, push, &b, &subb), CH_OK);
+	xmlFreeDoc(doc);
+	notif_emit(sa, "<a xmlns=\"urn:a\"/>", 18);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(b.n, 0);
+	notif_sub_free(suba);	/* leaves the other stream's alone */
+	notif_emit(sb, "<b xmlns=\"urn:b\"/>", 18);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(b.n, 1);
+	notif_stream_free(sa);
+	notif_stream_free(sb);	/* frees subb */
+	assert_int_equal(notif_log_open(f->path, 10, 1 << 20, &log), CH_OK);
+	assert_int_equal(notif_log_count(log), 1);
+	notif_log_free(log);
+	assert_int_equal(notif_log_open(g->path, 10, 1 << 20, &log), CH_OK);
+	assert_int_equal(notif_log_count(log), 1);
+	notif_log_free(log);
+	teardown((void **)&g);
 }
 
 int main(void)
@@ -486,6 +525,8 @@ int main(void)
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_request),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_streams_apart, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
