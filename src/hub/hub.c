@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "hub/blocklist.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
+#include "lib/id/identity.h"
 #include "lib/nc/msg.h"
 
 #define ACCEPT_PAUSE_MS 1000	/* after EMFILE: let connections drain */
@@ -508,70 +508,6 @@ static void respond_device(struct hub *hub, struct hub_ctl_req *req,
 	hub_ctl_respond(req, resp);
 }
 
-static int valid_fingerprint(const char *fp)
-{
-	size_t n;
-
-	if (fp == NULL || strncmp(fp, "SHA256:", 7) != 0)
-		return 0;
-	n = strspn(fp + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		   "0123456789+/");
-	return n == 43 && fp[7 + n] == '\0';
-}
-
-/* A pinned certificate fingerprint as operators have it - "04:AB:..."
- * (RFC 7407), "SHA256:<hex>" (our logs), openssl's "AB:CD:..." or plain
- * hex, optionally with our "x509:" prefix - as the registry keeps it:
- * "x509:SHA256:" and 64 lower-case hex digits. 0 if it is none of these. */
-static int cert_identity(const char *in, char *out, size_t len)
-{
-	char hex[130];
-	size_t n = 0;
-
-	if (in == NULL || len < sizeof(CH_ID_CERT_PREFIX "SHA256:") + 64)
-		return 0;
-	if (strncmp(in, CH_ID_CERT_PREFIX, strlen(CH_ID_CERT_PREFIX)) == 0)
-		in += strlen(CH_ID_CERT_PREFIX);
-	if (strncasecmp(in, "SHA256:", 7) == 0)
-		in += 7;
-	for (; *in; in++) {
-		if (*in == ':' && n % 2 == 0 && n > 0 && in[1])
-			continue;
-		if (!strchr("0123456789abcdefABCDEF", *in) ||
-		    n >= sizeof(hex) - 1)
-			return 0;
-		hex[n++] = (char)(*in | 0x20);	/* lower case */
-	}
-	if (n == 66 && hex[0] == '0' && hex[1] == '4') {
-		memmove(hex, hex + 2, 64);	/* RFC 7407: sha256 octet */
-		n = 64;
-	}
-	if (n != 64)
-		return 0;
-	hex[n] = '\0';
-	snprintf(out, len, CH_ID_CERT_PREFIX "SHA256:%.64s", hex);
-	return 1;
-}
-
-/* Any identity an operator may give, in the registry's form: an SSH
- * fingerprint, "serial:S", or a certificate fingerprint (any form
- * cert_identity takes). 0 if none. */
-static int any_identity(const char *in, char *out, size_t len)
-{
-	if (valid_fingerprint(in)) {
-		snprintf(out, len, "%s", in);
-		return 1;
-	}
-	if (in && strncmp(in, CH_ID_SERIAL_PREFIX,
-			  strlen(CH_ID_SERIAL_PREFIX)) == 0) {
-		if (!ch_serial_valid(in + strlen(CH_ID_SERIAL_PREFIX)))
-			return 0;
-		snprintf(out, len, "%s", in);
-		return 1;
-	}
-	return cert_identity(in, out, len);
-}
-
 #define IDENTITY_FORMS "an SSH fingerprint (SHA256: and 43 base64 " \
 	"characters), serial:SERIAL, or a SHA-256 certificate fingerprint " \
 	"(04:AB:..., SHA256:<64 hex>, or AB:CD:... as openssl prints it)"
@@ -680,7 +616,7 @@ static void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 			     "(X520 serialNumber) or \"cert_fingerprint\"");
 		return;
 	}
-	if (ssh_fp && !valid_fingerprint(ssh_fp)) {
+	if (ssh_fp && !ch_id_ssh_valid(ssh_fp)) {
 		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
 			     "SHA256: and 43 base64 characters, as "
 			     "`ssh-keygen -lf` prints it");
@@ -691,7 +627,7 @@ static void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 			     "of A-Z a-z 0-9 ' ( ) + - . / : = ?");
 		return;
 	}
-	if (cert && !cert_identity(cert, id, sizeof(id))) {
+	if (cert && !ch_id_cert_normalize(cert, id, sizeof(id))) {
 		hub_ctl_fail(req, "bad-request", "\"cert_fingerprint\" must "
 			     "be a SHA-256 certificate fingerprint: 04:AB:... "
 			     "(RFC 7407), SHA256:<64 hex> or AB:CD:... as "
@@ -841,7 +777,7 @@ static void cmd_identity_add(struct hub *hub, struct hub_ctl_req *req,
 
 	if (ctl_device(hub, req, args, &rec) != 0)
 		return;
-	if (!any_identity(arg_str(args, "fingerprint"), id, sizeof(id))) {
+	if (!ch_id_normalize(arg_str(args, "fingerprint"), id, sizeof(id))) {
 		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
 			     IDENTITY_FORMS);
 		return;
@@ -865,7 +801,7 @@ static void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
 	char id[CH_FP_LEN];
 	int r;
 
-	if (any_identity(fp, id, sizeof(id)))
+	if (ch_id_normalize(fp, id, sizeof(id)))
 		fp = id;	/* a certificate fingerprint in another form */
 
 	if (fp == NULL || (r = ch_store_identity_remove(hub->store, fp))) {
@@ -909,7 +845,7 @@ static void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
 			     "serial per line, optionally ,NAME) is required");
 		return;
 	}
-	if (anchor_arg && !cert_identity(anchor_arg, anchor, sizeof(anchor))) {
+	if (anchor_arg && !ch_id_cert_normalize(anchor_arg, anchor, sizeof(anchor))) {
 		hub_ctl_fail(req, "bad-request", "\"anchor\" must be the "
 			     "SHA-256 fingerprint of the manufacturer's CA "
 			     "certificate (x509:SHA256:<hex>, SHA256:<hex> "

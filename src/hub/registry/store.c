@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FP_PREFIX "SHA256:"
+#define FP_PREFIX CH_ID_SSH_PREFIX
 #define FP_PREFIX_LEN (sizeof(FP_PREFIX) - 1)
 #define RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
 
@@ -590,43 +590,6 @@ void ch_store_close(struct ch_store *st)
 			 sqlite3_errmsg(st->db));
 	free(st->path);
 	free(st);
-}
-
-int ch_id_kind(const char *id)
-{
-	if (id && strncmp(id, CH_ID_SERIAL_PREFIX,
-			  sizeof(CH_ID_SERIAL_PREFIX) - 1) == 0)
-		return CH_ID_SERIAL;
-	if (id && strncmp(id, CH_ID_CERT_PREFIX,
-			  sizeof(CH_ID_CERT_PREFIX) - 1) == 0)
-		return CH_ID_CERT;
-	return CH_ID_SSH;
-}
-
-const char *ch_id_kind_name(int kind)
-{
-	switch (kind) {
-	case CH_ID_SSH: return "ssh-host-key";
-	case CH_ID_SERIAL: return "x509-serial";
-	case CH_ID_CERT: return "x509-cert";
-	}
-	return "unknown";
-}
-
-int ch_serial_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > CH_SERIAL_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || strchr("'()+-./:=?", c)))
-			return 0;
-	}
-	return 1;
 }
 
 const char *ch_admission_name(int admission)
