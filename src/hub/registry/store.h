@@ -1,6 +1,7 @@
-/* store.h - the hub's registry in SQLite (style B4: all SQL lives in
- * store.c). WAL journal, prepared statements, one transaction per logical
- * change, schema migrations by PRAGMA user_version, a busy_timeout.
+/* store.h - the hub's registry in SQLite (style B4: all SQL lives under
+ * src/hub/registry/: db.c opens and migrates, then one file per table).
+ * WAL journal, prepared statements, one transaction per logical change,
+ * schema migrations by PRAGMA user_version, a busy_timeout.
  *
  * A device is identified by an identity string, never by address (the
  * kinds and their rules: lib/id/identity.h).
