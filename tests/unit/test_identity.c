@@ -102,10 +102,10 @@ static void test_cert_normalize(void **state)
 	cert_ok("x509:" PAIRS_UC);
 	cert_bad(HEX64 "0");			/* 65 digits */
 	cert_bad("05" HEX64);			/* not the sha256 octet */
-	cert_bad("0:0" HEX64 + 1);		/* a colon inside a pair */
+	cert_bad("0:0112233445566778899aabbccddeeff"
+		 "00112233445566778899aabbccddeeff");	/* ':' inside a pair */
 	cert_bad(":" HEX64);
 	cert_bad(HEX64 ":");
-	cert_bad("00::11" HEX64 + 4);
 	cert_bad("SHA256:" HEX64 "g");
 	cert_bad("x509:x509:" HEX64);
 	cert_bad(FP_A);				/* an SSH fingerprint */

@@ -34,6 +34,25 @@ static void row_to_event(sqlite3_stmt *s, struct ch_event_rec *ev)
 	reg_copy_text(ev->detail, sizeof(ev->detail), sqlite3_column_text(s, 4));
 }
 
+/* Steps a bound event query, handing each row to fn until it returns
+ * non-zero (returned); then resets the statement. */
+static int walk(struct ch_store *st, sqlite3_stmt *s,
+		int (*fn)(void *ctx, const struct ch_event_rec *), void *ctx)
+{
+	struct ch_event_rec ev;
+	int rc, r = CH_OK;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_to_event(s, &ev);
+		if ((r = fn(ctx, &ev)) != 0)
+			break;
+	}
+	if (r == CH_OK && rc != SQLITE_DONE)
+		r = reg_fail(st, "event list");
+	reg_done(s);
+	return r;
+}
+
 int ch_store_event_add(struct ch_store *st, const char *fp, const char *kind,
 		       const char *detail, int64_t now)
 {
@@ -53,8 +72,6 @@ int ch_store_event_foreach(struct ch_store *st, const char *fp, int limit,
 			   void *ctx)
 {
 	sqlite3_stmt *s = st->stmt[fp ? S_EV_FP : S_EV_ALL];
-	struct ch_event_rec ev;
-	int rc, r = CH_OK;
 
 	if (sqlite3_stmt_busy(s)) {
 		ch_error("store %s: nested event walk", st->path);
@@ -64,15 +81,7 @@ int ch_store_event_foreach(struct ch_store *st, const char *fp, int limit,
 	sqlite3_bind_int(s, 1, limit > 0 ? limit : -1);
 	if (fp)
 		sqlite3_bind_text(s, 2, fp, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		row_to_event(s, &ev);
-		if ((r = fn(ctx, &ev)) != 0)
-			break;
-	}
-	if (r == CH_OK && rc != SQLITE_DONE)
-		r = reg_fail(st, "event list");
-	reg_done(s);
-	return r;
+	return walk(st, s, fn, ctx);
 }
 
 int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
@@ -82,19 +91,10 @@ int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
 				 void *ctx)
 {
 	sqlite3_stmt *s = st->stmt[fp ? S_EV_SINCE_FP : S_EV_SINCE_ALL];
-	struct ch_event_rec ev;
-	int rc, r;
+	int r;
 
 	if ((r = reg_walk_begin(st, s, "event", limit, since_id, fp)) != CH_OK)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		row_to_event(s, &ev);
-		if ((r = fn(ctx, &ev)) != 0)
-			break;
-	}
-	if (r == CH_OK && rc != SQLITE_DONE)
-		r = reg_fail(st, "event list");
-	reg_done(s);
-	return r;
+	return walk(st, s, fn, ctx);
 }
 
