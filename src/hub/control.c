@@ -812,6 +812,8 @@ void hub_ctl_stop(struct hub_ctl *ctl)
 {
 	if (ctl == NULL || ctl->stopping)
 		return;
+	if (ctl->ops->stop)
+		ctl->ops->stop(ctl->ops->ctx);
 	ctl->stopping = true;
 	unlink_ours(ctl);
 	uv_close((uv_handle_t *)&ctl->listener, listener_closed);

@@ -29,6 +29,10 @@ struct hub_ctl_ops {
 	 * cmd and args are borrowed for the duration of the call only. */
 	void (*handle)(void *ctx, struct hub_ctl_req *req, const char *cmd,
 		       json_t *args);
+	/* NULL, or called once, first thing in hub_ctl_stop: the last chance
+	 * to answer requests held for later while their clients are still
+	 * connected. */
+	void (*stop)(void *ctx);
 };
 
 /* Binds path (mode 0600; a stale socket file is replaced, a live one is
@@ -39,8 +43,9 @@ int hub_ctl_start(uv_loop_t *loop, const char *path,
 void hub_ctl_respond(struct hub_ctl_req *req, json_t *resp);
 /* Convenience: {"ok":false,"error":msg,"code":code}. */
 void hub_ctl_fail(struct hub_ctl_req *req, const char *code, const char *msg);
-/* Closes the listener and all clients (pending requests are answered when
- * the hub responds; those responses are dropped). Unlinks the socket. The
+/* Calls ops->stop, then closes the listener and all clients (requests
+ * still pending are answered when the hub responds; those responses are
+ * dropped). Unlinks the socket. The
  * handles finish closing on the next loop iterations. */
 void hub_ctl_stop(struct hub_ctl *ctl);
 

@@ -1,5 +1,8 @@
-/* hub.h - callhome-hub internals: configuration, listeners, the live
- * devices, and the operator commands behind the control socket.
+/* hub.h - callhome-hub's core: its configuration and state, starting and
+ * stopping it, the live devices, and what a device session (device.c,
+ * tlsdev.c) needs from the hub and gives it. The other modules have their
+ * own headers: listener.h, admission.h, jobs.h, api/api.h (the operator
+ * commands), blocklist.h, control.h, registry/store.h.
  */
 #ifndef CH_HUB_H
 #define CH_HUB_H
@@ -96,12 +99,26 @@ struct hub {
 };
 
 /* hub.c */
-int hub_start(struct hub *hub);
-/* Closes listeners, devices and the control socket; the loop then runs
- * out of handles and uv_run returns. */
+/* Opens the listeners and the control socket, whose commands are api's
+ * (api_ops in api/api.h: the API sits above the hub, which never calls
+ * it by name). Borrows api until hub_stop. */
+int hub_start(struct hub *hub, const struct hub_ctl_ops *api);
+/* Closes listeners, the control socket (api->stop first) and devices; the
+ * loop then runs out of handles and uv_run returns. */
 void hub_stop(struct hub *hub);
+/* The registry's clock: unix seconds. */
+int64_t hub_now_s(void);
 /* The live, NETCONF-ready device whose registry key is fp, or NULL. */
 struct device *hub_find_device(struct hub *hub, const char *fp);
+/* Appends an event to the registry (fp may name no device, or be NULL for
+ * a peer that never identified itself). */
+void hub_event(struct hub *hub, const char *fp, const char *kind,
+	       const char *detail);
+
+/* admission.c: what a device session asks of its owner. (Declared here,
+ * where device.c and tlsdev.c look, until a session is given its owner's
+ * operations when it is made.) */
+
 /* Admission decision for a verified host key (device.c asks): CH_OK to
  * go on, CH_ERR_DENIED with a static reason. Records the call. */
 int hub_admit(struct hub *hub, struct device *d, const char *fp,
@@ -117,31 +134,10 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
 		  const char *cert_id, const char *anchor_id,
 		  const char **why);
-/* Appends an event to the registry (fp may name no device, or be NULL for
- * a peer that never identified itself). */
-void hub_event(struct hub *hub, const char *fp, const char *kind,
-	       const char *detail);
 /* device.c tells the hub about lifecycle changes; a device is already
  * out of hub->devices when hub_device_gone is called. */
 void hub_device_ready(struct hub *hub, struct device *d, size_t ncaps);
 void hub_device_gone(struct hub *hub, struct device *d);
-
-/* jobs.c: operators' requests kept in the registry and run on the device,
- * one at a time and in order, when it is connected. */
-
-/* A job was queued for fp, or the device became ready: run what is due. */
-void jobs_kick(struct hub *hub, const char *fp);
-/* Answers whoever waits for job id (its state changed outside a run). */
-void jobs_notify(struct hub *hub, int64_t id);
-/* Responds to req when job id has an outcome (now, if it has one). */
-void jobs_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req);
-/* The response object for a finished or queued job (new reference). */
-json_t *jobs_response(struct hub *hub, const struct ch_job_rec *rec);
-/* The JSON form of a job (with payload and result when full). */
-json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full);
-/* Hub stopping: waiters get an error, running jobs are abandoned (they
- * become in-doubt at the next start). */
-void jobs_stop(struct hub *hub);
 
 /* device.c: one accepted call-home connection: the NETCONF client
  * session, whatever carries it, and the SSH transport. tlsdev.c: the TLS

@@ -16,6 +16,8 @@
  * one that was running when the hub died is found in doubt at the next
  * start (ch_store_jobs_recover) and re-run only if the operator says so.
  */
+#include "hub/jobs.h"
+
 #include "hub/hub.h"
 
 #include <stdio.h>
@@ -77,11 +79,6 @@ struct job_waiter {
 	struct job_waiter *next;
 };
 
-static int64_t now_s(void)
-{
-	return (int64_t)time(NULL);
-}
-
 static void iso(char *buf, size_t len, int64_t t)
 {
 	struct tm tm;
@@ -90,7 +87,7 @@ static void iso(char *buf, size_t len, int64_t t)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
 }
 
-static json_t *time_json(int64_t t)
+json_t *jobs_time_json(int64_t t)
 {
 	char buf[32];
 
@@ -114,10 +111,10 @@ json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full)
 		      "name", dev.name[0] ? json_string(dev.name) : json_null(),
 		      "kind", rec->kind,
 		      "state", ch_job_state_name(rec->state),
-		      "created", time_json(rec->created),
-		      "expires", time_json(rec->expires),
-		      "started", time_json(rec->started),
-		      "finished", time_json(rec->finished),
+		      "created", jobs_time_json(rec->created),
+		      "expires", jobs_time_json(rec->expires),
+		      "started", jobs_time_json(rec->started),
+		      "finished", jobs_time_json(rec->finished),
 		      "method", rec->method,
 		      "rpc_error", rec->rpc_error,
 		      "error", rec->error);
@@ -226,14 +223,14 @@ static void run_end(struct job_run *run, int state)
 	ch_store_job_finish(hub->store, id, state == CH_JOB_IN_DOUBT ?
 			    CH_JOB_IN_DOUBT : state, run->reply,
 			    run->rpc_error, method_names[run->method],
-			    run->error[0] ? run->error : NULL, now_s());
+			    run->error[0] ? run->error : NULL, hub_now_s());
 	kind = state == CH_JOB_DONE ? "job-done" :
 	       state == CH_JOB_IN_DOUBT ? "job-in-doubt" : "job-failed";
 	snprintf(detail, sizeof(detail), "job %lld %s via %s%s%s",
 		 (long long)id, run->rec.kind, method_names[run->method],
 		 run->error[0] ? ": " : "", run->error);
 	ch_store_event_add(hub->store, run->rec.fingerprint, kind, detail,
-			   now_s());
+			   hub_now_s());
 	ch_log(state == CH_JOB_DONE ? CH_LOG_INFO : CH_LOG_WARN,
 	       "device=%s job=%lld %s: %s%s%s", run->rec.fingerprint,
 	       (long long)id, run->rec.kind, ch_job_state_name(state),
@@ -496,9 +493,9 @@ void jobs_kick(struct hub *hub, const char *fp)
 		return;
 	run->hub = hub;
 	run->d = d;
-	if (ch_store_job_next(hub->store, device_key(d), now_s(),
+	if (ch_store_job_next(hub->store, device_key(d), hub_now_s(),
 			      &run->rec) != CH_OK ||
-	    ch_store_job_start(hub->store, run->rec.id, now_s()) != CH_OK) {
+	    ch_store_job_start(hub->store, run->rec.id, hub_now_s()) != CH_OK) {
 		ch_job_rec_cleanup(&run->rec);
 		free(run);
 		device_touch(d);	/* nothing to do: idle from now */
@@ -513,7 +510,7 @@ void jobs_kick(struct hub *hub, const char *fp)
 		snprintf(detail, sizeof(detail), "job %lld %s",
 			 (long long)run->rec.id, run->rec.kind);
 		ch_store_event_add(hub->store, fp, "job-started", detail,
-				   now_s());
+				   hub_now_s());
 	}
 	if (strcmp(run->rec.kind, "edit-config") != 0) {
 		run->method = M_RPC;

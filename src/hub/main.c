@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "hub/api/api.h"
 #include "hub/blocklist.h"
 #include "hub/hub.h"
 #include "common/cliutil.h"
@@ -432,7 +433,7 @@ int main(int argc, char **argv)
 
 	hub.loop = uv_default_loop();
 	hub.next_conn_id = 1;
-	if (hub_start(&hub) != CH_OK) {
+	if (hub_start(&hub, api_ops(&hub)) != CH_OK) {
 		hub_stop(&hub);
 		uv_run(hub.loop, UV_RUN_DEFAULT);
 		goto out;

@@ -28,6 +28,7 @@ struct t {
 	struct hub_ctl_req *held[MAX_HELD];	/* "later" requests */
 	int nheld;
 	int handled;
+	int stops;			/* ops.stop calls */
 };
 
 struct cl {
@@ -568,6 +569,37 @@ static void test_stop_with_pending(void **state)
 	cl_close(&b);
 }
 
+/* ops.stop: answers every held request, as the hub's API does for the
+ * operators waiting for jobs. */
+static void on_stop(void *ctx)
+{
+	struct t *t = ctx;
+
+	t->stops++;
+	for (int i = 0; i < t->nheld; i++)
+		if (t->held[i])
+			answer(t, i, -2);
+}
+
+static void test_stop_hook_answers_pending(void **state)
+{
+	struct t *t = *state;
+	struct cl c;
+
+	t->ops.stop = on_stop;
+	cl_open(t, &c);
+	cl_sends(t, &c, "{\"cmd\":\"later\",\"n\":1}\n");
+	WAIT_FOR(t, t->handled == 1);
+	hub_ctl_stop(t->ctl);
+	hub_ctl_stop(t->ctl);	/* once only */
+	t->ctl = NULL;
+	assert_int_equal(t->stops, 1);
+	/* answered before the client was closed: it still gets the line */
+	expect_line(t, &c, "{\"ok\":true,\"n\":-2}");
+	expect_eof(t, &c);
+	cl_close(&c);
+}
+
 static void test_stop_from_handler(void **state)
 {
 	struct t *t = *state;
@@ -671,6 +703,7 @@ int main(void)
 		T(test_max_clients),
 		T(test_idle_timeout),
 		T(test_stop_with_pending),
+		T(test_stop_hook_answers_pending),
 		T(test_stop_from_handler),
 		T(test_stale_live_and_bad_paths),
 		T(test_stop_leaves_foreign_socket),

@@ -1763,32 +1763,6 @@ static void test_migrate_v3_to_current(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 }
 
-static void test_id_kinds(void **state)
-{
-	(void)state;
-	assert_int_equal(ch_id_kind(FP_A), CH_ID_SSH);
-	assert_int_equal(ch_id_kind("serial:X1"), CH_ID_SERIAL);
-	assert_int_equal(ch_id_kind("x509:SHA256:q"), CH_ID_CERT);
-	assert_int_equal(ch_id_kind("serialX"), CH_ID_SSH);
-	assert_string_equal(ch_id_kind_name(CH_ID_SSH), "ssh-host-key");
-	assert_string_equal(ch_id_kind_name(CH_ID_SERIAL), "x509-serial");
-	assert_string_equal(ch_id_kind_name(CH_ID_CERT), "x509-cert");
-	assert_string_equal(ch_id_kind_name(7), "unknown");
-	assert_int_equal(ch_serial_valid("PID:ABC-123/4.5=(x)?'+"), 1);
-	assert_int_equal(ch_serial_valid(
-		"1234567890123456789012345678901234567890123456789012345678901234"),
-		1);
-	assert_int_equal(ch_serial_valid(
-		"12345678901234567890123456789012345678901234567890123456789012345"),
-		0);
-	assert_int_equal(ch_serial_valid(""), 0);
-	assert_int_equal(ch_serial_valid(NULL), 0);
-	assert_int_equal(ch_serial_valid("a b"), 0);
-	assert_int_equal(ch_serial_valid("a,b"), 0);
-	assert_int_equal(ch_serial_valid("a#b"), 0);
-	assert_int_equal(ch_serial_valid("\xc3\xa9"), 0);
-}
-
 static void test_cert_seen(void **state)
 {
 	struct fixture *f = *state;
@@ -1970,7 +1944,6 @@ int main(void)
 		T(test_job_foreach),
 		T(test_events_since),
 		T(test_migrate_v3_to_current),
-		cmocka_unit_test(test_id_kinds),
 		T(test_cert_seen),
 		T(test_import_serials),
 		T(test_import_limit),

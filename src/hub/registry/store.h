@@ -1,12 +1,10 @@
-/* store.h - the hub's registry in SQLite (style B4: all SQL lives in
- * store.c). WAL journal, prepared statements, one transaction per logical
- * change, schema migrations by PRAGMA user_version, a busy_timeout.
+/* store.h - the hub's registry in SQLite (style B4: all SQL lives under
+ * src/hub/registry/: db.c opens and migrates, then one file per table).
+ * WAL journal, prepared statements, one transaction per logical change,
+ * schema migrations by PRAGMA user_version, a busy_timeout.
  *
- * A device is identified by an identity string, never by address:
- *   "SHA256:<base64>"         the SHA-256 fingerprint of an SSH host key
- *   "serial:<S>"              an X.509 certificate whose subject carries
- *                             X520 serialNumber (2.5.4.5) S (IEEE 802.1AR)
- *   "x509:SHA256:<base64>"    a pinned X.509 certificate (SHA-256 of its DER)
+ * A device is identified by an identity string, never by address (the
+ * kinds and their rules: lib/id/identity.h).
  * The device record is keyed by its first identity (still called its
  * "fingerprint" below); further identities are aliases of it. Its admission says whether it may connect; its
  * connection state is kept here too so that `callhome devices` shows
@@ -19,16 +17,7 @@
 #include <stdint.h>
 
 #include "lib/core/limits.h"
-
-/* Identity kinds, told apart by the string's prefix (schema 4 keeps the
- * kind in a column too, for queries). */
-enum ch_id_kind {
-	CH_ID_SSH = 0,		/* "SHA256:..." (and anything unprefixed) */
-	CH_ID_SERIAL = 1,	/* "serial:..." */
-	CH_ID_CERT = 2,		/* "x509:SHA256:..." */
-};
-#define CH_ID_SERIAL_PREFIX "serial:"
-#define CH_ID_CERT_PREFIX "x509:"
+#include "lib/id/identity.h"
 
 enum ch_admission {
 	CH_ADMIT_PENDING = 0,	/* seen, not admitted: refused until approved */
@@ -56,15 +45,6 @@ struct ch_device_rec {
 	char anchor[128];		/* TLS: "x509:SHA256:..." of the trust
 					 * anchor it is bound to, or "" */
 };
-
-/* The kind of an identity string (by its prefix). */
-int ch_id_kind(const char *id);
-/* "ssh-host-key", "x509-serial", "x509-cert". */
-const char *ch_id_kind_name(int kind);
-/* 1 if s is an acceptable X520 serialNumber for the registry: 1 to
- * CH_SERIAL_MAX of the PrintableString characters A-Z a-z 0-9 ' ( ) + - .
- * / : = ? (no space, no comma: the import format separates with it). */
-int ch_serial_valid(const char *s);
 
 /* Opens (creating and migrating) the database at path. Errors are logged
  * with the path and SQLite's text. */

@@ -1,0 +1,223 @@
+/* admission.c - who may call in: a device's identity looked up in the
+ * registry (or enrolled by the admission policy), refused or admitted,
+ * bound to its trust anchor over TLS, an older session of the same device
+ * replaced; and the registry's record of its sessions coming and going.
+ * device.c and tlsdev.c call in here through hub.h (hub_admit,
+ * hub_admit_tls, hub_device_ready, hub_device_gone).
+ */
+#include "hub/admission.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hub/blocklist.h"
+#include "hub/hub.h"
+#include "hub/jobs.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/id/identity.h"
+
+int admission_close_sessions(struct hub *hub, const char *key,
+			     struct device *keep, const char *why)
+{
+	int n = 0;
+	struct device *d = hub->devices, *next;
+
+	for (; d; d = next) {
+		next = device_next(d);
+		if (d != keep && device_admitted(d) &&
+		    strcmp(device_key(d), key) == 0) {
+			device_close(d, why);
+			n++;
+			next = hub->devices;	/* the list changed */
+		}
+	}
+	return n;
+}
+
+/* The registry record for fp; an unknown fp is enrolled by the admission
+ * policy first (or refused under known-only). what names the identity in
+ * texts ("device", "serial number"). */
+static int lookup_or_enroll(struct hub *hub, struct device *d, const char *fp,
+			    const char *what, struct ch_device_rec *rec,
+			    const char **why)
+{
+	char detail[256];
+	int r;
+
+	r = ch_store_device_get(hub->store, fp, rec);
+	if (r == CH_ERR_NOTFOUND) {
+		snprintf(detail, sizeof(detail), "unknown %s called from %s",
+			 what, device_peer(d));
+		if (hub->cfg.admission == HUB_ADMIT_KNOWN_ONLY) {
+			hub_event(hub, fp, "refused", detail);
+			*why = strcmp(what, "device") == 0
+			       ? "unknown device (--admission known-only)"
+			       : "unknown serial number or certificate "
+				 "(--admission known-only)";
+			return CH_ERR_DENIED;
+		}
+		r = ch_store_device_add(hub->store, fp, NULL,
+					hub->cfg.admission == HUB_ADMIT_TRUST_NEW
+					? CH_ADMIT_ADMITTED : CH_ADMIT_PENDING);
+		if (r == CH_OK && hub->cfg.admission == HUB_ADMIT_TRUST_NEW)
+			hub_event(hub, fp, "enrolled",
+				  "admitted at first call (--admission trust-new)");
+		if (r == CH_OK)
+			r = ch_store_device_get(hub->store, fp, rec);
+	}
+	if (r != CH_OK) {
+		*why = "registry unavailable";
+		return CH_ERR_DENIED;
+	}
+	return CH_OK;
+}
+
+/* The part of admission common to SSH and TLS, once rec is known. */
+static int admit_known(struct hub *hub, struct device *d, const char *fp,
+		       struct ch_device_rec *rec, const char **why);
+
+int hub_admit(struct hub *hub, struct device *d, const char *fp,
+	      const char **why)
+{
+	struct ch_device_rec rec;
+
+	*why = NULL;
+	if (lookup_or_enroll(hub, d, fp, "device", &rec, why) != CH_OK)
+		return CH_ERR_DENIED;
+	return admit_known(hub, d, fp, &rec, why);
+}
+
+int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
+		  const char *cert_id, const char *anchor_id,
+		  const char **why)
+{
+	struct ch_device_rec rec;
+	const char *fp = serial_id ? serial_id : cert_id;
+	char prev[sizeof(rec.cert_fp)], detail[512];
+	int r;
+
+	*why = NULL;
+	/* A pinned certificate first: it names one device exactly. */
+	if (ch_store_device_get(hub->store, cert_id, &rec) == CH_OK)
+		fp = cert_id;
+	device_set_presented(d, fp);
+	if (lookup_or_enroll(hub, d, fp, serial_id ? "serial number"
+			     : "certificate", &rec, why) != CH_OK)
+		return CH_ERR_DENIED;
+	if ((r = admit_known(hub, d, fp, &rec, why)) != CH_OK)
+		return r;
+	/* Admitted under an anchor: the device is bound to it. Another
+	 * manufacturer's CA may issue the same serial number. */
+	if (ch_store_device_anchor(hub->store, rec.fingerprint, anchor_id,
+				   prev) == CH_ERR_DENIED) {
+		snprintf(detail, sizeof(detail), "%s: its chain leads to "
+			 "trust anchor %s, but the device is bound to %s",
+			 fp, anchor_id, prev);
+		hub_event(hub, fp, "refused", detail);
+		device_log(CH_LOG_WARN, d, "refused: %s", detail);
+		*why = "certificate chains to another trust anchor than the "
+		       "one this device was admitted under";
+		return CH_ERR_DENIED;
+	}
+	/* The chain validated (or we would not be here): a new certificate
+	 * for a known serial is a rotation, admitted and recorded. */
+	if (ch_store_device_cert_seen(hub->store, rec.fingerprint, cert_id,
+				      prev) == CH_OK && prev[0] &&
+	    strcmp(prev, cert_id) != 0) {
+		snprintf(detail, sizeof(detail), "%s presented a new "
+			 "certificate %s (was %s); its chain validated",
+			 fp, cert_id, prev);
+		hub_event(hub, rec.fingerprint, "cert-rotated", detail);
+		device_log(CH_LOG_INFO, d, "certificate rotated: %s (was %s)",
+			   cert_id, prev);
+	}
+	return CH_OK;
+}
+
+static int admit_known(struct hub *hub, struct device *d, const char *fp,
+		       struct ch_device_rec *prec, const char **why)
+{
+	struct ch_device_rec rec = *prec;
+	char detail[256];
+
+	ch_store_device_seen(hub->store, fp, device_peer(d), hub_now_s());
+	snprintf(detail, sizeof(detail), "from %s%s%s", device_peer(d),
+		 strcmp(fp, rec.fingerprint) ? " with key " : "",
+		 strcmp(fp, rec.fingerprint) ? fp : "");
+	hub_event(hub, fp, "called", detail);
+
+	if (rec.admission == CH_ADMIT_PENDING &&
+	    hub->cfg.admission == HUB_ADMIT_TRUST_NEW) {
+		ch_store_device_set_admission(hub->store, fp, CH_ADMIT_ADMITTED);
+		hub_event(hub, fp, "enrolled", "admitted (--admission trust-new)");
+		rec.admission = CH_ADMIT_ADMITTED;
+	}
+	if (rec.admission == CH_ADMIT_PENDING) {
+		*why = ch_id_kind(fp) == CH_ID_SERIAL
+		       ? "unknown serial number: recorded as pending, not "
+			 "admitted (admit it with `callhome approve` or "
+			 "`callhome import-serials`)"
+		       : "unknown device: recorded as pending, not admitted "
+			 "(admit it with `callhome approve`)";
+		hub_event(hub, fp, "refused", ch_id_kind(fp) == CH_ID_SERIAL
+			  ? "unknown serial number: not admitted (pending "
+			  "approval)" : "not admitted (pending approval)");
+		return CH_ERR_DENIED;
+	}
+	if (rec.admission == CH_ADMIT_REVOKED) {
+		*why = "device identity revoked";
+		hub_event(hub, fp, "refused", "identity revoked");
+		return CH_ERR_DENIED;
+	}
+	device_set_key(d, rec.fingerprint);
+	device_set_idle_close(d, rec.idle_close >= 0 ? (uint32_t)rec.idle_close
+						     : hub->cfg.idle_close_s);
+	blocklist_success(hub->blocklist, device_addr(d), hub_now_s());
+	/* The same identity twice: the newer connection wins; the older one
+	 * is most likely half-open (the device rebooted or moved). */
+	for (struct device *o = hub->devices; o; o = device_next(o)) {
+		if (o == d || !device_admitted(o) ||
+		    strcmp(device_key(o), rec.fingerprint) != 0)
+			continue;
+		snprintf(detail, sizeof(detail), "conn=%u from %s replaced by "
+			 "conn=%u from %s", device_conn_id(o), device_peer(o),
+			 device_conn_id(d), device_peer(d));
+		hub_event(hub, fp, "replaced", detail);
+		device_close(o, "replaced by a newer connection of the same "
+			     "device");
+		break;	/* device_close unlinked it: the list changed */
+	}
+	*prec = rec;
+	return CH_OK;
+}
+
+void hub_device_ready(struct hub *hub, struct device *d, size_t ncaps)
+{
+	const char *key = device_key(d);
+
+	ch_store_device_connected(hub->store, key, 1, (int)ncaps, NULL,
+				  hub_now_s());
+	hub_event(hub, key, "connected", device_peer(d));
+	jobs_kick(hub, key);	/* what was kept for it runs now */
+}
+
+void hub_device_gone(struct hub *hub, struct device *d)
+{
+	const char *key = device_key(d);
+
+	if (!device_admitted(d)) {
+		/* Never identified and admitted: a failure of this address. */
+		if (blocklist_failure(hub->blocklist, device_addr(d), hub_now_s()))
+			ch_warn("blocking %s for %u s after %u failed "
+				"handshakes", device_peer(d),
+				hub->cfg.block_for_s, hub->cfg.block_after);
+		return;
+	}
+	if (!device_was_ready(d))
+		return;	/* never counted as connected */
+	if (hub_find_device(hub, key) == NULL)	/* no newer session is up */
+		ch_store_device_connected(hub->store, key, 0, 0,
+					  device_close_reason(d), hub_now_s());
+	hub_event(hub, key, "disconnected", device_close_reason(d));
+}

@@ -1,0 +1,129 @@
+/* identity.c - the operator commands on identities: another key or
+ * certificate for a device, its removal, and a manufacturer's serial list
+ * (docs/control-api.md). */
+#include "hub/api/identity.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hub/api/req.h"
+#include "hub/hub.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+#include "lib/id/identity.h"
+
+#define IDENTITY_FORMS "an SSH fingerprint (SHA256: and 43 base64 " \
+	"characters), serial:SERIAL, or a SHA-256 certificate fingerprint " \
+	"(04:AB:..., SHA256:<64 hex>, or AB:CD:... as openssl prints it)"
+
+void cmd_identity_add(struct hub *hub, struct hub_ctl_req *req,
+		      json_t *args)
+{
+	char id[CH_FP_LEN];
+	const char *fp = id;
+	struct ch_device_rec rec;
+	char detail[256];
+	int r;
+
+	if (api_device_arg(hub, req, args, &rec) != 0)
+		return;
+	if (!ch_id_normalize(api_arg(args, "fingerprint"), id, sizeof(id))) {
+		hub_ctl_fail(req, "bad-request", "\"fingerprint\" must be "
+			     IDENTITY_FORMS);
+		return;
+	}
+	if ((r = ch_store_identity_add(hub->store, rec.fingerprint, fp,
+				       hub_now_s())) != CH_OK) {
+		api_store_fail(req, r, "cannot add the identity");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "new %s %s",
+		 ch_id_kind(fp) == CH_ID_SSH ? "key" : "identity", fp);
+	hub_event(hub, rec.fingerprint, "identity-added", detail);
+	api_respond_device(hub, req, rec.fingerprint, NULL, NULL);
+}
+
+void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
+			 json_t *args)
+{
+	const char *fp = api_arg(args, "fingerprint");
+	struct device *d, *next;
+	char id[CH_FP_LEN];
+	int r;
+
+	if (ch_id_normalize(fp, id, sizeof(id)))
+		fp = id;	/* a certificate fingerprint in another form */
+
+	if (fp == NULL || (r = ch_store_identity_remove(hub->store, fp))) {
+		api_store_fail(req, fp ? r : CH_ERR_INVAL,
+			       "cannot remove the identity");
+		return;
+	}
+	for (d = hub->devices; d; d = next) {	/* sessions with that key */
+		next = device_next(d);
+		if (strcmp(device_fingerprint(d), fp) == 0) {
+			device_close(d, "identity removed");
+			next = hub->devices;
+		}
+	}
+	hub_ctl_respond(req, json_pack("{s:b}", "ok", 1));
+}
+
+#define IMPORT_MAX_ERRORS 20	/* refused lines listed in the answer */
+
+static void import_bad(void *ctx, unsigned line, const char *why)
+{
+	if (json_array_size(ctx) < IMPORT_MAX_ERRORS)
+		json_array_append_new(ctx, json_pack("{s:i, s:s}", "line",
+						     (int)line, "error", why));
+}
+
+/* A manufacturer's list of serial numbers: devices admitted at their
+ * first call (TLS, RFC 8071 C6: identifiers known before the call). */
+void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
+			json_t *args)
+{
+	json_t *jt = json_object_get(args, "text"), *errs;
+	const char *anchor_arg = api_arg(args, "anchor");
+	char anchor[CH_FP_LEN];
+	struct ch_import_counts c;
+	char msg[160];
+	int r;
+
+	if (!json_is_string(jt)) {
+		hub_ctl_fail(req, "bad-request", "\"text\" (the list: one "
+			     "serial per line, optionally ,NAME) is required");
+		return;
+	}
+	if (anchor_arg &&
+	    !ch_id_cert_normalize(anchor_arg, anchor, sizeof(anchor))) {
+		hub_ctl_fail(req, "bad-request", "\"anchor\" must be the "
+			     "SHA-256 fingerprint of the manufacturer's CA "
+			     "certificate (x509:SHA256:<hex>, SHA256:<hex> "
+			     "or AB:CD:...)");
+		return;
+	}
+	errs = json_array();
+	r = ch_store_import_serials(hub->store, json_string_value(jt),
+				    json_string_length(jt),
+				    anchor_arg ? anchor : NULL, hub_now_s(), &c,
+				    import_bad, errs);
+	if (r != CH_OK) {
+		json_decref(errs);
+		if (r == CH_ERR_LIMIT) {
+			snprintf(msg, sizeof(msg), "the list has more than %d "
+				 "lines: split it", CH_IMPORT_MAX_LINES);
+			hub_ctl_fail(req, "too-large", msg);
+		} else {
+			api_store_fail(req, r, "cannot import the serials");
+		}
+		return;
+	}
+	ch_info("imported serials: %d added, %d already known (%d of them "
+		"now admitted), %d invalid", c.added, c.known, c.approved,
+		c.invalid);
+	hub_ctl_respond(req, json_pack("{s:b, s:i, s:i, s:i, s:i, s:o}",
+				       "ok", 1, "added", c.added, "known",
+				       c.known, "approved", c.approved,
+				       "invalid", c.invalid, "errors", errs));
+}

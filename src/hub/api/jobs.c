@@ -1,0 +1,273 @@
+/* jobs.c - the operator commands that make jobs (rpc, get-config,
+ * edit-config) and those on jobs (jobs, job, cancel, retry): a job is
+ * kept in the registry and run by the job runner (hub/jobs.h) when its
+ * device is here (docs/control-api.md). */
+#include "hub/api/jobs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hub/api/req.h"
+#include "hub/hub.h"
+#include "hub/jobs.h"
+#include "lib/core/buf.h"
+#include "lib/core/err.h"
+#include "lib/nc/msg.h"
+
+/* 1 if op_xml is one read-only operation (safe to run again). */
+static int read_only_op(const char *op_xml)
+{
+	xmlDoc *doc = NULL;
+	int ro = 0;
+
+	if (ch_xml_parse(op_xml, strlen(op_xml), &doc) == CH_OK) {
+		const char *n = (const char *)xmlDocGetRootElement(doc)->name;
+
+		ro = strcmp(n, "get") == 0 || strcmp(n, "get-config") == 0 ||
+		     strcmp(n, "get-schema") == 0;
+	}
+	xmlFreeDoc(doc);
+	return ro;
+}
+
+/* rpc, get-config, edit-config: a job, run now if the device is here. */
+static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
+		   const char *kind, const char *payload, int read_only)
+{
+	const char *mode = api_arg(args, "mode");
+	json_t *jw = json_object_get(args, "wait");
+	json_t *jexp = json_object_get(args, "expires");
+	struct ch_device_rec rec;
+	struct ch_job_rec job;
+	struct ch_buf check;
+	const char *why = NULL;
+	int64_t id, expires = 0, now = hub_now_s();
+	int live, wait, r;
+	char msg[300];
+
+	if (api_device_arg(hub, req, args, &rec) != 0)
+		return;
+	if (mode == NULL)
+		mode = "auto";
+	if (strcmp(mode, "auto") && strcmp(mode, "now") &&
+	    strcmp(mode, "queue")) {
+		hub_ctl_fail(req, "bad-request", "\"mode\" must be auto, now "
+			     "or queue");
+		return;
+	}
+	if (jexp && !json_is_null(jexp)) {
+		if (!json_is_integer(jexp) || json_integer_value(jexp) <= 0) {
+			hub_ctl_fail(req, "bad-request", "\"expires\" must be "
+				     "a positive number of seconds");
+			return;
+		}
+		expires = now + json_integer_value(jexp);
+	}
+	if (rec.admission != CH_ADMIT_ADMITTED) {
+		snprintf(msg, sizeof(msg), "device %s is %s, not admitted%s",
+			 rec.fingerprint, ch_admission_name(rec.admission),
+			 rec.admission == CH_ADMIT_PENDING
+			 ? ": approve it first (callhome approve)" : "");
+		hub_ctl_fail(req, "invalid-state", msg);
+		return;
+	}
+	/* Refuse bad XML now, not when the device calls in a week. */
+	ch_buf_init(&check, CH_JOB_PAYLOAD_MAX + 4096);
+	r = ch_rpc_build(&check, 1, payload, &why);
+	ch_buf_cleanup(&check);
+	if (r != CH_OK) {
+		snprintf(msg, sizeof(msg), "the operation is not acceptable "
+			 "XML: %s", why ? why : ch_strerror(r));
+		hub_ctl_fail(req, "bad-xml", msg);
+		return;
+	}
+	live = hub_find_device(hub, rec.fingerprint) != NULL;
+	if (!live && strcmp(mode, "now") == 0) {
+		snprintf(msg, sizeof(msg), "device %s is not connected "
+			 "(nothing was queued)", rec.fingerprint);
+		hub_ctl_fail(req, "not-connected", msg);
+		return;
+	}
+	if ((r = ch_store_job_add(hub->store, rec.fingerprint, kind, payload,
+				  read_only, expires, now, &id)) != CH_OK) {
+		api_store_fail(req, r, "cannot queue the job");
+		return;
+	}
+	snprintf(msg, sizeof(msg), "job %lld %s%s", (long long)id, kind,
+		 live ? "" : " (device not connected)");
+	hub_event(hub, rec.fingerprint, "job-queued", msg);
+	wait = json_is_true(jw) || (live && strcmp(mode, "queue") != 0);
+	jobs_kick(hub, rec.fingerprint);
+	if (wait) {
+		jobs_wait(hub, id, req);
+		return;
+	}
+	memset(&job, 0, sizeof(job));
+	if (ch_store_job_get(hub->store, id, &job) != CH_OK) {
+		hub_ctl_fail(req, "internal", "registry unavailable");
+		return;
+	}
+	hub_ctl_respond(req, jobs_response(hub, &job));
+	ch_job_rec_cleanup(&job);
+}
+
+void cmd_rpc(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	const char *xml = api_arg(args, "xml");
+
+	if (xml == NULL || *xml == '\0') {
+		hub_ctl_fail(req, "bad-request",
+			     "\"xml\" (the operation) is required");
+		return;
+	}
+	submit(hub, req, args, "rpc", xml, read_only_op(xml));
+}
+
+void cmd_get_config(struct hub *hub, struct hub_ctl_req *req,
+		    json_t *args)
+{
+	const char *src = api_arg(args, "source");
+	char op[128];
+
+	if (src == NULL)
+		src = "running";
+	if (strcmp(src, "running") && strcmp(src, "candidate") &&
+	    strcmp(src, "startup")) {
+		hub_ctl_fail(req, "bad-request", "\"source\" must be running, "
+			     "candidate or startup");
+		return;
+	}
+	snprintf(op, sizeof(op), "<get-config><source><%s/></source>"
+		 "</get-config>", src);
+	submit(hub, req, args, "get-config", op, 1);
+}
+
+void cmd_edit_config(struct hub *hub, struct hub_ctl_req *req,
+		     json_t *args)
+{
+	const char *config = api_arg(args, "config");
+
+	if (config == NULL || *config == '\0') {
+		hub_ctl_fail(req, "bad-request", "\"config\" (the content of "
+			     "<config>) is required");
+		return;
+	}
+	submit(hub, req, args, "edit-config", config, 0);
+}
+
+struct jobs_walk {
+	struct hub *hub;
+	json_t *arr;
+};
+
+static int job_json_cb(void *ctx, const struct ch_job_rec *rec)
+{
+	struct jobs_walk *w = ctx;
+
+	json_array_append_new(w->arr, jobs_json(w->hub, rec, 0));
+	return 0;
+}
+
+void cmd_jobs(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct jobs_walk w = { hub, NULL };
+	struct ch_device_rec rec;
+	const char *state = api_arg(args, "state");
+	json_t *jl = json_object_get(args, "limit");
+	unsigned mask = 0;
+	int limit = jl ? (int)json_integer_value(jl) : 50;
+
+	if (state) {
+		for (int st = 0; st <= CH_JOB_EXPIRED; st++)
+			if (strcmp(state, ch_job_state_name(st)) == 0)
+				mask = 1u << st;
+		if (mask == 0) {
+			hub_ctl_fail(req, "bad-request", "unknown job state");
+			return;
+		}
+	}
+	if (json_object_get(args, "device") &&
+	    api_device_arg(hub, req, args, &rec) != 0)
+		return;
+	w.arr = json_array();
+	ch_store_job_foreach(hub->store, json_object_get(args, "device")
+			     ? rec.fingerprint : NULL, limit, mask,
+			     job_json_cb, &w);
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "jobs", w.arr));
+}
+
+/* The job named by "id", or a failed request. */
+static int ctl_job(struct hub *hub, struct hub_ctl_req *req, json_t *args,
+		   struct ch_job_rec *job)
+{
+	json_t *jid = json_object_get(args, "id");
+
+	memset(job, 0, sizeof(*job));
+	if (!json_is_integer(jid)) {
+		hub_ctl_fail(req, "bad-request", "\"id\" (a job number) is "
+			     "required");
+		return -1;
+	}
+	if (ch_store_job_get(hub->store, json_integer_value(jid), job)) {
+		hub_ctl_fail(req, "not-found", "no such job");
+		return -1;
+	}
+	return 0;
+}
+
+void cmd_job(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct ch_job_rec job;
+
+	if (ctl_job(hub, req, args, &job) != 0)
+		return;
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "job",
+				       jobs_json(hub, &job, 1)));
+	ch_job_rec_cleanup(&job);
+}
+
+static void cmd_cancel_retry(struct hub *hub, struct hub_ctl_req *req,
+			     json_t *args, int retry)
+{
+	struct ch_job_rec job;
+	char msg[160];
+	int r;
+
+	if (ctl_job(hub, req, args, &job) != 0)
+		return;
+	r = retry ? ch_store_job_requeue(hub->store, job.id)
+		  : ch_store_job_cancel(hub->store, job.id, hub_now_s());
+	if (r != CH_OK) {
+		snprintf(msg, sizeof(msg), "job %lld is %s; only %s", (long long)
+			 job.id, ch_job_state_name(job.state), retry
+			 ? "in-doubt or failed jobs can be retried"
+			 : "queued jobs can be cancelled");
+		hub_ctl_fail(req, "invalid-state", msg);
+		ch_job_rec_cleanup(&job);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "job %lld %s by the operator",
+		 (long long)job.id, retry ? "queued again" : "cancelled");
+	hub_event(hub, job.fingerprint, retry ? "job-retry" : "job-cancelled", msg);
+	ch_job_rec_cleanup(&job);
+	ch_store_job_get(hub->store, json_integer_value(json_object_get(args,
+						      "id")), &job);
+	if (retry)
+		jobs_kick(hub, job.fingerprint);
+	else
+		jobs_notify(hub, job.id);
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "job",
+				       jobs_json(hub, &job, 0)));
+	ch_job_rec_cleanup(&job);
+}
+
+void cmd_cancel(struct hub *hub, struct hub_ctl_req *req,
+		json_t *args)
+{
+	cmd_cancel_retry(hub, req, args, 0);
+}
+
+void cmd_retry(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	cmd_cancel_retry(hub, req, args, 1);
+}

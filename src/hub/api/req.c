@@ -1,0 +1,99 @@
+/* req.c - what every operator command does with its request: read its
+ * arguments, resolve its DEVICE, answer with a device or a failure. */
+#include "hub/api/req.h"
+
+#include <stdio.h>
+
+#include "hub/hub.h"
+#include "hub/jobs.h"
+#include "lib/core/err.h"
+
+json_t *api_device_obj(const struct ch_device_rec *rec)
+{
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, "
+			 "s:s, s:o, s:o, s:o}",
+		"fingerprint", rec->fingerprint,
+		"kind", ch_id_kind_name(rec->kind),
+		"name", rec->name[0] ? json_string(rec->name) : json_null(),
+		"admission", ch_admission_name(rec->admission),
+		"state", rec->connected ? "connected" : "disconnected",
+		"address", rec->address,
+		"connected_since", jobs_time_json(rec->connected_since),
+		"first_seen", jobs_time_json(rec->first_seen),
+		"last_seen", jobs_time_json(rec->last_seen),
+		"capabilities", rec->capabilities,
+		"last_error", rec->last_error,
+		"idle_close", rec->idle_close >= 0
+			? json_integer(rec->idle_close) : json_null(),
+		"certificate", rec->cert_fp[0] ? json_string(rec->cert_fp)
+					       : json_null(),
+		"trust_anchor", rec->anchor[0] ? json_string(rec->anchor)
+					       : json_null());
+}
+
+const char *api_arg(json_t *args, const char *key)
+{
+	return json_string_value(json_object_get(args, key));
+}
+
+/* Resolves the operator's "device" argument to the registry record.
+ * Fails the request and returns non-zero when it cannot. */
+int api_device_arg(struct hub *hub, struct hub_ctl_req *req, json_t *args,
+		   struct ch_device_rec *rec)
+{
+	const char *q = api_arg(args, "device");
+	char fp[CH_FP_LEN], msg[512];
+	int r;
+
+	if (q == NULL || *q == '\0') {
+		hub_ctl_fail(req, "bad-request", "\"device\" (a name or a "
+			     "fingerprint) is required");
+		return -1;
+	}
+	r = ch_store_device_resolve(hub->store, q, fp);
+	if (r == CH_OK)
+		r = ch_store_device_get(hub->store, fp, rec);
+	if (r == CH_ERR_AMBIGUOUS) {
+		snprintf(msg, sizeof(msg), "'%.200s' matches several devices: "
+			 "give more of the fingerprint", q);
+		hub_ctl_fail(req, "ambiguous", msg);
+		return -1;
+	}
+	if (r != CH_OK) {
+		snprintf(msg, sizeof(msg), "no device named '%.200s' or with "
+			 "that fingerprint", q);
+		hub_ctl_fail(req, "not-found", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Responds {"ok":true,"device":{...}} for fp, plus an optional member. */
+void api_respond_device(struct hub *hub, struct hub_ctl_req *req,
+			const char *fp, const char *key, json_t *val)
+{
+	struct ch_device_rec rec;
+	json_t *resp;
+
+	if (ch_store_device_get(hub->store, fp, &rec) != CH_OK) {
+		json_decref(val);
+		hub_ctl_fail(req, "internal", "registry unavailable");
+		return;
+	}
+	resp = json_pack("{s:b, s:o}", "ok", 1, "device", api_device_obj(&rec));
+	if (key)
+		json_object_set_new(resp, key, val);
+	hub_ctl_respond(req, resp);
+}
+
+void api_store_fail(struct hub_ctl_req *req, int r, const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, r == CH_ERR_INVAL
+		 ? "names are 1 to 64 of A-Z a-z 0-9 . _ - and may not "
+		   "start with SHA256:" : ch_strerror(r));
+	hub_ctl_fail(req, r == CH_ERR_EXISTS ? "exists" :
+		     r == CH_ERR_NOTFOUND ? "not-found" :
+		     r == CH_ERR_INVAL ? "bad-request" : "internal", msg);
+}

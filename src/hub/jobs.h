@@ -1,0 +1,34 @@
+/* jobs.h - operators' requests kept in the registry and run on the
+ * device, one at a time and in order, when it is connected (jobs.c says
+ * how a change is applied), and the operators waiting for outcomes.
+ */
+#ifndef CH_HUB_JOBS_H
+#define CH_HUB_JOBS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "hub/control.h"
+#include "hub/registry/store.h"
+
+struct hub;
+
+/* A job was queued for fp, or the device became ready: run what is due. */
+void jobs_kick(struct hub *hub, const char *fp);
+/* Answers whoever waits for job id (its state changed outside a run). */
+void jobs_notify(struct hub *hub, int64_t id);
+/* Responds to req when job id has an outcome (now, if it has one). */
+void jobs_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req);
+/* The response object for a finished or queued job (new reference). */
+json_t *jobs_response(struct hub *hub, const struct ch_job_rec *rec);
+/* The JSON form of a job (with payload and result when full). */
+json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full);
+/* A registry time as the API shows it: ISO 8601 UTC, or null for 0 (a
+ * new reference). */
+json_t *jobs_time_json(int64_t t);
+/* Hub stopping: waiters get an error, running jobs are abandoned (they
+ * become in-doubt at the next start). */
+void jobs_stop(struct hub *hub);
+
+#endif

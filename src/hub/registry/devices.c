@@ -1,0 +1,339 @@
+/* devices.c - the registry's devices table: admission, connection state,
+ * TLS certificate and trust anchor, names, and resolving an operator's
+ * DEVICE argument. */
+#include "hub/registry/store_int.h"
+#include "lib/core/err.h"
+#include "lib/core/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
+
+#define DEV_COLS "fingerprint, name, admission, connected, address, " \
+	"first_seen, last_seen, connected_since, capabilities, last_error, " \
+	"idle_close, kind, cert_fp, anchor"
+
+const char *const reg_sql_devices[S_COUNT] = {
+	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
+		      " WHERE fingerprint = " KEY_OF("?1"),
+	/* An alias is not a new device: a 0-row insert means it exists. */
+	[S_DEV_ADD] = "INSERT INTO devices (fingerprint, name, admission,"
+		      " kind) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1"
+		      " FROM identities WHERE fingerprint = ?1)",
+	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2"
+			    " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_IDLE_CLOSE] = "UPDATE devices SET idle_close = ?2"
+			     " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_SEEN] = "UPDATE devices SET address = ?2, last_seen = ?3,"
+		       " first_seen = CASE WHEN first_seen = 0 THEN ?3"
+		       " ELSE first_seen END"
+		       " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_CERT] = "UPDATE devices SET cert_fp = ?2"
+		       " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_ANCHOR] = "UPDATE devices SET anchor = ?2"
+			 " WHERE fingerprint = " KEY_OF("?1"),
+	/* A session's start and end also count as having seen the device. */
+	[S_DEV_UP] = "UPDATE devices SET connected = 1, connected_since = ?2,"
+		     " capabilities = ?3, last_error = '',"
+		     " last_seen = max(last_seen, ?2)"
+		     " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_DOWN] = "UPDATE devices SET connected = 0, connected_since = 0,"
+		       " last_error = ?3, last_seen = max(last_seen, ?2)"
+		       " WHERE fingerprint = " KEY_OF("?1"),
+	[S_RESET] = "UPDATE devices SET connected = 0, connected_since = 0,"
+		    " last_error = 'hub restarted' WHERE connected <> 0",
+	[S_BY_NAME] = "SELECT fingerprint FROM devices WHERE name = ?1",
+	/* A key and an alias are never the same fingerprint: one row. */
+	[S_BY_FP] = "SELECT fingerprint FROM devices WHERE fingerprint = ?1"
+		    " UNION ALL SELECT device FROM identities"
+		    " WHERE fingerprint = ?1",
+	/* substr, not LIKE: '%' and '_' in the query stay literal. UNION
+	 * counts a device once when its key and an alias both match. */
+	[S_BY_PREFIX] = "SELECT fingerprint FROM devices"
+			" WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			" UNION SELECT device FROM identities"
+			" WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			" LIMIT 2",
+	/* Named devices first, by name; then the unnamed by fingerprint. */
+	[S_DEV_ALL] = "SELECT " DEV_COLS " FROM devices"
+		      " ORDER BY name IS NULL, name, fingerprint",
+	/* The device's key fingerprint, given it or an alias. */
+	[S_DEV_KEY] = "SELECT fingerprint FROM devices"
+		      " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_RENAME] = "UPDATE devices SET name = ?2"
+			 " WHERE fingerprint = " KEY_OF("?1"),
+};
+
+static int check_admission(int admission)
+{
+	return admission >= CH_ADMIT_PENDING && admission <= CH_ADMIT_REVOKED
+		       ? CH_OK
+		       : CH_ERR_INVAL;
+}
+
+void reg_row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	reg_copy_text(rec->fingerprint, sizeof(rec->fingerprint),
+		      sqlite3_column_text(s, 0));
+	reg_copy_text(rec->name, sizeof(rec->name), sqlite3_column_text(s, 1));
+	rec->admission = sqlite3_column_int(s, 2);
+	rec->connected = sqlite3_column_int(s, 3);
+	reg_copy_text(rec->address, sizeof(rec->address), sqlite3_column_text(s, 4));
+	rec->first_seen = sqlite3_column_int64(s, 5);
+	rec->last_seen = sqlite3_column_int64(s, 6);
+	rec->connected_since = sqlite3_column_int64(s, 7);
+	rec->capabilities = sqlite3_column_int(s, 8);
+	reg_copy_text(rec->last_error, sizeof(rec->last_error),
+		      sqlite3_column_text(s, 9));
+	rec->idle_close = sqlite3_column_int(s, 10);
+	rec->kind = sqlite3_column_int(s, 11);
+	reg_copy_text(rec->cert_fp, sizeof(rec->cert_fp),
+		      sqlite3_column_text(s, 12));
+	reg_copy_text(rec->anchor, sizeof(rec->anchor), sqlite3_column_text(s, 13));
+}
+
+const char *ch_admission_name(int admission)
+{
+	switch (admission) {
+	case CH_ADMIT_PENDING: return "pending";
+	case CH_ADMIT_ADMITTED: return "admitted";
+	case CH_ADMIT_REVOKED: return "revoked";
+	}
+	return "unknown";
+}
+
+int ch_store_device_get(struct ch_store *st, const char *fp,
+			struct ch_device_rec *rec)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_GET];
+	int rc, r = CH_OK;
+
+	memset(rec, 0, sizeof(*rec));
+	if (reg_check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		reg_row_to_device(s, rec);
+	else if (rc == SQLITE_DONE)
+		r = CH_ERR_NOTFOUND;
+	else
+		r = reg_fail(st, "device get");
+	reg_done(s);
+	return r;
+}
+
+int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
+			int admission)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_ADD];
+	int r;
+
+	if (name && name[0] == '\0')	/* as a record shows "unnamed" */
+		name = NULL;
+	if (reg_check_fp(fp) != CH_OK || check_admission(admission) != CH_OK ||
+	    (name && reg_check_name(name) != CH_OK))
+		return CH_ERR_INVAL;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	reg_bind_text(s, 2, name, CH_NAME_MAX + 1);
+	sqlite3_bind_int(s, 3, admission);
+	sqlite3_bind_int(s, 4, ch_id_kind(fp));
+	r = reg_exec(st, s, "device add");
+	if (r == CH_OK && sqlite3_changes(st->db) == 0)
+		r = CH_ERR_EXISTS;	/* fp is another device's alias */
+	return r;
+}
+
+int ch_store_device_set_admission(struct ch_store *st, const char *fp,
+				  int admission)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_ADMISSION];
+
+	if (check_admission(admission) != CH_OK)
+		return CH_ERR_INVAL;
+	if (reg_check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, admission);
+	return reg_exec_update(st, s, "device set admission");
+}
+
+int ch_store_device_set_idle_close(struct ch_store *st, const char *fp,
+				   int seconds)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_IDLE_CLOSE];
+
+	if (seconds < -1)
+		return CH_ERR_INVAL;
+	if (reg_check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, seconds);
+	return reg_exec_update(st, s, "device set idle-close");
+}
+
+int ch_store_device_seen(struct ch_store *st, const char *fp,
+			 const char *address, int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_SEEN];
+
+	if (reg_check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	reg_bind_text(s, 2, address ? address : "",
+		      sizeof(((struct ch_device_rec *)0)->address));
+	sqlite3_bind_int64(s, 3, now);
+	return reg_exec_update(st, s, "device seen");
+}
+
+int ch_store_device_connected(struct ch_store *st, const char *fp,
+			      int connected, int ncaps, const char *reason,
+			      int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[connected ? S_DEV_UP : S_DEV_DOWN];
+
+	if (reg_check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	if (connected)
+		sqlite3_bind_int(s, 3, ncaps);
+	else
+		reg_bind_text(s, 3, reason ? reason : "",
+			      sizeof(((struct ch_device_rec *)0)->last_error));
+	return reg_exec_update(st, s, "device connected");
+}
+
+int ch_store_device_cert_seen(struct ch_store *st, const char *fp,
+			      const char *cert_fp, char *prev)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_CERT];
+	struct ch_device_rec rec;
+	int r;
+
+	prev[0] = '\0';
+	if (cert_fp == NULL || reg_check_fp(cert_fp) != CH_OK)
+		return CH_ERR_INVAL;
+	if ((r = ch_store_device_get(st, fp, &rec)) != CH_OK)
+		return r;
+	memcpy(prev, rec.cert_fp, sizeof(rec.cert_fp));
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	reg_bind_text(s, 2, cert_fp, sizeof(rec.cert_fp));
+	return reg_exec_update(st, s, "device certificate seen");
+}
+
+int ch_store_device_anchor(struct ch_store *st, const char *fp,
+			   const char *anchor, char *bound)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_ANCHOR];
+	struct ch_device_rec rec;
+	int r;
+
+	bound[0] = '\0';
+	if (anchor == NULL || reg_check_fp(anchor) != CH_OK)
+		return CH_ERR_INVAL;
+	if ((r = ch_store_device_get(st, fp, &rec)) != CH_OK)
+		return r;
+	if (rec.anchor[0]) {
+		memcpy(bound, rec.anchor, sizeof(rec.anchor));
+		return strcmp(rec.anchor, anchor) == 0 ? CH_OK
+						       : CH_ERR_DENIED;
+	}
+	snprintf(bound, sizeof(rec.anchor), "%s", anchor);
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	reg_bind_text(s, 2, anchor, sizeof(rec.anchor));
+	return reg_exec_update(st, s, "device trust anchor");
+}
+
+int ch_store_reset_connections(struct ch_store *st)
+{
+	return reg_exec(st, st->stmt[S_RESET], "reset connections");
+}
+
+int ch_store_device_resolve(struct ch_store *st, const char *query,
+			    char *fp_out)
+{
+	char prefix[128];
+	const char *tail = query;
+	int r;
+
+	fp_out[0] = '\0';
+	if (query == NULL || query[0] == '\0')
+		return CH_ERR_NOTFOUND;
+	if ((r = reg_lookup(st, S_BY_NAME, query, fp_out)) == CH_OK) {
+		char other[sizeof(prefix)];
+
+		/* A name that is also another device's serial number: the
+		 * operator must say which (approve, revoke: no guessing). */
+		if (ch_serial_valid(query) &&
+		    snprintf(prefix, sizeof(prefix), CH_ID_SERIAL_PREFIX "%s",
+			     query) < (int)sizeof(prefix) &&
+		    reg_lookup(st, S_BY_FP, prefix, other) == CH_OK &&
+		    strcmp(other, fp_out) != 0) {
+			fp_out[0] = '\0';
+			return CH_ERR_AMBIGUOUS;
+		}
+		return CH_OK;
+	}
+	if (r != CH_ERR_NOTFOUND ||
+	    (r = reg_lookup(st, S_BY_FP, query, fp_out)) != CH_ERR_NOTFOUND)
+		return r;
+	/* A bare serial number, as printed on the box. */
+	if (ch_serial_valid(query) &&
+	    snprintf(prefix, sizeof(prefix), CH_ID_SERIAL_PREFIX "%s",
+		     query) < (int)sizeof(prefix) &&
+	    (r = reg_lookup(st, S_BY_FP, prefix, fp_out)) != CH_ERR_NOTFOUND)
+		return r;
+	if (strncmp(query, FP_PREFIX, FP_PREFIX_LEN) == 0)
+		tail = query + FP_PREFIX_LEN;
+	/* Too short a prefix would match by accident, not by intent. */
+	if (strlen(tail) < RESOLVE_MIN_PREFIX)
+		return CH_ERR_NOTFOUND;
+	if (snprintf(prefix, sizeof(prefix), "%s%s", FP_PREFIX, tail) >=
+	    (int)sizeof(prefix))
+		return CH_ERR_NOTFOUND;
+	return reg_lookup(st, S_BY_PREFIX, prefix, fp_out);
+}
+
+int ch_store_device_foreach(struct ch_store *st,
+			    int (*fn)(void *ctx, const struct ch_device_rec *),
+			    void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_ALL];
+	struct ch_device_rec rec;
+	int rc, r = CH_OK;
+
+	/* One statement per walk: a nested walk would restart this one. */
+	if (sqlite3_stmt_busy(s)) {
+		ch_error("store %s: nested device walk", st->path);
+		return CH_ERR_INVAL;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		reg_row_to_device(s, &rec);
+		if ((r = fn(ctx, &rec)) != 0)
+			break;
+	}
+	if (r == CH_OK && rc != SQLITE_DONE)
+		r = reg_fail(st, "device list");
+	reg_done(s);
+	return r;
+}
+
+int ch_store_device_rename(struct ch_store *st, const char *fp,
+			   const char *name)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_RENAME];
+
+	if (name && name[0] == '\0')
+		name = NULL;
+	if (name && reg_check_name(name) != CH_OK)
+		return CH_ERR_INVAL;
+	if (reg_check_fp(fp) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	reg_bind_text(s, 2, name, CH_NAME_MAX + 1);
+	return reg_exec_update(st, s, "device rename");
+}
+

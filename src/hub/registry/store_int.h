@@ -1,0 +1,131 @@
+/* store_int.h - the registry's insides, shared by its files (style C2):
+ * the connection and its prepared statements, and the helpers every
+ * table's file uses. Only src/hub/registry/ includes this.
+ *
+ * Each table's file owns its SQL: a table of statement texts indexed by
+ * enum stmt_id (the ids of other files left NULL); db.c prepares them all
+ * at open.
+ */
+#ifndef CH_STORE_INT_H
+#define CH_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "hub/registry/store.h"
+
+#define FP_PREFIX CH_ID_SSH_PREFIX
+#define FP_PREFIX_LEN (sizeof(FP_PREFIX) - 1)
+#define FP_SIZE sizeof(((struct ch_device_rec *)0)->fingerprint)
+
+/* The device key fingerprint for parameter p, which may be an alias; an
+ * unknown fingerprint stays itself (and then matches no device). The
+ * subquery does not depend on the row, so an index on the compared column
+ * is still used. */
+#define KEY_OF(p) "coalesce((SELECT device FROM identities" \
+	" WHERE fingerprint = " p "), " p ")"
+
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_DEV_GET,
+	S_DEV_ADD,
+	S_DEV_ADMISSION,
+	S_DEV_IDLE_CLOSE,
+	S_DEV_SEEN,
+	S_DEV_CERT,
+	S_DEV_ANCHOR,
+	S_DEV_UP,
+	S_DEV_DOWN,
+	S_RESET,
+	S_BY_NAME,
+	S_BY_FP,
+	S_BY_PREFIX,
+	S_DEV_ALL,
+	S_DEV_KEY,
+	S_DEV_RENAME,
+	S_ID_ADD,
+	S_ID_DEL,
+	S_ID_ALL,
+	S_EV_ADD,
+	S_EV_ALL,
+	S_EV_FP,
+	S_EV_SINCE_ALL,
+	S_EV_SINCE_FP,
+	S_JOB_ADD,
+	S_JOB_EXPIRE,
+	S_JOB_NEXT,
+	S_JOB_START,
+	S_JOB_FINISH,
+	S_JOB_CANCEL,
+	S_JOB_REQUEUE,
+	S_JOB_GET,
+	S_JOB_STATE,
+	S_JOB_ALL,
+	S_JOB_FP,
+	S_JOB_COUNT,
+	S_REC_EVENTS,
+	S_REC_DOUBT,
+	S_REC_REQUEUE,
+	S_COUNT
+};
+
+/* The statement texts of each file, by id. */
+extern const char *const reg_sql_db[S_COUNT];		/* db.c */
+extern const char *const reg_sql_devices[S_COUNT];	/* devices.c */
+extern const char *const reg_sql_identities[S_COUNT];	/* identities.c */
+extern const char *const reg_sql_events[S_COUNT];	/* events.c */
+extern const char *const reg_sql_jobs[S_COUNT];		/* jobs.c */
+
+/* Statements are shared, so one ch_store serves one thread at a time (hence
+ * SQLITE_OPEN_NOMUTEX); a worker thread opens its own. */
+struct ch_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+	char *path;		/* for log lines */
+};
+
+/* ---- helpers (db.c) ---- */
+
+/* Logs what failed with SQLite's text; returns CH_ERR_DB. */
+int reg_fail(struct ch_store *st, const char *what);
+/* Copies column text into a fixed field, truncating safely; NULL -> "". */
+void reg_copy_text(char *dst, size_t size, const unsigned char *src);
+/* Binds s (NULL binds SQL NULL) cut to the field size it is read back
+ * into, so the database never holds what a record cannot show. */
+int reg_bind_text(sqlite3_stmt *s, int idx, const char *text, size_t size);
+/* Resets a statement and clears its bindings, for its next use. */
+void reg_done(sqlite3_stmt *s);
+/* Steps a statement that returns no rows. */
+int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what);
+/* Steps an UPDATE of one device: CH_ERR_NOTFOUND when no row matched. */
+int reg_exec_update(struct ch_store *st, sqlite3_stmt *s, const char *what);
+/* CH_OK for an identity that fits a record: printable, no space. */
+int reg_check_fp(const char *fp);
+/* CH_OK for a device name: 1 to CH_NAME_MAX of [A-Za-z0-9._-], not
+ * starting with "SHA256:". */
+int reg_check_name(const char *name);
+/* Runs a one-column lookup bound to text; copies a unique hit to fp_out.
+ * CH_OK, CH_ERR_NOTFOUND, CH_ERR_AMBIGUOUS (a second row). */
+int reg_lookup(struct ch_store *st, enum stmt_id id, const char *text,
+	       char *fp_out);
+/* Starts a filtered walk: ?1 the row limit (<= 0: all), ?2 the walk's
+ * own argument, ?3 the fingerprint when filtering by device. A statement
+ * already stepping means a walk inside a walk's callback: refused. */
+int reg_walk_begin(struct ch_store *st, sqlite3_stmt *s, const char *what,
+		   int limit, int64_t arg, const char *fp);
+
+/* ---- transactions (db.c), for calls of more than one statement ---- */
+
+/* BEGIN IMMEDIATE. */
+int reg_tx_begin(struct ch_store *st);
+/* Fails only when SQLite has rolled back by itself already. */
+void reg_tx_rollback(struct ch_store *st);
+/* Commits, or rolls back when that fails so that the connection is not
+ * left inside a transaction. */
+int reg_tx_commit(struct ch_store *st);
+
+/* devices.c: a device row (DEV_COLS) into rec. */
+void reg_row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec);
+
+#endif
