@@ -47,7 +47,7 @@ static void on_ended(void *ctx, const char *why, int graceful)
 	if (ch_ncs_bad_hello(a->ncs))	/* RFC 6022 in-bad-hellos */
 		nc_server_count_bad_hello(a->o.ag);
 	ch_clog(CH_LOG_INFO, a->log, "session-id=%u ended: %s", a->session_id,
-		why);
+		graceful ? "closed by the manager (close-session)" : why);
 	/* its locks and unconfirmed commit go with it (RFC 6241 2.1) */
 	nc_server_free(a->srv);
 	a->o.ended(a->o.ctx, graceful);

@@ -2,8 +2,7 @@
  * registry (or enrolled by the admission policy), refused or admitted,
  * bound to its trust anchor over TLS, an older session of the same device
  * replaced; and the registry's record of its sessions coming and going.
- * device.c and tlsdev.c call in here through hub.h (hub_admit,
- * hub_admit_tls, hub_device_ready, hub_device_gone).
+ * service.c calls in here from the device sessions' owner operations.
  */
 #include "hub/admission.h"
 
@@ -12,7 +11,7 @@
 
 #include "hub/blocklist.h"
 #include "hub/hub.h"
-#include "hub/jobs.h"
+#include "hub/device.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 #include "lib/id/identity.h"
@@ -77,8 +76,8 @@ static int lookup_or_enroll(struct hub *hub, struct device *d, const char *fp,
 static int admit_known(struct hub *hub, struct device *d, const char *fp,
 		       struct ch_device_rec *rec, const char **why);
 
-int hub_admit(struct hub *hub, struct device *d, const char *fp,
-	      const char **why)
+static int admit_ssh(struct hub *hub, struct device *d, const char *fp,
+		     const char **why)
 {
 	struct ch_device_rec rec;
 
@@ -88,9 +87,14 @@ int hub_admit(struct hub *hub, struct device *d, const char *fp,
 	return admit_known(hub, d, fp, &rec, why);
 }
 
-int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
-		  const char *cert_id, const char *anchor_id,
-		  const char **why)
+/* A TLS device whose chain validated (RFC 8071 C5-C7): a pinned
+ * certificate is looked up first, then the serial. A device is bound to
+ * the anchor of its first admitted call and refused under any other (a
+ * serial number is unique only per manufacturer). Also records the
+ * certificate, and a rotation as an event. */
+static int admit_tls(struct hub *hub, struct device *d, const char *serial_id,
+		     const char *cert_id, const char *anchor_id,
+		     const char **why)
 {
 	struct ch_device_rec rec;
 	const char *fp = serial_id ? serial_id : cert_id;
@@ -115,7 +119,7 @@ int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
 			 "trust anchor %s, but the device is bound to %s",
 			 fp, anchor_id, prev);
 		hub_event(hub, fp, "refused", detail);
-		device_log(CH_LOG_WARN, d, "refused: %s", detail);
+		ch_clog(CH_LOG_WARN, device_log(d), "refused: %s", detail);
 		*why = "certificate chains to another trust anchor than the "
 		       "one this device was admitted under";
 		return CH_ERR_DENIED;
@@ -129,8 +133,8 @@ int hub_admit_tls(struct hub *hub, struct device *d, const char *serial_id,
 			 "certificate %s (was %s); its chain validated",
 			 fp, cert_id, prev);
 		hub_event(hub, rec.fingerprint, "cert-rotated", detail);
-		device_log(CH_LOG_INFO, d, "certificate rotated: %s (was %s)",
-			   cert_id, prev);
+		ch_clog(CH_LOG_INFO, device_log(d), "certificate rotated: %s "
+			"(was %s)", cert_id, prev);
 	}
 	return CH_OK;
 }
@@ -192,26 +196,34 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 	return CH_OK;
 }
 
-void hub_device_ready(struct hub *hub, struct device *d, size_t ncaps)
+int admission_admit(struct hub *hub, struct device *d,
+		    const struct device_id *id, const char **why)
+{
+	*why = NULL;
+	return id->tls ? admit_tls(hub, d, id->serial_id, id->cert_id,
+				   id->anchor_id, why)
+		       : admit_ssh(hub, d, id->fp, why);
+}
+
+void admission_connected(struct hub *hub, struct device *d, size_t ncaps)
 {
 	const char *key = device_key(d);
 
 	ch_store_device_connected(hub->store, key, 1, (int)ncaps, NULL,
 				  hub_now_s());
 	hub_event(hub, key, "connected", device_peer(d));
-	jobs_kick(hub, key);	/* what was kept for it runs now */
 }
 
-void hub_device_gone(struct hub *hub, struct device *d)
+void admission_gone(struct hub *hub, struct device *d)
 {
 	const char *key = device_key(d);
 
 	if (!device_admitted(d)) {
 		/* Never identified and admitted: a failure of this address. */
 		if (blocklist_failure(hub->blocklist, device_addr(d), hub_now_s()))
-			ch_warn("blocking %s for %u s after %u failed "
-				"handshakes", device_peer(d),
-				hub->cfg.block_for_s, hub->cfg.block_after);
+			ch_log_rl(CH_LOG_WARN, "blocking %s for %u s after %u "
+				  "failed handshakes", device_peer(d),
+				  hub->cfg.block_for_s, hub->cfg.block_after);
 		return;
 	}
 	if (!device_was_ready(d))

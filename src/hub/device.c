@@ -1,150 +1,213 @@
-/* device.c - one call-home connection at the hub: we accepted the TCP
- * connection, and now we are the SSH or TLS *client* (RFC 8071 C3) and
- * the NETCONF client on it.
- *
- * The NETCONF session (hello, operators' rpcs, idle close, keep-alive
- * probes, the registry's view) is the same whatever carries it; the
- * transport is reached through struct device_transport: SSH here, TLS in
- * tlsdev.c. The SSH transport: Every step is non-blocking: libssh returns
- * SSH_AGAIN and the step is retried when the socket is ready, so one slow
- * or hostile device never delays another.
- *
- *   CONNECT   SSH banner and key exchange (ssh_connect)
- *   VERIFY    host key fingerprint checked against the registry (C5)
- *   AUTH      public key authentication with the hub's key (C7: only
- *             after the device was identified)
- *   CHANNEL   session channel, then the netconf subsystem
- *   HELLO     hello exchange
- *   READY     operators' rpcs flow
+/* device.c - one accepted call-home connection at the hub (device.h): the
+ * transport (lib/xport, client role) and the NETCONF client session on it
+ * (lib/nc/session), whatever carries it.
  */
-#include "hub/hub.h"
+#include "hub/device.h"
 
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/core/err.h"
+#include "lib/core/limits.h"
 #include "lib/core/log.h"
-#include "lib/nc/frame.h"
+#include "lib/id/certid.h"
+#include "lib/id/identity.h"
+#include "lib/id/sshkey.h"
 #include "lib/nc/msg.h"
-#include "lib/nc/ncproto.h"
-#include "lib/xport/sshio.h"
+#include "lib/net/hostport.h"
+#include "lib/nc/session.h"
+#include "lib/xport/tls.h"
+#include "lib/xport/xport.h"
 
-enum dev_state {
-	DEV_CONNECT,
-	DEV_AUTH,
-	DEV_CHANNEL,
-	DEV_SUBSYSTEM,
-	DEV_HELLO,
-	DEV_READY,
-	DEV_CLOSED,
-};
-
-struct pending_rpc {
-	uint32_t message_id;
-	uint64_t sent_ms;
-	device_rpc_done done;
-	void *ctx;
-	struct pending_rpc *next;
-};
+#define CLOSE_SESSION_WHY "idle: closed with close-session"
 
 struct device {
-	struct hub *hub;
-	const struct device_transport *tr;
-	void *tdata;			/* the transport's (TLS) */
-	int attached;			/* in hub->devices, timers live */
-	struct ch_sshio io;
-	ssh_session ssh;
-	ssh_channel ch;
-	struct ch_chanout out;
-	struct ch_nc *nc;
-	enum dev_state state;
+	struct device_config cfg;	/* a copy; its pointers borrowed */
+	struct device_owner owner;
+	struct ch_xport *x;
+	struct ch_ncs *ncs;
+	struct ch_logctx log;
 	unsigned id;
 	char peer[CH_ADDRSTR_LEN];
-	char fp[CH_FP_LEN];		/* the key it presented */
-	char key[CH_FP_LEN];		/* its registry key (first key) */
+	char fp[CH_FP_LEN];		/* what it presented */
+	char key[CH_FP_LEN];		/* its registry key */
 	struct sockaddr_storage addr;	/* for the blocklist */
-	int counted_handshake;		/* in hub->handshakes */
+	int tls;
 	int admitted;
-	void *job;			/* jobs.c's run, while one runs */
-	uint32_t idle_close_s;		/* 0: keep the session open */
-	uv_timer_t idle_timer;		/* --idle-close */
+	int authenticated;
+	int ready;
 	int was_ready;
-	uint32_t next_message_id;
-	struct pending_rpc *pending;	/* oldest first */
-	struct pending_rpc **pending_tail;
-	size_t npending;
-	uv_timer_t rpc_timer;
+	int gone;			/* the owner was told */
 	const char *reason;
 	char reason_buf[256];
-	int closing_politely;		/* close-session sent (idle) */
-	uv_timer_t probe_timer;		/* NETCONF keep-alive probes */
-	uint64_t rx_total;		/* bytes the transport gave us */
-	uint64_t rx_seen;		/* ... at the last probe tick */
-	uint32_t probe_count;		/* unanswered ticks allowed */
+	uint32_t idle_close_s;
+	uv_timer_t idle_timer;		/* --idle-close */
+	uv_timer_t probe_timer;		/* NETCONF keep-alive probes (TLS) */
+	uint64_t rx_seen;		/* transport bytes at the last tick */
+	uint32_t probe_count;
 	uint32_t probe_unanswered;
 	uint32_t next_probe;
-	int timers;			/* timers still closing */
+	int timers;			/* timer handles still open */
+	int xport_closed;
 	struct device *next;
 };
 
 static const char *const client_caps[] = { CH_NC_BASE10, CH_NC_BASE11 };
 
-#define dlog(lvl, d, fmt, ...) \
-	ch_log(lvl, "conn=%u peer=%s device=%s " fmt, (d)->id, (d)->peer, \
-	       (d)->fp[0] ? (d)->fp : "?", ##__VA_ARGS__)
+static void maybe_free(struct device *d);
 
-static const struct device_transport ssh_transport;
+/* ---- the end ---- */
 
-void device_logf(const struct device *d, int level, const char *fmt, ...)
+/* Tells the owner once; the rest of the end happens from the loop. */
+static void tell_gone(struct device *d, const char *reason)
 {
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	ch_log(level, "conn=%u peer=%s device=%s %s", d->id, d->peer,
-	       d->fp[0] ? d->fp : "?", line);
+	if (d->gone)
+		return;
+	d->gone = 1;
+	d->ready = 0;
+	d->reason = reason ? reason : "closed";
+	uv_timer_stop(&d->idle_timer);
+	uv_timer_stop(&d->probe_timer);
+	if (!d->authenticated && d->owner.handshake_done)
+		d->owner.handshake_done(d->owner.ctx, d);
+	ch_clog(CH_LOG_INFO, &d->log, "connection closed: %s", d->reason);
+	d->owner.gone(d->owner.ctx, d);
 }
 
-void *device_tdata(const struct device *d) { return d->tdata; }
-struct hub *device_hub(const struct device *d) { return d->hub; }
-
-void device_set_presented(struct device *d, const char *id)
+void device_close(struct device *d, const char *reason)
 {
-	snprintf(d->fp, sizeof(d->fp), "%s", id);
+	if (d->gone)
+		return;
+	if (reason != d->reason_buf)
+		snprintf(d->reason_buf, sizeof(d->reason_buf), "%s",
+			 reason ? reason : "closed");
+	tell_gone(d, d->reason_buf);
+	ch_xport_close(d->x, d->reason_buf);
 }
 
-const char *device_fingerprint(const struct device *d) { return d->fp; }
-const char *device_peer(const struct device *d) { return d->peer; }
-unsigned device_conn_id(const struct device *d) { return d->id; }
-int device_is_ready(const struct device *d) { return d->state == DEV_READY; }
-struct device *device_next(const struct device *d) { return d->next; }
+/* ---- the NETCONF session ---- */
 
-int device_is_authenticated(const struct device *d)
+static void on_probe(uv_timer_t *t);
+
+static void nc_hello(void *ctx, const struct ch_hello *peer)
 {
-	return d->state >= DEV_CHANNEL && d->state != DEV_CLOSED;
+	struct device *d = ctx;
+
+	d->ready = d->was_ready = 1;
+	ch_xport_deadline(d->x, 0, NULL);
+	/* SSH keeps the device alive itself; TLS (OpenSSL 3 has no
+	 * heartbeat) through a NETCONF probe */
+	if (d->cfg.keepalive_ms &&
+	    ch_xport_keepalive(d->x, d->cfg.keepalive_ms,
+			       d->cfg.keepalive_count) != CH_OK) {
+		d->probe_count = d->cfg.keepalive_count;
+		d->rx_seen = ch_xport_rx_bytes(d->x);
+		uv_timer_start(&d->probe_timer, on_probe, d->cfg.keepalive_ms,
+			       d->cfg.keepalive_ms);
+	}
+	ch_clog(CH_LOG_INFO, &d->log, "NETCONF session up: session-id=%u, %zu "
+		"capabilities, %s, over %s", peer->session_id, peer->ncaps,
+		ch_ncs_chunked(d->ncs) ? "base:1.1" : "base:1.0",
+		ch_xport_name(d->x));
+	d->owner.ready(d->owner.ctx, d, peer->ncaps);
+	device_touch(d);
 }
 
-int device_was_ready(const struct device *d) { return d->was_ready; }
-const char *device_key(const struct device *d) { return d->key; }
-int device_admitted(const struct device *d) { return d->admitted; }
-
-const struct sockaddr *device_addr(const struct device *d)
+/* Messages that answer no rpc of an operator: the probes' replies
+ * (liveness only: counted by the transport, not activity for
+ * --idle-close), notifications (later). */
+static void nc_other(void *ctx, const char *msg, size_t len)
 {
-	return (const struct sockaddr *)&d->addr;
+	struct device *d = ctx;
+	struct ch_reply rep;
+
+	if (ch_reply_parse(msg, len, &rep) == CH_OK && rep.message_id &&
+	    strncmp(rep.message_id, DEVICE_PROBE_ID_PREFIX,
+		    strlen(DEVICE_PROBE_ID_PREFIX)) == 0)
+		ch_clog(CH_LOG_DEBUG, &d->log, "keep-alive answered");
+	else
+		ch_clog(CH_LOG_DEBUG, &d->log, "ignored a message that answers "
+			"no rpc (%zu bytes)", len);
+	ch_reply_cleanup(&rep);
 }
-void *device_job(const struct device *d) { return d->job; }
-void device_set_job(struct device *d, void *job) { d->job = job; }
 
-void device_set_key(struct device *d, const char *key_fp)
+static void nc_ended(void *ctx, const char *why, int graceful)
 {
-	snprintf(d->key, sizeof(d->key), "%s", key_fp);
-	d->admitted = 1;
+	struct device *d = ctx;
+
+	d->ncs = NULL;
+	d->ready = 0;
+	/* one NETCONF session per connection: the connection ends too
+	 * (when the connection ended first, its down() tells why) */
+	if (!d->gone && ch_xport_is_up(d->x)) {
+		snprintf(d->reason_buf, sizeof(d->reason_buf), "%s",
+			 graceful ? CLOSE_SESSION_WHY : why);
+		device_close(d, d->reason_buf);
+	}
+}
+
+static const struct ch_ncs_ops device_nc_ops = {
+	.hello = nc_hello,
+	.on_other = nc_other,
+	.ended = nc_ended,
+};
+
+/* Every interval without a byte from the device, a probe goes out; after
+ * count ticks in a row with nothing received the device is declared dead.
+ * Any byte counts as an answer (a reply to an operator's rpc as well as to
+ * the probe), like the SSH keep-alives. At most one probe is in flight. */
+static void on_probe(uv_timer_t *t)
+{
+	struct device *d = t->data;
+	uint64_t rx = ch_xport_rx_bytes(d->x);
+	char msg[256];
+	int n;
+
+	if (!d->ready || d->ncs == NULL)
+		return;
+	if (rx != d->rx_seen) {
+		d->rx_seen = rx;
+		d->probe_unanswered = 0;
+		return;
+	}
+	if (d->probe_unanswered >= d->probe_count) {
+		device_close(d, "no answer to keep-alives");
+		return;
+	}
+	if (d->probe_unanswered++ > 0)
+		return;		/* the probe sent before is still out */
+	n = snprintf(msg, sizeof(msg), "<rpc xmlns=\"%s\" message-id=\""
+		     DEVICE_PROBE_ID_PREFIX "%u\"><get><filter type=\"subtree\">"
+		     "<probe xmlns=\"" DEVICE_PROBE_NS "\"/></filter></get></rpc>",
+		     CH_NC_NS, d->next_probe++);
+	ch_clog(CH_LOG_DEBUG, &d->log, "keep-alive probe");
+	if (ch_ncs_send(d->ncs, msg, (size_t)n) != CH_OK)
+		device_close(d, "cannot send a keep-alive probe");
+}
+
+static void on_idle(uv_timer_t *t)
+{
+	struct device *d = t->data;
+
+	if (!d->ready || d->ncs == NULL || ch_ncs_npending(d->ncs) ||
+	    (d->owner.busy && d->owner.busy(d->owner.ctx, d)))
+		return;
+	/* Polite end for periodic devices (RFC 8071 / RFC 9643 periodic
+	 * connection-type): close-session, then the device hangs up. */
+	ch_clog(CH_LOG_INFO, &d->log, "idle for %u s with nothing queued: "
+		"closing the session", d->idle_close_s);
+	if (ch_ncs_close_session(d->ncs, CLOSE_SESSION_WHY) != CH_OK)
+		device_close(d, CLOSE_SESSION_WHY);
+}
+
+void device_touch(struct device *d)
+{
+	if (d == NULL || !d->ready || d->idle_close_s == 0)
+		return;
+	uv_timer_start(&d->idle_timer, on_idle, 1000ull * d->idle_close_s, 0);
 }
 
 void device_set_idle_close(struct device *d, uint32_t seconds)
@@ -156,14 +219,328 @@ void device_set_idle_close(struct device *d, uint32_t seconds)
 		device_touch(d);
 }
 
+int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
+	       void *ctx, const char **why)
+{
+	*why = NULL;
+	if (!d->ready || d->ncs == NULL) {
+		*why = "the device's NETCONF session is not up";
+		return CH_ERR_CLOSED;
+	}
+	return ch_ncs_rpc(d->ncs, op_xml, done, ctx, NULL, why);
+}
+
+/* ---- the transport ---- */
+
+/* The registry identities a certificate carries: "serial:S" (or "" when
+ * the subject has no serialNumber) and "x509:SHA256:<hex>". CH_OK, or a
+ * static text in *why. */
+static int cert_ids(X509 *cert, char *serial_id, size_t slen, char *cert_id,
+		    size_t clen, const char **why)
+{
+	char serial[CH_SERIAL_MAX + 1], sha[CH_CERT_SHA256_LEN];
+	int r;
+
+	serial_id[0] = cert_id[0] = '\0';
+	*why = NULL;
+	if (cert == NULL || ch_cert_sha256(cert, sha, sizeof(sha)) != CH_OK) {
+		*why = "no usable device certificate";
+		return CH_ERR_INVAL;
+	}
+	snprintf(cert_id, clen, CH_ID_CERT_PREFIX "%s", sha);
+	r = ch_cert_serial_number(cert, serial, sizeof(serial));
+	if (r == CH_ERR_NOTFOUND)
+		return CH_OK;	/* a pinned certificate may still admit it */
+	/* An unusable serialNumber: only a pinned certificate admits it. */
+	if (r == CH_ERR_AMBIGUOUS) {
+		*why = "certificate subject has more than one serialNumber";
+		return CH_ERR_INVAL;
+	}
+	if (r != CH_OK || !ch_serial_valid(serial)) {
+		*why = "certificate subject serialNumber is not an acceptable "
+		       "serial number";
+		return CH_ERR_INVAL;
+	}
+	snprintf(serial_id, slen, CH_ID_SERIAL_PREFIX "%s", serial);
+	return CH_OK;
+}
+
+/* "x509:SHA256:<hex>" of the trust anchor a verified chain ends in. */
+static int anchor_of(STACK_OF(X509) *verified, char *out, size_t len)
+{
+	char sha[CH_CERT_SHA256_LEN];
+	X509 *root = sk_X509_value(verified, sk_X509_num(verified) - 1);
+
+	if (root == NULL || ch_cert_sha256(root, sha, sizeof(sha)) != CH_OK)
+		return CH_ERR_INVAL;
+	snprintf(out, len, CH_ID_CERT_PREFIX "%s", sha);
+	return CH_OK;
+}
+
+/* TLS: the chain verified during the handshake (REQUIRE mode), checked
+ * again here as admission rests on it. */
+static int identify_tls(struct device *d, const struct ch_peer_id *pid,
+			const char **why)
+{
+	struct ch_tls *t = ch_xport_tls(d->x);
+	char serial_id[80], cert_id[CH_FP_LEN], anchor_id[CH_FP_LEN];
+	struct device_id id = { .tls = 1 };
+	STACK_OF(X509) *sent;
+
+	if (ch_tls_verify_result(t, NULL, NULL) != X509_V_OK ||
+	    pid->chain == NULL || sk_X509_num(pid->chain) < 1 ||
+	    anchor_of(pid->chain, anchor_id, sizeof(anchor_id)) != CH_OK) {
+		*why = "TLS chain not verified";
+		if (d->owner.refused)
+			d->owner.refused(d->owner.ctx, d, *why);
+		return CH_ERR_DENIED;
+	}
+	if (cert_ids(sk_X509_value(pid->chain, 0), serial_id,
+		     sizeof(serial_id), cert_id, sizeof(cert_id), why) != CH_OK) {
+		/* An unusable serial number: a pinned certificate may still
+		 * admit the device. */
+		if (cert_id[0] == '\0') {
+			if (d->owner.refused)
+				d->owner.refused(d->owner.ctx, d, *why);
+			return CH_ERR_DENIED;
+		}
+		serial_id[0] = '\0';
+	}
+	sent = ch_tls_peer_chain(t);
+	ch_clog(CH_LOG_INFO, &d->log, "TLS handshake done in %.1f ms: %s %s, "
+		"chain of %d certificate(s) verified; serial %s, certificate %s",
+		(double)t->hs_ns / 1e6, ch_tls_version(t), ch_tls_cipher(t),
+		sent ? sk_X509_num(sent) : 0,
+		serial_id[0] ? serial_id + strlen(CH_ID_SERIAL_PREFIX)
+			     : "(none)", cert_id);
+	id.serial_id = serial_id[0] ? serial_id : NULL;
+	id.cert_id = cert_id;
+	id.anchor_id = anchor_id;
+	id.fp = id.serial_id ? id.serial_id : cert_id;
+	return d->owner.admit(d->owner.ctx, d, &id, why);
+}
+
+/* Identify before authenticating: our credentials go only to a device we
+ * know (RFC 8071 C5-C7). */
+static int xp_identify(struct ch_xport *x, const struct ch_peer_id *pid,
+		       const char **why)
+{
+	struct device *d = ch_xport_owner(x);
+	struct device_id id = { .tls = 0 };
+
+	if (pid->kind == CH_XPORT_TLS)
+		return identify_tls(d, pid, why);
+	snprintf(d->fp, sizeof(d->fp), "%s", pid->key_fp);
+	id.fp = d->fp;
+	return d->owner.admit(d->owner.ctx, d, &id, why);
+}
+
+static void xp_up(struct ch_xport *x)
+{
+	struct device *d = ch_xport_owner(x);
+	struct ch_stream_req req = { .type = CH_STREAM_SUBSYSTEM,
+				     .name = "netconf" };
+	struct ch_ncs_opts o = {
+		.loop = d->cfg.loop,
+		.role = CH_NC_CLIENT,
+		.caps = client_caps,
+		.ncaps = 2,
+		.max_msg = d->cfg.max_message,
+		.rpc_timeout_ms = d->cfg.rpc_timeout_ms,
+		.max_pending = CH_HUB_MAX_PENDING_RPC,
+		.peer_name = "device",
+	};
+
+	d->authenticated = 1;
+	if (d->owner.handshake_done)
+		d->owner.handshake_done(d->owner.ctx, d);
+	if (!d->tls)
+		ch_clog(CH_LOG_INFO, &d->log, "authenticated to the device as "
+			"'%s'", d->cfg.user);
+	else
+		req.type = CH_STREAM_TLS;
+	if (ch_ncs_open(x, &req, &o, &device_nc_ops, d, &d->ncs) != CH_OK)
+		device_close(d, "cannot start the NETCONF session");
+}
+
+/* Why a TLS handshake failed, in the words docs/tls.md lists. */
+static const char *tls_refusal(struct ch_tls *t)
+{
+	const char *err = ch_tls_error(t), *kind;
+	long v = ch_tls_verify_result(t, NULL, NULL);
+
+	if (v != X509_V_OK) {
+		kind = ch_tls_verify_kind(v);
+		if (strcmp(kind, "expired") == 0)
+			return "expired certificate";
+		if (strcmp(kind, "not-yet-valid") == 0)
+			return "certificate not yet valid";
+		if (strcmp(kind, "revoked") == 0)
+			return "revoked certificate (CRL)";
+		if (strcmp(kind, "untrusted") == 0)
+			return "unknown issuer: the chain leads to no "
+			       "--trust-anchor (wrong CA)";
+		if (strcmp(kind, "no-cert") == 0)
+			return "no device certificate";
+		if (strcmp(kind, "crl") == 0)
+			return "CRL missing or unusable for the device's CA";
+		return "certificate rejected";
+	}
+	if (strstr(err, "protocol version") || strstr(err, "unsupported "
+	    "protocol") || strstr(err, "no protocols available") ||
+	    strstr(err, "wrong version number"))
+		return "TLS protocol version refused (TLS 1.2 or 1.3 required)";
+	if (strstr(err, "closed") || strstr(err, "reset") || !*err)
+		return "device closed the connection during the TLS handshake";
+	return "TLS handshake failed";
+}
+
+/* A failed TLS handshake: the certificate proves nothing (its key was
+ * never shown to be held); it is named in the text only, and the event is
+ * filed under no device. */
+static void tls_failed(struct device *d)
+{
+	struct ch_tls *t = ch_xport_tls(d->x);
+	char serial_id[80], cert_id[CH_FP_LEN], detail[CH_STORE_TEXT_MAX];
+	const char *why = tls_refusal(t), *vreason = NULL, *ign, *id = NULL;
+
+	ch_tls_verify_result(t, NULL, &vreason);
+	if (cert_ids(ch_tls_peer_cert(t), serial_id, sizeof(serial_id),
+		     cert_id, sizeof(cert_id), &ign) == CH_OK || cert_id[0])
+		id = serial_id[0] ? serial_id : cert_id;
+	snprintf(detail, sizeof(detail), "%s: %s (from %s%s%s%s)", why,
+		 vreason && *vreason ? vreason : ch_tls_error(t), d->peer,
+		 id ? ", claiming " : "", id ? id : "",
+		 id ? ", unverified" : "");
+	ch_clog_rl(CH_LOG_WARN, &d->log, "TLS refused: %s", detail);
+	if (d->owner.refused)
+		d->owner.refused(d->owner.ctx, d, detail);
+	snprintf(d->reason_buf, sizeof(d->reason_buf), "%s: %s", why,
+		 vreason && *vreason ? vreason : ch_tls_error(t));
+	tell_gone(d, d->reason_buf);
+}
+
+static void xp_down(struct ch_xport *x, const char *why)
+{
+	struct device *d = ch_xport_owner(x);
+
+	if (d->gone)
+		return;
+	if (d->tls && strncmp(why, "TLS handshake failed", 20) == 0) {
+		tls_failed(d);
+		return;
+	}
+	snprintf(d->reason_buf, sizeof(d->reason_buf), "%s", why);
+	tell_gone(d, d->reason_buf);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct device *d = h->data;
+
+	d->timers--;
+	maybe_free(d);
+}
+
+static void maybe_free(struct device *d)
+{
+	if (d->timers == 0 && d->xport_closed)
+		free(d);
+}
+
+static void xp_closed(struct ch_xport *x)
+{
+	struct device *d = ch_xport_owner(x);
+
+	d->x = NULL;
+	d->xport_closed = 1;
+	d->timers = 2;
+	uv_close((uv_handle_t *)&d->idle_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&d->probe_timer, on_timer_closed);
+}
+
+static const struct ch_xport_ops device_xport_ops = {
+	.identify = xp_identify,
+	.up = xp_up,
+	.down = xp_down,
+	.closed = xp_closed,
+};
+
+int device_start(const struct device_config *cfg,
+		 const struct device_owner *owner, int fd, int tls,
+		 const char *peer, const struct sockaddr *sa, unsigned conn_id,
+		 struct device **out)
+{
+	struct device *d;
+	struct ch_xport_opts o = {
+		.user = cfg->user,
+		.key = cfg->key,
+		.tls = cfg->tls,
+		.max_streams = 1,	/* one NETCONF session */
+		.peer_name = "device",
+		.own_key_name = "the hub's",
+	};
+	int r;
+
+	*out = NULL;
+	if ((tls && cfg->tls == NULL) || (d = calloc(1, sizeof(*d))) == NULL) {
+		close(fd);
+		return tls ? CH_ERR_INVAL : CH_ERR_NOMEM;
+	}
+	d->cfg = *cfg;
+	d->owner = *owner;
+	d->tls = tls;
+	d->id = conn_id;
+	d->next_probe = 1;
+	snprintf(d->peer, sizeof(d->peer), "%s", peer);
+	memcpy(&d->addr, sa, sa->sa_family == AF_INET6
+	       ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	d->log.conn = conn_id;
+	d->log.peer = d->peer;
+	d->log.device = d->fp;
+	o.log = &d->log;
+	uv_timer_init(cfg->loop, &d->idle_timer);
+	uv_timer_init(cfg->loop, &d->probe_timer);
+	d->idle_timer.data = d->probe_timer.data = d;
+	if (tls) {
+		/* The kernel finds a dead peer even while NETCONF is quiet
+		 * and before the session is up; the NETCONF probe covers a
+		 * peer whose TCP stack answers but whose server is stuck. */
+		if (cfg->keepalive_ms)
+			ch_tls_tcp_keepalive(fd, cfg->keepalive_ms,
+					     cfg->keepalive_count);
+		r = ch_xport_tls_start(cfg->loop, fd, &o, &device_xport_ops, d,
+				       &d->x);
+	} else {
+		r = ch_xport_ssh_client_start(cfg->loop, fd, &o,
+					      &device_xport_ops, d, &d->x);
+	}
+	if (r != CH_OK) {	/* fd closed by the start */
+		ch_clog_rl(CH_LOG_WARN, &d->log, "cannot start %s: %s",
+			   tls ? "TLS" : "SSH", ch_strerror(r));
+		d->xport_closed = 1;
+		d->timers = 2;
+		uv_close((uv_handle_t *)&d->idle_timer, on_timer_closed);
+		uv_close((uv_handle_t *)&d->probe_timer, on_timer_closed);
+		return r;
+	}
+	ch_xport_deadline(d->x, cfg->handshake_timeout_ms,
+			  "handshake did not finish in time");
+	ch_clog(CH_LOG_INFO, &d->log, "device called (%s)", tls ? "tls" : "ssh");
+	*out = d;
+	return CH_OK;
+}
+
+/* ---- accessors ---- */
+
 int device_has_cap(const struct device *d, const char *uri)
 {
 	const struct ch_hello *h;
 	size_t n = strlen(uri);
 
-	if (d->nc == NULL || !ch_nc_ready(d->nc))
+	if (!d->ready || d->ncs == NULL)
 		return 0;
-	h = ch_nc_peer_hello(d->nc);
+	h = ch_ncs_peer_hello(d->ncs);
 	for (size_t i = 0; i < h->ncaps; i++)
 		if (strncmp(h->caps[i], uri, n) == 0 &&
 		    (h->caps[i][n] == '\0' || h->caps[i][n] == '?'))
@@ -176,649 +553,54 @@ json_t *device_caps_json(const struct device *d)
 	json_t *arr = json_array();
 	const struct ch_hello *h;
 
-	if (d->nc == NULL || !ch_nc_ready(d->nc))
+	if (!d->ready || d->ncs == NULL)
 		return arr;
-	h = ch_nc_peer_hello(d->nc);
+	h = ch_ncs_peer_hello(d->ncs);
 	for (size_t i = 0; i < h->ncaps; i++)
 		json_array_append_new(arr, json_string(h->caps[i]));
 	return arr;
 }
 
-static void on_idle(uv_timer_t *t)
+void device_set_key(struct device *d, const char *key)
 {
-	struct device *d = t->data;
-
-	if (d->state != DEV_READY || d->job || d->npending)
-		return;
-	/* Polite end for periodic devices (RFC 8071 / RFC 9643 periodic
-	 * connection-type): close-session, then the device hangs up. */
-	dlog(CH_LOG_INFO, d, "idle for %u s with nothing queued: closing the "
-	     "session", d->idle_close_s);
-	ch_nc_send(d->nc, "<rpc xmlns=\"" CH_NC_NS "\" message-id=\"close\">"
-		   "<close-session/></rpc>",
-		   strlen("<rpc xmlns=\"" CH_NC_NS "\" message-id=\"close\">"
-			  "<close-session/></rpc>"));
-	d->closing_politely = 1;
-	d->tr->deadline(d, 5000, "device did not end the session after "
-			"close-session");
+	snprintf(d->key, sizeof(d->key), "%s", key);
+	d->admitted = 1;
 }
 
-void device_touch(struct device *d)
+void device_set_presented(struct device *d, const char *id)
 {
-	if (d == NULL || d->state != DEV_READY || d->idle_close_s == 0)
-		return;
-	uv_timer_start(&d->idle_timer, on_idle, 1000ull * d->idle_close_s, 0);
+	snprintf(d->fp, sizeof(d->fp), "%s", id);
 }
+
+char *device_reason_buf(struct device *d, size_t *len)
+{
+	*len = sizeof(d->reason_buf);
+	return d->reason_buf;
+}
+
+const char *device_key(const struct device *d) { return d->key; }
+const char *device_fingerprint(const struct device *d) { return d->fp; }
+const char *device_peer(const struct device *d) { return d->peer; }
+unsigned device_conn_id(const struct device *d) { return d->id; }
+const struct ch_logctx *device_log(const struct device *d) { return &d->log; }
+int device_admitted(const struct device *d) { return d->admitted; }
+int device_is_ready(const struct device *d) { return d->ready && !d->gone; }
+int device_was_ready(const struct device *d) { return d->was_ready; }
 const char *device_close_reason(const struct device *d) { return d->reason; }
-
-static void unlink_device(struct device *d)
+const char *device_transport(const struct device *d)
 {
-	for (struct device **pp = &d->hub->devices; *pp; pp = &(*pp)->next) {
-		if (*pp == d) {
-			*pp = d->next;
-			return;
-		}
-	}
+	return d->tls ? "tls" : "ssh";
 }
 
-static void handshake_done(struct device *d)
+int device_is_authenticated(const struct device *d)
 {
-	if (d->counted_handshake) {
-		d->counted_handshake = 0;
-		d->hub->handshakes--;
-	}
+	return d->authenticated && !d->gone;
 }
 
-static void fail_pending(struct device *d, const char *why)
+const struct sockaddr *device_addr(const struct device *d)
 {
-	struct pending_rpc *p;
-
-	while ((p = d->pending) != NULL) {
-		d->pending = p->next;
-		d->npending--;
-		p->done(p->ctx, CH_ERR_CLOSED, NULL, 0, why);
-		free(p);
-	}
-	d->pending_tail = &d->pending;
+	return (const struct sockaddr *)&d->addr;
 }
 
-static void on_timer_closed(uv_handle_t *h)
-{
-	struct device *d = h->data;
-
-	if (--d->timers > 0)	/* free once every timer is closed */
-		return;
-	ch_nc_free(d->nc);
-	d->tr->free(d);
-	free(d);
-}
-
-void device_transport_closed(struct device *d)
-{
-	d->timers = 3;
-	uv_close((uv_handle_t *)&d->rpc_timer, on_timer_closed);
-	uv_close((uv_handle_t *)&d->idle_timer, on_timer_closed);
-	uv_close((uv_handle_t *)&d->probe_timer, on_timer_closed);
-}
-
-void device_close(struct device *d, const char *reason)
-{
-	if (d->state == DEV_CLOSED)
-		return;
-	d->state = DEV_CLOSED;
-	d->reason = reason;
-	handshake_done(d);
-	dlog(CH_LOG_INFO, d, "connection closed: %s", reason);
-	fail_pending(d, reason);
-	uv_timer_stop(&d->idle_timer);
-	uv_timer_stop(&d->probe_timer);
-	unlink_device(d);
-	hub_device_gone(d->hub, d);	/* the registry records why */
-	d->tr->close(d);
-}
-
-void device_close_with(struct device *d, const char *what, const char *detail)
-{
-	if (d->state == DEV_CLOSED)
-		return;
-	snprintf(d->reason_buf, sizeof(d->reason_buf), "%s%s%s", what,
-		 detail && *detail ? ": " : "", detail ? detail : "");
-	device_close(d, d->reason_buf);
-}
-
-/* Closes with a reason built at run time (kept in the device). */
-static void close_why(struct device *d, const char *what, const char *detail)
-{
-	device_close_with(d, what, detail);
-}
-
-static int nc_send(void *ctx, const char *data, size_t len)
-{
-	struct device *d = ctx;
-
-	return d->tr->send(d, data, len);
-}
-
-/* NETCONF-level keep-alive, for transports without their own: every
- * interval without a byte from the device, a probe goes out; after count
- * ticks in a row with nothing received the device is declared dead. Any
- * byte counts as an answer (a reply to an operator's rpc as well as to
- * the probe), like the SSH keep-alives. At most one probe is in flight. */
-static void on_probe(uv_timer_t *t)
-{
-	struct device *d = t->data;
-	char msg[256];
-	int n;
-
-	if (d->state != DEV_READY)
-		return;
-	if (d->rx_total != d->rx_seen) {
-		d->rx_seen = d->rx_total;
-		d->probe_unanswered = 0;
-		return;
-	}
-	if (d->probe_unanswered >= d->probe_count) {
-		device_close(d, "no answer to keep-alives");
-		return;
-	}
-	d->probe_unanswered++;
-	if (d->probe_unanswered > 1)
-		return;		/* the probe sent before is still out */
-	n = snprintf(msg, sizeof(msg), "<rpc xmlns=\"%s\" message-id=\""
-		     HUB_PROBE_ID_PREFIX "%u\"><get><filter type=\"subtree\">"
-		     "<probe xmlns=\"" HUB_PROBE_NS "\"/></filter></get></rpc>",
-		     CH_NC_NS, d->next_probe++);
-	dlog(CH_LOG_DEBUG, d, "keep-alive probe");
-	if (ch_nc_send(d->nc, msg, (size_t)n) != CH_OK)
-		device_close(d, "cannot send a keep-alive probe");
-}
-
-static void probe_start(struct device *d, uint32_t interval_ms, uint32_t count)
-{
-	d->probe_count = count;
-	d->probe_unanswered = 0;
-	d->rx_seen = d->rx_total;
-	if (interval_ms)
-		uv_timer_start(&d->probe_timer, on_probe, interval_ms,
-			       interval_ms);
-}
-
-static void nc_hello(void *ctx, const struct ch_hello *peer)
-{
-	struct device *d = ctx;
-
-	d->state = DEV_READY;
-	d->was_ready = 1;
-	d->tr->deadline(d, 0, NULL);
-	if (d->tr->keepalive)
-		d->tr->keepalive(d, d->hub->cfg.keepalive_ms,
-				 d->hub->cfg.keepalive_count);
-	else
-		probe_start(d, d->hub->cfg.keepalive_ms,
-			    d->hub->cfg.keepalive_count);
-	dlog(CH_LOG_INFO, d, "NETCONF session up: session-id=%u, "
-	     "%zu capabilities, %s, over %s", peer->session_id, peer->ncaps,
-	     ch_nc_chunked(d->nc) ? "base:1.1" : "base:1.0", d->tr->name);
-	hub_device_ready(d->hub, d, peer->ncaps);
-}
-
-static int nc_message(void *ctx, const char *msg, size_t len)
-{
-	struct device *d = ctx;
-	struct ch_reply rep;
-	struct pending_rpc *p, **pp;
-	uint32_t id = 0;
-	char *end;
-
-	if (ch_reply_parse(msg, len, &rep) != CH_OK) {
-		/* Notifications come with a later issue; anything else that is
-		 * not a reply is logged and ignored. */
-		dlog(CH_LOG_DEBUG, d, "ignored a message that is not an "
-		     "<rpc-reply> (%zu bytes)", len);
-		return CH_OK;
-	}
-	if (rep.message_id && strncmp(rep.message_id, HUB_PROBE_ID_PREFIX,
-				      strlen(HUB_PROBE_ID_PREFIX)) == 0) {
-		/* the probe's answer: liveness only (counted in rx_total),
-		 * not activity for --idle-close */
-		dlog(CH_LOG_DEBUG, d, "keep-alive answered");
-		ch_reply_cleanup(&rep);
-		return CH_OK;
-	}
-	if (d->closing_politely && rep.message_id &&
-	    strcmp(rep.message_id, "close") == 0) {
-		ch_reply_cleanup(&rep);
-		device_close(d, "idle: closed with close-session");
-		return CH_ERR_CLOSED;
-	}
-	device_touch(d);
-	if (rep.message_id)
-		id = (uint32_t)strtoul(rep.message_id, &end, 10);
-	for (pp = &d->pending; (p = *pp) != NULL; pp = &p->next)
-		if (rep.message_id && *end == '\0' && p->message_id == id)
-			break;
-	if (p == NULL) {
-		dlog(CH_LOG_WARN, d, "reply with unknown message-id '%s' "
-		     "ignored", rep.message_id ? rep.message_id : "(none)");
-		ch_reply_cleanup(&rep);
-		return CH_OK;
-	}
-	*pp = p->next;
-	if (d->pending_tail == &p->next)
-		d->pending_tail = pp;
-	d->npending--;
-	dlog(CH_LOG_DEBUG, d, "reply to message-id=%u%s%s", id,
-	     rep.has_error ? ", rpc-error " : "",
-	     rep.has_error && rep.error_tag ? rep.error_tag : "");
-	ch_reply_cleanup(&rep);
-	p->done(p->ctx, CH_OK, msg, len, NULL);
-	free(p);
-	return CH_OK;
-}
-
-static const struct ch_nc_ops device_nc_ops = {
-	.send = nc_send,
-	.on_hello = nc_hello,
-	.on_message = nc_message,
-};
-
-static void on_rpc_timer(uv_timer_t *t)
-{
-	struct device *d = t->data;
-	uint64_t now = uv_now(d->hub->loop);
-
-	if (d->pending == NULL) {	/* runs only while rpcs are out */
-		uv_timer_stop(t);
-		return;
-	}
-	/* Replies come in order (RFC 6241 4.5): if the oldest is overdue
-	 * the device is stuck; the session cannot be trusted to resync. */
-	if (d->pending && now - d->pending->sent_ms >= d->hub->cfg.rpc_timeout_ms) {
-		dlog(CH_LOG_WARN, d, "no reply to message-id=%u within %u s",
-		     d->pending->message_id, d->hub->cfg.rpc_timeout_ms / 1000);
-		device_close(d, "device did not answer an rpc in time");
-	}
-}
-
-int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
-	       void *ctx, const char **why)
-{
-	struct pending_rpc *p;
-	struct ch_buf msg;
-	int r;
-
-	*why = NULL;
-	if (d->state != DEV_READY) {
-		*why = "the device's NETCONF session is not up";
-		return CH_ERR_CLOSED;
-	}
-	if (d->npending >= HUB_MAX_PENDING_RPC) {
-		*why = "too many rpcs outstanding on this device";
-		return CH_ERR_LIMIT;
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return CH_ERR_NOMEM;
-	ch_buf_init(&msg, d->hub->cfg.max_message);
-	p->message_id = d->next_message_id++;
-	r = ch_rpc_build(&msg, p->message_id, op_xml, why);
-	if (r == CH_OK && (r = ch_nc_send(d->nc, ch_buf_ptr(&msg),
-					  ch_buf_len(&msg))) != CH_OK)
-		*why = "the device's connection cannot take more data";
-	ch_buf_cleanup(&msg);
-	if (r != CH_OK) {
-		if (*why == NULL)
-			*why = ch_strerror(r);
-		free(p);
-		return r;
-	}
-	p->sent_ms = uv_now(d->hub->loop);
-	p->done = done;
-	p->ctx = ctx;
-	*d->pending_tail = p;
-	d->pending_tail = &p->next;
-	d->npending++;
-	if (!uv_is_active((uv_handle_t *)&d->rpc_timer))
-		uv_timer_start(&d->rpc_timer, on_rpc_timer, 1000, 1000);
-	dlog(CH_LOG_DEBUG, d, "sent message-id=%u", p->message_id);
-	return CH_OK;
-}
-
-/* Reads whatever the channel has and feeds NETCONF. */
-static void read_channel(struct device *d)
-{
-	char buf[HUB_READ_CHUNK];
-	int n;
-
-	while (d->state == DEV_HELLO || d->state == DEV_READY) {
-		n = ssh_channel_read_nonblocking(d->ch, buf, sizeof(buf), 0);
-		if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(d->ch))) {
-			device_close(d, d->was_ready
-				? "device closed the NETCONF session"
-				: "device closed the channel before hello");
-			return;
-		}
-		if (n < 0) {
-			if (!ssh_is_connected(d->ssh))
-				close_why(d, d->closing_politely
-					  ? "idle: closed with close-session"
-					  : "device disconnected",
-					  ssh_get_disconnect_message(d->ssh));
-			else
-				close_why(d, "SSH error", ssh_get_error(d->ssh));
-			return;
-		}
-		if (n == 0)
-			return;
-		if (device_input(d, buf, (size_t)n) != CH_OK)
-			return;
-	}
-}
-
-int device_input(struct device *d, const char *data, size_t len)
-{
-	int r;
-
-	if (d->state != DEV_HELLO && d->state != DEV_READY)
-		return CH_ERR_CLOSED;
-	d->rx_total += len;
-	if ((r = ch_nc_input(d->nc, data, len)) != CH_OK) {
-		close_why(d, "NETCONF error", ch_nc_error(d->nc)[0]
-			  ? ch_nc_error(d->nc) : ch_strerror(r));
-		return r;
-	}
-	return d->state == DEV_CLOSED ? CH_ERR_CLOSED : CH_OK;
-}
-
-int device_nc_start(struct device *d)
-{
-	handshake_done(d);
-	d->nc = ch_nc_new(CH_NC_CLIENT, 0, client_caps, 2,
-			  d->hub->cfg.max_message, &device_nc_ops, d);
-	if (d->nc == NULL) {
-		device_close(d, "out of memory");
-		return CH_ERR_NOMEM;
-	}
-	d->state = DEV_HELLO;
-	if (ch_nc_start(d->nc) != CH_OK) {
-		device_close(d, "cannot send hello");
-		return CH_ERR_CLOSED;
-	}
-	return CH_OK;
-}
-
-static void step(struct device *d)
-{
-	const char *why = NULL;
-	ssh_key srv = NULL;
-	int r;
-
-	switch (d->state) {
-	case DEV_CONNECT:
-		r = ssh_connect(d->ssh);
-		if (r == SSH_AGAIN)
-			return;
-		if (r != SSH_OK) {
-			close_why(d, "SSH handshake failed",
-				  ssh_get_error(d->ssh));
-			return;
-		}
-		if (ssh_get_server_publickey(d->ssh, &srv) != SSH_OK ||
-		    ch_key_fingerprint(srv, d->fp, sizeof(d->fp)) != CH_OK) {
-			ssh_key_free(srv);
-			device_close(d, "device host key unreadable");
-			return;
-		}
-		ssh_key_free(srv);
-		/* Identify before authenticating: our credentials go only to
-		 * a device we know (RFC 8071 C5-C7). */
-		if (hub_admit(d->hub, d, d->fp, &why) != CH_OK) {
-			device_close(d, why);
-			return;
-		}
-		d->state = DEV_AUTH;
-		/* fall through */
-	case DEV_AUTH:
-		r = ssh_userauth_publickey(d->ssh, NULL, d->hub->key);
-		if (r == SSH_AUTH_AGAIN)
-			return;
-		if (r != SSH_AUTH_SUCCESS) {
-			close_why(d, "device refused the hub's key for user",
-				  d->hub->cfg.user);
-			return;
-		}
-		handshake_done(d);
-		dlog(CH_LOG_INFO, d, "authenticated to the device as '%s'",
-		     d->hub->cfg.user);
-		if ((d->ch = ssh_channel_new(d->ssh)) == NULL) {
-			device_close(d, "out of memory");
-			return;
-		}
-		ch_chanout_init(&d->out, d->ch);
-		d->state = DEV_CHANNEL;
-		/* fall through */
-	case DEV_CHANNEL:
-		r = ssh_channel_open_session(d->ch);
-		if (r == SSH_AGAIN)
-			return;
-		if (r != SSH_OK) {
-			close_why(d, "device refused a session channel",
-				  ssh_get_error(d->ssh));
-			return;
-		}
-		d->state = DEV_SUBSYSTEM;
-		/* fall through */
-	case DEV_SUBSYSTEM:
-		r = ssh_channel_request_subsystem(d->ch, "netconf");
-		if (r == SSH_AGAIN)
-			return;
-		if (r != SSH_OK) {
-			device_close(d, "device refused the netconf subsystem");
-			return;
-		}
-		if (device_nc_start(d) != CH_OK)
-			return;
-		/* fall through */
-	case DEV_HELLO:
-	case DEV_READY:
-		if (ch_chanout_flush(&d->out) != CH_OK) {
-			close_why(d, "SSH error", ssh_get_error(d->ssh));
-			return;
-		}
-		read_channel(d);
-		if (d->state == DEV_READY || d->state == DEV_HELLO) {
-			if (ch_chanout_flush(&d->out) != CH_OK)
-				close_why(d, "SSH error", ssh_get_error(d->ssh));
-		}
-		break;
-	case DEV_CLOSED:
-		return;
-	}
-	if (d->state != DEV_CLOSED && (!ssh_is_connected(d->ssh) ||
-	    (ssh_get_status(d->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR))))
-		device_close(d, d->was_ready ? "device disconnected"
-					     : "device disconnected during "
-					       "the handshake");
-}
-
-static void device_io(struct ch_sshio *io)
-{
-	step(io->data);
-}
-
-static void device_dead(struct ch_sshio *io)
-{
-	device_close(io->data, "no answer to keep-alives");
-}
-
-static void device_expired(struct ch_sshio *io, const char *why)
-{
-	device_close(io->data, why);
-}
-
-static void device_closed(struct ch_sshio *io)
-{
-	device_transport_closed(io->data);
-}
-
-static const struct ch_sshio_cb device_io_cb = {
-	.io = device_io,
-	.expired = device_expired,
-	.dead = device_dead,
-	.closed = device_closed,
-};
-
-/* ---- the SSH transport's ops ---- */
-
-static int ssh_tr_send(struct device *d, const char *data, size_t len)
-{
-	int r = ch_chanout_write(&d->out, data, len);
-
-	ch_sshio_rearm(&d->io);
-	return r;
-}
-
-static void ssh_tr_deadline(struct device *d, uint64_t ms, const char *why)
-{
-	ch_sshio_deadline(&d->io, ms, why);
-}
-
-static void ssh_tr_keepalive(struct device *d, uint32_t interval_ms,
-			     uint32_t count)
-{
-	ch_sshio_keepalive(&d->io, interval_ms, count);
-}
-
-static void ssh_tr_close(struct device *d)
-{
-	socket_t fd;
-
-	ch_chanout_cleanup(&d->out);
-	/* The fd given with SSH_OPTIONS_FD is ours in libssh 0.10, except
-	 * in error paths where libssh already closed it (then ssh_get_fd is
-	 * invalid). ssh_disconnect sends the goodbye and forgets the fd
-	 * without closing it; we close it once nothing watches it. */
-	fd = ssh_get_fd(d->ssh);
-	ch_sshio_close(&d->io);
-	ssh_disconnect(d->ssh);		/* frees the channel too */
-	d->ch = NULL;
-	if (fd != SSH_INVALID_SOCKET)
-		close(fd);
-}
-
-static void ssh_tr_free(struct device *d)
-{
-	ch_chanout_cleanup(&d->out);
-	ssh_free(d->ssh);	/* the fd was closed in ssh_tr_close */
-}
-
-static const struct device_transport ssh_transport = {
-	.name = "ssh",
-	.send = ssh_tr_send,
-	.deadline = ssh_tr_deadline,
-	.keepalive = ssh_tr_keepalive,
-	.close = ssh_tr_close,
-	.free = ssh_tr_free,
-};
-
-/* Anything the device asks of us (channel opens, forwarding...) is
- * refused with libssh's default reply: a client SHOULD reject these
- * (RFC 4254 6.1, 7.2), and queueing them would let a device grow our
- * memory. */
-static int refuse_message(ssh_session s, ssh_message m, void *ud)
-{
-	(void)s;
-	(void)m;
-	(void)ud;
-	return 1;
-}
-
-struct device *device_alloc(struct hub *hub, const char *peer,
-			    const struct sockaddr *sa,
-			    const struct device_transport *tr, void *tdata)
-{
-	struct device *d = calloc(1, sizeof(*d));
-
-	if (d == NULL)
-		return NULL;
-	d->hub = hub;
-	d->tr = tr;
-	d->tdata = tdata;
-	d->id = hub->next_conn_id++;
-	d->next_message_id = 1;
-	d->next_probe = 1;
-	d->pending_tail = &d->pending;
-	snprintf(d->peer, sizeof(d->peer), "%s", peer);
-	memcpy(&d->addr, sa, sa->sa_family == AF_INET6
-	       ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	return d;
-}
-
-void device_discard(struct device *d)
-{
-	if (d && !d->attached)
-		free(d);
-}
-
-void device_attach(struct device *d)
-{
-	struct hub *hub = d->hub;
-
-	d->attached = 1;
-	uv_timer_init(hub->loop, &d->rpc_timer);
-	uv_timer_init(hub->loop, &d->idle_timer);
-	uv_timer_init(hub->loop, &d->probe_timer);
-	d->rpc_timer.data = d->idle_timer.data = d->probe_timer.data = d;
-	d->counted_handshake = 1;
-	hub->handshakes++;
-	d->next = hub->devices;
-	hub->devices = d;
-	d->tr->deadline(d, hub->cfg.handshake_timeout_ms,
-			"handshake did not finish in time");
-	dlog(CH_LOG_INFO, d, "device called (%s)", d->tr->name);
-}
-
-int device_start(struct hub *hub, int fd, const char *peer,
-		 const struct sockaddr *sa)
-{
-	struct device *d = device_alloc(hub, peer, sa, &ssh_transport, NULL);
-	int off = 0, r;
-	const char *nul = "/dev/null";
-
-	if (d == NULL) {
-		close(fd);
-		return CH_ERR_NOMEM;
-	}
-	if ((d->ssh = ssh_new()) == NULL) {
-		close(fd);
-		free(d);
-		return CH_ERR_NOMEM;
-	}
-	/* The fd stays ours (see device_close). No ~/.ssh/config or
-	 * known_hosts: identity is the registry's. */
-	if (ssh_options_set(d->ssh, SSH_OPTIONS_FD, &fd) != SSH_OK ||
-	    ssh_options_set(d->ssh, SSH_OPTIONS_PROCESS_CONFIG, &off) != SSH_OK ||
-	    ssh_options_set(d->ssh, SSH_OPTIONS_KNOWNHOSTS, nul) != SSH_OK ||
-	    ssh_options_set(d->ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, nul) != SSH_OK ||
-	    ssh_options_set(d->ssh, SSH_OPTIONS_USER, hub->cfg.user) != SSH_OK) {
-		dlog(CH_LOG_ERROR, d, "cannot set up SSH: %s",
-		     ssh_get_error(d->ssh));
-		ssh_free(d->ssh);
-		close(fd);
-		free(d);
-		return CH_ERR_SSH;
-	}
-	ssh_set_message_callback(d->ssh, refuse_message, d);
-	ssh_set_blocking(d->ssh, 0);
-	if ((r = ch_sshio_start(&d->io, hub->loop, d->ssh, fd, &device_io_cb,
-				d)) != CH_OK) {
-		ssh_free(d->ssh);	/* not connected yet: leaves fd alone */
-		close(fd);
-		free(d);
-		return r;
-	}
-	device_attach(d);
-	step(d);
-	if (d->state != DEV_CLOSED)
-		ch_sshio_rearm(&d->io);
-	return CH_OK;
-}
+struct device *device_next(const struct device *d) { return d->next; }
+void device_set_next(struct device *d, struct device *next) { d->next = next; }

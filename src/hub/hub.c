@@ -1,8 +1,6 @@
-/* hub.c - the hub's core: starting and stopping its listeners, control
- * socket and devices; the door in front of every device (blocked
- * sources, the handshake limit); the live devices and the event log.
- * Admission is admission.c, the operator commands api/, the job runner
- * jobs.c.
+/* hub.c - the hub's core: the live devices and the event log. Starting
+ * and stopping is service.c, admission admission.c, the operator
+ * commands api/, the job runner jobs.c.
  */
 #include "hub/hub.h"
 
@@ -13,8 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hub/blocklist.h"
-#include "hub/listener.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 
@@ -37,87 +33,24 @@ void hub_event(struct hub *hub, const char *fp, const char *kind,
 	ch_store_event_add(hub->store, fp, kind, detail, hub_now_s());
 }
 
-/* A connection accepted on a listener: refused cheaply, before any
- * cryptography, when its source is blocked or too many handshakes are in
- * progress (RFC 8071 5: DoS through expensive handshakes); else a device
- * over SSH or TLS, by the listener. */
-static void on_accepted(void *ctx, struct listener *l, int fd,
-			const char *peer, const struct sockaddr *sa)
+void hub_link_device(struct hub *hub, struct device *d)
 {
-	struct hub *hub = ctx;
-	uint64_t refused;
-	int one = 1;
-
-	if (blocklist_blocked(hub->blocklist, sa, hub_now_s())) {
-		if (listener_refused(l) % 1000 == 0)
-			ch_info("listener %s: %s is blocked, refused",
-				listener_addr(l), peer);
-		close(fd);
-		return;
-	}
-	if (hub->handshakes >= hub->cfg.max_handshakes) {
-		if ((refused = listener_refused(l)) % 1000 == 0)
-			ch_warn("listener %s: %zu handshakes in progress, "
-				"refusing %s (%llu refused)", listener_addr(l),
-				hub->handshakes, peer,
-				(unsigned long long)refused + 1);
-		close(fd);
-		return;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (listener_tls(l))
-		tlsdev_start(hub, fd, peer, sa);
-	else
-		device_start(hub, fd, peer, sa);
+	device_set_next(d, hub->devices);
+	hub->devices = d;
 }
 
-static struct listener_ops listener_ops = {
-	.accepted = on_accepted,
-};
-
-/* ---- start and stop ---- */
-
-int hub_start(struct hub *hub, const struct hub_ctl_ops *api)
+void hub_unlink_device(struct hub *hub, struct device *d)
 {
-	const struct hub_listen *ep;
-	char path[4096];
-	int r;
+	struct device *p;
 
-	listener_ops.ctx = hub;
-	for (size_t i = 0; i < hub->cfg.nlisten; i++) {
-		ep = &hub->cfg.listen[i];
-		if ((r = listener_open(hub->loop, ep->host, ep->port, 0,
-				       &listener_ops, &hub->listeners)) != CH_OK)
-			return r;
-	}
-	for (size_t i = 0; i < hub->cfg.nlisten_tls; i++) {
-		ep = &hub->cfg.listen_tls[i];
-		if ((r = listener_open(hub->loop, ep->host, ep->port, 1,
-				       &listener_ops, &hub->listeners)) != CH_OK)
-			return r;
-	}
-	snprintf(path, sizeof(path), "%s/hub.sock", hub->cfg.state_dir);
-	if ((r = hub_ctl_start(hub->loop, path, api, &hub->ctl)) != CH_OK) {
-		ch_error("control socket %s: %s", path, r == CH_ERR_EXISTS
-			 ? "another hub is running on this state directory"
-			 : ch_strerror(r));
-		return r;
-	}
-	return CH_OK;
-}
-
-void hub_stop(struct hub *hub)
-{
-	if (hub->stopping)
+	if (hub->devices == d) {
+		hub->devices = device_next(d);
 		return;
-	hub->stopping = 1;
-	listener_close_all(&hub->listeners);
-	/* The API answers the operators waiting for jobs first (ops->stop),
-	 * before the devices' closing can settle those jobs. */
-	if (hub->ctl) {
-		hub_ctl_stop(hub->ctl);
-		hub->ctl = NULL;
 	}
-	while (hub->devices)
-		device_close(hub->devices, "hub shutting down");
+	for (p = hub->devices; p; p = device_next(p)) {
+		if (device_next(p) == d) {
+			device_set_next(p, device_next(d));
+			return;
+		}
+	}
 }

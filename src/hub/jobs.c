@@ -71,6 +71,7 @@ struct job_run {
 	char error[512];	/* set when the job fails */
 	uv_timer_t soak;
 	int soak_init;
+	struct job_run *next;	/* hub->runs */
 };
 
 struct job_waiter {
@@ -211,6 +212,28 @@ static void on_soak_closed(uv_handle_t *h)
 	run_free(h->data);
 }
 
+static struct job_run *run_of(struct hub *hub, const struct device *d)
+{
+	for (struct job_run *r = hub->runs; r; r = r->next)
+		if (r->d == d)
+			return r;
+	return NULL;
+}
+
+static void run_unlink(struct job_run *run)
+{
+	for (struct job_run **pp = &run->hub->runs; *pp; pp = &(*pp)->next)
+		if (*pp == run) {
+			*pp = run->next;
+			return;
+		}
+}
+
+int jobs_running_on(struct hub *hub, const struct device *d)
+{
+	return run_of(hub, d) != NULL;
+}
+
 /* Records the outcome, frees the run, and starts the device's next job. */
 static void run_end(struct job_run *run, int state)
 {
@@ -237,8 +260,7 @@ static void run_end(struct job_run *run, int state)
 	       run->error[0] ? ": " : "", run->error);
 	if (state == CH_JOB_IN_DOUBT && run->rec.read_only)
 		ch_store_job_requeue(hub->store, id);	/* harmless to redo */
-	if (d)
-		device_set_job(d, NULL);
+	run_unlink(run);
 	jobs_notify(hub, id);
 	if (run->soak_init)
 		uv_close((uv_handle_t *)&run->soak, on_soak_closed);
@@ -263,6 +285,22 @@ static void on_soak(uv_timer_t *t)
 
 	run->step = ST_CONFIRM;
 	step_send(run);
+}
+
+void jobs_device_gone(struct hub *hub, struct device *d)
+{
+	struct job_run *run = run_of(hub, d);
+
+	/* with an rpc out, its done() ends the run; only the soak waits
+	 * with none */
+	if (run == NULL || run->step != ST_SOAK)
+		return;
+	uv_timer_stop(&run->soak);
+	run->d = NULL;
+	fail_at(run, "device went away before the change was confirmed; it "
+		"rolls back by itself when the confirm-timeout expires",
+		device_close_reason(d));
+	run_end(run, CH_JOB_IN_DOUBT);
 }
 
 static void keep_reply(struct job_run *run, const char *reply, size_t len)
@@ -487,7 +525,7 @@ void jobs_kick(struct hub *hub, const char *fp)
 	struct job_run *run;
 	int m, rollback;
 
-	if (d == NULL || device_job(d) != NULL || hub->stopping)
+	if (d == NULL || run_of(hub, d) != NULL || hub->stopping)
 		return;
 	if ((run = calloc(1, sizeof(*run))) == NULL)
 		return;
@@ -501,7 +539,8 @@ void jobs_kick(struct hub *hub, const char *fp)
 		device_touch(d);	/* nothing to do: idle from now */
 		return;
 	}
-	device_set_job(d, run);
+	run->next = hub->runs;
+	hub->runs = run;
 	ch_info("device=%s job=%lld %s: started", fp,
 		(long long)run->rec.id, run->rec.kind);
 	{

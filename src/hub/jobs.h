@@ -13,6 +13,7 @@
 #include "hub/registry/store.h"
 
 struct hub;
+struct device;
 
 /* A job was queued for fp, or the device became ready: run what is due. */
 void jobs_kick(struct hub *hub, const char *fp);
@@ -27,6 +28,12 @@ json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full);
 /* A registry time as the API shows it: ISO 8601 UTC, or null for 0 (a
  * new reference). */
 json_t *jobs_time_json(int64_t t);
+/* 1 while a job runs on d (between its rpcs too: not idle). */
+int jobs_running_on(struct hub *hub, const struct device *d);
+/* d is gone: a job waiting on it with no rpc out (the soak before a
+ * confirming commit) ends in doubt now; one with an rpc out ends when
+ * that rpc fails. */
+void jobs_device_gone(struct hub *hub, struct device *d);
 /* Hub stopping: waiters get an error, running jobs are abandoned (they
  * become in-doubt at the next start). */
 void jobs_stop(struct hub *hub);

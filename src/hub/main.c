@@ -14,6 +14,7 @@
 #include "hub/api/api.h"
 #include "hub/blocklist.h"
 #include "hub/hub.h"
+#include "hub/service.h"
 #include "common/cliutil.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
@@ -329,7 +330,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct hub *hub = h->data;
 
 	ch_info("signal %d: shutting down", signum);
-	hub_stop(hub);
+	service_stop(hub);
 	uv_close((uv_handle_t *)&sig_int, NULL);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_hup, NULL);
@@ -433,8 +434,8 @@ int main(int argc, char **argv)
 
 	hub.loop = uv_default_loop();
 	hub.next_conn_id = 1;
-	if (hub_start(&hub, api_ops(&hub)) != CH_OK) {
-		hub_stop(&hub);
+	if (service_start(&hub, api_ops(&hub)) != CH_OK) {
+		service_stop(&hub);
 		uv_run(hub.loop, UV_RUN_DEFAULT);
 		goto out;
 	}

@@ -134,7 +134,10 @@ static int on_data(ssh_session session, ssh_channel ch, void *data,
 			ss->refused = 1;
 		return (int)len;
 	}
-	if (ss->paused) {
+	/* paused, or a client's stream whose request is not answered yet
+	 * (a server may send before its success reply: the hello of a
+	 * netconf subsystem does) */
+	if (ss->paused || ss->state != SS_OPEN) {
 		ss->held = 1;
 		return 0;	/* stays in libssh's buffer; window closes */
 	}

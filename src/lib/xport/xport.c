@@ -104,8 +104,11 @@ void ch_xport_close(struct ch_xport *x, const char *why)
 	x->closing = 1;
 	x->why = why ? why : "closed";
 	x->impl->deadline(x, 0, NULL);
-	for (struct ch_stream *s = x->streams; s; s = s->next)
+	for (struct ch_stream *s = x->streams; s; s = s->next) {
+		if (s->why[0] == '\0')	/* the streams end for its reason */
+			snprintf(s->why, sizeof(s->why), "%s", x->why);
 		stream_close(s, 1);
+	}
 	ch_xport_kick(x);
 }
 
