@@ -15,6 +15,7 @@
 #include "lib/core/buf.h"
 #include "lib/core/err.h"
 #include "lib/nc/frame.h"
+#include "piece.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,19 +71,6 @@ out:
 	ch_buf_cleanup(&out);
 }
 
-/* Piece length for the next ch_frame_feed() call. */
-static size_t piece(unsigned int pattern, size_t i, size_t left)
-{
-	static const size_t fixed[] = { (size_t)-1, 1, 2, 3, 7, 64, 0, 4096 };
-	size_t n;
-
-	if (pattern == 6)	/* 1..13, varying along the stream */
-		n = 1 + (i * 7 + 3) % 13;
-	else
-		n = fixed[pattern];
-	return n < left ? n : left;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ch_frame *f;
@@ -105,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ch_frame_set_mode(f, (ctl & 1) ? CH_FRAME_CHUNKED : CH_FRAME_EOM);
 
 	for (i = 0; off < size && r == CH_OK; i++) {
-		len = piece(pattern, i, size - off);
+		len = fuzz_piece(pattern, i, size - off);
 		if ((r = ch_frame_feed(f, data + off, len)) != CH_OK)
 			break;
 		off += len;

@@ -375,20 +375,6 @@ static struct hub_ctl_req *enqueue(struct ctl_client *c)
 	return req;
 }
 
-static void bad_request(struct hub_ctl_req *req, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void bad_request(struct hub_ctl_req *req, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	hub_ctl_fail(req, "bad-request", msg);
-}
-
 static const char *json_kind(json_t *j)
 {
 	switch (json_typeof(j)) {
@@ -412,47 +398,90 @@ static bool blank(const char *p, size_t len)
 	return true;
 }
 
+static int bad_line(char *msg, size_t msg_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad_line(char *msg, size_t msg_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, msg_len, fmt, ap);
+	va_end(ap);
+	return CH_ERR_INVAL;
+}
+
+int hub_ctl_parse_line(const char *p, size_t len, unsigned long lineno,
+		       json_t **root, const char **cmd, char *msg,
+		       size_t msg_len)
+{
+	json_error_t jerr;
+	json_t *j, *c;
+	int r;
+
+	*root = NULL;
+	*cmd = NULL;
+	if (msg_len)
+		msg[0] = '\0';
+	if (blank(p, len))	/* tolerated, like an empty shell line */
+		return CH_ERR_AGAIN;
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	j = json_loadb(p, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+		       &jerr);
+	if (j == NULL)
+		return bad_line(msg, msg_len, "request line %lu: invalid JSON "
+				"at byte %d: %s", lineno, jerr.position,
+				jerr.text);
+	c = json_object_get(j, "cmd");
+	if (!json_is_object(j))
+		r = bad_line(msg, msg_len, "request line %lu: expected a JSON "
+			     "object such as {\"cmd\":\"devices\"}, got %s",
+			     lineno, json_kind(j));
+	else if (c == NULL)
+		r = bad_line(msg, msg_len, "request line %lu: the object has "
+			     "no \"cmd\" member naming the command", lineno);
+	else if (!json_is_string(c))
+		r = bad_line(msg, msg_len, "request line %lu: \"cmd\" must be "
+			     "a string, got %s", lineno, json_kind(c));
+	else if (json_string_length(c) == 0)
+		r = bad_line(msg, msg_len, "request line %lu: \"cmd\" is empty",
+			     lineno);
+	else
+		r = CH_OK;
+	if (r != CH_OK) {
+		json_decref(j);
+		return r;
+	}
+	*cmd = json_string_value(c);
+	*root = j;
+	return CH_OK;
+}
+
 /* One request line (without its '\n'). The line is parsed (copied) before
  * ops->handle runs; after handle returns the req may already be gone. */
 static void handle_line(struct ctl_client *c, const char *p, size_t len)
 {
 	struct hub_ctl_req *req;
-	json_error_t jerr;
-	json_t *root, *cmd;
+	char msg[CH_CTL_ERR_MAX];
+	const char *cmd;
+	json_t *root;
+	int r;
 
-	if (blank(p, len))	/* tolerated, like an empty shell line */
+	r = hub_ctl_parse_line(p, len, c->line, &root, &cmd, msg, sizeof(msg));
+	if (r == CH_ERR_AGAIN)
 		return;
-	if (len > 0 && p[len - 1] == '\r')
-		len--;
 	if ((req = enqueue(c)) == NULL) {
 		ch_error("ctl=%lu: out of memory for a request", c->id);
+		json_decref(root);
 		client_close(c);
 		return;
 	}
-	root = json_loadb(p, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			  &jerr);
-	if (root == NULL) {
-		bad_request(req, "request line %lu: invalid JSON at byte %d: "
-			    "%s", c->line, jerr.position, jerr.text);
+	if (r != CH_OK) {
+		hub_ctl_fail(req, "bad-request", msg);
 		return;
 	}
-	cmd = json_object_get(root, "cmd");
-	if (!json_is_object(root))
-		bad_request(req, "request line %lu: expected a JSON object "
-			    "such as {\"cmd\":\"devices\"}, got %s", c->line,
-			    json_kind(root));
-	else if (cmd == NULL)
-		bad_request(req, "request line %lu: the object has no \"cmd\" "
-			    "member naming the command", c->line);
-	else if (!json_is_string(cmd))
-		bad_request(req, "request line %lu: \"cmd\" must be a string, "
-			    "got %s", c->line, json_kind(cmd));
-	else if (json_string_length(cmd) == 0)
-		bad_request(req, "request line %lu: \"cmd\" is empty",
-			    c->line);
-	else
-		c->ctl->ops->handle(c->ctl->ops->ctx, req,
-				    json_string_value(cmd), root);
+	c->ctl->ops->handle(c->ctl->ops->ctx, req, cmd, root);
 	json_decref(root);
 }
 

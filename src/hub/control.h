@@ -35,6 +35,17 @@ struct hub_ctl_ops {
 	void (*stop)(void *ctx);
 };
 
+/* Parses one request line p[0..len) (without its '\n'; a trailing '\r'
+ * is dropped; lineno, counted from 1, is for the message). CH_OK: *root is
+ * the request object (new reference, json_decref it) and *cmd its
+ * non-empty "cmd" string (borrowed from *root). CH_ERR_AGAIN: a blank line
+ * (spaces, tabs, '\r'), nothing to answer. CH_ERR_INVAL: not a request,
+ * msg (msg_len bytes) says why for a bad-request answer. *root and *cmd
+ * are NULL unless CH_OK. Pure: no socket, no log. */
+int hub_ctl_parse_line(const char *p, size_t len, unsigned long lineno,
+		       json_t **root, const char **cmd, char *msg,
+		       size_t msg_len);
+
 /* Binds path (mode 0600; a stale socket file is replaced, a live one is
  * CH_ERR_EXISTS) and starts serving on loop. Borrows ops until stop. */
 int hub_ctl_start(uv_loop_t *loop, const char *path,

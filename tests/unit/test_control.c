@@ -327,6 +327,32 @@ static void test_malformed(void **state)
 	cl_close(&c);
 }
 
+/* The pure line parser the socket uses (and fuzz/ctlline_fuzz.c). */
+static void test_parse_line(void **state)
+{
+	char msg[CH_CTL_ERR_MAX];
+	const char *cmd;
+	json_t *root;
+
+	(void)state;
+	assert_int_equal(hub_ctl_parse_line(" \t\r", 3, 1, &root, &cmd, msg,
+					    sizeof(msg)), CH_ERR_AGAIN);
+	assert_null(root);
+	assert_null(cmd);
+	assert_int_equal(hub_ctl_parse_line("{\"cmd\":\"x\",\"a\":2}\r", 18,
+					    2, &root, &cmd, msg, sizeof(msg)),
+			 CH_OK);
+	assert_string_equal(cmd, "x");
+	assert_int_equal(json_integer_value(json_object_get(root, "a")), 2);
+	json_decref(root);
+	assert_int_equal(hub_ctl_parse_line("{\"cmd\":7}", 9, 3, &root, &cmd,
+					    msg, sizeof(msg)), CH_ERR_INVAL);
+	assert_null(root);
+	assert_null(cmd);
+	assert_string_equal(msg, "request line 3: \"cmd\" must be a string, "
+			    "got a number");
+}
+
 static void test_async_and_order(void **state)
 {
 	struct t *t = *state;
@@ -692,6 +718,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_socket_mode_and_echo),
 		T(test_malformed),
+		cmocka_unit_test(test_parse_line),
 		T(test_async_and_order),
 		T(test_client_leaves_first),
 		T(test_half_close),

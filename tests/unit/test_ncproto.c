@@ -130,6 +130,46 @@ static void test_base10_peer_keeps_eom(void **state)
 	ch_buf_cleanup(&se.wire);
 }
 
+/* The framing is what both offered, not what the peer offered (found by
+ * fuzz/ncsession_fuzz.c): an end offering only base:1.0 stays EOM when
+ * the peer offers base:1.1, and no base in common ends the session. */
+static void test_own_caps_count(void **state)
+{
+	static const char *const only11[] = { CH_NC_BASE11 };
+	struct end ce, se;
+	struct ch_nc *c, *s;
+
+	(void)state;
+	end_init(&ce);
+	end_init(&se);
+	c = ch_nc_new(CH_NC_CLIENT, 0, only10, 1, 0, &ops, &ce);
+	s = ch_nc_new(CH_NC_SERVER, 7, both, 2, 0, &ops, &se);
+	ch_nc_start(c);
+	ch_nc_start(s);
+	assert_int_equal(deliver(&se, c), CH_OK);
+	assert_true(ch_nc_ready(c));
+	assert_false(ch_nc_chunked(c));
+	ch_nc_free(c);
+	ch_nc_free(s);
+
+	c = ch_nc_new(CH_NC_CLIENT, 0, only10, 1, 0, &ops, &ce);
+	s = ch_nc_new(CH_NC_SERVER, 7, only11, 1, 0, &ops, &se);
+	ch_buf_reset(&ce.wire);
+	ch_buf_reset(&se.wire);
+	ch_nc_start(c);
+	ch_nc_start(s);
+	assert_int_equal(deliver(&ce, s), CH_ERR_PROTO);
+	assert_false(ch_nc_ready(s));
+	assert_string_equal(ch_nc_error(s),
+			    "hello refused: no common NETCONF base version");
+	assert_int_equal(deliver(&se, c), CH_ERR_PROTO);
+	assert_false(ch_nc_ready(c));
+	ch_nc_free(c);
+	ch_nc_free(s);
+	ch_buf_cleanup(&ce.wire);
+	ch_buf_cleanup(&se.wire);
+}
+
 /* The client's hello and its first chunked rpc arrive in one read, split
  * at every possible position: the engine must switch framing exactly at
  * the hello's end. */
@@ -248,6 +288,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_negotiates_chunked),
 		cmocka_unit_test(test_base10_peer_keeps_eom),
+		cmocka_unit_test(test_own_caps_count),
 		cmocka_unit_test(test_hello_and_rpc_split_everywhere),
 		cmocka_unit_test(test_session_id_rules),
 		cmocka_unit_test(test_garbage_and_limits),

@@ -115,6 +115,25 @@ static void test_round_first(void **state)
 	assert_int_equal(ch_round_first(CH_START_RANDOM, 0, 2, 8), 0);
 }
 
+/* February 29th only in leap years (found by fuzz/notiftime_fuzz.c:
+ * 2023-02-29 was read as March 1st). */
+static void test_parse_time_feb29(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(ch_sched_parse_time("2023-02-29T00:00:00Z", &ms),
+			 CH_ERR_INVAL);
+	assert_int_equal(ms, 0);
+	assert_int_equal(ch_sched_parse_time("1900-02-29T00:00:00Z", &ms),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_sched_parse_time("2000-02-29T00:00:00Z", &ms),
+			 CH_OK);
+	assert_int_equal(ms, 951782400000LL);
+	assert_int_equal(ch_sched_parse_time("2023-02-28T00:00:00Z", &ms),
+			 CH_OK);
+}
+
 static void test_parse_time(void **state)
 {
 	int64_t ms;
@@ -168,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_round_order),
 		cmocka_unit_test(test_round_first),
 		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_parse_time_feb29),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,6 +158,7 @@
 
 /* The control socket (hub/control). */
 #define CH_CTL_MAX_REQUEST (32u * 1024 * 1024) /* B, one request line */
+#define CH_CTL_ERR_MAX 512	/* bytes, the message of a bad request line */
 #define CH_CTL_MAX_CLIENTS 256	/* CLI connections at once */
 #define CH_CTL_IDLE_MS (10 * 60 * 1000) /* ms, a silent client is dropped */
 #define CH_CTL_READ_CHUNK (64u * 1024) /* B, one read from a client */

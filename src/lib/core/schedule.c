@@ -111,6 +111,8 @@ int ch_sched_parse_time(const char *s, int64_t *ms)
 	mi = digits(s + 14, 2);
 	sec = digits(s + 17, 2);
 	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && (y % 4 != 0 ||
+				    (y % 100 == 0 && y % 400 != 0))) ||
 	    h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
 		return CH_ERR_INVAL;	/* second 60, a leap second, is kept */
 	p = s + 19;

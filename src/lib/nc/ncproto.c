@@ -86,10 +86,10 @@ out:
 	return r;
 }
 
-static int has(char *const *caps, size_t n, const char *uri)
+static int has_cap(char *const *caps, size_t n, const char *cap)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(caps[i], uri) == 0)
+		if (strcmp(caps[i], cap) == 0)
 			return 1;
 	return 0;
 }
@@ -105,15 +105,15 @@ static int take_hello(struct ch_nc *nc, const char *msg, size_t len)
 	if (ch_hello_negotiate(&nc->peer, nc->role == CH_NC_SERVER, &chunked,
 			       &why) != CH_OK)
 		return fail(nc, CH_ERR_PROTO, "hello refused: ", why);
-	/* RFC 6242 4.1: chunked framing only when both hellos carry
-	 * base:1.1; ch_hello_negotiate looks at the peer's alone. */
-	if (chunked && !has(nc->caps, nc->ncaps, CH_NC_BASE11)) {
+	/* That read the peer's hello alone; the base version must be one
+	 * both offered (RFC 6241 8.1), base:1.1 framing only when both
+	 * offered it (RFC 6242 4.1). */
+	if (chunked && !has_cap(nc->caps, nc->ncaps, CH_NC_BASE11))
 		chunked = 0;
-		if (!has(nc->caps, nc->ncaps, CH_NC_BASE10) ||
-		    !has(nc->peer.caps, nc->peer.ncaps, CH_NC_BASE10))
-			return fail(nc, CH_ERR_PROTO, "hello refused: ",
-				    "no common NETCONF base version");
-	}
+	if (!chunked && (!has_cap(nc->caps, nc->ncaps, CH_NC_BASE10) ||
+			 !has_cap(nc->peer.caps, nc->peer.ncaps, CH_NC_BASE10)))
+		return fail(nc, CH_ERR_PROTO, "hello refused: ",
+			    "no common NETCONF base version");
 	if (chunked)
 		ch_frame_set_mode(nc->frame, CH_FRAME_CHUNKED);
 	nc->ready = 1;
