@@ -57,7 +57,7 @@ static void fuzz_cert(const uint8_t *data, size_t size)
 	const unsigned char *p = data;
 	X509 *c = d2i_X509(NULL, &p, (long)size);
 	char out[CH_CTN_NAME_MAX], why[CH_CTN_ERR_LEN];
-	char fp[CH_CERT_FP_LEN], sn[CH_CERT_SERIAL_MAX + 1];
+	char fp[CH_CERT_FP_LEN], sn[CH_SERIAL_MAX + 1];
 	struct ch_ctn_rule rules[6];
 	uint32_t id;
 	int r;
@@ -78,7 +78,7 @@ static void fuzz_cert(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (ch_cert_serial_number(c, sn, sizeof(sn)) == CH_OK) {
-		if (strlen(sn) == 0 || strlen(sn) > CH_CERT_SERIAL_MAX)
+		if (strlen(sn) == 0 || strlen(sn) > CH_SERIAL_MAX)
 			abort();
 	} else if (sn[0]) {
 		abort();

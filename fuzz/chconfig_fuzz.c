@@ -9,7 +9,7 @@
  * input that starts with "<config>" goes through chc_from_xml itself
  * instead (its own libyang context: slower, so only then). Checks: a
  * result within the CHC_* limits, every client with 1 to
- * CHC_MAX_ENDPOINTS endpoints, each with a host, a canonical text, and
+ * CH_CHC_MAX_ENDPOINTS endpoints, each with a host, a canonical text, and
  * findable by name; on error an empty result and a reason.
  */
 #include <stdint.h>
@@ -30,20 +30,20 @@ static void check_ok(const struct chc_config *c)
 {
 	int ssh = 0;
 
-	if (c->n > CHC_MAX_CLIENTS || (c->n && !c->present) ||
+	if (c->n > CH_CHC_MAX_CLIENTS || (c->n && !c->present) ||
 	    (c->n && c->clients == NULL))
 		abort();
 	for (size_t i = 0; i < c->n; i++) {
 		const struct chc_client *cl = &c->clients[i];
 
-		if (cl->neps < 1 || cl->neps > CHC_MAX_ENDPOINTS ||
+		if (cl->neps < 1 || cl->neps > CH_CHC_MAX_ENDPOINTS ||
 		    cl->canon == NULL || memchr(cl->name, 0, sizeof(cl->name))
 		    == NULL || chc_find(c, cl->name) == NULL)
 			abort();
 		for (size_t k = 0; k < cl->neps; k++) {
 			const struct chc_endpoint *e = &cl->eps[k];
 
-			if (e->host == NULL || e->nctn > CHC_MAX_CTN ||
+			if (e->host == NULL || e->nctn > CH_CHC_MAX_CTN ||
 			    (e->nctn && e->ctn == NULL) ||
 			    (e->transport != CHC_SSH &&
 			     e->transport != CHC_TLS) ||
