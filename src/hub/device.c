@@ -572,12 +572,6 @@ void device_set_presented(struct device *d, const char *id)
 	snprintf(d->fp, sizeof(d->fp), "%s", id);
 }
 
-char *device_reason_buf(struct device *d, size_t *len)
-{
-	*len = sizeof(d->reason_buf);
-	return d->reason_buf;
-}
-
 const char *device_key(const struct device *d) { return d->key; }
 const char *device_fingerprint(const struct device *d) { return d->fp; }
 const char *device_peer(const struct device *d) { return d->peer; }
@@ -587,15 +581,6 @@ int device_admitted(const struct device *d) { return d->admitted; }
 int device_is_ready(const struct device *d) { return d->ready && !d->gone; }
 int device_was_ready(const struct device *d) { return d->was_ready; }
 const char *device_close_reason(const struct device *d) { return d->reason; }
-const char *device_transport(const struct device *d)
-{
-	return d->tls ? "tls" : "ssh";
-}
-
-int device_is_authenticated(const struct device *d)
-{
-	return d->authenticated && !d->gone;
-}
 
 const struct sockaddr *device_addr(const struct device *d)
 {

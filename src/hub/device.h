@@ -47,7 +47,7 @@ struct device_id {
 
 struct device_owner {
 	/* Admission (C5-C7): CH_OK lets the device go on; otherwise *why
-	 * (static, or a buffer of d: device_reason_buf) is the refusal. */
+	 * (static text) is the refusal. */
 	int (*admit)(void *ctx, struct device *d, const struct device_id *id,
 		     const char **why);
 	/* A TLS handshake refused: detail names why and what the device
@@ -116,18 +116,14 @@ const char *device_key(const struct device *d);
 /* What it presented (host key fingerprint, serial or certificate). */
 void device_set_presented(struct device *d, const char *id);
 const char *device_fingerprint(const struct device *d);
-/* A buffer of the device for a refusal built at run time. */
-char *device_reason_buf(struct device *d, size_t *len);
 const char *device_peer(const struct device *d);
 const struct sockaddr *device_addr(const struct device *d);
 unsigned device_conn_id(const struct device *d);
 const struct ch_logctx *device_log(const struct device *d);
 int device_admitted(const struct device *d);
 int device_is_ready(const struct device *d);
-int device_is_authenticated(const struct device *d);
 int device_was_ready(const struct device *d);
 const char *device_close_reason(const struct device *d);
-const char *device_transport(const struct device *d);	/* "ssh", "tls" */
 
 /* The owner's list of live devices. */
 struct device *device_next(const struct device *d);

@@ -50,6 +50,15 @@
 #define CH_TLS_MAX_FILES 16		/* CA or CRL files in one context */
 #define CH_TLS_KEEPALIVE_MIN_MS 1000	/* TCP keep-alive granularity */
 
+/* ---- streams on a connection (lib/xport/xport.h, lib/nc/session.h) ---- */
+#define CH_STREAM_OUT_MAX (64u * 1024 * 1024) /* B, unsent bytes per stream: a peer that stops reading one channel holds this much at most */
+#define CH_STREAM_READ_CHUNK (64u * 1024) /* B, one delivery of a stream's data */
+#define CH_STREAM_CLOSE_FLUSH_MS (5 * 1000) /* ms, a polite close of a TLS or fd stream waits this long for its queue */
+#define CH_XPORT_MAX_STREAMS 64	/* channels per connection, unless the owner says */
+#define CH_XPORT_MAX_AUTH_TRIES 6 /* keys an SSH client may offer, as OpenSSH's MaxAuthTries */
+#define CH_NCS_MAX_PENDING 64	/* rpcs a NETCONF client keeps outstanding, unless the owner says */
+#define CH_NCS_CLOSE_WAIT_MS (5 * 1000) /* ms, our <close-session> must be answered in this */
+
 /* ---- files, keys, certificates (lib/core, lib/id, lib/net) ---- */
 #define CH_FILE_MAX (256u * 1024 * 1024) /* B, largest file ch_file_read takes */
 #define CH_KEY_FILE_MAX (64u * 1024) /* B, a private key file: OpenSSH's are < 4 kB */
@@ -128,16 +137,13 @@
 #define CH_HUB_LISTEN_BACKLOG 1024 /* listen(2): bursts of devices calling at once */
 #define CH_HUB_ACCEPT_BATCH 64	/* accepts per wake-up */
 #define CH_HUB_ACCEPT_PAUSE_MS 1000 /* ms, after EMFILE: let connections drain */
-#define CH_HUB_READ_CHUNK 65536	/* B, one read from a device */
 #define CH_HUB_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* ms, accept -> NETCONF hello */
 #define CH_HUB_HANDSHAKE_TIMEOUT_MAX_S 3600 /* s, largest --handshake-timeout */
 #define CH_HUB_MAX_HANDSHAKES 512 /* concurrent unauthenticated devices */
 #define CH_HUB_MAX_HANDSHAKES_LIMIT 100000 /* largest --max-handshakes */
 #define CH_HUB_RPC_TIMEOUT_MS (120 * 1000) /* ms, an operator's rpc on a device */
 #define CH_HUB_RPC_TIMEOUT_MAX_S CH_DAY_S /* s, largest --rpc-timeout */
-#define CH_HUB_RPC_TICK_MS 1000	/* ms, how often outstanding rpcs are checked */
 #define CH_HUB_MAX_PENDING_RPC 64 /* outstanding rpcs per device */
-#define CH_HUB_CLOSE_WAIT_MS 5000 /* ms, a device must end the session after <close-session> */
 #define CH_HUB_KEEPALIVE_MAX_S CH_DAY_S /* s, largest --keepalive */
 #define CH_HUB_KEEPALIVE_COUNT_MAX 1000 /* largest --keepalive-count */
 #define CH_HUB_CONFIRM_TIMEOUT_S 120 /* s, confirmed-commit rollback timer */

@@ -42,14 +42,12 @@
 
 #include <uv.h>
 
+#include "lib/core/limits.h"
 #include "lib/nc/msg.h"
 #include "lib/nc/ncproto.h"
 #include "lib/xport/xport.h"
 
-#define CH_NCS_MAX_PENDING 64		/* default cap of pending rpcs */
-/* A client's <close-session> (ch_ncs_close_session) must be answered
- * within this, or the session is cut. */
-#define CH_NCS_CLOSE_WAIT_MS (5 * 1000)
+/* CH_NCS_MAX_PENDING, CH_NCS_CLOSE_WAIT_MS: lib/core/limits.h */
 #define CH_NCS_WHY_MAX 256		/* the reason's text */
 
 struct ch_ncs;

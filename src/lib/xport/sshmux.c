@@ -48,7 +48,6 @@
 #include "lib/id/sshkey.h"
 #include "lib/xport/sshio.h"
 
-#define SSHMUX_MAX_AUTH_TRIES 6		/* keys a peer may offer */
 
 enum sx_state {
 	SX_KEX,		/* banner and key exchange */
@@ -1004,7 +1003,7 @@ static int sx_new(uv_loop_t *loop, int fd, enum ch_xport_role role,
 	sx->fd = fd;
 	set_nonblocking(fd);
 	sx->max_auth_tries = o->max_auth_tries ? o->max_auth_tries
-					       : SSHMUX_MAX_AUTH_TRIES;
+					       : CH_XPORT_MAX_AUTH_TRIES;
 	*xp = x;
 	*sxp = sx;
 	return CH_OK;

@@ -60,16 +60,11 @@
 #include <openssl/x509.h>
 #include <uv.h>
 
+#include "lib/core/limits.h"	/* CH_STREAM_*, CH_XPORT_* */
 #include "lib/core/log.h"
 
-#define CH_STREAM_OUT_MAX (64u * 1024 * 1024)	/* unsent bytes per stream */
-#define CH_STREAM_READ_CHUNK (64u * 1024)	/* one delivery of data */
-#define CH_XPORT_MAX_STREAMS 64		/* default cap per connection */
 #define CH_STREAM_NAME_MAX 256		/* subsystem, exec command, host */
 #define CH_STREAM_TERM_MAX 64		/* pty-req TERM */
-/* A non-hard close of a TLS or fd stream waits this long for its queue
- * to go out before the connection is cut. */
-#define CH_STREAM_CLOSE_FLUSH_MS (5 * 1000)
 
 struct ch_xport;
 struct ch_stream;
