@@ -1,5 +1,5 @@
-/* test_xport_ssh.c - the SSH transport, both roles, over a real socket
- * pair in one loop: identify in both directions, several channels of
+/* test_xport_ssh.c - the SSH transport, both roles, over a real loopback
+ * TCP connection in one loop: identify in both directions, several channels of
  * several types on one connection with interleaved traffic, a stalled
  * channel that does not block the others, refusals, the cap, exit status,
  * direct-tcpip. */
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -198,6 +200,25 @@ static void run_cond(int (*cond)(void))
 	}
 }
 
+/* A real loopback TCP connection: sv[0] the accepted end (the device's
+ * role is the server's, whichever end dialled). */
+static void tcp_pair(int sv[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
+	sv[1] = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(sv[1], (struct sockaddr *)&a, sizeof(a)), 0);
+	sv[0] = accept(l, NULL, NULL);
+	assert_true(sv[0] >= 0);
+	close(l);
+}
+
 static void start_pair(uint32_t max_streams)
 {
 	int sv[2];
@@ -207,7 +228,7 @@ static void start_pair(uint32_t max_streams)
 	struct ch_xport_opts so = { .log = &srv_log, .bind = bind_,
 				    .max_streams = max_streams };
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	tcp_pair(sv);
 	assert_int_equal(ch_xport_ssh_server_start(&loop, sv[0], &so, &ops,
 						   &srv, &srv.x), CH_OK);
 	assert_int_equal(ch_xport_ssh_client_start(&loop, sv[1], &co, &ops,
