@@ -94,6 +94,7 @@ struct agent {
 	 * of <notification>); NULL without notifications. */
 	void (*notify)(struct agent *ag, const char *xml, size_t len);
 	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
+	unsigned next_conn_id;		/* connections, in logs */
 	int stopping;
 };
 

@@ -35,10 +35,6 @@ struct agent_conn {
 	void *done_ctx;
 };
 
-/* conn=N for SSH, conn=TN for TLS in the logs of older versions; one
- * numbering now, the transport named where the connection starts. */
-static unsigned next_conn_id = 1;
-
 static int identify_ssh(struct agent_conn *c, const struct ch_peer_id *id,
 			const char **why)
 {
@@ -282,7 +278,9 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 	c->keepalive_ms = p->tls ? 0 : p->keepalive_ms;
 	c->keepalive_count = p->keepalive_count;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	c->log.conn = next_conn_id++;
+	/* one numbering for SSH and TLS; the transport is named where the
+	 * connection starts */
+	c->log.conn = ++ag->next_conn_id;
 	c->log.peer = c->peer;
 	o.log = &c->log;
 	if (p->tls) {

@@ -63,7 +63,7 @@ static void dev_gone(void *ctx, struct device *d)
 	admission_gone(hub, d);		/* the registry records why */
 }
 
-static struct device_owner device_owner = {
+static const struct device_owner device_owner = {
 	.admit = dev_admit,
 	.refused = dev_refused,
 	.handshake_done = dev_handshake_done,
@@ -94,6 +94,7 @@ static void on_accepted(void *ctx, struct listener *l, int fd,
 		.idle_close_s = hub->cfg.idle_close_s,
 		.max_message = hub->cfg.max_message,
 	};
+	struct device_owner owner = device_owner;
 	struct device *d;
 	int one = 1;
 
@@ -113,8 +114,8 @@ static void on_accepted(void *ctx, struct listener *l, int fd,
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	device_owner.ctx = hub;
-	if (device_start(&cfg, &device_owner, fd, listener_tls(l), peer, sa,
+	owner.ctx = hub;
+	if (device_start(&cfg, &owner, fd, listener_tls(l), peer, sa,
 			 hub->next_conn_id++, &d) != CH_OK)
 		return;		/* fd closed, logged */
 	hub->handshakes++;
