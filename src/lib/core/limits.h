@@ -40,15 +40,15 @@
 #define CH_NC_HELLO_TIMEOUT_MS (30 * 1000) /* ms, a session's hello is due (owners' timers) */
 #define CH_NOTIF_MAX CH_XML_MAX_SIZE /* B, one notification's content: a filter must parse it */
 
-/* ---- transports (lib/xport: sshio.h and tls.h define the same, to go) ---- */
-#define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* RFC 9644 keepalives max-wait */
+/* ---- transports (lib/xport: sshio.h, tls.h) ---- */
+#define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* ms, RFC 9644 keepalives max-wait */
 #define CH_SSH_KEEPALIVE_COUNT 3	/* ... and max-attempts */
-#define CH_CHANOUT_MAX (64u * 1024 * 1024) /* unsent bytes per channel */
-#define CH_TLS_OUT_MAX (64u * 1024 * 1024)	/* queued, unsent bytes */
-#define CH_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* default stage deadline */
+#define CH_CHANOUT_MAX (64u * 1024 * 1024) /* B, unsent per SSH channel: a peer that does not read */
+#define CH_TLS_OUT_MAX (64u * 1024 * 1024) /* B, queued and unsent on one TLS session: the same */
+#define CH_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* ms, default stage deadline */
 #define CH_TLS_VERIFY_DEPTH 8		/* intermediates between leaf and anchor */
 #define CH_TLS_MAX_FILES 16		/* CA or CRL files in one context */
-#define CH_TLS_KEEPALIVE_MIN_MS 1000	/* TCP keep-alive granularity */
+#define CH_TLS_KEEPALIVE_MIN_MS 1000	/* ms, TCP keep-alive granularity */
 
 /* ---- streams on a connection (lib/xport/xport.h, lib/nc/session.h) ---- */
 #define CH_STREAM_OUT_MAX (64u * 1024 * 1024) /* B, unsent bytes per stream: a peer that stops reading one channel holds this much at most */
