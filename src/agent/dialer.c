@@ -2,7 +2,7 @@
  *
  * A round tries every endpoint once, round robin from the one
  * reconnect-strategy start-with names, each up to max-attempts times in
- * a row (AGENT_RETRY_DELAY_MS apart, jittered); an attempt resolves the
+ * a row (CH_AGENT_RETRY_DELAY_MS apart, jittered); an attempt resolves the
  * host name again (addresses change) and tries each address with a
  * max-wait connect deadline. The first TCP connection becomes the
  * call-home connection (SSH or TLS, as the endpoint says). When a round
@@ -74,7 +74,7 @@ struct dialer {
 	int idle_closed;		/* we closed it: idle-timeout */
 	int64_t anchor_ms;		/* periodic: epoch ms */
 	uint32_t failures;		/* rounds failed in a row */
-	struct agent_tls_cache tls_cache[CHC_MAX_ENDPOINTS];
+	struct agent_tls_cache tls_cache[CH_CHC_MAX_ENDPOINTS];
 	void (*stopped)(void *ctx);
 	void *stopped_ctx;
 	int handles;
@@ -118,7 +118,7 @@ static size_t last_load(struct dialer *d)
 	size_t len, found = CH_ROUND_NONE;
 
 	if (last_path(d, path, sizeof(path)) != CH_OK ||
-	    ch_file_read(path, AGENT_LAST_MAX, &data, &len) != CH_OK)
+	    ch_file_read(path, CH_AGENT_LAST_MAX, &data, &len) != CH_OK)
 		return CH_ROUND_NONE;
 	for (line = data; line && *line; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
@@ -145,8 +145,8 @@ static void last_save(struct dialer *d)
 
 	if (last_path(d, path, sizeof(path)) != CH_OK)
 		return;
-	ch_buf_init(&b, AGENT_LAST_MAX);
-	if (ch_file_read(path, AGENT_LAST_MAX, &data, &len) == CH_OK) {
+	ch_buf_init(&b, CH_AGENT_LAST_MAX);
+	if (ch_file_read(path, CH_AGENT_LAST_MAX, &data, &len) == CH_OK) {
 		for (line = data; line && *line; line = next) {
 			if ((next = strchr(line, '\n')) != NULL)
 				*next++ = '\0';
@@ -173,7 +173,7 @@ static void maybe_stopped(struct dialer *d)
 		if (d->addrs)
 			uv_freeaddrinfo(d->addrs);
 		d->addrs = NULL;
-		for (size_t k = 0; k < CHC_MAX_ENDPOINTS; k++)
+		for (size_t k = 0; k < CH_CHC_MAX_ENDPOINTS; k++)
 			agent_tls_cache_clear(&d->tls_cache[k]);
 		if (d->stopped)
 			d->stopped(d->stopped_ctx);
@@ -268,7 +268,7 @@ static void conn_ended(struct dialer *d, const struct agent_conn_result *res)
 		return;
 	}
 	d->failures = 0;
-	d->short_sessions = lasted < AGENT_STABLE_SESSION_MS
+	d->short_sessions = lasted < CH_AGENT_STABLE_SESSION_MS
 		? d->short_sessions + 1 : 0;
 	if (d->cl->periodic && graceful) {
 		ch_backoff_reset(&d->backoff);
@@ -593,8 +593,8 @@ static void next_attempt(struct dialer *d)
 		return;
 	}
 	/* A retry of the same endpoint: a little later. */
-	delay = AGENT_RETRY_DELAY_MS / 2 +
-		ch_backoff_random(&d->backoff, AGENT_RETRY_DELAY_MS / 2 + 1);
+	delay = CH_AGENT_RETRY_DELAY_MS / 2 +
+		ch_backoff_random(&d->backoff, CH_AGENT_RETRY_DELAY_MS / 2 + 1);
 	d->state = DIAL_IDLE;
 	uv_timer_start(&d->timer, on_retry_timer, delay, 0);
 }

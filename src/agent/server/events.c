@@ -162,7 +162,7 @@ void spec_init(const struct agent *ag, struct oncommit_spec *spec,
 	spec->prog = ag->cfg.on_commit;
 	spec->dir = ag->cfg.datastore_dir;
 	spec->timeout_ms = ag->cfg.on_commit_timeout_ms;
-	spec->msg_max = AGENT_ON_COMMIT_MSG_MAX;
+	spec->msg_max = CH_AGENT_ON_COMMIT_MSG_MAX;
 	spec->kind = kind;
 	spec->running = running;
 	spec->diff = diff;

@@ -170,7 +170,7 @@ int add_state(struct nc_server *s, char **data, size_t *len)
 	char *t;
 	int r;
 
-	ch_buf_init(&b, AGENT_RUNNING_MAX + 64);
+	ch_buf_init(&b, CH_AGENT_RUNNING_MAX + 64);
 	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
 	    (r = put_netconf_state(s, &b)) == CH_OK) {
 		*len = ch_buf_len(&b);

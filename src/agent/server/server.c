@@ -338,9 +338,9 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 	if (s->deferred == NULL)
 		return handle_one(s, msg, len, out, PASS_NORMAL, NULL);
 	/* Replies go in order (RFC 6241 4.1): this one waits too. */
-	if (s->nqueued >= AGENT_DEFERRED_MAX) {
+	if (s->nqueued >= CH_AGENT_DEFERRED_MAX) {
 		ch_warn("session-id=%u: more than %d rpcs behind a deferred "
-			"reply", s->session_id, AGENT_DEFERRED_MAX);
+			"reply", s->session_id, CH_AGENT_DEFERRED_MAX);
 		return CH_ERR_LIMIT;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
