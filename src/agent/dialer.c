@@ -40,7 +40,6 @@
 #include "lib/xport/tls.h"
 
 #define REASON_MAX 128
-#define NOTIF_MAX 1024
 
 enum dial_state {
 	DIAL_IDLE,		/* waiting: back-off, retry or period */
@@ -203,20 +202,28 @@ static void on_retry_timer(uv_timer_t *t)
 static void notify_unreachable(struct dialer *d, uint32_t delay)
 {
 	struct ch_buf b;
+	int r;
 
 	if (d->ag->notify == NULL)
 		return;
-	ch_buf_init(&b, NOTIF_MAX);
-	if (ch_buf_puts(&b, "<call-home-client-unreachable xmlns=\"" CHC_NS
-			"\"><client>") == CH_OK &&
-	    ch_xml_escape(&b, d->cl->name, strlen(d->cl->name)) == CH_OK &&
-	    ch_buf_printf(&b, "</client><rounds-failed>%u</rounds-failed>"
-			  "<next-round-in>%u</next-round-in><reason>",
-			  d->failures, delay) == CH_OK &&
-	    ch_xml_escape(&b, d->why, strlen(d->why)) == CH_OK &&
-	    ch_buf_puts(&b, "</reason></call-home-client-unreachable>") ==
-		    CH_OK)
+	ch_buf_init(&b, CH_AGENT_EVENT_NOTIF_MAX);
+	if ((r = ch_buf_puts(&b, "<call-home-client-unreachable xmlns=\""
+			     CHC_NS "\"><client>")) == CH_OK &&
+	    (r = ch_xml_escape(&b, d->cl->name, strlen(d->cl->name))) ==
+		    CH_OK &&
+	    (r = ch_buf_printf(&b, "</client><rounds-failed>%u"
+			       "</rounds-failed><next-round-in>%u"
+			       "</next-round-in><reason>", d->failures,
+			       delay)) == CH_OK &&
+	    (r = ch_xml_escape(&b, d->why, strlen(d->why))) == CH_OK &&
+	    (r = ch_buf_puts(&b, "</reason>"
+			     "</call-home-client-unreachable>")) == CH_OK)
 		d->ag->notify(d->ag, ch_buf_ptr(&b), ch_buf_len(&b));
+	else
+		ch_log_r(CH_LOG_ERROR, r, "client=%s call-home-client-"
+			 "unreachable not sent (CH_AGENT_EVENT_NOTIF_MAX is "
+			 "%u bytes)", d->cl->name,
+			 (unsigned)CH_AGENT_EVENT_NOTIF_MAX);
 	ch_buf_cleanup(&b);
 }
 

@@ -196,7 +196,7 @@ int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 	char name[PARAM_TEXT_MAX], rev[PARAM_TEXT_MAX], f[64];
 	char msg[PARAM_TEXT_MAX + 64];
 	const char *local;
-	struct ch_buf b;
+	struct ch_buf b, reply;
 	char *text = NULL;
 	size_t len, tail;
 	static const char data_end[] = "<data></data></rpc-reply>";
@@ -235,19 +235,24 @@ int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 				   "operation-failed",
 				   "cannot read the module's text");
 	/* The base reply's opening, with our own <data> in place of its
-	 * (base namespace) one. */
+	 * (base namespace) one; out takes the whole reply or nothing (a
+	 * reply over out's bound is answered too-big). */
 	ch_buf_init(&b, out->max);
+	ch_buf_init(&reply, out->max);
 	tail = sizeof(data_end) - 1;
 	if ((r = ch_reply_data(&b, rpc, "", 0)) == CH_OK &&
 	    (ch_buf_len(&b) < tail ||
 	     memcmp(ch_buf_ptr(&b) + ch_buf_len(&b) - tail, data_end, tail)))
 		r = CH_ERR_INVAL;
 	if (r == CH_OK &&
-	    (r = ch_buf_put(out, ch_buf_ptr(&b), ch_buf_len(&b) - tail)) ==
+	    (r = ch_buf_put(&reply, ch_buf_ptr(&b), ch_buf_len(&b) - tail)) ==
 		    CH_OK &&
-	    (r = ch_buf_puts(out, "<data xmlns=\"" MON_NS "\">")) == CH_OK &&
-	    (r = ch_xml_escape(out, text, len)) == CH_OK)
-		r = ch_buf_puts(out, "</data></rpc-reply>");
+	    (r = ch_buf_puts(&reply, "<data xmlns=\"" MON_NS "\">")) ==
+		    CH_OK &&
+	    (r = ch_xml_escape(&reply, text, len)) == CH_OK &&
+	    (r = ch_buf_puts(&reply, "</data></rpc-reply>")) == CH_OK)
+		r = ch_buf_put(out, ch_buf_ptr(&reply), ch_buf_len(&reply));
+	ch_buf_cleanup(&reply);
 	ch_buf_cleanup(&b);
 	free(text);
 	return r;

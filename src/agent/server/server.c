@@ -78,7 +78,7 @@ int nc_server_init(struct agent *ag)
 	ag->srv = srv;
 	srv->ag = ag;
 	srv->start_time = time(NULL);
-	ch_buf_init(&srv->rb.edits, (size_t)-1);
+	ch_buf_init(&srv->rb.edits, CH_DS_EDITS_MAX);
 	if (ag->ds != NULL) {
 		srv_monitor_init(srv);
 		dcaps = ch_ds_caps(ag->ds, &ndcaps);
@@ -236,7 +236,7 @@ static void drain_queue(struct nc_server *s)
 	struct queued *q;
 	int r;
 
-	ch_buf_init(&out, (size_t)-1);
+	ch_buf_init(&out, CH_AGENT_REPLY_MAX);
 	while (s->deferred == NULL && (q = s->queue) != NULL) {
 		s->queue = q->next;
 		s->nqueued--;
@@ -264,7 +264,7 @@ static void on_check_done(void *ctx, const struct oncommit_result *res)
 
 	s->hook = NULL;
 	s->deferred = NULL;
-	ch_buf_init(&out, (size_t)-1);
+	ch_buf_init(&out, CH_AGENT_REPLY_MAX);
 	if (res->accepted) {
 		ch_info("session-id=%u: the on-commit program accepted the "
 			"change", s->session_id);
@@ -357,6 +357,21 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 	s->qtail = &q->next;
 	s->nqueued++;
 	return CH_OK;
+}
+
+/* The reply to rpc would be over out's bound (CH_AGENT_REPLY_MAX; out
+ * is unchanged): a too-big rpc-error instead, and the session goes on.
+ * When even that does not fit (the rpc's own attributes, which every
+ * reply repeats, are too big) CH_ERR_LIMIT ends the session. */
+static int reply_too_big(struct nc_server *s, const struct ch_rpc *rpc,
+			 struct ch_buf *out)
+{
+	ch_log_rl(CH_LOG_WARN, "session-id=%u message-id=%s: the reply to "
+		  "<%s> is over %zu bytes: answered too-big", s->session_id,
+		  rpc->message_id, rpc->op_name, out->max);
+	return reply_error(s, out, rpc, "application", "too-big",
+			   "the reply would be larger than this device "
+			   "sends");
 }
 
 /* One rpc. PASS_NORMAL: a change of running, with --on-commit, is
@@ -468,6 +483,8 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 					"program could not be run");
 		}
 	}
+	if (r == CH_ERR_LIMIT)
+		r = reply_too_big(s, rpc, out);
 out:
 	if (bad) {
 		s->in_bad_rpcs++;
@@ -488,7 +505,7 @@ int nc_server_serve(struct nc_server *s, struct ch_nc *nc, const char *msg,
 	struct ch_buf reply;
 	int r, rs;
 
-	ch_buf_init(&reply, (size_t)-1);
+	ch_buf_init(&reply, CH_AGENT_REPLY_MAX);
 	r = nc_server_handle(s, msg, len, &reply);
 	if (ch_buf_len(&reply) &&
 	    (rs = ch_nc_send(nc, ch_buf_ptr(&reply), ch_buf_len(&reply))))

@@ -97,6 +97,8 @@
 #define CH_AGENT_MINUTE_MS (60 * 1000) /* ms, one period minute; largest --minute-ms */
 #define CH_AGENT_LAST_MAX (64u * 1024) /* B, the last-connected file */
 #define CH_AGENT_RUNNING_MAX (64u * 1024 * 1024) /* B, the running configuration as text */
+#define CH_AGENT_REPLY_MAX (CH_AGENT_RUNNING_MAX + CH_FRAME_MAX_MSG_DEFAULT) /* B, one rpc-reply: running and state, and the <rpc>'s attributes it repeats; over it: too-big */
+#define CH_AGENT_EVENT_NOTIF_MAX 4096 /* B, one of the agent's own notifications: a client's name and a reason, escaped */
 #define CH_AGENT_NOTIF_LOG_MAX 1000 /* notifications kept for replay */
 #define CH_AGENT_NOTIF_LOG_BYTES (1024u * 1024) /* B, ... and their bytes */
 #define CH_AGENT_ON_COMMIT_TIMEOUT_MS (30 * 1000) /* ms, --on-commit PROG is killed after */
@@ -127,6 +129,7 @@
 #define CH_DS_MAX_MODULES 64	/* --module flags */
 #define CH_DS_MAX_FEATURES 64	/* features per --module */
 #define CH_DS_FILE_MAX (64u * 1024 * 1024) /* B, one datastore file */
+#define CH_DS_EDITS_MAX CH_DS_FILE_MAX /* B, the RFC 6470 <edit>s of one change of running: a whole file's worth */
 #define CH_DS_CONFIRM_TIMEOUT_DEFAULT 600 /* s, RFC 6241 8.4.5.1 */
 #define CH_DS_PERSIST_MAX 256	/* B, a <persist> token */
 #define CH_DS_PATH_DEPTH_MAX 64	/* levels in a change's target */
