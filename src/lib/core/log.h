@@ -64,16 +64,20 @@ void ch_log_write_errno(int level, int e, const char *fmt, ...)
 /* ---- lines about one connection (E2) ----
  *
  * Every line that concerns a connection starts the same way:
- *   conn=N peer=ADDR device=ID chan=K <message>
- * device= appears once the peer is known to be a device (the hub; "?"
- * before it identified itself), chan= when the line is about one channel
- * of the connection. The owner embeds a ch_logctx and keeps its strings
- * alive; a lower layer logs through the owner's context. */
+ *   client=NAME conn=N peer=ADDR device=ID chan=K <message>
+ * client= appears on the agent's lines about one of its netconf-clients
+ * (the manager it calls; its dialer has no connection between calls:
+ * conn=0 is then left out), device= once the peer is known to be a
+ * device (the hub; "?" before it identified itself), chan= when the line
+ * is about one channel of the connection. The owner embeds a ch_logctx
+ * and keeps its strings alive; a lower layer logs through the owner's
+ * context. */
 struct ch_logctx {
 	unsigned conn;		/* 0: not a connection */
 	const char *peer;	/* NULL: not shown */
 	const char *device;	/* NULL: not shown; "" shows "?" */
 	unsigned chan;		/* 0: not shown */
+	const char *client;	/* NULL: not shown */
 };
 
 void ch_clog_write(int level, const struct ch_logctx *c, int r,
