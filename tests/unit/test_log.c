@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "lib/core/err.h"
 #include "lib/core/limits.h"
@@ -196,6 +197,12 @@ static void test_errno_suffix(void **state)
 	ch_log_write_errno(CH_LOG_ERROR, EACCES, "bind");
 	snprintf(want, sizeof(want), "bind: %s\n", strerror(EACCES));
 	assert_string_equal(message(logged(c)), want);
+
+	/* a libuv code is a negative errno */
+	ch_log_uv(CH_LOG_ERROR, UV_EADDRINUSE, "listen on %d", 4334);
+	snprintf(want, sizeof(want), "listen on 4334: %s\n",
+		 strerror(EADDRINUSE));
+	assert_string_equal(message(logged(c)), want);
 }
 
 static int evaluated;
@@ -215,6 +222,7 @@ static void test_level_before_arguments(void **state)
 	ch_clog(CH_LOG_DEBUG, &ctx, "%d", touch());
 	ch_log_r(CH_LOG_DEBUG, CH_ERR_IO, "%d", touch());
 	ch_clog_rl(CH_LOG_DEBUG, &ctx, "%d", touch());
+	ch_log_uv(CH_LOG_DEBUG, UV_EBADF, "%d", touch());
 	assert_int_equal(evaluated, 0);
 	assert_string_equal(logged(c), "");
 }

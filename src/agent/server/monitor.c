@@ -43,8 +43,8 @@ void srv_monitor_init(struct nc_srv *srv)
 	if (has_module(ds, "ietf-netconf-monitoring"))
 		srv->monitoring = 1;
 	else if (access(AGENT_MONITORING_YANG, R_OK) != 0)
-		ch_info("ietf-netconf-monitoring not offered: %s: %s",
-			AGENT_MONITORING_YANG, strerror(errno));
+		ch_log_errno(CH_LOG_INFO, "ietf-netconf-monitoring not "
+			     "offered: %s", AGENT_MONITORING_YANG);
 	else if (ch_ds_load_module_file(ds, AGENT_MONITORING_YANG) == CH_OK)
 		srv->monitoring = 1;
 }

@@ -339,8 +339,9 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 		return handle_one(s, msg, len, out, PASS_NORMAL, NULL);
 	/* Replies go in order (RFC 6241 4.1): this one waits too. */
 	if (s->nqueued >= CH_AGENT_DEFERRED_MAX) {
-		ch_warn("session-id=%u: more than %d rpcs behind a deferred "
-			"reply", s->session_id, CH_AGENT_DEFERRED_MAX);
+		ch_log_rl(CH_LOG_WARN, "session-id=%u: more than %d rpcs "
+			  "behind a deferred reply", s->session_id,
+			  CH_AGENT_DEFERRED_MAX);
 		return CH_ERR_LIMIT;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
@@ -387,8 +388,9 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 	int r, bad = 1, gated = 0;
 
 	if (ch_rpc_parse(msg, len, &rpc) != CH_OK) {
-		ch_info("session-id=%u: malformed message (%zu bytes) "
-			"answered with malformed-message", s->session_id, len);
+		ch_log_rl(CH_LOG_INFO, "session-id=%u: malformed message "
+			  "(%zu bytes) answered with malformed-message",
+			  s->session_id, len);
 		r = reply_error(s, out, NULL, "rpc", "malformed-message",
 				"the message is not a well-formed <rpc> in the "
 				"NETCONF base namespace");

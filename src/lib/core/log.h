@@ -60,6 +60,12 @@ void ch_log_write_r(int level, int r, const char *fmt, ...)
 /* The same with an error number saved earlier (e, not errno). */
 void ch_log_write_errno(int level, int e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with a libuv error code: a negative errno on Unix
+ * (uv/errno.h); not for getaddrinfo's UV_EAI_*, which are not. */
+#define ch_log_uv(level, uvr, ...) do { \
+	if ((level) <= ch_log_threshold) \
+		ch_log_write_errno((level), -(uvr), __VA_ARGS__); \
+} while (0)
 
 /* ---- lines about one connection (E2) ----
  *
