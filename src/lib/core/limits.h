@@ -104,7 +104,6 @@
 #define CH_AGENT_ON_COMMIT_TIMEOUT_MS (30 * 1000) /* ms, --on-commit PROG is killed after */
 #define CH_AGENT_ON_COMMIT_MSG_MAX 1024 /* B, PROG's stderr in the rpc-error */
 #define CH_AGENT_DEFERRED_MAX 64 /* rpcs queued behind a deferred reply */
-#define CH_AGENT_TLS_CLOSE_FLUSH_MS (5 * 1000) /* ms, the manager must read a close-session reply */
 #define CH_AGENT_ONCOMMIT_POLL_MS 20 /* ms, polling PROG's exit on a rollback (the loop is held) */
 
 /* The call-home configuration (chconfig; YANG defaults of RFC 9643/9644). */

@@ -15,7 +15,6 @@
 
 #include "lib/core/limits.h"
 
-#define CH_CERT_SERIAL_MAX CH_SERIAL_MAX	/* old name: hub/tlsdev.c, fuzz/certmap_fuzz.c */
 #define CH_CERT_FP_LEN 200		/* "04:AB:...", up to SHA-512, + NUL */
 #define CH_CERT_SHA256_LEN 72		/* "SHA256:" + 64 hex + NUL */
 #define CH_CTN_FP_MAX (1 + EVP_MAX_MD_SIZE) /* hash-algorithm octet + hash */
