@@ -20,16 +20,7 @@
 #include "lib/xport/sshio.h"
 #include "lib/id/sshkey.h"
 
-/* Limits: lib/core/limits.h (CH_AGENT_*). The old names below are kept
- * only for agent.c, dialer.c and server.c until they switch. */
-#define AGENT_MAX_AUTH_TRIES CH_AGENT_MAX_AUTH_TRIES
-#define AGENT_MAX_CHANNELS CH_AGENT_MAX_CHANNELS
-#define AGENT_RETRY_DELAY_MS CH_AGENT_RETRY_DELAY_MS
-#define AGENT_STABLE_SESSION_MS CH_AGENT_STABLE_SESSION_MS
-#define AGENT_LAST_MAX CH_AGENT_LAST_MAX
-#define AGENT_RUNNING_MAX CH_AGENT_RUNNING_MAX
-#define AGENT_ON_COMMIT_MSG_MAX CH_AGENT_ON_COMMIT_MSG_MAX
-#define AGENT_DEFERRED_MAX CH_AGENT_DEFERRED_MAX
+/* Limits: lib/core/limits.h (CH_AGENT_*). */
 
 /* reconnect-strategy last-connected, kept across restarts (dialer.c). */
 #define AGENT_LAST_FILE "callhome-last-connected"

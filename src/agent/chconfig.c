@@ -27,7 +27,8 @@ static void cfg_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
-	ch_error("%s", last_error);
+	/* a manager may commit bad configurations as fast as it likes */
+	ch_log_rl(CH_LOG_ERROR, "%s", last_error);
 }
 
 const char *chc_last_error(void)

@@ -24,9 +24,7 @@ struct ly_ctx;
 #define CHC_NS "urn:callhome:yang:callhome-netconf-server"
 #define CHC_NAME_MAX 64
 #define CHC_ERROR_MAX 512		/* chc_last_error */
-/* Sizes and the module's defaults: CH_CHC_* in lib/core/limits.h. The old
- * name below stays for dialer.c until it switches. */
-#define CHC_MAX_ENDPOINTS CH_CHC_MAX_ENDPOINTS
+/* Sizes and the module's defaults: CH_CHC_* in lib/core/limits.h. */
 
 /* The YANG text of the module, built in (generated from yang/). */
 extern const char chc_module_yang[];

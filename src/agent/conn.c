@@ -259,10 +259,10 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 {
 	struct agent_conn *c;
 	struct ch_xport_opts o = {
-		.max_streams = AGENT_MAX_CHANNELS,
+		.max_streams = CH_AGENT_MAX_CHANNELS,
 		.peer_name = "manager",
 		.bind = ag->bind,
-		.max_auth_tries = AGENT_MAX_AUTH_TRIES,
+		.max_auth_tries = CH_AGENT_MAX_AUTH_TRIES,
 	};
 	int r;
 

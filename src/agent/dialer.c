@@ -2,7 +2,7 @@
  *
  * A round tries every endpoint once, round robin from the one
  * reconnect-strategy start-with names, each up to max-attempts times in
- * a row (AGENT_RETRY_DELAY_MS apart, jittered); an attempt resolves the
+ * a row (CH_AGENT_RETRY_DELAY_MS apart, jittered); an attempt resolves the
  * host name again (addresses change) and tries each address with a
  * max-wait connect deadline. The first TCP connection becomes the
  * call-home connection (SSH or TLS, as the endpoint says). When a round
@@ -40,7 +40,6 @@
 #include "lib/xport/tls.h"
 
 #define REASON_MAX 128
-#define NOTIF_MAX 1024
 
 enum dial_state {
 	DIAL_IDLE,		/* waiting: back-off, retry or period */
@@ -74,14 +73,12 @@ struct dialer {
 	int idle_closed;		/* we closed it: idle-timeout */
 	int64_t anchor_ms;		/* periodic: epoch ms */
 	uint32_t failures;		/* rounds failed in a row */
-	struct agent_tls_cache tls_cache[CHC_MAX_ENDPOINTS];
+	struct agent_tls_cache tls_cache[CH_CHC_MAX_ENDPOINTS];
+	struct ch_logctx log;		/* client=NAME: cl's name */
 	void (*stopped)(void *ctx);
 	void *stopped_ctx;
 	int handles;
 };
-
-#define dlog(lvl, d, fmt, ...) \
-	ch_log(lvl, "client=%s " fmt, (d)->cl->name, ##__VA_ARGS__)
 
 static void next_attempt(struct dialer *d);
 static void try_address(struct dialer *d);
@@ -118,7 +115,7 @@ static size_t last_load(struct dialer *d)
 	size_t len, found = CH_ROUND_NONE;
 
 	if (last_path(d, path, sizeof(path)) != CH_OK ||
-	    ch_file_read(path, AGENT_LAST_MAX, &data, &len) != CH_OK)
+	    ch_file_read(path, CH_AGENT_LAST_MAX, &data, &len) != CH_OK)
 		return CH_ROUND_NONE;
 	for (line = data; line && *line; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
@@ -145,8 +142,8 @@ static void last_save(struct dialer *d)
 
 	if (last_path(d, path, sizeof(path)) != CH_OK)
 		return;
-	ch_buf_init(&b, AGENT_LAST_MAX);
-	if (ch_file_read(path, AGENT_LAST_MAX, &data, &len) == CH_OK) {
+	ch_buf_init(&b, CH_AGENT_LAST_MAX);
+	if (ch_file_read(path, CH_AGENT_LAST_MAX, &data, &len) == CH_OK) {
 		for (line = data; line && *line; line = next) {
 			if ((next = strchr(line, '\n')) != NULL)
 				*next++ = '\0';
@@ -173,7 +170,7 @@ static void maybe_stopped(struct dialer *d)
 		if (d->addrs)
 			uv_freeaddrinfo(d->addrs);
 		d->addrs = NULL;
-		for (size_t k = 0; k < CHC_MAX_ENDPOINTS; k++)
+		for (size_t k = 0; k < CH_CHC_MAX_ENDPOINTS; k++)
 			agent_tls_cache_clear(&d->tls_cache[k]);
 		if (d->stopped)
 			d->stopped(d->stopped_ctx);
@@ -203,20 +200,27 @@ static void on_retry_timer(uv_timer_t *t)
 static void notify_unreachable(struct dialer *d, uint32_t delay)
 {
 	struct ch_buf b;
+	int r;
 
 	if (d->ag->notify == NULL)
 		return;
-	ch_buf_init(&b, NOTIF_MAX);
-	if (ch_buf_puts(&b, "<call-home-client-unreachable xmlns=\"" CHC_NS
-			"\"><client>") == CH_OK &&
-	    ch_xml_escape(&b, d->cl->name, strlen(d->cl->name)) == CH_OK &&
-	    ch_buf_printf(&b, "</client><rounds-failed>%u</rounds-failed>"
-			  "<next-round-in>%u</next-round-in><reason>",
-			  d->failures, delay) == CH_OK &&
-	    ch_xml_escape(&b, d->why, strlen(d->why)) == CH_OK &&
-	    ch_buf_puts(&b, "</reason></call-home-client-unreachable>") ==
-		    CH_OK)
+	ch_buf_init(&b, CH_AGENT_EVENT_NOTIF_MAX);
+	if ((r = ch_buf_puts(&b, "<call-home-client-unreachable xmlns=\""
+			     CHC_NS "\"><client>")) == CH_OK &&
+	    (r = ch_xml_escape(&b, d->cl->name, strlen(d->cl->name))) ==
+		    CH_OK &&
+	    (r = ch_buf_printf(&b, "</client><rounds-failed>%u"
+			       "</rounds-failed><next-round-in>%u"
+			       "</next-round-in><reason>", d->failures,
+			       delay)) == CH_OK &&
+	    (r = ch_xml_escape(&b, d->why, strlen(d->why))) == CH_OK &&
+	    (r = ch_buf_puts(&b, "</reason>"
+			     "</call-home-client-unreachable>")) == CH_OK)
 		d->ag->notify(d->ag, ch_buf_ptr(&b), ch_buf_len(&b));
+	else
+		ch_clog_r(CH_LOG_ERROR, &d->log, r, "call-home-client-"
+			  "unreachable not sent (CH_AGENT_EVENT_NOTIF_MAX is "
+			  "%u bytes)", (unsigned)CH_AGENT_EVENT_NOTIF_MAX);
 	ch_buf_cleanup(&b);
 }
 
@@ -226,9 +230,9 @@ static void round_failed(struct dialer *d)
 
 	d->failures++;
 	d->state = DIAL_IDLE;
-	dlog(CH_LOG_WARN, d, "no endpoint reachable (round %u failed: %s); "
-	     "calling again in %u.%03u s", d->failures, d->why, delay / 1000,
-	     delay % 1000);
+	ch_clog(CH_LOG_WARN, &d->log, "no endpoint reachable (round %u failed: "
+		"%s); calling again in %u.%03u s", d->failures, d->why,
+		delay / 1000, delay % 1000);
 	notify_unreachable(d, delay);
 	uv_timer_start(&d->timer, on_round_timer, delay, 0);
 }
@@ -243,9 +247,9 @@ static void schedule_period(struct dialer *d)
 	uv_update_time(d->ag->loop);
 	wait = ch_sched_periodic_wait(wall_ms(), d->anchor_ms, period);
 	d->state = DIAL_IDLE;
-	dlog(CH_LOG_INFO, d, "periodic: next call in %llu.%03llu s",
-	     (unsigned long long)(wait / 1000),
-	     (unsigned long long)(wait % 1000));
+	ch_clog(CH_LOG_INFO, &d->log, "periodic: next call in %llu.%03llu s",
+		(unsigned long long)(wait / 1000),
+		(unsigned long long)(wait % 1000));
 	uv_timer_start(&d->timer, on_round_timer, wait, 0);
 }
 
@@ -262,18 +266,18 @@ static void conn_ended(struct dialer *d, const struct agent_conn_result *res)
 	if (!res->established) {
 		snprintf(d->why, sizeof(d->why), "%s: %s", d->peer,
 			 res->reason);
-		dlog(CH_LOG_INFO, d, "call home to %s failed: %s", d->peer,
-		     res->reason);
+		ch_clog(CH_LOG_INFO, &d->log, "call home to %s failed: %s",
+			d->peer, res->reason);
 		next_attempt(d);
 		return;
 	}
 	d->failures = 0;
-	d->short_sessions = lasted < AGENT_STABLE_SESSION_MS
+	d->short_sessions = lasted < CH_AGENT_STABLE_SESSION_MS
 		? d->short_sessions + 1 : 0;
 	if (d->cl->periodic && graceful) {
 		ch_backoff_reset(&d->backoff);
-		dlog(CH_LOG_INFO, d, "call-home session ended (%s)",
-		     d->idle_closed ? "idle-timeout" : res->reason);
+		ch_clog(CH_LOG_INFO, &d->log, "call-home session ended (%s)",
+			d->idle_closed ? "idle-timeout" : res->reason);
 		schedule_period(d);
 		return;
 	}
@@ -286,8 +290,8 @@ static void conn_ended(struct dialer *d, const struct agent_conn_result *res)
 		return;
 	}
 	ch_backoff_reset(&d->backoff);
-	dlog(CH_LOG_INFO, d, "call-home session ended (%s); calling again",
-	     res->reason);
+	ch_clog(CH_LOG_INFO, &d->log, "call-home session ended (%s); calling "
+		"again", res->reason);
 	begin_round(d);
 }
 
@@ -314,8 +318,8 @@ static void on_idle_timer(uv_timer_t *t)
 			       0);
 		return;
 	}
-	dlog(CH_LOG_INFO, d, "no NETCONF message for %u s: closing "
-	     "(idle-timeout)", d->cl->idle_timeout_s);
+	ch_clog(CH_LOG_INFO, &d->log, "no NETCONF message for %u s: closing "
+		"(idle-timeout)", d->cl->idle_timeout_s);
 	d->idle_closed = 1;
 	agent_conn_close(d->conn, "idle-timeout");
 }
@@ -386,7 +390,7 @@ static void on_poll_closed(uv_handle_t *h)
 	if (r != CH_OK) {	/* fd already closed by the start */
 		snprintf(d->why, sizeof(d->why), "%s: cannot start a "
 			 "session: %s", d->peer, ch_strerror(r));
-		dlog(CH_LOG_WARN, d, "%s", d->why);
+		ch_clog(CH_LOG_WARN, &d->log, "%s", d->why);
 		next_attempt(d);
 		return;
 	}
@@ -415,7 +419,7 @@ static void on_connect_timeout(uv_timer_t *t)
 
 	snprintf(d->why, sizeof(d->why), "%s: no answer within %u s",
 		 d->peer, d->cl->max_wait_s);
-	dlog(CH_LOG_INFO, d, "call home to %s", d->why);
+	ch_clog(CH_LOG_INFO, &d->log, "call home to %s", d->why);
 	end_attempt(d, DIAL_CONNECTING);
 }
 
@@ -437,14 +441,14 @@ static void on_connect_ready(uv_poll_t *p, int status, int events)
 	if (err) {
 		snprintf(d->why, sizeof(d->why), "%s: %s", d->peer,
 			 strerror(err));
-		dlog(CH_LOG_INFO, d, "call home to %s", d->why);
+		ch_clog(CH_LOG_INFO, &d->log, "call home to %s", d->why);
 		end_attempt(d, DIAL_CONNECTING);
 		return;
 	}
 	setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	dlog(CH_LOG_INFO, d, "connected to manager %s (endpoint %s, %s)",
-	     d->peer, endpoint(d)->name,
-	     endpoint(d)->transport == CHC_TLS ? "TLS" : "SSH");
+	ch_clog(CH_LOG_INFO, &d->log, "connected to manager %s (endpoint %s, "
+		"%s)", d->peer, endpoint(d)->name,
+		endpoint(d)->transport == CHC_TLS ? "TLS" : "SSH");
 	end_attempt(d, DIAL_HANDOVER);
 }
 
@@ -491,8 +495,9 @@ static void try_address(struct dialer *d)
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
 		ch_sockaddr_str(ai->ai_addr, d->peer, sizeof(d->peer));
-		dlog(CH_LOG_INFO, d, "calling home to %s (endpoint %s: %s)",
-		     d->peer, endpoint(d)->name, endpoint(d)->host);
+		ch_clog(CH_LOG_INFO, &d->log, "calling home to %s (endpoint "
+			"%s: %s)", d->peer, endpoint(d)->name,
+			endpoint(d)->host);
 		fd = socket(ai->ai_family,
 			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
@@ -508,7 +513,8 @@ static void try_address(struct dialer *d)
 		    errno != EINPROGRESS) {
 			snprintf(d->why, sizeof(d->why), "%s: %s", d->peer,
 				 strerror(errno));
-			dlog(CH_LOG_INFO, d, "call home to %s", d->why);
+			ch_clog(CH_LOG_INFO, &d->log, "call home to %s",
+				d->why);
 			close(fd);
 			continue;
 		}
@@ -545,7 +551,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 	if (status < 0) {
 		snprintf(d->why, sizeof(d->why), "%s: cannot resolve: %s",
 			 endpoint(d)->host, uv_strerror(status));
-		dlog(CH_LOG_INFO, d, "call home to %s", d->why);
+		ch_clog(CH_LOG_INFO, &d->log, "call home to %s", d->why);
 		next_attempt(d);
 		return;
 	}
@@ -593,8 +599,8 @@ static void next_attempt(struct dialer *d)
 		return;
 	}
 	/* A retry of the same endpoint: a little later. */
-	delay = AGENT_RETRY_DELAY_MS / 2 +
-		ch_backoff_random(&d->backoff, AGENT_RETRY_DELAY_MS / 2 + 1);
+	delay = CH_AGENT_RETRY_DELAY_MS / 2 +
+		ch_backoff_random(&d->backoff, CH_AGENT_RETRY_DELAY_MS / 2 + 1);
 	d->state = DIAL_IDLE;
 	uv_timer_start(&d->timer, on_retry_timer, delay, 0);
 }
@@ -620,6 +626,7 @@ int dialer_start(struct agent *ag, const struct chc_client *cl,
 		return CH_ERR_NOMEM;
 	d->ag = ag;
 	d->cl = cl;
+	d->log.client = cl->name;
 	d->fd = -1;
 	d->last_connected = cl->start_with == CH_START_LAST_CONNECTED
 		? last_load(d) : CH_ROUND_NONE;
@@ -630,15 +637,15 @@ int dialer_start(struct agent *ag, const struct chc_client *cl,
 	d->handles = 1;
 	*out = d;
 	for (size_t i = 0; i < cl->neps; i++)
-		dlog(CH_LOG_INFO, d, "endpoint %zu: %s %s port %u", i + 1,
-		     cl->eps[i].transport == CHC_TLS ? "tls" : "ssh",
-		     cl->eps[i].host, cl->eps[i].port);
+		ch_clog(CH_LOG_INFO, &d->log, "endpoint %zu: %s %s port %u",
+			i + 1, cl->eps[i].transport == CHC_TLS ? "tls" : "ssh",
+			cl->eps[i].host, cl->eps[i].port);
 	if (cl->periodic) {
 		/* Without an anchor, periods count from now: call at once. */
 		d->anchor_ms = cl->has_anchor ? cl->anchor_ms : wall_ms();
-		dlog(CH_LOG_INFO, d, "periodic: every %u min (of %u ms), "
-		     "idle-timeout %u s", cl->period_min, ag->cfg.minute_ms,
-		     cl->idle_timeout_s);
+		ch_clog(CH_LOG_INFO, &d->log, "periodic: every %u min (of %u "
+			"ms), idle-timeout %u s", cl->period_min,
+			ag->cfg.minute_ms, cl->idle_timeout_s);
 		schedule_period(d);
 	} else {
 		begin_round(d);
@@ -649,6 +656,7 @@ int dialer_start(struct agent *ag, const struct chc_client *cl,
 void dialer_rebind(struct dialer *d, const struct chc_client *cl)
 {
 	d->cl = cl;
+	d->log.client = cl->name;	/* the old copy goes */
 }
 
 void dialer_stop(struct dialer *d, const char *why,

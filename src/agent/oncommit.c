@@ -263,7 +263,7 @@ int oncommit_start(struct oncommit_run **runs,
 	free(env);
 	free(var);
 	if (r != 0) {
-		ch_error("on-commit program %s: %s", args[0], uv_strerror(r));
+		ch_log_uv(CH_LOG_ERROR, r, "on-commit program %s", args[0]);
 		h->exited = 1;
 		h->done = NULL;
 		/* libuv has the process handle in the loop even so: it is

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "lib/core/err.h"
 #include "lib/core/limits.h"
@@ -118,6 +119,35 @@ static void test_clog_prefix(void **state)
 	assert_non_null(strstr(c->text, "[info] conn=17 bare"));
 }
 
+/* The agent's lines about one netconf-client: client= first; a dialer
+ * between calls has no connection, and no conn=0. */
+static void test_clog_client(void **state)
+{
+	struct capture *c = *state;
+	struct ch_logctx ctx = { .client = "noc" };
+
+	ch_clog(CH_LOG_INFO, &ctx, "call-home session ended (%s)", "eof");
+	assert_string_equal(message(logged(c)),
+			    "client=noc call-home session ended (eof)\n");
+
+	ch_clog_r(CH_LOG_WARN, &ctx, CH_ERR_LIMIT, "not sent");
+	assert_non_null(strstr(logged(c), "client=noc not sent: "));
+
+	ctx.conn = 4;
+	ctx.peer = "192.0.2.7:4334";
+	ch_clog(CH_LOG_INFO, &ctx, "up");
+	assert_string_equal(message(logged(c)),
+			    "client=noc conn=4 peer=192.0.2.7:4334 up\n");
+
+	/* without a client, conn=0 is still shown: the line is about a
+	 * connection that has no number */
+	ctx.client = NULL;
+	ctx.conn = 0;
+	ctx.peer = NULL;
+	ch_clog(CH_LOG_INFO, &ctx, "x");
+	assert_string_equal(message(logged(c)), "conn=0 x\n");
+}
+
 static void test_r_suffix(void **state)
 {
 	struct capture *c = *state;
@@ -167,6 +197,12 @@ static void test_errno_suffix(void **state)
 	ch_log_write_errno(CH_LOG_ERROR, EACCES, "bind");
 	snprintf(want, sizeof(want), "bind: %s\n", strerror(EACCES));
 	assert_string_equal(message(logged(c)), want);
+
+	/* a libuv code is a negative errno */
+	ch_log_uv(CH_LOG_ERROR, UV_EADDRINUSE, "listen on %d", 4334);
+	snprintf(want, sizeof(want), "listen on 4334: %s\n",
+		 strerror(EADDRINUSE));
+	assert_string_equal(message(logged(c)), want);
 }
 
 static int evaluated;
@@ -186,6 +222,7 @@ static void test_level_before_arguments(void **state)
 	ch_clog(CH_LOG_DEBUG, &ctx, "%d", touch());
 	ch_log_r(CH_LOG_DEBUG, CH_ERR_IO, "%d", touch());
 	ch_clog_rl(CH_LOG_DEBUG, &ctx, "%d", touch());
+	ch_log_uv(CH_LOG_DEBUG, UV_EBADF, "%d", touch());
 	assert_int_equal(evaluated, 0);
 	assert_string_equal(logged(c), "");
 }
@@ -246,6 +283,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clog_prefix, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_clog_client, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_r_suffix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errno_suffix, setup,

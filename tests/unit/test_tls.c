@@ -415,7 +415,7 @@ static void test_session(void **state)
 {
 	struct fx *f = *state;
 	static char big[1024 * 1024 + 7];
-	char serial[CH_CERT_SERIAL_MAX + 1];
+	char serial[CH_SERIAL_MAX + 1];
 	const char *reason = "x";
 	int depth = 5;
 	X509 *hub;
@@ -510,7 +510,7 @@ static long refused(struct fx *f, int *depth, const char **reason)
 static void test_expired(void **state)
 {
 	struct fx *f = *state;
-	char serial[CH_CERT_SERIAL_MAX + 1], want[300];
+	char serial[CH_SERIAL_MAX + 1], want[300];
 	const char *reason;
 	int depth;
 

@@ -124,6 +124,7 @@ void changed(struct ch_ds *ds, const struct lyd_node *old,
 {
 	struct lyd_node *diff = NULL;
 	struct ch_buf b;
+	int r;
 
 	if (ds->on_change[0].fn == NULL)
 		return;
@@ -132,8 +133,19 @@ void changed(struct ch_ds *ds, const struct lyd_node *old,
 			"notification");
 		return;
 	}
-	ch_buf_init(&b, CH_DS_FILE_MAX);
-	if (diff != NULL && diff_edits(diff, &b) == CH_OK)
+	if (diff == NULL)	/* nothing changed */
+		return;
+	ch_buf_init(&b, CH_DS_EDITS_MAX);
+	if ((r = diff_edits(diff, &b)) == CH_ERR_LIMIT) {
+		/* RFC 6470's edit list is optional: the change is still
+		 * told (a notification, a rollback's on-commit run). */
+		ch_warn("running changed, but its edits are over %u bytes "
+			"(CH_DS_EDITS_MAX): told without them",
+			(unsigned)CH_DS_EDITS_MAX);
+		ch_buf_reset(&b);
+		r = CH_OK;
+	}
+	if (r == CH_OK)
 		for (int k = 0; k < CH_DS_MAX_LISTENERS &&
 				ds->on_change[k].fn; k++)
 			ds->on_change[k].fn(ds->on_change[k].ctx, ds->cur_sid,

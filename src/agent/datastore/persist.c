@@ -62,7 +62,7 @@ void drop_file(struct ch_ds *ds, const char *name)
 
 	path_of(ds, name, path, sizeof(path));
 	if (unlink(path) != 0 && errno != ENOENT)
-		ch_error("%s: cannot remove: %s", path, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot remove", path);
 }
 
 /* Loads and validates a stored datastore; *found is 0 when the file
@@ -82,7 +82,7 @@ static int load(struct ch_ds *ds, const char *name, struct lyd_node **tree,
 	if (r == CH_ERR_NOTFOUND)
 		return CH_OK;
 	if (r != CH_OK) {
-		ch_error("%s: cannot read: %s", path, ch_strerror(r));
+		ch_log_r(CH_LOG_ERROR, r, "%s: cannot read", path);
 		return r;
 	}
 	*found = 1;

@@ -16,6 +16,9 @@
 #include "lib/nc/msg.h"
 
 #define NCN_NS "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+/* DIFF.xml of a rollback: its edits under <edits>. */
+#define DIFF_OPEN "<edits xmlns=\"" NCN_NS "\">"
+#define DIFF_CLOSE "</edits>\n"
 
 static void on_rollback_timer(uv_timer_t *t);
 
@@ -40,6 +43,35 @@ static int sub_push(void *ctx, const char *msg, size_t len)
 	return r;
 }
 
+/* <netconf-config-change> (RFC 6470) into b: changed-by who (NULL:
+ * the server), then the edits unless with_edits is clear. */
+static int config_change(struct ch_buf *b, const struct nc_server *who,
+			 const char *edits, size_t len, int with_edits)
+{
+	char host[64];
+	int r;
+
+	r = ch_buf_puts(b, "<netconf-config-change xmlns=\"" NCN_NS "\">"
+			"<changed-by>");
+	if (r == CH_OK && who != NULL) {
+		host_of(who->peer, host, sizeof(host));
+		if ((r = put_leaf(b, "username", who->user)) == CH_OK &&
+		    (r = put_uint(b, "session-id", who->session_id)) ==
+			    CH_OK && host[0])
+			r = put_leaf(b, "source-host", host);
+	} else if (r == CH_OK) {
+		r = ch_buf_puts(b, "<server/>");
+	}
+	if (r == CH_OK)
+		r = ch_buf_puts(b, "</changed-by><datastore>running"
+				"</datastore>");
+	if (r == CH_OK && with_edits)
+		r = ch_buf_put(b, edits, len);
+	if (r == CH_OK)
+		r = ch_buf_puts(b, "</netconf-config-change>");
+	return r;
+}
+
 /* The datastore's hook: running changed (RFC 6470 netconf-config-change).
  * A confirmed commit's rollback is also due to the on-commit program:
  * inside <cancel-commit>, or the agent's doing (sid 0: the timer, the end
@@ -52,16 +84,18 @@ static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 	struct nc_srv *srv = ctx;
 	struct rollback *rb = &srv->rb;
 	struct nc_server *who = NULL;
-	char host[64];
 	struct ch_buf b;
 	int r;
 
 	if (srv->ag->cfg.on_commit != NULL &&
 	    ((sid == 0 && ch_ds_confirm_pending(srv->ag->ds)) ||
 	     rb->cancelling)) {
-		if (ch_buf_put(&rb->edits, edits, len) != CH_OK)
-			ch_error("on-commit: no memory for a rollback's "
-				 "change");
+		/* One change's edits fit (CH_DS_EDITS_MAX); a second before
+		 * the program ran may not. */
+		if ((r = ch_buf_put(&rb->edits, edits, len)) != CH_OK)
+			ch_log_r(CH_LOG_ERROR, r, "on-commit: a rollback's "
+				 "%zu bytes of edits are left out of the "
+				 "program's diff", len);
 		rb->pending = 1;
 		if (rb->timer_init)
 			uv_timer_start(&rb->timer, on_rollback_timer, 0, 0);
@@ -69,24 +103,20 @@ static void on_running_change(void *ctx, uint32_t sid, const char *edits,
 	for (struct nc_server *x = srv->sessions; sid && x; x = x->next)
 		if (x->session_id == sid)
 			who = x;
-	ch_buf_init(&b, (size_t)-1);
-	r = ch_buf_puts(&b, "<netconf-config-change xmlns=\"" NCN_NS "\">"
-			"<changed-by>");
-	if (r == CH_OK && who != NULL) {
-		host_of(who->peer, host, sizeof(host));
-		if ((r = put_leaf(&b, "username", who->user)) == CH_OK &&
-		    (r = put_uint(&b, "session-id", who->session_id)) ==
-			    CH_OK && host[0])
-			r = put_leaf(&b, "source-host", host);
-	} else if (r == CH_OK) {
-		r = ch_buf_puts(&b, "<server/>");
+	/* Bounded as the stream's notifications are; the edits are
+	 * optional (RFC 6470): a change too big to list is still told. */
+	ch_buf_init(&b, CH_NOTIF_MAX);
+	if ((r = config_change(&b, who, edits, len, 1)) == CH_ERR_LIMIT) {
+		ch_log(CH_LOG_WARN, "netconf-config-change: its %zu bytes of "
+		       "edits are over %u bytes (CH_NOTIF_MAX): sent without "
+		       "them", len, (unsigned)CH_NOTIF_MAX);
+		ch_buf_reset(&b);
+		r = config_change(&b, who, edits, len, 0);
 	}
-	if (r == CH_OK &&
-	    (r = ch_buf_puts(&b, "</changed-by><datastore>running"
-			     "</datastore>")) == CH_OK &&
-	    (r = ch_buf_put(&b, edits, len)) == CH_OK &&
-	    (r = ch_buf_puts(&b, "</netconf-config-change>")) == CH_OK)
+	if (r == CH_OK)
 		notif_emit(srv->stream, ch_buf_ptr(&b), ch_buf_len(&b));
+	else
+		ch_log_r(CH_LOG_ERROR, r, "netconf-config-change not sent");
 	ch_buf_cleanup(&b);
 }
 
@@ -162,7 +192,7 @@ void spec_init(const struct agent *ag, struct oncommit_spec *spec,
 	spec->prog = ag->cfg.on_commit;
 	spec->dir = ag->cfg.datastore_dir;
 	spec->timeout_ms = ag->cfg.on_commit_timeout_ms;
-	spec->msg_max = AGENT_ON_COMMIT_MSG_MAX;
+	spec->msg_max = CH_AGENT_ON_COMMIT_MSG_MAX;
 	spec->kind = kind;
 	spec->running = running;
 	spec->diff = diff;
@@ -199,12 +229,13 @@ void rollback_flush(struct nc_srv *srv)
 	rb->pending = 0;
 	if (rb->timer_init)
 		uv_timer_stop(&rb->timer);
-	ch_buf_init(&diff, (size_t)-1);
+	ch_buf_init(&diff, sizeof(DIFF_OPEN) + CH_DS_EDITS_MAX +
+		    sizeof(DIFF_CLOSE));	/* rb->edits fits */
 	if (ch_ds_get(srv->ag->ds, CH_DS_RUNNING, &xml, &len, &de) != CH_OK ||
-	    ch_buf_puts(&diff, "<edits xmlns=\"" NCN_NS "\">") != CH_OK ||
+	    ch_buf_puts(&diff, DIFF_OPEN) != CH_OK ||
 	    ch_buf_put(&diff, ch_buf_ptr(&rb->edits),
 		       ch_buf_len(&rb->edits)) != CH_OK ||
-	    ch_buf_puts(&diff, "</edits>\n") != CH_OK) {
+	    ch_buf_puts(&diff, DIFF_CLOSE) != CH_OK) {
 		ch_error("on-commit: cannot prepare the rolled-back "
 			 "configuration: the program was not run and the "
 			 "device's configuration may differ from running");

@@ -43,8 +43,8 @@ void srv_monitor_init(struct nc_srv *srv)
 	if (has_module(ds, "ietf-netconf-monitoring"))
 		srv->monitoring = 1;
 	else if (access(AGENT_MONITORING_YANG, R_OK) != 0)
-		ch_info("ietf-netconf-monitoring not offered: %s: %s",
-			AGENT_MONITORING_YANG, strerror(errno));
+		ch_log_errno(CH_LOG_INFO, "ietf-netconf-monitoring not "
+			     "offered: %s", AGENT_MONITORING_YANG);
 	else if (ch_ds_load_module_file(ds, AGENT_MONITORING_YANG) == CH_OK)
 		srv->monitoring = 1;
 }
@@ -170,7 +170,7 @@ int add_state(struct nc_server *s, char **data, size_t *len)
 	char *t;
 	int r;
 
-	ch_buf_init(&b, AGENT_RUNNING_MAX + 64);
+	ch_buf_init(&b, CH_AGENT_RUNNING_MAX + 64);
 	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
 	    (r = put_netconf_state(s, &b)) == CH_OK) {
 		*len = ch_buf_len(&b);
@@ -196,7 +196,7 @@ int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 	char name[PARAM_TEXT_MAX], rev[PARAM_TEXT_MAX], f[64];
 	char msg[PARAM_TEXT_MAX + 64];
 	const char *local;
-	struct ch_buf b;
+	struct ch_buf b, reply;
 	char *text = NULL;
 	size_t len, tail;
 	static const char data_end[] = "<data></data></rpc-reply>";
@@ -235,19 +235,24 @@ int op_get_schema(struct nc_server *s, const struct ch_rpc *rpc,
 				   "operation-failed",
 				   "cannot read the module's text");
 	/* The base reply's opening, with our own <data> in place of its
-	 * (base namespace) one. */
+	 * (base namespace) one; out takes the whole reply or nothing (a
+	 * reply over out's bound is answered too-big). */
 	ch_buf_init(&b, out->max);
+	ch_buf_init(&reply, out->max);
 	tail = sizeof(data_end) - 1;
 	if ((r = ch_reply_data(&b, rpc, "", 0)) == CH_OK &&
 	    (ch_buf_len(&b) < tail ||
 	     memcmp(ch_buf_ptr(&b) + ch_buf_len(&b) - tail, data_end, tail)))
 		r = CH_ERR_INVAL;
 	if (r == CH_OK &&
-	    (r = ch_buf_put(out, ch_buf_ptr(&b), ch_buf_len(&b) - tail)) ==
+	    (r = ch_buf_put(&reply, ch_buf_ptr(&b), ch_buf_len(&b) - tail)) ==
 		    CH_OK &&
-	    (r = ch_buf_puts(out, "<data xmlns=\"" MON_NS "\">")) == CH_OK &&
-	    (r = ch_xml_escape(out, text, len)) == CH_OK)
-		r = ch_buf_puts(out, "</data></rpc-reply>");
+	    (r = ch_buf_puts(&reply, "<data xmlns=\"" MON_NS "\">")) ==
+		    CH_OK &&
+	    (r = ch_xml_escape(&reply, text, len)) == CH_OK &&
+	    (r = ch_buf_puts(&reply, "</data></rpc-reply>")) == CH_OK)
+		r = ch_buf_put(out, ch_buf_ptr(&reply), ch_buf_len(&reply));
+	ch_buf_cleanup(&reply);
 	ch_buf_cleanup(&b);
 	free(text);
 	return r;

@@ -34,7 +34,7 @@ static int read_running_file(struct nc_server *s, char **data, size_t *len,
 
 	*why = NULL;
 	snprintf(path, sizeof(path), "%s/running.xml", s->ag->cfg.datastore_dir);
-	r = ch_file_read(path, AGENT_RUNNING_MAX, data, len);
+	r = ch_file_read(path, CH_AGENT_RUNNING_MAX, data, len);
 	if (r == CH_ERR_NOTFOUND) {
 		if ((*data = strdup("")) == NULL)
 			return CH_ERR_NOMEM;
@@ -61,7 +61,7 @@ static int wrap_data(const char *data, size_t len, xmlDoc **doc)
 	int r;
 
 	*doc = NULL;
-	ch_buf_init(&wrap, AGENT_RUNNING_MAX + 64);
+	ch_buf_init(&wrap, CH_AGENT_RUNNING_MAX + 64);
 	if ((r = ch_buf_puts(&wrap, "<data>")) == CH_OK &&
 	    (r = ch_buf_put(&wrap, data, len)) == CH_OK &&
 	    (r = ch_buf_puts(&wrap, "</data>")) == CH_OK)
@@ -133,7 +133,7 @@ static int add_yanglib(struct nc_server *s, char **data, size_t *len)
 
 	if ((r = ch_ds_yanglib(s->ag->ds, &lib)) != CH_OK)
 		return r;
-	ch_buf_init(&b, AGENT_RUNNING_MAX + 64);
+	ch_buf_init(&b, CH_AGENT_RUNNING_MAX + 64);
 	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
 	    (r = ch_buf_puts(&b, lib)) == CH_OK) {
 		*len = ch_buf_len(&b);

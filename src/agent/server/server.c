@@ -78,7 +78,7 @@ int nc_server_init(struct agent *ag)
 	ag->srv = srv;
 	srv->ag = ag;
 	srv->start_time = time(NULL);
-	ch_buf_init(&srv->rb.edits, (size_t)-1);
+	ch_buf_init(&srv->rb.edits, CH_DS_EDITS_MAX);
 	if (ag->ds != NULL) {
 		srv_monitor_init(srv);
 		dcaps = ch_ds_caps(ag->ds, &ndcaps);
@@ -236,7 +236,7 @@ static void drain_queue(struct nc_server *s)
 	struct queued *q;
 	int r;
 
-	ch_buf_init(&out, (size_t)-1);
+	ch_buf_init(&out, CH_AGENT_REPLY_MAX);
 	while (s->deferred == NULL && (q = s->queue) != NULL) {
 		s->queue = q->next;
 		s->nqueued--;
@@ -264,7 +264,7 @@ static void on_check_done(void *ctx, const struct oncommit_result *res)
 
 	s->hook = NULL;
 	s->deferred = NULL;
-	ch_buf_init(&out, (size_t)-1);
+	ch_buf_init(&out, CH_AGENT_REPLY_MAX);
 	if (res->accepted) {
 		ch_info("session-id=%u: the on-commit program accepted the "
 			"change", s->session_id);
@@ -338,9 +338,10 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 	if (s->deferred == NULL)
 		return handle_one(s, msg, len, out, PASS_NORMAL, NULL);
 	/* Replies go in order (RFC 6241 4.1): this one waits too. */
-	if (s->nqueued >= AGENT_DEFERRED_MAX) {
-		ch_warn("session-id=%u: more than %d rpcs behind a deferred "
-			"reply", s->session_id, AGENT_DEFERRED_MAX);
+	if (s->nqueued >= CH_AGENT_DEFERRED_MAX) {
+		ch_log_rl(CH_LOG_WARN, "session-id=%u: more than %d rpcs "
+			  "behind a deferred reply", s->session_id,
+			  CH_AGENT_DEFERRED_MAX);
 		return CH_ERR_LIMIT;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
@@ -359,6 +360,21 @@ int nc_server_handle(struct nc_server *s, const char *msg, size_t len,
 	return CH_OK;
 }
 
+/* The reply to rpc would be over out's bound (CH_AGENT_REPLY_MAX; out
+ * is unchanged): a too-big rpc-error instead, and the session goes on.
+ * When even that does not fit (the rpc's own attributes, which every
+ * reply repeats, are too big) CH_ERR_LIMIT ends the session. */
+static int reply_too_big(struct nc_server *s, const struct ch_rpc *rpc,
+			 struct ch_buf *out)
+{
+	ch_log_rl(CH_LOG_WARN, "session-id=%u message-id=%s: the reply to "
+		  "<%s> is over %zu bytes: answered too-big", s->session_id,
+		  rpc->message_id, rpc->op_name, out->max);
+	return reply_error(s, out, rpc, "application", "too-big",
+			   "the reply would be larger than this device "
+			   "sends");
+}
+
 /* One rpc. PASS_NORMAL: a change of running, with --on-commit, is
  * computed (dry run) and its reply deferred until the program ends;
  * PASS_APPROVED makes it; PASS_REJECTED answers operation-failed with
@@ -372,8 +388,9 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 	int r, bad = 1, gated = 0;
 
 	if (ch_rpc_parse(msg, len, &rpc) != CH_OK) {
-		ch_info("session-id=%u: malformed message (%zu bytes) "
-			"answered with malformed-message", s->session_id, len);
+		ch_log_rl(CH_LOG_INFO, "session-id=%u: malformed message "
+			  "(%zu bytes) answered with malformed-message",
+			  s->session_id, len);
 		r = reply_error(s, out, NULL, "rpc", "malformed-message",
 				"the message is not a well-formed <rpc> in the "
 				"NETCONF base namespace");
@@ -468,6 +485,8 @@ static int handle_one(struct nc_server *s, const char *msg, size_t len,
 					"program could not be run");
 		}
 	}
+	if (r == CH_ERR_LIMIT)
+		r = reply_too_big(s, rpc, out);
 out:
 	if (bad) {
 		s->in_bad_rpcs++;
@@ -488,7 +507,7 @@ int nc_server_serve(struct nc_server *s, struct ch_nc *nc, const char *msg,
 	struct ch_buf reply;
 	int r, rs;
 
-	ch_buf_init(&reply, (size_t)-1);
+	ch_buf_init(&reply, CH_AGENT_REPLY_MAX);
 	r = nc_server_handle(s, msg, len, &reply);
 	if (ch_buf_len(&reply) &&
 	    (rs = ch_nc_send(nc, ch_buf_ptr(&reply), ch_buf_len(&reply))))

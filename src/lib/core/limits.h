@@ -40,15 +40,15 @@
 #define CH_NC_HELLO_TIMEOUT_MS (30 * 1000) /* ms, a session's hello is due (owners' timers) */
 #define CH_NOTIF_MAX CH_XML_MAX_SIZE /* B, one notification's content: a filter must parse it */
 
-/* ---- transports (lib/xport: sshio.h and tls.h define the same, to go) ---- */
-#define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* RFC 9644 keepalives max-wait */
+/* ---- transports (lib/xport: sshio.h, tls.h) ---- */
+#define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* ms, RFC 9644 keepalives max-wait */
 #define CH_SSH_KEEPALIVE_COUNT 3	/* ... and max-attempts */
-#define CH_CHANOUT_MAX (64u * 1024 * 1024) /* unsent bytes per channel */
-#define CH_TLS_OUT_MAX (64u * 1024 * 1024)	/* queued, unsent bytes */
-#define CH_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* default stage deadline */
+#define CH_CHANOUT_MAX (64u * 1024 * 1024) /* B, unsent per SSH channel: a peer that does not read */
+#define CH_TLS_OUT_MAX (64u * 1024 * 1024) /* B, queued and unsent on one TLS session: the same */
+#define CH_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* ms, default stage deadline */
 #define CH_TLS_VERIFY_DEPTH 8		/* intermediates between leaf and anchor */
 #define CH_TLS_MAX_FILES 16		/* CA or CRL files in one context */
-#define CH_TLS_KEEPALIVE_MIN_MS 1000	/* TCP keep-alive granularity */
+#define CH_TLS_KEEPALIVE_MIN_MS 1000	/* ms, TCP keep-alive granularity */
 
 /* ---- streams on a connection (lib/xport/xport.h, lib/nc/session.h) ---- */
 #define CH_STREAM_OUT_MAX (64u * 1024 * 1024) /* B, unsent bytes per stream: a peer that stops reading one channel holds this much at most */
@@ -97,12 +97,13 @@
 #define CH_AGENT_MINUTE_MS (60 * 1000) /* ms, one period minute; largest --minute-ms */
 #define CH_AGENT_LAST_MAX (64u * 1024) /* B, the last-connected file */
 #define CH_AGENT_RUNNING_MAX (64u * 1024 * 1024) /* B, the running configuration as text */
+#define CH_AGENT_REPLY_MAX (CH_AGENT_RUNNING_MAX + CH_FRAME_MAX_MSG_DEFAULT) /* B, one rpc-reply: running and state, and the <rpc>'s attributes it repeats; over it: too-big */
+#define CH_AGENT_EVENT_NOTIF_MAX 4096 /* B, one of the agent's own notifications: a client's name and a reason, escaped */
 #define CH_AGENT_NOTIF_LOG_MAX 1000 /* notifications kept for replay */
 #define CH_AGENT_NOTIF_LOG_BYTES (1024u * 1024) /* B, ... and their bytes */
 #define CH_AGENT_ON_COMMIT_TIMEOUT_MS (30 * 1000) /* ms, --on-commit PROG is killed after */
 #define CH_AGENT_ON_COMMIT_MSG_MAX 1024 /* B, PROG's stderr in the rpc-error */
 #define CH_AGENT_DEFERRED_MAX 64 /* rpcs queued behind a deferred reply */
-#define CH_AGENT_TLS_CLOSE_FLUSH_MS (5 * 1000) /* ms, the manager must read a close-session reply */
 #define CH_AGENT_ONCOMMIT_POLL_MS 20 /* ms, polling PROG's exit on a rollback (the loop is held) */
 
 /* The call-home configuration (chconfig; YANG defaults of RFC 9643/9644). */
@@ -127,6 +128,7 @@
 #define CH_DS_MAX_MODULES 64	/* --module flags */
 #define CH_DS_MAX_FEATURES 64	/* features per --module */
 #define CH_DS_FILE_MAX (64u * 1024 * 1024) /* B, one datastore file */
+#define CH_DS_EDITS_MAX CH_DS_FILE_MAX /* B, the RFC 6470 <edit>s of one change of running: a whole file's worth */
 #define CH_DS_CONFIRM_TIMEOUT_DEFAULT 600 /* s, RFC 6241 8.4.5.1 */
 #define CH_DS_PERSIST_MAX 256	/* B, a <persist> token */
 #define CH_DS_PATH_DEPTH_MAX 64	/* levels in a change's target */

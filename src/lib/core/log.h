@@ -60,20 +60,30 @@ void ch_log_write_r(int level, int r, const char *fmt, ...)
 /* The same with an error number saved earlier (e, not errno). */
 void ch_log_write_errno(int level, int e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with a libuv error code: a negative errno on Unix
+ * (uv/errno.h); not for getaddrinfo's UV_EAI_*, which are not. */
+#define ch_log_uv(level, uvr, ...) do { \
+	if ((level) <= ch_log_threshold) \
+		ch_log_write_errno((level), -(uvr), __VA_ARGS__); \
+} while (0)
 
 /* ---- lines about one connection (E2) ----
  *
  * Every line that concerns a connection starts the same way:
- *   conn=N peer=ADDR device=ID chan=K <message>
- * device= appears once the peer is known to be a device (the hub; "?"
- * before it identified itself), chan= when the line is about one channel
- * of the connection. The owner embeds a ch_logctx and keeps its strings
- * alive; a lower layer logs through the owner's context. */
+ *   client=NAME conn=N peer=ADDR device=ID chan=K <message>
+ * client= appears on the agent's lines about one of its netconf-clients
+ * (the manager it calls; its dialer has no connection between calls:
+ * conn=0 is then left out), device= once the peer is known to be a
+ * device (the hub; "?" before it identified itself), chan= when the line
+ * is about one channel of the connection. The owner embeds a ch_logctx
+ * and keeps its strings alive; a lower layer logs through the owner's
+ * context. */
 struct ch_logctx {
 	unsigned conn;		/* 0: not a connection */
 	const char *peer;	/* NULL: not shown */
 	const char *device;	/* NULL: not shown; "" shows "?" */
 	unsigned chan;		/* 0: not shown */
+	const char *client;	/* NULL: not shown */
 };
 
 void ch_clog_write(int level, const struct ch_logctx *c, int r,

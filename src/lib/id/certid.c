@@ -77,7 +77,7 @@ int ch_cert_serial_number(X509 *cert, char *out, size_t len)
 		r = CH_ERR_INVAL;
 		goto out;
 	}
-	if ((size_t)n > CH_CERT_SERIAL_MAX || (size_t)n >= len) {
+	if ((size_t)n > CH_SERIAL_MAX || (size_t)n >= len) {
 		r = CH_ERR_LIMIT;
 		goto out;
 	}

@@ -15,7 +15,6 @@
 
 #include "lib/core/limits.h"
 
-#define CH_CERT_SERIAL_MAX CH_SERIAL_MAX	/* old name, for tlsdev.c */
 #define CH_CERT_FP_LEN 200		/* "04:AB:...", up to SHA-512, + NUL */
 #define CH_CERT_SHA256_LEN 72		/* "SHA256:" + 64 hex + NUL */
 #define CH_CTN_FP_MAX (1 + EVP_MAX_MD_SIZE) /* hash-algorithm octet + hash */
@@ -32,7 +31,7 @@
  * certificate's serial. Writes it NUL-terminated into out. CH_OK;
  * CH_ERR_NOTFOUND: no such attribute; CH_ERR_AMBIGUOUS: more than one;
  * CH_ERR_INVAL: not printable ASCII (control characters, non-ASCII) or
- * empty; CH_ERR_LIMIT: longer than CH_CERT_SERIAL_MAX or than len - 1.
+ * empty; CH_ERR_LIMIT: longer than CH_SERIAL_MAX or than len - 1.
  * out is "" unless CH_OK. cert is borrowed. */
 int ch_cert_serial_number(X509 *cert, char *out, size_t len);
 

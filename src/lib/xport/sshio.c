@@ -90,7 +90,7 @@ int ch_sshio_start(struct ch_sshio *io, uv_loop_t *loop, ssh_session ssh,
 	io->cb = cb;
 	io->data = data;
 	if ((r = uv_poll_init(loop, &io->poll, fd)) != 0) {
-		ch_error("cannot watch fd %d: %s", fd, uv_strerror(r));
+		ch_log_uv(CH_LOG_ERROR, r, "cannot watch fd %d", fd);
 		return CH_ERR_IO;
 	}
 	uv_timer_init(loop, &io->deadline);

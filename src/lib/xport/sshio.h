@@ -35,10 +35,7 @@
 #include <uv.h>
 
 #include "lib/core/buf.h"
-
-#define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* RFC 9644 keepalives max-wait */
-#define CH_SSH_KEEPALIVE_COUNT 3	/* ... and max-attempts */
-#define CH_CHANOUT_MAX (64u * 1024 * 1024) /* unsent bytes per channel */
+#include "lib/core/limits.h"	/* CH_SSH_KEEPALIVE_*, CH_CHANOUT_MAX */
 
 struct ch_sshio;
 

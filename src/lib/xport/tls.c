@@ -626,8 +626,8 @@ int ch_tls_start(struct ch_tls *t, uv_loop_t *loop, struct ch_tls_ctx *ctx,
 	ch_buf_init(&t->out, CH_TLS_OUT_MAX);
 	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		ch_error("TLS: cannot make fd %d non-blocking: %s", fd,
-			 strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "TLS: cannot make fd %d "
+			     "non-blocking", fd);
 		return CH_ERR_IO;
 	}
 	ERR_clear_error();
@@ -653,7 +653,7 @@ int ch_tls_start(struct ch_tls *t, uv_loop_t *loop, struct ch_tls_ctx *ctx,
 	else
 		SSL_set_connect_state(t->ssl);
 	if ((r = uv_poll_init(loop, &t->poll, fd)) != 0) {
-		ch_error("TLS: cannot watch fd %d: %s", fd, uv_strerror(r));
+		ch_log_uv(CH_LOG_ERROR, r, "TLS: cannot watch fd %d", fd);
 		SSL_free(t->ssl);
 		t->ssl = NULL;
 		return CH_ERR_IO;
@@ -869,8 +869,8 @@ const char *ch_tls_error(const struct ch_tls *t)
 static int set_opt(int fd, int level, int name, int val, const char *what)
 {
 	if (setsockopt(fd, level, name, &val, sizeof(val)) != 0) {
-		ch_error("cannot set %s on fd %d: %s", what, fd,
-			 strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "cannot set %s on fd %d", what,
+			     fd);
 		return CH_ERR_IO;
 	}
 	return CH_OK;

@@ -53,16 +53,11 @@
 #include <uv.h>
 
 #include "lib/core/buf.h"
+#include "lib/core/limits.h"	/* CH_TLS_*: sizes and waits; CH_PORT_TLS */
 
-#define CH_TLS_PORT 4335			/* RFC 8071 6: netconf-ch-tls */
-#define CH_TLS_OUT_MAX (64u * 1024 * 1024)	/* queued, unsent bytes */
-#define CH_TLS_READ_CHUNK (16u * 1024)		/* one TLS record */
-#define CH_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* default stage deadline */
-#define CH_TLS_VERIFY_DEPTH 8		/* intermediates between leaf and anchor */
-#define CH_TLS_MAX_FILES 16		/* CA or CRL files in one context */
+#define CH_TLS_READ_CHUNK (16u * 1024)	/* B, one TLS record's payload (RFC 8446 5.1) */
 #define CH_TLS_ERR_LEN 256		/* ch_tls_error text */
 #define CH_TLS_REASON_LEN 512		/* ch_tls_verify_result text */
-#define CH_TLS_KEEPALIVE_MIN_MS 1000	/* TCP keep-alive granularity */
 
 /* Not an X509_V_ERR_*: the peer sent no certificate at all. */
 #define CH_TLS_VERIFY_NO_CERT (-1L)
