@@ -262,7 +262,7 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 		.max_streams = CH_AGENT_MAX_CHANNELS,
 		.peer_name = "manager",
 		.bind = ag->bind,
-		.max_auth_tries = CH_AGENT_MAX_AUTH_TRIES,
+		.max_auth_tries = CH_XPORT_MAX_AUTH_TRIES,
 	};
 	int r;
 

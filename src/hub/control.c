@@ -831,7 +831,7 @@ int hub_ctl_start(uv_loop_t *loop, const char *path,
 	*out = ctl;
 	return CH_OK;
 fail:
-	ch_error("control socket %s: %s", path, uv_strerror(r));
+	ch_log_uv(CH_LOG_ERROR, r, "control socket %s", path);
 	/* the handle exists: it and ctl go on the next loop iteration */
 	hub_ctl_stop(ctl);
 	return CH_ERR_IO;

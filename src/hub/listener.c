@@ -42,7 +42,7 @@ static void on_acceptable(uv_poll_t *p, int status, int events)
 
 	(void)status;
 	(void)events;
-	for (int i = 0; i < LISTENER_ACCEPT_BATCH; i++) {
+	for (int i = 0; i < CH_HUB_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		char peer[CH_ADDRSTR_LEN];
@@ -53,12 +53,12 @@ static void on_acceptable(uv_poll_t *p, int status, int events)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
-				ch_warn("listener %s: cannot accept: %s; "
-					"pausing %d ms", l->addr,
-					strerror(errno), LISTENER_PAUSE_MS);
+				ch_log_errno(CH_LOG_WARN, "listener %s: "
+					     "cannot accept (pausing %d ms)",
+					     l->addr, CH_HUB_ACCEPT_PAUSE_MS);
 				uv_poll_stop(&l->poll);
 				uv_timer_start(&l->pause, on_pause_over,
-					       LISTENER_PAUSE_MS, 0);
+					       CH_HUB_ACCEPT_PAUSE_MS, 0);
 			}
 			return;	/* EAGAIN, or a connection that died */
 		}
@@ -80,15 +80,15 @@ static int listen_on(uv_loop_t *loop, const struct sockaddr *sa,
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
-		ch_error("listen %s: socket: %s", addr, strerror(errno));
+		ch_log_errno(CH_LOG_ERROR, "listen %s: socket", addr);
 		return CH_ERR_IO;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* IPv6 sockets take IPv6 only, so [::] and 0.0.0.0 can coexist. */
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, sa, salen) != 0 || listen(fd, LISTENER_BACKLOG) != 0) {
-		ch_error("listen %s: %s", addr, strerror(errno));
+	if (bind(fd, sa, salen) != 0 || listen(fd, CH_HUB_LISTEN_BACKLOG) != 0) {
+		ch_log_errno(CH_LOG_ERROR, "listen %s", addr);
 		close(fd);
 		return CH_ERR_IO;
 	}

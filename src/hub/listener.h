@@ -7,14 +7,15 @@
 #ifndef CH_HUB_LISTENER_H
 #define CH_HUB_LISTENER_H
 
+#include "lib/core/limits.h"
+
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include <uv.h>
 
-#define LISTENER_ACCEPT_BATCH 64	/* accepts per wake-up */
-#define LISTENER_BACKLOG 1024		/* bursts of devices calling at once */
-#define LISTENER_PAUSE_MS 1000		/* after EMFILE: let connections drain */
+/* Limits: CH_HUB_ACCEPT_BATCH, CH_HUB_LISTEN_BACKLOG, CH_HUB_ACCEPT_PAUSE_MS
+ * (lib/core/limits.h). */
 
 struct listener;
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define IMPORT_LINE_MAX 256	/* longer lines are refused, not cut */
 
 static const char *trim(const char *p, const char *end, const char **tend)
 {
@@ -35,7 +34,7 @@ static const char *import_line(const char *p, const char *end, char *serial,
 		*skip = 1;
 		return NULL;
 	}
-	if (ae - a > IMPORT_LINE_MAX)
+	if (ae - a > CH_IMPORT_LINE_MAX)
 		return "line too long";
 	comma = memchr(a, ',', (size_t)(ae - a));
 	b = be = ae;
@@ -121,7 +120,7 @@ int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
 			    void *ctx)
 {
 	const char *p = text, *end = text + len, *nl, *why;
-	char serial[IMPORT_LINE_MAX + 1], name[IMPORT_LINE_MAX + 1];
+	char serial[CH_IMPORT_LINE_MAX + 1], name[CH_IMPORT_LINE_MAX + 1];
 	size_t lines = 0;
 	unsigned lineno = 0;
 	int skip, r;

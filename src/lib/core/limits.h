@@ -89,7 +89,6 @@
 #define CH_AGENT_KEEPALIVE_MAX_S 65535 /* s, --keepalive: the module's max-wait is uint16 */
 #define CH_AGENT_KEEPALIVE_COUNT_MAX 255 /* --keepalive-count: max-attempts is uint8 */
 #define CH_AGENT_MAX_ATTEMPTS_MAX 255 /* --max-attempts: reconnect-strategy uint8 */
-#define CH_AGENT_MAX_AUTH_TRIES 6 /* auth requests per connection, as OpenSSH MaxAuthTries */
 #define CH_AGENT_MAX_CHANNELS 8	/* NETCONF sessions on one connection */
 #define CH_AGENT_RETRY_DELAY_MS 1000 /* ms, between attempts on one endpoint: a refused connect must not spin */
 #define CH_AGENT_STABLE_SESSION_MS (2 * 1000) /* ms, shorter twice in a row: back off (accept-and-drop managers) */
