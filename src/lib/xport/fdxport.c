@@ -4,15 +4,15 @@
  *
  * One uv_poll_t watches the fd: readable while the stream is taken, not
  * paused and not closing (so a paused stream leaves the bytes in the
- * kernel: TCP backpressure); writable while output is queued. A 0 ms
- * timer defers what must come from the loop (up, opened), a second one is
- * the stage deadline and bounds a close's flush.
+ * kernel: TCP backpressure); writable while output is queued. What must
+ * come from the loop (up(); opened() in the client role) is the generic
+ * deferred work (ch_xport_kick, fdx_soon); a timer is the stage deadline
+ * and bounds a close's flush.
  */
 #include "lib/xport/xport_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,15 +29,11 @@ struct fdx {
 	struct ch_xport *x;
 	int fd;
 	uv_poll_t poll;
-	uv_timer_t defer;		/* up(), opened() from the loop */
 	uv_timer_t deadline;
 	int handles;			/* still open */
 	int events;			/* armed on poll */
 	const char *deadline_why;
-	struct ch_stream *s;		/* the one stream, NULL before/after */
-	int opened_due;			/* client: opened() not yet told */
 	struct ch_buf out;		/* bounded by CH_STREAM_OUT_MAX */
-	int paused;
 	int rd_eof;			/* the peer's EOF was seen */
 	int eof_want;			/* ch_stream_eof: shut down after flush */
 	int eof_sent;
@@ -55,13 +51,13 @@ static struct fdx *fdx_of(const struct ch_xport *x)
 
 static void rearm(struct fdx *f)
 {
+	const struct ch_stream *s = f->x->one;	/* the stream, if any */
 	int want = 0;
 
 	if (f->x->torn_down)
 		return;
 	if (!f->failed) {
-		if (f->s && f->s->cb && !f->s->closing && !f->paused &&
-		    !f->rd_eof && !f->opened_due)
+		if (ch_stream_may_read(s) && !f->rd_eof)
 			want |= UV_READABLE;
 		if (ch_buf_len(&f->out))
 			want |= UV_WRITABLE;
@@ -79,24 +75,20 @@ static void rearm(struct fdx *f)
  * connection ends (a fd carries one stream). */
 static void stream_done(struct fdx *f, const char *why)
 {
-	struct ch_stream *s = f->s;
-	struct ch_xport *x = f->x;
+	struct ch_stream *s = f->x->one;
 
 	if (s == NULL)
 		return;
-	if (x->closing)
-		why = x->why;
 	f->flushing = 0;
 	ch_buf_reset(&f->out);
-	ch_stream_gone(s, why);		/* NULL keeps the close's own */
-	ch_xport_fail(x, s->why, NULL);	/* s->why holds the copy */
+	ch_xport_one_gone(s, why);	/* NULL keeps the close's own */
 	rearm(f);
 }
 
 /* After the queue moved: drained(), a pending shutdown or close. */
 static void after_flush(struct fdx *f, int was_pending)
 {
-	struct ch_stream *s = f->s;
+	struct ch_stream *s = f->x->one;
 
 	if (s == NULL || ch_buf_len(&f->out))
 		return;
@@ -111,7 +103,7 @@ static void after_flush(struct fdx *f, int was_pending)
 	if (was_pending && s->cb && s->cb->drained && !s->closing)
 		s->cb->drained(s);
 	/* Both ways ended: nothing more can happen on the stream. */
-	if (f->s && f->eof_sent && f->rd_eof && !f->s->closing)
+	if (f->eof_sent && f->rd_eof && !s->closing)
 		stream_done(f, "both sides sent EOF");
 }
 
@@ -162,11 +154,11 @@ static void do_read(struct fdx *f)
 	char buf[CH_STREAM_READ_CHUNK];
 
 	for (int i = 0; i < FDX_READS_PER_WAKE; i++) {
-		struct ch_stream *s = f->s;
+		struct ch_stream *s = f->x->one;
 		ssize_t n;
 
-		if (s == NULL || s->closing || f->paused || f->rd_eof ||
-		    f->failed || f->x->closing)
+		if (!ch_stream_may_read(s) || f->rd_eof || f->failed ||
+		    f->x->closing)
 			return;
 		n = read(f->fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -211,39 +203,6 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	rearm(f);
 }
 
-static void on_defer(uv_timer_t *t)
-{
-	struct fdx *f = t->data;
-	struct ch_xport *x = f->x;
-	struct ch_stream_req req = { .type = CH_STREAM_FD };
-	struct ch_stream *s;
-	int capped;
-
-	if (x->closing)
-		return;
-	if (!x->up) {
-		ch_xport_set_up(x);
-		if (x->closing || x->role != CH_XPORT_SERVER)
-			goto out;
-		if ((s = ch_stream_new(x, &req, &capped)) == NULL) {
-			ch_xport_close(x, "out of memory");
-			return;
-		}
-		f->s = s;
-		if (ch_stream_offer(s) != CH_OK) {
-			ch_stream_gone(s, "refused");
-			ch_xport_close(x, "the stream was refused");
-			return;
-		}
-	}
-	if (f->opened_due && f->s && !f->s->closing) {
-		f->opened_due = 0;
-		ch_stream_opened(f->s, CH_OK, NULL);
-	}
-out:
-	rearm(f);
-}
-
 static void on_deadline(uv_timer_t *t)
 {
 	struct fdx *f = t->data;
@@ -253,6 +212,23 @@ static void on_deadline(uv_timer_t *t)
 }
 
 /* ---- the kind's operations ---- */
+
+/* From the loop, after the start: up(), then (server role) the stream is
+ * offered. Afterwards: reading starts once a due opened() was told. */
+static void fdx_soon(struct ch_xport *x)
+{
+	static const struct ch_stream_req req = { .type = CH_STREAM_FD };
+	struct fdx *f = fdx_of(x);
+
+	if (x->closing)
+		return;
+	if (!x->up) {
+		ch_xport_set_up(x);
+		if (!x->closing && x->role == CH_XPORT_SERVER)
+			ch_xport_offer_one(x, &req);
+	}
+	rearm(f);
+}
 
 static void fdx_deadline(struct ch_xport *x, uint64_t ms, const char *why)
 {
@@ -269,14 +245,7 @@ static void fdx_deadline(struct ch_xport *x, uint64_t ms, const char *why)
 
 static int fdx_open(struct ch_xport *x, struct ch_stream *s)
 {
-	struct fdx *f = fdx_of(x);
-
-	if (s->req.type != CH_STREAM_FD || f->s != NULL)
-		return CH_ERR_INVAL;
-	f->s = s;
-	f->opened_due = 1;
-	uv_timer_start(&f->defer, on_defer, 0, 0);
-	return CH_OK;
+	return ch_xport_open_one(x, s, CH_STREAM_FD);
 }
 
 static int fdx_write(struct ch_stream *s, const void *p, size_t n)
@@ -310,12 +279,10 @@ static size_t fdx_pending(const struct ch_stream *s)
 
 static void fdx_pause(struct ch_stream *s, int paused)
 {
-	struct fdx *f = fdx_of(s->x);
-
 	/* Resuming needs no kick: the poll is level-triggered, and what
 	 * waits is still in the kernel. */
-	f->paused = paused;
-	rearm(f);
+	(void)paused;
+	rearm(fdx_of(s->x));
 }
 
 static void fdx_eof(struct ch_stream *s)
@@ -350,14 +317,6 @@ static void fdx_stream_close(struct ch_stream *s, int hard)
 	rearm(f);
 }
 
-static void fdx_stream_free(struct ch_stream *s)
-{
-	struct fdx *f = fdx_of(s->x);
-
-	if (f->s == s)
-		f->s = NULL;
-}
-
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct fdx *f = h->data;
@@ -377,7 +336,6 @@ static void fdx_teardown(struct ch_xport *x)
 
 	f->events = 0;
 	uv_close((uv_handle_t *)&f->poll, on_handle_closed);
-	uv_close((uv_handle_t *)&f->defer, on_handle_closed);
 	uv_close((uv_handle_t *)&f->deadline, on_handle_closed);
 }
 
@@ -398,9 +356,9 @@ static const struct ch_xport_impl fd_impl = {
 	.eof = fdx_eof,
 	.exit_status = NULL,
 	.stream_close = fdx_stream_close,
-	.stream_free = fdx_stream_free,
 	.teardown = fdx_teardown,
 	.rx_bytes = fdx_rx_bytes,
+	.soon = fdx_soon,
 };
 
 int ch_xport_fd_start(uv_loop_t *loop, int fd, enum ch_xport_role role,
@@ -408,25 +366,14 @@ int ch_xport_fd_start(uv_loop_t *loop, int fd, enum ch_xport_role role,
 		      const struct ch_xport_ops *ops, void *owner,
 		      struct ch_xport **out)
 {
-	struct ch_xport *x = NULL;
-	struct fdx *f = NULL;
-	int r, fl;
+	struct ch_xport *x;
+	struct fdx *f;
+	int fl;
 
 	*out = NULL;
-	if ((x = calloc(1, sizeof(*x))) == NULL ||
-	    (f = calloc(1, sizeof(*f))) == NULL) {
-		free(x);
-		close(fd);
+	if ((f = ch_xport_new(loop, fd, &fd_impl, role, o, ops, owner,
+			      sizeof(*f), &x)) == NULL)
 		return CH_ERR_NOMEM;
-	}
-	if ((r = ch_xport_init(x, loop, &fd_impl, role, o, ops, owner))
-	    != CH_OK) {
-		free(f);
-		close(fd);
-		ch_xport_abort(x);
-		return r;
-	}
-	x->impl_data = f;
 	f->x = x;
 	f->fd = fd;
 	ch_buf_init(&f->out, CH_STREAM_OUT_MAX);
@@ -438,11 +385,10 @@ int ch_xport_fd_start(uv_loop_t *loop, int fd, enum ch_xport_role role,
 		ch_xport_abort(x);	/* frees f too */
 		return CH_ERR_IO;
 	}
-	uv_timer_init(loop, &f->defer);
 	uv_timer_init(loop, &f->deadline);
-	f->poll.data = f->defer.data = f->deadline.data = f;
-	f->handles = 3;
-	uv_timer_start(&f->defer, on_defer, 0, 0);	/* up() */
+	f->poll.data = f->deadline.data = f;
+	f->handles = 2;
+	ch_xport_kick(x);	/* up() from the loop: fdx_soon */
 	*out = x;
 	return CH_OK;
 }

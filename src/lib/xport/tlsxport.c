@@ -19,13 +19,16 @@
  *     ch_tls_tcp_keepalive on the fd before the start and probes at its
  *     own level.
  *
+ * What must come from the loop (opened() in the client role, reads after
+ * a resume) is the generic deferred work (ch_xport_kick, tlx_soon): the
+ * session's own handles are all the kind has.
+ *
  * A failed handshake ends the connection with the reason; the owner can
  * still read ch_xport_tls(x) (verify result, the peer's certificate) in
  * down().
  */
 #include "lib/xport/xport_impl.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,11 +41,6 @@
 struct tlx {
 	struct ch_tls t;		/* closed() of it ends the teardown */
 	struct ch_xport *x;
-	uv_timer_t defer;		/* opened(), reads after a resume */
-	int handles;			/* the session and defer */
-	struct ch_stream *s;		/* the one stream */
-	int opened_due;			/* client: opened() not yet told */
-	int paused;
 	int rd_done;			/* the peer ended (or reading failed) */
 	int flushing;			/* a non-hard close waits for out */
 	int had_pending;		/* output was queued at the last look */
@@ -56,10 +54,8 @@ static struct tlx *tlx_of(const struct ch_xport *x)
 
 static int can_read(const struct tlx *f)
 {
-	const struct ch_stream *s = f->s;
-
-	return s && s->cb && !s->closing && !f->paused && !f->opened_due &&
-	       !f->rd_done && !f->x->closing;
+	return ch_stream_may_read(f->x->one) && !f->rd_done &&
+	       !f->x->closing;
 }
 
 static void update_read(struct tlx *f)
@@ -72,14 +68,12 @@ static void update_read(struct tlx *f)
  * ends with it. */
 static void stream_done(struct tlx *f)
 {
-	struct ch_stream *s = f->s;
-	struct ch_xport *x = f->x;
+	struct ch_stream *s = f->x->one;
 
 	if (s == NULL)
 		return;
 	f->flushing = 0;
-	ch_stream_gone(s, x->closing ? x->why : NULL);
-	ch_xport_fail(x, s->why, NULL);	/* s->why holds the copy */
+	ch_xport_one_gone(s, NULL);
 }
 
 static void read_all(struct tlx *f)
@@ -89,7 +83,7 @@ static void read_all(struct tlx *f)
 	int r;
 
 	while (can_read(f)) {
-		struct ch_stream *s = f->s;
+		struct ch_stream *s = f->x->one;
 
 		r = ch_tls_read(&f->t, buf, sizeof(buf), &n);
 		if (r == CH_ERR_AGAIN)
@@ -118,7 +112,7 @@ static void read_all(struct tlx *f)
 /* Output moved: drained(), or the end of a close's flush. */
 static void check_pending(struct tlx *f)
 {
-	struct ch_stream *s = f->s;
+	struct ch_stream *s = f->x->one;
 	size_t p = ch_tls_pending(&f->t);
 
 	if (s == NULL || p > 0) {
@@ -138,28 +132,11 @@ static void check_pending(struct tlx *f)
 
 /* ---- ch_tls's callbacks ---- */
 
-static void offer_stream(struct tlx *f)
-{
-	struct ch_stream_req req = {
-		.type = CH_STREAM_TLS, .name = TLX_STREAM_NAME,
-	};
-	struct ch_xport *x = f->x;
-	struct ch_stream *s;
-	int capped;
-
-	if ((s = ch_stream_new(x, &req, &capped)) == NULL) {
-		ch_xport_close(x, "out of memory");
-		return;
-	}
-	f->s = s;
-	if (ch_stream_offer(s) != CH_OK) {
-		ch_stream_gone(s, "refused");
-		ch_xport_close(x, "the stream was refused");
-	}
-}
-
 static void on_handshake(struct ch_tls *t, int status)
 {
+	static const struct ch_stream_req req = {
+		.type = CH_STREAM_TLS, .name = TLX_STREAM_NAME,
+	};
 	struct tlx *f = t->data;
 	struct ch_xport *x = f->x;
 	struct ch_peer_id id = { .kind = CH_XPORT_TLS };
@@ -181,7 +158,7 @@ static void on_handshake(struct ch_tls *t, int status)
 	}
 	ch_xport_set_up(x);
 	if (!x->closing && x->role == CH_XPORT_SERVER)
-		offer_stream(f);
+		ch_xport_offer_one(x, &req);
 	update_read(f);
 }
 
@@ -204,15 +181,12 @@ static void on_expired(struct ch_tls *t, const char *why)
 	ch_xport_fail(f->x, why ? why : "deadline passed", NULL);
 }
 
-static void handle_gone(struct tlx *f)
-{
-	if (--f->handles == 0)
-		ch_xport_finish(f->x);	/* frees f with x, from the loop */
-}
-
+/* The session's handles are closed (the fd too): the last of the kind. */
 static void on_tls_closed(struct ch_tls *t)
 {
-	handle_gone(t->data);
+	struct tlx *f = t->data;
+
+	ch_xport_finish(f->x);	/* frees f with x, from the loop */
 }
 
 static const struct ch_tls_cb tlx_tls_cb = {
@@ -222,22 +196,19 @@ static const struct ch_tls_cb tlx_tls_cb = {
 	.closed = on_tls_closed,
 };
 
-static void on_defer(uv_timer_t *tm)
-{
-	struct tlx *f = tm->data;
+/* ---- the kind's operations ---- */
 
-	if (f->x->closing)
+/* From the loop, after a due opened() or a resume: OpenSSL may hold what
+ * the fd will not signal. */
+static void tlx_soon(struct ch_xport *x)
+{
+	struct tlx *f = tlx_of(x);
+
+	if (x->closing)
 		return;
-	if (f->opened_due && f->s && !f->s->closing) {
-		f->opened_due = 0;
-		ch_stream_opened(f->s, CH_OK, NULL);
-	}
-	/* after a resume: OpenSSL may hold what the fd will not signal */
 	read_all(f);
 	update_read(f);
 }
-
-/* ---- the kind's operations ---- */
 
 static void tlx_deadline(struct ch_xport *x, uint64_t ms, const char *why)
 {
@@ -249,14 +220,7 @@ static void tlx_deadline(struct ch_xport *x, uint64_t ms, const char *why)
 
 static int tlx_open(struct ch_xport *x, struct ch_stream *s)
 {
-	struct tlx *f = tlx_of(x);
-
-	if (s->req.type != CH_STREAM_TLS || f->s != NULL)
-		return CH_ERR_INVAL;
-	f->s = s;
-	f->opened_due = 1;
-	uv_timer_start(&f->defer, on_defer, 0, 0);
-	return CH_OK;
+	return ch_xport_open_one(x, s, CH_STREAM_TLS);
 }
 
 static int tlx_write(struct ch_stream *s, const void *p, size_t n)
@@ -264,7 +228,7 @@ static int tlx_write(struct ch_stream *s, const void *p, size_t n)
 	struct tlx *f = tlx_of(s->x);
 	int r;
 
-	if (f->opened_due)
+	if (s->open_due)
 		return CH_ERR_INVAL;	/* not open yet */
 	r = ch_tls_write(&f->t, p, n);
 	if (ch_tls_pending(&f->t))
@@ -286,12 +250,9 @@ static size_t tlx_pending(const struct ch_stream *s)
 
 static void tlx_pause(struct ch_stream *s, int paused)
 {
-	struct tlx *f = tlx_of(s->x);
-
-	f->paused = paused;
-	update_read(f);
+	update_read(tlx_of(s->x));
 	if (!paused)
-		uv_timer_start(&f->defer, on_defer, 0, 0);
+		ch_xport_kick(s->x);	/* tlx_soon reads what waits */
 }
 
 static void tlx_stream_close(struct ch_stream *s, int hard)
@@ -314,25 +275,12 @@ static void tlx_eof(struct ch_stream *s)
 	ch_stream_close(s, 0, "EOF sent");
 }
 
-static void tlx_stream_free(struct ch_stream *s)
-{
-	struct tlx *f = tlx_of(s->x);
-
-	if (f->s == s)
-		f->s = NULL;
-}
-
-static void on_defer_closed(uv_handle_t *h)
-{
-	handle_gone(h->data);
-}
-
 static void tlx_teardown(struct ch_xport *x)
 {
 	struct tlx *f = tlx_of(x);
 
-	ch_tls_close(&f->t);	/* close_notify unless it failed */
-	uv_close((uv_handle_t *)&f->defer, on_defer_closed);
+	ch_tls_close(&f->t);	/* close_notify unless it failed; then
+				 * on_tls_closed */
 }
 
 static uint64_t tlx_rx_bytes(const struct ch_xport *x)
@@ -357,9 +305,9 @@ static const struct ch_xport_impl tls_impl = {
 	.eof = tlx_eof,
 	.exit_status = NULL,
 	.stream_close = tlx_stream_close,
-	.stream_free = tlx_stream_free,
 	.teardown = tlx_teardown,
 	.rx_bytes = tlx_rx_bytes,
+	.soon = tlx_soon,
 	.tls = tlx_tls,
 };
 
@@ -367,8 +315,8 @@ int ch_xport_tls_start(uv_loop_t *loop, int fd, const struct ch_xport_opts *o,
 		       const struct ch_xport_ops *ops, void *owner,
 		       struct ch_xport **out)
 {
-	struct ch_xport *x = NULL;
-	struct tlx *f = NULL;
+	struct ch_xport *x;
+	struct tlx *f;
 	enum ch_xport_role role;
 	int r;
 
@@ -379,20 +327,9 @@ int ch_xport_tls_start(uv_loop_t *loop, int fd, const struct ch_xport_opts *o,
 	}
 	role = ch_tls_ctx_role(o->tls) == CH_TLS_SERVER ? CH_XPORT_SERVER
 							: CH_XPORT_CLIENT;
-	if ((x = calloc(1, sizeof(*x))) == NULL ||
-	    (f = calloc(1, sizeof(*f))) == NULL) {
-		free(x);
-		close(fd);
+	if ((f = ch_xport_new(loop, fd, &tls_impl, role, o, ops, owner,
+			      sizeof(*f), &x)) == NULL)
 		return CH_ERR_NOMEM;
-	}
-	if ((r = ch_xport_init(x, loop, &tls_impl, role, o, ops, owner))
-	    != CH_OK) {
-		free(f);
-		close(fd);
-		ch_xport_abort(x);
-		return r;
-	}
-	x->impl_data = f;
 	f->x = x;
 	if ((r = ch_tls_start(&f->t, loop, o->tls, fd, &tlx_tls_cb, f))
 	    != CH_OK) {
@@ -400,9 +337,6 @@ int ch_xport_tls_start(uv_loop_t *loop, int fd, const struct ch_xport_opts *o,
 		ch_xport_abort(x);	/* frees f too */
 		return r;
 	}
-	uv_timer_init(loop, &f->defer);
-	f->defer.data = f;
-	f->handles = 2;
 	ch_tls_deadline(&f->t, CH_TLS_HANDSHAKE_TIMEOUT_MS,
 			"the TLS handshake did not finish in time");
 	*out = x;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/core/err.h"
 #include "lib/core/log.h"
@@ -34,6 +35,29 @@ int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
 	x->soon.data = x;
 	x->soon_open = 1;
 	return CH_OK;
+}
+
+void *ch_xport_new(uv_loop_t *loop, int fd, const struct ch_xport_impl *impl,
+		   enum ch_xport_role role, const struct ch_xport_opts *o,
+		   const struct ch_xport_ops *ops, void *owner, size_t size,
+		   struct ch_xport **xp)
+{
+	struct ch_xport *x;
+
+	*xp = NULL;
+	if ((x = calloc(1, sizeof(*x))) == NULL ||
+	    (x->impl_data = calloc(1, size)) == NULL) {
+		free(x);
+		close(fd);
+		return NULL;
+	}
+	if (ch_xport_init(x, loop, impl, role, o, ops, owner) != CH_OK) {
+		close(fd);
+		ch_xport_abort(x);	/* frees impl_data too */
+		return NULL;
+	}
+	*xp = x;
+	return x->impl_data;
 }
 
 static void on_soon_closed_abort(uv_handle_t *h)
@@ -152,18 +176,30 @@ static void stream_unlink_free(struct ch_stream *s)
 			break;
 		}
 	}
-	x->impl->stream_free(s);
+	if (x->one == s)
+		x->one = NULL;
+	if (x->impl->stream_free)
+		x->impl->stream_free(s);
 	free(s);
 }
 
-/* Deferred work: closed() of the streams the kind is done with; then, when
- * the connection is closing and no stream is left, down() and the kind's
+/* Deferred work: opened() of the streams opened at once, the kind's own;
+ * closed() of the streams the kind is done with; then, when the
+ * connection is closing and no stream is left, down() and the kind's
  * teardown. */
 static void soon_run(uv_timer_t *t)
 {
 	struct ch_xport *x = t->data;
 	struct ch_stream *s, *next;
 
+	/* A callback may close streams or open new ones (at the head): no
+	 * stream is freed before the loop below. */
+	for (s = x->streams; s && !x->closing; s = s->next) {
+		if (s->open_due && !s->closing) {
+			s->open_due = 0;
+			ch_stream_opened(s, CH_OK, NULL);
+		}
+	}
 	if (x->impl->soon && !x->torn_down)
 		x->impl->soon(x);
 	for (s = x->streams; s; s = next) {
@@ -264,6 +300,54 @@ void ch_stream_gone(struct ch_stream *s, const char *why)
 	ch_xport_kick(s->x);
 }
 
+void ch_stream_open_soon(struct ch_stream *s)
+{
+	s->open_due = 1;
+	ch_xport_kick(s->x);
+}
+
+int ch_stream_may_read(const struct ch_stream *s)
+{
+	return s && s->cb && !s->open_due && !s->paused && !s->closing &&
+	       !s->gone;
+}
+
+/* ---- kinds that carry one stream ---- */
+
+int ch_xport_open_one(struct ch_xport *x, struct ch_stream *s,
+		      enum ch_stream_type type)
+{
+	if (s->req.type != type || x->one != NULL)
+		return CH_ERR_INVAL;
+	x->one = s;
+	ch_stream_open_soon(s);
+	return CH_OK;
+}
+
+void ch_xport_offer_one(struct ch_xport *x, const struct ch_stream_req *req)
+{
+	struct ch_stream *s;
+	int capped;
+
+	if ((s = ch_stream_new(x, req, &capped)) == NULL) {
+		ch_xport_close(x, "out of memory");
+		return;
+	}
+	x->one = s;
+	if (ch_stream_offer(s) != CH_OK) {
+		ch_stream_gone(s, "refused");
+		ch_xport_close(x, "the stream was refused");
+	}
+}
+
+void ch_xport_one_gone(struct ch_stream *s, const char *why)
+{
+	struct ch_xport *x = s->x;
+
+	ch_stream_gone(s, x->closing ? x->why : why);
+	ch_xport_fail(x, s->why, NULL);	/* s->why holds the copy */
+}
+
 /* ---- the public API ---- */
 
 void ch_xport_deadline(struct ch_xport *x, uint64_t ms, const char *why)
@@ -353,8 +437,10 @@ size_t ch_stream_pending(const struct ch_stream *s)
 
 void ch_stream_pause(struct ch_stream *s, int paused)
 {
-	if (!s->gone)
-		s->x->impl->pause(s, paused);
+	if (s->gone)
+		return;
+	s->paused = paused != 0;
+	s->x->impl->pause(s, paused);
 }
 
 void ch_stream_eof(struct ch_stream *s)

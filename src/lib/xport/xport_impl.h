@@ -25,22 +25,24 @@ struct ch_xport_impl {
 	int (*open)(struct ch_xport *x, struct ch_stream *s);
 	int (*write)(struct ch_stream *s, const void *p, size_t n);
 	size_t (*pending)(const struct ch_stream *s);
-	void (*pause)(struct ch_stream *s, int paused);
+	void (*pause)(struct ch_stream *s, int paused);	/* s->paused set */
 	void (*eof)(struct ch_stream *s);
 	void (*exit_status)(struct ch_stream *s, int status); /* may be NULL */
 	/* Start closing s (after its queue, or at once with hard); the kind
 	 * calls ch_stream_gone when it is done. Called once per stream. */
 	void (*stream_close)(struct ch_stream *s, int hard);
-	/* Free the kind's part of s (s->impl), after closed(). */
+	/* Free the kind's part of s (s->impl), after closed(). May be
+	 * NULL. */
 	void (*stream_free)(struct ch_stream *s);
 	/* Every stream is gone and down() was told: close the handles and
 	 * the fd, then call ch_xport_finish (from a handle's close
 	 * callback). Called once. */
 	void (*teardown)(struct ch_xport *x);
 	uint64_t (*rx_bytes)(const struct ch_xport *x);
-	/* Deferred work of the kind (ch_xport_kick), run before the gone
-	 * streams are told: e.g. delivering what waited while a stream was
-	 * paused. May be NULL. */
+	/* Deferred work of the kind (ch_xport_kick), run after the due
+	 * opened() (ch_stream_open_soon) and before the gone streams are
+	 * told: e.g. delivering what waited while a stream was paused.
+	 * Not called once the kind is torn down. May be NULL. */
 	void (*soon)(struct ch_xport *x);
 	ssh_session (*ssh)(const struct ch_xport *x);	/* may be NULL */
 	struct ch_tls *(*tls)(const struct ch_xport *x);	/* may be NULL */
@@ -56,6 +58,9 @@ struct ch_stream {
 	const struct ch_stream_cb *cb;	/* NULL until taken */
 	void *ctx;
 	struct ch_logctx log;		/* the connection's, with chan= */
+	int open_due;			/* client role: opened() comes from
+					 * the loop (ch_stream_open_soon) */
+	int paused;			/* ch_stream_pause(s, 1) */
 	int closing;			/* stream_close was called */
 	int gone;			/* the kind is done with it */
 	int told;			/* closed() was delivered */
@@ -77,6 +82,9 @@ struct ch_xport {
 	const char *own_key_name;	/* "the hub's", "our" */
 	struct ch_stream *streams;
 	size_t nstreams;
+	struct ch_stream *one;		/* a single-stream kind's stream
+					 * (ch_xport_open_one/offer_one):
+					 * NULL before, and once freed */
 	unsigned next_stream_id;
 	int up;
 	int closing;
@@ -84,8 +92,9 @@ struct ch_xport {
 	int torn_down;
 	const char *why;		/* static, or why_buf */
 	char why_buf[256];
-	uv_timer_t soon;		/* deferred: closed() of gone streams,
-					 * the end of the connection */
+	uv_timer_t soon;		/* deferred: due opened(), the
+					 * kind's soon(), closed() of gone
+					 * streams, the end of the connection */
 	int soon_open;
 	void *impl_data;		/* the kind's state */
 };
@@ -96,6 +105,13 @@ int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
 		  const struct ch_xport_impl *impl, enum ch_xport_role role,
 		  const struct ch_xport_opts *o,
 		  const struct ch_xport_ops *ops, void *owner);
+/* Allocates *xp and size bytes (zeroed) of the kind's state, then
+ * ch_xport_init. Returns the state (x->impl_data), or NULL when memory
+ * (or libuv) failed: fd is closed then and nothing is left. */
+void *ch_xport_new(uv_loop_t *loop, int fd, const struct ch_xport_impl *impl,
+		   enum ch_xport_role role, const struct ch_xport_opts *o,
+		   const struct ch_xport_ops *ops, void *owner, size_t size,
+		   struct ch_xport **xp);
 /* Frees a connection whose start failed before anything was reported
  * (closes the soon handle first; x and x->impl_data are freed from the
  * loop, as after closed()). */
@@ -127,5 +143,29 @@ void ch_stream_opened(struct ch_stream *s, int status, const char *why);
 void ch_stream_gone(struct ch_stream *s, const char *why);
 /* Runs the deferred work soon (from the loop). */
 void ch_xport_kick(struct ch_xport *x);
+
+/* Client role, from the kind's open(): the peer has nothing to agree to
+ * (TLS, fd), so s is open at once; opened(CH_OK) comes from the loop,
+ * before the kind's soon(), unless s is closing by then. Until it came,
+ * s->open_due is set: the kind delivers no data. */
+void ch_stream_open_soon(struct ch_stream *s);
+/* 1 when the kind may deliver data to s (NULL: 0): taken, opened, not
+ * paused, not closing. */
+int ch_stream_may_read(const struct ch_stream *s);
+
+/* ---- kinds that carry exactly one stream (tlsxport.c, fdxport.c) ----
+ * x->one is that stream. */
+
+/* Client role, the kind's open(): s becomes x->one, opened from the loop
+ * (ch_stream_open_soon). CH_ERR_INVAL when it is not of type or x->one
+ * is already taken. */
+int ch_xport_open_one(struct ch_xport *x, struct ch_stream *s,
+		      enum ch_stream_type type);
+/* Server role, once up: x->one, of req, offered to accept(); out of
+ * memory or refused, the connection closes. */
+void ch_xport_offer_one(struct ch_xport *x, const struct ch_stream_req *req);
+/* The one stream is done (why: NULL keeps the close's own), and the
+ * connection ends with it, for the same reason. */
+void ch_xport_one_gone(struct ch_stream *s, const char *why);
 
 #endif
