@@ -1,5 +1,5 @@
 /* editconfig_fuzz.c - libFuzzer target for <edit-config> on callhomed's
- * libyang datastore (ch_ds_edit, src/agent/datastore.c).
+ * libyang datastore (ch_ds_edit, src/agent/datastore/edit.c).
  *
  * The schema: tests/yang's callhome-test (feature banner; containers, a
  * presence container, keyed and nested lists, a two-key list, leaf-lists

@@ -1,6 +1,6 @@
 /* serials_fuzz.c - libFuzzer target for the serial-list importer behind
  * `callhome import-serials` (ch_store_import_serials,
- * src/hub/registry/store.c), on a real registry.
+ * src/hub/registry/import.c), on a real registry.
  *
  * The first input byte picks the trust anchor the list is imported
  * under (its value modulo 4): none, ANCHOR_MAKER, ANCHOR_OTHER, or the

@@ -1,6 +1,6 @@
-/* agent.h - callhomed internals: configuration, the dialer that keeps
- * calling home, one call-home connection (SSH server side), and the
- * NETCONF server behind each netconf channel.
+/* agent.h - callhomed internals: configuration and state, the clients
+ * and their dialers that keep calling home, and the NETCONF server's
+ * operations. One connection is conn.h; one NETCONF session session.h.
  */
 #ifndef CH_AGENT_H
 #define CH_AGENT_H
@@ -135,6 +135,8 @@ void nc_server_set_chan(struct nc_server *s, const char *peer,
 			void (*kill)(void *ctx),
 			int (*push)(void *ctx, const char *msg, size_t len),
 			void *ctx);
+/* The session runs over TLS (RFC 6022 transport netconf-tls), not SSH. */
+void nc_server_set_tls(struct nc_server *s, int tls);
 /* After the reply of nc_server_handle was sent: pushes what must follow
  * it (the replay of a new subscription). */
 void nc_server_after_reply(struct nc_server *s);

@@ -110,6 +110,8 @@ int agent_session_start(const struct agent_session_owner *o,
 		return CH_ERR_NOMEM;
 	}
 	nc_server_set_chan(a->srv, o->peer, session_kill, session_push, a);
+	nc_server_set_tls(a->srv, ch_xport_kind(ch_stream_xport(s)) ==
+			  CH_XPORT_TLS);
 	/* RFC 4254 6.10: a subsystem that ends says so, as sshd does;
 	 * clients such as OpenSSH's exit non-zero without it */
 	ch_stream_exit_status(s, 0);

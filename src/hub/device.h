@@ -61,8 +61,9 @@ struct device_owner {
 	 * then it is not idle. NULL: never. */
 	int (*busy)(void *ctx, const struct device *d);
 	/* The connection ended (device_close_reason says why); the last
-	 * call, once. The device is freed later, from the loop: the owner
-	 * unlinks it now and forgets it. */
+	 * call, once: inside device_close, or from the loop when the
+	 * transport ended by itself. The device is freed later, from the
+	 * loop: the owner unlinks it now and forgets it. */
 	void (*gone)(void *ctx, struct device *d);
 	void *ctx;
 };
@@ -87,7 +88,10 @@ int device_start(const struct device_config *cfg,
 		 const struct device_owner *owner, int fd, int tls,
 		 const char *peer, const struct sockaddr *sa, unsigned conn_id,
 		 struct device **out);
-/* Closes the connection (idempotent); gone() follows from the loop. */
+/* Closes the connection (idempotent). The owner's gone() is called at
+ * once, inside this call (the device is out of the owner's list when it
+ * returns); the transport ends from the loop and the device is freed
+ * after. */
 void device_close(struct device *d, const char *reason);
 
 /* Sends one operation (op_xml: the element(s) inside <rpc>) to a ready

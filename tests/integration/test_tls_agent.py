@@ -78,7 +78,7 @@ def tls_agent(agent, procs, workdir):
     pki = make_pki(workdir / "pki")
     mk = ssh_keygen(workdir / "mgr_key")
 
-    def start(rules, extra=()):
+    def start(rules, extra=(), **kw):
         port = free_port()
         sock = workdir / f"m{port}.sock"
         procs.spawn(f"socat{port}", [
@@ -92,7 +92,7 @@ def tls_agent(agent, procs, workdir):
         for r in rules:
             argv += ["--cert-to-name", r]
         a = agent(call_home=[], authorized=[f"{mk}.pub"],
-                  extra=FAST + argv + list(extra))
+                  extra=FAST + argv + list(extra), **kw)
         wait_for(sock.exists, 15, "the agent's call (socat's unix socket)",
                  proc=a.proc)
         return a, sock
@@ -249,3 +249,18 @@ def test_tls_hello_timeout_and_bad_hello(tls_agent):
     finally:
         p.kill()
         p.wait()
+
+
+def test_tls_session_is_netconf_tls_in_monitoring(tls_agent):
+    """RFC 6022: a session over TLS says so in netconf-state/sessions."""
+    from ncsession import MODULE
+    mon = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+    a, sock = tls_agent(["*,san-dns-name"], extra=MODULE, running_xml=None)
+    flt = (f'<filter type="subtree"><netconf-state xmlns="{mon}">'
+           "<sessions/></netconf-state></filter>")
+    rc, out, err = s_client(tls_agent.pki, sock, HELLO +
+                            rpc(f"<get>{flt}</get>", 1) +
+                            rpc("<close-session/>", 2))
+    assert rc == 0, err
+    assert re.search(r"<transport>(\w+:)?netconf-tls</transport>", out), out
+    assert "netconf-ssh" not in out

@@ -76,6 +76,7 @@ struct nc_server {
 	uint32_t session_id;
 	char user[64];
 	char peer[64];			/* the manager's address */
+	int tls;			/* RFC 6022 transport: netconf-tls */
 	void (*kill)(void *ctx);	/* closes this session's channel */
 	void *kill_ctx;
 	int (*push)(void *ctx, const char *msg, size_t len);

@@ -62,7 +62,8 @@ static int put_sessions(const struct nc_srv *srv, struct ch_buf *b)
 		host_of(x->peer, host, sizeof(host));
 		if ((r = ch_buf_puts(b, "<session>")) != CH_OK ||
 		    (r = put_uint(b, "session-id", x->session_id)) != CH_OK ||
-		    (r = put_leaf(b, "transport", "netconf-ssh")) != CH_OK ||
+		    (r = put_leaf(b, "transport", x->tls ? "netconf-tls"
+						   : "netconf-ssh")) != CH_OK ||
 		    (r = put_leaf(b, "username", x->user)) != CH_OK ||
 		    (host[0] &&
 		     (r = put_leaf(b, "source-host", host)) != CH_OK) ||

@@ -159,6 +159,11 @@ void nc_server_set_chan(struct nc_server *s, const char *peer,
 	s->kill_ctx = ctx;
 }
 
+void nc_server_set_tls(struct nc_server *s, int tls)
+{
+	s->tls = tls;
+}
+
 /* s's check will never be made: the datastore need not keep its dry
  * run (a copy of running; nor would ch_ds_close free it), unless
  * another session's check runs, whose dry run it may be (one slot). */

@@ -1,7 +1,7 @@
 /* api.h - the hub's operator API: one table of commands behind the
  * control socket (docs/control-api.md). The API sits above the hub: it
  * uses the registry, the job runner and the live devices, and the hub
- * reaches it only through the ops that main hands to hub_start.
+ * reaches it only through the ops that main hands to service_start.
  */
 #ifndef CH_HUB_API_H
 #define CH_HUB_API_H

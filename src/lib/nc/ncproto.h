@@ -1,7 +1,7 @@
 /* ncproto.h - one NETCONF session's protocol engine, transport-agnostic.
  *
  * It owns the hello exchange (RFC 6241 8.1, RFC 6242 4.1) and the framing
- * switch; the transport (an SSH channel, later TLS) hands it the bytes it
+ * switch; the transport (an SSH channel, the TLS session; lib/nc/session.c) hands it the bytes it
  * received and gives it a way to send. Both roles send their hello at
  * start, without waiting for the peer's (8.1: MUST NOT wait). Messages
  * are only delivered, and may only be sent, once the peer's hello has

@@ -46,8 +46,10 @@
  * itself after closed() returns; a stream after its closed() returns.
  *
  * Who owns the fd: the xport, from a successful start on (it closes it
- * before closed()); on a failed start the fd is closed too, so the caller
- * never closes it.
+ * before closed()); the caller never closes it, not even after a failed
+ * start: then it was closed, or - in the SSH server role, when
+ * ssh_bind_accept_fd failed and libssh may have taken it - deliberately
+ * left alone rather than risk a double close (sshmux.c).
  */
 #ifndef CH_XPORT_H
 #define CH_XPORT_H
