@@ -126,3 +126,15 @@ char *ch_buf_take(struct ch_buf *b)
 	b->off = b->len = b->cap = 0;
 	return s;
 }
+
+char *ch_strndup(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+	char *c = malloc(n + 1);
+
+	if (c) {
+		memcpy(c, s, n);
+		c[n] = '\0';
+	}
+	return c;
+}

@@ -43,4 +43,8 @@ void ch_buf_consume(struct ch_buf *b, size_t n);
  * with free(); the buffer is left empty. NULL on allocation failure. */
 char *ch_buf_take(struct ch_buf *b);
 
+/* A copy of s cut to at most max bytes, NUL-terminated (free with free);
+ * NULL when out of memory. */
+char *ch_strndup(const char *s, size_t max);
+
 #endif

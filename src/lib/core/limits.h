@@ -54,6 +54,8 @@
 #define CH_STREAM_OUT_MAX (64u * 1024 * 1024) /* B, unsent bytes per stream: a peer that stops reading one channel holds this much at most */
 #define CH_STREAM_READ_CHUNK (64u * 1024) /* B, one delivery of a stream's data */
 #define CH_STREAM_CLOSE_FLUSH_MS (5 * 1000) /* ms, a polite close of a TLS or fd stream waits this long for its queue */
+#define CH_STREAM_WHY_MAX 256	/* B, how a stream ended, as told to its owner */
+#define CH_XPORT_WHY_MAX 256	/* B, how a connection ended */
 #define CH_XPORT_MAX_STREAMS 64	/* channels per connection, unless the owner says */
 #define CH_XPORT_MAX_AUTH_TRIES 6 /* keys an SSH client may offer, as OpenSSH's MaxAuthTries */
 #define CH_NCS_MAX_PENDING 64	/* rpcs a NETCONF client keeps outstanding, unless the owner says */

@@ -32,7 +32,7 @@ struct ch_ncs {
 	size_t max_msg;
 	uint64_t hello_ms, rpc_ms;
 	size_t max_pending;
-	char peer[64];
+	char *peer;			/* how reasons name the peer */
 	uv_timer_t timer;		/* start, hello deadline, rpc timeout */
 	int started;			/* our hello went out */
 	int opening;			/* client: waiting for opened() */
@@ -46,8 +46,9 @@ struct ch_ncs {
 	struct pending *pending;	/* oldest first */
 	struct pending **tail;
 	size_t npending;
-	char why[CH_NCS_WHY_MAX];
-	char close_why[CH_NCS_WHY_MAX];	/* ch_ncs_close_session's */
+	/* allocated when the end comes: idle sessions carry no buffers */
+	char *why;
+	const char *close_why;		/* ch_ncs_close_session's (static) */
 };
 
 static void on_timer(uv_timer_t *t);
@@ -61,12 +62,29 @@ static const struct ch_logctx *slog(const struct ch_ncs *s)
 	return s->stream ? ch_stream_log(s->stream) : &none;
 }
 
+static void ncs_free(struct ch_ncs *s)
+{
+	ch_nc_free(s->nc);
+	free(s->peer);
+	free(s->why);
+	free(s);
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
-	struct ch_ncs *s = h->data;
+	ncs_free(h->data);
+}
 
-	ch_nc_free(s->nc);
-	free(s);
+/* The reason, cut to CH_NCS_WHY_MAX; a failed copy reads as "". */
+static void set_why(struct ch_ncs *s, const char *why)
+{
+	free(s->why);
+	s->why = ch_strndup(why, CH_NCS_WHY_MAX);
+}
+
+static const char *why_of(const struct ch_ncs *s)
+{
+	return s->why ? s->why : "";
 }
 
 /* Starts the end: records why (the first reason wins) and closes the
@@ -77,10 +95,10 @@ static void end(struct ch_ncs *s, int hard, int graceful, const char *why)
 		return;
 	s->ending = 1;
 	s->graceful = graceful;
-	snprintf(s->why, sizeof(s->why), "%s", why);
+	set_why(s, why);
 	uv_timer_stop(&s->timer);
 	if (s->stream)
-		ch_stream_close(s->stream, hard, s->why);
+		ch_stream_close(s->stream, hard, why_of(s));
 }
 
 static void endf(struct ch_ncs *s, int hard, const char *fmt, ...)
@@ -105,21 +123,20 @@ static void finish(struct ch_ncs *s, const char *stream_why)
 	s->stream = NULL;
 	if (!s->ending) {
 		s->ending = 1;
-		snprintf(s->why, sizeof(s->why), "%s",
-			 stream_why ? stream_why : "closed");
+		set_why(s, stream_why ? stream_why : "closed");
 	}
 	uv_timer_stop(&s->timer);
 	while ((p = s->pending) != NULL) {
 		s->pending = p->next;
 		s->npending--;
 		if (p->done)
-			p->done(p->ctx, CH_ERR_CLOSED, NULL, 0, s->why);
+			p->done(p->ctx, CH_ERR_CLOSED, NULL, 0, why_of(s));
 		free(p);
 	}
 	s->tail = &s->pending;
 	s->ended = 1;
 	if (s->ops->ended)
-		s->ops->ended(s->ctx, s->why, s->graceful);
+		s->ops->ended(s->ctx, why_of(s), s->graceful);
 	uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 }
 
@@ -379,8 +396,9 @@ static int make(const struct ch_ncs_opts *o, const struct ch_ncs_ops *ops,
 					  : CH_NC_HELLO_TIMEOUT_MS;
 	s->rpc_ms = o->rpc_timeout_ms;
 	s->max_pending = o->max_pending ? o->max_pending : CH_NCS_MAX_PENDING;
-	snprintf(s->peer, sizeof(s->peer), "%s",
-		 o->peer_name ? o->peer_name : "the peer");
+	if ((s->peer = strdup(o->peer_name ? o->peer_name : "the peer"))
+	    == NULL)
+		goto out;
 	s->next_message_id = 1;
 	s->tail = &s->pending;
 	if ((s->nc = ch_nc_new(o->role, o->session_id, o->caps, o->ncaps,
@@ -396,8 +414,7 @@ static int make(const struct ch_ncs_opts *o, const struct ch_ncs_ops *ops,
 	r = CH_OK;
 out:
 	if (s) {
-		ch_nc_free(s->nc);
-		free(s);
+		ncs_free(s);
 	}
 	return r;
 }
@@ -540,8 +557,7 @@ int ch_ncs_close_session(struct ch_ncs *s, const char *why)
 	if (r != CH_OK)
 		return r;
 	s->closing_session = 1;
-	snprintf(s->close_why, sizeof(s->close_why), "%s",
-		 why ? why : "closed with close-session");
+	s->close_why = why ? why : "closed with close-session";
 	arm_rpc_timer(s);
 	return CH_OK;
 }

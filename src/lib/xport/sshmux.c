@@ -201,7 +201,8 @@ static int offer(struct ss *ss, enum ch_stream_type type, const char *name)
 		return -1;
 	s->req.type = type;
 	if (name) {
-		snprintf(s->name, sizeof(s->name), "%s", name);
+		if (ch_text_set(&s->name, name, CH_STREAM_NAME_MAX) != CH_OK)
+			return -1;
 		s->req.name = s->name;
 	}
 	ss->state = SS_OPEN;	/* the owner may write in accept() */
@@ -248,8 +249,9 @@ static int on_pty(ssh_session session, ssh_channel ch, const char *term,
 	(void)pxh;
 	if (ss->state != SS_SESSION || s->req.pty)
 		return -1;
+	if (ch_text_set(&s->term, term ? term : "", CH_STREAM_TERM_MAX) != CH_OK)
+		return -1;
 	s->req.pty = 1;
-	snprintf(s->term, sizeof(s->term), "%s", term ? term : "");
 	s->req.term = s->term;
 	s->req.cols = cols > 0 ? (uint32_t)cols : 0;
 	s->req.rows = rows > 0 ? (uint32_t)rows : 0;

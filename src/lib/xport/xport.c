@@ -8,10 +8,30 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/core/buf.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 
 static void soon_run(uv_timer_t *t);
+
+int ch_text_set(char **dst, const char *src, size_t max)
+{
+	char *copy = NULL;
+
+	if (src && (copy = ch_strndup(src, max)) == NULL)
+		return CH_ERR_NOMEM;
+	free(*dst);
+	*dst = copy;
+	return CH_OK;
+}
+
+static void stream_texts_free(struct ch_stream *s)
+{
+	free(s->name);
+	free(s->orig_host);
+	free(s->term);
+	free(s->why);
+}
 
 int ch_xport_init(struct ch_xport *x, uv_loop_t *loop,
 		  const struct ch_xport_impl *impl, enum ch_xport_role role,
@@ -60,12 +80,16 @@ void *ch_xport_new(uv_loop_t *loop, int fd, const struct ch_xport_impl *impl,
 	return x->impl_data;
 }
 
-static void on_soon_closed_abort(uv_handle_t *h)
+static void xport_free(struct ch_xport *x)
 {
-	struct ch_xport *x = h->data;
-
+	free(x->why_buf);
 	free(x->impl_data);
 	free(x);
+}
+
+static void on_soon_closed_abort(uv_handle_t *h)
+{
+	xport_free(h->data);
 }
 
 void ch_xport_abort(struct ch_xport *x)
@@ -74,8 +98,7 @@ void ch_xport_abort(struct ch_xport *x)
 		x->soon_open = 0;
 		uv_close((uv_handle_t *)&x->soon, on_soon_closed_abort);
 	} else {
-		free(x->impl_data);
-		free(x);
+		xport_free(x);
 	}
 }
 
@@ -129,8 +152,8 @@ void ch_xport_close(struct ch_xport *x, const char *why)
 	x->why = why ? why : "closed";
 	x->impl->deadline(x, 0, NULL);
 	for (struct ch_stream *s = x->streams; s; s = s->next) {
-		if (s->why[0] == '\0')	/* the streams end for its reason */
-			snprintf(s->why, sizeof(s->why), "%s", x->why);
+		if (s->why == NULL)	/* the streams end for its reason */
+			ch_text_set(&s->why, x->why, CH_STREAM_WHY_MAX);
 		stream_close(s, 1);
 	}
 	ch_xport_kick(x);
@@ -138,11 +161,14 @@ void ch_xport_close(struct ch_xport *x, const char *why)
 
 void ch_xport_fail(struct ch_xport *x, const char *what, const char *detail)
 {
+	char buf[CH_XPORT_WHY_MAX];
+
 	if (x->closing)
 		return;
-	snprintf(x->why_buf, sizeof(x->why_buf), "%s%s%s", what,
+	snprintf(buf, sizeof(buf), "%s%s%s", what,
 		 detail && *detail ? ": " : "", detail ? detail : "");
-	ch_xport_close(x, x->why_buf);
+	ch_text_set(&x->why_buf, buf, sizeof(buf));
+	ch_xport_close(x, x->why_buf ? x->why_buf : what);
 }
 
 static void on_soon_closed(uv_handle_t *h)
@@ -151,8 +177,7 @@ static void on_soon_closed(uv_handle_t *h)
 
 	if (x->ops->closed)
 		x->ops->closed(x);
-	free(x->impl_data);
-	free(x);
+	xport_free(x);
 }
 
 void ch_xport_finish(struct ch_xport *x)
@@ -180,6 +205,7 @@ static void stream_unlink_free(struct ch_stream *s)
 		x->one = NULL;
 	if (x->impl->stream_free)
 		x->impl->stream_free(s);
+	stream_texts_free(s);
 	free(s);
 }
 
@@ -208,7 +234,7 @@ static void soon_run(uv_timer_t *t)
 			continue;
 		if (s->cb && s->cb->closed && !s->told) {
 			s->told = 1;
-			s->cb->closed(s, s->why);
+			s->cb->closed(s, ch_stream_why(s));
 		}
 		/* the callback may have closed other streams: restart */
 		next = s->next;
@@ -242,19 +268,17 @@ struct ch_stream *ch_stream_new(struct ch_xport *x,
 	s->x = x;
 	s->id = x->next_stream_id++;
 	s->req = *req;
-	if (req->name) {
-		snprintf(s->name, sizeof(s->name), "%s", req->name);
-		s->req.name = s->name;
+	if (ch_text_set(&s->name, req->name, CH_STREAM_NAME_MAX) != CH_OK ||
+	    ch_text_set(&s->orig_host, req->orig_host,
+			CH_STREAM_NAME_MAX) != CH_OK ||
+	    ch_text_set(&s->term, req->term, CH_STREAM_TERM_MAX) != CH_OK) {
+		stream_texts_free(s);
+		free(s);
+		return NULL;
 	}
-	if (req->orig_host) {
-		snprintf(s->orig_host, sizeof(s->orig_host), "%s",
-			 req->orig_host);
-		s->req.orig_host = s->orig_host;
-	}
-	if (req->term) {
-		snprintf(s->term, sizeof(s->term), "%s", req->term);
-		s->req.term = s->term;
-	}
+	s->req.name = s->name;
+	s->req.orig_host = s->orig_host;
+	s->req.term = s->term;
 	s->log = ch_logctx_chan(x->log, s->id);
 	s->next = x->streams;
 	x->streams = s;
@@ -294,9 +318,9 @@ void ch_stream_gone(struct ch_stream *s, const char *why)
 	s->gone = 1;
 	s->closing = 1;
 	if (why && why != s->why)	/* a kind may hand back s->why */
-		snprintf(s->why, sizeof(s->why), "%s", why);
-	else if (s->why[0] == '\0')
-		snprintf(s->why, sizeof(s->why), "closed");
+		ch_text_set(&s->why, why, CH_STREAM_WHY_MAX);
+	if (s->why == NULL)
+		s->why = strdup("closed");	/* NULL still reads "" */
 	ch_xport_kick(s->x);
 }
 
@@ -345,7 +369,7 @@ void ch_xport_one_gone(struct ch_stream *s, const char *why)
 	struct ch_xport *x = s->x;
 
 	ch_stream_gone(s, x->closing ? x->why : why);
-	ch_xport_fail(x, s->why, NULL);	/* s->why holds the copy */
+	ch_xport_fail(x, ch_stream_why(s), NULL);
 }
 
 /* ---- the public API ---- */
@@ -460,7 +484,7 @@ void ch_stream_close(struct ch_stream *s, int hard, const char *why)
 	if (s->closing || s->gone)
 		return;
 	if (why)
-		snprintf(s->why, sizeof(s->why), "%s", why);
+		ch_text_set(&s->why, why, CH_STREAM_WHY_MAX);
 	stream_close(s, hard);
 }
 

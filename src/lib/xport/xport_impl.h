@@ -51,10 +51,12 @@ struct ch_xport_impl {
 struct ch_stream {
 	struct ch_xport *x;
 	unsigned id;
-	struct ch_stream_req req;	/* strings point into the buffers below */
-	char name[CH_STREAM_NAME_MAX];
-	char orig_host[CH_STREAM_NAME_MAX];
-	char term[CH_STREAM_TERM_MAX];
+	struct ch_stream_req req;	/* strings point at the copies below */
+	/* copies sized to fit (ch_text_set): thousands of idle streams
+	 * should not each carry buffers for the longest name */
+	char *name;
+	char *orig_host;
+	char *term;
 	const struct ch_stream_cb *cb;	/* NULL until taken */
 	void *ctx;
 	struct ch_logctx log;		/* the connection's, with chan= */
@@ -64,7 +66,7 @@ struct ch_stream {
 	int closing;			/* stream_close was called */
 	int gone;			/* the kind is done with it */
 	int told;			/* closed() was delivered */
-	char why[128];			/* how it ended */
+	char *why;			/* how it ended (NULL: not yet) */
 	void *impl;			/* the kind's state */
 	struct ch_stream *next;
 };
@@ -91,7 +93,7 @@ struct ch_xport {
 	int down_told;
 	int torn_down;
 	const char *why;		/* static, or why_buf */
-	char why_buf[256];
+	char *why_buf;			/* a reason built at run time */
 	uv_timer_t soon;		/* deferred: due opened(), the
 					 * kind's soon(), closed() of gone
 					 * streams, the end of the connection */
@@ -141,6 +143,15 @@ int ch_stream_offer(struct ch_stream *s);
 void ch_stream_opened(struct ch_stream *s, int status, const char *why);
 /* The kind is done with s: closed() comes from the loop. why: copied. */
 void ch_stream_gone(struct ch_stream *s, const char *why);
+/* Replaces *dst with a copy of src cut to max bytes (NULL: none);
+ * CH_ERR_NOMEM leaves *dst NULL. */
+int ch_text_set(char **dst, const char *src, size_t max);
+/* The reason a stream ended, "" before. */
+static inline const char *ch_stream_why(const struct ch_stream *s)
+{
+	return s->why ? s->why : "";
+}
+
 /* Runs the deferred work soon (from the loop). */
 void ch_xport_kick(struct ch_xport *x);
 
