@@ -62,12 +62,14 @@ struct agent_config {
 	const char *on_commit;		/* NULL: none */
 	uint32_t on_commit_timeout_ms;
 	uint32_t minute_ms;		/* of period and anchor-time */
+	const char *shell_user;		/* NULL: no shell or exec */
 };
 
 struct agent_conn;
 struct dialer;
 struct clients;
 struct nc_srv;
+struct agent_shells;
 
 struct agent {
 	uv_loop_t *loop;
@@ -84,6 +86,8 @@ struct agent {
 	/* Emits a notification on the NETCONF stream (the content element
 	 * of <notification>); NULL without notifications. */
 	void (*notify)(struct agent *ag, const char *xml, size_t len);
+	/* Shell and exec streams (shell.h); NULL: refused. */
+	struct agent_shells *shells;
 	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
 	unsigned next_conn_id;		/* connections, in logs */
 	int stopping;

@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/session.h"
+#include "agent/shell.h"
 #include "agent/tlsctx.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
@@ -143,6 +144,8 @@ static int conn_accept(struct ch_xport *x, struct ch_stream *s,
 		.ctx = c,
 	};
 
+	if (req->type == CH_STREAM_SHELL || req->type == CH_STREAM_EXEC)
+		return agent_shell_start(c->ag->shells, s, req, why);
 	if (!(req->type == CH_STREAM_TLS ||
 	      (req->type == CH_STREAM_SUBSYSTEM &&
 	       strcmp(req->name, "netconf") == 0))) {

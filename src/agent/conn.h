@@ -4,8 +4,9 @@
  * from the authorized keys (SSH, public keys only), or a certificate
  * mapped to a user by the cert-to-name rules (TLS, RFC 7589 7) - and whose
  * streams it serves: NETCONF sessions (session.c), one per netconf
- * subsystem channel over SSH, the one TLS stream over TLS. Every other
- * stream is refused with the reason logged. The device still listens on
+ * subsystem channel over SSH, the one TLS stream over TLS; shell and
+ * exec channels over SSH (shell.c), when terminal access is on. Every
+ * other stream is refused with the reason logged. The device still listens on
  * nothing: all of this rides on the connection it opened.
  */
 #ifndef CH_AGENT_CONN_H

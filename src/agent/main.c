@@ -12,6 +12,7 @@
 #include <libxml/parser.h>
 
 #include "agent/agent.h"
+#include "agent/shell.h"
 #include "common/cliutil.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
@@ -79,6 +80,12 @@ static void usage(FILE *f)
 "      --on-commit-timeout SECONDS\n"
 "                                PROG is killed and the change rejected after\n"
 "                                [%d]\n"
+"      --shell-user NAME         serve SSH shell and exec channels from the\n"
+"                                manager, run as local account NAME (login\n"
+"                                shell, own session; at most "
+CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
+"                                docs/terminal.md). Without it they are\n"
+"                                refused\n"
 "      --keepalive SECONDS       SSH keep-alive interval, 0 = off [%d]\n"
 "      --keepalive-count N       unanswered keep-alives before the manager\n"
 "                                is declared dead [%d]\n"
@@ -115,7 +122,7 @@ enum {
 	OPT_HELLO_TIMEOUT, OPT_MAX_MESSAGE, OPT_ON_COMMIT,
 	OPT_ON_COMMIT_TIMEOUT, OPT_CALL_HOME_TLS, OPT_CERT, OPT_KEY, OPT_CHAIN,
 	OPT_CLIENT_CA, OPT_CRL, OPT_CERT_TO_NAME, OPT_PERIOD, OPT_ANCHOR_TIME,
-	OPT_IDLE_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MINUTE_MS,
+	OPT_IDLE_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MINUTE_MS, OPT_SHELL_USER,
 };
 
 static const struct option long_opts[] = {
@@ -148,6 +155,7 @@ static const struct option long_opts[] = {
 	{ "on-commit", required_argument, NULL, OPT_ON_COMMIT },
 	{ "on-commit-timeout", required_argument, NULL,
 	  OPT_ON_COMMIT_TIMEOUT },
+	{ "shell-user", required_argument, NULL, OPT_SHELL_USER },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -300,6 +308,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 					CH_AGENT_STAGE_TIMEOUT_MAX_S);
 			break;
 		case OPT_ON_COMMIT: cfg->on_commit = optarg; break;
+		case OPT_SHELL_USER: cfg->shell_user = optarg; break;
 		case OPT_ON_COMMIT_TIMEOUT:
 			cfg->on_commit_timeout_ms = 1000 *
 				cli_u32(PROG, "on-commit-timeout", optarg, 1,
@@ -521,12 +530,16 @@ int main(int argc, char **argv)
 		ch_info("%zu manager key(s) authorized from %s",
 			ch_authkeys_count(ag.authkeys), ag.cfg.authkeys_path);
 	}
+	if (ag.cfg.shell_user &&
+	    agent_shells_new(ag.loop, ag.cfg.shell_user, &ag.shells) != CH_OK)
+		return 1;
 	if (clients_start(&ag, &chcfg) != CH_OK)
 		return 1;
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 
 	uv_walk(ag.loop, close_walk, NULL);
 	uv_run(ag.loop, UV_RUN_DEFAULT);
+	agent_shells_free(ag.shells);	/* kills what is left */
 	ch_ds_close(ag.ds);	/* its timer is closed by now */
 	nc_server_cleanup(&ag);
 	uv_loop_close(ag.loop);

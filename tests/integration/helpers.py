@@ -528,13 +528,14 @@ class OpenSSHClient:
             f.write(f"{alias} {pub_type(hostkey_pub)} "
                     f"{pub_blob_b64(hostkey_pub)}\n")
 
-    def subsystem(self, port, user, subsystem="netconf", alias="dev",
-                  accept_timeout=20):
-        """Starts `ssh -s` waiting for the device on port; returns the
-        Popen with pipes for stdin/stdout (stderr goes to self.log)."""
+    def argv(self, port, user, *remote, alias="dev", accept_timeout=20,
+             options=()):
+        """ssh's command line: it waits for the device on port (socat in
+        ProxyCommand) and pins its host key; remote: what follows the
+        host (-s NAME, a command, ...); options: more ssh flags."""
         proxy = (f"{SOCAT} - TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,"
                  f"accept-timeout={accept_timeout}")
-        argv = [SSH, "-F", "/dev/null", "-E", str(self.log),
+        return [SSH, "-F", "/dev/null", "-E", str(self.log),
                 "-o", f"ProxyCommand={proxy}",
                 "-o", f"HostKeyAlias={alias}",
                 "-o", f"UserKnownHostsFile={self.known_hosts}",
@@ -542,7 +543,14 @@ class OpenSSHClient:
                 "-o", "StrictHostKeyChecking=yes",
                 "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
                 "-o", "IdentityAgent=none", "-i", str(self.key),
-                "-l", user, "-s", alias, subsystem]
+                "-l", user, *options, alias, *remote]
+
+    def subsystem(self, port, user, subsystem="netconf", alias="dev",
+                  accept_timeout=20):
+        """Starts `ssh -s` waiting for the device on port; returns the
+        Popen with pipes for stdin/stdout (stderr goes to self.log)."""
+        argv = self.argv(port, user, subsystem, alias=alias,
+                         accept_timeout=accept_timeout, options=["-s"])
         return subprocess.Popen(argv, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL,

@@ -361,6 +361,17 @@ static void test_interleaved_channels(void **st)
 /* The server does not read channel 1 (paused); channel 2 still echoes
  * 1 MiB while channel 1's data waits; then channel 1 resumes and gets
  * everything in order. */
+/* A connection whose server pauses its first stream, and that stream. */
+static struct end *open_paused(const struct ch_stream_req *req)
+{
+	srv.pause_first = 1;
+	start_pair(0);
+	run_cond(both_up);
+	cur = open_stream(req);
+	run_cond(cur_opened);
+	return cur;
+}
+
 static void test_stalled_channel_does_not_block(void **st)
 {
 	struct ch_stream_req req = { .type = CH_STREAM_SUBSYSTEM,
@@ -368,11 +379,7 @@ static void test_stalled_channel_does_not_block(void **st)
 	struct end *a, *b;
 	char *big = malloc(BIG);
 	(void)st;
-	srv.pause_first = 1;
-	start_pair(0);
-	run_cond(both_up);
-	cur = a = open_stream(&req);
-	run_cond(cur_opened);
+	a = open_paused(&req);
 	cur = b = open_stream(&req);
 	run_cond(cur_opened);
 	for (size_t i = 0; i < BIG; i++)
@@ -394,6 +401,35 @@ static void test_stalled_channel_does_not_block(void **st)
 	assert_int_equal(ch_buf_len(&srv.ends[0].in), BIG);
 	assert_memory_equal(ch_buf_ptr(&srv.ends[0].in), big, BIG);
 	assert_int_equal(ch_stream_pending(a->s), 0);
+	free(big);
+	finish();
+}
+
+/* The peer's EOF after data that waits while the stream is paused comes
+ * after that data, not before it. */
+static int srv_eof(void) { return srv.ends[0].eof; }
+static int spins;
+static int srv_eof_or_spun(void) { return srv.ends[0].eof || ++spins > 2000; }
+
+static void test_eof_after_held_data(void **st)
+{
+	struct ch_stream_req req = { .type = CH_STREAM_EXEC, .name = "cat" };
+	struct end *a;
+	size_t n = 300000;
+	char *big = malloc(n);
+
+	(void)st;
+	a = open_paused(&req);
+	memset(big, 'x', n);
+	assert_int_equal(ch_stream_write(a->s, big, n), CH_OK);
+	ch_stream_eof(a->s);
+	cur = &srv.ends[0];
+	run_cond(srv_eof_or_spun);	/* a while: the data waits */
+	assert_false(srv.ends[0].eof);
+	ch_stream_pause(srv.ends[0].s, 0);
+	run_cond(srv_eof);
+	assert_true(srv.ends[0].eof);
+	assert_int_equal(ch_buf_len(&srv.ends[0].in), n);
 	free(big);
 	finish();
 }
@@ -514,6 +550,7 @@ int main(void)
 		cmocka_unit_test_setup(test_interleaved_channels, setup),
 		cmocka_unit_test_setup(test_stalled_channel_does_not_block,
 				       setup),
+		cmocka_unit_test_setup(test_eof_after_held_data, setup),
 		cmocka_unit_test_setup(test_refused_subsystem_and_cap, setup),
 		cmocka_unit_test_setup(test_exec_exit_status_and_eof, setup),
 		cmocka_unit_test_setup(test_direct_tcpip, setup),

@@ -107,6 +107,16 @@
 #define CH_AGENT_DEFERRED_MAX 64 /* rpcs queued behind a deferred reply */
 #define CH_AGENT_ONCOMMIT_POLL_MS 20 /* ms, polling PROG's exit on a rollback (the loop is held) */
 
+/* Terminal access (agent/shell.c, docs/terminal.md). */
+#define CH_AGENT_MAX_SHELLS 16	/* shell and exec processes at once, per agent */
+#define CH_AGENT_SHELL_KILL_GRACE_MS (2 * 1000) /* ms, SIGHUP to SIGKILL of a closed channel's processes */
+#define CH_AGENT_SHELL_DRAIN_MS 1000 /* ms, output read after the command exited (a background child may hold it open) */
+#define CH_AGENT_SHELL_OUT_HIGH (256u * 1024) /* B, channel output queued before the process's output is left unread */
+#define CH_AGENT_SHELL_IN_MAX (4u * 1024 * 1024) /* B, manager input waiting for a full stdin: one delivery (an SSH window) */
+#define CH_AGENT_SHELL_READ_CHUNK (64u * 1024) /* B, one read of the process's output */
+#define CH_AGENT_SHELL_MAX_GROUPS 65536 /* supplementary groups of the account: the kernel's NGROUPS_MAX */
+#define CH_AGENT_SHELL_PW_BUF (64u * 1024) /* B, getpwnam_r's buffer for one account */
+
 /* The call-home configuration (chconfig; YANG defaults of RFC 9643/9644). */
 #define CH_CHC_MAX_CLIENTS 16	/* netconf-client entries */
 #define CH_CHC_MAX_ENDPOINTS 32	/* endpoints per client; also --call-home flags */

@@ -80,6 +80,7 @@ struct ss {				/* one channel: s->impl */
 	int want_eof;		/* EOF once the queue is out */
 	int eof_sent;
 	int peer_eof;
+	int eof_held;		/* the peer's EOF, told after held data */
 	int peer_closed;
 	int refused;		/* the owner refused its request */
 	int has_exit;
@@ -152,6 +153,10 @@ static void on_eof(ssh_session session, ssh_channel ch, void *ud)
 	(void)session;
 	(void)ch;
 	ss->peer_eof = 1;
+	if (ss->held) {		/* data first: told after drain_held */
+		ss->eof_held = 1;
+		return;
+	}
 	if (ss->s->cb && ss->s->cb->eof && !ss->s->closing)
 		ss->s->cb->eof(ss->s);
 }
@@ -561,6 +566,11 @@ static void ss_tend(struct ss *ss)
 	ss->last_pending = pending;
 	if (ss->held && !ss->paused)
 		drain_held(ss);
+	if (ss->eof_held && !ss->held) {
+		ss->eof_held = 0;
+		if (s->cb && s->cb->eof && !s->closing)
+			s->cb->eof(s);
+	}
 	if (ss->want_eof && !ss->eof_sent && pending == 0 &&
 	    ssh_channel_is_open(ss->ch)) {
 		ss->eof_sent = 1;
