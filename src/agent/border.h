@@ -37,6 +37,13 @@
 
 #include "lib/core/limits.h"
 
+#define BORDER_MODULE "callhome-border"
+#define BORDER_NS "urn:callhome:border"
+
+/* The YANG text of the module (yang/callhome-border@...), built in: the
+ * state data and the border-change notification. */
+extern const char border_module_yang[];
+
 enum border_cat {
 	BORDER_DOWN = 0,
 	BORDER_LOOPBACK,
@@ -166,7 +173,7 @@ int border_is_interior(const struct border *b, const struct sockaddr *sa);
  * next hop at all). */
 int border_no_exterior(const struct border *b);
 
-/* The interfaces, in index order: start with *idx = 0; 1 while *info is
+/* The interfaces, in the order first seen: start with *idx = 0; 1 while *info is
  * filled, 0 at the end. */
 int border_if_next(const struct border *b, size_t *idx,
 		   struct border_if_info *info);
