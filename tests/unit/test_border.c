@@ -120,6 +120,17 @@ static int interior_v6(const struct border *b, const char *a)
 	return border_is_interior(b, (const struct sockaddr *)&sin6);
 }
 
+/* border_classify(l) is want, with in_reason (NULL: any) in its reason. */
+static void expect(const struct border *b, const struct border_link *l,
+		   enum border_cat want, const char *in_reason)
+{
+	char why[CH_BORDER_REASON_MAX];
+
+	assert_int_equal(border_classify(b, l, why, sizeof(why)), want);
+	if (in_reason != NULL && strstr(why, in_reason) == NULL)
+		fail_msg("reason '%s' lacks '%s'", why, in_reason);
+}
+
 /* The device of the integration test: lo, ext0 with the default route,
  * lan0 with a LAN prefix. */
 static struct border *device(struct border_config *cfg)
@@ -148,7 +159,6 @@ static void test_rules(void **state)
 	struct border_config cfg = { 0 };
 	struct border *b = device(&cfg);
 	struct border_link l = { .ifindex = 9, .name = "eth9", .up = 1 };
-	char why[CH_BORDER_REASON_MAX];
 
 	(void)state;
 	assert_int_equal(border_update(b, T0, WALL0, NULL, NULL), HOLD_MS);
@@ -162,22 +172,15 @@ static void test_rules(void **state)
 	assert_false(border_no_exterior(b));
 
 	/* no carrier, administratively down */
-	assert_int_equal(border_classify(b, &l, why, sizeof(why)),
-			 BORDER_DOWN);
-	assert_string_equal(why, "no carrier");
+	expect(b, &l, BORDER_DOWN, "no carrier");
 	l.up = 0;
-	assert_int_equal(border_classify(b, &l, why, sizeof(why)),
-			 BORDER_DOWN);
-	assert_string_equal(why, "administratively down");
+	expect(b, &l, BORDER_DOWN, "administratively down");
 
 	/* an IPv6 default route makes an interface exterior too */
 	l.up = l.carrier = 1;
-	assert_int_equal(border_classify(b, &l, why, sizeof(why)),
-			 BORDER_INTERIOR);
+	expect(b, &l, BORDER_INTERIOR, NULL);
 	add_route(b, "::", 0, 9, "fe80::99");
-	assert_int_equal(border_classify(b, &l, why, sizeof(why)),
-			 BORDER_EXTERIOR);
-	assert_non_null(strstr(why, "IPv6, fe80::99"));
+	expect(b, &l, BORDER_EXTERIOR, "IPv6, fe80::99");
 	border_free(b);
 }
 
@@ -187,27 +190,21 @@ static void test_mixed(void **state)
 	struct border *b = device(&cfg);
 	struct border_link lan = { .ifindex = 3, .name = "lan0", .up = 1,
 				   .carrier = 1 };
-	char why[CH_BORDER_REASON_MAX];
 
 	(void)state;
 	/* a downstream router on the LAN: still interior */
 	add_route(b, "198.18.5.0", 24, 3, "198.18.4.3");
-	assert_int_equal(border_classify(b, &lan, why, sizeof(why)),
-			 BORDER_INTERIOR);
+	expect(b, &lan, BORDER_INTERIOR, NULL);
 	/* and a default route through the LAN as well: mixed */
 	add_route(b, "0.0.0.0", 0, 3, "198.18.4.2");
-	assert_int_equal(border_classify(b, &lan, why, sizeof(why)),
-			 BORDER_MIXED);
-	assert_non_null(strstr(why, "interior next hop"));
+	expect(b, &lan, BORDER_MIXED, "interior next hop");
 	border_free(b);
 
 	/* configured interior with a default route: mixed */
 	cfg.interior[cfg.ninterior++] = "lan*";
 	b = device(&cfg);
 	add_route(b, "0.0.0.0", 0, 3, "198.18.4.2");
-	assert_int_equal(border_classify(b, &lan, why, sizeof(why)),
-			 BORDER_MIXED);
-	assert_non_null(strstr(why, "--interior lan*"));
+	expect(b, &lan, BORDER_MIXED, "--interior lan*");
 	border_free(b);
 }
 
@@ -215,7 +212,6 @@ static void test_fixed(void **state)
 {
 	struct border_config cfg = { 0 };
 	struct border *b;
-	char why[CH_BORDER_REASON_MAX];
 	struct border_link ext = { .ifindex = 2, .name = "ext0", .up = 1,
 				   .carrier = 1 };
 	struct border_link lan = { .ifindex = 3, .name = "lan0", .up = 1,
@@ -227,12 +223,9 @@ static void test_fixed(void **state)
 	cfg.interior[cfg.ninterior++] = "ext0";
 	b = device(&cfg);
 	/* --exterior wins over --interior */
-	assert_int_equal(border_classify(b, &lan, why, sizeof(why)),
-			 BORDER_EXTERIOR);
-	assert_non_null(strstr(why, "--exterior lan?"));
+	expect(b, &lan, BORDER_EXTERIOR, "--exterior lan?");
 	/* ext0 is configured interior but holds the default route */
-	assert_int_equal(border_classify(b, &ext, why, sizeof(why)),
-			 BORDER_MIXED);
+	expect(b, &ext, BORDER_MIXED, NULL);
 	border_update(b, T0, WALL0, NULL, NULL);
 	assert_true(border_no_exterior(b) == 0);
 	border_free(b);
@@ -400,17 +393,14 @@ static void test_view(void **state)
 	struct border_route c = route("0.0.0.0", 0, 2, "198.18.3.1");
 	struct border_link l = { .ifindex = 3, .name = "lan0", .up = 1,
 				 .carrier = 1 };
-	char why[CH_BORDER_REASON_MAX];
 	int r = CH_OK;
 
 	(void)state;
 	assert_int_equal(border_route_set(b, &a), CH_OK);
-	assert_int_equal(border_classify(b, &l, why, sizeof(why)),
-			 BORDER_EXTERIOR);
+	expect(b, &l, BORDER_EXTERIOR, NULL);
 	/* both next hops of the metric-0 default route go */
 	border_route_del_all(b, &c);
-	assert_int_equal(border_classify(b, &l, why, sizeof(why)),
-			 BORDER_INTERIOR);
+	expect(b, &l, BORDER_INTERIOR, NULL);
 	/* the routes table is bounded */
 	for (uint32_t i = 0; i <= CH_BORDER_MAX_ROUTES && r == CH_OK; i++) {
 		struct border_route x = route("10.0.0.0", 8, 3, NULL);
