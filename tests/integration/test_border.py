@@ -162,6 +162,12 @@ def test_border_fixed_categories(netns, agent, workdir):
     assert "--interior ext0" in ext0["reason"]
     assert st["prefixes"] == []
     assert st["no-exterior"] == "false"
+    # the state is valid against the module: an XPath filter reads it
+    xp = m.get(filter=("xpath", ({"chb": B},
+                                 "/chb:border/chb:interface"
+                                 "[chb:name='lan0']/chb:category"))).data_xml
+    assert "<category>exterior</category>" in xp.replace(
+        f' xmlns="{B}"', ""), xp
 
     # no default route left: ext0 interior (lan0 stays exterior)
     net.ip("dev", "route", "del", "default")
