@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
   libssh-dev libssl-dev libxml2-dev libuv1-dev libsqlite3-dev libjansson-dev
-  libcmocka-dev libyang2-dev)
+  libcmocka-dev libyang2-dev libmnl-dev)
 # Test peers and tools: real third-party software on the other side.
 TEST_PKGS=(python3 python3-pytest python3-ncclient openssh-server
   openssh-client socat iproute2 nftables netconfd sqlite3 procps)

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "lib/core/limits.h"
+#include "agent/border.h"
 #include "agent/chconfig.h"
 #include "agent/datastore.h"
 #include "lib/core/backoff.h"
@@ -59,6 +60,8 @@ struct agent_config {
 	size_t nyang_dirs;
 	const char *modules[CH_DS_MAX_MODULES];
 	size_t nmodules;
+	/* The border (border.h): --interior, --exterior, --border-holddown */
+	struct border_config border;
 	const char *on_commit;		/* NULL: none */
 	uint32_t on_commit_timeout_ms;
 	uint32_t minute_ms;		/* of period and anchor-time */
@@ -88,6 +91,9 @@ struct agent {
 	void (*notify)(struct agent *ag, const char *xml, size_t len);
 	/* Shell and exec streams (shell.h); NULL: refused. */
 	struct agent_shells *shells;
+	/* The border kept current from the kernel (borderwatch.h); NULL
+	 * when rtnetlink could not be read. */
+	const struct border *border;
 	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
 	unsigned next_conn_id;		/* connections, in logs */
 	int stopping;
@@ -150,6 +156,11 @@ void nc_server_free(struct nc_server *s);
 /* A session was dropped because the client's <hello> was not valid:
  * RFC 6022 statistics/in-bad-hellos. Once per such session. */
 void nc_server_count_bad_hello(struct agent *ag);
+/* An interface's classification changed: the callhome-border
+ * border-change notification on the NETCONF stream (nothing for a first
+ * classification, or without notifications). */
+void nc_server_border_change(struct agent *ag,
+			     const struct border_change *c);
 /* The capabilities this agent advertises. */
 const char *const *nc_server_caps(const struct agent *ag, size_t *n);
 /* Handles one <rpc> message; appends the reply (unframed) to out. Returns

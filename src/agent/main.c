@@ -13,6 +13,7 @@
 
 #include "agent/agent.h"
 #include "agent/shell.h"
+#include "agent/borderwatch.h"
 #include "common/cliutil.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
@@ -97,6 +98,13 @@ CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 "      --max-message BYTES       largest NETCONF message accepted [%u]\n"
 "      --backoff-base MS         first reconnect delay ceiling [%d]\n"
 "      --backoff-max MS          largest reconnect delay ceiling [%d]\n"
+"      --interior IFNAME|GLOB    this interface is interior: fixed, not\n"
+"                                discovered (repeatable; fnmatch globs such\n"
+"                                as 'lan*')\n"
+"      --exterior IFNAME|GLOB    this interface is exterior (repeatable; wins\n"
+"                                over --interior)\n"
+"      --border-holddown SECONDS a change to interior waits this long; a\n"
+"                                change to exterior applies at once [%d]\n"
 "      --minute-ms MS            the length of a period minute, for tests\n"
 "                                and demos [%d]\n"
 "  -l, --log-level LEVEL         error, warn, info or debug [info]\n"
@@ -105,7 +113,12 @@ CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 "\n"
 "Reconnect: after a failed round over a manager's endpoints the agent waits\n"
 "a random delay in [0, min(max, base * 2^n)] (full jitter); after a session\n"
-"that worked it calls again at once. Logs go to standard error.\n",
+"that worked it calls again at once. Logs go to standard error.\n"
+"\n"
+"Border: each interface is classified interior, exterior, mixed, loopback\n"
+"or down from the kernel's routes (an interface holding a default route is\n"
+"exterior), logged, and served as callhome-border state data and\n"
+"notifications (docs/remote-access.md).\n",
 		CH_PORT_SSH, CH_PORT_TLS, CH_CHC_IDLE_TIMEOUT_S,
 		CH_CHC_RS_MAX_ATTEMPTS, CH_AGENT_ON_COMMIT_TIMEOUT_MS / 1000,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
@@ -113,7 +126,7 @@ CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 		CH_AGENT_CONNECT_TIMEOUT_MS / 1000,
 		CH_NC_HELLO_TIMEOUT_MS / 1000, CH_FRAME_MAX_MSG_DEFAULT,
 		CH_AGENT_BACKOFF_BASE_MS, CH_AGENT_BACKOFF_MAX_MS,
-		CH_AGENT_MINUTE_MS);
+		CH_BORDER_HOLDDOWN_S, CH_AGENT_MINUTE_MS);
 }
 
 enum {
@@ -123,6 +136,7 @@ enum {
 	OPT_ON_COMMIT_TIMEOUT, OPT_CALL_HOME_TLS, OPT_CERT, OPT_KEY, OPT_CHAIN,
 	OPT_CLIENT_CA, OPT_CRL, OPT_CERT_TO_NAME, OPT_PERIOD, OPT_ANCHOR_TIME,
 	OPT_IDLE_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MINUTE_MS, OPT_SHELL_USER,
+	OPT_INTERIOR, OPT_EXTERIOR, OPT_BORDER_HOLDDOWN,
 };
 
 static const struct option long_opts[] = {
@@ -139,6 +153,9 @@ static const struct option long_opts[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 	{ "minute-ms", required_argument, NULL, OPT_MINUTE_MS },
+	{ "interior", required_argument, NULL, OPT_INTERIOR },
+	{ "exterior", required_argument, NULL, OPT_EXTERIOR },
+	{ "border-holddown", required_argument, NULL, OPT_BORDER_HOLDDOWN },
 	{ "host-key", required_argument, NULL, 'k' },
 	{ "authorized-keys", required_argument, NULL, 'a' },
 	{ "datastore", required_argument, NULL, 'd' },
@@ -180,6 +197,18 @@ static void add_endpoint(struct agent_config *cfg, enum chc_transport t,
 	cfg->nendpoints++;
 }
 
+/* One more --interior or --exterior pattern. */
+static void add_pattern(const char **pats, size_t *n, const char *opt,
+			const char *arg)
+{
+	if (*n >= CH_BORDER_MAX_PATTERNS)
+		cli_die(PROG, "too many ", opt, " (at most "
+			CH_STR(CH_BORDER_MAX_PATTERNS) ")");
+	if (arg[0] == '\0')
+		cli_die(PROG, opt, ": an empty interface name", "");
+	pats[(*n)++] = arg;
+}
+
 static void parse_args(int argc, char **argv, struct agent_config *cfg)
 {
 	static char key_default[] = DEFAULT_STATE_DIR "/ssh_host_ed25519_key";
@@ -200,6 +229,7 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	cfg->max_message = CH_FRAME_MAX_MSG_DEFAULT;
 	cfg->on_commit_timeout_ms = CH_AGENT_ON_COMMIT_TIMEOUT_MS;
 	cfg->minute_ms = CH_AGENT_MINUTE_MS;
+	cfg->border.holddown_ms = CH_BORDER_HOLDDOWN_S * 1000;
 	f->idle_timeout_s = CH_CHC_IDLE_TIMEOUT_S;
 
 	while ((c = getopt_long(argc, argv, "c:k:a:d:Y:m:l:hV", long_opts,
@@ -255,6 +285,21 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		case OPT_MINUTE_MS:
 			cfg->minute_ms = cli_u32(PROG, "minute-ms", optarg, 1,
 						 CH_AGENT_MINUTE_MS);
+			break;
+		case OPT_INTERIOR:
+			add_pattern(cfg->border.interior,
+				    &cfg->border.ninterior, "--interior",
+				    optarg);
+			break;
+		case OPT_EXTERIOR:
+			add_pattern(cfg->border.exterior,
+				    &cfg->border.nexterior, "--exterior",
+				    optarg);
+			break;
+		case OPT_BORDER_HOLDDOWN:
+			cfg->border.holddown_ms = 1000 *
+				cli_u32(PROG, "border-holddown", optarg, 0,
+					CH_BORDER_HOLDDOWN_MAX_S);
 			break;
 		case 'k': cfg->host_key_path = optarg; break;
 		case 'a': cfg->authkeys_path = optarg; break;
@@ -437,6 +482,12 @@ out:
 	return r;
 }
 
+/* borderwatch.h's callback: the notification. */
+static void on_border_change(void *ctx, const struct border_change *c)
+{
+	nc_server_border_change(ctx, c);
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -448,6 +499,7 @@ int main(int argc, char **argv)
 {
 	struct agent ag;
 	struct chc_config chcfg;
+	struct border_watch *bw = NULL;
 	uv_signal_t sigint, sigterm;
 	ssh_key key = NULL;
 	int created = 0;
@@ -482,7 +534,8 @@ int main(int argc, char **argv)
 	ag.loop = uv_default_loop();
 	ag.next_session_id = 1;
 	if (ag.cfg.nmodules > 0) {
-		static const char *const builtin[] = { chc_module_yang };
+		static const char *const builtin[] = { chc_module_yang,
+						       border_module_yang };
 		struct ch_ds_config dcfg = {
 			.dir = ag.cfg.datastore_dir,
 			.yang_dirs = ag.cfg.yang_dirs,
@@ -490,7 +543,7 @@ int main(int argc, char **argv)
 			.modules = ag.cfg.modules,
 			.nmodules = ag.cfg.nmodules,
 			.builtin = builtin,
-			.nbuiltin = 1,
+			.nbuiltin = sizeof(builtin) / sizeof(builtin[0]),
 			.loop = ag.loop,
 		};
 
@@ -505,6 +558,13 @@ int main(int argc, char **argv)
 	}
 	if (nc_server_init(&ag) != CH_OK)
 		return 1;
+	/* Not fatal: the agent calls home without a border. */
+	if (border_watch_start(ag.loop, &ag.cfg.border, on_border_change,
+			       &ag, &bw) == CH_OK)
+		ag.border = border_watch_border(bw);
+	else
+		ch_warn("border: the kernel's interfaces cannot be read: no "
+			"border classification");
 	uv_signal_init(ag.loop, &sigint);
 	uv_signal_init(ag.loop, &sigterm);
 	sigint.data = sigterm.data = &ag;
@@ -541,6 +601,7 @@ int main(int argc, char **argv)
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 	agent_shells_free(ag.shells);	/* kills what is left */
 	ch_ds_close(ag.ds);	/* its timer is closed by now */
+	border_watch_free(bw);	/* its handles too */
 	nc_server_cleanup(&ag);
 	uv_loop_close(ag.loop);
 	ch_authkeys_free(ag.authkeys);

@@ -328,25 +328,38 @@ def openssh_client(workdir):
 
 
 @pytest.fixture
-def nat(procs):
-    """Three network namespaces hub / fw / dev behind an nftables NAT
-    (see helpers.Nat). Skips with the reason if this machine cannot make
-    namespaces. Every process in them is killed and they are deleted at
-    the end, pass or fail."""
+def netns(procs):
+    """Factory: netns(cls) builds cls (a helpers.Netns subclass: its
+    namespaces and topology) and returns it. Skips with the reason if
+    this machine cannot make namespaces. Every process in them is killed
+    and they are deleted at the end, pass or fail."""
     reason = helpers.netns_usable()
     if reason:
         pytest.skip(reason)
-    try:
-        n = Nat(procs)
-    except subprocess.CalledProcessError as e:
-        err = (e.stderr or b"").decode(errors="replace").strip()
-        if "Operation not permitted" in err:
-            pytest.skip(f"cannot create network namespaces: {err}")
-        raise
-    yield n
+    made = []
+
+    def make(cls):
+        try:
+            n = cls(procs)
+        except subprocess.CalledProcessError as e:
+            err = (e.stderr or b"").decode(errors="replace").strip()
+            if "Operation not permitted" in err:
+                pytest.skip(f"cannot create network namespaces: {err}")
+            raise
+        made.append(n)
+        return n
+    yield make
     # Our own Procs first, gracefully; then whatever is left in there.
     procs.stop_all()
-    n.teardown()
+    for n in made:
+        n.teardown()
+
+
+@pytest.fixture
+def nat(netns):
+    """Three network namespaces hub / fw / dev behind an nftables NAT
+    (see helpers.Nat)."""
+    return netns(Nat)
 
 
 # ---------------------------------------------------------------- CI

@@ -594,90 +594,58 @@ def in_netns(ns, fn, *args):
     return result[0]
 
 
-class Nat:
-    """Three namespaces: hub -- fw -- dev, joined by veth pairs, addresses
-    in 198.18.0.0/15 only. fw forwards (ip_forward=1) under an nftables
-    forward policy of drop: established/related pass, new connections only
-    from the dev side, masqueraded out of the hub side. hub has a route to
-    the dev subnet through fw, so a refused inbound connection is the
-    firewall's doing, not a missing route.
+class Netns:
+    """Network namespaces a test creates and removes, one per role,
+    named after this process so parallel runs cannot collide. A subclass
+    lists its ROLES and builds its topology in _build (addresses in
+    198.18.0.0/15 only); a failing build removes what it made."""
 
-        hub 198.18.1.1/24 [fw0] == [hub0] 198.18.1.254  fw
-        fw  198.18.2.254  [dev0] == [fw0] 198.18.2.2/24 dev (default via fw)
-    """
-
-    HUB = "198.18.1.1"
-    FW_HUB = "198.18.1.254"
-    FW_DEV = "198.18.2.254"
-    DEV = "198.18.2.2"
+    ROLES = ()
     _seq = itertools.count(1)
-
-    NFT_RULES = """\
-table inet chnat {
-    chain forward {
-        type filter hook forward priority filter; policy drop;
-        ct state established,related accept
-        iifname "dev0" oifname "hub0" ct state new accept
-    }
-    chain postrouting {
-        type nat hook postrouting priority srcnat; policy accept;
-        oifname "hub0" masquerade
-    }
-}
-"""
 
     def __init__(self, procs):
         self.procs = procs
         tag = f"ch{os.getpid()}x{next(self._seq)}"
-        self.ns = {role: f"{tag}-{role}" for role in ("hub", "fw", "dev")}
-        self.hub, self.fw, self.dev = (self.ns[r] for r in
-                                       ("hub", "fw", "dev"))
+        self.ns = {role: f"{tag}-{role}" for role in self.ROLES}
         self.created = []
         try:
+            for ns in self.ns.values():
+                self._ip("netns", "add", ns)
+                self.created.append(ns)
+                self._ip("-n", ns, "link", "set", "lo", "up")
             self._build()
         except Exception:
             self.teardown()
             raise
 
+    def _build(self):
+        raise NotImplementedError
+
     def _ip(self, *args):
         subprocess.run(["ip"] + list(args), check=True, capture_output=True,
                        timeout=10)
 
-    def _build(self):
-        for ns in (self.hub, self.fw, self.dev):
-            self._ip("netns", "add", ns)
-            self.created.append(ns)
-            self._ip("-n", ns, "link", "set", "lo", "up")
-        # Both veth ends are created inside namespaces: no names in the
-        # root namespace, so parallel runs cannot collide.
-        self._ip("-n", self.hub, "link", "add", "fw0", "type", "veth",
-                 "peer", "name", "hub0", "netns", self.fw)
-        self._ip("-n", self.dev, "link", "add", "fw0", "type", "veth",
-                 "peer", "name", "dev0", "netns", self.fw)
-        for ns, dev, addr in ((self.hub, "fw0", f"{self.HUB}/24"),
-                              (self.fw, "hub0", f"{self.FW_HUB}/24"),
-                              (self.fw, "dev0", f"{self.FW_DEV}/24"),
-                              (self.dev, "fw0", f"{self.DEV}/24")):
-            self._ip("-n", ns, "addr", "add", addr, "dev", dev)
-            self._ip("-n", ns, "link", "set", dev, "up")
-        self._ip("-n", self.dev, "route", "add", "default", "via",
-                 self.FW_DEV)
-        self._ip("-n", self.hub, "route", "add", "198.18.2.0/24", "via",
-                 self.FW_HUB)
-        self.run("fw", ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
-        r = subprocess.run(["ip", "netns", "exec", self.fw, "nft", "-f",
-                            "-"], input=self.NFT_RULES, text=True,
-                           capture_output=True, timeout=10)
-        if r.returncode != 0:
-            raise RuntimeError(f"nft failed: {r.stderr}")
+    def veth(self, a, a_dev, a_addr, b, b_dev, b_addr):
+        """A veth pair between roles a and b, both ends created inside
+        their namespaces (no names in the root namespace), addressed and
+        up."""
+        self._ip("-n", self.ns[a], "link", "add", a_dev, "type", "veth",
+                 "peer", "name", b_dev, "netns", self.ns[b])
+        for role, dev, addr in ((a, a_dev, a_addr), (b, b_dev, b_addr)):
+            self._ip("-n", self.ns[role], "addr", "add", addr, "dev", dev)
+            self._ip("-n", self.ns[role], "link", "set", dev, "up")
+
+    def ip(self, role, *args):
+        """`ip ARGS...` inside namespace role."""
+        self._ip("-n", self.ns[role], *args)
 
     def argv(self, role, argv):
         return ["ip", "netns", "exec", self.ns[role]] + [str(a)
                                                           for a in argv]
 
     def run(self, role, argv, timeout=10, check=True, **kw):
-        """Runs a command to completion inside namespace role
-        ("hub"/"fw"/"dev"); returns the CompletedProcess (text)."""
+        """Runs a command to completion inside namespace role; returns
+        the CompletedProcess (text)."""
         return subprocess.run(self.argv(role, argv), capture_output=True,
                               text=True, timeout=timeout, check=check, **kw)
 
@@ -711,6 +679,57 @@ table inet chnat {
             subprocess.run(["ip", "netns", "del", ns], capture_output=True,
                            timeout=10)
         self.created = []
+
+
+class Nat(Netns):
+    """Three namespaces: hub -- fw -- dev, joined by veth pairs, addresses
+    in 198.18.0.0/15 only. fw forwards (ip_forward=1) under an nftables
+    forward policy of drop: established/related pass, new connections only
+    from the dev side, masqueraded out of the hub side. hub has a route to
+    the dev subnet through fw, so a refused inbound connection is the
+    firewall's doing, not a missing route.
+
+        hub 198.18.1.1/24 [fw0] == [hub0] 198.18.1.254  fw
+        fw  198.18.2.254  [dev0] == [fw0] 198.18.2.2/24 dev (default via fw)
+    """
+
+    ROLES = ("hub", "fw", "dev")
+    HUB = "198.18.1.1"
+    FW_HUB = "198.18.1.254"
+    FW_DEV = "198.18.2.254"
+    DEV = "198.18.2.2"
+
+    NFT_RULES = """\
+table inet chnat {
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        iifname "dev0" oifname "hub0" ct state new accept
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "hub0" masquerade
+    }
+}
+"""
+
+    def __init__(self, procs):
+        super().__init__(procs)
+        self.hub, self.fw, self.dev = (self.ns[r] for r in self.ROLES)
+
+    def _build(self):
+        self.veth("hub", "fw0", f"{self.HUB}/24",
+                  "fw", "hub0", f"{self.FW_HUB}/24")
+        self.veth("dev", "fw0", f"{self.DEV}/24",
+                  "fw", "dev0", f"{self.FW_DEV}/24")
+        self.ip("dev", "route", "add", "default", "via", self.FW_DEV)
+        self.ip("hub", "route", "add", "198.18.2.0/24", "via", self.FW_HUB)
+        self.run("fw", ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        r = subprocess.run(["ip", "netns", "exec", self.ns["fw"], "nft",
+                            "-f", "-"], input=self.NFT_RULES, text=True,
+                           capture_output=True, timeout=10)
+        if r.returncode != 0:
+            raise RuntimeError(f"nft failed: {r.stderr}")
 
 
 def _is_zombie(pid):

@@ -77,8 +77,10 @@ def hostname(m, source="running"):
 
 
 # The agent's own notifications (its call-home configuration written to
-# running at start, its call-home events), which these tests are not about.
-AGENT_OWN = ("urn:callhome:yang:callhome-netconf-server",)
+# running at start, its call-home events, its border's changes), which
+# these tests are not about.
+AGENT_OWN = ("urn:callhome:yang:callhome-netconf-server",
+             "urn:callhome:border")
 
 
 def own(xml):

@@ -168,20 +168,11 @@ static int put_netconf_state(struct nc_server *s, struct ch_buf *b)
 int add_state(struct nc_server *s, char **data, size_t *len)
 {
 	struct ch_buf b;
-	char *t;
 	int r;
 
-	ch_buf_init(&b, CH_AGENT_RUNNING_MAX + 64);
-	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
-	    (r = put_netconf_state(s, &b)) == CH_OK) {
-		*len = ch_buf_len(&b);
-		if ((t = ch_buf_take(&b)) == NULL) {
-			r = CH_ERR_NOMEM;
-		} else {
-			free(*data);
-			*data = t;
-		}
-	}
+	ch_buf_init(&b, CH_AGENT_REPLY_MAX);
+	if ((r = put_netconf_state(s, &b)) == CH_OK)
+		r = data_append(data, len, ch_buf_ptr(&b), ch_buf_len(&b));
 	ch_buf_cleanup(&b);
 	return r;
 }

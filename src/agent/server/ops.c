@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/datastore.h"
+#include "agent/server/borderstate.h"
 #include "agent/server/events.h"
 #include "agent/server/monitor.h"
 #include "agent/server/reply.h"
@@ -61,7 +62,7 @@ static int wrap_data(const char *data, size_t len, xmlDoc **doc)
 	int r;
 
 	*doc = NULL;
-	ch_buf_init(&wrap, CH_AGENT_RUNNING_MAX + 64);
+	ch_buf_init(&wrap, CH_AGENT_REPLY_MAX);
 	if ((r = ch_buf_puts(&wrap, "<data>")) == CH_OK &&
 	    (r = ch_buf_put(&wrap, data, len)) == CH_OK &&
 	    (r = ch_buf_puts(&wrap, "</data>")) == CH_OK)
@@ -127,24 +128,12 @@ static int content(struct nc_server *s, const struct ch_rpc *rpc, int id,
 /* <get>'s ietf-yang-library state (RFC 8525), after the rest. */
 static int add_yanglib(struct nc_server *s, char **data, size_t *len)
 {
-	struct ch_buf b;
-	char *lib = NULL, *t;
+	char *lib = NULL;
 	int r;
 
 	if ((r = ch_ds_yanglib(s->ag->ds, &lib)) != CH_OK)
 		return r;
-	ch_buf_init(&b, CH_AGENT_RUNNING_MAX + 64);
-	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
-	    (r = ch_buf_puts(&b, lib)) == CH_OK) {
-		*len = ch_buf_len(&b);
-		if ((t = ch_buf_take(&b)) == NULL) {
-			r = CH_ERR_NOMEM;
-		} else {
-			free(*data);
-			*data = t;
-		}
-	}
-	ch_buf_cleanup(&b);
+	r = data_append(data, len, lib, strlen(lib));
 	free(lib);
 	return r;
 }
@@ -230,7 +219,8 @@ int op_get(struct nc_server *s, const struct ch_rpc *rpc,
 				    "the state data is too big for one reply");
 	}
 	if (!config_only && s->ag->ds != NULL &&
-	    (r = add_yanglib(s, &data, &len)) != CH_OK) {
+	    ((r = add_border_state(s, &data, &len)) != CH_OK ||
+	     (r = add_yanglib(s, &data, &len)) != CH_OK)) {
 		free(data);
 		return r == CH_ERR_NOMEM ? r :
 			reply_error(s, out, rpc, "application", "too-big",

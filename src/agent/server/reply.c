@@ -4,6 +4,7 @@
 #include "agent/server/reply.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/core/buf.h"
@@ -217,4 +218,25 @@ void host_of(const char *peer, char *buf, size_t len)
 	}
 	snprintf(buf, len, "%.*s", (int)(end ? (size_t)(end - p) : strlen(p)),
 		 p);
+}
+
+int data_append(char **data, size_t *len, const char *more, size_t n)
+{
+	struct ch_buf b;
+	char *t;
+	int r;
+
+	ch_buf_init(&b, CH_AGENT_REPLY_MAX);
+	if ((r = ch_buf_put(&b, *data, *len)) == CH_OK &&
+	    (r = ch_buf_put(&b, more, n)) == CH_OK) {
+		*len = ch_buf_len(&b);
+		if ((t = ch_buf_take(&b)) == NULL) {
+			r = CH_ERR_NOMEM;
+		} else {
+			free(*data);
+			*data = t;
+		}
+	}
+	ch_buf_cleanup(&b);
+	return r;
 }

@@ -63,6 +63,11 @@ int text_param(struct nc_server *s, const struct ch_rpc *rpc,
 	       const char *pname, char *buf, size_t len, int *present,
 	       struct ch_buf *out, int *replied);
 
+/* Appends more[0..n) to the malloc'd *data of *len bytes (<get>'s
+ * content, state data after the configuration), NUL-terminated; at most
+ * CH_AGENT_REPLY_MAX bytes in all (CH_ERR_LIMIT). */
+int data_append(char **data, size_t *len, const char *more, size_t n);
+
 /* <name>escaped text</name>. */
 int put_leaf(struct ch_buf *b, const char *name, const char *text);
 /* <name>v</name>. */

@@ -134,6 +134,18 @@
 #define CH_CHC_RS_MAX_WAIT_S 5	/* s, reconnect-strategy max-wait default */
 #define CH_CHC_RS_MAX_ATTEMPTS 3 /* reconnect-strategy max-attempts default */
 
+/* The border (agent/border, agent/borderwatch): interior or exterior
+ * per interface, from the kernel's links, addresses and routes. */
+#define CH_BORDER_HOLDDOWN_S 5	/* s, a change to interior waits this (hnetd's 5 s); --border-holddown default */
+#define CH_BORDER_HOLDDOWN_MAX_S 3600 /* s, largest --border-holddown: an hour */
+#define CH_BORDER_MAX_PATTERNS 32 /* --interior and --exterior flags, each */
+#define CH_BORDER_MAX_LINKS 1024 /* interfaces followed; more are ignored (and not interior) */
+#define CH_BORDER_MAX_ADDRS 4096 /* addresses followed */
+#define CH_BORDER_MAX_ROUTES 16384 /* main-table unicast route next hops followed */
+#define CH_BORDER_REASON_MAX 256 /* B, a classification's reason text */
+#define CH_BORDER_NL_READ (64u * 1024) /* B, one rtnetlink read */
+#define CH_BORDER_NL_RCVBUF (1u << 20) /* B, the rtnetlink socket's receive buffer: bursts of route events */
+
 /* The datastores (agent/datastore). */
 #define CH_DS_MAX_YANG_DIRS 16	/* --yang-dir flags */
 #define CH_DS_MAX_MODULES 64	/* --module flags */
