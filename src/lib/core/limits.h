@@ -117,6 +117,18 @@
 #define CH_AGENT_SHELL_MAX_GROUPS 65536 /* supplementary groups of the account: the kernel's NGROUPS_MAX */
 #define CH_AGENT_SHELL_PW_BUF (64u * 1024) /* B, getpwnam_r's buffer for one account */
 
+/* Forwarding: direct-tcpip channels served (agent/forward.c,
+ * docs/remote-access.md). */
+#define CH_AGENT_FWD_MAX_RULES 64 /* --forward-allow flags */
+#define CH_AGENT_FWD_MAX 64	/* forwarded streams at once, per agent */
+#define CH_AGENT_FWD_PER_CONN 6	/* ... per connection (within its CH_AGENT_MAX_CHANNELS + CH_AGENT_FWD_PER_CONN streams) */
+#define CH_AGENT_FWD_RESOLVE_MS (5 * 1000) /* ms, resolving a destination name on the device */
+#define CH_AGENT_FWD_CONNECT_MS (10 * 1000) /* ms, the TCP connect to the destination */
+#define CH_AGENT_FWD_IDLE_MS (15 * 60 * 1000) /* ms, a forwarded stream with no byte either way is closed */
+#define CH_AGENT_FWD_MAX_ADDRS 16 /* resolved addresses checked (all must pass) */
+#define CH_AGENT_FWD_OUT_HIGH (256u * 1024) /* B, queued towards one side before the other side is left unread */
+#define CH_AGENT_FWD_READ_CHUNK (64u * 1024) /* B, one read of the destination socket */
+
 /* The call-home configuration (chconfig; YANG defaults of RFC 9643/9644). */
 #define CH_CHC_MAX_CLIENTS 16	/* netconf-client entries */
 #define CH_CHC_MAX_ENDPOINTS 32	/* endpoints per client; also --call-home flags */
