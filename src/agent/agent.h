@@ -16,6 +16,7 @@
 #include "agent/border.h"
 #include "agent/chconfig.h"
 #include "agent/datastore.h"
+#include "agent/fwdpolicy.h"
 #include "lib/core/backoff.h"
 #include "lib/core/buf.h"
 #include "lib/xport/sshio.h"
@@ -66,6 +67,8 @@ struct agent_config {
 	uint32_t on_commit_timeout_ms;
 	uint32_t minute_ms;		/* of period and anchor-time */
 	const char *shell_user;		/* NULL: no shell or exec */
+	/* Forwarding (fwdpolicy.h): --forward, --forward-allow */
+	struct fwd_policy forward;
 };
 
 struct agent_conn;
@@ -73,6 +76,7 @@ struct dialer;
 struct clients;
 struct nc_srv;
 struct agent_shells;
+struct agent_forwards;
 
 struct agent {
 	uv_loop_t *loop;
@@ -91,6 +95,8 @@ struct agent {
 	void (*notify)(struct agent *ag, const char *xml, size_t len);
 	/* Shell and exec streams (shell.h); NULL: refused. */
 	struct agent_shells *shells;
+	/* direct-tcpip streams (forward.h); NULL: refused (off). */
+	struct agent_forwards *forwards;
 	/* The border kept current from the kernel (borderwatch.h); NULL
 	 * when rtnetlink could not be read. */
 	const struct border *border;
@@ -161,6 +167,11 @@ void nc_server_count_bad_hello(struct agent *ag);
  * classification, or without notifications). */
 void nc_server_border_change(struct agent *ag,
 			     const struct border_change *c);
+/* A direct-tcpip destination ("host:port") was refused for why: the
+ * callhome-border forward-refused notification on the NETCONF stream
+ * (nothing without notifications). */
+void nc_server_forward_refused(struct agent *ag, const char *dest,
+			       const char *why);
 /* The capabilities this agent advertises. */
 const char *const *nc_server_caps(const struct agent *ag, size_t *n);
 /* Handles one <rpc> message; appends the reply (unframed) to out. Returns

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/forward.h"
 #include "agent/session.h"
 #include "agent/shell.h"
 #include "agent/tlsctx.h"
@@ -146,6 +147,8 @@ static int conn_accept(struct ch_xport *x, struct ch_stream *s,
 
 	if (req->type == CH_STREAM_SHELL || req->type == CH_STREAM_EXEC)
 		return agent_shell_start(c->ag->shells, s, req, why);
+	if (req->type == CH_STREAM_DIRECT_TCPIP)
+		return agent_forward_start(c->ag->forwards, s, req, why);
 	if (!(req->type == CH_STREAM_TLS ||
 	      (req->type == CH_STREAM_SUBSYSTEM &&
 	       strcmp(req->name, "netconf") == 0))) {
@@ -262,7 +265,8 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 {
 	struct agent_conn *c;
 	struct ch_xport_opts o = {
-		.max_streams = CH_AGENT_MAX_CHANNELS,
+		.max_streams = CH_AGENT_MAX_CHANNELS +
+			       (ag->forwards ? CH_AGENT_FWD_PER_CONN : 0),
 		.peer_name = "manager",
 		.bind = ag->bind,
 		.max_auth_tries = CH_XPORT_MAX_AUTH_TRIES,

@@ -12,6 +12,7 @@
 #include <libxml/parser.h>
 
 #include "agent/agent.h"
+#include "agent/forward.h"
 #include "agent/shell.h"
 #include "agent/borderwatch.h"
 #include "common/cliutil.h"
@@ -87,6 +88,16 @@ static void usage(FILE *f)
 CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 "                                docs/terminal.md). Without it they are\n"
 "                                refused\n"
+"      --forward                 serve the manager's direct-tcpip channels\n"
+"                                (ssh -W, -L) to interior destinations: inside\n"
+"                                the border's interior prefix set, resolved\n"
+"                                on the device, never the device itself.\n"
+"                                Without it they are refused\n"
+"      --forward-allow PREFIX[:PORT[-PORT]]\n"
+"                                with --forward, also these destinations, host\n"
+"                                AND port (repeatable; IPv6 as [PREFIX]:PORT;\n"
+"                                loopback or the device's own addresses only\n"
+"                                when named exactly; docs/remote-access.md)\n"
 "      --keepalive SECONDS       SSH keep-alive interval, 0 = off [%d]\n"
 "      --keepalive-count N       unanswered keep-alives before the manager\n"
 "                                is declared dead [%d]\n"
@@ -136,7 +147,8 @@ enum {
 	OPT_ON_COMMIT_TIMEOUT, OPT_CALL_HOME_TLS, OPT_CERT, OPT_KEY, OPT_CHAIN,
 	OPT_CLIENT_CA, OPT_CRL, OPT_CERT_TO_NAME, OPT_PERIOD, OPT_ANCHOR_TIME,
 	OPT_IDLE_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MINUTE_MS, OPT_SHELL_USER,
-	OPT_INTERIOR, OPT_EXTERIOR, OPT_BORDER_HOLDDOWN,
+	OPT_INTERIOR, OPT_EXTERIOR, OPT_BORDER_HOLDDOWN, OPT_FORWARD,
+	OPT_FORWARD_ALLOW,
 };
 
 static const struct option long_opts[] = {
@@ -173,6 +185,8 @@ static const struct option long_opts[] = {
 	{ "on-commit-timeout", required_argument, NULL,
 	  OPT_ON_COMMIT_TIMEOUT },
 	{ "shell-user", required_argument, NULL, OPT_SHELL_USER },
+	{ "forward", no_argument, NULL, OPT_FORWARD },
+	{ "forward-allow", required_argument, NULL, OPT_FORWARD_ALLOW },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -195,6 +209,20 @@ static void add_endpoint(struct agent_config *cfg, enum chc_transport t,
 	ep->host = host;
 	ep->transport = t;
 	cfg->nendpoints++;
+}
+
+/* One more --forward-allow rule. */
+static void add_forward_allow(struct fwd_policy *p, const char *arg)
+{
+	char err[256];
+
+	if (p->nrules >= CH_AGENT_FWD_MAX_RULES)
+		cli_die(PROG, "too many --forward-allow (at most "
+			CH_STR(CH_AGENT_FWD_MAX_RULES) ")", "", "");
+	if (fwd_rule_parse(arg, &p->rules[p->nrules], err, sizeof(err)) !=
+	    CH_OK)
+		cli_die(PROG, "--forward-allow: ", err, "");
+	p->nrules++;
 }
 
 /* One more --interior or --exterior pattern. */
@@ -354,6 +382,10 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 			break;
 		case OPT_ON_COMMIT: cfg->on_commit = optarg; break;
 		case OPT_SHELL_USER: cfg->shell_user = optarg; break;
+		case OPT_FORWARD: cfg->forward.enabled = 1; break;
+		case OPT_FORWARD_ALLOW:
+			add_forward_allow(&cfg->forward, optarg);
+			break;
 		case OPT_ON_COMMIT_TIMEOUT:
 			cfg->on_commit_timeout_ms = 1000 *
 				cli_u32(PROG, "on-commit-timeout", optarg, 1,
@@ -593,6 +625,13 @@ int main(int argc, char **argv)
 	if (ag.cfg.shell_user &&
 	    agent_shells_new(ag.loop, ag.cfg.shell_user, &ag.shells) != CH_OK)
 		return 1;
+	if (ag.cfg.forward.enabled) {
+		if (agent_forwards_new(&ag, &ag.forwards) != CH_OK)
+			return 1;
+	} else if (ag.cfg.forward.nrules) {
+		ch_warn("--forward-allow without --forward: forwarding stays "
+			"off, every direct-tcpip channel is refused");
+	}
 	if (clients_start(&ag, &chcfg) != CH_OK)
 		return 1;
 	uv_run(ag.loop, UV_RUN_DEFAULT);
@@ -600,6 +639,7 @@ int main(int argc, char **argv)
 	uv_walk(ag.loop, close_walk, NULL);
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 	agent_shells_free(ag.shells);	/* kills what is left */
+	agent_forwards_free(ag.forwards);
 	ch_ds_close(ag.ds);	/* its timer is closed by now */
 	border_watch_free(bw);	/* its handles too */
 	nc_server_cleanup(&ag);

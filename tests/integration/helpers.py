@@ -529,11 +529,11 @@ class OpenSSHClient:
                     f"{pub_blob_b64(hostkey_pub)}\n")
 
     def argv(self, port, user, *remote, alias="dev", accept_timeout=20,
-             options=()):
-        """ssh's command line: it waits for the device on port (socat in
-        ProxyCommand) and pins its host key; remote: what follows the
+             options=(), bind="127.0.0.1"):
+        """ssh's command line: it waits for the device on bind:port (socat
+        in ProxyCommand) and pins its host key; remote: what follows the
         host (-s NAME, a command, ...); options: more ssh flags."""
-        proxy = (f"{SOCAT} - TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,"
+        proxy = (f"{SOCAT} - TCP-LISTEN:{port},bind={bind},reuseaddr,"
                  f"accept-timeout={accept_timeout}")
         return [SSH, "-F", "/dev/null", "-E", str(self.log),
                 "-o", f"ProxyCommand={proxy}",

@@ -92,3 +92,20 @@ void nc_server_border_change(struct agent *ag,
 		notif_emit(ag->srv->stream, ch_buf_ptr(&b), ch_buf_len(&b));
 	ch_buf_cleanup(&b);
 }
+
+void nc_server_forward_refused(struct agent *ag, const char *dest,
+			       const char *why)
+{
+	struct ch_buf b;
+
+	if (ag->srv == NULL || ag->srv->stream == NULL)
+		return;
+	ch_buf_init(&b, CH_AGENT_EVENT_NOTIF_MAX);
+	if (ch_buf_puts(&b, "<forward-refused xmlns=\"" BORDER_NS "\">") ==
+		    CH_OK &&
+	    put_leaf(&b, "destination", dest) == CH_OK &&
+	    put_leaf(&b, "reason", why) == CH_OK &&
+	    ch_buf_puts(&b, "</forward-refused>") == CH_OK)
+		notif_emit(ag->srv->stream, ch_buf_ptr(&b), ch_buf_len(&b));
+	ch_buf_cleanup(&b);
+}
