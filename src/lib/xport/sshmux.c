@@ -861,6 +861,11 @@ static int sx_write(struct ch_stream *s, const void *p, size_t n)
 	if (ss->ch == NULL)	/* a direct-tcpip open not yet answered */
 		return ch_buf_put(&ss->out.q, p, n);
 	r = ch_chanout_write(&ss->out, p, n);
+	/* what stays queued is seen as pending by the next step, even if
+	 * that step then sends it all: drained() must follow (an owner that
+	 * stopped reading past its high-water mark waits for it) */
+	if (ch_chanout_pending(&ss->out) > ss->last_pending)
+		ss->last_pending = ch_chanout_pending(&ss->out);
 	ch_sshio_rearm(&ss->sx->io);
 	return r == CH_ERR_SSH ? CH_ERR_CLOSED : r;
 }
