@@ -27,6 +27,7 @@ MGR_ALLOWED = 8080                  # the manager's network: one port allowed
 MGR_OTHER = 8081                    # ... and another one of the same host
 SSH_TIMEOUT_S = 30
 REQUEST = b"GET /page.txt HTTP/1.0\r\nHost: x\r\n\r\n"
+BIG = 8 * 1024 * 1024   # past the high-water marks many times
 
 
 class ForwardNet(BorderNet):
@@ -58,9 +59,11 @@ def web(net, role, name, bind, port, workdir):
     d.mkdir()
     token = secrets.token_hex(8)
     (d / "page.txt").write_text(f"{name} {token}\n")
+    (d / "big.bin").write_bytes(secrets.token_bytes(BIG))
     p = net.spawn(role, name, [sys.executable, "-m", "http.server",
                                str(port), "--bind", bind, "--directory",
                                str(d)])
+    p.dir = d
     wait_for(lambda: net.run(role, ["ss", "-Htln", f"sport = :{port}"],
                              check=False).stdout.strip(), 10,
              f"{name} listening")
@@ -75,15 +78,17 @@ class Manager:
         self.net, self.cli = net, cli
         self.port = free_port()
 
-    def fetch(self, dest):
-        """ssh -W dest with an HTTP request on stdin: (status, stdout,
+    def fetch(self, dest, path="page.txt"):
+        """ssh -W dest with an HTTP GET of path on stdin: (status, stdout,
         what ssh logged for this run)."""
         argv = self.cli.argv(self.port, "admin", bind=BorderNet.MGR,
                              options=["-W", dest])
         before = (self.cli.log.stat().st_size
                   if self.cli.log.exists() else 0)
-        p = subprocess.run(self.net.argv("mgr", argv), input=REQUEST,
+        req = REQUEST.replace(b"/page.txt", b"/" + path.encode())
+        p = subprocess.run(self.net.argv("mgr", argv), input=req,
                            capture_output=True, timeout=SSH_TIMEOUT_S)
+        self.raw = p.stdout
         with open(self.cli.log, "rb") as f:
             f.seek(before)
             log = f.read().decode(errors="replace")
@@ -143,6 +148,13 @@ def test_forward_to_the_lan_and_only_there(fwdnet):
     for dest in (f"{LAN_WEB}:{WEB_PORT}", f"lanweb:{WEB_PORT}"):
         status, out, log = mgr.fetch(dest)
         assert "HTTP/1.0 200" in out and lan_token in out, (dest, out, log)
+    # a large body: both high-water marks passed and drained, all of it
+    status, out, log = mgr.fetch(f"{LAN_WEB}:{WEB_PORT}", "big.bin")
+    body = mgr.raw.split(b"\r\n\r\n", 1)[1]
+    want = (Path(net.webs["lan"][0].dir) / "big.bin").read_bytes()
+    assert len(body) == BIG and body == want, (len(body), log)
+    a.proc.wait_log(r"ended after [\d.]+ s: \d+ bytes to it, \d{7,} from "
+                    r"it \(both sides ended\)")
     a.proc.wait_log(r"forwarding to lanweb:8000 .*resolving the name")
     a.proc.wait_log(r"forwarding to lanweb:8000 \(198\.18\.4\.2:8000\) "
                     r"ended after [\d.]+ s: \d+ bytes to it, \d+ from it")
