@@ -48,6 +48,9 @@ struct fwd {
 	const struct ch_xport *x;	/* its connection, for the cap */
 	struct ch_logctx log;		/* the stream's, while it lives */
 	char dest[DEST_MAX];
+	char orig[DEST_MAX];		/* the originator the manager gave */
+	char name[CH_STREAM_NAME_MAX];	/* to resolve; "" for a literal */
+	struct sockaddr_storage dst, src;	/* a literal's, judged */
 	char addr[CH_ADDRSTR_LEN];	/* the address connected to */
 	uint16_t port;
 	uv_tcp_t tcp;
@@ -434,7 +437,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 			 n ? f->addr : "", n ? ": " : "");
 		snprintf(full + strlen(full), sizeof(full) - strlen(full), "%s",
 			 why);
-		refused(f->all->ag, &f->log, f->dest, "the manager", full);
+		refused(f->all->ag, &f->log, f->dest, f->orig, full);
 		ch_stream_close(f->s, 1, "refused by the device's forwarding "
 				"policy");
 		return;
@@ -519,6 +522,32 @@ static const struct ch_stream_cb fwd_cb = {
 	.closed = st_closed,
 };
 
+/* From the loop, just after the stream was taken: connect to the
+ * literal, or resolve the name. */
+static void on_begin(uv_timer_t *t)
+{
+	struct fwd *f = t->data;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	char port[8];
+	int r;
+
+	if (f->s == NULL)
+		return;
+	if (f->name[0] == '\0') {
+		connect_to(f, &f->dst, &f->src);
+		return;
+	}
+	snprintf(port, sizeof(port), "%u", f->port);
+	f->gai.data = f;
+	if ((r = uv_getaddrinfo(t->loop, &f->gai, on_resolved, f->name, port,
+				&hints)) != 0) {
+		fail(f, "cannot resolve the name", uv_strerror(r));
+		return;
+	}
+	f->resolving = 1;
+	uv_timer_start(&f->timer, on_deadline, CH_AGENT_FWD_RESOLVE_MS, 0);
+}
+
 /* ---- starting one ---- */
 
 static unsigned on_conn(const struct agent_forwards *all,
@@ -555,10 +584,9 @@ int agent_forward_start(struct agent_forwards *all, struct ch_stream *s,
 {
 	const struct ch_logctx *log = ch_stream_log(s);
 	struct sockaddr_storage dst, src;
-	char orig[CH_STREAM_NAME_MAX + 8], dest[DEST_MAX], port[8];
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	char orig[DEST_MAX], dest[DEST_MAX];
 	struct agent *ag = all ? all->ag : NULL;
-	int is_literal, r;
+	int is_literal;
 	struct fwd *f;
 
 	snprintf(orig, sizeof(orig), "%s:%u", req->orig_host ? req->orig_host
@@ -619,20 +647,16 @@ int agent_forward_start(struct agent_forwards *all, struct ch_stream *s,
 	ch_stream_pause(s, 1);
 	ch_clog(CH_LOG_INFO, log, "forwarding to %s (from %s)%s", dest, orig,
 		is_literal ? "" : ": resolving the name on the device");
+	snprintf(f->orig, sizeof(f->orig), "%s", orig);
 	if (is_literal) {
-		connect_to(f, &dst, &src);
-		return CH_OK;
+		f->dst = dst;
+		f->src = src;
+	} else {
+		snprintf(f->name, sizeof(f->name), "%s", req->name);
 	}
-	snprintf(port, sizeof(port), "%u", req->port);
-	f->gai.data = f;
-	if ((r = uv_getaddrinfo(ag->loop, &f->gai, on_resolved, req->name,
-				port, &hints)) != 0) {
-		fail(f, "cannot resolve the name",
-		     uv_strerror(r));
-		return CH_OK;	/* taken: closed from the loop */
-	}
-	f->resolving = 1;
-	uv_timer_start(&f->timer, on_deadline, CH_AGENT_FWD_RESOLVE_MS, 0);
+	/* the rest from the loop: a failure closes a stream already taken,
+	 * never from inside accept() */
+	uv_timer_start(&f->timer, on_begin, 0, 0);
 	return CH_OK;
 }
 
