@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/core/buf.h"
 #include "lib/core/err.h"
 #include "lib/core/limits.h"
 #include "lib/core/log.h"
@@ -25,7 +26,7 @@
 #define CLOSE_SESSION_WHY "idle: closed with close-session"
 
 struct device {
-	struct device_config cfg;	/* a copy; its pointers borrowed */
+	const struct device_config *cfg;	/* borrowed */
 	struct device_owner owner;
 	struct ch_xport *x;
 	struct ch_ncs *ncs;
@@ -34,23 +35,30 @@ struct device {
 	char peer[CH_ADDRSTR_LEN];
 	char fp[CH_FP_LEN];		/* what it presented */
 	char key[CH_FP_LEN];		/* its registry key */
-	struct sockaddr_storage addr;	/* for the blocklist */
+	union {				/* for the blocklist */
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} addr;
 	int tls;
 	int admitted;
 	int authenticated;
 	int ready;
 	int was_ready;
 	int gone;			/* the owner was told */
-	const char *reason;
-	char reason_buf[256];
+	const char *reason;		/* reason_copy, or a static text */
+	char *reason_copy;
 	uint32_t idle_close_s;
-	uv_timer_t idle_timer;		/* --idle-close */
-	uv_timer_t probe_timer;		/* NETCONF keep-alive probes (TLS) */
+	/* One timer serves --idle-close and the NETCONF keep-alive probes
+	 * (TLS): it fires at the earlier of the two (loop ms; 0: none). */
+	uv_timer_t timer;
+	uint64_t idle_at;
+	uint64_t probe_at;
 	uint64_t rx_seen;		/* transport bytes at the last tick */
 	uint32_t probe_count;
 	uint32_t probe_unanswered;
 	uint32_t next_probe;
-	int timers;			/* timer handles still open */
+	int timer_closed;
 	int xport_closed;
 	struct device *next;
 };
@@ -58,6 +66,21 @@ struct device {
 static const char *const client_caps[] = { CH_NC_BASE10, CH_NC_BASE11 };
 
 static void maybe_free(struct device *d);
+static void arm(struct device *d);
+
+/* The reason, copied (a failed copy leaves a static text). */
+static void set_reason(struct device *d, const char *why)
+{
+	char *c = ch_strndup(why, CH_XPORT_WHY_MAX);
+
+	if (c == NULL) {
+		d->reason = "closed (out of memory)";
+		return;
+	}
+	free(d->reason_copy);
+	d->reason_copy = c;
+	d->reason = c;
+}
 
 /* ---- the end ---- */
 
@@ -69,8 +92,7 @@ static void tell_gone(struct device *d, const char *reason)
 	d->gone = 1;
 	d->ready = 0;
 	d->reason = reason ? reason : "closed";
-	uv_timer_stop(&d->idle_timer);
-	uv_timer_stop(&d->probe_timer);
+	uv_timer_stop(&d->timer);
 	if (!d->authenticated && d->owner.handshake_done)
 		d->owner.handshake_done(d->owner.ctx, d);
 	ch_clog(CH_LOG_INFO, &d->log, "connection closed: %s", d->reason);
@@ -81,16 +103,13 @@ void device_close(struct device *d, const char *reason)
 {
 	if (d->gone)
 		return;
-	if (reason != d->reason_buf)
-		snprintf(d->reason_buf, sizeof(d->reason_buf), "%s",
-			 reason ? reason : "closed");
-	tell_gone(d, d->reason_buf);
-	ch_xport_close(d->x, d->reason_buf);
+	set_reason(d, reason ? reason : "closed");
+	tell_gone(d, d->reason);
+	ch_xport_close(d->x, d->reason);
 }
 
 /* ---- the NETCONF session ---- */
 
-static void on_probe(uv_timer_t *t);
 
 static void nc_hello(void *ctx, const struct ch_hello *peer)
 {
@@ -100,13 +119,13 @@ static void nc_hello(void *ctx, const struct ch_hello *peer)
 	ch_xport_deadline(d->x, 0, NULL);
 	/* SSH keeps the device alive itself; TLS (OpenSSL 3 has no
 	 * heartbeat) through a NETCONF probe */
-	if (d->cfg.keepalive_ms &&
-	    ch_xport_keepalive(d->x, d->cfg.keepalive_ms,
-			       d->cfg.keepalive_count) != CH_OK) {
-		d->probe_count = d->cfg.keepalive_count;
+	if (d->cfg->keepalive_ms &&
+	    ch_xport_keepalive(d->x, d->cfg->keepalive_ms,
+			       d->cfg->keepalive_count) != CH_OK) {
+		d->probe_count = d->cfg->keepalive_count;
 		d->rx_seen = ch_xport_rx_bytes(d->x);
-		uv_timer_start(&d->probe_timer, on_probe, d->cfg.keepalive_ms,
-			       d->cfg.keepalive_ms);
+		d->probe_at = uv_now(d->cfg->loop) + d->cfg->keepalive_ms;
+		arm(d);
 	}
 	ch_clog(CH_LOG_INFO, &d->log, "NETCONF session up: session-id=%u, %zu "
 		"capabilities, %s, over %s", peer->session_id, peer->ncaps,
@@ -142,11 +161,8 @@ static void nc_ended(void *ctx, const char *why, int graceful)
 	d->ready = 0;
 	/* one NETCONF session per connection: the connection ends too
 	 * (when the connection ended first, its down() tells why) */
-	if (!d->gone && ch_xport_is_up(d->x)) {
-		snprintf(d->reason_buf, sizeof(d->reason_buf), "%s",
-			 graceful ? CLOSE_SESSION_WHY : why);
-		device_close(d, d->reason_buf);
-	}
+	if (!d->gone && ch_xport_is_up(d->x))
+		device_close(d, graceful ? CLOSE_SESSION_WHY : why);
 }
 
 static const struct ch_ncs_ops device_nc_ops = {
@@ -159,9 +175,8 @@ static const struct ch_ncs_ops device_nc_ops = {
  * count ticks in a row with nothing received the device is declared dead.
  * Any byte counts as an answer (a reply to an operator's rpc as well as to
  * the probe), like the SSH keep-alives. At most one probe is in flight. */
-static void on_probe(uv_timer_t *t)
+static void probe(struct device *d)
 {
-	struct device *d = t->data;
 	uint64_t rx = ch_xport_rx_bytes(d->x);
 	char msg[256];
 	int n;
@@ -188,10 +203,8 @@ static void on_probe(uv_timer_t *t)
 		device_close(d, "cannot send a keep-alive probe");
 }
 
-static void on_idle(uv_timer_t *t)
+static void idle_check(struct device *d)
 {
-	struct device *d = t->data;
-
 	if (!d->ready || d->ncs == NULL || ch_ncs_npending(d->ncs) ||
 	    (d->owner.busy && d->owner.busy(d->owner.ctx, d)))
 		return;
@@ -203,20 +216,54 @@ static void on_idle(uv_timer_t *t)
 		device_close(d, CLOSE_SESSION_WHY);
 }
 
+static void on_timer(uv_timer_t *t)
+{
+	struct device *d = t->data;
+	uint64_t now = uv_now(d->cfg->loop);
+
+	if (d->probe_at && now >= d->probe_at) {
+		d->probe_at = now + d->cfg->keepalive_ms;
+		probe(d);
+	}
+	if (!d->gone && d->idle_at && now >= d->idle_at) {
+		d->idle_at = 0;
+		idle_check(d);
+	}
+	if (!d->gone)
+		arm(d);
+}
+
+/* Aims the timer at the earlier deadline. */
+static void arm(struct device *d)
+{
+	uint64_t now = uv_now(d->cfg->loop), at = d->probe_at;
+
+	if (d->idle_at && (at == 0 || d->idle_at < at))
+		at = d->idle_at;
+	if (at == 0)
+		uv_timer_stop(&d->timer);
+	else
+		uv_timer_start(&d->timer, on_timer, at > now ? at - now : 0, 0);
+}
+
 void device_touch(struct device *d)
 {
-	if (d == NULL || !d->ready || d->idle_close_s == 0)
+	if (d == NULL || !d->ready || d->gone || d->idle_close_s == 0)
 		return;
-	uv_timer_start(&d->idle_timer, on_idle, 1000ull * d->idle_close_s, 0);
+	d->idle_at = uv_now(d->cfg->loop) + 1000ull * d->idle_close_s;
+	arm(d);
 }
 
 void device_set_idle_close(struct device *d, uint32_t seconds)
 {
 	d->idle_close_s = seconds;
-	if (seconds == 0)
-		uv_timer_stop(&d->idle_timer);
-	else
+	if (seconds == 0) {
+		d->idle_at = 0;
+		if (!d->gone)
+			arm(d);
+	} else {
 		device_touch(d);
+	}
 }
 
 int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
@@ -341,12 +388,12 @@ static void xp_up(struct ch_xport *x)
 	struct ch_stream_req req = { .type = CH_STREAM_SUBSYSTEM,
 				     .name = "netconf" };
 	struct ch_ncs_opts o = {
-		.loop = d->cfg.loop,
+		.loop = d->cfg->loop,
 		.role = CH_NC_CLIENT,
 		.caps = client_caps,
 		.ncaps = 2,
-		.max_msg = d->cfg.max_message,
-		.rpc_timeout_ms = d->cfg.rpc_timeout_ms,
+		.max_msg = d->cfg->max_message,
+		.rpc_timeout_ms = d->cfg->rpc_timeout_ms,
 		.max_pending = CH_HUB_MAX_PENDING_RPC,
 		.peer_name = "device",
 	};
@@ -356,7 +403,7 @@ static void xp_up(struct ch_xport *x)
 		d->owner.handshake_done(d->owner.ctx, d);
 	if (!d->tls)
 		ch_clog(CH_LOG_INFO, &d->log, "authenticated to the device as "
-			"'%s'", d->cfg.user);
+			"'%s'", d->cfg->user);
 	else
 		req.type = CH_STREAM_TLS;
 	if (ch_ncs_open(x, &req, &o, &device_nc_ops, d, &d->ncs) != CH_OK)
@@ -415,9 +462,10 @@ static void tls_failed(struct device *d)
 	ch_clog_rl(CH_LOG_WARN, &d->log, "TLS refused: %s", detail);
 	if (d->owner.refused)
 		d->owner.refused(d->owner.ctx, d, detail);
-	snprintf(d->reason_buf, sizeof(d->reason_buf), "%s: %s", why,
+	snprintf(detail, sizeof(detail), "%s: %s", why,
 		 vreason && *vreason ? vreason : ch_tls_error(t));
-	tell_gone(d, d->reason_buf);
+	set_reason(d, detail);
+	tell_gone(d, d->reason);
 }
 
 static void xp_down(struct ch_xport *x, const char *why)
@@ -430,22 +478,24 @@ static void xp_down(struct ch_xport *x, const char *why)
 		tls_failed(d);
 		return;
 	}
-	snprintf(d->reason_buf, sizeof(d->reason_buf), "%s", why);
-	tell_gone(d, d->reason_buf);
+	set_reason(d, why);
+	tell_gone(d, d->reason);
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
 	struct device *d = h->data;
 
-	d->timers--;
+	d->timer_closed = 1;
 	maybe_free(d);
 }
 
 static void maybe_free(struct device *d)
 {
-	if (d->timers == 0 && d->xport_closed)
+	if (d->timer_closed && d->xport_closed) {
+		free(d->reason_copy);
 		free(d);
+	}
 }
 
 static void xp_closed(struct ch_xport *x)
@@ -454,9 +504,7 @@ static void xp_closed(struct ch_xport *x)
 
 	d->x = NULL;
 	d->xport_closed = 1;
-	d->timers = 2;
-	uv_close((uv_handle_t *)&d->idle_timer, on_timer_closed);
-	uv_close((uv_handle_t *)&d->probe_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 }
 
 static const struct ch_xport_ops device_xport_ops = {
@@ -487,21 +535,20 @@ int device_start(const struct device_config *cfg,
 		close(fd);
 		return tls ? CH_ERR_INVAL : CH_ERR_NOMEM;
 	}
-	d->cfg = *cfg;
+	d->cfg = cfg;
 	d->owner = *owner;
 	d->tls = tls;
 	d->id = conn_id;
 	d->next_probe = 1;
 	snprintf(d->peer, sizeof(d->peer), "%s", peer);
 	memcpy(&d->addr, sa, sa->sa_family == AF_INET6
-	       ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	       ? sizeof(d->addr.sin6) : sizeof(d->addr.sin));
 	d->log.conn = conn_id;
 	d->log.peer = d->peer;
 	d->log.device = d->fp;
 	o.log = &d->log;
-	uv_timer_init(cfg->loop, &d->idle_timer);
-	uv_timer_init(cfg->loop, &d->probe_timer);
-	d->idle_timer.data = d->probe_timer.data = d;
+	uv_timer_init(cfg->loop, &d->timer);
+	d->timer.data = d;
 	if (tls) {
 		/* The kernel finds a dead peer even while NETCONF is quiet
 		 * and before the session is up; the NETCONF probe covers a
@@ -519,9 +566,7 @@ int device_start(const struct device_config *cfg,
 		ch_clog_rl(CH_LOG_WARN, &d->log, "cannot start %s: %s",
 			   tls ? "TLS" : "SSH", ch_strerror(r));
 		d->xport_closed = 1;
-		d->timers = 2;
-		uv_close((uv_handle_t *)&d->idle_timer, on_timer_closed);
-		uv_close((uv_handle_t *)&d->probe_timer, on_timer_closed);
+		uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 		return r;
 	}
 	ch_xport_deadline(d->x, cfg->handshake_timeout_ms,
@@ -584,7 +629,7 @@ const char *device_close_reason(const struct device *d) { return d->reason; }
 
 const struct sockaddr *device_addr(const struct device *d)
 {
-	return (const struct sockaddr *)&d->addr;
+	return &d->addr.sa;
 }
 
 struct device *device_next(const struct device *d) { return d->next; }

@@ -68,7 +68,8 @@ struct device_owner {
 	void *ctx;
 };
 
-struct device_config {			/* borrowed for the device's life */
+struct device_config {			/* borrowed for the device's life:
+					 * the owner keeps one for all */
 	uv_loop_t *loop;
 	const char *user;		/* SSH user name */
 	ssh_key key;			/* the hub's key (SSH) */
@@ -82,7 +83,8 @@ struct device_config {			/* borrowed for the device's life */
 };
 
 /* Takes ownership of fd (closed on error too): a device calling over SSH
- * (tls 0) or TLS (tls 1; cfg->tls must be set). conn_id numbers it in
+ * (tls 0) or TLS (tls 1; cfg->tls must be set); cfg is borrowed until the
+ * device is freed (after gone(), from the loop). conn_id numbers it in
  * logs. The device is live at once: the owner's gone() will come. */
 int device_start(const struct device_config *cfg,
 		 const struct device_owner *owner, int fd, int tls,

@@ -88,6 +88,7 @@ struct hub {
 	struct blocklist *blocklist;
 	struct job_waiter *waiters;	/* operators waiting for outcomes */
 	struct job_run *runs;		/* jobs running on devices (jobs.c) */
+	struct device_config devcfg;	/* every device's, from cfg */
 	unsigned next_conn_id;
 	int stopping;
 };

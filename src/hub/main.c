@@ -376,6 +376,7 @@ static void on_hup(uv_signal_t *h, int signum)
 	}
 	ch_tls_ctx_free(hub->tls_ctx);
 	hub->tls_ctx = fresh;
+	hub->devcfg.tls = fresh;	/* what the next devices start with */
 	ch_info("SIGHUP: TLS files reloaded");
 }
 

@@ -82,18 +82,6 @@ static void on_accepted(void *ctx, struct listener *l, int fd,
 			const char *peer, const struct sockaddr *sa)
 {
 	struct hub *hub = ctx;
-	struct device_config cfg = {
-		.loop = hub->loop,
-		.user = hub->cfg.user,
-		.key = hub->key,
-		.tls = hub->tls_ctx,
-		.handshake_timeout_ms = hub->cfg.handshake_timeout_ms,
-		.rpc_timeout_ms = hub->cfg.rpc_timeout_ms,
-		.keepalive_ms = hub->cfg.keepalive_ms,
-		.keepalive_count = hub->cfg.keepalive_count,
-		.idle_close_s = hub->cfg.idle_close_s,
-		.max_message = hub->cfg.max_message,
-	};
 	struct device_owner owner = device_owner;
 	struct device *d;
 	int one = 1;
@@ -115,7 +103,7 @@ static void on_accepted(void *ctx, struct listener *l, int fd,
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	owner.ctx = hub;
-	if (device_start(&cfg, &owner, fd, listener_tls(l), peer, sa,
+	if (device_start(&hub->devcfg, &owner, fd, listener_tls(l), peer, sa,
 			 hub->next_conn_id++, &d) != CH_OK)
 		return;		/* fd closed, logged */
 	hub->handshakes++;
@@ -134,6 +122,18 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 	char path[4096];
 	int r;
 
+	hub->devcfg = (struct device_config){
+		.loop = hub->loop,
+		.user = hub->cfg.user,
+		.key = hub->key,
+		.tls = hub->tls_ctx,
+		.handshake_timeout_ms = hub->cfg.handshake_timeout_ms,
+		.rpc_timeout_ms = hub->cfg.rpc_timeout_ms,
+		.keepalive_ms = hub->cfg.keepalive_ms,
+		.keepalive_count = hub->cfg.keepalive_count,
+		.idle_close_s = hub->cfg.idle_close_s,
+		.max_message = hub->cfg.max_message,
+	};
 	listener_ops.ctx = hub;
 	for (size_t i = 0; i < hub->cfg.nlisten; i++) {
 		ep = &hub->cfg.listen[i];
