@@ -8,7 +8,12 @@
 #include "hub/api/req.h"
 #include "hub/hub.h"
 #include "hub/term.h"
+#include "lib/core/streamframe.h"
 #include "lib/xport/xport.h"
+
+_Static_assert(CH_SFRAME_COMMAND_MAX + 1 == CH_STREAM_NAME_MAX &&
+	       CH_SFRAME_TERM_MAX + 1 == CH_STREAM_TERM_MAX,
+	       "the CLI's limits are the transport's");
 
 #define TERM_SIZE_MAX 65535	/* columns or rows of a terminal */
 

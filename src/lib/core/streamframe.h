@@ -15,6 +15,11 @@
 
 #define CH_SFRAME_HDR 5		/* type + length */
 #define CH_SFRAME_SIGNAL_MAX 32	/* B, a signal name in an exit frame */
+/* The stream's request line: exec's command and the pty's TERM, in bytes
+ * (the transport's CH_STREAM_NAME_MAX and CH_STREAM_TERM_MAX less their
+ * NUL; hub/api/term.c checks that they agree). */
+#define CH_SFRAME_COMMAND_MAX 255
+#define CH_SFRAME_TERM_MAX 63
 
 enum ch_sframe_type {
 	CH_SFRAME_STDIN = 1,	/* CLI -> hub: bytes for the command */
