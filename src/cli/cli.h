@@ -60,6 +60,8 @@ struct run {
 	json_t *req;		/* built by cmd->build */
 	char wait_hint[CLI_HINT_MAX];	/* said when --wait runs out */
 	char shortopts[CLI_SHORTOPTS_MAX];	/* global + command options */
+	const char *own_shortopts;	/* the command's: a letter both have
+					 * is the command's (exec -t) */
 	struct option longopts[CLI_MAX_OPTS];
 };
 
