@@ -399,6 +399,9 @@ int stream_term(struct run *run)
 			goto out;
 		}
 		ss.escape = 1;
+		/* stdout is the terminal: a failed write is an error to
+		 * report, with the terminal restored, not a silent death */
+		signal(SIGPIPE, SIG_IGN);
 	}
 	if (catch_signals() != 0) {
 		raw_restore();

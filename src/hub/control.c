@@ -214,8 +214,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void reading_update(struct ctl_client *c)
 {
-	bool want = !c->closing && !c->eof && !c->discard && !c->claimed &&
-		    !throttled(c);
+	/* claimed: read on, unparsed and bounded, only to see the client
+	 * leave while the hub prepares its stream */
+	bool want = !c->closing && !c->eof && !c->discard &&
+		    (c->claimed ? ch_buf_len(&c->in) < CH_CTL_READ_CHUNK
+				: !throttled(c));
 
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb) <

@@ -70,7 +70,8 @@ void hub_ctl_fail(struct hub_ctl_req *req, const char *code, const char *msg);
 typedef void (*hub_ctl_handoff_cb)(void *ctx, int fd, const char *rest,
 				   size_t len);
 
-/* Inside handle(): nothing after req's line is read as a request. */
+/* Inside handle(): nothing after req's line is read as a request (what
+ * comes is kept for the handoff, at most 2 x CH_CTL_READ_CHUNK bytes). */
 void hub_ctl_claim(struct hub_ctl_req *req);
 /* Answers a claimed req with resp (taken; must have "ok": true) and hands
  * the connection to cb once it is written. CH_OK: cb will come.

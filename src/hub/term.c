@@ -37,6 +37,7 @@ struct term {
 	char fp[CH_FP_LEN];		/* the device's registry key */
 	char what[TERM_WHAT_MAX];
 	int shell;
+	int started;			/* the device took the channel */
 	struct hub_ctl_req *req;	/* until answered */
 	struct ch_stream *s;		/* NULL once closed() came */
 	int stream_done;		/* closed() came, or never opened */
@@ -375,6 +376,7 @@ static void s_opened(struct ch_stream *s, int status, const char *why)
 		ch_stream_close(s, 1, "the operator went away");
 		return;
 	}
+	t->started = 1;
 	event(t, "started", NULL);
 }
 
@@ -434,7 +436,7 @@ static void s_closed(struct ch_stream *s, const char *why)
 			 t->shell ? "shell" : "exec", t->why);
 		hub_ctl_fail(t->req, "closed", detail);
 		t->req = NULL;
-	} else {
+	} else if (t->started) {
 		if (t->have_exit && t->exit_sig[0])
 			snprintf(detail, sizeof(detail), "signal %s",
 				 t->exit_sig);
@@ -482,7 +484,6 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 	char msg[CH_STREAM_WHY_MAX + 128];
 	struct term *t;
 
-	hub_ctl_claim(req);
 	if (hub->nterms >= CH_HUB_MAX_TERMS) {
 		hub_ctl_fail(req, "busy", "too many shells and execs through "
 			     "the hub (at most " CH_STR(CH_HUB_MAX_TERMS) ")");

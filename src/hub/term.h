@@ -30,8 +30,8 @@ struct term_spec {
 	const char *label;	/* the device as the operator named it */
 };
 
-/* Inside the control socket's handle(): claims req's connection, asks d
- * for the stream and answers req when the device took it (then the
+/* Inside the control socket's handle(), req claimed (hub_ctl_claim): asks
+ * d for the stream and answers req when the device took it (then the
  * connection is handed over) or refused it. */
 void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 		const struct term_spec *spec);

@@ -69,10 +69,13 @@ static void start(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 	term_start(hub, req, d, spec);
 }
 
+/* Both claim the connection first: whatever the answer, nothing after
+ * the request line is read as a request. */
 void cmd_exec(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 {
 	struct term_spec spec = { .shell = 0 };
 
+	hub_ctl_claim(req);
 	spec.command = api_arg(args, "command");
 	if (spec.command == NULL || *spec.command == '\0' ||
 	    strlen(spec.command) >= CH_STREAM_NAME_MAX) {
@@ -89,6 +92,7 @@ void cmd_shell(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	struct term_spec spec = { .shell = 1 };
 	json_t *cmd = json_object_get(args, "command");
 
+	hub_ctl_claim(req);
 	if (cmd && !json_is_null(cmd)) {
 		hub_ctl_fail(req, "bad-request", "a shell takes no \"command\" "
 			     "(use exec)");
