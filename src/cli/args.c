@@ -11,7 +11,7 @@
 static const struct option global_longopts[] = {
 	{ "hub", required_argument, NULL, 'H' },
 	{ "json", no_argument, NULL, 'j' },
-	{ "timeout", required_argument, NULL, 't' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 };
 #define GLOBAL_SHORTOPTS "H:jt:h"
@@ -22,10 +22,22 @@ static const struct option global_longopts[] = {
 void args_merge(struct run *run, const char *prefix, const char *shortopts,
 		const struct option *longopts, const struct option *extra)
 {
-	size_t n = 0;
+	char global[sizeof(GLOBAL_SHORTOPTS)];
+	size_t n = 0, k = 0;
+	int kept = 0;
 
+	/* a letter the command has too is the command's (its long form
+	 * stays global) */
+	for (const char *g = GLOBAL_SHORTOPTS; *g; g++) {
+		if (*g != ':')
+			kept = !(shortopts && strchr(shortopts, *g));
+		if (kept)
+			global[k++] = *g;
+	}
+	global[k] = '\0';
+	run->own_shortopts = shortopts;
 	snprintf(run->shortopts, sizeof(run->shortopts), "%s%s%s", prefix,
-		 GLOBAL_SHORTOPTS, shortopts ? shortopts : "");
+		 global, shortopts ? shortopts : "");
 	for (size_t i = 0; i < NGLOBAL; i++)
 		run->longopts[n++] = global_longopts[i];
 	for (; longopts && longopts->name && n < CLI_MAX_OPTS - 2; longopts++)
@@ -44,6 +56,9 @@ int args_next(struct run *run, int argc, char **argv)
 	for (;;) {
 		c = getopt_long(argc, argv, run->shortopts, run->longopts,
 				NULL);
+		if (c > 0 && c != ':' && c != '?' && run->own_shortopts &&
+		    strchr(run->own_shortopts, c))
+			return c;
 		switch (c) {
 		case 'H':
 			run->socket = optarg;
@@ -52,6 +67,7 @@ int args_next(struct run *run, int argc, char **argv)
 			run->json = true;
 			continue;
 		case 't':
+		case OPT_TIMEOUT:
 			if (ch_parse_u32(optarg, 1, CH_CLI_MAX_TIMEOUT_S,
 					 &run->timeout_s) != CH_OK) {
 				cli_usage_error(run, "--timeout wants whole "

@@ -23,6 +23,7 @@ enum {
 	OPT_SERIAL,
 	OPT_CERT_FINGERPRINT,
 	OPT_ANCHOR,
+	OPT_TIMEOUT,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

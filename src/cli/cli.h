@@ -42,6 +42,9 @@ enum cli_exit {
 	CLI_RPC_ERROR = 3,	/* the device answered with an rpc-error */
 	CLI_REFUSED = 4,	/* the hub answered {"ok": false} */
 	CLI_JOB_FAILED = 5,	/* the job ended without a result */
+	/* exec, shell: the session ended without the remote command's
+	 * exit status (lost, left with ~., killed by a signal), as ssh */
+	CLI_STREAM_LOST = 255,
 	CLI_HELPED = -1,	/* internal: help was printed, exit 0 */
 };
 
@@ -57,6 +60,8 @@ struct run {
 	json_t *req;		/* built by cmd->build */
 	char wait_hint[CLI_HINT_MAX];	/* said when --wait runs out */
 	char shortopts[CLI_SHORTOPTS_MAX];	/* global + command options */
+	const char *own_shortopts;	/* the command's: a letter both have
+					 * is the command's (exec -t) */
 	struct option longopts[CLI_MAX_OPTS];
 };
 
@@ -76,6 +81,10 @@ struct command {
 	/* Handles the hub's {"ok": true} response; returns the exit code.
 	 * NULL: a command that never talks to the hub. */
 	int (*print)(struct run *run, json_t *resp);
+	/* Instead of print: a command whose connection becomes a stream
+	 * (exec, shell); it sends run->req itself and returns the exit
+	 * code. */
+	int (*stream)(struct run *run);
 };
 
 /* Says what failed: "callhome: <message>", one line on stderr (control

@@ -55,6 +55,11 @@ static const struct option jobs_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option exec_opts[] = {
+	{ "tty", no_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option events_opts[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "follow", no_argument, NULL, 'f' },
@@ -340,6 +345,42 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.longopts = events_opts,
 		.build = build_events,
 		.print = print_events,
+	},
+	{
+		.name = "exec",
+		.args = "DEVICE [-t|--tty] -- COMMAND...",
+		.summary = "run a command on a connected device",
+		.help =
+"Runs COMMAND (its words joined by spaces) on the device, through the\n"
+"connection it called in on, as the account its agent serves shells as\n"
+"(callhomed --shell-user). Standard input goes to the command (so it\n"
+"works in pipes: tar c . | callhome exec r1 -- tar x); its output comes\n"
+"to standard output (the agent merges its stderr into it for now). The\n"
+"exit status is the command's; 255 when the session ended without one\n"
+"(the device went away, a signal).\n"
+"  -t, --tty         ask for a pty (of this terminal's TERM and size); on\n"
+"                    a terminal, raw mode and the ~. escape as for shell\n"
+"The device must be connected: offline or refusing, one line on stderr\n"
+"and exit 4. See docs/terminal.md.\n",
+		.shortopts = "t",
+		.longopts = exec_opts,
+		.build = build_exec,
+		.stream = stream_term,
+	},
+	{
+		.name = "shell",
+		.args = "DEVICE",
+		.summary = "an interactive shell on a connected device",
+		.help =
+"Opens a login shell on the device, through the connection it called in\n"
+"on. On a terminal: a pty of its TERM and size, the terminal in raw mode\n"
+"(restored on exit), every window size change sent on, and ~. after a\n"
+"newline leaves (~~ sends one ~), as with ssh. Without a terminal the\n"
+"shell reads standard input. The exit status is the shell's; 255 when\n"
+"the session ended without one (the device went away, ~.). Offline or\n"
+"refusing shells: one line on stderr and exit 4. See docs/terminal.md.\n",
+		.build = build_shell,
+		.stream = stream_term,
 	},
 	{
 		.name = "help",

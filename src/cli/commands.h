@@ -55,6 +55,11 @@ int print_job_changed(struct run *run, json_t *resp);
 int build_events(struct run *run, int argc, char **argv);
 int print_events(struct run *run, json_t *resp);
 
+/* term.c: exec, shell */
+int build_exec(struct run *run, int argc, char **argv);
+int build_shell(struct run *run, int argc, char **argv);
+int stream_term(struct run *run);
+
 /* help.c: help */
 int build_help(struct run *run, int argc, char **argv);
 

@@ -122,9 +122,10 @@ static int send_all(int64_t deadline, int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Reads one response line into a new object. */
+/* Reads one response line into a new object; what came after the line
+ * goes into rest (NULL: nobody wants it). */
 static int recv_response(const struct run *run, int64_t deadline, int fd,
-			 json_t **out)
+			 json_t **out, struct ch_buf *rest)
 {
 	struct ch_buf in;
 	char chunk[65536];
@@ -183,18 +184,30 @@ static int recv_response(const struct run *run, int64_t deadline, int fd,
 		goto out;
 	}
 	r = CLI_OK;
+	if (rest && ch_buf_put(rest, nl + 1, (size_t)(ch_buf_ptr(&in) +
+			       ch_buf_len(&in) - (nl + 1))) != CH_OK) {
+		cli_fail("out of memory");
+		json_decref(*out);
+		*out = NULL;
+		r = CLI_HUB;
+	}
 out:
 	ch_buf_cleanup(&in);
 	return r;
 }
 
-int conn_exchange(const struct run *run, json_t **resp)
+/* One request and its response line on a new connection; *fd stays open
+ * when fd_out is not NULL. */
+static int exchange(const struct run *run, json_t **resp, int *fd_out,
+		    struct ch_buf *rest)
 {
 	int64_t deadline = now_ms() + (int64_t)run->timeout_s * 1000;
 	char *line = NULL;
 	int fd = -1, r, err;
 
 	*resp = NULL;
+	if (fd_out)
+		*fd_out = -1;
 	if ((r = hub_connect(run, deadline, &fd)) != CLI_OK)
 		return r;
 	if ((line = json_dumps(run->req, JSON_COMPACT)) == NULL) {
@@ -212,12 +225,27 @@ int conn_exchange(const struct run *run, json_t **resp)
 	}
 	/* On EPIPE the hub may still have said why (e.g. too many clients):
 	 * a response, if any, explains better than the errno. */
-	r = recv_response(run, deadline, fd, resp);
+	r = recv_response(run, deadline, fd, resp, rest);
 	if (r != CLI_OK && err != 0)
 		cli_fail_errno(err, "sending to the hub");
+	if (r == CLI_OK && fd_out) {
+		*fd_out = fd;
+		fd = -1;
+	}
 out:
 	free(line);
 	if (fd >= 0)
 		close(fd);
 	return r;
+}
+
+int conn_exchange(const struct run *run, json_t **resp)
+{
+	return exchange(run, resp, NULL, NULL);
+}
+
+int conn_open_stream(const struct run *run, json_t **resp, int *fd,
+		     struct ch_buf *rest)
+{
+	return exchange(run, resp, fd, rest);
 }

@@ -15,4 +15,13 @@
  * the waits short. */
 int conn_exchange(const struct run *run, json_t **resp);
 
+struct ch_buf;
+
+/* conn_exchange for a request that turns the connection into a stream
+ * (exec, shell): on CLI_OK the socket stays open in *fd (non-blocking;
+ * the caller closes it) and the bytes the hub sent after its response
+ * line are appended to rest. */
+int conn_open_stream(const struct run *run, json_t **resp, int *fd,
+		     struct ch_buf *rest);
+
 #endif

@@ -31,6 +31,8 @@ static int run_command(struct run *run, int argc, char **argv)
 		return r;
 	if (run->req == NULL)
 		return cli_out_of_memory();
+	if (run->cmd->stream)
+		return run->cmd->stream(run);
 	if ((r = conn_exchange(run, &resp)) != CLI_OK)
 		goto out;
 	if (json_is_false(json_object_get(resp, "ok")))

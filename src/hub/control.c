@@ -22,6 +22,7 @@
 #include "lib/core/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -49,6 +50,9 @@ struct hub_ctl_req {
 	struct ctl_client *client;	/* NULL once the client is gone */
 	json_t *resp;			/* owned; valid when answered */
 	bool answered;
+	bool claimed;			/* a stream: see hub_ctl_claim */
+	hub_ctl_handoff_cb handoff;	/* answered by hub_ctl_handoff */
+	void *handoff_ctx;
 };
 
 struct ctl_client {
@@ -70,11 +74,14 @@ struct ctl_client {
 	bool discard;			/* too-big: ignore further input */
 	bool finishing;			/* close once everything is sent */
 	bool closing;
+	bool claimed;			/* input after a stream's line waits */
 };
 
 struct ctl_write {
 	uv_write_t w;
 	char *text;
+	hub_ctl_handoff_cb handoff;	/* the line of a handoff */
+	void *handoff_ctx;
 };
 
 /* A connection over CH_CTL_MAX_CLIENTS: told why, then closed. */
@@ -142,6 +149,8 @@ static void client_close(struct ctl_client *c)
 	for (req = c->head; req; req = next) {
 		next = req->next;
 		if (req->answered) {	/* answered, waiting its turn */
+			if (req->handoff)
+				req->handoff(req->handoff_ctx, -1, NULL, 0);
 			json_decref(req->resp);
 			free(req);
 		} else {		/* the hub still holds it */
@@ -205,7 +214,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void reading_update(struct ctl_client *c)
 {
-	bool want = !c->closing && !c->eof && !c->discard && !throttled(c);
+	/* claimed: read on, unparsed and bounded, only to see the client
+	 * leave while the hub prepares its stream */
+	bool want = !c->closing && !c->eof && !c->discard &&
+		    (c->claimed ? ch_buf_len(&c->in) < CH_CTL_READ_CHUNK
+				: !throttled(c));
 
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb) <
@@ -228,7 +241,7 @@ static void kick_cb(uv_timer_t *t)
 /* After a response left or was written: resume input that was held. */
 static void resume_later(struct ctl_client *c)
 {
-	if (c->closing || c->reading || throttled(c))
+	if (c->closing || c->reading || c->claimed || throttled(c))
 		return;
 	if (ch_buf_len(&c->in) > 0 || (!c->eof && !c->discard))
 		uv_timer_start(&c->kick, kick_cb, 0, 0);
@@ -236,14 +249,41 @@ static void resume_later(struct ctl_client *c)
 
 /* ---- output ---- */
 
+/* The answer of a stream is out: the connection leaves for the handler,
+ * with a copy of its fd and the bytes after the request line; ours is
+ * closed. */
+static void hand_over(struct ctl_client *c, bool failed,
+		      hub_ctl_handoff_cb handoff, void *ctx)
+{
+	uv_os_fd_t fd;
+	int nfd = -1;
+
+	if (!failed && uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+	    (nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		ch_log_errno(CH_LOG_WARN, "ctl=%lu: cannot hand the "
+			     "connection over", c->id);
+	if (nfd < 0)
+		handoff(ctx, -1, NULL, 0);
+	else
+		handoff(ctx, nfd, ch_buf_ptr(&c->in), ch_buf_len(&c->in));
+	ch_debug("ctl=%lu handed over as a stream", c->id);
+	client_close(c);
+}
+
 static void write_cb(uv_write_t *w, int status)
 {
 	struct ctl_write *wr = (struct ctl_write *)w;
 	struct ctl_client *c = w->handle->data;
+	hub_ctl_handoff_cb handoff = wr->handoff;
+	void *handoff_ctx = wr->handoff_ctx;
 
 	free(wr->text);
 	free(wr);
 	c->writes--;
+	if (handoff) {
+		hand_over(c, status < 0 || c->closing, handoff, handoff_ctx);
+		return;
+	}
 	if (c->closing)
 		return;
 	if (status < 0) {
@@ -256,8 +296,10 @@ static void write_cb(uv_write_t *w, int status)
 	idle_update(c);
 }
 
-/* Queues one response line (resp borrowed; NULL sends internal_line). */
-static void send_line(struct ctl_client *c, json_t *resp)
+/* Queues one response line (resp borrowed; NULL sends internal_line);
+ * req's handoff, if any, follows its write. */
+static void send_line(struct ctl_client *c, json_t *resp,
+		      struct hub_ctl_req *req)
 {
 	struct ctl_write *wr;
 	uv_buf_t bufs[2];
@@ -270,17 +312,25 @@ static void send_line(struct ctl_client *c, json_t *resp)
 		text = strdup(internal_line);
 	if (text == NULL || (wr = malloc(sizeof(*wr))) == NULL) {
 		ch_error("ctl=%lu: out of memory for a response", c->id);
+		if (req->handoff)
+			req->handoff(req->handoff_ctx, -1, NULL, 0);
+		req->handoff = NULL;
 		free(text);
 		client_close(c);
 		return;
 	}
 	/* JSON_COMPACT escapes control characters: the text has no '\n'. */
 	wr->text = text;
+	wr->handoff = req->handoff;
+	wr->handoff_ctx = req->handoff_ctx;
+	req->handoff = NULL;
 	bufs[0] = uv_buf_init(text, (unsigned int)strlen(text));
 	bufs[1] = uv_buf_init("\n", 1);
 	r = uv_write(&wr->w, (uv_stream_t *)&c->pipe, bufs, 2, write_cb);
 	if (r < 0) {
 		ch_debug("ctl=%lu write: %s", c->id, uv_strerror(r));
+		if (wr->handoff)
+			wr->handoff(wr->handoff_ctx, -1, NULL, 0);
 		free(text);
 		free(wr);
 		client_close(c);
@@ -300,7 +350,7 @@ static void flush(struct ctl_client *c)
 		if (c->head == NULL)
 			c->tail = NULL;
 		c->queued--;
-		send_line(c, req->resp);
+		send_line(c, req->resp, req);
 		json_decref(req->resp);
 		free(req);
 	}
@@ -338,7 +388,38 @@ void hub_ctl_respond(struct hub_ctl_req *req, json_t *resp)
 	}
 	req->resp = resp;
 	req->answered = true;
+	if (req->claimed && req->handoff == NULL) {
+		/* a stream refused: the line, then the end */
+		c->discard = true;
+		c->finishing = true;
+	}
 	flush(c);
+}
+
+void hub_ctl_claim(struct hub_ctl_req *req)
+{
+	req->claimed = true;
+	if (req->client)
+		req->client->claimed = true;
+}
+
+int hub_ctl_handoff(struct hub_ctl_req *req, json_t *resp,
+		    hub_ctl_handoff_cb cb, void *ctx)
+{
+	if (req->client == NULL || !req->claimed || req->answered ||
+	    !json_is_true(json_object_get(resp, "ok"))) {
+		if (req->client)	/* misuse: answer it as a failure */
+			hub_ctl_fail(req, "internal", "a stream was "
+				     "answered wrongly");
+		else
+			free(req);
+		json_decref(resp);
+		return CH_ERR_CLOSED;
+	}
+	req->handoff = cb;
+	req->handoff_ctx = ctx;
+	hub_ctl_respond(req, resp);
+	return CH_OK;
 }
 
 static json_t *fail_object(const char *code, const char *msg)
@@ -510,7 +591,7 @@ static void process(struct ctl_client *c)
 {
 	bool handled = false;
 
-	while (!c->closing && !c->discard && !throttled(c)) {
+	while (!c->closing && !c->discard && !c->claimed && !throttled(c)) {
 		const char *p = ch_buf_ptr(&c->in);
 		size_t len = ch_buf_len(&c->in), line_len, used;
 		const char *nl;

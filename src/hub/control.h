@@ -54,6 +54,31 @@ int hub_ctl_start(uv_loop_t *loop, const char *path,
 void hub_ctl_respond(struct hub_ctl_req *req, json_t *resp);
 /* Convenience: {"ok":false,"error":msg,"code":code}. */
 void hub_ctl_fail(struct hub_ctl_req *req, const char *code, const char *msg);
+/* ---- streams (docs/control-api.md, "Streams") ----
+ *
+ * A request may turn its connection into a byte stream: the handler
+ * claims it (inside handle()), so that nothing after its line is read as
+ * requests, then answers it either with a failure (the connection closes
+ * once the line is out) or with hub_ctl_handoff: once that answer is
+ * written, the connection leaves the control socket for the handler. */
+
+/* The connection goes to cb: fd (the receiver's to close; -1 when the
+ * client went away first or the answer could not be written, then rest
+ * is NULL) and the bytes the client sent after the request line (rest,
+ * len: borrowed for the call). Called once, from the loop, or from inside
+ * hub_ctl_stop. */
+typedef void (*hub_ctl_handoff_cb)(void *ctx, int fd, const char *rest,
+				   size_t len);
+
+/* Inside handle(): nothing after req's line is read as a request (what
+ * comes is kept for the handoff, at most 2 x CH_CTL_READ_CHUNK bytes). */
+void hub_ctl_claim(struct hub_ctl_req *req);
+/* Answers a claimed req with resp (taken; must have "ok": true) and hands
+ * the connection to cb once it is written. CH_OK: cb will come.
+ * CH_ERR_CLOSED: the client is gone (req freed, resp dropped); no cb. */
+int hub_ctl_handoff(struct hub_ctl_req *req, json_t *resp,
+		    hub_ctl_handoff_cb cb, void *ctx);
+
 /* Calls ops->stop, then closes the listener and all clients (requests
  * still pending are answered when the hub responds; those responses are
  * dropped). Unlinks the socket. The

@@ -206,6 +206,7 @@ static void probe(struct device *d)
 static void idle_check(struct device *d)
 {
 	if (!d->ready || d->ncs == NULL || ch_ncs_npending(d->ncs) ||
+	    ch_xport_nstreams(d->x) > 1 ||	/* a shell or exec */
 	    (d->owner.busy && d->owner.busy(d->owner.ctx, d)))
 		return;
 	/* Polite end for periodic devices (RFC 8071 / RFC 9643 periodic
@@ -275,6 +276,39 @@ int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
 		return CH_ERR_CLOSED;
 	}
 	return ch_ncs_rpc(d->ncs, op_xml, done, ctx, NULL, why);
+}
+
+int device_open_stream(struct device *d, const struct ch_stream_req *req,
+		       const struct ch_stream_cb *cb, void *ctx,
+		       struct ch_stream **out, const char **why)
+{
+	int r;
+
+	*out = NULL;
+	*why = NULL;
+	if (d->tls) {
+		*why = "the device is connected over TLS: no shell";
+		return CH_ERR_INVAL;
+	}
+	if (req->type != CH_STREAM_SHELL && req->type != CH_STREAM_EXEC) {
+		*why = "only shell and exec streams are opened on a device";
+		return CH_ERR_INVAL;
+	}
+	if (!device_is_ready(d) || d->x == NULL) {
+		*why = "the device's session is not up";
+		return CH_ERR_CLOSED;
+	}
+	r = ch_xport_open(d->x, req, cb, ctx, out);
+	if (r == CH_ERR_LIMIT)
+		*why = "too many shells and execs on this device (at most "
+		       CH_STR(CH_HUB_DEVICE_TERMS) ")";
+	else if (r != CH_OK)
+		*why = ch_strerror(r);
+	else
+		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for a %s%s",
+			ch_stream_id(*out), req->type == CH_STREAM_SHELL
+			? "shell" : "exec", req->pty ? " with a pty" : "");
+	return r;
 }
 
 /* ---- the transport ---- */
@@ -524,7 +558,8 @@ int device_start(const struct device_config *cfg,
 		.user = cfg->user,
 		.key = cfg->key,
 		.tls = cfg->tls,
-		.max_streams = 1,	/* one NETCONF session */
+		/* one NETCONF session, and the operators' shells */
+		.max_streams = CH_HUB_DEVICE_STREAMS,
 		.peer_name = "device",
 		.own_key_name = "the hub's",
 	};

@@ -35,6 +35,9 @@
 
 struct device;
 struct ch_tls_ctx;
+struct ch_stream;
+struct ch_stream_req;
+struct ch_stream_cb;
 
 /* What the device presented, for admission. */
 struct device_id {
@@ -104,6 +107,17 @@ typedef void (*device_rpc_done)(void *ctx, int r, const char *reply,
 				size_t len, const char *error);
 int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
 	       void *ctx, const char **why);
+
+/* Opens a shell or exec stream (req: CH_STREAM_SHELL or CH_STREAM_EXEC,
+ * copied) next to the NETCONF session of a ready SSH device, at most
+ * CH_HUB_DEVICE_TERMS at once. CH_OK: *out is valid until its closed(),
+ * and cb->opened() says whether the device took it. Otherwise *why says
+ * why not: CH_ERR_CLOSED (not ready), CH_ERR_INVAL (a TLS device, or
+ * another type), CH_ERR_LIMIT (the cap), CH_ERR_NOMEM. While any is
+ * open the device is not idle (--idle-close). */
+int device_open_stream(struct device *d, const struct ch_stream_req *req,
+		       const struct ch_stream_cb *cb, void *ctx,
+		       struct ch_stream **out, const char **why);
 
 /* Restarts the idle timer (--idle-close): called on activity. */
 void device_touch(struct device *d);

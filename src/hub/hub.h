@@ -67,6 +67,7 @@ struct device;
 struct blocklist;
 struct job_waiter;
 struct job_run;
+struct term;
 
 enum hub_admission_policy {
 	HUB_ADMIT_APPROVE = 0,	/* unknown: recorded pending, refused */
@@ -89,6 +90,9 @@ struct hub {
 	struct job_waiter *waiters;	/* operators waiting for outcomes */
 	struct job_run *runs;		/* jobs running on devices (jobs.c) */
 	struct device_config devcfg;	/* every device's, from cfg */
+	struct term *terms;		/* operators' shells and execs (term.c) */
+	size_t nterms;
+	unsigned next_term_id;
 	unsigned next_conn_id;
 	int stopping;
 };

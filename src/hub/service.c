@@ -13,6 +13,7 @@
 #include "hub/hub.h"
 #include "hub/jobs.h"
 #include "hub/listener.h"
+#include "hub/term.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 
@@ -171,6 +172,7 @@ void service_stop(struct hub *hub)
 		hub_ctl_stop(hub->ctl);
 		hub->ctl = NULL;
 	}
+	term_stop_all(hub);
 	while (hub->devices)
 		device_close(hub->devices, "hub shutting down");
 }

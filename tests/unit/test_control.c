@@ -29,6 +29,9 @@ struct t {
 	int nheld;
 	int handled;
 	int stops;			/* ops.stop calls */
+	int handoffs;			/* on_handoff calls */
+	int handoff_fd;
+	char *handoff_rest;
 };
 
 struct cl {
@@ -57,6 +60,13 @@ static void handler(void *ctx, struct hub_ctl_req *req, const char *cmd,
 								       "pad"))));
 	} else if (strcmp(cmd, "nook") == 0) {
 		hub_ctl_respond(req, json_pack("{s:i}", "x", 1));
+	} else if (strcmp(cmd, "stream") == 0) {	/* held, claimed */
+		hub_ctl_claim(req);
+		assert_true(t->nheld < MAX_HELD);
+		t->held[t->nheld++] = req;
+	} else if (strcmp(cmd, "streamno") == 0) {
+		hub_ctl_claim(req);
+		hub_ctl_fail(req, "refused", "no stream");
 	} else if (strcmp(cmd, "stop") == 0) {
 		hub_ctl_stop(t->ctl);
 		t->ctl = NULL;
@@ -73,6 +83,15 @@ static void answer(struct t *t, int i, int n)
 	assert_non_null(t->held[i]);
 	hub_ctl_respond(t->held[i], json_pack("{s:b, s:i}", "ok", 1, "n", n));
 	t->held[i] = NULL;
+}
+
+static void on_handoff(void *ctx, int fd, const char *rest, size_t len)
+{
+	struct t *t = ctx;
+
+	t->handoffs++;
+	t->handoff_fd = fd;
+	t->handoff_rest = fd >= 0 ? strndup(rest, len) : NULL;
 }
 
 /* ---- the client side ---- */
@@ -417,6 +436,62 @@ static void test_half_close(void **state)
 	cl_close(&c);
 }
 
+/* A stream: what follows its line is not parsed; once the answer is out
+ * the connection, with those bytes, is the handler's. */
+static void test_stream_handoff(void **state)
+{
+	struct t *t = *state;
+	char buf[8];
+	struct cl c;
+
+	cl_open(t, &c);
+	cl_sends(t, &c, "{\"cmd\":\"later\",\"n\":1}\n{\"cmd\":\"stream\"}\n"
+			"RAW{\"cmd\":\"echo\",\"n\":2}\n");
+	WAIT_FOR(t, t->handled == 2);
+	expect_quiet(t, &c, 30);	/* the echo was not a request */
+	assert_int_equal(hub_ctl_handoff(t->held[1], json_pack("{s:b, s:i}",
+			 "ok", 1, "stream", 1), on_handoff, t), CH_OK);
+	t->held[1] = NULL;
+	expect_quiet(t, &c, 30);	/* in order: 1 is not answered yet */
+	assert_int_equal(t->handoffs, 0);
+	answer(t, 0, 1);
+	expect_line(t, &c, "{\"ok\":true,\"n\":1}");
+	expect_line(t, &c, "{\"ok\":true,\"stream\":1}");
+	WAIT_FOR(t, t->handoffs == 1 && t->ctl->nclients == 0);
+	assert_true(t->handoff_fd >= 0);
+	assert_string_equal(t->handoff_rest, "RAW{\"cmd\":\"echo\",\"n\":2}\n");
+	/* the connection lives on in the handler's fd */
+	assert_int_equal(write(t->handoff_fd, "hi", 2), 2);
+	WAIT_FOR(t, recv(c.fd, buf, sizeof(buf), MSG_PEEK) == 2);
+	close(t->handoff_fd);
+	free(t->handoff_rest);
+	cl_close(&c);
+}
+
+static void test_stream_refused_and_gone(void **state)
+{
+	struct t *t = *state;
+	struct cl c;
+
+	/* refused: the line, then the end */
+	cl_open(t, &c);
+	cl_sends(t, &c, "{\"cmd\":\"streamno\"}\nxyz\n");
+	expect_line(t, &c, "{\"ok\":false,\"error\":\"no stream\","
+		    "\"code\":\"refused\"}");
+	expect_eof(t, &c);
+	cl_close(&c);
+	/* the client left before the answer: no handoff, req freed */
+	cl_open(t, &c);
+	cl_sends(t, &c, "{\"cmd\":\"stream\"}\n");
+	WAIT_FOR(t, t->handled == 2);
+	cl_close(&c);
+	WAIT_FOR(t, t->ctl->nclients == 0);
+	assert_int_equal(hub_ctl_handoff(t->held[0], json_pack("{s:b}", "ok",
+			 1), on_handoff, t), CH_ERR_CLOSED);
+	t->held[0] = NULL;
+	assert_int_equal(t->handoffs, 0);
+}
+
 static void test_bad_response_replaced(void **state)
 {
 	struct t *t = *state;
@@ -723,6 +798,8 @@ int main(void)
 		T(test_client_leaves_first),
 		T(test_half_close),
 		T(test_bad_response_replaced),
+		T(test_stream_handoff),
+		T(test_stream_refused_and_gone),
 		T(test_largest_line_accepted),
 		T(test_too_big_in_order),
 		T(test_too_big_without_newline),

@@ -8,6 +8,7 @@
 #include "hub/api/events.h"
 #include "hub/api/identity.h"
 #include "hub/api/jobs.h"
+#include "hub/api/term.h"
 #include "hub/jobs.h"
 
 static const struct {
@@ -32,6 +33,8 @@ static const struct {
 	{ "cancel", cmd_cancel },
 	{ "retry", cmd_retry },
 	{ "events", cmd_events },
+	{ "exec", cmd_exec },
+	{ "shell", cmd_shell },
 };
 
 static void dispatch(void *ctx, struct hub_ctl_req *req, const char *cmd,

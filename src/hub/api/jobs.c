@@ -63,14 +63,8 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		}
 		expires = now + json_integer_value(jexp);
 	}
-	if (rec.admission != CH_ADMIT_ADMITTED) {
-		snprintf(msg, sizeof(msg), "device %s is %s, not admitted%s",
-			 rec.fingerprint, ch_admission_name(rec.admission),
-			 rec.admission == CH_ADMIT_PENDING
-			 ? ": approve it first (callhome approve)" : "");
-		hub_ctl_fail(req, "invalid-state", msg);
+	if (api_admitted(req, &rec) != 0)
 		return;
-	}
 	/* Refuse bad XML now, not when the device calls in a week. */
 	ch_buf_init(&check, CH_JOB_PAYLOAD_MAX + 4096);
 	r = ch_rpc_build(&check, 1, payload, &why);

@@ -68,6 +68,20 @@ int api_device_arg(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 	return 0;
 }
 
+int api_admitted(struct hub_ctl_req *req, const struct ch_device_rec *rec)
+{
+	char msg[512];
+
+	if (rec->admission == CH_ADMIT_ADMITTED)
+		return 0;
+	snprintf(msg, sizeof(msg), "device %s is %s, not admitted%s",
+		 rec->fingerprint, ch_admission_name(rec->admission),
+		 rec->admission == CH_ADMIT_PENDING
+		 ? ": approve it first (callhome approve)" : "");
+	hub_ctl_fail(req, "invalid-state", msg);
+	return -1;
+}
+
 /* Responds {"ok":true,"device":{...}} for fp, plus an optional member. */
 void api_respond_device(struct hub *hub, struct hub_ctl_req *req,
 			const char *fp, const char *key, json_t *val)

@@ -21,6 +21,8 @@ const char *api_arg(json_t *args, const char *key);
  * Fails the request and returns non-zero when it cannot. */
 int api_device_arg(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		   struct ch_device_rec *rec);
+/* Fails req with invalid-state unless the device is admitted. */
+int api_admitted(struct hub_ctl_req *req, const struct ch_device_rec *rec);
 /* Responds {"ok":true,"device":{...}} for fp, plus member key with val
  * when key is not NULL (takes ownership of val). */
 void api_respond_device(struct hub *hub, struct hub_ctl_req *req,

@@ -209,6 +209,16 @@
 #define CH_CTL_MAX_UNSENT (4u * 1024 * 1024) /* B, response bytes queued in libuv */
 #define CH_CTL_BACKLOG 64	/* listen(2) on the control socket */
 
+/* Terminal streams: shells and execs through the hub (hub/term, cli/term;
+ * docs/control-api.md "Streams"). */
+#define CH_HUB_DEVICE_TERMS 15	/* shells/execs at once on one device connection, besides its NETCONF channel */
+#define CH_HUB_DEVICE_STREAMS (1 + CH_HUB_DEVICE_TERMS) /* channels the hub opens on one device connection */
+#define CH_HUB_MAX_TERMS 256	/* shells/execs at once through the hub: each holds a socket and up to two queues */
+#define CH_TERM_FRAME_MAX (64u * 1024) /* B, one frame's payload, either way: bounds the reassembly buffer */
+#define CH_TERM_CLI_HIGH (256u * 1024) /* B, output queued to a CLI before the device's channel is paused (its SSH window closes) */
+#define CH_TERM_CLI_LOW (64u * 1024) /* B, ... and resumed below this */
+#define CH_TERM_DEV_HIGH (256u * 1024) /* B, input queued to the device before the CLI's socket is left unread */
+
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */
 #define CH_NAME_MAX 64		/* chars, device names: [A-Za-z0-9._-], 1..64 */

@@ -85,6 +85,8 @@ struct ss {				/* one channel: s->impl */
 	int refused;		/* the owner refused its request */
 	int has_exit;
 	int exit_status;
+	int want_resize;	/* client: a window-change to send */
+	uint32_t cols, rows;
 	size_t last_pending;	/* for drained() */
 };
 
@@ -571,6 +573,10 @@ static void ss_tend(struct ss *ss)
 		if (s->cb && s->cb->eof && !s->closing)
 			s->cb->eof(s);
 	}
+	if (ss->want_resize && ssh_channel_is_open(ss->ch) &&
+	    ssh_channel_change_pty_size(ss->ch, (int)ss->cols,
+					(int)ss->rows) != SSH_AGAIN)
+		ss->want_resize = 0;
 	if (ss->want_eof && !ss->eof_sent && pending == 0 &&
 	    ssh_channel_is_open(ss->ch)) {
 		ss->eof_sent = 1;
@@ -902,6 +908,16 @@ static void sx_exit_status(struct ch_stream *s, int status)
 	ss->exit_status = status;
 }
 
+static void sx_resize(struct ch_stream *s, uint32_t cols, uint32_t rows)
+{
+	struct ss *ss = s->impl;
+
+	ss->want_resize = 1;
+	ss->cols = cols;
+	ss->rows = rows;
+	ch_xport_kick(s->x);	/* sent from the loop */
+}
+
 static void sx_stream_close(struct ch_stream *s, int hard)
 {
 	struct ss *ss = s->impl;
@@ -984,6 +1000,7 @@ static const struct ch_xport_impl ssh_impl = {
 	.pause = sx_pause,
 	.eof = sx_eof,
 	.exit_status = sx_exit_status,
+	.resize = sx_resize,
 	.stream_close = sx_stream_close,
 	.stream_free = sx_stream_free,
 	.teardown = sx_teardown,

@@ -479,6 +479,13 @@ void ch_stream_exit_status(struct ch_stream *s, int status)
 		s->x->impl->exit_status(s, status);
 }
 
+void ch_stream_resize(struct ch_stream *s, uint32_t cols, uint32_t rows)
+{
+	if (!s->closing && !s->gone && s->x->role == CH_XPORT_CLIENT &&
+	    s->req.pty && s->x->impl->resize)
+		s->x->impl->resize(s, cols, rows);
+}
+
 void ch_stream_close(struct ch_stream *s, int hard, const char *why)
 {
 	if (s->closing || s->gone)

@@ -271,6 +271,10 @@ void ch_stream_eof(struct ch_stream *s);
 /* Server role, before ch_stream_close: the command's exit status (RFC
  * 4254 6.10; only on SSH session channels, ignored elsewhere). */
 void ch_stream_exit_status(struct ch_stream *s, int status);
+/* Client role, a session channel opened with a pty: the terminal's new
+ * size (window-change, RFC 4254 6.7), sent from the loop; only the last
+ * size asked for goes out. Ignored elsewhere. */
+void ch_stream_resize(struct ch_stream *s, uint32_t cols, uint32_t rows);
 /* Closes the stream once its queue is out (or at once with hard: the
  * queue is dropped); closed() follows from the loop. Idempotent. On a
  * TLS or fd stream this closes the connection; the wait for the queue is

@@ -28,6 +28,8 @@ struct ch_xport_impl {
 	void (*pause)(struct ch_stream *s, int paused);	/* s->paused set */
 	void (*eof)(struct ch_stream *s);
 	void (*exit_status)(struct ch_stream *s, int status); /* may be NULL */
+	void (*resize)(struct ch_stream *s, uint32_t cols,
+		       uint32_t rows);		/* may be NULL */
 	/* Start closing s (after its queue, or at once with hard); the kind
 	 * calls ch_stream_gone when it is done. Called once per stream. */
 	void (*stream_close)(struct ch_stream *s, int hard);
