@@ -13,8 +13,9 @@
 
 #include "lib/core/err.h"
 #include "lib/xport/xport.h"
+#include "loopguard.h"
+#include "xportpair.h"
 
-#define TICK_MS 5
 #define GUARD_MS 20000
 
 struct side {
@@ -31,42 +32,15 @@ struct side {
 
 struct fx {
 	uv_loop_t loop;
-	uv_timer_t guard;
-	int guard_fired;
-	unsigned guard_ticks;
+	struct loopguard guard;
 	struct side cli, srv;
 };
 
 static struct fx *F;
 static unsigned char big[CH_STREAM_OUT_MAX];
 
-static void on_guard(uv_timer_t *t)
-{
-	struct fx *f = t->data;
-
-	if (++f->guard_ticks >= GUARD_MS / TICK_MS)
-		f->guard_fired = 1;
-}
-
-/* Runs the loop until cond holds, GUARD_MS at most. The guard ticks every
- * TICK_MS so that a state reached in a timer callback (nothing more on
- * the fds) is seen without waiting for the deadline. */
-#define RUN_UNTIL(cond) do { \
-	F->guard_fired = 0; \
-	F->guard_ticks = 0; \
-	uv_timer_start(&F->guard, on_guard, TICK_MS, TICK_MS); \
-	while (!(cond) && !F->guard_fired) \
-		uv_run(&F->loop, UV_RUN_ONCE); \
-	uv_timer_stop(&F->guard); \
-	assert_false(F->guard_fired); \
-} while (0)
-
-/* A few turns of the loop (for "nothing happens" checks). */
-static void spin(int n)
-{
-	for (int i = 0; i < n; i++)
-		uv_run(&F->loop, UV_RUN_NOWAIT);
-}
+/* Runs the loop until cond holds, GUARD_MS at most. */
+#define RUN_UNTIL(cond) LOOP_UNTIL(&F->guard, &F->loop, cond)
 
 static void s_opened(struct ch_stream *s, int status, const char *why)
 {
@@ -176,8 +150,7 @@ static int each_setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	uv_timer_init(&f->loop, &f->guard);
-	f->guard.data = f;
+	loopguard_init(&f->guard, &f->loop, GUARD_MS);
 	f->cli.order_ok = f->srv.order_ok = 1;
 	F = f;
 	*state = f;
@@ -188,12 +161,8 @@ static int each_teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->cli.x)
-		ch_xport_close(f->cli.x, "test over");
-	if (f->srv.x)
-		ch_xport_close(f->srv.x, "test over");
-	RUN_UNTIL(f->cli.x == NULL && f->srv.x == NULL);
-	uv_close((uv_handle_t *)&f->guard, NULL);
+	xport_pair_close(&f->guard, &f->loop, &f->cli.x, &f->srv.x);
+	loopguard_close(&f->guard);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	free(f);
@@ -242,7 +211,7 @@ static void test_queue_bound(void **state)
 					 CH_STREAM_OUT_MAX - pend + 1),
 			 CH_ERR_LIMIT);
 	assert_int_equal(ch_stream_pending(F->srv.s), pend);
-	spin(10);
+	loop_spin(&F->loop, 10);
 	assert_int_equal(F->cli.got, 0);	/* paused */
 	ch_stream_pause(F->cli.s, 0);
 	RUN_UNTIL(F->cli.got == sizeof(big) && F->srv.drained);
@@ -259,7 +228,7 @@ static void test_pause_resume(void **state)
 	ch_stream_pause(F->srv.s, 1);
 	assert_int_equal(ch_stream_write(F->cli.s, big, 100000), CH_OK);
 	RUN_UNTIL(ch_stream_pending(F->cli.s) == 0);
-	spin(10);
+	loop_spin(&F->loop, 10);
 	assert_int_equal(F->srv.got, 0);
 	ch_stream_pause(F->srv.s, 0);
 	RUN_UNTIL(F->srv.got == 100000);
@@ -268,7 +237,7 @@ static void test_pause_resume(void **state)
 	ch_stream_pause(F->srv.s, 1);
 	assert_int_equal(ch_stream_write(F->cli.s, big + 100000 % 256, 1000),
 			 CH_OK);
-	spin(10);
+	loop_spin(&F->loop, 10);
 	assert_int_equal(F->srv.got, 100000);
 	ch_stream_pause(F->srv.s, 0);
 	RUN_UNTIL(F->srv.got == 101000);
@@ -316,7 +285,7 @@ static void test_close_after_flush(void **state)
 	assert_true(ch_stream_pending(F->srv.s) > 0);
 	ch_stream_close(F->srv.s, 0, "done here");
 	assert_int_equal(ch_stream_write(F->srv.s, big, 1), CH_ERR_CLOSED);
-	spin(10);
+	loop_spin(&F->loop, 10);
 	assert_int_equal(F->srv.sclosed, 0);	/* waits for the queue */
 	ch_stream_pause(F->cli.s, 0);
 	RUN_UNTIL(F->srv.xclosed && F->cli.xclosed);

@@ -16,8 +16,9 @@
 #include "lib/nc/msg.h"
 #include "lib/nc/session.h"
 #include "lib/xport/xport.h"
+#include "loopguard.h"
+#include "xportpair.h"
 
-#define TICK_MS 5
 #define GUARD_MS 10000
 #define MAX_RPCS 16
 
@@ -57,9 +58,7 @@ struct done_rec {
 
 struct fx {
 	uv_loop_t loop;
-	uv_timer_t guard;
-	int guard_fired;
-	unsigned guard_ticks;
+	struct loopguard guard;
 	struct side cli, srv;
 	int raw;			/* the raw peer's fd, or -1 */
 	struct done_rec done[MAX_RPCS];
@@ -68,26 +67,8 @@ struct fx {
 
 static struct fx *F;
 
-static void on_guard(uv_timer_t *t)
-{
-	struct fx *f = t->data;
-
-	if (++f->guard_ticks >= GUARD_MS / TICK_MS)
-		f->guard_fired = 1;
-}
-
-/* Runs the loop until cond holds, GUARD_MS at most. The guard ticks every
- * TICK_MS so that a state reached in a timer callback (nothing more on
- * the fds) is seen without waiting for the deadline. */
-#define RUN_UNTIL(cond) do { \
-	F->guard_fired = 0; \
-	F->guard_ticks = 0; \
-	uv_timer_start(&F->guard, on_guard, TICK_MS, TICK_MS); \
-	while (!(cond) && !F->guard_fired) \
-		uv_run(&F->loop, UV_RUN_ONCE); \
-	uv_timer_stop(&F->guard); \
-	assert_false(F->guard_fired); \
-} while (0)
+/* Runs the loop until cond holds, GUARD_MS at most. */
+#define RUN_UNTIL(cond) LOOP_UNTIL(&F->guard, &F->loop, cond)
 
 /* ---- the engines' owners ---- */
 
@@ -251,8 +232,7 @@ static int each_setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	uv_timer_init(&f->loop, &f->guard);
-	f->guard.data = f;
+	loopguard_init(&f->guard, &f->loop, GUARD_MS);
 	f->raw = -1;
 	f->cli.o = (struct ch_ncs_opts){
 		.loop = &f->loop, .role = CH_NC_CLIENT, .caps = both,
@@ -271,14 +251,10 @@ static int each_teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->cli.x)
-		ch_xport_close(f->cli.x, "test over");
-	if (f->srv.x)
-		ch_xport_close(f->srv.x, "test over");
-	RUN_UNTIL(f->cli.x == NULL && f->srv.x == NULL);
+	xport_pair_close(&f->guard, &f->loop, &f->cli.x, &f->srv.x);
 	if (f->raw >= 0)
 		close(f->raw);
-	uv_close((uv_handle_t *)&f->guard, NULL);
+	loopguard_close(&f->guard);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	free(f);

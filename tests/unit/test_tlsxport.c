@@ -21,9 +21,10 @@
 #include "lib/core/err.h"
 #include "lib/xport/tls.h"
 #include "lib/xport/xport.h"
+#include "loopguard.h"
+#include "xportpair.h"
 #include "testpki.h"
 
-#define TICK_MS 5
 #define GUARD_MS 20000
 #define MIB (1024u * 1024)
 #define SLICE (48u * 1024)	/* interleaved writes */
@@ -48,9 +49,7 @@ struct fx {
 	char dir[64];
 	char p[P_N][300];
 	uv_loop_t loop;
-	uv_timer_t guard;
-	unsigned guard_ticks;
-	int guard_fired;
+	struct loopguard guard;
 	struct side cli, srv;
 	struct ch_tls_ctx *cctx, *sctx;
 };
@@ -155,31 +154,8 @@ static int group_teardown(void **state)
 
 /* ---- loop helpers ---- */
 
-static void on_guard(uv_timer_t *t)
-{
-	struct fx *f = t->data;
-
-	if (++f->guard_ticks >= GUARD_MS / TICK_MS)
-		f->guard_fired = 1;
-}
-
-/* Runs the loop until cond, GUARD_MS at most; ticks so that a state
- * reached in a timer callback is seen at once. */
-#define RUN_UNTIL(cond) do { \
-	F->guard_fired = 0; \
-	F->guard_ticks = 0; \
-	uv_timer_start(&F->guard, on_guard, TICK_MS, TICK_MS); \
-	while (!(cond) && !F->guard_fired) \
-		uv_run(&F->loop, UV_RUN_ONCE); \
-	uv_timer_stop(&F->guard); \
-	assert_false(F->guard_fired); \
-} while (0)
-
-static void spin(int n)
-{
-	for (int i = 0; i < n; i++)
-		uv_run(&F->loop, UV_RUN_NOWAIT);
-}
+/* Runs the loop until cond, GUARD_MS at most. */
+#define RUN_UNTIL(cond) LOOP_UNTIL(&F->guard, &F->loop, cond)
 
 static void tcp_pair(int *a, int *b)
 {
@@ -330,8 +306,7 @@ static int each_setup(void **state)
 	f->cli.order_ok = f->srv.order_ok = 1;
 	f->cctx = f->sctx = NULL;
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	uv_timer_init(&f->loop, &f->guard);
-	f->guard.data = f;
+	loopguard_init(&f->guard, &f->loop, GUARD_MS);
 	F = f;
 	return 0;
 }
@@ -340,12 +315,8 @@ static int each_teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->cli.x)
-		ch_xport_close(f->cli.x, "test over");
-	if (f->srv.x)
-		ch_xport_close(f->srv.x, "test over");
-	RUN_UNTIL(f->cli.x == NULL && f->srv.x == NULL);
-	uv_close((uv_handle_t *)&f->guard, NULL);
+	xport_pair_close(&f->guard, &f->loop, &f->cli.x, &f->srv.x);
+	loopguard_close(&f->guard);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	ch_tls_ctx_free(f->cctx);
@@ -419,7 +390,7 @@ static void test_identify_and_stream(void **state)
 					 CH_OK);
 			off[k] += n;
 		}
-		spin(2);
+		loop_spin(&F->loop, 2);
 	}
 	RUN_UNTIL(F->cli.got == MIB && F->srv.got == MIB);
 	assert_true(F->cli.order_ok && F->srv.order_ok);
@@ -435,11 +406,11 @@ static void test_close_after_flush(void **state)
 	start_open();
 	ch_stream_pause(F->srv.s, 1);
 	assert_int_equal(ch_stream_write(F->cli.s, big, MIB), CH_OK);
-	spin(20);
+	loop_spin(&F->loop, 20);
 	assert_true(ch_stream_pending(F->cli.s) > 0);
 	ch_stream_close(F->cli.s, 0, "done");
 	assert_int_equal(ch_stream_write(F->cli.s, big, 1), CH_ERR_CLOSED);
-	spin(20);
+	loop_spin(&F->loop, 20);
 	assert_int_equal(F->cli.sclosed, 0);	/* waits for its queue */
 	ch_stream_pause(F->srv.s, 0);
 	RUN_UNTIL(F->cli.xclosed && F->srv.xclosed);
@@ -456,7 +427,7 @@ static void test_pause_resume(void **state)
 	ch_stream_pause(F->srv.s, 1);
 	assert_int_equal(ch_stream_write(F->cli.s, big, 200000), CH_OK);
 	RUN_UNTIL(ch_stream_pending(F->cli.s) == 0);
-	spin(20);
+	loop_spin(&F->loop, 20);
 	assert_int_equal(F->srv.got, 0);
 	ch_stream_pause(F->srv.s, 0);
 	RUN_UNTIL(F->srv.got == 200000);
@@ -465,7 +436,7 @@ static void test_pause_resume(void **state)
 	ch_stream_pause(F->srv.s, 1);
 	assert_int_equal(ch_stream_write(F->cli.s, big + 200000 % 256, 10),
 			 CH_OK);
-	spin(20);
+	loop_spin(&F->loop, 20);
 	ch_stream_pause(F->srv.s, 0);
 	RUN_UNTIL(F->srv.got == 200010);
 }

@@ -23,7 +23,10 @@
 #include "lib/core/err.h"
 #include "lib/id/sshkey.h"
 #include "lib/xport/xport.h"
+#include "loopguard.h"
+#include "xportpair.h"
 
+#define GUARD_MS 10000
 #define MAXS 16
 #define BIG (4u * 1024 * 1024)
 
@@ -55,6 +58,7 @@ struct side {
 };
 
 static uv_loop_t loop;
+static struct loopguard guard;
 static ssh_bind bind_;
 static ssh_key host_key, client_key;
 static char host_fp[CH_FP_LEN], client_fp[CH_FP_LEN];
@@ -186,18 +190,14 @@ static struct side cli, srv;
 static struct ch_logctx cli_log = { .conn = 1, .peer = "server" };
 static struct ch_logctx srv_log = { .conn = 2, .peer = "client" };
 
-/* Runs the loop until cond() holds (or 10 s pass). */
+/* Runs the loop until cond() holds (or GUARD_MS pass); the test's own
+ * assertions tell whether it did. */
 static void run_cond(int (*cond)(void))
 {
-	uint64_t start;
-
-	uv_update_time(&loop);
-	start = uv_now(&loop);
-	while (!cond() && uv_now(&loop) - start < 10000) {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(200);
-		uv_update_time(&loop);
-	}
+	loopguard_start(&guard);
+	while (!cond() && !guard.fired)
+		uv_run(&loop, UV_RUN_ONCE);
+	loopguard_stop(&guard);
 }
 
 /* A real loopback TCP connection: sv[0] the accepted end (the device's
@@ -240,11 +240,7 @@ static int both_closed(void) { return cli.closed && srv.closed; }
 
 static void finish(void)
 {
-	if (cli.x)
-		ch_xport_close(cli.x, "test over");
-	if (srv.x)
-		ch_xport_close(srv.x, "test over");
-	run_cond(both_closed);
+	xport_pair_close(&guard, &loop, &cli.x, &srv.x);
 	assert_true(cli.closed && srv.closed);
 	for (int i = 0; i < MAXS; i++) {
 		ch_buf_cleanup(&cli.ends[i].in);
@@ -408,8 +404,10 @@ static void test_stalled_channel_does_not_block(void **st)
 /* The peer's EOF after data that waits while the stream is paused comes
  * after that data, not before it. */
 static int srv_eof(void) { return srv.ends[0].eof; }
-static int spins;
-static int srv_eof_or_spun(void) { return srv.ends[0].eof || ++spins > 2000; }
+static int srv_eof_or_waited(void)
+{
+	return srv.ends[0].eof || guard.ticks >= 400 / LOOPGUARD_TICK_MS;
+}
 
 static void test_eof_after_held_data(void **st)
 {
@@ -424,7 +422,7 @@ static void test_eof_after_held_data(void **st)
 	assert_int_equal(ch_stream_write(a->s, big, n), CH_OK);
 	ch_stream_eof(a->s);
 	cur = &srv.ends[0];
-	run_cond(srv_eof_or_spun);	/* a while: the data waits */
+	run_cond(srv_eof_or_waited);	/* 400 ms: the data waits */
 	assert_false(srv.ends[0].eof);
 	ch_stream_pause(srv.ends[0].s, 0);
 	run_cond(srv_eof);
@@ -560,6 +558,7 @@ int main(void)
 	int r;
 
 	uv_loop_init(&loop);
+	loopguard_init(&guard, &loop, GUARD_MS);
 	assert_int_equal(ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &host_key),
 			 SSH_OK);
 	assert_int_equal(ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &client_key),
@@ -572,6 +571,8 @@ int main(void)
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	ssh_bind_free(bind_);
 	ssh_key_free(client_key);
+	loopguard_close(&guard);
+	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return r;
 }
