@@ -70,7 +70,11 @@ struct shell {
 	struct agent_shells *all;
 	struct shell *next;
 	struct ch_stream *s;		/* NULL after its closed() */
-	struct ch_logctx log;		/* the stream's, kept past it */
+	/* the stream's, kept past it: its strings are copied, as the
+	 * connection that owns them may be gone while the session is
+	 * still being killed */
+	struct ch_logctx log;
+	char log_peer[64];
 	pid_t pid;			/* also its session and group id */
 	int pty;
 	int reaped;
@@ -785,6 +789,11 @@ int agent_shell_start(struct agent_shells *all, struct ch_stream *s,
 	sh->all = all;
 	sh->s = s;
 	sh->log = *log;
+	snprintf(sh->log_peer, sizeof(sh->log_peer), "%s",
+		 log->peer ? log->peer : "");
+	sh->log.peer = log->peer ? sh->log_peer : NULL;
+	sh->log.client = NULL;
+	sh->log.device = NULL;
 	sh->pid = pid;
 	sh->pty = req->pty;
 	ch_buf_init(&sh->inq, CH_AGENT_SHELL_IN_MAX);

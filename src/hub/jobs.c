@@ -234,6 +234,27 @@ int jobs_running_on(struct hub *hub, const struct device *d)
 	return run_of(hub, d) != NULL;
 }
 
+/* A read-only job cut off by the device's end runs again at its next
+ * call - unless the device was revoked meanwhile (the rpc fails after the
+ * revoke cancelled what was queued): then it is cancelled too. */
+static void requeue_or_cancel(struct hub *hub, struct job_run *run)
+{
+	struct ch_device_rec dev;
+	char detail[128];
+	int64_t id = run->rec.id;
+
+	memset(&dev, 0, sizeof(dev));
+	if (ch_store_job_requeue(hub->store, id) != CH_OK ||
+	    ch_store_device_get(hub->store, run->rec.fingerprint, &dev)
+	    != CH_OK || dev.admission != CH_ADMIT_REVOKED ||
+	    ch_store_job_cancel(hub->store, id, hub_now_s()) != CH_OK)
+		return;
+	snprintf(detail, sizeof(detail), "job %lld cancelled: device revoked",
+		 (long long)id);
+	ch_store_event_add(hub->store, run->rec.fingerprint, "job-cancelled",
+			   detail, hub_now_s());
+}
+
 /* Records the outcome, frees the run, and starts the device's next job. */
 static void run_end(struct job_run *run, int state)
 {
@@ -259,7 +280,7 @@ static void run_end(struct job_run *run, int state)
 	       (long long)id, run->rec.kind, ch_job_state_name(state),
 	       run->error[0] ? ": " : "", run->error);
 	if (state == CH_JOB_IN_DOUBT && run->rec.read_only)
-		ch_store_job_requeue(hub->store, id);	/* harmless to redo */
+		requeue_or_cancel(hub, run);	/* harmless to redo */
 	run_unlink(run);
 	jobs_notify(hub, id);
 	if (run->soak_init)
