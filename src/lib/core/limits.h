@@ -56,6 +56,7 @@
 #define CH_STREAM_CLOSE_FLUSH_MS (5 * 1000) /* ms, a polite close of a TLS or fd stream waits this long for its queue */
 #define CH_STREAM_WHY_MAX 256	/* B, how a stream ended, as told to its owner */
 #define CH_XPORT_WHY_MAX 256	/* B, how a connection ended */
+#define CH_SSHIO_POLL_ERRORS_MAX 3 /* wake-ups in a row with a socket error libssh does not see: then the connection ends */
 #define CH_XPORT_MAX_STREAMS 64	/* channels per connection, unless the owner says */
 #define CH_XPORT_MAX_AUTH_TRIES 6 /* keys an SSH client may offer, as OpenSSH's MaxAuthTries */
 #define CH_NCS_MAX_PENDING 64	/* rpcs a NETCONF client keeps outstanding, unless the owner says */

@@ -21,8 +21,20 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	if (io->closing)
 		return;
 	/* An error on the fd (status < 0) is left for libssh to find when
-	 * the owner pumps it: it then reports the session closed. */
-	(void)status;
+	 * the owner pumps it: it then reports the session closed. But libuv
+	 * has stopped the handle (POLLERR): it must be started again, or a
+	 * pump that did not get to the error (data still to read first)
+	 * leaves the connection unwatched for ever. A socket that keeps
+	 * failing while libssh sees nothing is ended. */
+	if (status < 0) {
+		io->events = 0;
+		if (++io->poll_errors > CH_SSHIO_POLL_ERRORS_MAX) {
+			io->cb->expired(io, "socket error");
+			return;
+		}
+	} else {
+		io->poll_errors = 0;
+	}
 	io->cb->io(io);
 	/* Bytes from the peer: it is alive, the keep-alive count restarts
 	 * from now (the timer is re-aimed when it next fires). */

@@ -64,6 +64,7 @@ struct ch_sshio {			/* embedded in the owner's struct */
 	uint32_t ka_unanswered;
 	const char *deadline_why;
 	int events;			/* UV_READABLE|UV_WRITABLE armed */
+	unsigned poll_errors;		/* wake-ups with an error, in a row */
 	int handles;			/* still open */
 	int closing;
 	const struct ch_sshio_cb *cb;

@@ -872,7 +872,13 @@ static int sx_write(struct ch_stream *s, const void *p, size_t n)
 	 * stopped reading past its high-water mark waits for it) */
 	if (ch_chanout_pending(&ss->out) > ss->last_pending)
 		ss->last_pending = ch_chanout_pending(&ss->out);
-	ch_sshio_rearm(&ss->sx->io);
+	/* A write outside a pump (an owner's timer) may be what finds the
+	 * connection gone; libssh then closes the fd itself (server role),
+	 * and a closed fd wakes no poll: the next step must look now. */
+	if (r != CH_OK || !ssh_is_connected(ss->sx->ssh))
+		ch_xport_kick(s->x);
+	else
+		ch_sshio_rearm(&ss->sx->io);
 	return r == CH_ERR_SSH ? CH_ERR_CLOSED : r;
 }
 
