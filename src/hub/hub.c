@@ -4,12 +4,8 @@
  */
 #include "hub/hub.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "lib/core/err.h"
 #include "lib/core/log.h"

@@ -692,6 +692,18 @@ static int client_identify(struct sx *sx)
 	return CH_OK;
 }
 
+/* After authentication: libssh's callbacks, then our own steps. */
+static void pump(struct sx *sx)
+{
+	if (ssh_event_dopoll(sx->event, 0) == SSH_ERROR &&
+	    !ssh_is_connected(sx->ssh)) {
+		ch_xport_fail(sx->x, "connection lost", NULL);
+		return;
+	}
+	if (!sx->x->closing)
+		after_pump(sx);
+}
+
 static void client_io(struct sx *sx)
 {
 	struct ch_xport *x = sx->x;
@@ -734,12 +746,8 @@ static void client_io(struct sx *sx)
 		ch_xport_set_up(x);
 		break;
 	case SX_OPEN:
-		if (ssh_event_dopoll(sx->event, 0) == SSH_ERROR &&
-		    !ssh_is_connected(sx->ssh)) {
-			ch_xport_fail(x, "connection lost", NULL);
-			return;
-		}
-		break;
+		pump(sx);
+		return;
 	}
 	if (!x->closing)
 		after_pump(sx);
@@ -763,13 +771,7 @@ static void server_io(struct sx *sx)
 		if (pump_start(sx) != CH_OK)
 			return;
 	}
-	if (ssh_event_dopoll(sx->event, 0) == SSH_ERROR &&
-	    !ssh_is_connected(sx->ssh)) {
-		ch_xport_fail(x, "connection lost", NULL);
-		return;
-	}
-	if (!x->closing)
-		after_pump(sx);
+	pump(sx);
 }
 
 static void sx_io(struct ch_sshio *io)
