@@ -2,7 +2,8 @@
 # The main job, on loopback: a hub with its SQLite registry, and a device
 # agent that calls home to it. The device enrolls, goes offline, a change
 # is queued for it, and the change is applied (lock, candidate, confirmed
-# commit, confirm) the moment it calls home again.
+# commit, confirm) the moment it calls home again. The operator runs a
+# command and a shell on it through the connection it opened.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +44,7 @@ start_agent() {
     --authorized-keys "$work/device/authorized_keys" \
     --datastore "$work/device" \
     --yang-dir "$root/examples/yang" --module example-system \
+    --shell-user "$(id -un)" \
     2>>"$work/agent.log" &
   agent_pid=$!
 }
@@ -107,6 +109,18 @@ for _ in $(seq 100); do
 done
 ch jobs branch-7
 ch get-config branch-7
+echo
+
+step "a terminal on the device, through the connection it opened"
+echo "\$ callhome exec branch-7 -- 'echo \"on \$(hostname) as \$(id -un)\"; uname -sr'"
+"$bin/callhome" exec branch-7 -- 'echo "on $(hostname) as $(id -un)"; uname -sr'
+echo "\$ printf 'cd /; pwd; exit 3\\n' | callhome shell branch-7"
+set +e
+printf 'cd /; pwd; exit 3\n' | "$bin/callhome" shell branch-7
+status=$?
+set -e
+echo "(the shell's exit status comes back: $status)"
+[ "$status" = 3 ] || fail "the shell's exit status was $status, not 3"
 echo
 
 step "a second device calls over TLS: admitted by its certificate's serial number"
