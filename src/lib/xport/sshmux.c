@@ -442,9 +442,10 @@ static int refuse_message(ssh_session session, ssh_message m, void *ud)
 /* Client role: why the server refused an open. libssh says it as
  * "Channel opening failure: channel N error (CODE) DESCRIPTION"; the
  * reason codes of RFC 4254 5.1 are said in words, with the server's
- * description when it gave one. */
-static void open_failure(ssh_session ssh, const char *what, char *why,
-			 size_t size)
+ * description when it gave one. A channel the server confirmed and closed
+ * at once fails the same way, with a stale text: said as such. */
+static void open_failure(ssh_session ssh, ssh_channel ch, const char *what,
+			 char *why, size_t size)
 {
 	static const char *const codes[] = {
 		NULL, "administratively prohibited", "connect failed",
@@ -454,6 +455,13 @@ static void open_failure(ssh_session ssh, const char *what, char *why,
 	unsigned long code = 0;
 	char *end = NULL;
 
+	/* confirmed (it has a window) and closed in the same read: libssh
+	 * fails the open, and its error text is an older one */
+	if (ssh_channel_window_size(ch) > 0) {
+		snprintf(why, size, "%s channel closed by the server as it "
+			 "opened", what);
+		return;
+	}
 	if (p)
 		code = strtoul(p + strlen("error ("), &end, 10);
 	if (p && code >= 1 && code < sizeof(codes) / sizeof(codes[0]) &&
@@ -485,7 +493,7 @@ static void step_open(struct ss *ss)
 		if (r == SSH_AGAIN)
 			return;
 		if (r != SSH_OK) {
-			open_failure(ss->sx->ssh, q->type ==
+			open_failure(ss->sx->ssh, ss->ch, q->type ==
 				     CH_STREAM_DIRECT_TCPIP ? "direct-tcpip"
 				     : "session", why, sizeof(why));
 			break;
