@@ -14,6 +14,7 @@
  *   resp.c      reading the hub's answer and printing it
  *   table.c     aligned tables and "label: value" views for a terminal
  *   devices.c jobs.c events.c   the commands' build and print functions
+ *   term.c      exec, shell and the stream client; forward.c forward, connect
  */
 #ifndef CH_CLI_H
 #define CH_CLI_H

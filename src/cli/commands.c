@@ -383,6 +383,39 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.stream = stream_term,
 	},
 	{
+		.name = "forward",
+		.args = "DEVICE [BIND:]LPORT:HOST:PORT",
+		.summary = "forward a local port to a host behind a device",
+		.help =
+"Like ssh -L, in the foreground: listens on BIND (127.0.0.1 unless\n"
+"given; [ADDRESS] for IPv6) port LPORT (0: any, the one chosen is said\n"
+"on standard error), and carries each connection it accepts to HOST\n"
+"port PORT through the device: one direct-tcpip channel through the hub\n"
+"per connection, each independent of the others. The device decides\n"
+"where it forwards to (its border and --forward-allow rules) and\n"
+"resolves HOST itself. A connection the hub or the device refuses is\n"
+"closed, with one line on standard error saying why. Ctrl-C ends it and\n"
+"every connection it carries (exit 0). See docs/remote-access.md.\n",
+		.build = build_forward,
+		.stream = stream_forward,
+	},
+	{
+		.name = "connect",
+		.args = "DEVICE HOST:PORT",
+		.summary = "standard input and output to a host behind a device",
+		.help =
+"Like ssh -W: standard input goes to HOST port PORT ([ADDRESS]:PORT for\n"
+"IPv6) through the device, what comes back to standard output; its end\n"
+"closes standard output. For OpenSSH, to log in to a host behind r1:\n"
+"  ssh -o ProxyCommand='callhome connect r1 %h:%p' admin@10.1.2.3\n"
+"Exit 0 when the stream ended; 4 with one line on standard error when\n"
+"the hub or the device refused it (device not connected, the device's\n"
+"forwarding policy, the destination unreachable); 255 when it was lost\n"
+"or closed by the device before the destination's end.\n",
+		.build = build_connect,
+		.stream = stream_connect,
+	},
+	{
 		.name = "help",
 		.args = "[COMMAND]",
 		.summary = "describe all commands, or one",

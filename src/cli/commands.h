@@ -55,10 +55,19 @@ int print_job_changed(struct run *run, json_t *resp);
 int build_events(struct run *run, int argc, char **argv);
 int print_events(struct run *run, json_t *resp);
 
-/* term.c: exec, shell */
+/* term.c: exec, shell; the client of connect and of forward's
+ * connections */
 int build_exec(struct run *run, int argc, char **argv);
 int build_shell(struct run *run, int argc, char **argv);
 int stream_term(struct run *run);
+int stream_connect(struct run *run);
+/* The forward of run->req over fd (both ways); the exit code. */
+int stream_fd(struct run *run, int fd);
+
+/* forward.c: connect, forward */
+int build_connect(struct run *run, int argc, char **argv);
+int build_forward(struct run *run, int argc, char **argv);
+int stream_forward(struct run *run);
 
 /* help.c: help */
 int build_help(struct run *run, int argc, char **argv);

@@ -1,11 +1,14 @@
 /* term.c - exec and shell: the request, then the stream the connection
- * becomes (docs/control-api.md, "Streams"; docs/terminal.md).
+ * becomes (docs/control-api.md, "Streams"; docs/terminal.md). The same
+ * client carries a forward (connect, and each connection of forward.c):
+ * its input and output are then a TCP connection or stdio, an eof frame
+ * from the hub half-closes the output, and no exit status comes.
  *
- * One poll() loop over the hub's socket, standard input and a self-pipe
- * for signals. Output frames are written to stdout/stderr as they come
- * (a blocking write: a slow reader of our output leaves the socket
- * unread, and the hub then pauses the device's channel); standard input
- * is read only while less than TERM_OUT_HIGH waits for the hub. With a
+ * One poll() loop over the hub's socket, the input and a self-pipe for
+ * signals. Output frames are written to the output as they come (a
+ * blocking write: a slow reader of our output leaves the socket unread,
+ * and the hub then pauses the device's channel); the input is read only
+ * while less than TERM_OUT_HIGH waits for the hub. With a
  * pty on a terminal, the terminal is in raw mode until any exit (atexit
  * and the signals that end us restore it), SIGWINCH sends the new size,
  * and "~." after a newline leaves, as with ssh.
@@ -44,6 +47,10 @@ static int sig_pipe[2] = { -1, -1 };
 
 struct session {
 	int fd;
+	int in_fd, out_fd;	/* standard input and output, or a socket */
+	int fwd;		/* a forward: no exit status, half-closes */
+	int hub_eof;		/* a forward: the destination's side ended */
+	uint64_t got;		/* a forward: bytes from the destination */
 	const char *device;
 	struct ch_buf in;	/* frames from the hub */
 	struct ch_buf out;	/* frames to the hub */
@@ -195,15 +202,27 @@ static int on_frame(struct session *ss, const struct ch_sframe *f)
 	switch (f->type) {
 	case CH_SFRAME_STDOUT:
 	case CH_SFRAME_STDERR:
-		if (write_all(f->type == CH_SFRAME_STDOUT ? STDOUT_FILENO
+		ss->got += f->len;
+		if (ss->fwd && ss->quit)
+			return 0;	/* the local side is gone */
+		if (write_all(f->type == CH_SFRAME_STDOUT ? ss->out_fd
 			      : STDERR_FILENO, (const char *)f->payload,
-			      f->len) != 0 && f->type == CH_SFRAME_STDOUT) {
-			raw_restore();
-			cli_fail_errno(errno, "writing to standard output");
-			return -1;
+			      f->len) == 0 || f->type != CH_SFRAME_STDOUT)
+			return 0;
+		if (ss->fwd) {	/* the local client went: close, quietly */
+			ss->quit = -1;
+			return 0;
 		}
-		return 0;
+		raw_restore();
+		cli_fail_errno(errno, "writing to standard output");
+		return -1;
 	case CH_SFRAME_EOF:
+		if (ss->fwd && !ss->hub_eof) {
+			/* a socket half-closes; stdout closes (as ssh -W) */
+			if (shutdown(ss->out_fd, SHUT_WR) != 0)
+				close(ss->out_fd);
+			ss->hub_eof = 1;
+		}
 		return 0;
 	case CH_SFRAME_EXIT:
 		ss->have_exit = 1;
@@ -271,7 +290,7 @@ static int on_signals(struct session *ss)
 static int read_stdin(struct session *ss)
 {
 	char buf[TERM_STDIN_CHUNK];
-	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	ssize_t n = read(ss->in_fd, buf, sizeof(buf));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
@@ -330,7 +349,7 @@ static int loop(struct session *ss)
 		p[0] = (struct pollfd){ .fd = sig_pipe[0], .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = ss->fd, .events = POLLIN |
 			(ch_buf_len(&ss->out) ? POLLOUT : 0) };
-		p[2] = (struct pollfd){ .fd = stdin_ok ? STDIN_FILENO : -1,
+		p[2] = (struct pollfd){ .fd = stdin_ok ? ss->in_fd : -1,
 					.events = POLLIN };
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -349,10 +368,40 @@ static int loop(struct session *ss)
 	return 0;
 }
 
+/* How a forward ended: 0 when the destination's side ended (its eof came)
+ * or ours did; else the device closed it before (it could not connect,
+ * its policy refused the name once resolved, it went away). */
+static int fwd_outcome(struct session *ss, const char *what)
+{
+	if (ss->quit) {
+		if (queue(ss, CH_SFRAME_CLOSE, "", 0) == 0)
+			write_hub(ss);
+		if (ss->quit == -1 || ss->quit == SIGTERM)
+			return CLI_OK;	/* the local side ended it */
+		cli_fail("%s on %s: %s", what, ss->device,
+			 strsignal(ss->quit));
+		return CLI_STREAM_LOST;
+	}
+	if (ss->hub_eof)
+		return CLI_OK;
+	if (ss->got == 0)
+		cli_fail("%s on %s: the device closed the stream before any "
+			 "byte came (it could not connect, or its forwarding "
+			 "policy refused the name's address; its log says "
+			 "which): %s", what, ss->device, ss->why[0] ? ss->why
+			 : "closed");
+	else
+		cli_fail("%s on %s: closed by the device: %s", what,
+			 ss->device, ss->why[0] ? ss->why : "closed");
+	return CLI_STREAM_LOST;
+}
+
 /* The exit status of the CLI for how the stream ended. */
 static int outcome(struct session *ss, const char *what)
 {
 	raw_restore();
+	if (ss->fwd)
+		return fwd_outcome(ss, what);
 	if (ss->quit) {
 		/* a last, best-effort close for the hub */
 		if (queue(ss, CH_SFRAME_CLOSE, "", 0) == 0)
@@ -373,14 +422,30 @@ static int outcome(struct session *ss, const char *what)
 	return CLI_STREAM_LOST;
 }
 
-int stream_term(struct run *run)
+/* The stream of run->req between the hub and in_fd/out_fd; fwd: a
+ * forward (see the top). */
+static int stream_run(struct run *run, int in_fd, int out_fd, int fwd)
 {
 	json_t *resp = NULL, *pty = json_object_get(run->req, "pty");
 	const char *what = json_string_value(json_object_get(run->req, "cmd"));
-	struct session ss = { .fd = -1, .stdin_open = 1, .at_bol = 1 };
+	struct session ss = { .fd = -1, .stdin_open = 1, .at_bol = 1,
+			      .in_fd = in_fd, .out_fd = out_fd, .fwd = fwd };
+	char dest[CH_SFRAME_COMMAND_MAX + 32];
 	int r;
 
 	ss.device = json_string_value(json_object_get(run->req, "device"));
+	if (fwd) {
+		const char *host = json_string_value(json_object_get(run->req,
+								     "host"));
+
+		snprintf(dest, sizeof(dest), strchr(host, ':')
+			 ? "forward to [%s]:%lld" : "forward to %s:%lld", host,
+			 (long long)json_integer_value(json_object_get(
+				 run->req, "port")));
+		what = dest;
+		/* the output may be a socket its client closed */
+		signal(SIGPIPE, SIG_IGN);
+	}
 	ch_buf_init(&ss.in, CH_SFRAME_HDR + CH_TERM_FRAME_MAX +
 		    TERM_RECV_CHUNK);
 	ch_buf_init(&ss.out, TERM_OUT_MAX);
@@ -421,6 +486,21 @@ out:
 	if (ss.fd >= 0)
 		close(ss.fd);
 	return r;
+}
+
+int stream_term(struct run *run)
+{
+	return stream_run(run, STDIN_FILENO, STDOUT_FILENO, 0);
+}
+
+int stream_connect(struct run *run)
+{
+	return stream_run(run, STDIN_FILENO, STDOUT_FILENO, 1);
+}
+
+int stream_fd(struct run *run, int fd)
+{
+	return stream_run(run, fd, fd, 1);
 }
 
 /* ---- the requests ---- */

@@ -403,6 +403,21 @@ void hub_ctl_claim(struct hub_ctl_req *req)
 		req->client->claimed = true;
 }
 
+void hub_ctl_peer(const struct hub_ctl_req *req, char *buf, size_t size)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	uv_os_fd_t fd;
+
+	snprintf(buf, size, "unknown");
+	if (req->client == NULL ||
+	    uv_fileno((uv_handle_t *)&req->client->pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return;
+	snprintf(buf, size, "uid %lu pid %ld", (unsigned long)cr.uid,
+		 (long)cr.pid);
+}
+
 int hub_ctl_handoff(struct hub_ctl_req *req, json_t *resp,
 		    hub_ctl_handoff_cb cb, void *ctx)
 {

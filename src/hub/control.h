@@ -54,6 +54,11 @@ int hub_ctl_start(uv_loop_t *loop, const char *path,
 void hub_ctl_respond(struct hub_ctl_req *req, json_t *resp);
 /* Convenience: {"ok":false,"error":msg,"code":code}. */
 void hub_ctl_fail(struct hub_ctl_req *req, const char *code, const char *msg);
+/* Who sent req, for logs and events: "uid U pid P" from the socket's peer
+ * credentials (the socket is mode 0600, so U is the hub's own user or
+ * root), or "unknown" once the client is gone. */
+void hub_ctl_peer(const struct hub_ctl_req *req, char *buf, size_t size);
+
 /* ---- streams (docs/control-api.md, "Streams") ----
  *
  * A request may turn its connection into a byte stream: the handler

@@ -287,11 +287,16 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 	*out = NULL;
 	*why = NULL;
 	if (d->tls) {
-		*why = "the device is connected over TLS: no shell";
+		*why = req->type == CH_STREAM_DIRECT_TCPIP
+		       ? "the device is connected over TLS: no forwarding "
+			 "(it needs SSH channels)"
+		       : "the device is connected over TLS: no shell";
 		return CH_ERR_INVAL;
 	}
-	if (req->type != CH_STREAM_SHELL && req->type != CH_STREAM_EXEC) {
-		*why = "only shell and exec streams are opened on a device";
+	if (req->type != CH_STREAM_SHELL && req->type != CH_STREAM_EXEC &&
+	    req->type != CH_STREAM_DIRECT_TCPIP) {
+		*why = "only shell, exec and direct-tcpip streams are opened "
+		       "on a device";
 		return CH_ERR_INVAL;
 	}
 	if (!device_is_ready(d) || d->x == NULL) {
@@ -300,10 +305,15 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 	}
 	r = ch_xport_open(d->x, req, cb, ctx, out);
 	if (r == CH_ERR_LIMIT)
-		*why = "too many shells and execs on this device (at most "
-		       CH_STR(CH_HUB_DEVICE_TERMS) ")";
+		*why = "too many streams on this device (at most "
+		       CH_STR(CH_HUB_DEVICE_TERMS) " shells and execs and "
+		       CH_STR(CH_HUB_DEVICE_FWDS) " forwards)";
 	else if (r != CH_OK)
 		*why = ch_strerror(r);
+	else if (req->type == CH_STREAM_DIRECT_TCPIP)
+		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for a "
+			"direct-tcpip channel to %s port %u",
+			ch_stream_id(*out), req->name, (unsigned)req->port);
 	else
 		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for a %s%s",
 			ch_stream_id(*out), req->type == CH_STREAM_SHELL

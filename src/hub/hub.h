@@ -90,8 +90,10 @@ struct hub {
 	struct job_waiter *waiters;	/* operators waiting for outcomes */
 	struct job_run *runs;		/* jobs running on devices (jobs.c) */
 	struct device_config devcfg;	/* every device's, from cfg */
-	struct term *terms;		/* operators' shells and execs (term.c) */
-	size_t nterms;
+	struct term *terms;		/* operators' shells, execs and
+					 * forwards (term.c) */
+	size_t nterms;			/* shells and execs */
+	size_t nfwds;			/* forwards */
 	unsigned next_term_id;
 	unsigned next_conn_id;
 	int stopping;

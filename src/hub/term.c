@@ -1,5 +1,5 @@
-/* term.c - an operator's shell or exec on a device, between the device's
- * channel and the operator's connection (term.h).
+/* term.c - an operator's shell, exec or forward on a device, between the
+ * device's channel and the operator's connection (term.h).
  *
  * Life: term_start asks the device for the channel and claims the
  * control connection; opened() answers the request, the control socket
@@ -28,7 +28,8 @@
 #include "lib/core/streamframe.h"
 #include "lib/xport/xport.h"
 
-#define TERM_WHAT_MAX 80	/* "exec 'cmd...'" in logs and events */
+#define TERM_WHAT_MAX 300	/* "exec 'cmd...'", "forward to HOST:PORT" */
+#define TERM_WHO_MAX 64		/* "uid U pid P" */
 
 struct term {
 	struct hub *hub;
@@ -36,7 +37,10 @@ struct term {
 	unsigned id;
 	char fp[CH_FP_LEN];		/* the device's registry key */
 	char what[TERM_WHAT_MAX];
-	int shell;
+	char who[TERM_WHO_MAX];		/* the operator (hub_ctl_peer) */
+	const char *kind;		/* "shell", "exec", "forward" */
+	int forward;
+	uint64_t since;			/* ms, loop time it started */
 	int started;			/* the device took the channel */
 	struct hub_ctl_req *req;	/* until answered */
 	struct ch_stream *s;		/* NULL once closed() came */
@@ -78,7 +82,10 @@ static void maybe_free(struct term *t)
 		hub->terms = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	hub->nterms--;
+	if (t->forward)
+		hub->nfwds--;
+	else
+		hub->nterms--;
 	ch_buf_cleanup(&t->in);
 	free(t);
 }
@@ -93,8 +100,7 @@ static size_t unsent(struct term *t)
 static void cli_gone(struct term *t, const char *why)
 {
 	if (t->s) {
-		ch_info("term=%u: %s; closing the %s", t->id, why,
-			t->shell ? "shell" : "exec");
+		ch_info("term=%u: %s; closing the %s", t->id, why, t->kind);
 		ch_stream_close(t->s, 1, why);
 	}
 	pipe_end(t, 0);
@@ -347,22 +353,23 @@ static void event(struct term *t, const char *verb, const char *detail)
 {
 	char text[CH_STORE_TEXT_MAX];
 
-	snprintf(text, sizeof(text), "%s %s (term %u)%s%s", t->what, verb,
-		 t->id, detail ? ": " : "", detail ? detail : "");
-	hub_event(t->hub, t->fp, t->shell ? "shell" : "exec", text);
+	snprintf(text, sizeof(text), "%s %s (term %u, %s)%s%s", t->what,
+		 verb, t->id, t->who, detail ? ": " : "", detail ? detail : "");
+	hub_event(t->hub, t->fp, t->kind, text);
 }
 
 static void s_opened(struct ch_stream *s, int status, const char *why)
 {
 	struct term *t = ch_stream_ctx(s);
 	struct hub_ctl_req *req = t->req;
-	char msg[CH_STREAM_WHY_MAX + 128];
+	char msg[CH_STREAM_WHY_MAX + TERM_WHAT_MAX + 128];
 
 	t->req = NULL;
 	if (status != CH_OK) {
 		snprintf(msg, sizeof(msg), "the device refused the %s: %s",
-			 t->shell ? "shell" : "exec", why ? why : "refused");
+			 t->forward ? t->what : t->kind, why ? why : "refused");
 		hub_ctl_fail(req, "refused", msg);
+		event(t, "refused", why ? why : "refused");
 		return;		/* closed() follows */
 	}
 	/* nothing is delivered until the connection is ours */
@@ -377,6 +384,7 @@ static void s_opened(struct ch_stream *s, int status, const char *why)
 		return;
 	}
 	t->started = 1;
+	t->since = uv_now(t->hub->loop);
 	event(t, "started", NULL);
 }
 
@@ -426,18 +434,20 @@ static void s_exited(struct ch_stream *s, int status, const char *signal)
 static void s_closed(struct ch_stream *s, const char *why)
 {
 	struct term *t = ch_stream_ctx(s);
-	char detail[CH_STREAM_WHY_MAX + 96];
+	char detail[CH_STREAM_WHY_MAX + TERM_WHAT_MAX + 96];
 
 	t->s = NULL;
 	t->stream_done = 1;
 	snprintf(t->why, sizeof(t->why), "%s", why && *why ? why : "closed");
 	if (t->req) {		/* ended before it was answered */
 		snprintf(detail, sizeof(detail), "the %s did not start: %s",
-			 t->shell ? "shell" : "exec", t->why);
+			 t->forward ? t->what : t->kind, t->why);
 		hub_ctl_fail(t->req, "closed", detail);
 		t->req = NULL;
 	} else if (t->started) {
-		if (t->have_exit && t->exit_sig[0])
+		if (t->forward)
+			snprintf(detail, sizeof(detail), "closed");
+		else if (t->have_exit && t->exit_sig[0])
 			snprintf(detail, sizeof(detail), "signal %s",
 				 t->exit_sig);
 		else if (t->have_exit)
@@ -446,9 +456,11 @@ static void s_closed(struct ch_stream *s, const char *why)
 		else
 			snprintf(detail, sizeof(detail), "no exit status");
 		snprintf(detail + strlen(detail), sizeof(detail) -
-			 strlen(detail), ", %llu bytes in, %llu out; %s",
-			 (unsigned long long)t->bytes_in,
-			 (unsigned long long)t->bytes_out, t->why);
+			 strlen(detail), ", %llu bytes in, %llu out, %.1f s; "
+			 "%s", (unsigned long long)t->bytes_in,
+			 (unsigned long long)t->bytes_out,
+			 (double)(uv_now(t->hub->loop) - t->since) / 1000,
+			 t->why);
 		ch_info("term=%u device=%s: %s ended: %s", t->id, t->fp,
 			t->what, detail);
 		event(t, "ended", detail);
@@ -469,24 +481,50 @@ static const struct ch_stream_cb term_stream_cb = {
 
 /* ---- start, stop ---- */
 
+/* The forwards to the device whose key is fp (at most CH_HUB_MAX_FWDS). */
+static unsigned forwards_on(struct hub *hub, const char *fp)
+{
+	unsigned n = 0;
+
+	for (struct term *t = hub->terms; t; t = t->next)
+		n += t->forward && strcmp(t->fp, fp) == 0;
+	return n;
+}
+
 void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 		const struct term_spec *spec)
 {
 	struct ch_stream_req sreq = {
-		.type = spec->shell ? CH_STREAM_SHELL : CH_STREAM_EXEC,
-		.name = spec->shell ? NULL : spec->command,
+		.type = spec->forward ? CH_STREAM_DIRECT_TCPIP : spec->shell
+			? CH_STREAM_SHELL : CH_STREAM_EXEC,
+		.name = spec->forward ? spec->host : spec->shell ? NULL
+			: spec->command,
+		.port = spec->port,
 		.pty = spec->pty,
 		.term = spec->term,
 		.cols = spec->cols,
 		.rows = spec->rows,
 	};
 	const char *why;
-	char msg[CH_STREAM_WHY_MAX + 128];
+	char msg[CH_STREAM_WHY_MAX + TERM_WHAT_MAX + 128];
 	struct term *t;
 
-	if (hub->nterms >= CH_HUB_MAX_TERMS) {
+	if (!spec->forward && hub->nterms >= CH_HUB_MAX_TERMS) {
 		hub_ctl_fail(req, "busy", "too many shells and execs through "
 			     "the hub (at most " CH_STR(CH_HUB_MAX_TERMS) ")");
+		return;
+	}
+	if (spec->forward && hub->nfwds >= CH_HUB_MAX_FWDS) {
+		hub_ctl_fail(req, "busy", "too many forwards through the hub "
+			     "(at most " CH_STR(CH_HUB_MAX_FWDS) ")");
+		return;
+	}
+	if (spec->forward && forwards_on(hub, device_key(d)) >=
+	    CH_HUB_DEVICE_FWDS) {
+		snprintf(msg, sizeof(msg), "too many forwards to device %s "
+			 "(at most " CH_STR(CH_HUB_DEVICE_FWDS) ")",
+			 spec->label);
+		hub_ctl_fail(req, "busy", msg);
 		return;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
@@ -495,10 +533,16 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 	}
 	t->hub = hub;
 	t->id = ++hub->next_term_id;
-	t->shell = spec->shell;
+	t->forward = spec->forward;
+	t->kind = spec->forward ? "forward" : spec->shell ? "shell" : "exec";
 	t->req = req;
+	hub_ctl_peer(req, t->who, sizeof(t->who));
 	snprintf(t->fp, sizeof(t->fp), "%s", device_key(d));
-	if (spec->shell)
+	if (spec->forward)
+		snprintf(t->what, sizeof(t->what), strchr(spec->host, ':')
+			 ? "forward to [%s]:%u" : "forward to %s:%u",
+			 spec->host, (unsigned)spec->port);
+	else if (spec->shell)
 		snprintf(t->what, sizeof(t->what), "shell%s",
 			 spec->pty ? "" : " (no pty)");
 	else
@@ -517,8 +561,12 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 	if (t->next)
 		t->next->prev = t;
 	hub->terms = t;
-	hub->nterms++;
-	ch_info("term=%u device=%s: %s asked for", t->id, t->fp, t->what);
+	if (t->forward)
+		hub->nfwds++;
+	else
+		hub->nterms++;
+	ch_info("term=%u device=%s: %s asked for (%s)", t->id, t->fp, t->what,
+		t->who);
 }
 
 void term_stop_all(struct hub *hub)

@@ -715,7 +715,7 @@ table inet chnat {
 
     def __init__(self, procs):
         super().__init__(procs)
-        self.hub, self.fw, self.dev = (self.ns[r] for r in self.ROLES)
+        self.hub, self.fw, self.dev = (self.ns[r] for r in Nat.ROLES)
 
     def _build(self):
         self.veth("hub", "fw0", f"{self.HUB}/24",

@@ -35,6 +35,7 @@ static const struct {
 	{ "events", cmd_events },
 	{ "exec", cmd_exec },
 	{ "shell", cmd_shell },
+	{ "connect", cmd_connect },
 };
 
 static void dispatch(void *ctx, struct hub_ctl_req *req, const char *cmd,

@@ -1,5 +1,5 @@
-/* term.c - exec and shell: the request is checked and its device found
- * here; the stream itself is hub/term.c's. */
+/* term.c - exec, shell and connect: the request is checked and its device
+ * found here; the stream itself is hub/term.c's. */
 #include "hub/api/term.h"
 
 #include <stdio.h>
@@ -98,5 +98,28 @@ void cmd_shell(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 			     "(use exec)");
 		return;
 	}
+	start(hub, req, args, &spec);
+}
+
+/* "host" (a name or an address, resolved and judged by the device) and
+ * "port" (1 to 65535). */
+void cmd_connect(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct term_spec spec = { .forward = 1 };
+	json_t *port = json_object_get(args, "port");
+
+	hub_ctl_claim(req);
+	spec.host = api_arg(args, "host");
+	if (spec.host == NULL || *spec.host == '\0' ||
+	    strlen(spec.host) >= CH_STREAM_NAME_MAX ||
+	    !json_is_integer(port) || json_integer_value(port) < 1 ||
+	    json_integer_value(port) > 65535) {
+		hub_ctl_fail(req, "bad-request", "\"host\" (a name or an "
+			     "address, 1 to " CH_STR(CH_STREAM_NAME_MAX)
+			     " bytes less one) and \"port\" (1 to 65535) are "
+			     "required");
+		return;
+	}
+	spec.port = (uint16_t)json_integer_value(port);
 	start(hub, req, args, &spec);
 }

@@ -1,5 +1,7 @@
-/* term.h - the operator commands that open a terminal stream on a device:
- * exec and shell (docs/control-api.md, "Streams"). */
+/* term.h - the operator commands that open a stream on a device: exec and
+ * shell, and connect (a direct-tcpip channel to a host behind the device,
+ * for `callhome forward` and `callhome connect`) (docs/control-api.md,
+ * "Streams"). */
 #ifndef CH_HUB_API_TERM_H
 #define CH_HUB_API_TERM_H
 
@@ -11,5 +13,6 @@ struct hub;
 
 void cmd_exec(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_shell(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+void cmd_connect(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 
 #endif

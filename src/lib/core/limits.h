@@ -210,11 +210,13 @@
 #define CH_CTL_MAX_UNSENT (4u * 1024 * 1024) /* B, response bytes queued in libuv */
 #define CH_CTL_BACKLOG 64	/* listen(2) on the control socket */
 
-/* Terminal streams: shells and execs through the hub (hub/term, cli/term;
- * docs/control-api.md "Streams"). */
+/* Terminal streams: shells, execs and forwards through the hub (hub/term,
+ * cli/term, cli/forward; docs/control-api.md "Streams"). */
 #define CH_HUB_DEVICE_TERMS 15	/* shells/execs at once on one device connection, besides its NETCONF channel */
-#define CH_HUB_DEVICE_STREAMS (1 + CH_HUB_DEVICE_TERMS) /* channels the hub opens on one device connection */
+#define CH_HUB_DEVICE_FWDS 16	/* forwarded streams (callhome forward/connect) at once on one device connection */
+#define CH_HUB_DEVICE_STREAMS (1 + CH_HUB_DEVICE_TERMS + CH_HUB_DEVICE_FWDS) /* channels the hub opens on one device connection */
 #define CH_HUB_MAX_TERMS 256	/* shells/execs at once through the hub: each holds a socket and up to two queues */
+#define CH_HUB_MAX_FWDS 256	/* forwarded streams at once through the hub: each holds a socket and up to two queues, as a shell */
 #define CH_TERM_FRAME_MAX (64u * 1024) /* B, one frame's payload, either way: bounds the reassembly buffer */
 #define CH_TERM_CLI_HIGH (256u * 1024) /* B, output queued to a CLI before the device's channel is paused (its SSH window closes) */
 #define CH_TERM_CLI_LOW (64u * 1024) /* B, ... and resumed below this */
@@ -240,6 +242,9 @@
 #define CH_CLI_MAX_RESPONSE (64u * 1024 * 1024) /* B, one response line from the hub */
 #define CH_CLI_MAX_XML_MIB 16	/* MiB, rpc XML or an edit-config FILE */
 #define CH_CLI_MAX_XML (CH_CLI_MAX_XML_MIB * 1024u * 1024) /* B, the same */
+#define CH_CLI_FWD_CONNS CH_HUB_DEVICE_FWDS /* callhome forward: local connections at once (more wait in the backlog) */
+#define CH_CLI_FWD_LISTEN_MAX 4	/* callhome forward: addresses a BIND name may give to listen on */
+#define CH_CLI_FWD_BACKLOG 16	/* callhome forward: listen(2) */
 #define CH_CLI_FOLLOW_INTERVAL_MS 1000 /* ms, events --follow polls */
 #define CH_CLI_FOLLOW_BATCH 500	/* events asked for per poll */
 

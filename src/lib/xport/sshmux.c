@@ -439,6 +439,42 @@ static int refuse_message(ssh_session session, ssh_message m, void *ud)
 	return 1;
 }
 
+/* Client role: why the server refused an open. libssh says it as
+ * "Channel opening failure: channel N error (CODE) DESCRIPTION"; the
+ * reason codes of RFC 4254 5.1 are said in words, with the server's
+ * description when it gave one. A channel the server confirmed and closed
+ * at once fails the same way, with a stale text: said as such. */
+static void open_failure(ssh_session ssh, ssh_channel ch, const char *what,
+			 char *why, size_t size)
+{
+	static const char *const codes[] = {
+		NULL, "administratively prohibited", "connect failed",
+		"unknown channel type", "resource shortage",
+	};
+	const char *e = ssh_get_error(ssh), *p = strstr(e, "error (");
+	unsigned long code = 0;
+	char *end = NULL;
+
+	/* confirmed (it has a window) and closed in the same read: libssh
+	 * fails the open, and its error text is an older one */
+	if (ssh_channel_window_size(ch) > 0) {
+		snprintf(why, size, "%s channel closed by the server as it "
+			 "opened", what);
+		return;
+	}
+	if (p)
+		code = strtoul(p + strlen("error ("), &end, 10);
+	if (p && code >= 1 && code < sizeof(codes) / sizeof(codes[0]) &&
+	    *end == ')') {
+		for (end++; *end == ' '; end++)
+			;
+		snprintf(why, size, "%s channel refused: %s%s%s", what,
+			 codes[code], *end ? ": " : "", end);
+		return;
+	}
+	snprintf(why, size, "%s channel refused: %s", what, e);
+}
+
 /* Client role: advances one channel being opened. */
 static void step_open(struct ss *ss)
 {
@@ -457,10 +493,9 @@ static void step_open(struct ss *ss)
 		if (r == SSH_AGAIN)
 			return;
 		if (r != SSH_OK) {
-			snprintf(why, sizeof(why), "%s channel refused: %s",
-				 q->type == CH_STREAM_DIRECT_TCPIP
-				 ? "direct-tcpip" : "session",
-				 ssh_get_error(ss->sx->ssh));
+			open_failure(ss->sx->ssh, ss->ch, q->type ==
+				     CH_STREAM_DIRECT_TCPIP ? "direct-tcpip"
+				     : "session", why, sizeof(why));
 			break;
 		}
 		if (q->type == CH_STREAM_DIRECT_TCPIP) {
