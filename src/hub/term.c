@@ -57,6 +57,8 @@ struct term {
 	char why[CH_STREAM_WHY_MAX];
 	uint64_t bytes_in, bytes_out;
 	struct ch_buf in;		/* frames from the operator */
+	struct hub_actor who;		/* the operator, for the audit */
+	uint64_t start_ms;		/* uv_now at the start */
 };
 
 struct term_write {
@@ -347,9 +349,25 @@ static void event(struct term *t, const char *verb, const char *detail)
 {
 	char text[CH_STORE_TEXT_MAX];
 
+	struct hub_audit_extra x = HUB_AUDIT_EXTRA_NONE;
+	char action[CH_AUDIT_ACTION_MAX];
+	int end = strcmp(verb, "ended") == 0;
+
 	snprintf(text, sizeof(text), "%s %s (term %u)%s%s", t->what, verb,
 		 t->id, detail ? ": " : "", detail ? detail : "");
 	hub_event(t->hub, t->fp, t->shell ? "shell" : "exec", text);
+	snprintf(action, sizeof(action), "%s-%s", t->shell ? "shell" : "exec",
+		 end ? "end" : "start");
+	if (end) {
+		x.exit_status = t->have_exit && !t->exit_sig[0]
+			? (int64_t)(uint32_t)t->exit_status : -1;
+		x.bytes_in = (int64_t)t->bytes_in;
+		x.bytes_out = (int64_t)t->bytes_out;
+		x.duration_ms = (int64_t)(uv_now(t->hub->loop) - t->start_ms);
+	}
+	/* x.recording: the session's recording id, once there is one */
+	hub_audit_x(t->hub, &t->who, t->fp, action, !end || t->have_exit
+		    ? "ok" : "lost", text, &x);
 }
 
 static void s_opened(struct ch_stream *s, int status, const char *why)
@@ -497,6 +515,8 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 	t->id = ++hub->next_term_id;
 	t->shell = spec->shell;
 	t->req = req;
+	t->who = *hub_ctl_actor(req);
+	t->start_ms = uv_now(hub->loop);
 	snprintf(t->fp, sizeof(t->fp), "%s", device_key(d));
 	if (spec->shell)
 		snprintf(t->what, sizeof(t->what), "shell%s",

@@ -14,7 +14,7 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 5	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 6	/* store.c: the version a new file gets */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
