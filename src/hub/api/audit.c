@@ -9,8 +9,6 @@
 #include "hub/jobs.h"
 #include "lib/core/err.h"
 
-#define AUDIT_DEFAULT_LIMIT 50	/* records, when the operator gives none */
-
 struct audit_walk {
 	struct hub *hub;
 	json_t *arr;
@@ -90,7 +88,7 @@ void cmd_audit(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		return;
 	}
 	f.actor = json_string_value(ja);
-	f.limit = limit == 0 ? AUDIT_DEFAULT_LIMIT
+	f.limit = limit == 0 ? CH_HUB_LIST_DEFAULT
 		: limit > CH_CLI_MAX_LIMIT ? (int)CH_CLI_MAX_LIMIT : (int)limit;
 	if (json_object_get(args, "device")) {
 		if (api_device_arg(hub, req, args, &rec) != 0)

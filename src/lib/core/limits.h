@@ -247,6 +247,7 @@
 #define CH_CLI_MAX_RESPONSE (64u * 1024 * 1024) /* B, one response line from the hub */
 #define CH_CLI_MAX_XML_MIB 16	/* MiB, rpc XML or an edit-config FILE */
 #define CH_CLI_MAX_XML (CH_CLI_MAX_XML_MIB * 1024u * 1024) /* B, the same */
+#define CH_CLI_MAX_TIME_YEAR 9999 /* the last year a --since/--until may name */
 #define CH_CLI_FOLLOW_INTERVAL_MS 1000 /* ms, events --follow polls */
 #define CH_CLI_FOLLOW_BATCH 500	/* events asked for per poll */
 
