@@ -185,14 +185,10 @@ void api_answered(struct hub *hub, struct hub_ctl_req *req, json_t *resp)
 
 	if (n == NULL)
 		return;
-	hub_ctl_set_note(req, NULL);
 	if (json_is_true(json_object_get(resp, "ok"))) {
-		if (!n->recorded && !n->elsewhere)
+		if (!n->elsewhere)
 			api_audit_now(hub, req);
-		free(n);
-		return;
-	}
-	if (!n->recorded) {
+	} else if (!n->recorded) {
 		code = json_string_value(json_object_get(resp, "code"));
 		err = json_string_value(json_object_get(resp, "error"));
 		snprintf(detail, sizeof(detail), "%s: %s",
@@ -202,5 +198,6 @@ void api_answered(struct hub *hub, struct hub_ctl_req *req, json_t *resp)
 			  || !strcmp(code, "closed") ? "failed" : "refused",
 			  detail);
 	}
+	hub_ctl_set_note(req, NULL);
 	free(n);
 }
