@@ -24,6 +24,10 @@ enum {
 	OPT_CERT_FINGERPRINT,
 	OPT_ANCHOR,
 	OPT_TIMEOUT,
+	OPT_DEVICE,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_ACTOR,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -60,6 +60,15 @@ static const struct option exec_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option audit_opts[] = {
+	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "actor", required_argument, NULL, OPT_ACTOR },
+	{ "limit", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option events_opts[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "follow", no_argument, NULL, 'f' },
@@ -345,6 +354,36 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.longopts = events_opts,
 		.build = build_events,
 		.print = print_events,
+	},
+	{
+		.name = "audit",
+		.args = "[--device D] [--since T] [--until T] [--actor A] "
+			"[-n|--limit N]",
+		.summary = "show who did what to which device",
+		.help =
+"Shows the hub's audit log, oldest first: every operator action that\n"
+"changes a device or the fleet (approve, add, rename, revoke, set,\n"
+"identity add/remove, import-serials, jobs submitted, cancelled or\n"
+"retried, shell and exec sessions started and ended), refused ones\n"
+"too, with who did it: the local user whose process talked to the\n"
+"hub's socket, as the kernel says. The newest " CH_STR(CH_HUB_LIST_DEFAULT)
+" unless --limit.\n"
+"  --device D        only the records of device D (a name or a\n"
+"                    fingerprint, as elsewhere)\n"
+"  --since T         only from T on; --until T only up to T (both\n"
+"                    included). T is a UTC time, 2026-12-07T14:05:00Z,\n"
+"                    2026-12-07 14:05 or 2026-12-07; a time ago, 30m,\n"
+"                    2h, 7d, 2w; @UNIX-SECONDS; or now\n"
+"  --actor A         only what user A (a name or a uid) did\n"
+"  -n, --limit N     the newest N records\n"
+"Columns TIME (UTC), ACTOR (user(uid=N)), DEVICE, ACTION, OUTCOME (ok,\n"
+"refused, failed, lost) and DETAIL. With --json, prints the hub's\n"
+"response: an \"audit\" array, with the exit status, byte counts and\n"
+"duration of each session (docs/control-api.md). See docs/terminal.md.\n",
+		.shortopts = "n:",
+		.longopts = audit_opts,
+		.build = build_audit,
+		.print = print_audit,
 	},
 	{
 		.name = "exec",

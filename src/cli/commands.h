@@ -55,6 +55,10 @@ int print_job_changed(struct run *run, json_t *resp);
 int build_events(struct run *run, int argc, char **argv);
 int print_events(struct run *run, json_t *resp);
 
+/* audit.c: audit */
+int build_audit(struct run *run, int argc, char **argv);
+int print_audit(struct run *run, json_t *resp);
+
 /* term.c: exec, shell; the client of connect and of forward's
  * connections */
 int build_exec(struct run *run, int argc, char **argv);

@@ -53,6 +53,10 @@ struct hub_ctl_req {
 	bool claimed;			/* a stream: see hub_ctl_claim */
 	hub_ctl_handoff_cb handoff;	/* answered by hub_ctl_handoff */
 	void *handoff_ctx;
+	const struct hub_ctl_ops *ops;	/* for ops->answered */
+	bool handled;			/* given to ops->handle */
+	struct hub_actor actor;		/* a copy: req outlives its client */
+	void *note;			/* the hub's: hub_ctl_set_note */
 };
 
 struct ctl_client {
@@ -62,6 +66,7 @@ struct ctl_client {
 	struct hub_ctl *ctl;
 	struct ctl_client *prev, *next;
 	unsigned long id;		/* for log lines: ctl=N */
+	struct hub_actor actor;		/* the peer, from SO_PEERCRED */
 	struct ch_buf in;
 	size_t scanned;			/* bytes of in known to hold no '\n' */
 	unsigned long line;		/* request lines read so far */
@@ -367,10 +372,38 @@ static bool valid_response(json_t *resp)
 									"ok"));
 }
 
+const struct hub_actor *hub_ctl_actor(const struct hub_ctl_req *req)
+{
+	return &req->actor;
+}
+
+void hub_ctl_set_note(struct hub_ctl_req *req, void *note)
+{
+	req->note = note;
+}
+
+void *hub_ctl_note(const struct hub_ctl_req *req)
+{
+	return req->note;
+}
+
+/* The hub's last look at a request it was given, once. */
+static void tell_answered(struct hub_ctl_req *req, json_t *resp)
+{
+	if (!req->handled)
+		return;
+	req->handled = false;
+	if (req->ops->answered)
+		req->ops->answered(req->ops->ctx, req, resp);
+	req->note = NULL;
+}
+
 void hub_ctl_respond(struct hub_ctl_req *req, json_t *resp)
 {
 	struct ctl_client *c = req->client;
 
+	if (!req->answered)
+		tell_answered(req, resp);
 	if (c == NULL) {	/* the client left; nobody to tell */
 		json_decref(resp);
 		free(req);
@@ -403,31 +436,18 @@ void hub_ctl_claim(struct hub_ctl_req *req)
 		req->client->claimed = true;
 }
 
-void hub_ctl_peer(const struct hub_ctl_req *req, char *buf, size_t size)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	uv_os_fd_t fd;
-
-	snprintf(buf, size, "unknown");
-	if (req->client == NULL ||
-	    uv_fileno((uv_handle_t *)&req->client->pipe, &fd) != 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
-		return;
-	snprintf(buf, size, "uid %lu pid %ld", (unsigned long)cr.uid,
-		 (long)cr.pid);
-}
-
 int hub_ctl_handoff(struct hub_ctl_req *req, json_t *resp,
 		    hub_ctl_handoff_cb cb, void *ctx)
 {
 	if (req->client == NULL || !req->claimed || req->answered ||
 	    !json_is_true(json_object_get(resp, "ok"))) {
-		if (req->client)	/* misuse: answer it as a failure */
+		if (req->client) {	/* misuse: answer it as a failure */
 			hub_ctl_fail(req, "internal", "a stream was "
 				     "answered wrongly");
-		else
+		} else {
+			tell_answered(req, resp);
 			free(req);
+		}
 		json_decref(resp);
 		return CH_ERR_CLOSED;
 	}
@@ -462,6 +482,8 @@ static struct hub_ctl_req *enqueue(struct ctl_client *c)
 	if (req == NULL)
 		return NULL;
 	req->client = c;
+	req->ops = c->ctl->ops;
+	req->actor = c->actor;
 	if (c->tail)
 		c->tail->next = req;
 	else
@@ -577,6 +599,7 @@ static void handle_line(struct ctl_client *c, const char *p, size_t len)
 		hub_ctl_fail(req, "bad-request", msg);
 		return;
 	}
+	req->handled = true;
 	c->ctl->ops->handle(c->ctl->ops->ctx, req, cmd, root);
 	json_decref(root);
 }
@@ -722,9 +745,29 @@ static void reject(struct hub_ctl *ctl)
 	uv_close((uv_handle_t *)&rj->pipe, reject_closed);
 }
 
+/* Who is on the other end: the kernel's credentials of the process that
+ * connected (SO_PEERCRED), never what it says. */
+static void peer_actor(struct ctl_client *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    len != sizeof(cred)) {
+		ch_log_errno(CH_LOG_WARN, "ctl=%lu: cannot read the peer's "
+			     "credentials", c->id);
+		hub_actor_unknown(&c->actor);
+		return;
+	}
+	hub_actor_local(&c->actor, cred.uid, cred.pid);
+}
+
 static void connection_cb(uv_stream_t *server, int status)
 {
 	struct hub_ctl *ctl = server->data;
+	char who[HUB_ACTOR_STR_MAX];
 	struct ctl_client *c;
 
 	if (status < 0) {
@@ -759,7 +802,9 @@ static void connection_cb(uv_stream_t *server, int status)
 		client_close(c);
 		return;
 	}
-	ch_debug("ctl=%lu connected", c->id);
+	peer_actor(c);
+	ch_debug("ctl=%lu connected: %s", c->id,
+		 hub_actor_str(&c->actor, who, sizeof(who)));
 	idle_update(c);
 	reading_update(c);
 }

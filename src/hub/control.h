@@ -8,7 +8,10 @@
  * idle client dropped after CH_CTL_IDLE_MS.
  *
  * This module owns the socket and the JSON framing; what a command does is
- * the hub's business, through ops->handle.
+ * the hub's business, through ops->handle. Who asked is the kernel's
+ * word: the client's uid from SO_PEERCRED, read once per connection and
+ * kept with each of its requests (hub_ctl_actor), never anything the
+ * client sends.
  */
 #ifndef CH_HUB_CONTROL_H
 #define CH_HUB_CONTROL_H
@@ -16,6 +19,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "hub/actor.h"
 #include "lib/core/limits.h"
 
 struct hub_ctl;
@@ -33,6 +37,11 @@ struct hub_ctl_ops {
 	 * to answer requests held for later while their clients are still
 	 * connected. */
 	void (*stop)(void *ctx);
+	/* NULL, or called once for each request handle() was given, with
+	 * its answer (borrowed; NULL or an object without a boolean "ok" is
+	 * sent as an internal error) just before it is sent or dropped (the
+	 * client gone): the last look at req and its note. */
+	void (*answered)(void *ctx, struct hub_ctl_req *req, json_t *resp);
 };
 
 /* Parses one request line p[0..len) (without its '\n'; a trailing '\r'
@@ -50,14 +59,18 @@ int hub_ctl_parse_line(const char *p, size_t len, unsigned long lineno,
  * CH_ERR_EXISTS) and starts serving on loop. Borrows ops until stop. */
 int hub_ctl_start(uv_loop_t *loop, const char *path,
 		  const struct hub_ctl_ops *ops, struct hub_ctl **out);
+/* Who sent req: the connection's peer as SO_PEERCRED gave it at accept
+ * (a local user; "unknown", uid -1, if the kernel would not say). Valid
+ * until req is answered. */
+const struct hub_actor *hub_ctl_actor(const struct hub_ctl_req *req);
+/* One pointer the hub may keep with req until it is answered (its
+ * ops->answered frees what it points to); NULL until set. */
+void hub_ctl_set_note(struct hub_ctl_req *req, void *note);
+void *hub_ctl_note(const struct hub_ctl_req *req);
 /* Sends resp (takes ownership; must contain "ok") and frees req. */
 void hub_ctl_respond(struct hub_ctl_req *req, json_t *resp);
 /* Convenience: {"ok":false,"error":msg,"code":code}. */
 void hub_ctl_fail(struct hub_ctl_req *req, const char *code, const char *msg);
-/* Who sent req, for logs and events: "uid U pid P" from the socket's peer
- * credentials (the socket is mode 0600, so U is the hub's own user or
- * root), or "unknown" once the client is gone. */
-void hub_ctl_peer(const struct hub_ctl_req *req, char *buf, size_t size);
 
 /* ---- streams (docs/control-api.md, "Streams") ----
  *

@@ -4,6 +4,7 @@
  */
 #include "hub/hub.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,6 +28,50 @@ void hub_event(struct hub *hub, const char *fp, const char *kind,
 	       const char *detail)
 {
 	ch_store_event_add(hub->store, fp, kind, detail, hub_now_s());
+}
+
+void hub_audit(struct hub *hub, const struct hub_actor *who, const char *fp,
+	       const char *action, const char *outcome, const char *detail)
+{
+	hub_audit_x(hub, who, fp, action, outcome, detail, NULL);
+}
+
+void hub_audit_x(struct hub *hub, const struct hub_actor *who,
+		 const char *fp, const char *action, const char *outcome,
+		 const char *detail, const struct hub_audit_extra *x)
+{
+	struct ch_audit_rec rec;
+	struct hub_actor self;
+	char name[HUB_ACTOR_STR_MAX];
+
+	if (who == NULL) {
+		hub_actor_hub(&self);
+		who = &self;
+	}
+	ch_audit_rec_init(&rec);
+	rec.time = hub_now_s();
+	snprintf(rec.actor, sizeof(rec.actor), "%s", who->name);
+	rec.uid = who->uid;
+	snprintf(rec.via, sizeof(rec.via), "%s", who->via);
+	snprintf(rec.fingerprint, sizeof(rec.fingerprint), "%s",
+		 fp ? fp : "");
+	snprintf(rec.action, sizeof(rec.action), "%s", action);
+	snprintf(rec.outcome, sizeof(rec.outcome), "%s", outcome);
+	snprintf(rec.detail, sizeof(rec.detail), "%s", detail ? detail : "");
+	if (x) {
+		snprintf(rec.recording, sizeof(rec.recording), "%s",
+			 x->recording ? x->recording : "");
+		rec.exit_status = x->exit_status;
+		rec.bytes_in = x->bytes_in;
+		rec.bytes_out = x->bytes_out;
+		rec.duration_ms = x->duration_ms;
+	}
+	ch_info("audit: %s %s%s%s: %s%s%s",
+		hub_actor_str(who, name, sizeof(name)), action,
+		fp ? " device=" : "", fp ? fp : "", outcome,
+		rec.detail[0] ? "; " : "", rec.detail);
+	if (hub->store)
+		ch_store_audit_add(hub->store, &rec);
 }
 
 void hub_link_device(struct hub *hub, struct device *d)

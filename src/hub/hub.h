@@ -108,6 +108,30 @@ struct device *hub_find_device(struct hub *hub, const char *fp);
  * a peer that never identified itself). */
 void hub_event(struct hub *hub, const char *fp, const char *kind,
 	       const char *detail);
+
+/* What a shell, exec or forward adds to its audit record: -1 (NULL) for
+ * what does not apply or is not known. */
+struct hub_audit_extra {
+	const char *recording;		/* the recording's id */
+	int64_t exit_status;
+	int64_t bytes_in;		/* from the operator */
+	int64_t bytes_out;		/* to the operator */
+	int64_t duration_ms;
+};
+#define HUB_AUDIT_EXTRA_NONE { NULL, -1, -1, -1, -1 }
+
+/* Records who (NULL: the hub itself) did action (a word: "approve",
+ * "shell-end"; the list is in docs/terminal.md, "Audit") on the device fp
+ * (NULL: none or the fleet) with outcome ("ok", "refused", "failed",
+ * "lost") in the registry's audit log, and says so in a log line. One
+ * INSERT, as an event costs. forward-start and forward-end are the
+ * actions of forwarded streams. */
+void hub_audit(struct hub *hub, const struct hub_actor *who, const char *fp,
+	       const char *action, const char *outcome, const char *detail);
+/* hub_audit with a stream's numbers (x may be NULL). */
+void hub_audit_x(struct hub *hub, const struct hub_actor *who,
+		 const char *fp, const char *action, const char *outcome,
+		 const char *detail, const struct hub_audit_extra *x);
 /* The live devices: service.c links each at its start and unlinks it when
  * it is gone. */
 void hub_link_device(struct hub *hub, struct device *d);

@@ -29,7 +29,6 @@
 #include "lib/xport/xport.h"
 
 #define TERM_WHAT_MAX 300	/* "exec 'cmd...'", "forward to HOST:PORT" */
-#define TERM_WHO_MAX 64		/* "uid U pid P" */
 
 struct term {
 	struct hub *hub;
@@ -37,8 +36,8 @@ struct term {
 	unsigned id;
 	char fp[CH_FP_LEN];		/* the device's registry key */
 	char what[TERM_WHAT_MAX];
-	char who[TERM_WHO_MAX];		/* the operator (hub_ctl_peer) */
 	const char *kind;		/* "shell", "exec", "forward" */
+	struct hub_actor who;		/* the operator, for the audit */
 	int forward;
 	uint64_t since;			/* ms, loop time it started */
 	int started;			/* the device took the channel */
@@ -353,9 +352,30 @@ static void event(struct term *t, const char *verb, const char *detail)
 {
 	char text[CH_STORE_TEXT_MAX];
 
+	char who[HUB_ACTOR_STR_MAX];
+	struct hub_audit_extra x = HUB_AUDIT_EXTRA_NONE;
+	char action[CH_AUDIT_ACTION_MAX];
+	int end = strcmp(verb, "ended") == 0;
+
 	snprintf(text, sizeof(text), "%s %s (term %u, %s)%s%s", t->what,
-		 verb, t->id, t->who, detail ? ": " : "", detail ? detail : "");
+		 verb, t->id, hub_actor_str(&t->who, who, sizeof(who)),
+		 detail ? ": " : "", detail ? detail : "");
 	hub_event(t->hub, t->fp, t->kind, text);
+	/* a refusal is audited with the request's answer (api/req.c) */
+	if (!end && strcmp(verb, "started") != 0)
+		return;
+	snprintf(action, sizeof(action), "%s-%s", t->kind,
+		 end ? "end" : "start");
+	if (end) {
+		x.exit_status = t->have_exit && !t->exit_sig[0]
+			? (int64_t)(uint32_t)t->exit_status : -1;
+		x.bytes_in = (int64_t)t->bytes_in;
+		x.bytes_out = (int64_t)t->bytes_out;
+		x.duration_ms = (int64_t)(uv_now(t->hub->loop) - t->since);
+	}
+	/* x.recording: the session's recording id, once there is one */
+	hub_audit_x(t->hub, &t->who, t->fp, action, !end || t->have_exit ||
+		    t->forward ? "ok" : "lost", text, &x);
 }
 
 static void s_opened(struct ch_stream *s, int status, const char *why)
@@ -508,6 +528,7 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 	const char *why;
 	char msg[CH_STREAM_WHY_MAX + TERM_WHAT_MAX + 128];
 	struct term *t;
+	char who[HUB_ACTOR_STR_MAX];
 
 	if (!spec->forward && hub->nterms >= CH_HUB_MAX_TERMS) {
 		hub_ctl_fail(req, "busy", "too many shells and execs through "
@@ -536,7 +557,7 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 	t->forward = spec->forward;
 	t->kind = spec->forward ? "forward" : spec->shell ? "shell" : "exec";
 	t->req = req;
-	hub_ctl_peer(req, t->who, sizeof(t->who));
+	t->who = *hub_ctl_actor(req);
 	snprintf(t->fp, sizeof(t->fp), "%s", device_key(d));
 	if (spec->forward)
 		snprintf(t->what, sizeof(t->what), strchr(spec->host, ':')
@@ -566,7 +587,7 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 	else
 		hub->nterms++;
 	ch_info("term=%u device=%s: %s asked for (%s)", t->id, t->fp, t->what,
-		t->who);
+		hub_actor_str(&t->who, who, sizeof(who)));
 }
 
 void term_stop_all(struct hub *hub)

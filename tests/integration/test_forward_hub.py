@@ -142,7 +142,7 @@ def test_forward_and_connect_reach_the_lan(fwdhub):
     rc, out, err = run(h, "events", "r1")
     assert rc == 0, err
     assert re.search(rb"forward to 198\.18\.4\.2:8000 ended \(term \d+, "
-                     rb"uid \d+ pid \d+\): closed, \d+ bytes in, \d{7,} "
+                     rb"\w+\(uid=\d+\)\): closed, \d+ bytes in, \d{7,} "
                      rb"out, [\d.]+ s", out), out
 
     # connect: OpenSSH's ssh through ProxyCommand, the user's own client

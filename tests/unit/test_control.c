@@ -12,6 +12,8 @@
 
 #include "hub/control.c"
 
+#include <pwd.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <time.h>
@@ -32,6 +34,9 @@ struct t {
 	int handoffs;			/* on_handoff calls */
 	int handoff_fd;
 	char *handoff_rest;
+	int answered;			/* ops.answered calls */
+	int answered_ok;		/* ... of them with "ok": true */
+	int notes;			/* notes set and not yet seen back */
 };
 
 struct cl {
@@ -67,12 +72,40 @@ static void handler(void *ctx, struct hub_ctl_req *req, const char *cmd,
 	} else if (strcmp(cmd, "streamno") == 0) {
 		hub_ctl_claim(req);
 		hub_ctl_fail(req, "refused", "no stream");
+	} else if (strcmp(cmd, "whoami") == 0) {	/* with a note */
+		const struct hub_actor *a = hub_ctl_actor(req);
+
+		hub_ctl_set_note(req, strdup("note"));
+		t->notes++;
+		hub_ctl_respond(req, json_pack("{s:b, s:s, s:I, s:s}", "ok", 1,
+					       "name", a->name, "uid",
+					       (json_int_t)a->uid, "via",
+					       a->via));
+	} else if (strcmp(cmd, "laternote") == 0) {
+		hub_ctl_set_note(req, strdup("note"));
+		t->notes++;
+		assert_true(t->nheld < MAX_HELD);
+		t->held[t->nheld++] = req;
 	} else if (strcmp(cmd, "stop") == 0) {
 		hub_ctl_stop(t->ctl);
 		t->ctl = NULL;
 		hub_ctl_respond(req, json_pack("{s:b}", "ok", 1));
 	} else {
 		hub_ctl_fail(req, "unknown-command", "no such command");
+	}
+}
+
+static void on_answered(void *ctx, struct hub_ctl_req *req, json_t *resp)
+{
+	struct t *t = ctx;
+	char *note = hub_ctl_note(req);
+
+	t->answered++;
+	t->answered_ok += json_is_true(json_object_get(resp, "ok"));
+	if (note) {
+		assert_string_equal(note, "note");
+		free(note);
+		t->notes--;
 	}
 }
 
@@ -255,6 +288,7 @@ static int setup(void **state)
 	snprintf(t->path, sizeof(t->path), "%s/hub.sock", t->dir);
 	t->ops.ctx = t;
 	t->ops.handle = handler;
+	t->ops.answered = on_answered;
 	assert_int_equal(hub_ctl_start(&t->loop, t->path, &t->ops, &t->ctl),
 			 CH_OK);
 	assert_non_null(t->ctl);
@@ -415,6 +449,47 @@ static void test_client_leaves_first(void **state)
 	/* the req outlived its client: answering it is dropped and freed
 	 * (ASan reports a leak or a use after free otherwise) */
 	answer(t, 0, 1);
+}
+
+/* The actor is the peer's uid from the kernel, whatever the request
+ * says; every request given to handle() is seen once more by answered(),
+ * with its note, even after its client left. */
+static void test_actor_and_answered(void **state)
+{
+	struct t *t = *state;
+	struct passwd *pw = getpwuid(getuid());
+	char line[256], *line_free;
+	struct cl c;
+
+	cl_open(t, &c);
+	cl_sends(t, &c, "{\"cmd\":\"whoami\",\"uid\":4242,"
+			"\"name\":\"mallory\"}\n");
+	snprintf(line, sizeof(line), "{\"ok\":true,\"name\":\"%s\","
+		 "\"uid\":%lu,\"via\":\"local\"}", pw ? pw->pw_name : "?",
+		 (unsigned long)getuid());
+	expect_line(t, &c, line);
+	assert_int_equal(t->answered, 1);
+	assert_int_equal(t->answered_ok, 1);
+	assert_int_equal(t->notes, 0);
+	/* a failure is seen too; a line that never reached handle() not */
+	cl_sends(t, &c, "{\"cmd\":\"nosuch\"}\nnot json\n");
+	expect_line(t, &c, "{\"ok\":false,\"error\":\"no such command\","
+		    "\"code\":\"unknown-command\"}");
+	line_free = cl_line(t, &c);
+	assert_non_null(line_free);
+	assert_non_null(strstr(line_free, "\"bad-request\""));
+	free(line_free);
+	assert_int_equal(t->answered, 2);
+	assert_int_equal(t->answered_ok, 1);
+	/* held, then the client leaves: answered() still comes, once */
+	cl_sends(t, &c, "{\"cmd\":\"laternote\"}\n");
+	WAIT_FOR(t, t->nheld == 1);
+	cl_close(&c);
+	WAIT_FOR(t, t->ctl->nclients == 0);
+	assert_int_equal(t->answered, 2);
+	answer(t, 0, 1);
+	assert_int_equal(t->answered, 3);
+	assert_int_equal(t->notes, 0);
 }
 
 static void test_half_close(void **state)
@@ -796,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_parse_line),
 		T(test_async_and_order),
 		T(test_client_leaves_first),
+		T(test_actor_and_answered),
 		T(test_half_close),
 		T(test_bad_response_replaced),
 		T(test_stream_handoff),

@@ -14,7 +14,7 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 5	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 6	/* store.c: the version a new file gets */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -136,11 +136,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 6");
+	raw_exec(f->path, "PRAGMA user_version = 7");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 }
 
 static void test_open_bad_path(void **state)

@@ -4,38 +4,44 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hub/api/audit.h"
 #include "hub/api/devices.h"
 #include "hub/api/events.h"
 #include "hub/api/identity.h"
 #include "hub/api/jobs.h"
+#include "hub/api/req.h"
 #include "hub/api/term.h"
 #include "hub/jobs.h"
 
+/* audit: the action a command is audited as (hub_audit), NULL for one
+ * that only reads. */
 static const struct {
 	const char *name;
 	void (*fn)(struct hub *, struct hub_ctl_req *, json_t *);
+	const char *audit;
 } commands[] = {
-	{ "devices", cmd_devices },
-	{ "device", cmd_device },
-	{ "approve", cmd_approve },
-	{ "add", cmd_add },
-	{ "rename", cmd_rename },
-	{ "revoke", cmd_revoke },
-	{ "set", cmd_set },
-	{ "identity-add", cmd_identity_add },
-	{ "identity-remove", cmd_identity_remove },
-	{ "import-serials", cmd_import_serials },
-	{ "rpc", cmd_rpc },
-	{ "get-config", cmd_get_config },
-	{ "edit-config", cmd_edit_config },
-	{ "jobs", cmd_jobs },
-	{ "job", cmd_job },
-	{ "cancel", cmd_cancel },
-	{ "retry", cmd_retry },
-	{ "events", cmd_events },
-	{ "exec", cmd_exec },
-	{ "shell", cmd_shell },
-	{ "connect", cmd_connect },
+	{ "devices", cmd_devices, NULL },
+	{ "device", cmd_device, NULL },
+	{ "approve", cmd_approve, "approve" },
+	{ "add", cmd_add, "add" },
+	{ "rename", cmd_rename, "rename" },
+	{ "revoke", cmd_revoke, "revoke" },
+	{ "set", cmd_set, "set" },
+	{ "identity-add", cmd_identity_add, "identity-add" },
+	{ "identity-remove", cmd_identity_remove, "identity-remove" },
+	{ "import-serials", cmd_import_serials, "import-serials" },
+	{ "rpc", cmd_rpc, "job-submit" },
+	{ "get-config", cmd_get_config, "job-submit" },
+	{ "edit-config", cmd_edit_config, "job-submit" },
+	{ "jobs", cmd_jobs, NULL },
+	{ "job", cmd_job, NULL },
+	{ "cancel", cmd_cancel, "job-cancel" },
+	{ "retry", cmd_retry, "job-retry" },
+	{ "events", cmd_events, NULL },
+	{ "audit", cmd_audit, NULL },
+	{ "exec", cmd_exec, "exec-start" },
+	{ "shell", cmd_shell, "shell-start" },
+	{ "connect", cmd_connect, "forward-start" },
 };
 
 static void dispatch(void *ctx, struct hub_ctl_req *req, const char *cmd,
@@ -45,6 +51,8 @@ static void dispatch(void *ctx, struct hub_ctl_req *req, const char *cmd,
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name) == 0) {
+			if (commands[i].audit)
+				api_audit_begin(req, commands[i].audit);
 			commands[i].fn(ctx, req, args);
 			return;
 		}
@@ -58,9 +66,15 @@ static void stopping(void *ctx)
 	jobs_stop(ctx);
 }
 
+static void answered(void *ctx, struct hub_ctl_req *req, json_t *resp)
+{
+	api_answered(ctx, req, resp);
+}
+
 static struct hub_ctl_ops ops = {
 	.handle = dispatch,
 	.stop = stopping,
+	.answered = answered,
 };
 
 const struct hub_ctl_ops *api_ops(struct hub *hub)

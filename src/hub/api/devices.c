@@ -92,6 +92,9 @@ void cmd_approve(struct hub *hub, struct hub_ctl_req *req,
 			  "admitted by the operator; from its next call");
 		ch_info("device=%s approved", rec.fingerprint);
 	}
+	api_audit_detail(req, "%s%s%s", rec.admission != CH_ADMIT_ADMITTED
+			 ? "admitted" : "already admitted", name && *name
+			 ? ", named " : "", name && *name ? name : "");
 	api_respond_device(hub, req, rec.fingerprint, NULL, NULL);
 }
 
@@ -153,6 +156,9 @@ void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		return;
 	}
 	hub_event(hub, fp, "added", "pre-provisioned by the operator");
+	api_audit_device(req, fp);
+	api_audit_detail(req, "%s%s", name && *name ? "named " : "unnamed",
+			 name && *name ? name : "");
 	api_respond_device(hub, req, fp, NULL, NULL);
 }
 
@@ -174,6 +180,7 @@ void cmd_rename(struct hub *hub, struct hub_ctl_req *req,
 		api_store_fail(req, r, "cannot rename the device");
 		return;
 	}
+	api_audit_detail(req, "'%s' -> '%s'", rec.name, name);
 	api_respond_device(hub, req, rec.fingerprint, NULL, NULL);
 }
 
@@ -222,6 +229,7 @@ void cmd_revoke(struct hub *hub, struct hub_ctl_req *req,
 	cancel_queued(hub, rec.fingerprint, "device revoked");
 	ch_info("device=%s revoked%s", rec.fingerprint,
 		n ? "; its session was closed" : "");
+	api_audit_detail(req, "%s", n ? "its session was closed" : "");
 	api_respond_device(hub, req, rec.fingerprint, "closed_session",
 			   json_boolean(n > 0));
 }
@@ -255,6 +263,8 @@ void cmd_set(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		api_store_fail(req, r, "cannot change the device");
 		return;
 	}
+	api_audit_detail(req, v < 0 ? "idle_close: the hub's default"
+			 : "idle_close: %lld s", (long long)v);
 	if ((d = hub_find_device(hub, rec.fingerprint)) != NULL)
 		device_set_idle_close(d, v >= 0 ? (uint32_t)v
 						: hub->cfg.idle_close_s);

@@ -40,6 +40,7 @@ void cmd_identity_add(struct hub *hub, struct hub_ctl_req *req,
 	snprintf(detail, sizeof(detail), "new %s %s",
 		 ch_id_kind(fp) == CH_ID_SSH ? "key" : "identity", fp);
 	hub_event(hub, rec.fingerprint, "identity-added", detail);
+	api_audit_detail(req, "%s", detail);
 	api_respond_device(hub, req, rec.fingerprint, NULL, NULL);
 }
 
@@ -47,12 +48,17 @@ void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
 			 json_t *args)
 {
 	const char *fp = api_arg(args, "fingerprint");
+	struct ch_device_rec rec;
 	struct device *d, *next;
 	char id[CH_FP_LEN];
 	int r;
 
 	if (ch_id_normalize(fp, id, sizeof(id)))
 		fp = id;	/* a certificate fingerprint in another form */
+	/* the device it belonged to, while it still does */
+	if (fp && ch_store_device_get(hub->store, fp, &rec) == CH_OK)
+		api_audit_device(req, rec.fingerprint);
+	api_audit_detail(req, "removed %s", fp ? fp : "");
 
 	if (fp == NULL || (r = ch_store_identity_remove(hub->store, fp))) {
 		api_store_fail(req, fp ? r : CH_ERR_INVAL,
@@ -122,6 +128,9 @@ void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
 	ch_info("imported serials: %d added, %d already known (%d of them "
 		"now admitted), %d invalid", c.added, c.known, c.approved,
 		c.invalid);
+	api_audit_detail(req, "%d added, %d already known (%d of them now "
+			 "admitted), %d invalid", c.added, c.known,
+			 c.approved, c.invalid);
 	hub_ctl_respond(req, json_pack("{s:b, s:i, s:i, s:i, s:i, s:o}",
 				       "ok", 1, "added", c.added, "known",
 				       c.known, "approved", c.approved,

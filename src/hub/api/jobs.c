@@ -90,6 +90,8 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 	snprintf(msg, sizeof(msg), "job %lld %s%s", (long long)id, kind,
 		 live ? "" : " (device not connected)");
 	hub_event(hub, rec.fingerprint, "job-queued", msg);
+	api_audit_detail(req, "%s", msg);
+	api_audit_now(hub, req);	/* the answer may wait for the outcome */
 	wait = json_is_true(jw) || (live && strcmp(mode, "queue") != 0);
 	jobs_kick(hub, rec.fingerprint);
 	if (wait) {
@@ -229,6 +231,8 @@ static void cmd_cancel_retry(struct hub *hub, struct hub_ctl_req *req,
 
 	if (ctl_job(hub, req, args, &job) != 0)
 		return;
+	api_audit_device(req, job.fingerprint);
+	api_audit_detail(req, "job %lld", (long long)job.id);
 	r = retry ? ch_store_job_requeue(hub->store, job.id)
 		  : ch_store_job_cancel(hub->store, job.id, hub_now_s());
 	if (r != CH_OK) {

@@ -2,7 +2,10 @@
  * arguments, resolve its DEVICE, answer with a device or a failure. */
 #include "hub/api/req.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "hub/hub.h"
 #include "hub/jobs.h"
@@ -65,6 +68,7 @@ int api_device_arg(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		hub_ctl_fail(req, "not-found", msg);
 		return -1;
 	}
+	api_audit_device(req, rec->fingerprint);
 	return 0;
 }
 
@@ -110,4 +114,90 @@ void api_store_fail(struct hub_ctl_req *req, int r, const char *what)
 	hub_ctl_fail(req, r == CH_ERR_EXISTS ? "exists" :
 		     r == CH_ERR_NOTFOUND ? "not-found" :
 		     r == CH_ERR_INVAL ? "bad-request" : "internal", msg);
+}
+
+/* ---- audit ---- */
+
+struct api_note {
+	const char *action;
+	char fp[CH_FP_LEN];		/* "" until known */
+	char detail[CH_STORE_TEXT_MAX];
+	int recorded;			/* nothing left to audit */
+	int elsewhere;			/* a success is not ours to audit */
+};
+
+void api_audit_begin(struct hub_ctl_req *req, const char *action)
+{
+	struct api_note *n = calloc(1, sizeof(*n));
+
+	if (n == NULL) {	/* the hub_audit log line still says it */
+		ch_error("audit: out of memory for the note of %s", action);
+		return;
+	}
+	n->action = action;
+	hub_ctl_set_note(req, n);
+}
+
+void api_audit_device(struct hub_ctl_req *req, const char *fp)
+{
+	struct api_note *n = hub_ctl_note(req);
+
+	if (n)
+		snprintf(n->fp, sizeof(n->fp), "%s", fp);
+}
+
+void api_audit_detail(struct hub_ctl_req *req, const char *fmt, ...)
+{
+	struct api_note *n = hub_ctl_note(req);
+	va_list ap;
+
+	if (n == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(n->detail, sizeof(n->detail), fmt, ap);
+	va_end(ap);
+}
+
+void api_audit_now(struct hub *hub, struct hub_ctl_req *req)
+{
+	struct api_note *n = hub_ctl_note(req);
+
+	if (n == NULL || n->recorded)
+		return;
+	hub_audit(hub, hub_ctl_actor(req), n->fp[0] ? n->fp : NULL,
+		  n->action, "ok", n->detail);
+	n->recorded = 1;
+}
+
+void api_audit_elsewhere(struct hub_ctl_req *req)
+{
+	struct api_note *n = hub_ctl_note(req);
+
+	if (n)
+		n->elsewhere = 1;
+}
+
+void api_answered(struct hub *hub, struct hub_ctl_req *req, json_t *resp)
+{
+	struct api_note *n = hub_ctl_note(req);
+	const char *code, *err;
+	char detail[CH_STORE_TEXT_MAX];
+
+	if (n == NULL)
+		return;
+	if (json_is_true(json_object_get(resp, "ok"))) {
+		if (!n->elsewhere)
+			api_audit_now(hub, req);
+	} else if (!n->recorded) {
+		code = json_string_value(json_object_get(resp, "code"));
+		err = json_string_value(json_object_get(resp, "error"));
+		snprintf(detail, sizeof(detail), "%s: %s",
+			 code ? code : "internal", err ? err : "no answer");
+		hub_audit(hub, hub_ctl_actor(req), n->fp[0] ? n->fp : NULL,
+			  n->action, code == NULL || !strcmp(code, "internal")
+			  || !strcmp(code, "closed") ? "failed" : "refused",
+			  detail);
+	}
+	hub_ctl_set_note(req, NULL);
+	free(n);
 }

@@ -30,4 +30,29 @@ void api_respond_device(struct hub *hub, struct hub_ctl_req *req,
 /* Fails req for a registry error r of the change named by what. */
 void api_store_fail(struct hub_ctl_req *req, int r, const char *what);
 
+/* ---- the audit of a command that changes something (hub_audit) ----
+ *
+ * The dispatch gives such a request a note naming its action; whatever
+ * the command does, its answer is audited when it goes (api_answered):
+ * a failure as "refused" ("failed" for the hub's own errors) with the
+ * error's code and text, a success as "ok" with the detail the command
+ * set, on the device it resolved. Without a note every call is a no-op.
+ */
+
+/* Dispatch: req is action's (a static string). */
+void api_audit_begin(struct hub_ctl_req *req, const char *action);
+/* The device the request is about (its key). api_device_arg sets it. */
+void api_audit_device(struct hub_ctl_req *req, const char *fp);
+/* The detail of a success, printf-style. */
+void api_audit_detail(struct hub_ctl_req *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Records the success now, not when the answer goes (a job whose
+ * operator waits for its outcome). */
+void api_audit_now(struct hub *hub, struct hub_ctl_req *req);
+/* The success is another module's to record (a stream's start, with its
+ * id): only a failure is audited here. */
+void api_audit_elsewhere(struct hub_ctl_req *req);
+/* The control socket's answered(): audits and frees the note. */
+void api_answered(struct hub *hub, struct hub_ctl_req *req, json_t *resp);
+
 #endif

@@ -66,6 +66,7 @@ static void start(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		hub_ctl_fail(req, "not-connected", msg);
 		return;
 	}
+	api_audit_elsewhere(req);	/* the stream's start, with its id */
 	term_start(hub, req, d, spec);
 }
 

@@ -80,6 +80,25 @@ static const char *const migrations[] = {
 	/* 5: the trust anchor a TLS device's chain led to when it was first
 	 * admitted: a serial number is only unique per manufacturer */
 	"ALTER TABLE devices ADD COLUMN anchor TEXT NOT NULL DEFAULT '';",
+	/* 6: the audit log, who did what (audit.c); NULL where a field does
+	 * not apply. Read by time, whole or of one device. */
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" uid INTEGER,"
+	" via TEXT NOT NULL,"
+	" fingerprint TEXT,"
+	" action TEXT NOT NULL,"
+	" outcome TEXT NOT NULL,"
+	" detail TEXT NOT NULL DEFAULT '',"
+	" recording TEXT,"
+	" exit_status INTEGER,"
+	" bytes_in INTEGER,"
+	" bytes_out INTEGER,"
+	" duration_ms INTEGER);"
+	"CREATE INDEX audit_time ON audit(time);"
+	"CREATE INDEX audit_fp_time ON audit(fingerprint, time);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -95,7 +114,7 @@ const char *const reg_sql_db[S_COUNT] = {
 
 static const char *const *const stmt_tables[] = {
 	reg_sql_db, reg_sql_devices, reg_sql_identities, reg_sql_events,
-	reg_sql_jobs,
+	reg_sql_jobs, reg_sql_audit,
 };
 
 /* The text of statement id, from the file that owns it. */

@@ -260,4 +260,54 @@ int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
 					   const struct ch_event_rec *),
 				 void *ctx);
 
+/* ---- the audit log: who did what to which device (docs/terminal.md,
+ * "Audit") ----
+ *
+ * One record per operator action, refused or failed ones too. The
+ * events above are each device's story; this is the authoritative
+ * who-did-what. At most CH_AUDIT_KEEP records are kept, the oldest
+ * dropped first (every CH_AUDIT_PRUNE_EVERY records written).
+ */
+
+struct ch_audit_rec {
+	int64_t id;			/* set by the registry */
+	int64_t time;			/* unix seconds */
+	char actor[CH_ACTOR_NAME_MAX];	/* the operator's name */
+	int64_t uid;			/* a local operator's uid, else -1 */
+	char via[CH_ACTOR_VIA_MAX];	/* the front end: "local", "hub" */
+	char fingerprint[128];		/* the device's key; "" for none
+					 * (the fleet, or never resolved) */
+	char action[CH_AUDIT_ACTION_MAX];	/* "approve", "shell-end" */
+	char outcome[CH_AUDIT_OUTCOME_MAX];	/* "ok", "refused", ... */
+	char detail[CH_STORE_TEXT_MAX];
+	/* a shell, exec or forward: -1 (or "") when it does not apply */
+	char recording[CH_AUDIT_RECORDING_MAX];
+	int64_t exit_status;
+	int64_t bytes_in;		/* from the operator */
+	int64_t bytes_out;		/* to the operator */
+	int64_t duration_ms;
+};
+
+/* Clears rec: every optional field "not applicable". */
+void ch_audit_rec_init(struct ch_audit_rec *rec);
+/* Appends rec (its id is ignored; an alias fingerprint is stored as its
+ * device's key). CH_ERR_INVAL without an action, outcome or actor. */
+int ch_store_audit_add(struct ch_store *st, const struct ch_audit_rec *rec);
+
+struct ch_audit_filter {
+	const char *fp;		/* one device (its key or an alias), or NULL */
+	const char *actor;	/* a name, or a uid in decimal; NULL: all */
+	int64_t since, until;	/* unix seconds, both included; 0: open */
+	int limit;		/* the newest limit; <= 0: all */
+};
+/* Calls fn for each matching record, oldest first (by time, then id):
+ * the newest f->limit of them. A non-zero return from fn stops the walk
+ * and is returned. */
+int ch_store_audit_foreach(struct ch_store *st,
+			   const struct ch_audit_filter *f,
+			   int (*fn)(void *ctx, const struct ch_audit_rec *),
+			   void *ctx);
+/* Drops all but the newest keep records. */
+int ch_store_audit_prune(struct ch_store *st, int64_t keep);
+
 #endif

@@ -67,6 +67,10 @@ enum stmt_id {
 	S_REC_EVENTS,
 	S_REC_DOUBT,
 	S_REC_REQUEUE,
+	S_AU_ADD,
+	S_AU_ALL,
+	S_AU_FP,
+	S_AU_PRUNE,
 	S_COUNT
 };
 
@@ -76,6 +80,7 @@ extern const char *const reg_sql_devices[S_COUNT];	/* devices.c */
 extern const char *const reg_sql_identities[S_COUNT];	/* identities.c */
 extern const char *const reg_sql_events[S_COUNT];	/* events.c */
 extern const char *const reg_sql_jobs[S_COUNT];		/* jobs.c */
+extern const char *const reg_sql_audit[S_COUNT];	/* audit.c */
 
 /* Statements are shared, so one ch_store serves one thread at a time (hence
  * SQLITE_OPEN_NOMUTEX); a worker thread opens its own. */

@@ -232,6 +232,13 @@
 #define CH_JOB_PAYLOAD_MAX_MIB 16 /* MiB, one job's operation */
 #define CH_JOB_PAYLOAD_MAX (CH_JOB_PAYLOAD_MAX_MIB * 1024u * 1024) /* B, the same */
 #define CH_JOB_RPC_MAX (CH_JOB_PAYLOAD_MAX + 4096) /* B, a job's operation in its <rpc> */
+#define CH_AUDIT_KEEP 1000000	/* audit records kept, the oldest dropped first: at most about 1 KiB each, so about 1 GiB */
+#define CH_AUDIT_PRUNE_EVERY 1024 /* audit records written between two prunes (one DELETE of an id range) */
+#define CH_AUDIT_ACTION_MAX 32	/* B, an audit record's action word, with its NUL */
+#define CH_AUDIT_OUTCOME_MAX 16	/* B, its outcome word ("ok", "refused", "failed", "lost") */
+#define CH_AUDIT_RECORDING_MAX 64 /* B, the id of a session's recording */
+#define CH_ACTOR_NAME_MAX 64	/* B, an operator's name (a user name is at most 32 on Linux), with its NUL */
+#define CH_ACTOR_VIA_MAX 16	/* B, the front end an operator came through ("local"), with its NUL */
 
 /* ---- the operator CLI (callhome) ---- */
 #define CH_CLI_DEFAULT_TIMEOUT_S 60 /* s, --timeout default */
@@ -245,6 +252,7 @@
 #define CH_CLI_FWD_CONNS CH_HUB_DEVICE_FWDS /* callhome forward: local connections at once (more wait in the backlog) */
 #define CH_CLI_FWD_LISTEN_MAX 4	/* callhome forward: addresses a BIND name may give to listen on */
 #define CH_CLI_FWD_BACKLOG 16	/* callhome forward: listen(2) */
+#define CH_CLI_MAX_TIME_YEAR 9999 /* the last year a --since/--until may name */
 #define CH_CLI_FOLLOW_INTERVAL_MS 1000 /* ms, events --follow polls */
 #define CH_CLI_FOLLOW_BATCH 500	/* events asked for per poll */
 
