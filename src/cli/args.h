@@ -24,6 +24,10 @@ enum {
 	OPT_CERT_FINGERPRINT,
 	OPT_ANCHOR,
 	OPT_TIMEOUT,
+	OPT_ATTACH,
+	OPT_WATCH,
+	OPT_SPEED,
+	OPT_IDLE_LIMIT,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -60,6 +60,13 @@ int build_exec(struct run *run, int argc, char **argv);
 int build_shell(struct run *run, int argc, char **argv);
 int stream_term(struct run *run);
 
+/* sessions.c: sessions, recordings; play.c: play */
+int build_sessions(struct run *run, int argc, char **argv);
+int print_sessions(struct run *run, json_t *resp);
+int print_recordings(struct run *run, json_t *resp);
+int build_play(struct run *run, int argc, char **argv);
+int stream_play(struct run *run);
+
 /* help.c: help */
 int build_help(struct run *run, int argc, char **argv);
 

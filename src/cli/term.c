@@ -40,6 +40,7 @@
 
 static struct termios saved_tio;
 static int raw_on;
+static int watching;		/* SIGINT leaves a watch */
 static int sig_pipe[2] = { -1, -1 };
 
 struct session {
@@ -52,6 +53,8 @@ struct session {
 	int at_bol;
 	int tilde;
 	int quit;		/* left with "~." or a signal */
+	int watch;		/* read-only: stdin is not read */
+	json_int_t id;		/* the session's */
 	int closed;		/* the hub's close frame came */
 	int have_exit;
 	int32_t status;
@@ -119,7 +122,7 @@ static int catch_signals(void)
 		return -1;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < CLI_NELEMS(sigs); i++)
-		if ((sigs[i] != SIGINT || raw_on) &&
+		if ((sigs[i] != SIGINT || raw_on || watching) &&
 		    sigaction(sigs[i], &sa, NULL) != 0)
 			return -1;
 	return 0;
@@ -353,6 +356,14 @@ static int loop(struct session *ss)
 static int outcome(struct session *ss, const char *what)
 {
 	raw_restore();
+	if (ss->quit == SIGHUP && !ss->watch) {
+		/* the terminal went away: no close, the hub keeps the
+		 * session for an attach */
+		cli_fail("%s on %s: detached (SIGHUP); resume with: callhome "
+			 "shell %s --attach %lld", what, ss->device,
+			 ss->device, (long long)ss->id);
+		return CLI_STREAM_LOST;
+	}
 	if (ss->quit) {
 		/* a last, best-effort close for the hub */
 		if (queue(ss, CH_SFRAME_CLOSE, "", 0) == 0)
@@ -391,7 +402,13 @@ int stream_term(struct run *run)
 		r = resp_refused(run, resp);
 		goto out;
 	}
-	if (pty && !json_is_null(pty) && isatty(STDIN_FILENO)) {
+	ss.id = json_integer_value(json_object_get(resp, "stream"));
+	if (json_object_get(run->req, "watch")) {
+		ss.watch = watching = 1;
+		ss.stdin_open = 0;
+		if (ss.device == NULL)
+			ss.device = "the device";
+	} else if (pty && !json_is_null(pty) && isatty(STDIN_FILENO)) {
 		if (raw_enter() != 0) {
 			cli_fail_errno(errno, "cannot put the terminal in raw "
 				       "mode");
@@ -468,14 +485,49 @@ int build_exec(struct run *run, int argc, char **argv)
 	return r;
 }
 
+/* --attach and --watch: a session ID. */
+static int session_id(struct run *run, const char *opt, const char *s,
+		      json_int_t *id)
+{
+	if (args_job_id(run, s, id) != CLI_OK)
+		return cli_usage_error(run, "--%s wants a session ID (see "
+				       "callhome sessions)", opt);
+	return CLI_OK;
+}
+
 int build_shell(struct run *run, int argc, char **argv)
 {
-	int r;
+	const char *attach = NULL, *watch = NULL;
+	json_int_t id = 0;
+	int c, r;
 
-	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
-	    (r = args_device_operands(run, argc, argv, 1,
+	while ((c = args_next(run, argc, argv)) != -1) {
+		if (c == OPT_ATTACH)
+			attach = optarg;
+		else if (c == OPT_WATCH)
+			watch = optarg;
+		else
+			return args_opt_done(run, c);
+	}
+	if (attach && watch)
+		return cli_usage_error(run, "--attach or --watch, not both");
+	if (watch) {
+		/* DEVICE is optional: the session names it */
+		if ((r = args_operands(run, argc, 0, 1, "wants at most one "
+				       "DEVICE with --watch")) != CLI_OK ||
+		    (r = session_id(run, "watch", watch, &id)) != CLI_OK ||
+		    (r = req_start(run, optind < argc ? argv[optind]
+						       : NULL)) != CLI_OK)
+			return r;
+		return req_set(run, "watch", json_integer(id));
+	}
+	if ((r = args_device_operands(run, argc, argv, 1,
 				      "wants one DEVICE")) != CLI_OK ||
-	    (r = req_start(run, argv[optind])) != CLI_OK)
+	    (attach && (r = session_id(run, "attach", attach, &id)) !=
+	     CLI_OK) ||
+	    (r = req_start(run, argv[optind])) != CLI_OK ||
+	    (attach && (r = req_set(run, "attach", json_integer(id))) !=
+	     CLI_OK))
 		return r;
 	/* a pty when we have a terminal; else the shell reads stdin */
 	return isatty(STDIN_FILENO) ? req_pty(run)

@@ -35,6 +35,9 @@ static const struct {
 	{ "events", cmd_events },
 	{ "exec", cmd_exec },
 	{ "shell", cmd_shell },
+	{ "sessions", cmd_sessions },
+	{ "recordings", cmd_recordings },
+	{ "play", cmd_play },
 };
 
 static void dispatch(void *ctx, struct hub_ctl_req *req, const char *cmd,

@@ -1,5 +1,6 @@
-/* term.h - the operator commands that open a terminal stream on a device:
- * exec and shell (docs/control-api.md, "Streams"). */
+/* term.h - the operator commands of terminal sessions: exec and shell
+ * (a new session, or "attach"/"watch" an existing one), sessions,
+ * recordings and play (docs/control-api.md, "Streams"). */
 #ifndef CH_HUB_API_TERM_H
 #define CH_HUB_API_TERM_H
 
@@ -11,5 +12,8 @@ struct hub;
 
 void cmd_exec(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_shell(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+void cmd_sessions(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+void cmd_recordings(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+void cmd_play(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 
 #endif
