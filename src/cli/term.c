@@ -37,6 +37,7 @@
 #define TERM_RECV_CHUNK (64u * 1024)
 #define TERM_DEFAULT_COLS 80
 #define TERM_DEFAULT_ROWS 24
+#define QUIT_ESCAPE (-1)	/* ss.quit: "~."; else the signal */
 
 static struct termios saved_tio;
 static int raw_on;
@@ -178,7 +179,7 @@ static int from_stdin(struct session *ss, const char *p, size_t n)
 		if (ss->tilde) {
 			ss->tilde = 0;
 			if (c == '.') {
-				ss->quit = 1;
+				ss->quit = QUIT_ESCAPE;
 				break;
 			}
 			if (c != '~')
@@ -368,8 +369,8 @@ static int outcome(struct session *ss, const char *what)
 		/* a last, best-effort close for the hub */
 		if (queue(ss, CH_SFRAME_CLOSE, "", 0) == 0)
 			write_hub(ss);
-		cli_fail("%s on %s: %s", what, ss->device, ss->quit == 1
-			 ? "left with ~." : strsignal(ss->quit));
+		cli_fail("%s on %s: %s", what, ss->device, ss->quit ==
+			 QUIT_ESCAPE ? "left with ~." : strsignal(ss->quit));
 		return CLI_STREAM_LOST;
 	}
 	if (ss->have_exit && ss->sig[0]) {
