@@ -28,6 +28,10 @@ enum {
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_ACTOR,
+	OPT_ATTACH,
+	OPT_WATCH,
+	OPT_SPEED,
+	OPT_IDLE_LIMIT,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -14,7 +14,9 @@
  *   resp.c      reading the hub's answer and printing it
  *   table.c     aligned tables and "label: value" views for a terminal
  *   devices.c jobs.c events.c   the commands' build and print functions
- *   term.c      exec, shell and the stream client; forward.c forward, connect
+ *   term.c      exec and shell: the stream, raw mode, attach and watch; the
+ *               stream client of connect; forward.c forward, connect
+ *   sessions.c  sessions, recordings; play.c and castread.c: play
  */
 #ifndef CH_CLI_H
 #define CH_CLI_H

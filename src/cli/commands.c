@@ -69,6 +69,23 @@ static const struct option audit_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option shell_opts[] = {
+	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "watch", required_argument, NULL, OPT_WATCH },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option limit_opts[] = {
+	{ "limit", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option play_opts[] = {
+	{ "speed", required_argument, NULL, OPT_SPEED },
+	{ "idle-limit", required_argument, NULL, OPT_IDLE_LIMIT },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option events_opts[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "follow", no_argument, NULL, 'f' },
@@ -408,7 +425,7 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 	},
 	{
 		.name = "shell",
-		.args = "DEVICE",
+		.args = "DEVICE [--attach ID] | --watch ID",
 		.summary = "an interactive shell on a connected device",
 		.help =
 "Opens a login shell on the device, through the connection it called in\n"
@@ -417,7 +434,15 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "newline leaves (~~ sends one ~), as with ssh. Without a terminal the\n"
 "shell reads standard input. The exit status is the shell's; 255 when\n"
 "the session ended without one (the device went away, ~.). Offline or\n"
-"refusing shells: one line on stderr and exit 4. See docs/terminal.md.\n",
+"refusing shells: one line on stderr and exit 4.\n"
+"If the CLI's connection drops (killed, SIGHUP: the terminal went away)\n"
+"a pty session stays at the hub for its --term-grace (300 s by default):\n"
+"  --attach ID       resume session ID (callhome sessions lists them): the\n"
+"                    recent output redraws the screen, then it goes on\n"
+"  --watch ID        follow session ID read-only (no DEVICE needed);\n"
+"                    nothing typed is sent. Ctrl-C leaves\n"
+"See docs/terminal.md.\n",
+		.longopts = shell_opts,
 		.build = build_shell,
 		.stream = stream_term,
 	},
@@ -453,6 +478,50 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "or closed by the device before the destination's end.\n",
 		.build = build_connect,
 		.stream = stream_connect,
+	},
+	{
+		.name = "sessions",
+		.args = "[DEVICE]",
+		.summary = "list the live shells and execs at the hub",
+		.help =
+"Lists the terminal sessions the hub holds now, of DEVICE or of all:\n"
+"ID (for shell --attach/--watch), DEVICE, KIND, STATE (attached, or\n"
+"detached: waiting for an attach within the hub's --term-grace),\n"
+"OPERATOR (who started it), STARTED (UTC), WATCHERS and the bytes typed\n"
+"and shown. With --json, the hub's sessions array.\n",
+		.build = build_sessions,
+		.print = print_sessions,
+	},
+	{
+		.name = "recordings",
+		.args = "[DEVICE] [-n|--limit N]",
+		.summary = "list the recorded terminal sessions",
+		.help =
+"Lists the recordings the hub keeps (asciicast v2 files under\n"
+"STATE/recordings), newest first (" CH_STR(CH_HUB_LIST_DEFAULT)
+" unless --limit), of DEVICE or of all:\n"
+"ID (the session's), DEVICE, KIND, STARTED (UTC), DURATION, SIZE in\n"
+"bytes and OPERATOR. Replay one with callhome play ID. With --json, the\n"
+"hub's recordings array.\n",
+		.shortopts = "n:",
+		.longopts = limit_opts,
+		.build = build_sessions,
+		.print = print_recordings,
+	},
+	{
+		.name = "play",
+		.args = "ID [--speed X] [--idle-limit S]",
+		.summary = "replay a recorded terminal session",
+		.help =
+"Replays recording ID to standard output with its timing, streamed\n"
+"from the hub (the file stays the hub's).\n"
+"  --speed X         X times as fast (2, 0.5, 100) [1]\n"
+"  --idle-limit S    cut every pause to at most S seconds [the\n"
+"                    recording's idle_time_limit, else none]\n"
+"asciinema play also replays the file itself.\n",
+		.longopts = play_opts,
+		.build = build_play,
+		.stream = stream_play,
 	},
 	{
 		.name = "help",

@@ -73,6 +73,13 @@ int build_connect(struct run *run, int argc, char **argv);
 int build_forward(struct run *run, int argc, char **argv);
 int stream_forward(struct run *run);
 
+/* sessions.c: sessions, recordings; play.c: play */
+int build_sessions(struct run *run, int argc, char **argv);
+int print_sessions(struct run *run, json_t *resp);
+int print_recordings(struct run *run, json_t *resp);
+int build_play(struct run *run, int argc, char **argv);
+int stream_play(struct run *run);
+
 /* help.c: help */
 int build_help(struct run *run, int argc, char **argv);
 

@@ -40,9 +40,12 @@
 #define TERM_RECV_CHUNK (64u * 1024)
 #define TERM_DEFAULT_COLS 80
 #define TERM_DEFAULT_ROWS 24
+#define QUIT_ESCAPE (-1)	/* ss.quit: "~."; else the signal */
+#define QUIT_LOCAL (-2)	/* ss.quit: a forward's local side went */
 
 static struct termios saved_tio;
 static int raw_on;
+static int watching;		/* SIGINT leaves a watch */
 static int sig_pipe[2] = { -1, -1 };
 
 struct session {
@@ -59,6 +62,8 @@ struct session {
 	int at_bol;
 	int tilde;
 	int quit;		/* left with "~." or a signal */
+	int watch;		/* read-only: stdin is not read */
+	json_int_t id;		/* the session's */
 	int closed;		/* the hub's close frame came */
 	int have_exit;
 	int32_t status;
@@ -126,7 +131,7 @@ static int catch_signals(void)
 		return -1;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < CLI_NELEMS(sigs); i++)
-		if ((sigs[i] != SIGINT || raw_on) &&
+		if ((sigs[i] != SIGINT || raw_on || watching) &&
 		    sigaction(sigs[i], &sa, NULL) != 0)
 			return -1;
 	return 0;
@@ -182,7 +187,7 @@ static int from_stdin(struct session *ss, const char *p, size_t n)
 		if (ss->tilde) {
 			ss->tilde = 0;
 			if (c == '.') {
-				ss->quit = 1;
+				ss->quit = QUIT_ESCAPE;
 				break;
 			}
 			if (c != '~')
@@ -210,7 +215,7 @@ static int on_frame(struct session *ss, const struct ch_sframe *f)
 			      f->len) == 0 || f->type != CH_SFRAME_STDOUT)
 			return 0;
 		if (ss->fwd) {	/* the local client went: close, quietly */
-			ss->quit = -1;
+			ss->quit = QUIT_LOCAL;
 			return 0;
 		}
 		raw_restore();
@@ -376,7 +381,7 @@ static int fwd_outcome(struct session *ss, const char *what)
 	if (ss->quit) {
 		if (queue(ss, CH_SFRAME_CLOSE, "", 0) == 0)
 			write_hub(ss);
-		if (ss->quit == -1 || ss->quit == SIGTERM)
+		if (ss->quit == QUIT_LOCAL || ss->quit == SIGTERM)
 			return CLI_OK;	/* the local side ended it */
 		cli_fail("%s on %s: %s", what, ss->device,
 			 strsignal(ss->quit));
@@ -402,12 +407,20 @@ static int outcome(struct session *ss, const char *what)
 	raw_restore();
 	if (ss->fwd)
 		return fwd_outcome(ss, what);
+	if (ss->quit == SIGHUP && !ss->watch) {
+		/* the terminal went away: no close, the hub keeps the
+		 * session for an attach */
+		cli_fail("%s on %s: detached (SIGHUP); resume with: callhome "
+			 "shell %s --attach %lld", what, ss->device,
+			 ss->device, (long long)ss->id);
+		return CLI_STREAM_LOST;
+	}
 	if (ss->quit) {
 		/* a last, best-effort close for the hub */
 		if (queue(ss, CH_SFRAME_CLOSE, "", 0) == 0)
 			write_hub(ss);
-		cli_fail("%s on %s: %s", what, ss->device, ss->quit == 1
-			 ? "left with ~." : strsignal(ss->quit));
+		cli_fail("%s on %s: %s", what, ss->device, ss->quit ==
+			 QUIT_ESCAPE ? "left with ~." : strsignal(ss->quit));
 		return CLI_STREAM_LOST;
 	}
 	if (ss->have_exit && ss->sig[0]) {
@@ -456,7 +469,13 @@ static int stream_run(struct run *run, int in_fd, int out_fd, int fwd)
 		r = resp_refused(run, resp);
 		goto out;
 	}
-	if (pty && !json_is_null(pty) && isatty(STDIN_FILENO)) {
+	ss.id = json_integer_value(json_object_get(resp, "stream"));
+	if (json_object_get(run->req, "watch")) {
+		ss.watch = watching = 1;
+		ss.stdin_open = 0;
+		if (ss.device == NULL)
+			ss.device = "the device";
+	} else if (pty && !json_is_null(pty) && isatty(STDIN_FILENO)) {
 		if (raw_enter() != 0) {
 			cli_fail_errno(errno, "cannot put the terminal in raw "
 				       "mode");
@@ -548,14 +567,49 @@ int build_exec(struct run *run, int argc, char **argv)
 	return r;
 }
 
+/* --attach and --watch: a session ID. */
+static int session_id(struct run *run, const char *opt, const char *s,
+		      json_int_t *id)
+{
+	if (args_job_id(run, s, id) != CLI_OK)
+		return cli_usage_error(run, "--%s wants a session ID (see "
+				       "callhome sessions)", opt);
+	return CLI_OK;
+}
+
 int build_shell(struct run *run, int argc, char **argv)
 {
-	int r;
+	const char *attach = NULL, *watch = NULL;
+	json_int_t id = 0;
+	int c, r;
 
-	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
-	    (r = args_device_operands(run, argc, argv, 1,
+	while ((c = args_next(run, argc, argv)) != -1) {
+		if (c == OPT_ATTACH)
+			attach = optarg;
+		else if (c == OPT_WATCH)
+			watch = optarg;
+		else
+			return args_opt_done(run, c);
+	}
+	if (attach && watch)
+		return cli_usage_error(run, "--attach or --watch, not both");
+	if (watch) {
+		/* DEVICE is optional: the session names it */
+		if ((r = args_operands(run, argc, 0, 1, "wants at most one "
+				       "DEVICE with --watch")) != CLI_OK ||
+		    (r = session_id(run, "watch", watch, &id)) != CLI_OK ||
+		    (r = req_start(run, optind < argc ? argv[optind]
+						       : NULL)) != CLI_OK)
+			return r;
+		return req_set(run, "watch", json_integer(id));
+	}
+	if ((r = args_device_operands(run, argc, argv, 1,
 				      "wants one DEVICE")) != CLI_OK ||
-	    (r = req_start(run, argv[optind])) != CLI_OK)
+	    (attach && (r = session_id(run, "attach", attach, &id)) !=
+	     CLI_OK) ||
+	    (r = req_start(run, argv[optind])) != CLI_OK ||
+	    (attach && (r = req_set(run, "attach", json_integer(id))) !=
+	     CLI_OK))
 		return r;
 	/* a pty when we have a terminal; else the shell reads stdin */
 	return isatty(STDIN_FILENO) ? req_pty(run)

@@ -60,6 +60,8 @@ struct hub_config {
 	uint32_t handshake_timeout_ms;
 	uint32_t rpc_timeout_ms;
 	size_t max_message;		/* one NETCONF message, bytes */
+	uint32_t term_grace_s;		/* a detached pty session waits */
+	int record_input;		/* recordings get the keystrokes */
 };
 
 struct listener;
@@ -95,6 +97,7 @@ struct hub {
 	size_t nterms;			/* shells and execs */
 	size_t nfwds;			/* forwards */
 	unsigned next_term_id;
+	char rec_dir[CH_HUB_PATH_MAX];	/* recordings; "" if none */
 	unsigned next_conn_id;
 	int stopping;
 };

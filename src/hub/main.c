@@ -89,6 +89,12 @@ static void usage(FILE *f)
 "      --handshake-timeout SECONDS  from TCP accept to NETCONF hello [%d]\n"
 "      --rpc-timeout SECONDS    a device must answer an rpc within [%d]\n"
 "      --max-message BYTES      largest NETCONF message accepted [%u]\n"
+"      --term-grace SECONDS     keep a pty shell whose operator's connection\n"
+"                               dropped this long for `callhome shell\n"
+"                               --attach`; 0 = end it at once; at most %d\n"
+"                               [%d]\n"
+"      --record-input           also record what operators type in\n"
+"                               STATE/recordings (it carries passwords)\n"
 "  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
 "  -h, --help                   this text\n"
 "  -V, --version                print the version\n"
@@ -101,7 +107,8 @@ static void usage(FILE *f)
 		CH_HUB_CONFIRM_AFTER_S, CH_IDLE_CLOSE_MAX_DAYS,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
 		CH_HUB_HANDSHAKE_TIMEOUT_MS / 1000, CH_HUB_RPC_TIMEOUT_MS / 1000,
-		CH_FRAME_MAX_MSG_DEFAULT);
+		CH_FRAME_MAX_MSG_DEFAULT, CH_TERM_GRACE_MAX_S,
+		CH_TERM_GRACE_S);
 }
 
 enum {
@@ -110,7 +117,7 @@ enum {
 	OPT_ADMISSION, OPT_BLOCK_AFTER, OPT_BLOCK_FOR, OPT_MAX_HANDSHAKES,
 	OPT_CONFIRM_TIMEOUT, OPT_CONFIRM_AFTER, OPT_IDLE_CLOSE,
 	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
-	OPT_TRUST_ANCHOR, OPT_CRL,
+	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
 };
 
 static const struct option long_opts[] = {
@@ -137,6 +144,8 @@ static const struct option long_opts[] = {
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "rpc-timeout", required_argument, NULL, OPT_RPC_TIMEOUT },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
+	{ "term-grace", required_argument, NULL, OPT_TERM_GRACE },
+	{ "record-input", no_argument, NULL, OPT_RECORD_INPUT },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -196,6 +205,7 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cfg->max_handshakes = CH_HUB_MAX_HANDSHAKES;
 	cfg->confirm_timeout_s = CH_HUB_CONFIRM_TIMEOUT_S;
 	cfg->confirm_after_s = CH_HUB_CONFIRM_AFTER_S;
+	cfg->term_grace_s = CH_TERM_GRACE_S;
 
 	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
 				NULL)) != -1) {
@@ -290,6 +300,11 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 						   CH_MAX_MESSAGE_MIN,
 						   CH_MAX_MESSAGE_MAX);
 			break;
+		case OPT_TERM_GRACE:
+			cfg->term_grace_s = cli_u32(PROG, "term-grace", optarg,
+						    0, CH_TERM_GRACE_MAX_S);
+			break;
+		case OPT_RECORD_INPUT: cfg->record_input = 1; break;
 		case 'l':
 			cli_log_level(PROG, optarg);
 			break;

@@ -148,6 +148,8 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 				       &listener_ops, &hub->listeners)) != CH_OK)
 			return r;
 	}
+	if ((r = term_init(hub)) != CH_OK)
+		return r;
 	snprintf(path, sizeof(path), "%s/hub.sock", hub->cfg.state_dir);
 	if ((r = hub_ctl_start(hub->loop, path, api, &hub->ctl)) != CH_OK) {
 		if (r == CH_ERR_EXISTS)

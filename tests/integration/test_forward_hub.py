@@ -141,7 +141,7 @@ def test_forward_and_connect_reach_the_lan(fwdhub):
     # the hub's events: who, where, bytes each way, how long
     rc, out, err = run(h, "events", "r1")
     assert rc == 0, err
-    assert re.search(rb"forward to 198\.18\.4\.2:8000 ended \(term \d+, "
+    assert re.search(rb"forward to 198\.18\.4\.2:8000 ended \(session \d+, "
                      rb"\w+\(uid=\d+\)\): closed, \d+ bytes in, \d{7,} "
                      rb"out, [\d.]+ s", out), out
 

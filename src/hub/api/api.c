@@ -42,6 +42,9 @@ static const struct {
 	{ "exec", cmd_exec, "exec-start" },
 	{ "shell", cmd_shell, "shell-start" },
 	{ "connect", cmd_connect, "forward-start" },
+	{ "sessions", cmd_sessions, NULL },
+	{ "recordings", cmd_recordings, NULL },
+	{ "play", cmd_play, NULL },
 };
 
 static void dispatch(void *ctx, struct hub_ctl_req *req, const char *cmd,

@@ -138,6 +138,14 @@ void api_audit_begin(struct hub_ctl_req *req, const char *action)
 	hub_ctl_set_note(req, n);
 }
 
+void api_audit_action(struct hub_ctl_req *req, const char *action)
+{
+	struct api_note *n = hub_ctl_note(req);
+
+	if (n)
+		n->action = action;
+}
+
 void api_audit_device(struct hub_ctl_req *req, const char *fp)
 {
 	struct api_note *n = hub_ctl_note(req);

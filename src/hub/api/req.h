@@ -41,6 +41,8 @@ void api_store_fail(struct hub_ctl_req *req, int r, const char *what);
 
 /* Dispatch: req is action's (a static string). */
 void api_audit_begin(struct hub_ctl_req *req, const char *action);
+/* The action is another than the dispatch's (a shell that attaches). */
+void api_audit_action(struct hub_ctl_req *req, const char *action);
 /* The device the request is about (its key). api_device_arg sets it. */
 void api_audit_device(struct hub_ctl_req *req, const char *fp);
 /* The detail of a success, printf-style. */

@@ -7,6 +7,7 @@
 
 #include "hub/api/req.h"
 #include "hub/hub.h"
+#include "hub/record.h"
 #include "hub/term.h"
 #include "lib/core/streamframe.h"
 #include "lib/xport/xport.h"
@@ -88,15 +89,70 @@ void cmd_exec(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	start(hub, req, args, &spec);
 }
 
+/* "key": absent (0), or a session or recording ID (1 and *id); -1 when
+ * it is something else (req failed). */
+static int id_arg(struct hub_ctl_req *req, json_t *args, const char *key,
+		  unsigned *id)
+{
+	json_t *v = json_object_get(args, key);
+	char msg[128];
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > 0xffffffffLL) {
+		snprintf(msg, sizeof(msg), "\"%s\" must be a session ID (a "
+			 "positive integer)", key);
+		hub_ctl_fail(req, "bad-request", msg);
+		return -1;
+	}
+	*id = (unsigned)json_integer_value(v);
+	return 1;
+}
+
+/* shell with "attach" or "watch": an existing session. */
+static void join(struct hub *hub, struct hub_ctl_req *req, json_t *args,
+		 unsigned id, int watch)
+{
+	struct term_spec spec = { .shell = 1 };
+	struct ch_device_rec rec;
+	const char *fp = NULL;
+
+	if (pty_arg(req, args, &spec) != 0)
+		return;
+	if (api_arg(args, "device")) {
+		if (api_device_arg(hub, req, args, &rec) != 0)
+			return;
+		fp = rec.fingerprint;
+	}
+	api_audit_action(req, watch ? "shell-watch" : "shell-attach");
+	api_audit_detail(req, "session %u", id);
+	term_join(hub, req, id, fp, &spec, watch);
+}
+
 void cmd_shell(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 {
 	struct term_spec spec = { .shell = 1 };
 	json_t *cmd = json_object_get(args, "command");
+	unsigned attach = 0, watch = 0;
+	int a, w;
 
 	hub_ctl_claim(req);
 	if (cmd && !json_is_null(cmd)) {
 		hub_ctl_fail(req, "bad-request", "a shell takes no \"command\" "
 			     "(use exec)");
+		return;
+	}
+	if ((a = id_arg(req, args, "attach", &attach)) < 0 ||
+	    (w = id_arg(req, args, "watch", &watch)) < 0)
+		return;
+	if (a && w) {
+		hub_ctl_fail(req, "bad-request", "\"attach\" or \"watch\", "
+			     "not both");
+		return;
+	}
+	if (a || w) {
+		join(hub, req, args, a ? attach : watch, w);
 		return;
 	}
 	start(hub, req, args, &spec);
@@ -123,4 +179,66 @@ void cmd_connect(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	}
 	spec.port = (uint16_t)json_integer_value(port);
 	start(hub, req, args, &spec);
+}
+
+/* "device": absent (every device), or resolved to *fp. */
+static int device_filter(struct hub *hub, struct hub_ctl_req *req,
+			 json_t *args, struct ch_device_rec *rec,
+			 const char **fp)
+{
+	*fp = NULL;
+	if (api_arg(args, "device") == NULL)
+		return 0;
+	if (api_device_arg(hub, req, args, rec) != 0)
+		return -1;
+	*fp = rec->fingerprint;
+	return 0;
+}
+
+void cmd_sessions(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct ch_device_rec rec;
+	const char *fp;
+
+	if (device_filter(hub, req, args, &rec, &fp) != 0)
+		return;
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "sessions",
+				       term_list(hub, fp)));
+}
+
+void cmd_recordings(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct ch_device_rec rec;
+	const char *fp;
+	json_t *jl = json_object_get(args, "limit");
+	json_int_t limit = jl ? json_integer_value(jl) : CH_HUB_LIST_DEFAULT;
+
+	if (jl && (!json_is_integer(jl) || limit < 1 ||
+		   limit > CH_TERM_RECORDINGS_MAX)) {
+		hub_ctl_fail(req, "bad-request", "\"limit\" must be 1 to "
+			     CH_STR(CH_TERM_RECORDINGS_MAX));
+		return;
+	}
+	if (device_filter(hub, req, args, &rec, &fp) != 0)
+		return;
+	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "recordings",
+				       record_list(hub->rec_dir, fp,
+						   (size_t)limit)));
+}
+
+/* A recording, streamed back as stdout frames. */
+void cmd_play(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	unsigned id = 0;
+	int r;
+
+	hub_ctl_claim(req);
+	r = id_arg(req, args, "id", &id);
+
+	if (r == 0)
+		hub_ctl_fail(req, "bad-request", "\"id\" (a recording's ID) "
+			     "is required");
+	if (r <= 0)
+		return;
+	record_play(hub->loop, req, hub->rec_dir, id);
 }

@@ -1,7 +1,8 @@
-/* term.h - the operator commands that open a stream on a device: exec and
- * shell, and connect (a direct-tcpip channel to a host behind the device,
- * for `callhome forward` and `callhome connect`) (docs/control-api.md,
- * "Streams"). */
+/* term.h - the operator commands that open or join a stream on a device:
+ * exec and shell (a new session, or "attach"/"watch" an existing one),
+ * connect (a direct-tcpip channel to a host behind the device, for
+ * `callhome forward` and `callhome connect`); sessions, recordings and
+ * play (docs/control-api.md, "Streams"). */
 #ifndef CH_HUB_API_TERM_H
 #define CH_HUB_API_TERM_H
 
@@ -14,5 +15,8 @@ struct hub;
 void cmd_exec(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_shell(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_connect(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+void cmd_sessions(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+void cmd_recordings(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+void cmd_play(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 
 #endif

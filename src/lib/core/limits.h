@@ -221,6 +221,18 @@
 #define CH_TERM_CLI_HIGH (256u * 1024) /* B, output queued to a CLI before the device's channel is paused (its SSH window closes) */
 #define CH_TERM_CLI_LOW (64u * 1024) /* B, ... and resumed below this */
 #define CH_TERM_DEV_HIGH (256u * 1024) /* B, input queued to the device before the CLI's socket is left unread */
+#define CH_HUB_PATH_MAX 4096	/* B, a path under the state directory */
+#define CH_TERM_RING (64u * 1024) /* B, a session's recent output kept to redraw an attach or a new watcher; a detached session's channel is paused once this much is unseen */
+#define CH_TERM_GRACE_S 300	/* s, --term-grace default: a detached pty session waits this long for an attach */
+#define CH_TERM_GRACE_MAX_S CH_DAY_S /* s, largest --term-grace */
+#define CH_TERM_WATCHERS 4	/* read-only watchers of one session */
+#define CH_TERM_WATCH_MAX (1024u * 1024) /* B, output queued to a watcher: past it the watcher is dropped (it never slows the session) */
+#define CH_TERM_RECORD_MAX (64u * 1024 * 1024) /* B, one recording file: past it, a last line and no more */
+#define CH_TERM_CAST_CHUNK (4u * 1024) /* B, output in one recorded event: bounds a line (escaped, at most 6x) */
+#define CH_TERM_CAST_HEADER_MAX (8u * 1024) /* B, a recording's header line, read to list it */
+#define CH_TERM_CAST_TAIL (64u * 1024) /* B, the end of a recording read for its duration: more than a line */
+#define CH_TERM_CAST_LINE_MAX (64u * 1024) /* B, one line when playing a recording back */
+#define CH_TERM_RECORDINGS_MAX 10000 /* recordings listed at once */
 
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */
