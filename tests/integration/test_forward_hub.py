@@ -8,6 +8,7 @@ ProxyCommand='callhome connect r1 %h:%p' logs in to the LAN's sshd;
 destinations outside the device's interior are refused with the reason;
 an offline device is a clear error."""
 
+import json
 import os
 import re
 import signal
@@ -160,6 +161,17 @@ def test_forward_and_connect_reach_the_lan(fwdhub):
     # it came from the device's interior address
     assert re.search(r"Accepted publickey .* from 198\.18\.4\.1 ",
                      net.sshd.log()), net.sshd.log()
+
+    # every forward is audited: who, where, bytes each way
+    rc, out, err = run(h, "audit", "--json", "--device", "r1")
+    assert rc == 0, err
+    recs = [r for r in json.loads(out)["audit"]
+            if r["action"].startswith("forward")]
+    ends = [r for r in recs if r["action"] == "forward-end"]
+    assert ends and all(r["outcome"] == "ok" and r["uid"] == os.getuid()
+                        for r in recs), recs
+    assert any(r["bytes_out"] >= 8 << 20 and "198.18.4.2:8000" in
+               r["detail"] for r in ends), ends
 
     # connect on stdio: a request, the page, exit 0 at its end
     rc, out, err = run(h, "connect", "r1", f"{LAN}:{WEB_PORT}",

@@ -150,6 +150,17 @@ def test_attach_after_the_cli_is_killed(device):
     assert header["version"] == 2 and header["callhome"]["device"]
     assert not [e for e in events if e[1] == "i"]
     assert ["r", "100x30"] in [e[1:] for e in events]
+    # the audit: who started it, who attached, and its end with the
+    # recording's id and the exit status
+    rc, out, err = h.cli("audit", "--json", "--device", "r1")
+    assert rc == 0, err
+    recs = [r for r in json.loads(out)["audit"]
+            if r["action"].startswith("shell")]
+    assert [(r["action"], r["outcome"]) for r in recs] == [
+        ("shell-start", "ok"), ("shell-attach", "ok"), ("shell-end", "ok")]
+    assert recs[1]["detail"] == "session %d" % s["id"]
+    assert recs[2]["recording"] == str(s["id"])
+    assert recs[2]["exit_status"] == 7
 
 
 def test_watch_follows_read_only(device):
