@@ -33,6 +33,9 @@ struct border_policy {
 	uv_loop_t *loop;
 	const struct border_policy_config *cfg;
 	uv_timer_t timer;		/* an nft run's deadline */
+	uv_timer_t first;		/* border_policy_when_loaded's */
+	void (*loaded)(void *ctx);
+	void *loaded_ctx;
 	struct nft_run *run;		/* NULL: none */
 	char *text;			/* the ruleset last written */
 	int dirty;			/* written since the run started */
@@ -46,6 +49,35 @@ struct border_policy {
 };
 
 static void spawn(struct border_policy *p, int removing);
+
+static void tell_loaded(struct border_policy *p)
+{
+	void (*fn)(void *ctx) = p->loaded;
+
+	p->loaded = NULL;
+	uv_timer_stop(&p->first);
+	if (fn != NULL)
+		fn(p->loaded_ctx);
+}
+
+static void on_first(uv_timer_t *t)
+{
+	struct border_policy *p = t->data;
+
+	if (p->loaded != NULL && p->cfg->apply && p->applied == 0)
+		ch_warn("border policy: not loaded after %d ms: going on "
+			"without it", CH_BORDER_FIRST_LOAD_MS);
+	tell_loaded(p);
+}
+
+void border_policy_when_loaded(struct border_policy *p,
+			       void (*fn)(void *ctx), void *ctx)
+{
+	p->loaded = fn;
+	p->loaded_ctx = ctx;
+	uv_timer_start(&p->first, on_first, p->cfg->apply ?
+		       CH_BORDER_FIRST_LOAD_MS : 0, 0);
+}
 
 static void stopped(struct border_policy *p)
 {
@@ -146,6 +178,7 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 		else
 			ch_error("border policy: %s not applied: %s",
 				 p->cfg->file, p->result);
+		tell_loaded(p);
 	}
 	uv_close((uv_handle_t *)&run->proc, on_run_closed);
 	uv_close((uv_handle_t *)&run->err, on_run_closed);
@@ -220,6 +253,7 @@ static void spawn(struct border_policy *p, int removing)
 			p->ok = 0;
 			snprintf(p->result, sizeof(p->result), "cannot run "
 				 BORDER_NFT_PROG ": %s", uv_strerror(r));
+			tell_loaded(p);
 		}
 		/* libuv keeps the process handle even so: closed as the
 		 * other (test-spawn.c spawn_fails); next() follows */
@@ -242,7 +276,8 @@ int border_policy_new(uv_loop_t *loop, const struct border_policy_config *cfg,
 	p->loop = loop;
 	p->cfg = cfg;
 	uv_timer_init(loop, &p->timer);
-	p->timer.data = p;
+	uv_timer_init(loop, &p->first);
+	p->timer.data = p->first.data = p;
 	uv_unref((uv_handle_t *)&p->timer);
 	snprintf(p->result, sizeof(p->result), "not applied yet");
 	ch_info("border policy: the nftables ruleset goes to %s%s", cfg->file,
@@ -290,6 +325,8 @@ void border_policy_stop(struct border_policy *p, void (*done)(void *ctx),
 			void *ctx)
 {
 	p->stopping = 1;
+	p->loaded = NULL;
+	uv_timer_stop(&p->first);
 	p->done = done;
 	p->done_ctx = ctx;
 	p->dirty = 0;

@@ -52,6 +52,15 @@ int border_policy_new(uv_loop_t *loop, const struct border_policy_config *cfg,
 /* The border changed (or was read for the first time): generate, and
  * write and apply what changed. */
 void border_policy_update(struct border_policy *p, const struct border *b);
+/* With apply: fn(ctx) once, after the first nft -f ended (loaded or
+ * not), or after CH_BORDER_FIRST_LOAD_MS without one (the border never
+ * read): the agent dials out after it, so its own connections are
+ * tracked from their first packet. Connections opened before conntrack
+ * runs in a network namespace are picked up mid-stream as new, and the
+ * exterior chain drops their replies. Without apply: fn at once (from
+ * the loop). */
+void border_policy_when_loaded(struct border_policy *p,
+			       void (*fn)(void *ctx), void *ctx);
 /* Stops following: waits for a running nft, deletes the table when
  * cfg->remove, then calls done(ctx) from the loop. */
 void border_policy_stop(struct border_policy *p, void (*done)(void *ctx),

@@ -98,7 +98,8 @@ int fwdc_to_xml(const struct fwd_policy *p, char **xml)
 
 	*xml = NULL;
 	ch_buf_init(&b, XML_MAX);
-	r = ch_buf_printf(&b, "<forwarding xmlns=\"" BORDER_NS "\"><enabled>"
+	r = ch_buf_printf(&b, "<config><forwarding xmlns=\"" BORDER_NS "\">"
+			  "<enabled>"
 			  "%s</enabled>", p->enabled ? "true" : "false");
 	for (size_t i = 0; r == CH_OK && i < p->nrules; i++) {
 		border_prefix_text(&p->rules[i].pfx, pfx, sizeof(pfx));
@@ -108,7 +109,7 @@ int fwdc_to_xml(const struct fwd_policy *p, char **xml)
 				  pfx, p->rules[i].lo, p->rules[i].hi);
 	}
 	if (r == CH_OK)
-		r = ch_buf_puts(&b, "</forwarding>");
+		r = ch_buf_puts(&b, "</forwarding></config>");
 	if (r == CH_OK && (*xml = ch_buf_take(&b)) == NULL)
 		r = CH_ERR_NOMEM;
 	ch_buf_cleanup(&b);

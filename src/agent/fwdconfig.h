@@ -29,7 +29,8 @@ struct lyd_node;
 int fwdc_from_tree(const struct lyd_node *tree, struct fwd_policy *out,
 		   int *present, char *err, size_t size);
 
-/* p as a <forwarding> element (namespace declared), the rules named
+/* p as a <config> element holding <forwarding> (as chc_flags_xml), the
+ * rules named
  * "flag-1", "flag-2"... in order, in a new string. CH_OK or
  * CH_ERR_NOMEM. */
 int fwdc_to_xml(const struct fwd_policy *p, char **xml);

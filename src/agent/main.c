@@ -492,7 +492,31 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	ag->stopping = 1;
 	ch_info("signal %d: shutting down", signum);
-	clients_stop(ag, on_stopped, ag);
+	if (ag->clients != NULL)
+		clients_stop(ag, on_stopped, ag);
+	else
+		on_stopped(ag);
+}
+
+/* The call-home configuration, until the policy is first loaded. */
+static struct chc_config *waiting_chcfg;
+
+static void on_policy_loaded(void *ctx)
+{
+	struct agent *ag = ctx;
+	struct chc_config *cfg = waiting_chcfg;
+
+	waiting_chcfg = NULL;
+	if (ag->stopping || cfg == NULL) {
+		if (cfg != NULL)
+			chc_free(cfg);
+		return;
+	}
+	if (clients_start(ag, cfg) != CH_OK) {
+		ch_error("call home: cannot start the clients: stopping");
+		ag->stopping = 1;
+		on_stopped(ag);
+	}
 }
 
 /* Writes the command line's configuration of what (xml) to running. */
@@ -559,14 +583,14 @@ out:
  * when there is a datastore), as for call home. */
 static int forward_config(struct agent *ag)
 {
-	struct fwd_policy *f = &ag->cfg.forward;
+	struct fwd_policy *f = &ag->cfg.forward, ran;
 	int given = f->enabled || f->nrules > 0, present, r;
 	char err[FWDC_ERR_MAX], *xml = NULL;
 
 	if (ag->ds == NULL)
 		return CH_OK;
-	if ((r = fwdc_from_tree(ch_ds_running_tree(ag->ds), f, &present, err,
-				sizeof(err))) != CH_OK) {
+	if ((r = fwdc_from_tree(ch_ds_running_tree(ag->ds), &ran, &present,
+				err, sizeof(err))) != CH_OK) {
 		ch_error("%s: refusing to start", err);
 		return r;
 	}
@@ -575,11 +599,12 @@ static int forward_config(struct agent *ag)
 			ch_info("forwarding: the running configuration's; the "
 				"--forward flags are ignored "
 				"(docs/remote-access.md)");
+		*f = ran;
 		return CH_OK;
 	}
 	if (!given)
 		return CH_OK;
-	if ((r = fwdc_to_xml(&ag->cfg.forward, &xml)) == CH_OK &&
+	if ((r = fwdc_to_xml(f, &xml)) == CH_OK &&
 	    (r = seed_running(ag, xml, "forwarding")) == CH_OK)
 		r = fwdc_from_tree(ch_ds_running_tree(ag->ds), f, &present,
 				   err, sizeof(err));
@@ -725,8 +750,13 @@ int main(int argc, char **argv)
 		ch_warn("--forward-allow without --forward: forwarding stays "
 			"off, every direct-tcpip channel is refused");
 	}
-	if (clients_start(&ag, &chcfg) != CH_OK)
+	if (ag.policy != NULL && bw != NULL) {
+		/* dial out once the policy is loaded (borderpolicy.h) */
+		waiting_chcfg = &chcfg;
+		border_policy_when_loaded(ag.policy, on_policy_loaded, &ag);
+	} else if (clients_start(&ag, &chcfg) != CH_OK) {
 		return 1;
+	}
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 
 	uv_walk(ag.loop, close_walk, NULL);

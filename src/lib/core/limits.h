@@ -160,6 +160,7 @@
 #define CH_BORDER_NL_RCVBUF (1u << 20) /* B, the rtnetlink socket's receive buffer: bursts of route events */
 #define CH_BORDER_POLICY_MAX (1u << 20) /* B, the generated nftables ruleset: every link and address followed fits with room */
 #define CH_BORDER_NFT_TIMEOUT_MS (10 * 1000) /* ms, one nft run (a ruleset load is milliseconds): killed past it */
+#define CH_BORDER_FIRST_LOAD_MS (2 * CH_BORDER_NFT_TIMEOUT_MS) /* ms, the agent waits this at most for its first policy load before dialing out */
 #define CH_BORDER_NFT_ERR_MAX 512 /* B, nft's standard error kept for the log and the state */
 
 /* The datastores (agent/datastore). */
