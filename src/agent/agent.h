@@ -14,6 +14,7 @@
 
 #include "lib/core/limits.h"
 #include "agent/border.h"
+#include "agent/borderpolicy.h"
 #include "agent/chconfig.h"
 #include "agent/datastore.h"
 #include "agent/fwdpolicy.h"
@@ -63,6 +64,8 @@ struct agent_config {
 	size_t nmodules;
 	/* The border (border.h): --interior, --exterior, --border-holddown */
 	struct border_config border;
+	/* Its policy (borderpolicy.h): --border-policy-*; file NULL: none */
+	struct border_policy_config policy;
 	const char *on_commit;		/* NULL: none */
 	uint32_t on_commit_timeout_ms;
 	uint32_t minute_ms;		/* of period and anchor-time */
@@ -100,6 +103,9 @@ struct agent {
 	/* The border kept current from the kernel (borderwatch.h); NULL
 	 * when rtnetlink could not be read. */
 	const struct border *border;
+	/* Its nftables ruleset, written and applied (borderpolicy.h); NULL
+	 * without --border-policy-file or -apply. */
+	struct border_policy *policy;
 	uint32_t next_session_id;	/* NETCONF session-ids, from 1 */
 	unsigned next_conn_id;		/* connections, in logs */
 	int stopping;

@@ -44,6 +44,8 @@ struct border_watch {
 	uv_timer_t timer;
 	void (*on_change)(void *ctx, const struct border_change *c);
 	void *ctx;
+	void (*on_update)(void *ctx, const struct border *b);
+	void *update_ctx;
 	char *rbuf;			/* CH_BORDER_NL_READ */
 };
 
@@ -308,6 +310,8 @@ static void update(struct border_watch *w)
 		uv_timer_start(&w->timer, on_timer, (uint64_t)next, 0);
 	else
 		uv_timer_stop(&w->timer);
+	if (w->on_update != NULL)
+		w->on_update(w->update_ctx, w->b);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -432,6 +436,14 @@ int border_watch_start(uv_loop_t *loop, const struct border_config *cfg,
 fail:
 	border_watch_free(w);
 	return r;
+}
+
+void border_watch_on_update(struct border_watch *w,
+			    void (*fn)(void *ctx, const struct border *b),
+			    void *ctx)
+{
+	w->on_update = fn;
+	w->update_ctx = ctx;
 }
 
 const struct border *border_watch_border(const struct border_watch *w)

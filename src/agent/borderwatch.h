@@ -28,6 +28,14 @@ int border_watch_start(uv_loop_t *loop, const struct border_config *cfg,
 		       void *ctx,
 		       struct border_watch **out);
 
+/* fn(ctx, b) is called after every classification pass once the first
+ * dumps are read (an event, the end of a hold-down), changed or not:
+ * for what derives from the whole border (the ruleset, borderpolicy.h).
+ * NULL: none. */
+void border_watch_on_update(struct border_watch *w,
+			    void (*fn)(void *ctx, const struct border *b),
+			    void *ctx);
+
 /* The border it keeps (borrowed; valid until border_watch_free). Its
  * interfaces appear once the first dumps are read. */
 const struct border *border_watch_border(const struct border_watch *w);

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/fwdconfig.h"
 #include "agent/fwdpolicy.h"
 #include "lib/core/err.h"
 #include "lib/core/limits.h"
@@ -39,6 +40,7 @@ struct agent_forwards {
 	struct agent *ag;
 	struct fwd *list;
 	unsigned n;
+	uv_timer_t reconf;		/* running changed: read it again */
 };
 
 struct fwd {
@@ -596,7 +598,7 @@ int agent_forward_start(struct agent_forwards *all, struct ch_stream *s,
 	else
 		snprintf(dest, sizeof(dest), "%s:%u", req->name ? req->name
 			 : "", req->port);
-	if (all == NULL) {
+	if (all == NULL || !ag->cfg.forward.enabled) {
 		ch_clog_rl(CH_LOG_WARN, log, "forwarding to %s refused (from "
 			   "%s): %s", dest, orig, FWD_WHY_OFF);
 		*why = FWD_WHY_OFF;
@@ -662,24 +664,77 @@ int agent_forward_start(struct agent_forwards *all, struct ch_stream *s,
 
 /* ---- the agent's ---- */
 
+static void log_policy(const struct agent *ag, const char *from)
+{
+	const struct fwd_policy *p = &ag->cfg.forward;
+	char text[96];
+
+	if (!p->enabled) {
+		ch_info("forwarding off%s: every direct-tcpip channel is "
+			"refused", from);
+		return;
+	}
+	ch_info("forwarding enabled%s: interior destinations%s, %zu allow "
+		"rule(s); at most %d streams, %d per connection", from,
+		ag->border ? "" : " (none: no border classification)",
+		p->nrules, CH_AGENT_FWD_MAX, CH_AGENT_FWD_PER_CONN);
+	for (size_t i = 0; i < p->nrules; i++) {
+		fwd_rule_text(&p->rules[i], text, sizeof(text));
+		ch_info("forwarding allowed to %s", text);
+	}
+}
+
+/* Running changed: its forwarding container is the configuration from
+ * now on (channels open already go on). */
+static void on_reconf(uv_timer_t *t)
+{
+	struct agent_forwards *all = t->data;
+	struct agent *ag = all->ag;
+	struct fwd_policy p;
+	char err[FWDC_ERR_MAX];
+	int present;
+
+	if (ag->ds == NULL)
+		return;
+	if (fwdc_from_tree(ch_ds_running_tree(ag->ds), &p, &present, err,
+			   sizeof(err)) != CH_OK) {
+		ch_error("%s: forwarding keeps its previous configuration",
+			 err);
+		return;
+	}
+	if (memcmp(&p, &ag->cfg.forward, sizeof(p)) == 0)
+		return;
+	ag->cfg.forward = p;
+	log_policy(ag, present ? " (running changed)" :
+		   " (running changed: no forwarding configuration)");
+}
+
+/* The datastore's change listener: read from the loop, not inside. */
+static void on_ds_change(void *ctx, uint32_t sid, const char *edits,
+			 size_t len)
+{
+	struct agent_forwards *all = ctx;
+
+	(void)sid;
+	(void)edits;
+	(void)len;
+	uv_timer_start(&all->reconf, on_reconf, 0, 0);
+}
+
 int agent_forwards_new(struct agent *ag, struct agent_forwards **out)
 {
 	struct agent_forwards *all = calloc(1, sizeof(*all));
-	char text[96];
 
 	*out = NULL;
 	if (all == NULL)
 		return CH_ERR_NOMEM;
 	all->ag = ag;
-	ch_info("forwarding enabled: interior destinations%s, %zu allow "
-		"rule(s); at most %d streams, %d per connection",
-		ag->border ? "" : " (none: no border classification)",
-		ag->cfg.forward.nrules, CH_AGENT_FWD_MAX,
-		CH_AGENT_FWD_PER_CONN);
-	for (size_t i = 0; i < ag->cfg.forward.nrules; i++) {
-		fwd_rule_text(&ag->cfg.forward.rules[i], text, sizeof(text));
-		ch_info("forwarding allowed to %s", text);
-	}
+	uv_timer_init(ag->loop, &all->reconf);
+	all->reconf.data = all;
+	uv_unref((uv_handle_t *)&all->reconf);
+	if (ag->ds != NULL)
+		ch_ds_on_change(ag->ds, on_ds_change, all);
+	log_policy(ag, "");
 	*out = all;
 	return CH_OK;
 }

@@ -29,7 +29,9 @@ struct ch_stream_req;
 struct agent_forwards;
 
 /* Forwarding for ag under ag->cfg.forward (borrowed, with ag->border
- * read at each request). CH_OK or CH_ERR_NOMEM. */
+ * read at each request). With a datastore, ag->cfg.forward follows
+ * running's forwarding container (fwdconfig.h) after every change.
+ * CH_OK or CH_ERR_NOMEM. */
 int agent_forwards_new(struct agent *ag, struct agent_forwards **out);
 /* After the loop closed every handle: frees what is left. NULL is fine. */
 void agent_forwards_free(struct agent_forwards *fw);

@@ -13,7 +13,9 @@
 
 #include "agent/agent.h"
 #include "agent/forward.h"
+#include "agent/fwdconfig.h"
 #include "agent/shell.h"
+#include "agent/borderpolicy.h"
 #include "agent/borderwatch.h"
 #include "common/cliutil.h"
 #include "lib/core/err.h"
@@ -116,6 +118,14 @@ CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 "                                over --interior)\n"
 "      --border-holddown SECONDS a change to interior waits this long; a\n"
 "                                change to exterior applies at once [%d]\n"
+"      --border-policy-file PATH write the border's filtering policy (an\n"
+"                                nftables ruleset, table inet callhome_border)\n"
+"                                to PATH on every change of the border\n"
+"      --border-policy-apply     also load it (nft -f) on every change\n"
+"                                [PATH: DATASTORE/" BORDER_POLICY_FILE "]\n"
+"      --border-policy-remove    with --border-policy-apply: delete the table\n"
+"                                when the agent stops cleanly (by default it\n"
+"                                stays, the device filtered meanwhile)\n"
 "      --minute-ms MS            the length of a period minute, for tests\n"
 "                                and demos [%d]\n"
 "  -l, --log-level LEVEL         error, warn, info or debug [info]\n"
@@ -129,7 +139,8 @@ CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 "Border: each interface is classified interior, exterior, mixed, loopback\n"
 "or down from the kernel's routes (an interface holding a default route is\n"
 "exterior), logged, and served as callhome-border state data and\n"
-"notifications (docs/remote-access.md).\n",
+"notifications (docs/remote-access.md). Its policy (off by default):\n"
+"anti-spoofing on interior interfaces, stateful filtering on the others.\n",
 		CH_PORT_SSH, CH_PORT_TLS, CH_CHC_IDLE_TIMEOUT_S,
 		CH_CHC_RS_MAX_ATTEMPTS, CH_AGENT_ON_COMMIT_TIMEOUT_MS / 1000,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
@@ -148,7 +159,8 @@ enum {
 	OPT_CLIENT_CA, OPT_CRL, OPT_CERT_TO_NAME, OPT_PERIOD, OPT_ANCHOR_TIME,
 	OPT_IDLE_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MINUTE_MS, OPT_SHELL_USER,
 	OPT_INTERIOR, OPT_EXTERIOR, OPT_BORDER_HOLDDOWN, OPT_FORWARD,
-	OPT_FORWARD_ALLOW,
+	OPT_FORWARD_ALLOW, OPT_POLICY_FILE, OPT_POLICY_APPLY,
+	OPT_POLICY_REMOVE,
 };
 
 static const struct option long_opts[] = {
@@ -168,6 +180,9 @@ static const struct option long_opts[] = {
 	{ "interior", required_argument, NULL, OPT_INTERIOR },
 	{ "exterior", required_argument, NULL, OPT_EXTERIOR },
 	{ "border-holddown", required_argument, NULL, OPT_BORDER_HOLDDOWN },
+	{ "border-policy-file", required_argument, NULL, OPT_POLICY_FILE },
+	{ "border-policy-apply", no_argument, NULL, OPT_POLICY_APPLY },
+	{ "border-policy-remove", no_argument, NULL, OPT_POLICY_REMOVE },
 	{ "host-key", required_argument, NULL, 'k' },
 	{ "authorized-keys", required_argument, NULL, 'a' },
 	{ "datastore", required_argument, NULL, 'd' },
@@ -329,6 +344,9 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 				cli_u32(PROG, "border-holddown", optarg, 0,
 					CH_BORDER_HOLDDOWN_MAX_S);
 			break;
+		case OPT_POLICY_FILE: cfg->policy.file = optarg; break;
+		case OPT_POLICY_APPLY: cfg->policy.apply = 1; break;
+		case OPT_POLICY_REMOVE: cfg->policy.remove = 1; break;
 		case 'k': cfg->host_key_path = optarg; break;
 		case 'a': cfg->authkeys_path = optarg; break;
 		case 'd': cfg->datastore_dir = optarg; break;
@@ -434,14 +452,36 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	if (cfg->on_commit != NULL && access(cfg->on_commit, X_OK) != 0)
 		cli_die(PROG, "--on-commit: '", cfg->on_commit,
 			"' is not an executable file");
+	if (cfg->policy.remove && !cfg->policy.apply)
+		cli_die(PROG, "--border-policy-remove without "
+			"--border-policy-apply: nothing is loaded to remove",
+			"", "");
+	if (cfg->policy.apply && cfg->policy.file == NULL) {
+		static char path[4096];	/* PATH_MAX */
+
+		if (snprintf(path, sizeof(path), "%s/%s", cfg->datastore_dir,
+			     BORDER_POLICY_FILE) >= (int)sizeof(path))
+			cli_die(PROG, "--datastore: too long a path", "", "");
+		cfg->policy.file = path;
+	}
 	if (cfg->backoff_max_ms < cfg->backoff_base_ms)
 		cli_die(PROG, "--backoff-max must be at least "
 			  "--backoff-base", "", "");
 }
 
-static void on_stopped(void *ctx)
+static void on_policy_stopped(void *ctx)
 {
 	uv_stop(((struct agent *)ctx)->loop);
+}
+
+static void on_stopped(void *ctx)
+{
+	struct agent *ag = ctx;
+
+	if (ag->policy != NULL)
+		border_policy_stop(ag->policy, on_policy_stopped, ag);
+	else
+		uv_stop(ag->loop);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -452,11 +492,35 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	ag->stopping = 1;
 	ch_info("signal %d: shutting down", signum);
-	clients_stop(ag, on_stopped, ag);
+	if (ag->clients != NULL)
+		clients_stop(ag, on_stopped, ag);
+	else
+		on_stopped(ag);
 }
 
-/* Writes the command line's call-home configuration to running. */
-static int seed_running(struct agent *ag, const char *xml)
+/* The call-home configuration, until the policy is first loaded. */
+static struct chc_config *waiting_chcfg;
+
+static void on_policy_loaded(void *ctx)
+{
+	struct agent *ag = ctx;
+	struct chc_config *cfg = waiting_chcfg;
+
+	waiting_chcfg = NULL;
+	if (ag->stopping || cfg == NULL) {
+		if (cfg != NULL)
+			chc_free(cfg);
+		return;
+	}
+	if (clients_start(ag, cfg) != CH_OK) {
+		ch_error("call home: cannot start the clients: stopping");
+		ag->stopping = 1;
+		on_stopped(ag);
+	}
+}
+
+/* Writes the command line's configuration of what (xml) to running. */
+static int seed_running(struct agent *ag, const char *xml, const char *what)
 {
 	struct ch_ds_err err;
 	xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL,
@@ -471,8 +535,8 @@ static int seed_running(struct agent *ag, const char *xml)
 	if (r == CH_OK)		/* the candidate starts equal to running */
 		r = ch_ds_discard(ag->ds, 0, &err);
 	if (r != CH_OK)
-		ch_error("call home: the command line's configuration is not "
-			 "valid: %s", err.message);
+		ch_error("%s: the command line's configuration is not "
+			 "valid: %s", what, err.message);
 	return r;
 }
 
@@ -504,7 +568,7 @@ static int callhome_config(struct agent *ag, struct chc_config *out)
 		r = CH_ERR_INVAL;
 		goto out;
 	}
-	if ((r = seed_running(ag, xml)) != CH_OK ||
+	if ((r = seed_running(ag, xml, "call home")) != CH_OK ||
 	    (r = chc_from_tree(ch_ds_running_tree(ag->ds), out)) != CH_OK)
 		goto out;
 	ch_info("call home: the command line's configuration is now in "
@@ -514,10 +578,53 @@ out:
 	return r;
 }
 
+/* Forwarding's configuration to start with (fwdconfig.h): running's
+ * forwarding container, else the --forward flags (written to running
+ * when there is a datastore), as for call home. */
+static int forward_config(struct agent *ag)
+{
+	struct fwd_policy *f = &ag->cfg.forward, ran;
+	int given = f->enabled || f->nrules > 0, present, r;
+	char err[FWDC_ERR_MAX], *xml = NULL;
+
+	if (ag->ds == NULL)
+		return CH_OK;
+	if ((r = fwdc_from_tree(ch_ds_running_tree(ag->ds), &ran, &present,
+				err, sizeof(err))) != CH_OK) {
+		ch_error("%s: refusing to start", err);
+		return r;
+	}
+	if (present) {
+		if (given)
+			ch_info("forwarding: the running configuration's; the "
+				"--forward flags are ignored "
+				"(docs/remote-access.md)");
+		*f = ran;
+		return CH_OK;
+	}
+	if (!given)
+		return CH_OK;
+	if ((r = fwdc_to_xml(f, &xml)) == CH_OK &&
+	    (r = seed_running(ag, xml, "forwarding")) == CH_OK)
+		r = fwdc_from_tree(ch_ds_running_tree(ag->ds), f, &present,
+				   err, sizeof(err));
+	free(xml);
+	if (r == CH_OK)
+		ch_info("forwarding: the command line's configuration is now "
+			"in running (%s:forwarding)", BORDER_MODULE);
+	return r;
+}
+
 /* borderwatch.h's callback: the notification. */
 static void on_border_change(void *ctx, const struct border_change *c)
 {
 	nc_server_border_change(ctx, c);
+}
+
+/* borderwatch.h's: the ruleset follows every pass. */
+static void on_border_update(void *ctx, const struct border *b)
+{
+	border_policy_update(((struct agent *)ctx)->policy, b);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -590,13 +697,20 @@ int main(int argc, char **argv)
 	}
 	if (nc_server_init(&ag) != CH_OK)
 		return 1;
+	if (ag.cfg.policy.file != NULL &&
+	    border_policy_new(ag.loop, &ag.cfg.policy, &ag.policy) != CH_OK)
+		return 1;
 	/* Not fatal: the agent calls home without a border. */
 	if (border_watch_start(ag.loop, &ag.cfg.border, on_border_change,
-			       &ag, &bw) == CH_OK)
+			       &ag, &bw) == CH_OK) {
 		ag.border = border_watch_border(bw);
-	else
+		if (ag.policy != NULL)
+			border_watch_on_update(bw, on_border_update, &ag);
+	} else {
 		ch_warn("border: the kernel's interfaces cannot be read: no "
-			"border classification");
+			"border classification%s", ag.policy ? ", no policy "
+			"written" : "");
+	}
 	uv_signal_init(ag.loop, &sigint);
 	uv_signal_init(ag.loop, &sigterm);
 	sigint.data = sigterm.data = &ag;
@@ -625,15 +739,24 @@ int main(int argc, char **argv)
 	if (ag.cfg.shell_user &&
 	    agent_shells_new(ag.loop, ag.cfg.shell_user, &ag.shells) != CH_OK)
 		return 1;
-	if (ag.cfg.forward.enabled) {
+	if (forward_config(&ag) != CH_OK)
+		return 1;
+	/* with a datastore, forwarding may be turned on at any time */
+	if (ag.cfg.forward.enabled || ag.ds != NULL) {
 		if (agent_forwards_new(&ag, &ag.forwards) != CH_OK)
 			return 1;
-	} else if (ag.cfg.forward.nrules) {
+	}
+	if (!ag.cfg.forward.enabled && ag.cfg.forward.nrules) {
 		ch_warn("--forward-allow without --forward: forwarding stays "
 			"off, every direct-tcpip channel is refused");
 	}
-	if (clients_start(&ag, &chcfg) != CH_OK)
+	if (ag.policy != NULL && bw != NULL) {
+		/* dial out once the policy is loaded (borderpolicy.h) */
+		waiting_chcfg = &chcfg;
+		border_policy_when_loaded(ag.policy, on_policy_loaded, &ag);
+	} else if (clients_start(&ag, &chcfg) != CH_OK) {
 		return 1;
+	}
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 
 	uv_walk(ag.loop, close_walk, NULL);
@@ -642,6 +765,7 @@ int main(int argc, char **argv)
 	agent_forwards_free(ag.forwards);
 	ch_ds_close(ag.ds);	/* its timer is closed by now */
 	border_watch_free(bw);	/* its handles too */
+	border_policy_free(ag.policy);
 	nc_server_cleanup(&ag);
 	uv_loop_close(ag.loop);
 	ch_authkeys_free(ag.authkeys);

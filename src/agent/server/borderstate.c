@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/border.h"
+#include "agent/borderpolicy.h"
 #include "agent/notif.h"
 #include "agent/server/reply.h"
 #include "lib/core/buf.h"
@@ -33,7 +34,35 @@ static int put_interface(struct ch_buf *b, const struct border_if_info *f)
 	return ch_buf_puts(b, "</interface>");
 }
 
-static int put_border(const struct border *bd, struct ch_buf *b)
+/* Its policy's state (borderpolicy.h). */
+static int put_policy(const struct border_policy *p, struct ch_buf *b)
+{
+	struct border_policy_state st;
+	char t[NOTIF_TIME_TEXT_MAX];
+	int r;
+
+	border_policy_state(p, &st);
+	if ((r = ch_buf_puts(b, "<policy>")) != CH_OK ||
+	    (r = put_leaf(b, "file", st.file)) != CH_OK ||
+	    (r = put_leaf(b, "apply", st.apply ? "true" : "false")) != CH_OK)
+		return r;
+	if (st.written) {
+		notif_time_text(st.written, t, sizeof(t));
+		if ((r = put_leaf(b, "written", t)) != CH_OK)
+			return r;
+	}
+	if (st.apply && st.applied) {
+		notif_time_text(st.applied, t, sizeof(t));
+		if ((r = put_leaf(b, "applied", t)) != CH_OK)
+			return r;
+	}
+	if (st.apply && (r = put_leaf(b, "result", st.result)) != CH_OK)
+		return r;
+	return ch_buf_puts(b, "</policy>");
+}
+
+static int put_border(const struct border *bd,
+		      const struct border_policy *pol, struct ch_buf *b)
 {
 	struct border_if_info f;
 	struct border_prefix p;
@@ -52,6 +81,8 @@ static int put_border(const struct border *bd, struct ch_buf *b)
 		if ((r = put_leaf(b, "interior-prefix", text)) != CH_OK)
 			return r;
 	}
+	if (pol != NULL && (r = put_policy(pol, b)) != CH_OK)
+		return r;
 	i = 0;
 	while (border_if_next(bd, &i, &f))
 		if ((r = put_interface(b, &f)) != CH_OK)
@@ -67,7 +98,7 @@ int add_border_state(struct nc_server *s, char **data, size_t *len)
 	if (s->ag->border == NULL)
 		return CH_OK;
 	ch_buf_init(&b, CH_AGENT_REPLY_MAX);
-	if ((r = put_border(s->ag->border, &b)) == CH_OK)
+	if ((r = put_border(s->ag->border, s->ag->policy, &b)) == CH_OK)
 		r = data_append(data, len, ch_buf_ptr(&b), ch_buf_len(&b));
 	ch_buf_cleanup(&b);
 	return r;

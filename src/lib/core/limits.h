@@ -158,6 +158,10 @@
 #define CH_BORDER_REASON_MAX 256 /* B, a classification's reason text */
 #define CH_BORDER_NL_READ (64u * 1024) /* B, one rtnetlink read */
 #define CH_BORDER_NL_RCVBUF (1u << 20) /* B, the rtnetlink socket's receive buffer: bursts of route events */
+#define CH_BORDER_POLICY_MAX (1u << 20) /* B, the generated nftables ruleset: every link and address followed fits with room */
+#define CH_BORDER_NFT_TIMEOUT_MS (10 * 1000) /* ms, one nft run (a ruleset load is milliseconds): killed past it */
+#define CH_BORDER_FIRST_LOAD_MS (2 * CH_BORDER_NFT_TIMEOUT_MS) /* ms, the agent waits this at most for its first policy load before dialing out */
+#define CH_BORDER_NFT_ERR_MAX 512 /* B, nft's standard error kept for the log and the state */
 
 /* The datastores (agent/datastore). */
 #define CH_DS_MAX_YANG_DIRS 16	/* --yang-dir flags */
