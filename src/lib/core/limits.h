@@ -57,6 +57,10 @@
 #define CH_STREAM_WHY_MAX 256	/* B, how a stream ended, as told to its owner */
 #define CH_XPORT_WHY_MAX 256	/* B, how a connection ended */
 #define CH_SSHIO_POLL_ERRORS_MAX 3 /* wake-ups in a row with a socket error libssh does not see: then the connection ends */
+#define CH_STREAM_ENV_MAX 32	/* env requests kept per session channel (RFC 4254 6.4): more are refused */
+#define CH_STREAM_ENV_LEN 1024	/* B, one "NAME=VALUE" of an env request: longer is refused */
+#define CH_STREAM_SIGNAL_NAME_MAX 32 /* B, a signal's name in a signal or exit-signal request */
+#define CH_STREAM_EXIT_MSG_MAX 256 /* B, an exit-signal's error message */
 #define CH_XPORT_MAX_STREAMS 64	/* channels per connection, unless the owner says */
 #define CH_XPORT_MAX_AUTH_TRIES 6 /* keys an SSH client may offer, as OpenSSH's MaxAuthTries */
 #define CH_NCS_MAX_PENDING 64	/* rpcs a NETCONF client keeps outstanding, unless the owner says */
