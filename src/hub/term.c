@@ -380,20 +380,32 @@ static void s_opened(struct ch_stream *s, int status, const char *why)
 	event(t, "started", NULL);
 }
 
-static void s_data(struct ch_stream *s, const char *p, size_t n)
+/* The device's stdout or stderr (extended data), as frames of its type. */
+static void out_frames(struct ch_stream *s, enum ch_sframe_type type,
+		       const char *p, size_t n)
 {
 	struct term *t = ch_stream_ctx(s);
 
 	t->bytes_out += n;
 	for (size_t off = 0, k; off < n; off += k) {
 		k = n - off < CH_TERM_FRAME_MAX ? n - off : CH_TERM_FRAME_MAX;
-		send_frame(t, CH_SFRAME_STDOUT, p + off, k);
+		send_frame(t, type, p + off, k);
 	}
 	if (t->piped && !t->ending && !t->held &&
 	    unsent(t) > CH_TERM_CLI_HIGH) {
 		t->held = 1;	/* the device's window closes */
 		ch_stream_pause(s, 1);
 	}
+}
+
+static void s_data(struct ch_stream *s, const char *p, size_t n)
+{
+	out_frames(s, CH_SFRAME_STDOUT, p, n);
+}
+
+static void s_data_err(struct ch_stream *s, const char *p, size_t n)
+{
+	out_frames(s, CH_SFRAME_STDERR, p, n);
 }
 
 static void s_eof(struct ch_stream *s)
@@ -461,6 +473,7 @@ static void s_closed(struct ch_stream *s, const char *why)
 static const struct ch_stream_cb term_stream_cb = {
 	.opened = s_opened,
 	.data = s_data,
+	.data_err = s_data_err,
 	.eof = s_eof,
 	.drained = s_drained,
 	.exited = s_exited,
