@@ -349,6 +349,23 @@ static int loop(struct session *ss)
 	return 0;
 }
 
+/* RFC 4254 6.10's signal names to the local number (0: another). */
+static int signal_num(const char *name)
+{
+	static const struct { const char *n; int s; } m[] = {
+		{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "FPE", SIGFPE },
+		{ "HUP", SIGHUP }, { "ILL", SIGILL }, { "INT", SIGINT },
+		{ "KILL", SIGKILL }, { "PIPE", SIGPIPE }, { "QUIT", SIGQUIT },
+		{ "SEGV", SIGSEGV }, { "TERM", SIGTERM }, { "USR1", SIGUSR1 },
+		{ "USR2", SIGUSR2 },
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (strcmp(name, m[i].n) == 0)
+			return m[i].s;
+	return 0;
+}
+
 /* The exit status of the CLI for how the stream ended. */
 static int outcome(struct session *ss, const char *what)
 {
@@ -362,9 +379,12 @@ static int outcome(struct session *ss, const char *what)
 		return CLI_STREAM_LOST;
 	}
 	if (ss->have_exit && ss->sig[0]) {
+		/* as a local shell reports it: 128 + the number (OpenSSH's
+		 * ssh exits 255 instead: docs/terminal.md) */
 		cli_fail("%s on %s: killed by signal %s", what, ss->device,
 			 ss->sig);
-		return CLI_STREAM_LOST;
+		return signal_num(ss->sig) ? 128 + signal_num(ss->sig)
+					   : CLI_STREAM_LOST;
 	}
 	if (ss->have_exit)
 		return ss->status & 0xff;
