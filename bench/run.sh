@@ -22,10 +22,12 @@ if grep -q '^CH_SANITIZE:STRING=..*' "$cache"; then
 	echo "bench: $build is a sanitizer build; numbers would mean nothing" >&2
 	exit 1
 fi
-# Only our two daemons: other targets may not link yet.
-cmake --build "$build" --target callhomed callhome-hub -j"$(nproc)" >/dev/null
+# Our two daemons and the CLI (the terminal benchmark drives it).
+cmake --build "$build" --target callhomed callhome-hub callhome \
+	-j"$(nproc)" >/dev/null
 /usr/bin/python3 -B "$here/callhome_bench.py" "$build" "$@"
 /usr/bin/python3 -B "$here/queued_job.py" "$build"
 /usr/bin/python3 -B "$here/tls_handshake.py" "$build"
+/usr/bin/python3 -B "$here/terminal_bench.py" "$build"
 # About two minutes: keep-alives at their defaults (30 s x 3).
 exec /usr/bin/python3 -B "$here/dead_peer.py" "$build"

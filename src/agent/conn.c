@@ -283,7 +283,10 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 {
 	struct agent_conn *c;
 	struct ch_xport_opts o = {
-		.max_streams = CH_AGENT_MAX_CHANNELS +
+		/* NETCONF's, the terminal's (the agent-wide max-sessions is
+		 * the shells' own cap: a refused channel is closed at once),
+		 * forwarding's */
+		.max_streams = CH_AGENT_MAX_CHANNELS + CH_AGENT_MAX_SHELLS +
 			       (ag->forwards ? CH_AGENT_FWD_PER_CONN : 0),
 		.peer_name = "manager",
 		.bind = ag->bind,
