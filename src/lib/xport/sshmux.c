@@ -83,6 +83,7 @@ struct ss {				/* one channel: s->impl */
 	enum ss_state state;
 	int paused;
 	int held;		/* libssh holds data we did not take */
+	int held_err;		/* ... and stderr (client role) */
 	int want_close;		/* close once the queue is out */
 	int hard;		/* ... or at once */
 	int want_eof;		/* EOF once the queue is out */
@@ -156,7 +157,10 @@ static int on_data(ssh_session session, ssh_channel ch, void *data,
 	 * (a server may send before its success reply: the hello of a
 	 * netconf subsystem does) */
 	if (ss->paused || ss->state != SS_OPEN) {
-		ss->held = 1;
+		if (is_stderr)
+			ss->held_err = 1;
+		else
+			ss->held = 1;
 		return 0;	/* stays in libssh's buffer; window closes */
 	}
 	if (is_stderr)
@@ -173,7 +177,7 @@ static void on_eof(ssh_session session, ssh_channel ch, void *ud)
 	(void)session;
 	(void)ch;
 	ss->peer_eof = 1;
-	if (ss->held) {		/* data first: told after drain_held */
+	if (ss->held || ss->held_err) {	/* data first: after drain_held */
 		ss->eof_held = 1;
 		return;
 	}
@@ -594,25 +598,28 @@ static void step_open(struct ss *ss)
 	ss_end(ss, why);
 }
 
-/* Delivers what waited while the stream was paused. */
+/* Delivers what waited while the stream was paused, data and stderr
+ * (their order is not kept, nor is it by ssh). A read of an empty buffer
+ * handles packets, whose data may be held again meanwhile (held set by
+ * on_data): a flag is cleared only by a read of its own buffer that found
+ * it empty. */
 static void drain_held(struct ss *ss)
 {
 	char buf[CH_STREAM_READ_CHUNK];
-	int n;
+	int n, err;
 
-	int err = 0;
-
-	/* data, then stderr: their order is not kept (nor is it by ssh) */
-	while (ss->held && !ss->paused && ss->state == SS_OPEN &&
-	       !ss->s->closing) {
+	while ((ss->held || ss->held_err) && !ss->paused &&
+	       ss->state == SS_OPEN && !ss->s->closing) {
+		err = !ss->held;
 		n = ssh_channel_read_nonblocking(ss->ch, buf, sizeof(buf), err);
-		if (n <= 0 && !err) {
-			err = 1;
-			continue;
-		}
 		if (n <= 0) {
-			ss->held = 0;
-			break;
+			if (err)
+				ss->held_err = 0;
+			else
+				ss->held = 0;
+			if (n < 0 && n != SSH_EOF)
+				break;		/* the error shows in the pump */
+			continue;
 		}
 		if (err && ss->s->cb->data_err)
 			ss->s->cb->data_err(ss->s, buf, (size_t)n);
@@ -657,9 +664,9 @@ static void ss_tend(struct ss *ss)
 	    !s->closing)
 		s->cb->drained(s);
 	ss->last_pending = pending;
-	if (ss->held && !ss->paused)
+	if ((ss->held || ss->held_err) && !ss->paused)
 		drain_held(ss);
-	if (ss->eof_held && !ss->held) {
+	if (ss->eof_held && !ss->held && !ss->held_err) {
 		ss->eof_held = 0;
 		if (s->cb && s->cb->eof && !s->closing)
 			s->cb->eof(s);
@@ -673,7 +680,7 @@ static void ss_tend(struct ss *ss)
 		ss->eof_sent = 1;
 		ssh_channel_send_eof(ss->ch);
 	}
-	if (ss->peer_closed && !(ss->held && ss->paused)) {
+	if (ss->peer_closed && !((ss->held || ss->held_err) && ss->paused)) {
 		ss_end(ss, "closed by the peer");
 		return;
 	}
@@ -1012,7 +1019,7 @@ static void sx_pause(struct ch_stream *s, int paused)
 	struct ss *ss = s->impl;
 
 	ss->paused = paused;
-	if (!paused && ss->held)
+	if (!paused && (ss->held || ss->held_err))
 		ch_xport_kick(s->x);	/* delivered from the loop */
 }
 
