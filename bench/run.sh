@@ -23,7 +23,7 @@ if grep -q '^CH_SANITIZE:STRING=..*' "$cache"; then
 	exit 1
 fi
 # Our two daemons and the CLI (the terminal benchmark drives it).
-cmake --build "$build" --target callhomed callhome-hub callhome \
+cmake --build "$build" --target callhomed callhome-hub callhome-cli \
 	-j"$(nproc)" >/dev/null
 /usr/bin/python3 -B "$here/callhome_bench.py" "$build" "$@"
 /usr/bin/python3 -B "$here/queued_job.py" "$build"

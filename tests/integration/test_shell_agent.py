@@ -277,3 +277,39 @@ def test_help_lists_the_flag():
         pytest.skip(f"{exe} not built")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert re.search(r"--shell-user NAME", out.stdout)
+
+
+SLOW_READER = ("python3 -c 'import sys, time, hashlib\n"
+               "h, n = hashlib.sha256(), 0\n"
+               "while True:\n"
+               "    b = sys.stdin.buffer.read1(65536)\n"
+               "    if not b:\n"
+               "        break\n"
+               "    h.update(b); n += len(b); time.sleep(0.01)\n"
+               "print(n, h.hexdigest())'")
+
+
+def vm_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(rf"^{field}:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def test_slow_stdin_gets_everything_in_bounded_memory(device):
+    """A command that reads its stdin slowly while the manager sends as
+    fast as the window allows: the channel is paused and resumed many
+    times; every byte arrives, in order, and the agent holds about a
+    window and one delivery, not the input (libssh reopens the window at
+    each read, whatever it still buffers: reading what waited piece by
+    piece let the manager add a window per piece, 24 MiB here)."""
+    import hashlib
+    data = os.urandom(24 << 20)
+    ssh, a = device([SLOW_READER], stdin=subprocess.PIPE)
+    a.proc.wait_log(r"exec started as")
+    before = vm_kb(a.proc.pid, "VmHWM")
+    out, err = ssh.communicate(data, timeout=120)
+    assert ssh.returncode == 0, err
+    assert out.decode().split() == [str(len(data)),
+                                    hashlib.sha256(data).hexdigest()]
+    assert "too much input" not in a.proc.log()
+    grew = vm_kb(a.proc.pid, "VmHWM") - before
+    assert grew < 12 * 1024, f"the agent's peak RSS grew by {grew} kB"

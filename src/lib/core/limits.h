@@ -53,6 +53,7 @@
 /* ---- streams on a connection (lib/xport/xport.h, lib/nc/session.h) ---- */
 #define CH_STREAM_OUT_MAX (64u * 1024 * 1024) /* B, unsent bytes per stream: a peer that stops reading one channel holds this much at most */
 #define CH_STREAM_READ_CHUNK (64u * 1024) /* B, one delivery of a stream's data */
+#define CH_STREAM_HELD_MAX (8u * 1024 * 1024) /* B, a paused SSH channel's data taken out of libssh at once: a window and what the peer sent past it; more ends the channel */
 #define CH_STREAM_CLOSE_FLUSH_MS (5 * 1000) /* ms, a polite close of a TLS or fd stream waits this long for its queue */
 #define CH_STREAM_WHY_MAX 256	/* B, how a stream ended, as told to its owner */
 #define CH_XPORT_WHY_MAX 256	/* B, how a connection ended */

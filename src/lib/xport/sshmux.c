@@ -27,7 +27,10 @@
  * leaves the peer's data in libssh's channel buffer, which then stops
  * reopening the window (libssh grows it only while less than half is
  * buffered), so a stalled channel holds one window, not the connection.
- * Resuming reads what waited with ssh_channel_read_nonblocking.
+ * Resuming takes what waited out of libssh at once (a read reopens the
+ * window whatever libssh still buffers: take_held) and delivers it in
+ * pieces the owner can pause between; a peer that sends past the window
+ * (libssh accepts it) ends the channel at CH_STREAM_HELD_MAX.
  *
  * The pump: after authentication every wake-up of the fd runs
  * ssh_event_dopoll (callbacks for channel data and requests), then
@@ -84,6 +87,9 @@ struct ss {				/* one channel: s->impl */
 	int paused;
 	int held;		/* libssh holds data we did not take */
 	int held_err;		/* ... and stderr (client role) */
+	/* What was taken out of libssh's buffer in one go, delivered as
+	 * the owner takes it: [0] data, [1] stderr (see drain_held) */
+	struct ch_buf back[2];
 	int want_close;		/* close once the queue is out */
 	int hard;		/* ... or at once */
 	int want_eof;		/* EOF once the queue is out */
@@ -130,8 +136,16 @@ static void set_nonblocking(int fd)
 }
 
 static void after_pump(struct sx *sx);
+static void ss_end(struct ss *ss, const char *why);
 
 /* ---- channels ---- */
+
+/* Data of the peer's waits for the owner (in libssh or our backlog). */
+static int ss_waiting(const struct ss *ss)
+{
+	return ss->held || ss->held_err || ch_buf_len(&ss->back[0]) ||
+	       ch_buf_len(&ss->back[1]);
+}
 
 static int on_data(ssh_session session, ssh_channel ch, void *data,
 		   uint32_t len, int is_stderr, void *ud)
@@ -155,12 +169,18 @@ static int on_data(ssh_session session, ssh_channel ch, void *data,
 	}
 	/* paused, or a client's stream whose request is not answered yet
 	 * (a server may send before its success reply: the hello of a
-	 * netconf subsystem does) */
-	if (ss->paused || ss->state != SS_OPEN) {
+	 * netconf subsystem does), or older data of this kind waits (libssh
+	 * gives its whole buffer: drain_held delivers it in order, in
+	 * pieces the owner can pause between) */
+	if (ss->paused || ss->state != SS_OPEN ||
+	    (is_stderr ? ss->held_err : ss->held) ||
+	    ch_buf_len(&ss->back[is_stderr != 0])) {
 		if (is_stderr)
 			ss->held_err = 1;
 		else
 			ss->held = 1;
+		if (!ss->paused && ss->state == SS_OPEN)
+			ch_xport_kick(s->x);
 		return 0;	/* stays in libssh's buffer; window closes */
 	}
 	if (is_stderr)
@@ -177,7 +197,8 @@ static void on_eof(ssh_session session, ssh_channel ch, void *ud)
 	(void)session;
 	(void)ch;
 	ss->peer_eof = 1;
-	if (ss->held || ss->held_err) {	/* data first: after drain_held */
+	if (ss->held || ss->held_err || ch_buf_len(&ss->back[0]) ||
+	    ch_buf_len(&ss->back[1])) {	/* data first: after drain_held */
 		ss->eof_held = 1;
 		return;
 	}
@@ -361,6 +382,8 @@ static struct ss *ss_new(struct sx *sx, struct ch_stream *s, ssh_channel ch)
 	ch_chanout_init(&ss->out, NULL);
 	ch_chanout_init(&ss->err, NULL);
 	ss->err.is_stderr = 1;
+	ch_buf_init(&ss->back[0], CH_STREAM_HELD_MAX);
+	ch_buf_init(&ss->back[1], CH_STREAM_HELD_MAX);
 	ss->cb.userdata = ss;
 	ss->cb.channel_data_function = on_data;
 	ss->cb.channel_eof_function = on_eof;
@@ -396,6 +419,8 @@ static void ss_end(struct ss *ss, const char *why)
 	ss->ch = NULL;
 	ch_chanout_cleanup(&ss->out);
 	ch_chanout_cleanup(&ss->err);
+	ch_buf_cleanup(&ss->back[0]);
+	ch_buf_cleanup(&ss->back[1]);
 	if (ch) {
 		ssh_remove_channel_callbacks(ch, &ss->cb);
 		if (ssh_is_connected(ss->sx->ssh)) {
@@ -598,33 +623,67 @@ static void step_open(struct ss *ss)
 	ss_end(ss, why);
 }
 
-/* Delivers what waited while the stream was paused, data and stderr
- * (their order is not kept, nor is it by ssh). A read of an empty buffer
- * handles packets, whose data may be held again meanwhile (held set by
- * on_data): a flag is cleared only by a read of its own buffer that found
- * it empty. */
-static void drain_held(struct ss *ss)
+/* Takes everything libssh buffered of one kind into back[err], in one
+ * go. libssh reopens the window at each read that finds it under half
+ * (whatever it still buffers): reading piece by piece as the owner takes
+ * them would let a peer add a window per piece. Read at once, the window
+ * is reopened once per backlog, so at most a backlog and a window wait.
+ * A read of an empty buffer handles packets, whose data may be held
+ * meanwhile (on_data sets the flag again): a flag is cleared only by a
+ * read of its own buffer that found it empty. -1: the channel is over
+ * (a peer past the window, or no memory). */
+static int take_held(struct ss *ss, int err)
 {
 	char buf[CH_STREAM_READ_CHUNK];
-	int n, err;
+	int n;
 
-	while ((ss->held || ss->held_err) && !ss->paused &&
-	       ss->state == SS_OPEN && !ss->s->closing) {
-		err = !ss->held;
+	for (;;) {
 		n = ssh_channel_read_nonblocking(ss->ch, buf, sizeof(buf), err);
 		if (n <= 0) {
 			if (err)
 				ss->held_err = 0;
 			else
 				ss->held = 0;
-			if (n < 0 && n != SSH_EOF)
-				break;		/* the error shows in the pump */
+			return 0;	/* an error shows in the pump */
+		}
+		if (ch_buf_put(&ss->back[err], buf, (size_t)n) != CH_OK)
+			return -1;
+	}
+}
+
+/* Delivers what waited while the stream was paused (data, then stderr:
+ * their order is not kept, nor is it by ssh), in pieces, until the owner
+ * pauses again. */
+static void drain_held(struct ss *ss)
+{
+	struct ch_stream *s = ss->s;
+	size_t n;
+	int err;
+
+	while (!ss->paused && ss->state == SS_OPEN && !s->closing && s->cb) {
+		err = !(ss->held || ch_buf_len(&ss->back[0]));
+		if (!ch_buf_len(&ss->back[err])) {
+			if (!(err ? ss->held_err : ss->held))
+				return;		/* nothing waits */
+			if (take_held(ss, err) != 0) {
+				ch_clog_rl(CH_LOG_WARN, &s->log, "the peer "
+					   "sent past the channel's window");
+				s->closing = 1;
+				ss_end(ss, "the peer sent past the window");
+				return;
+			}
 			continue;
 		}
-		if (err && ss->s->cb->data_err)
-			ss->s->cb->data_err(ss->s, buf, (size_t)n);
-		else if (!err && ss->s->cb->data)
-			ss->s->cb->data(ss->s, buf, (size_t)n);
+		n = ch_buf_len(&ss->back[err]);
+		if (n > CH_STREAM_READ_CHUNK)
+			n = CH_STREAM_READ_CHUNK;
+		if (err && s->cb->data_err)
+			s->cb->data_err(s, ch_buf_ptr(&ss->back[1]), n);
+		else if (!err && s->cb->data)
+			s->cb->data(s, ch_buf_ptr(&ss->back[0]), n);
+		if (ss->state == SS_ENDED)
+			return;
+		ch_buf_consume(&ss->back[err], n);
 	}
 }
 
@@ -664,9 +723,11 @@ static void ss_tend(struct ss *ss)
 	    !s->closing)
 		s->cb->drained(s);
 	ss->last_pending = pending;
-	if ((ss->held || ss->held_err) && !ss->paused)
+	if (!ss->paused)
 		drain_held(ss);
-	if (ss->eof_held && !ss->held && !ss->held_err) {
+	if (ss->state == SS_ENDED)
+		return;
+	if (ss->eof_held && !ss_waiting(ss)) {
 		ss->eof_held = 0;
 		if (s->cb && s->cb->eof && !s->closing)
 			s->cb->eof(s);
@@ -680,7 +741,7 @@ static void ss_tend(struct ss *ss)
 		ss->eof_sent = 1;
 		ssh_channel_send_eof(ss->ch);
 	}
-	if (ss->peer_closed && !((ss->held || ss->held_err) && ss->paused)) {
+	if (ss->peer_closed && !(ss_waiting(ss) && ss->paused)) {
 		ss_end(ss, "closed by the peer");
 		return;
 	}
@@ -1019,7 +1080,7 @@ static void sx_pause(struct ch_stream *s, int paused)
 	struct ss *ss = s->impl;
 
 	ss->paused = paused;
-	if (!paused && (ss->held || ss->held_err))
+	if (!paused && ss_waiting(ss))
 		ch_xport_kick(s->x);	/* delivered from the loop */
 }
 
