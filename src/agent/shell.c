@@ -37,6 +37,7 @@
 #include "lib/core/err.h"
 #include "lib/core/limits.h"
 #include "lib/core/log.h"
+#include "lib/core/signame.h"
 #include "lib/xport/xport.h"
 #include "agent/termconfig.h"
 
@@ -432,8 +433,8 @@ static void maybe_finish(struct shell *sh)
 	uv_timer_stop(&sh->timer);
 	if (WIFEXITED(sh->status))
 		ch_stream_exit_status(sh->s, WEXITSTATUS(sh->status));
-	else if (termc_signal_name(WTERMSIG(sh->status)))
-		ch_stream_exit_signal(sh->s, termc_signal_name(
+	else if (ch_signal_name(WTERMSIG(sh->status)))
+		ch_stream_exit_signal(sh->s, ch_signal_name(
 			WTERMSIG(sh->status)), WCOREDUMP(sh->status), NULL);
 	else	/* no name in RFC 4254: as shells report a signal */
 		ch_stream_exit_status(sh->s, 128 + WTERMSIG(sh->status));
@@ -501,7 +502,7 @@ static void st_resize(struct ch_stream *s, uint32_t cols, uint32_t rows)
 static void st_signal(struct ch_stream *s, const char *name)
 {
 	struct shell *sh = ch_stream_ctx(s);
-	int sig = termc_signal_num(name);
+	int sig = ch_signal_num(name);
 	pid_t pg = -sh->pid;
 
 	if (sig == 0) {

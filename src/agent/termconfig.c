@@ -1,7 +1,6 @@
 /* termconfig.c - the terminal configuration (termconfig.h). */
 #include "agent/termconfig.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,6 @@ static const char *const default_env[] = { "LANG", "LC_*", "TERM", "TZ" };
 /* Set by the agent for every process: never from a manager. */
 static const char *const own_env[] = { "HOME", "USER", "LOGNAME", "SHELL",
 				       "PATH" };
-
-static const struct {
-	const char *name;
-	int num;
-} signals[] = {
-	{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "FPE", SIGFPE },
-	{ "HUP", SIGHUP }, { "ILL", SIGILL }, { "INT", SIGINT },
-	{ "KILL", SIGKILL }, { "PIPE", SIGPIPE }, { "QUIT", SIGQUIT },
-	{ "SEGV", SIGSEGV }, { "TERM", SIGTERM }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 },
-};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -191,24 +179,4 @@ int termc_env_ok(const struct termc *c, const char *name)
 			return 1;
 	}
 	return 0;
-}
-
-int termc_signal_num(const char *name)
-{
-	size_t i;
-
-	for (i = 0; name && i < NELEM(signals); i++)
-		if (strcmp(name, signals[i].name) == 0)
-			return signals[i].num;
-	return 0;
-}
-
-const char *termc_signal_name(int sig)
-{
-	size_t i;
-
-	for (i = 0; i < NELEM(signals); i++)
-		if (signals[i].num == sig)
-			return signals[i].name;
-	return NULL;
 }

@@ -2,7 +2,7 @@
  * callhome-terminal YANG module's /terminal container (yang/,
  * docs/terminal.md) read into a struct, the --shell-user shortcut as the
  * same struct, and the pure decisions made from it (a manager, an env
- * name, a signal's name). No I/O beyond the tree; shell.c applies it.
+ * name). No I/O beyond the tree; shell.c applies it.
  */
 #ifndef CH_AGENT_TERMCONFIG_H
 #define CH_AGENT_TERMCONFIG_H
@@ -54,11 +54,5 @@ int termc_manager_ok(const struct termc *c, const char *user,
  * ("LC_*"), never one the agent sets itself (HOME USER LOGNAME SHELL
  * PATH), never one that is not [A-Za-z_][A-Za-z0-9_]*. */
 int termc_env_ok(const struct termc *c, const char *name);
-
-/* RFC 4254 6.10's signal names (ABRT ALRM FPE HUP ILL INT KILL PIPE QUIT
- * SEGV TERM USR1 USR2) to the local number and back; 0 / NULL for any
- * other. */
-int termc_signal_num(const char *name);
-const char *termc_signal_name(int sig);
 
 #endif

@@ -29,6 +29,7 @@
 #include "cli/resp.h"
 #include "lib/core/buf.h"
 #include "lib/core/err.h"
+#include "lib/core/signame.h"
 #include "lib/core/streamframe.h"
 
 #define TERM_STDIN_CHUNK (32u * 1024)	/* B, one read of stdin: one frame */
@@ -349,23 +350,6 @@ static int loop(struct session *ss)
 	return 0;
 }
 
-/* RFC 4254 6.10's signal names to the local number (0: another). */
-static int signal_num(const char *name)
-{
-	static const struct { const char *n; int s; } m[] = {
-		{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "FPE", SIGFPE },
-		{ "HUP", SIGHUP }, { "ILL", SIGILL }, { "INT", SIGINT },
-		{ "KILL", SIGKILL }, { "PIPE", SIGPIPE }, { "QUIT", SIGQUIT },
-		{ "SEGV", SIGSEGV }, { "TERM", SIGTERM }, { "USR1", SIGUSR1 },
-		{ "USR2", SIGUSR2 },
-	};
-
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		if (strcmp(name, m[i].n) == 0)
-			return m[i].s;
-	return 0;
-}
-
 /* The exit status of the CLI for how the stream ended. */
 static int outcome(struct session *ss, const char *what)
 {
@@ -383,8 +367,8 @@ static int outcome(struct session *ss, const char *what)
 		 * ssh exits 255 instead: docs/terminal.md) */
 		cli_fail("%s on %s: killed by signal %s", what, ss->device,
 			 ss->sig);
-		return signal_num(ss->sig) ? 128 + signal_num(ss->sig)
-					   : CLI_STREAM_LOST;
+		return ch_signal_num(ss->sig) ? 128 + ch_signal_num(ss->sig)
+					      : CLI_STREAM_LOST;
 	}
 	if (ss->have_exit)
 		return ss->status & 0xff;

@@ -19,19 +19,10 @@ from helpers import (binary, current_user, fingerprint_of_pub, read_until,
 from ncsession import MODULE
 from test_shell_agent import (device, pty_reader,  # noqa: F401
                               shell_user)
+from test_shell_hub import cli_argv, run
 
 EXIT_TIMEOUT_S = 30
 TERM_NS = "urn:callhome:yang:callhome-terminal"
-
-
-def cli_argv(h, *args):
-    return [str(binary("callhome")), "--hub", str(h.sock)] + list(args)
-
-
-def run(h, *args, data=None):
-    r = subprocess.run(cli_argv(h, *args), input=data, capture_output=True,
-                       timeout=EXIT_TIMEOUT_S)
-    return r.returncode, r.stdout, r.stderr.decode(errors="replace")
 
 
 def named(h, fp, name):

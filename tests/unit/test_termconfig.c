@@ -1,6 +1,6 @@
 /* test_termconfig.c - the terminal configuration: the module's tree into
  * struct termc (defaults included), the flag shortcut, and the decisions
- * (managers, env names, RFC 4254 signal names). */
+ * (managers, env names), and RFC 4254 signal names (lib/core/signame.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 #include <libyang/libyang.h>
 
 #include "agent/termconfig.h"
+#include "lib/core/signame.h"
 #include "lib/core/err.h"
 
 static struct ly_ctx *ctx;
@@ -118,18 +119,18 @@ static void test_signals(void **st)
 
 	(void)st;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		int n = termc_signal_num(names[i]);
+		int n = ch_signal_num(names[i]);
 
 		assert_true(n > 0);
-		assert_string_equal(termc_signal_name(n), names[i]);
+		assert_string_equal(ch_signal_name(n), names[i]);
 	}
-	assert_int_equal(termc_signal_num("INT"), SIGINT);
-	assert_int_equal(termc_signal_num("SIGINT"), 0);
-	assert_int_equal(termc_signal_num("int"), 0);
-	assert_int_equal(termc_signal_num(NULL), 0);
-	assert_int_equal(termc_signal_num("WINCH"), 0);
-	assert_null(termc_signal_name(SIGWINCH));
-	assert_null(termc_signal_name(0));
+	assert_int_equal(ch_signal_num("INT"), SIGINT);
+	assert_int_equal(ch_signal_num("SIGINT"), 0);
+	assert_int_equal(ch_signal_num("int"), 0);
+	assert_int_equal(ch_signal_num(NULL), 0);
+	assert_int_equal(ch_signal_num("WINCH"), 0);
+	assert_null(ch_signal_name(SIGWINCH));
+	assert_null(ch_signal_name(0));
 }
 
 int main(void)
