@@ -22,13 +22,14 @@ if grep -q '^CH_SANITIZE:STRING=..*' "$cache"; then
 	echo "bench: $build is a sanitizer build; numbers would mean nothing" >&2
 	exit 1
 fi
-# Our two daemons and the CLI (forward_bench): other targets may not
-# link yet.
+# Our two daemons and the CLI (the forward and terminal benchmarks
+# drive it): other targets may not link yet.
 cmake --build "$build" --target callhomed callhome-hub callhome-cli \
 	-j"$(nproc)" >/dev/null
 /usr/bin/python3 -B "$here/callhome_bench.py" "$build" "$@"
 /usr/bin/python3 -B "$here/queued_job.py" "$build"
 /usr/bin/python3 -B "$here/tls_handshake.py" "$build"
 /usr/bin/python3 -B "$here/forward_bench.py" "$build"
+/usr/bin/python3 -B "$here/terminal_bench.py" "$build"
 # About two minutes: keep-alives at their defaults (30 s x 3).
 exec /usr/bin/python3 -B "$here/dead_peer.py" "$build"

@@ -11,6 +11,11 @@
  * result within the CHC_* limits, every client with 1 to
  * CH_CHC_MAX_ENDPOINTS endpoints, each with a host, a canonical text, and
  * findable by name; on error an empty result and a reason.
+ *
+ * The same tree also goes to termc_from_tree (the callhome-terminal
+ * module's /terminal, src/agent/termconfig.c; the module is loaded beside
+ * the call-home one): a result with max-sessions in range, lists that
+ * agree with their counts, and a copy equal to it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 #include <libyang/libyang.h>
 
 #include "agent/chconfig.h"
+#include "agent/termconfig.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 
@@ -66,6 +72,30 @@ static void check(int r, const struct chc_config *c)
 		abort();
 }
 
+static void check_term(const struct lyd_node *tree)
+{
+	struct termc t, u;
+
+	if (termc_from_tree(tree, &t) != CH_OK)
+		return;		/* out of memory */
+	if (t.present && (t.max_sessions < 1 ||
+			  t.max_sessions > CH_AGENT_MAX_SHELLS))
+		abort();
+	if ((t.nmanagers && t.managers == NULL) || (t.nenv && t.env == NULL) ||
+	    memchr(t.account, 0, sizeof(t.account)) == NULL)
+		abort();
+	termc_manager_ok(&t, t.account, NULL);
+	for (size_t i = 0; i < t.nenv; i++)
+		termc_env_ok(&t, t.env[i]);
+	if (termc_copy(&u, &t) == CH_OK) {
+		if (u.nenv != t.nenv || u.nmanagers != t.nmanagers ||
+		    strcmp(u.account, t.account) != 0)
+			abort();
+		termc_free(&u);
+	}
+	termc_free(&t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct lyd_node *tree = NULL;
@@ -79,6 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ly_ctx_new(NULL, LY_CTX_DISABLE_SEARCHDIR_CWD |
 			       LY_CTX_NO_YANGLIBRARY, &ctx) != LY_SUCCESS ||
 		    lys_parse_mem(ctx, chc_module_yang, LYS_IN_YANG, NULL) !=
+			    LY_SUCCESS ||
+		    lys_parse_mem(ctx, termc_module_yang, LYS_IN_YANG, NULL) !=
 			    LY_SUCCESS)
 			abort();
 	}
@@ -97,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = chc_from_tree(tree, &c);
 	check(r, &c);
 	chc_free(&c);
+	check_term(tree);
 out:
 	lyd_free_all(tree);
 	free(xml);

@@ -27,6 +27,7 @@ struct agent_conn {
 	struct ch_logctx log;
 	char peer[64];
 	char user[CH_CTN_NAME_MAX];
+	char key_fp[CH_FP_LEN];		/* SSH: the manager's key */
 	struct ch_ctn_rule *rules;	/* TLS: an owned copy */
 	size_t nrules;
 	uint32_t keepalive_ms, keepalive_count;
@@ -49,6 +50,7 @@ static int identify_ssh(struct agent_conn *c, const struct ch_peer_id *id,
 	if (id->probe)
 		return CH_OK;
 	snprintf(c->user, sizeof(c->user), "%s", id->user);
+	snprintf(c->key_fp, sizeof(c->key_fp), "%s", id->key_fp);
 	ch_clog(CH_LOG_INFO, &c->log, "manager authenticated as '%s' with key "
 		"%s", id->user, id->key_fp);
 	return CH_OK;
@@ -144,9 +146,10 @@ static int conn_accept(struct ch_xport *x, struct ch_stream *s,
 		.ended = session_ended,
 		.ctx = c,
 	};
+	struct agent_shell_who who = { .user = c->user, .fp = c->key_fp };
 
 	if (req->type == CH_STREAM_SHELL || req->type == CH_STREAM_EXEC)
-		return agent_shell_start(c->ag->shells, s, req, why);
+		return agent_shell_start(c->ag->shells, s, req, &who, why);
 	if (req->type == CH_STREAM_DIRECT_TCPIP)
 		return agent_forward_start(c->ag->forwards, s, req, why);
 	if (!(req->type == CH_STREAM_TLS ||
@@ -192,10 +195,25 @@ static void conn_closed(struct ch_xport *x)
 	free(c);
 }
 
+/* env before a shell or exec: the terminal configuration's allow-list. */
+static int conn_env(struct ch_xport *x, struct ch_stream *s, const char *name,
+		    const char *value)
+{
+	struct agent_conn *c = ch_xport_owner(x);
+
+	(void)value;
+	if (agent_shell_env_ok(c->ag->shells, name))
+		return CH_OK;
+	ch_clog_rl(CH_LOG_INFO, ch_stream_log(s), "env %.64s refused: not in "
+		   "the terminal env allow-list", name);
+	return CH_ERR_DENIED;
+}
+
 static const struct ch_xport_ops conn_ops = {
 	.identify = conn_identify,
 	.up = conn_up,
 	.accept = conn_accept,
+	.env = conn_env,
 	.down = conn_down,
 	.closed = conn_closed,
 };
@@ -265,7 +283,10 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 {
 	struct agent_conn *c;
 	struct ch_xport_opts o = {
-		.max_streams = CH_AGENT_MAX_CHANNELS +
+		/* NETCONF's, the terminal's (the agent-wide max-sessions is
+		 * the shells' own cap: a refused channel is closed at once),
+		 * forwarding's */
+		.max_streams = CH_AGENT_MAX_CHANNELS + CH_AGENT_MAX_SHELLS +
 			       (ag->forwards ? CH_AGENT_FWD_PER_CONN : 0),
 		.peer_name = "manager",
 		.bind = ag->bind,

@@ -192,6 +192,26 @@ static void fwd_close_handles(struct fwd *f)
 		f->nopen--;
 }
 
+/* Ends the stream saying why to the manager: the line goes as the
+ * channel's stderr (extended data) before the close, since the channel
+ * was confirmed before the connect and a close carries no reason
+ * (`callhome connect` shows it; OpenSSH drops it). What the stream still
+ * had queued goes first, unless it cannot take the line. */
+static void end_with(struct fwd *f, const char *why)
+{
+	char line[CH_STREAM_WHY_MAX + 1];
+	int n = snprintf(line, sizeof(line), "%s\n", why);
+
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (ch_stream_write_err(f->s, line, (size_t)n) == CH_OK)
+		ch_stream_close(f->s, 0, why);
+	else
+		ch_stream_close(f->s, 1, why);
+}
+
 /* Closes the stream: "forwarding to DEST: WHAT[: DETAIL]", logged. */
 static void fail(struct fwd *f, const char *what, const char *detail)
 {
@@ -202,7 +222,7 @@ static void fail(struct fwd *f, const char *what, const char *detail)
 	snprintf(why, sizeof(why), "forwarding to %s: %s%s%s", f->dest, what,
 		 detail ? ": " : "", detail ? detail : "");
 	ch_clog(CH_LOG_INFO, &f->log, "%s", why);
-	ch_stream_close(f->s, 1, why);
+	end_with(f, why);
 }
 
 /* Both ways ended: the stream closes once its queue is out. */
@@ -434,14 +454,16 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 		why = "the name has no IPv4 or IPv6 address";
 	if (why) {
 		char full[CH_STREAM_NAME_MAX + 256];
+		char line[sizeof(full) + CH_STREAM_NAME_MAX + 64];
 
 		snprintf(full, sizeof(full), "%s%s%s", n ? "resolves to " : "",
 			 n ? f->addr : "", n ? ": " : "");
 		snprintf(full + strlen(full), sizeof(full) - strlen(full), "%s",
 			 why);
 		refused(f->all->ag, &f->log, f->dest, f->orig, full);
-		ch_stream_close(f->s, 1, "refused by the device's forwarding "
-				"policy");
+		snprintf(line, sizeof(line), "forwarding to %s refused by the "
+			 "device's policy: %s", f->dest, full);
+		end_with(f, line);
 		return;
 	}
 	connect_to(f, &first, &src);

@@ -12,11 +12,12 @@
 #include <libxml/parser.h>
 
 #include "agent/agent.h"
+#include "agent/borderpolicy.h"
+#include "agent/borderwatch.h"
 #include "agent/forward.h"
 #include "agent/fwdconfig.h"
 #include "agent/shell.h"
-#include "agent/borderpolicy.h"
-#include "agent/borderwatch.h"
+#include "agent/termconfig.h"
 #include "common/cliutil.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
@@ -88,8 +89,10 @@ static void usage(FILE *f)
 "                                manager, run as local account NAME (login\n"
 "                                shell, own session; at most "
 CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
-"                                docs/terminal.md). Without it they are\n"
-"                                refused\n"
+"                                env LANG LC_* TERM TZ). A shortcut for the\n"
+"                                callhome-terminal configuration, which wins\n"
+"                                when running has it (docs/terminal.md).\n"
+"                                Without either they are refused\n"
 "      --forward                 serve the manager's direct-tcpip channels\n"
 "                                (ssh -W, -L) to interior destinations: inside\n"
 "                                the border's interior prefix set, resolved\n"
@@ -615,6 +618,80 @@ static int forward_config(struct agent *ag)
 	return r;
 }
 
+/* ---- terminal access: running's /terminal, else --shell-user ---- */
+
+static uv_timer_t term_timer;
+
+/* What running says, or the flag when it says nothing. */
+static int terminal_apply(struct agent *ag, int at_start, int *from_flag)
+{
+	struct termc cfg;
+	int r;
+
+	*from_flag = 0;
+	if (ag->ds && termc_from_tree(ch_ds_running_tree(ag->ds), &cfg) !=
+	    CH_OK)
+		return CH_ERR_NOMEM;
+	if (ag->ds == NULL || !cfg.present) {
+		if (ag->ds)
+			termc_free(&cfg);
+		if (ag->cfg.shell_user == NULL) {
+			memset(&cfg, 0, sizeof(cfg));
+		} else if (termc_from_flag(ag->cfg.shell_user, &cfg) != CH_OK) {
+			return CH_ERR_NOMEM;
+		}
+		*from_flag = ag->cfg.shell_user != NULL;
+	} else if (at_start && ag->cfg.shell_user) {
+		ch_info("terminal: from the running configuration (%s:"
+			"terminal); --shell-user is ignored", TERMC_MODULE);
+	}
+	r = agent_shells_configure(ag->shells, &cfg);
+	termc_free(&cfg);
+	return r;
+}
+
+static void on_term_timer(uv_timer_t *t)
+{
+	int from_flag;
+
+	terminal_apply(t->data, 0, &from_flag);
+}
+
+/* Running changed: if the terminal's part did (or the edits were too
+ * many to tell), read it again from the loop (running may not be
+ * replaced yet: a rollback tells first). */
+static void on_running_change(void *ctx, uint32_t sid, const char *edits,
+			      size_t len)
+{
+	(void)ctx;
+	(void)sid;
+	if (len == 0 || memmem(edits, len, TERMC_MODULE,
+			       strlen(TERMC_MODULE)) != NULL)
+		uv_timer_start(&term_timer, on_term_timer, 0, 0);
+}
+
+static int terminal_start(struct agent *ag)
+{
+	int r, from_flag;
+
+	if (agent_shells_new(ag->loop, &ag->shells) != CH_OK)
+		return CH_ERR_NOMEM;
+	r = terminal_apply(ag, 1, &from_flag);
+	/* an account the flag names must exist (a typo is found now) */
+	if (r == CH_ERR_NOMEM || (r != CH_OK && from_flag)) {
+		if (r == CH_ERR_INVAL)
+			ch_error("--shell-user: no account '%s' on this device",
+				 ag->cfg.shell_user);
+		return r;
+	}
+	uv_timer_init(ag->loop, &term_timer);
+	term_timer.data = ag;
+	uv_unref((uv_handle_t *)&term_timer);
+	if (ag->ds)
+		ch_ds_on_change(ag->ds, on_running_change, ag);
+	return CH_OK;
+}
+
 /* borderwatch.h's callback: the notification. */
 static void on_border_change(void *ctx, const struct border_change *c)
 {
@@ -674,7 +751,8 @@ int main(int argc, char **argv)
 	ag.next_session_id = 1;
 	if (ag.cfg.nmodules > 0) {
 		static const char *const builtin[] = { chc_module_yang,
-						       border_module_yang };
+						       border_module_yang,
+						       termc_module_yang };
 		struct ch_ds_config dcfg = {
 			.dir = ag.cfg.datastore_dir,
 			.yang_dirs = ag.cfg.yang_dirs,
@@ -736,8 +814,7 @@ int main(int argc, char **argv)
 		ch_info("%zu manager key(s) authorized from %s",
 			ch_authkeys_count(ag.authkeys), ag.cfg.authkeys_path);
 	}
-	if (ag.cfg.shell_user &&
-	    agent_shells_new(ag.loop, ag.cfg.shell_user, &ag.shells) != CH_OK)
+	if (terminal_start(&ag) != CH_OK)
 		return 1;
 	if (forward_config(&ag) != CH_OK)
 		return 1;

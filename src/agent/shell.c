@@ -37,20 +37,25 @@
 #include "lib/core/err.h"
 #include "lib/core/limits.h"
 #include "lib/core/log.h"
+#include "lib/core/signame.h"
 #include "lib/xport/xport.h"
+#include "agent/termconfig.h"
 
 #define PATH_USER "/usr/local/bin:/usr/bin:/bin"
 #define PATH_ROOT "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SHELL_DEFAULT "/bin/sh"		/* an account with no shell field */
 #define TERM_DEFAULT "vt100"		/* a pty-req with an empty TERM */
 #define STAT_LINE_MAX 1024		/* B of /proc/PID/stat read */
-#define NENV 6				/* HOME USER LOGNAME SHELL PATH TERM */
+#define NENV_OWN 6			/* HOME USER LOGNAME SHELL PATH TERM */
+#define NENV (NENV_OWN + CH_STREAM_ENV_MAX)	/* and the manager's */
 #define EXEC_FAILED 127			/* the child's status when exec fails */
 
 #define WHY_OFF "shell access is not enabled on this device"
-#define WHY_CAP "too many shells on this device (at most " \
-	CH_STR(CH_AGENT_MAX_SHELLS) ")"
+#define WHY_NOACCOUNT "no shell account is configured on this device"
+#define WHY_MANAGER "this manager is not allowed shells on this device"
+#define WHY_CAP "too many shells on this device (its max-sessions)"
 #define WHY_ACCOUNT "the shell account cannot be used"
+#define WHY_ROOT "the shell account is root and allow-root is not set"
 #define WHY_START "cannot start the process"
 
 enum { END_OUT, END_ERR, END_IN, END_N };
@@ -96,7 +101,7 @@ struct shell {
 
 struct agent_shells {
 	uv_loop_t *loop;
-	const char *user;
+	struct termc cfg;		/* a copy: changed live */
 	uv_signal_t sigchld;
 	struct shell *list;
 	unsigned n;
@@ -370,7 +375,9 @@ static void read_out(struct shell *sh, struct end *e)
 	}
 	if (sh->s == NULL || sh->done)
 		return;
-	if (ch_stream_write(sh->s, sh->chunk, (size_t)n) != CH_OK) {
+	if ((e == &sh->ends[END_ERR]
+	     ? ch_stream_write_err(sh->s, sh->chunk, (size_t)n)
+	     : ch_stream_write(sh->s, sh->chunk, (size_t)n)) != CH_OK) {
 		ch_stream_close(sh->s, 1, "cannot queue the process's output");
 		return;
 	}
@@ -426,7 +433,10 @@ static void maybe_finish(struct shell *sh)
 	uv_timer_stop(&sh->timer);
 	if (WIFEXITED(sh->status))
 		ch_stream_exit_status(sh->s, WEXITSTATUS(sh->status));
-	else	/* as shells report a signal */
+	else if (ch_signal_name(WTERMSIG(sh->status)))
+		ch_stream_exit_signal(sh->s, ch_signal_name(
+			WTERMSIG(sh->status)), WCOREDUMP(sh->status), NULL);
+	else	/* no name in RFC 4254: as shells report a signal */
 		ch_stream_exit_status(sh->s, 128 + WTERMSIG(sh->status));
 	ch_stream_close(sh->s, 0, "the process exited");
 	rearm(sh);
@@ -487,6 +497,34 @@ static void st_resize(struct ch_stream *s, uint32_t cols, uint32_t rows)
 			      cols, rows);
 }
 
+/* A signal request: to the pty's foreground process group (as the key
+ * that makes it would), else to the process's group. */
+static void st_signal(struct ch_stream *s, const char *name)
+{
+	struct shell *sh = ch_stream_ctx(s);
+	int sig = ch_signal_num(name);
+	pid_t pg = -sh->pid;
+
+	if (sig == 0) {
+		ch_clog_rl(CH_LOG_INFO, &sh->log, "pid=%d: signal %.32s is not "
+			   "one of RFC 4254's: ignored", (int)sh->pid, name);
+		return;
+	}
+	if (sh->reaped || sh->done)
+		return;
+	if (sh->pty && sh->ends[END_OUT].fd >= 0) {
+		pid_t fg = tcgetpgrp(sh->ends[END_OUT].fd);
+
+		if (fg > 0)
+			pg = -fg;
+	}
+	ch_clog(CH_LOG_INFO, &sh->log, "pid=%d: signal %s to process group "
+		"%d", (int)sh->pid, name, (int)-pg);
+	if (kill(pg, sig) < 0)
+		ch_clog_errno(CH_LOG_WARN, &sh->log, "signal %s to process "
+			      "group %d", name, (int)-pg);
+}
+
 static void st_closed(struct ch_stream *s, const char *why)
 {
 	struct shell *sh = ch_stream_ctx(s);
@@ -507,6 +545,7 @@ static const struct ch_stream_cb shell_cb = {
 	.eof = st_eof,
 	.drained = st_drained,
 	.resize = st_resize,
+	.signal = st_signal,
 	.closed = st_closed,
 };
 
@@ -551,30 +590,69 @@ static void launch_free(struct launch *l)
 }
 
 /* The account now, and what the child will need. */
+/* The manager's env requests the configuration still allows (it may
+ * have changed since they came), after ours; a TERM replaces the pty's. */
+static int launch_env(struct launch *l, const struct agent_shells *all,
+		      const struct ch_stream_req *req, int n)
+{
+	for (size_t i = 0; i < req->nenv && n < NENV; i++) {
+		const char *e = req->env[i], *eq = strchr(e, '=');
+		char name[TERMC_ENV_NAME_MAX + 1];
+		int k;
+
+		if (eq == NULL || (size_t)(eq - e) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - e), e);
+		if (!termc_env_ok(&all->cfg, name))
+			continue;
+		for (k = 0; k < n; k++)
+			if (strncmp(l->envp[k], e, (size_t)(eq - e) + 1) == 0)
+				break;
+		free(k < n ? l->envp[k] : NULL);
+		if ((l->envp[k] = strdup(e)) == NULL)
+			return -1;
+		if (k == n)
+			n++;
+	}
+	return n;
+}
+
 static int launch_make(const struct agent_shells *all,
 		       const struct ch_stream_req *req,
-		       const struct ch_logctx *log, struct launch **out)
+		       const struct ch_logctx *log, struct launch **out,
+		       const char **why)
 {
 	struct launch *l = calloc(1, sizeof(*l));
+	const char *user = all->cfg.account;
 	struct passwd *pw = NULL;
 	const char *base;
 	int r, n = 0, e = 0;
 
 	*out = NULL;
-	if (l == NULL)
+	*why = WHY_ACCOUNT;
+	if (l == NULL) {
+		*why = WHY_START;
 		return CH_ERR_NOMEM;
-	r = getpwnam_r(all->user, &l->pw, l->pwbuf, sizeof(l->pwbuf), &pw);
+	}
+	r = getpwnam_r(user, &l->pw, l->pwbuf, sizeof(l->pwbuf), &pw);
 	if (pw == NULL) {
-		ch_clog(CH_LOG_WARN, log, "shell account '%s': %s", all->user,
+		ch_clog(CH_LOG_WARN, log, "shell account '%s': %s", user,
 			r ? strerror(r) : "no such account");
 		r = CH_ERR_INVAL;
+		goto out;
+	}
+	if (pw->pw_uid == 0 && !all->cfg.allow_root) {
+		ch_clog(CH_LOG_WARN, log, "shell account '%s' is uid 0 and "
+			"allow-root is not set: refused", user);
+		*why = WHY_ROOT;
+		r = CH_ERR_DENIED;
 		goto out;
 	}
 	l->change_ids = geteuid() == 0;
 	if (!l->change_ids && pw->pw_uid != geteuid()) {
 		ch_clog(CH_LOG_WARN, log, "shell account '%s': callhomed runs "
 			"as uid %u, not root, and cannot become uid %u",
-			all->user, (unsigned)geteuid(), (unsigned)pw->pw_uid);
+			user, (unsigned)geteuid(), (unsigned)pw->pw_uid);
 		r = CH_ERR_DENIED;
 		goto out;
 	}
@@ -597,7 +675,7 @@ static int launch_make(const struct agent_shells *all,
 			if (want <= l->ngroups ||
 			    want > CH_AGENT_SHELL_MAX_GROUPS) {
 				ch_clog(CH_LOG_WARN, log, "shell account '%s': "
-					"cannot list its groups", all->user);
+					"cannot list its groups", user);
 				r = CH_ERR_INVAL;
 				goto out;
 			}
@@ -628,6 +706,8 @@ static int launch_make(const struct agent_shells *all,
 	if (req->pty)
 		e |= asprintf(&l->envp[n++], "TERM=%s", req->term &&
 			      *req->term ? req->term : TERM_DEFAULT) < 0;
+	if (!e && launch_env(l, all, req, n) < 0)
+		e = 1;
 	if (e) {
 		r = CH_ERR_NOMEM;
 		goto out;
@@ -636,6 +716,8 @@ static int launch_make(const struct agent_shells *all,
 	l = NULL;
 	r = CH_OK;
 out:
+	if (r == CH_ERR_NOMEM)
+		*why = WHY_START;
 	launch_free(l);
 	return r;
 }
@@ -656,10 +738,10 @@ static void child_fail(const char *msg)
 	_exit(EXEC_FAILED);
 }
 
-/* In the child, after fork: async-signal-safe calls only. in/out are the
- * child's stdin and stdout/stderr (the pty slave for both). */
+/* In the child, after fork: async-signal-safe calls only. in/out/err are
+ * the child's stdin, stdout and stderr (the pty slave for all three). */
 static void __attribute__((noreturn))
-child(const struct launch *l, int pty, int in, int out)
+child(const struct launch *l, int pty, int in, int out, int err)
 {
 	struct rlimit rl;
 	sigset_t none;
@@ -673,7 +755,7 @@ child(const struct launch *l, int pty, int in, int out)
 		_exit(EXEC_FAILED);
 	if (pty && ioctl(out, TIOCSCTTY, 0) < 0)
 		_exit(EXEC_FAILED);
-	if (move_fd(in, 0) < 0 || move_fd(out, 1) < 0 || move_fd(out, 2) < 0)
+	if (move_fd(in, 0) < 0 || move_fd(out, 1) < 0 || move_fd(err, 2) < 0)
 		_exit(EXEC_FAILED);
 	if (close_range(3, ~0U, 0) < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		for (rlim_t fd = 3; fd < rl.rlim_cur; fd++)
@@ -690,11 +772,13 @@ child(const struct launch *l, int pty, int in, int out)
 }
 
 /* Forks the process: with a pty (its master in fds[END_OUT]) or pipes
- * (fds[END_OUT] its stdout and stderr, fds[END_IN] its stdin). */
+ * (fds[END_OUT] its stdout, fds[END_ERR] its stderr, fds[END_IN] its
+ * stdin). */
 static int spawn(const struct launch *l, const struct ch_stream_req *req,
 		 pid_t *pid, int fds[END_N])
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, r = CH_ERR_IO;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int r = CH_ERR_IO;
 	struct winsize ws = {
 		.ws_col = req->cols > UINT16_MAX ? UINT16_MAX
 			: (unsigned short)req->cols,
@@ -710,13 +794,14 @@ static int spawn(const struct launch *l, const struct ch_stream_req *req,
 		fcntl(in[1], F_SETFD, FD_CLOEXEC);
 		fcntl(out[1], F_SETFD, FD_CLOEXEC);
 		in[0] = out[1];
-	} else if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+	} else if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+		   pipe2(err, O_CLOEXEC) < 0) {
 		goto out;
 	}
 	if ((*pid = fork()) < 0)
 		goto out;
 	if (*pid == 0)
-		child(l, req->pty, in[0], out[1]);
+		child(l, req->pty, in[0], out[1], req->pty ? out[1] : err[1]);
 	if (req->pty) {
 		fds[END_OUT] = in[1];
 		in[1] = -1;
@@ -724,8 +809,9 @@ static int spawn(const struct launch *l, const struct ch_stream_req *req,
 		in[0] = out[1] = -1;
 	} else {
 		fds[END_OUT] = out[0];
+		fds[END_ERR] = err[0];
 		fds[END_IN] = in[1];
-		out[0] = in[1] = -1;
+		out[0] = err[0] = in[1] = -1;
 	}
 	r = CH_OK;
 out:
@@ -734,6 +820,8 @@ out:
 			close(in[i]);
 		if (out[i] >= 0)
 			close(out[i]);
+		if (err[i] >= 0)
+			close(err[i]);
 	}
 	return r;
 }
@@ -757,7 +845,8 @@ static void end_start(struct shell *sh, int i, int fd)
 }
 
 int agent_shell_start(struct agent_shells *all, struct ch_stream *s,
-		      const struct ch_stream_req *req, const char **why)
+		      const struct ch_stream_req *req,
+		      const struct agent_shell_who *who, const char **why)
 {
 	const struct ch_logctx *log = ch_stream_log(s);
 	struct launch *l = NULL;
@@ -765,18 +854,29 @@ int agent_shell_start(struct agent_shells *all, struct ch_stream *s,
 	int fds[END_N], r, i;
 	pid_t pid = 0;
 
-	if (all == NULL) {
+	if (all == NULL || !all->cfg.enabled) {
 		*why = WHY_OFF;
 		return CH_ERR_DENIED;
 	}
-	if (all->n >= CH_AGENT_MAX_SHELLS) {
+	if (all->cfg.account[0] == '\0') {
+		*why = WHY_NOACCOUNT;
+		return CH_ERR_DENIED;
+	}
+	if (!termc_manager_ok(&all->cfg, who->user, who->fp)) {
+		ch_clog_rl(CH_LOG_WARN, log, "manager '%s' (key %s) is not in "
+			   "terminal allowed-manager", who->user ? who->user
+			   : "?", who->fp ? who->fp : "?");
+		*why = WHY_MANAGER;
+		return CH_ERR_DENIED;
+	}
+	if (all->n >= all->cfg.max_sessions || all->n >= CH_AGENT_MAX_SHELLS) {
+		ch_clog_rl(CH_LOG_WARN, log, "%u shell(s) open, at most %u",
+			   all->n, all->cfg.max_sessions);
 		*why = WHY_CAP;
 		return CH_ERR_LIMIT;
 	}
-	if ((r = launch_make(all, req, log, &l)) != CH_OK) {
-		*why = r == CH_ERR_NOMEM ? WHY_START : WHY_ACCOUNT;
+	if ((r = launch_make(all, req, log, &l, why)) != CH_OK)
 		return r;
-	}
 	if ((sh = calloc(1, sizeof(*sh))) == NULL) {
 		r = CH_ERR_NOMEM;
 		goto out;
@@ -837,21 +937,12 @@ static void sigchld_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-int agent_shells_new(uv_loop_t *loop, const char *user,
-		     struct agent_shells **out)
+int agent_shells_new(uv_loop_t *loop, struct agent_shells **out)
 {
 	struct agent_shells *all;
-	struct passwd *pw;
 	int fd;
 
 	*out = NULL;
-	if ((pw = getpwnam(user)) == NULL) {
-		ch_error("--shell-user: no account '%s' on this device", user);
-		return CH_ERR_INVAL;
-	}
-	if (pw->pw_uid == 0)
-		ch_warn("shells and exec run as '%s', uid 0: the manager "
-			"gets root on this device", user);
 	/* fds 0-2 open, so that no pipe or pty of a child is one of them */
 	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
 		;
@@ -860,7 +951,6 @@ int agent_shells_new(uv_loop_t *loop, const char *user,
 	if ((all = calloc(1, sizeof(*all))) == NULL)
 		return CH_ERR_NOMEM;
 	all->loop = loop;
-	all->user = user;
 	if (uv_signal_init(loop, &all->sigchld) != 0) {
 		free(all);
 		return CH_ERR_IO;
@@ -871,10 +961,47 @@ int agent_shells_new(uv_loop_t *loop, const char *user,
 		return CH_ERR_IO;
 	}
 	uv_unref((uv_handle_t *)&all->sigchld);
-	ch_info("shell and exec enabled, as '%s' (uid %u), at most %d at once",
-		user, (unsigned)pw->pw_uid, CH_AGENT_MAX_SHELLS);
 	*out = all;
 	return CH_OK;
+}
+
+int agent_shells_configure(struct agent_shells *all, const struct termc *cfg)
+{
+	struct termc copy;
+	struct passwd *pw = NULL;
+	int r;
+
+	if ((r = termc_copy(&copy, cfg)) != CH_OK)
+		return r;
+	termc_free(&all->cfg);
+	all->cfg = copy;
+	if (!cfg->enabled || cfg->account[0] == '\0') {
+		ch_info("terminal: shell and exec are off%s", cfg->enabled
+			? " (no account configured)" : "");
+		return CH_OK;
+	}
+	if ((pw = getpwnam(cfg->account)) == NULL) {
+		ch_warn("terminal: no account '%s' on this device: every shell "
+			"and exec is refused until there is", cfg->account);
+		return CH_ERR_INVAL;
+	}
+	if (pw->pw_uid == 0 && cfg->allow_root)
+		ch_warn("terminal: shells and exec run as '%s', uid 0: the "
+			"manager gets root on this device", cfg->account);
+	else if (pw->pw_uid == 0)
+		ch_warn("terminal: account '%s' is uid 0 and allow-root is "
+			"not set: every shell and exec is refused",
+			cfg->account);
+	ch_info("terminal: shell and exec enabled, as '%s' (uid %u), at most "
+		"%u at once, for %s, env %zu name(s)", cfg->account,
+		(unsigned)pw->pw_uid, cfg->max_sessions, cfg->nmanagers
+		? "the allowed managers" : "every manager", cfg->nenv);
+	return CH_OK;
+}
+
+int agent_shell_env_ok(const struct agent_shells *all, const char *name)
+{
+	return all && all->cfg.enabled && termc_env_ok(&all->cfg, name);
 }
 
 void agent_shells_free(struct agent_shells *all)
@@ -891,5 +1018,6 @@ void agent_shells_free(struct agent_shells *all)
 		ch_buf_cleanup(&sh->inq);
 		free(sh);	/* its handles were closed by the walk */
 	}
+	termc_free(&all->cfg);
 	free(all);
 }

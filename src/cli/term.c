@@ -32,6 +32,7 @@
 #include "cli/resp.h"
 #include "lib/core/buf.h"
 #include "lib/core/err.h"
+#include "lib/core/signame.h"
 #include "lib/core/streamframe.h"
 
 #define TERM_STDIN_CHUNK (32u * 1024)	/* B, one read of stdin: one frame */
@@ -54,6 +55,7 @@ struct session {
 	int fwd;		/* a forward: no exit status, half-closes */
 	int hub_eof;		/* a forward: the destination's side ended */
 	uint64_t got;		/* a forward: bytes from the destination */
+	char dev_err[CH_STREAM_WHY_MAX + 1]; /* a forward: the device's why */
 	const char *device;
 	struct ch_buf in;	/* frames from the hub */
 	struct ch_buf out;	/* frames to the hub */
@@ -205,8 +207,21 @@ static int from_stdin(struct session *ss, const char *p, size_t n)
 static int on_frame(struct session *ss, const struct ch_sframe *f)
 {
 	switch (f->type) {
-	case CH_SFRAME_STDOUT:
 	case CH_SFRAME_STDERR:
+		if (ss->fwd) {	/* a forward's stderr: the device says why
+				 * it ended it (its last line is kept) */
+			size_t n = f->len < sizeof(ss->dev_err) - 1 ? f->len
+				   : sizeof(ss->dev_err) - 1;
+
+			memcpy(ss->dev_err, f->payload, n);
+			while (n && (ss->dev_err[n - 1] == '\n' ||
+				     ss->dev_err[n - 1] == '\r'))
+				n--;
+			ss->dev_err[n] = '\0';
+			return 0;
+		}
+		/* fall through */
+	case CH_SFRAME_STDOUT:
 		ss->got += f->len;
 		if (ss->fwd && ss->quit)
 			return 0;	/* the local side is gone */
@@ -387,6 +402,10 @@ static int fwd_outcome(struct session *ss, const char *what)
 			 strsignal(ss->quit));
 		return CLI_STREAM_LOST;
 	}
+	if (ss->dev_err[0]) {	/* the device ended it and said why */
+		cli_fail("%s on %s: %s", what, ss->device, ss->dev_err);
+		return ss->got ? CLI_STREAM_LOST : CLI_REFUSED;
+	}
 	if (ss->hub_eof)
 		return CLI_OK;
 	if (ss->got == 0)
@@ -424,9 +443,12 @@ static int outcome(struct session *ss, const char *what)
 		return CLI_STREAM_LOST;
 	}
 	if (ss->have_exit && ss->sig[0]) {
+		/* as a local shell reports it: 128 + the number (OpenSSH's
+		 * ssh exits 255 instead: docs/terminal.md) */
 		cli_fail("%s on %s: killed by signal %s", what, ss->device,
 			 ss->sig);
-		return CLI_STREAM_LOST;
+		return ch_signal_num(ss->sig) ? 128 + ch_signal_num(ss->sig)
+					      : CLI_STREAM_LOST;
 	}
 	if (ss->have_exit)
 		return ss->status & 0xff;

@@ -281,11 +281,13 @@ static void send_frame(struct tconn *c, enum ch_sframe_type type,
 	}
 }
 
-static void send_data(struct tconn *c, const char *p, size_t n)
+/* Output (type: stdout or stderr) in frames of at most CH_TERM_FRAME_MAX. */
+static void send_data(struct tconn *c, enum ch_sframe_type type,
+		      const char *p, size_t n)
 {
 	for (size_t off = 0, k; off < n && live(c); off += k) {
 		k = n - off < CH_TERM_FRAME_MAX ? n - off : CH_TERM_FRAME_MAX;
-		send_frame(c, CH_SFRAME_STDOUT, p + off, k);
+		send_frame(c, type, p + off, k);
 	}
 }
 
@@ -297,8 +299,8 @@ static void send_ring(struct tconn *c)
 
 	if (first > t->ring_len)
 		first = t->ring_len;
-	send_data(c, t->ring + t->ring_head, first);
-	send_data(c, t->ring, t->ring_len - first);
+	send_data(c, CH_SFRAME_STDOUT, t->ring + t->ring_head, first);
+	send_data(c, CH_SFRAME_STDOUT, t->ring, t->ring_len - first);
 }
 
 /* The end of the channel: its exit status, then why it closed. */
@@ -705,7 +707,10 @@ static void s_opened(struct ch_stream *s, int status, const char *why)
 	}
 }
 
-static void s_data(struct ch_stream *s, const char *p, size_t n)
+/* The device's stdout or stderr (extended data), as frames of its type;
+ * the ring and the recording keep both as the terminal shows them. */
+static void out_frames(struct ch_stream *s, enum ch_sframe_type type,
+		       const char *p, size_t n)
 {
 	struct term *t = ch_stream_ctx(s);
 	struct tconn *c, *next;
@@ -714,7 +719,7 @@ static void s_data(struct ch_stream *s, const char *p, size_t n)
 	ring_put(t, p, n);
 	record_output(t->rec, p, n);
 	if (live(t->owner)) {
-		send_data(t->owner, p, n);
+		send_data(t->owner, type, p, n);
 		if (live(t->owner) && unsent(t->owner) > CH_TERM_CLI_HIGH)
 			t->owner->held = 1;	/* the device's window closes */
 	} else if (t->owner == NULL) {
@@ -724,7 +729,7 @@ static void s_data(struct ch_stream *s, const char *p, size_t n)
 		next = c->next;
 		if (!c->watcher || !live(c))
 			continue;
-		send_data(c, p, n);
+		send_data(c, type, p, n);
 		if (live(c) && unsent(c) > CH_TERM_WATCH_MAX) {
 			ch_info("term=%u: a watcher fell more than %u bytes "
 				"behind; dropped", t->id, CH_TERM_WATCH_MAX);
@@ -732,6 +737,16 @@ static void s_data(struct ch_stream *s, const char *p, size_t n)
 		}
 	}
 	flow(t);
+}
+
+static void s_data(struct ch_stream *s, const char *p, size_t n)
+{
+	out_frames(s, CH_SFRAME_STDOUT, p, n);
+}
+
+static void s_data_err(struct ch_stream *s, const char *p, size_t n)
+{
+	out_frames(s, CH_SFRAME_STDERR, p, n);
 }
 
 static void s_eof(struct ch_stream *s)
@@ -809,6 +824,7 @@ static void s_closed(struct ch_stream *s, const char *why)
 static const struct ch_stream_cb term_stream_cb = {
 	.opened = s_opened,
 	.data = s_data,
+	.data_err = s_data_err,
 	.eof = s_eof,
 	.drained = s_drained,
 	.exited = s_exited,

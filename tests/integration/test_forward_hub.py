@@ -206,12 +206,13 @@ def test_refusals_and_offline(fwdhub):
     assert rc == 0
     assert refused % "127.0.0.1:22" in err, err
 
-    # nothing listens there: the device closes the stream before a byte
-    # (or as it opens, when the close comes with the confirmation)
+    # nothing listens there: the device says so (as the channel's stderr,
+    # before it closes it) and the CLI shows it, exit 4
     rc, out, err = run(h, "connect", "r1", f"{LAN}:9")
-    assert (rc, out) in ((255, b""), (4, b"")), err
-    assert re.search(r"closed the stream before any byte came|closed by "
-                     r"the server as it opened", err), err
+    assert (rc, out) == (4, b""), err
+    assert err.strip() == (f"callhome: forward to {LAN}:9 on r1: forwarding "
+                           f"to {LAN}:9: cannot connect: connection "
+                           "refused"), err
 
     # an unknown device, then r1 gone
     rc, out, err = run(h, "connect", "nope", f"{LAN}:{WEB_PORT}")

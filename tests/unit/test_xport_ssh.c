@@ -37,6 +37,8 @@ struct end {
 	int opened;		/* 1 ok, -1 refused */
 	int eof, closed;
 	int exit_status;
+	char exit_sig[32];
+	struct ch_buf err;	/* client: the peer's stderr */
 	int echo;		/* server: write back what comes */
 };
 
@@ -49,6 +51,11 @@ struct side {
 	int refuse_accept;	/* server: refuse every stream */
 	int pause_first;	/* server: pause the first stream taken */
 	int exec_exit;		/* server: exec streams write and exit */
+	int exec_sig;		/* server: exec writes out and err, then
+				 * ends by the signal it is sent */
+	char env[4][64];	/* server: what the last request kept */
+	size_t nenv;
+	char got_signal[32];
 	char seen_user[64], seen_fp[CH_FP_LEN];
 	struct end ends[MAXS];
 	int nends;
@@ -91,8 +98,24 @@ static void on_opened(struct ch_stream *s, int status, const char *why)
 
 static void on_exited(struct ch_stream *s, int status, const char *sig)
 {
-	(void)sig;
 	end_of(s)->exit_status = status;
+	snprintf(end_of(s)->exit_sig, sizeof(end_of(s)->exit_sig), "%s",
+		 sig ? sig : "");
+}
+
+static void on_data_err(struct ch_stream *s, const char *p, size_t n)
+{
+	assert_int_equal(ch_buf_put(&end_of(s)->err, p, n), CH_OK);
+}
+
+/* server: a signal ends the command with exit-signal TERM */
+static void on_signal(struct ch_stream *s, const char *name)
+{
+	struct side *sd = ch_xport_owner(ch_stream_xport(s));
+
+	snprintf(sd->got_signal, sizeof(sd->got_signal), "%s", name);
+	ch_stream_exit_signal(s, "TERM", 1, "bye");
+	ch_stream_close(s, 0, "signalled");
 }
 
 static void on_sclosed(struct ch_stream *s, const char *why)
@@ -108,6 +131,8 @@ static const struct ch_stream_cb stream_cb = {
 	.eof = on_eof,
 	.exited = on_exited,
 	.closed = on_sclosed,
+	.data_err = on_data_err,
+	.signal = on_signal,
 };
 
 static int identify(struct ch_xport *x, const struct ch_peer_id *id,
@@ -137,6 +162,10 @@ static int accept_(struct ch_xport *x, struct ch_stream *s,
 	struct end *e;
 
 	sd->last_req = *req;
+	sd->nenv = 0;
+	for (size_t i = 0; i < req->nenv && i < 4; i++)
+		snprintf(sd->env[sd->nenv++], sizeof(sd->env[0]), "%s",
+			 req->env[i]);
 	snprintf(sd->last_name, sizeof(sd->last_name), "%s",
 		 req->name ? req->name : "");
 	snprintf(sd->last_term, sizeof(sd->last_term), "%s",
@@ -154,6 +183,10 @@ static int accept_(struct ch_xport *x, struct ch_stream *s,
 	ch_stream_set_cb(s, &stream_cb, e);
 	if (sd->pause_first && sd->nends == 1)
 		ch_stream_pause(s, 1);
+	if (req->type == CH_STREAM_EXEC && sd->exec_sig) {
+		assert_int_equal(ch_stream_write(s, "out", 3), CH_OK);
+		assert_int_equal(ch_stream_write_err(s, "err", 3), CH_OK);
+	}
 	if (req->type == CH_STREAM_EXEC && sd->exec_exit) {
 		assert_int_equal(ch_stream_write(s, "hi\n", 3), CH_OK);
 		ch_stream_exit_status(s, 3);
@@ -178,10 +211,21 @@ static void closed(struct ch_xport *x)
 	sd->x = NULL;
 }
 
+/* server: names starting with OK_ are kept */
+static int env_(struct ch_xport *x, struct ch_stream *s, const char *name,
+		const char *value)
+{
+	(void)x;
+	(void)s;
+	(void)value;
+	return strncmp(name, "OK_", 3) == 0 ? CH_OK : CH_ERR_DENIED;
+}
+
 static const struct ch_xport_ops ops = {
 	.identify = identify,
 	.up = up,
 	.accept = accept_,
+	.env = env_,
 	.down = down,
 	.closed = closed,
 };
@@ -483,6 +527,48 @@ static void test_exec_exit_status_and_eof(void **st)
 	finish();
 }
 
+static int cur_has_output(void)
+{
+	return (ch_buf_len(&cur->in) >= 3 && ch_buf_len(&cur->err) >= 3) ||
+	       cur->closed;
+}
+
+/* RFC 4254 6.4, 5.2, 6.9, 6.10 between our two roles: env kept by the
+ * owner's choice, stderr apart from data, a signal to the server, its
+ * exit-signal back. */
+static void test_env_stderr_signal_exit_signal(void **st)
+{
+	static const char *const env[] = { "OK_A=1", "BAD=2", "OK_B=x=y",
+					   "novalue" };
+	struct ch_stream_req req = { .type = CH_STREAM_EXEC, .name = "cmd",
+				     .env = env, .nenv = 4 };
+	struct end *e;
+
+	(void)st;
+	srv.exec_sig = 1;
+	start_pair(0);
+	run_cond(both_up);
+	cur = e = open_stream(&req);
+	ch_buf_init(&e->err, 1024);
+	run_cond(cur_opened);
+	assert_int_equal(e->opened, 1);
+	assert_int_equal(srv.nenv, 2);
+	assert_string_equal(srv.env[0], "OK_A=1");
+	assert_string_equal(srv.env[1], "OK_B=x=y");
+	run_cond(cur_has_output);
+	assert_memory_equal(ch_buf_ptr(&e->in), "out", 3);
+	assert_memory_equal(ch_buf_ptr(&e->err), "err", 3);
+	assert_int_equal(ch_stream_signal(e->s, "int"), CH_ERR_INVAL);
+	assert_int_equal(ch_stream_signal(e->s, ""), CH_ERR_INVAL);
+	assert_int_equal(ch_stream_signal(e->s, "INT"), CH_OK);
+	run_cond(cur_closed);
+	assert_string_equal(srv.got_signal, "INT");
+	assert_int_equal(e->exit_status, -1);
+	assert_string_equal(e->exit_sig, "TERM");
+	ch_buf_cleanup(&e->err);
+	finish();
+}
+
 static void test_direct_tcpip(void **st)
 {
 	struct ch_stream_req req = { .type = CH_STREAM_DIRECT_TCPIP,
@@ -552,6 +638,8 @@ int main(void)
 		cmocka_unit_test_setup(test_refused_subsystem_and_cap, setup),
 		cmocka_unit_test_setup(test_exec_exit_status_and_eof, setup),
 		cmocka_unit_test_setup(test_direct_tcpip, setup),
+		cmocka_unit_test_setup(test_env_stderr_signal_exit_signal,
+				       setup),
 		cmocka_unit_test_setup(test_peer_gone, setup),
 		cmocka_unit_test_setup(test_deadline, setup),
 	};

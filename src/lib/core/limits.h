@@ -53,10 +53,15 @@
 /* ---- streams on a connection (lib/xport/xport.h, lib/nc/session.h) ---- */
 #define CH_STREAM_OUT_MAX (64u * 1024 * 1024) /* B, unsent bytes per stream: a peer that stops reading one channel holds this much at most */
 #define CH_STREAM_READ_CHUNK (64u * 1024) /* B, one delivery of a stream's data */
+#define CH_STREAM_HELD_MAX (8u * 1024 * 1024) /* B, a paused SSH channel's data taken out of libssh at once: a window and what the peer sent past it; more ends the channel */
 #define CH_STREAM_CLOSE_FLUSH_MS (5 * 1000) /* ms, a polite close of a TLS or fd stream waits this long for its queue */
 #define CH_STREAM_WHY_MAX 256	/* B, how a stream ended, as told to its owner */
 #define CH_XPORT_WHY_MAX 256	/* B, how a connection ended */
 #define CH_SSHIO_POLL_ERRORS_MAX 3 /* wake-ups in a row with a socket error libssh does not see: then the connection ends */
+#define CH_STREAM_ENV_MAX 32	/* env requests kept per session channel (RFC 4254 6.4): more are refused */
+#define CH_STREAM_ENV_LEN 1024	/* B, one "NAME=VALUE" of an env request: longer is refused */
+#define CH_STREAM_SIGNAL_NAME_MAX 32 /* B, a signal's name in a signal or exit-signal request */
+#define CH_STREAM_EXIT_MSG_MAX 256 /* B, an exit-signal's error message */
 #define CH_XPORT_MAX_STREAMS 64	/* channels per connection, unless the owner says */
 #define CH_XPORT_MAX_AUTH_TRIES 6 /* keys an SSH client may offer, as OpenSSH's MaxAuthTries */
 #define CH_NCS_MAX_PENDING 64	/* rpcs a NETCONF client keeps outstanding, unless the owner says */

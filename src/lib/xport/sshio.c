@@ -169,6 +169,7 @@ void ch_sshio_close(struct ch_sshio *io)
 void ch_chanout_init(struct ch_chanout *o, ssh_channel ch)
 {
 	o->ch = ch;
+	o->is_stderr = 0;
 	ch_buf_init(&o->q, CH_CHANOUT_MAX);
 }
 
@@ -179,7 +180,8 @@ void ch_chanout_cleanup(struct ch_chanout *o)
 }
 
 /* Writes as much of p as the channel takes; returns bytes taken or < 0. */
-static int write_some(ssh_channel ch, const char *p, size_t len)
+static int write_some(ssh_channel ch, int is_stderr, const char *p,
+		      size_t len)
 {
 	size_t done = 0;
 
@@ -194,7 +196,9 @@ static int write_some(ssh_channel ch, const char *p, size_t len)
 			n = win;
 		if (n > 1u << 20)
 			n = 1u << 20;
-		w = ssh_channel_write(ch, p + done, (uint32_t)n);
+		w = is_stderr ? ssh_channel_write_stderr(ch, p + done,
+							 (uint32_t)n)
+			      : ssh_channel_write(ch, p + done, (uint32_t)n);
 		if (w < 0)
 			return -1;
 		if (w == 0)
@@ -210,7 +214,8 @@ int ch_chanout_flush(struct ch_chanout *o)
 
 	if (o->ch == NULL || ch_buf_len(&o->q) == 0)
 		return CH_OK;
-	w = write_some(o->ch, ch_buf_ptr(&o->q), ch_buf_len(&o->q));
+	w = write_some(o->ch, o->is_stderr, ch_buf_ptr(&o->q),
+		       ch_buf_len(&o->q));
 	if (w < 0)
 		return CH_ERR_SSH;
 	ch_buf_consume(&o->q, (size_t)w);
@@ -225,7 +230,7 @@ int ch_chanout_write(struct ch_chanout *o, const void *data, size_t len)
 	if ((r = ch_chanout_flush(o)) != CH_OK)
 		return r;
 	if (ch_buf_len(&o->q) == 0) {	/* keep order: queue drains first */
-		if ((w = write_some(o->ch, p, len)) < 0)
+		if ((w = write_some(o->ch, o->is_stderr, p, len)) < 0)
 			return CH_ERR_SSH;
 	}
 	return ch_buf_put(&o->q, p + w, len - (size_t)w);

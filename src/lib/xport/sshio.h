@@ -95,6 +95,8 @@ void ch_sshio_close(struct ch_sshio *io);
 struct ch_chanout {
 	ssh_channel ch;		/* borrowed */
 	struct ch_buf q;	/* what the window or the socket did not take */
+	int is_stderr;		/* extended data (RFC 4254 5.2): set after
+				 * init */
 };
 
 void ch_chanout_init(struct ch_chanout *o, ssh_channel ch);

@@ -12,16 +12,25 @@
  * the peer offers goes to identify() (probe or signed); the first signed
  * one accepted makes the connection up(). A session channel is a stream
  * whose type is known at its request (subsystem, shell, exec; pty-req
- * before it); direct-tcpip opens are streams at once. Each is offered to
- * the owner's accept(); a refused request gets SSH's failure and the
- * channel is closed.
+ * and env before it, env each to the owner's env()); direct-tcpip opens
+ * are streams at once. Each is offered to the owner's accept(); a refused
+ * request gets SSH's failure and the channel is closed.
+ *
+ * Session channels, RFC 4254 6: the server role writes stderr as extended
+ * data from a queue of its own (ch_stream_write_err), takes signal
+ * requests to the owner's signal(), and ends with exit-status or
+ * exit-signal; the client role sends env before the request and signals
+ * at once, and delivers stderr to data_err() (dropped without one).
  *
  * Flow control, per channel: our output waits in the channel's own
  * bounded queue (ch_chanout) while its window is closed; a paused stream
  * leaves the peer's data in libssh's channel buffer, which then stops
  * reopening the window (libssh grows it only while less than half is
  * buffered), so a stalled channel holds one window, not the connection.
- * Resuming reads what waited with ssh_channel_read_nonblocking.
+ * Resuming takes what waited out of libssh at once (a read reopens the
+ * window whatever libssh still buffers: take_held) and delivers it in
+ * pieces the owner can pause between; a peer that sends past the window
+ * (libssh accepts it) ends the channel at CH_STREAM_HELD_MAX.
  *
  * The pump: after authentication every wake-up of the fd runs
  * ssh_event_dopoll (callbacks for channel data and requests), then
@@ -59,6 +68,7 @@ enum ss_state {
 	SS_SESSION,	/* server: a session channel, its request not yet come */
 	SS_OPENING,	/* client: channel open sent */
 	SS_PTY,		/* client: pty-req sent */
+	SS_ENV,		/* client: env requests being sent */
 	SS_REQUEST,	/* client: subsystem / shell / exec sent */
 	SS_OPEN,	/* data flows */
 	SS_ENDED,	/* the channel is freed */
@@ -72,9 +82,14 @@ struct ss {				/* one channel: s->impl */
 	ssh_channel ch;
 	struct ssh_channel_callbacks_struct cb;
 	struct ch_chanout out;
+	struct ch_chanout err;	/* server role: stderr (extended data) */
 	enum ss_state state;
 	int paused;
 	int held;		/* libssh holds data we did not take */
+	int held_err;		/* ... and stderr (client role) */
+	/* What was taken out of libssh's buffer in one go, delivered as
+	 * the owner takes it: [0] data, [1] stderr (see drain_held) */
+	struct ch_buf back[2];
 	int want_close;		/* close once the queue is out */
 	int hard;		/* ... or at once */
 	int want_eof;		/* EOF once the queue is out */
@@ -85,6 +100,11 @@ struct ss {				/* one channel: s->impl */
 	int refused;		/* the owner refused its request */
 	int has_exit;
 	int exit_status;
+	int has_exit_signal;	/* instead of the status */
+	int exit_core;
+	char exit_signal[CH_STREAM_SIGNAL_NAME_MAX + 1];
+	char exit_msg[CH_STREAM_EXIT_MSG_MAX];
+	size_t env_next;	/* client: the next env request to send */
 	int want_resize;	/* client: a window-change to send */
 	uint32_t cols, rows;
 	size_t last_pending;	/* for drained() */
@@ -116,8 +136,16 @@ static void set_nonblocking(int fd)
 }
 
 static void after_pump(struct sx *sx);
+static void ss_end(struct ss *ss, const char *why);
 
 /* ---- channels ---- */
+
+/* Data of the peer's waits for the owner (in libssh or our backlog). */
+static int ss_waiting(const struct ss *ss)
+{
+	return ss->held || ss->held_err || ch_buf_len(&ss->back[0]) ||
+	       ch_buf_len(&ss->back[1]);
+}
 
 static int on_data(ssh_session session, ssh_channel ch, void *data,
 		   uint32_t len, int is_stderr, void *ud)
@@ -127,8 +155,11 @@ static int on_data(ssh_session session, ssh_channel ch, void *data,
 
 	(void)session;
 	(void)ch;
-	if (is_stderr && ss->sx->x->role == CH_XPORT_SERVER)
-		return (int)len;	/* a client's stderr means nothing */
+	/* a client's stderr means nothing; a server's, only to an owner
+	 * that takes it */
+	if (is_stderr && (ss->sx->x->role == CH_XPORT_SERVER ||
+			  (s->cb && s->cb->data_err == NULL)))
+		return (int)len;
 	if (s->cb == NULL || ss->refused || s->closing) {
 		/* data before the session's request was taken: drop it, and
 		 * the channel with it */
@@ -138,12 +169,23 @@ static int on_data(ssh_session session, ssh_channel ch, void *data,
 	}
 	/* paused, or a client's stream whose request is not answered yet
 	 * (a server may send before its success reply: the hello of a
-	 * netconf subsystem does) */
-	if (ss->paused || ss->state != SS_OPEN) {
-		ss->held = 1;
+	 * netconf subsystem does), or older data of this kind waits (libssh
+	 * gives its whole buffer: drain_held delivers it in order, in
+	 * pieces the owner can pause between) */
+	if (ss->paused || ss->state != SS_OPEN ||
+	    (is_stderr ? ss->held_err : ss->held) ||
+	    ch_buf_len(&ss->back[is_stderr != 0])) {
+		if (is_stderr)
+			ss->held_err = 1;
+		else
+			ss->held = 1;
+		if (!ss->paused && ss->state == SS_OPEN)
+			ch_xport_kick(s->x);
 		return 0;	/* stays in libssh's buffer; window closes */
 	}
-	if (s->cb->data)
+	if (is_stderr)
+		s->cb->data_err(s, data, len);
+	else if (s->cb->data)
 		s->cb->data(s, data, len);
 	return (int)len;
 }
@@ -155,7 +197,8 @@ static void on_eof(ssh_session session, ssh_channel ch, void *ud)
 	(void)session;
 	(void)ch;
 	ss->peer_eof = 1;
-	if (ss->held) {		/* data first: told after drain_held */
+	if (ss->held || ss->held_err || ch_buf_len(&ss->back[0]) ||
+	    ch_buf_len(&ss->back[1])) {	/* data first: after drain_held */
 		ss->eof_held = 1;
 		return;
 	}
@@ -192,9 +235,10 @@ static void on_exit_signal(ssh_session session, ssh_channel ch,
 
 	(void)session;
 	(void)ch;
-	(void)core;
-	(void)errmsg;
 	(void)lang;
+	ch_clog(CH_LOG_DEBUG, &ss->s->log, "exit-signal %s%s%s%s",
+		signal ? signal : "?", core ? " (core dumped)" : "",
+		errmsg && *errmsg ? ": " : "", errmsg ? errmsg : "");
 	if (ss->s->cb && ss->s->cb->exited)
 		ss->s->cb->exited(ss->s, -1, signal);
 }
@@ -219,6 +263,40 @@ static int offer(struct ss *ss, enum ch_stream_type type, const char *name)
 		return -1;
 	}
 	return 0;
+}
+
+/* Server role: env before the request (RFC 4254 6.4): the owner's
+ * choice. */
+static int on_env(ssh_session session, ssh_channel ch, const char *name,
+		  const char *value, void *ud)
+{
+	struct ss *ss = ud;
+
+	(void)session;
+	(void)ch;
+	if (ss->state != SS_SESSION || ss->refused || ss->s->closing)
+		return -1;
+	return ch_stream_env_offer(ss->s, name, value) == CH_OK ? 0 : -1;
+}
+
+/* Server role: a signal for the command (RFC 4254 6.9). */
+static void on_signal(ssh_session session, ssh_channel ch,
+		      const char *signal, void *ud)
+{
+	struct ss *ss = ud;
+	struct ch_stream *s = ss->s;
+
+	(void)session;
+	(void)ch;
+	if (ss->state != SS_OPEN || s->closing || s->cb == NULL ||
+	    !ch_stream_signal_name_ok(signal)) {
+		ch_clog_rl(CH_LOG_INFO, &s->log, "signal request ignored "
+			   "(%s)", ss->state != SS_OPEN ? "no command yet"
+			   : "not a signal's name");
+		return;
+	}
+	if (s->cb->signal)
+		s->cb->signal(s, signal);
 }
 
 static int on_subsystem(ssh_session session, ssh_channel ch,
@@ -289,6 +367,7 @@ static void ss_attach(struct ss *ss, ssh_channel ch)
 {
 	ss->ch = ch;
 	ss->out.ch = ch;
+	ss->err.ch = ch;
 	ssh_set_channel_callbacks(ch, &ss->cb);
 }
 
@@ -301,6 +380,10 @@ static struct ss *ss_new(struct sx *sx, struct ch_stream *s, ssh_channel ch)
 	ss->s = s;
 	ss->sx = sx;
 	ch_chanout_init(&ss->out, NULL);
+	ch_chanout_init(&ss->err, NULL);
+	ss->err.is_stderr = 1;
+	ch_buf_init(&ss->back[0], CH_STREAM_HELD_MAX);
+	ch_buf_init(&ss->back[1], CH_STREAM_HELD_MAX);
 	ss->cb.userdata = ss;
 	ss->cb.channel_data_function = on_data;
 	ss->cb.channel_eof_function = on_eof;
@@ -311,6 +394,8 @@ static struct ss *ss_new(struct sx *sx, struct ch_stream *s, ssh_channel ch)
 		ss->cb.channel_exec_request_function = on_exec;
 		ss->cb.channel_pty_request_function = on_pty;
 		ss->cb.channel_pty_window_change_function = on_window_change;
+		ss->cb.channel_env_request_function = on_env;
+		ss->cb.channel_signal_function = on_signal;
 	} else {
 		ss->cb.channel_exit_status_function = on_exit_status;
 		ss->cb.channel_exit_signal_function = on_exit_signal;
@@ -333,12 +418,19 @@ static void ss_end(struct ss *ss, const char *why)
 	ss->state = SS_ENDED;
 	ss->ch = NULL;
 	ch_chanout_cleanup(&ss->out);
+	ch_chanout_cleanup(&ss->err);
+	ch_buf_cleanup(&ss->back[0]);
+	ch_buf_cleanup(&ss->back[1]);
 	if (ch) {
 		ssh_remove_channel_callbacks(ch, &ss->cb);
 		if (ssh_is_connected(ss->sx->ssh)) {
 			/* RFC 4254 6.10: a session channel's command status,
 			 * as sshd sends it (OpenSSH exits non-zero without) */
-			if (ss->has_exit && ssh_channel_is_open(ch))
+			if (ss->has_exit_signal && ssh_channel_is_open(ch))
+				ssh_channel_request_send_exit_signal(
+					ch, ss->exit_signal, ss->exit_core,
+					ss->exit_msg, "");
+			else if (ss->has_exit && ssh_channel_is_open(ch))
 				ssh_channel_request_send_exit_status(
 					ch, ss->exit_status);
 			/* EOF and CLOSE, also when the peer closed first
@@ -503,7 +595,7 @@ static void step_open(struct ss *ss)
 			ch_stream_opened(s, CH_OK, NULL);
 			return;
 		}
-		ss->state = q->pty ? SS_PTY : SS_REQUEST;
+		ss->state = q->pty ? SS_PTY : SS_ENV;
 		/* fall through */
 	case SS_PTY:
 		if (ss->state == SS_PTY) {
@@ -516,8 +608,26 @@ static void step_open(struct ss *ss)
 				snprintf(why, sizeof(why), "pty refused");
 				break;
 			}
-			ss->state = SS_REQUEST;
+			ss->state = SS_ENV;
 		}
+		/* fall through */
+	case SS_ENV:
+		ss->state = SS_ENV;
+		while (ss->env_next < q->nenv) {
+			const char *e = q->env[ss->env_next];
+			const char *eq = strchr(e, '=');
+			char name[CH_STREAM_ENV_LEN];
+
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - e), e);
+			r = ssh_channel_request_env(ss->ch, name, eq + 1);
+			if (r == SSH_AGAIN)
+				return;
+			if (r != SSH_OK)	/* the server's choice */
+				ch_clog(CH_LOG_DEBUG, &s->log, "env %s "
+					"refused by the peer", name);
+			ss->env_next++;
+		}
+		ss->state = SS_REQUEST;
 		/* fall through */
 	case SS_REQUEST:
 		r = q->type == CH_STREAM_SUBSYSTEM
@@ -548,21 +658,67 @@ static void step_open(struct ss *ss)
 	ss_end(ss, why);
 }
 
-/* Delivers what waited while the stream was paused. */
-static void drain_held(struct ss *ss)
+/* Takes everything libssh buffered of one kind into back[err], in one
+ * go. libssh reopens the window at each read that finds it under half
+ * (whatever it still buffers): reading piece by piece as the owner takes
+ * them would let a peer add a window per piece. Read at once, the window
+ * is reopened once per backlog, so at most a backlog and a window wait.
+ * A read of an empty buffer handles packets, whose data may be held
+ * meanwhile (on_data sets the flag again): a flag is cleared only by a
+ * read of its own buffer that found it empty. -1: the channel is over
+ * (a peer past the window, or no memory). */
+static int take_held(struct ss *ss, int err)
 {
 	char buf[CH_STREAM_READ_CHUNK];
 	int n;
 
-	while (ss->held && !ss->paused && ss->state == SS_OPEN &&
-	       !ss->s->closing) {
-		n = ssh_channel_read_nonblocking(ss->ch, buf, sizeof(buf), 0);
+	for (;;) {
+		n = ssh_channel_read_nonblocking(ss->ch, buf, sizeof(buf), err);
 		if (n <= 0) {
-			ss->held = 0;
-			break;
+			if (err)
+				ss->held_err = 0;
+			else
+				ss->held = 0;
+			return 0;	/* an error shows in the pump */
 		}
-		if (ss->s->cb->data)
-			ss->s->cb->data(ss->s, buf, (size_t)n);
+		if (ch_buf_put(&ss->back[err], buf, (size_t)n) != CH_OK)
+			return -1;
+	}
+}
+
+/* Delivers what waited while the stream was paused (data, then stderr:
+ * their order is not kept, nor is it by ssh), in pieces, until the owner
+ * pauses again. */
+static void drain_held(struct ss *ss)
+{
+	struct ch_stream *s = ss->s;
+	size_t n;
+	int err;
+
+	while (!ss->paused && ss->state == SS_OPEN && !s->closing && s->cb) {
+		err = !(ss->held || ch_buf_len(&ss->back[0]));
+		if (!ch_buf_len(&ss->back[err])) {
+			if (!(err ? ss->held_err : ss->held))
+				return;		/* nothing waits */
+			if (take_held(ss, err) != 0) {
+				ch_clog_rl(CH_LOG_WARN, &s->log, "the peer "
+					   "sent past the channel's window");
+				s->closing = 1;
+				ss_end(ss, "the peer sent past the window");
+				return;
+			}
+			continue;
+		}
+		n = ch_buf_len(&ss->back[err]);
+		if (n > CH_STREAM_READ_CHUNK)
+			n = CH_STREAM_READ_CHUNK;
+		if (err && s->cb->data_err)
+			s->cb->data_err(s, ch_buf_ptr(&ss->back[1]), n);
+		else if (!err && s->cb->data)
+			s->cb->data(s, ch_buf_ptr(&ss->back[0]), n);
+		if (ss->state == SS_ENDED)
+			return;
+		ch_buf_consume(&ss->back[err], n);
 	}
 }
 
@@ -579,7 +735,7 @@ static void ss_tend(struct ss *ss)
 		return;
 	}
 	if (ss->state == SS_OPENING || ss->state == SS_PTY ||
-	    ss->state == SS_REQUEST) {
+	    ss->state == SS_ENV || ss->state == SS_REQUEST) {
 		step_open(ss);
 		if (ss->state != SS_OPEN)
 			return;
@@ -592,18 +748,21 @@ static void ss_tend(struct ss *ss)
 		ss_end(ss, "closed by the peer before its request");
 		return;
 	}
-	if (ch_chanout_flush(&ss->out) != CH_OK) {
+	if (ch_chanout_flush(&ss->out) != CH_OK ||
+	    ch_chanout_flush(&ss->err) != CH_OK) {
 		ss_end(ss, "cannot write to the channel");
 		return;
 	}
-	pending = ch_chanout_pending(&ss->out);
+	pending = ch_chanout_pending(&ss->out) + ch_chanout_pending(&ss->err);
 	if (pending == 0 && ss->last_pending && s->cb && s->cb->drained &&
 	    !s->closing)
 		s->cb->drained(s);
 	ss->last_pending = pending;
-	if (ss->held && !ss->paused)
+	if (!ss->paused)
 		drain_held(ss);
-	if (ss->eof_held && !ss->held) {
+	if (ss->state == SS_ENDED)
+		return;
+	if (ss->eof_held && !ss_waiting(ss)) {
 		ss->eof_held = 0;
 		if (s->cb && s->cb->eof && !s->closing)
 			s->cb->eof(s);
@@ -617,7 +776,7 @@ static void ss_tend(struct ss *ss)
 		ss->eof_sent = 1;
 		ssh_channel_send_eof(ss->ch);
 	}
-	if (ss->peer_closed && !(ss->held && ss->paused)) {
+	if (ss->peer_closed && !(ss_waiting(ss) && ss->paused)) {
 		ss_end(ss, "closed by the peer");
 		return;
 	}
@@ -907,11 +1066,35 @@ static int sx_write(struct ch_stream *s, const void *p, size_t n)
 	/* what stays queued is seen as pending by the next step, even if
 	 * that step then sends it all: drained() must follow (an owner that
 	 * stopped reading past its high-water mark waits for it) */
-	if (ch_chanout_pending(&ss->out) > ss->last_pending)
-		ss->last_pending = ch_chanout_pending(&ss->out);
+	if (ch_chanout_pending(&ss->out) + ch_chanout_pending(&ss->err) >
+	    ss->last_pending)
+		ss->last_pending = ch_chanout_pending(&ss->out) +
+				   ch_chanout_pending(&ss->err);
 	/* A write outside a pump (an owner's timer) may be what finds the
 	 * connection gone; libssh then closes the fd itself (server role),
 	 * and a closed fd wakes no poll: the next step must look now. */
+	if (r != CH_OK || !ssh_is_connected(ss->sx->ssh))
+		ch_xport_kick(s->x);
+	else
+		ch_sshio_rearm(&ss->sx->io);
+	return r == CH_ERR_SSH ? CH_ERR_CLOSED : r;
+}
+
+/* stderr of a session channel (server role): its own queue. */
+static int sx_write_err(struct ch_stream *s, const void *p, size_t n)
+{
+	struct ss *ss = s->impl;
+	size_t pending;
+	int r;
+
+	if (ss->state != SS_OPEN || ss->want_eof)
+		return CH_ERR_CLOSED;
+	if (ss->ch == NULL)	/* not a session channel */
+		return sx_write(s, p, n);
+	r = ch_chanout_write(&ss->err, p, n);
+	pending = ch_chanout_pending(&ss->out) + ch_chanout_pending(&ss->err);
+	if (pending > ss->last_pending)
+		ss->last_pending = pending;
 	if (r != CH_OK || !ssh_is_connected(ss->sx->ssh))
 		ch_xport_kick(s->x);
 	else
@@ -923,7 +1106,8 @@ static size_t sx_pending(const struct ch_stream *s)
 {
 	const struct ss *ss = s->impl;
 
-	return ss->state == SS_ENDED ? 0 : ch_chanout_pending(&ss->out);
+	return ss->state == SS_ENDED ? 0 : ch_chanout_pending(&ss->out) +
+		ch_chanout_pending(&ss->err);
 }
 
 static void sx_pause(struct ch_stream *s, int paused)
@@ -931,7 +1115,7 @@ static void sx_pause(struct ch_stream *s, int paused)
 	struct ss *ss = s->impl;
 
 	ss->paused = paused;
-	if (!paused && ss->held)
+	if (!paused && ss_waiting(ss))
 		ch_xport_kick(s->x);	/* delivered from the loop */
 }
 
@@ -949,6 +1133,31 @@ static void sx_exit_status(struct ch_stream *s, int status)
 
 	ss->has_exit = 1;
 	ss->exit_status = status;
+}
+
+static void sx_exit_signal(struct ch_stream *s, const char *signal, int core,
+			   const char *msg)
+{
+	struct ss *ss = s->impl;
+
+	ss->has_exit_signal = 1;
+	ss->exit_core = core != 0;
+	snprintf(ss->exit_signal, sizeof(ss->exit_signal), "%s", signal);
+	snprintf(ss->exit_msg, sizeof(ss->exit_msg), "%s", msg ? msg : "");
+}
+
+/* Client role: no reply is asked for (RFC 4254 6.9), so it goes now. */
+static int sx_signal(struct ch_stream *s, const char *name)
+{
+	struct ss *ss = s->impl;
+
+	if (ss->state != SS_OPEN || ss->ch == NULL ||
+	    !ssh_channel_is_open(ss->ch))
+		return CH_ERR_CLOSED;
+	if (ssh_channel_request_send_signal(ss->ch, name) != SSH_OK)
+		return CH_ERR_SSH;
+	ch_sshio_rearm(&ss->sx->io);
+	return CH_OK;
 }
 
 static void sx_resize(struct ch_stream *s, uint32_t cols, uint32_t rows)
@@ -1039,10 +1248,13 @@ static const struct ch_xport_impl ssh_impl = {
 	.keepalive = sx_keepalive,
 	.open = sx_open,
 	.write = sx_write,
+	.write_err = sx_write_err,
 	.pending = sx_pending,
 	.pause = sx_pause,
 	.eof = sx_eof,
 	.exit_status = sx_exit_status,
+	.exit_signal = sx_exit_signal,
+	.signal = sx_signal,
 	.resize = sx_resize,
 	.stream_close = sx_stream_close,
 	.stream_free = sx_stream_free,

@@ -27,6 +27,9 @@ int ch_text_set(char **dst, const char *src, size_t max)
 
 static void stream_texts_free(struct ch_stream *s)
 {
+	for (size_t i = 0; s->env && i < s->req.nenv; i++)
+		free(s->env[i]);
+	free(s->env);
 	free(s->name);
 	free(s->orig_host);
 	free(s->term);
@@ -268,6 +271,8 @@ struct ch_stream *ch_stream_new(struct ch_xport *x,
 	s->x = x;
 	s->id = x->next_stream_id++;
 	s->req = *req;
+	s->req.env = NULL;
+	s->req.nenv = 0;
 	if (ch_text_set(&s->name, req->name, CH_STREAM_NAME_MAX) != CH_OK ||
 	    ch_text_set(&s->orig_host, req->orig_host,
 			CH_STREAM_NAME_MAX) != CH_OK ||
@@ -279,11 +284,93 @@ struct ch_stream *ch_stream_new(struct ch_xport *x,
 	s->req.name = s->name;
 	s->req.orig_host = s->orig_host;
 	s->req.term = s->term;
+	for (size_t i = 0; i < req->nenv; i++) {
+		const char *eq = strchr(req->env[i], '=');
+		char name[CH_STREAM_ENV_LEN];
+		int r;
+
+		if (eq == NULL || (size_t)(eq - req->env[i]) >= sizeof(name))
+			continue;	/* not NAME=VALUE: not sent */
+		memcpy(name, req->env[i], (size_t)(eq - req->env[i]));
+		name[eq - req->env[i]] = '\0';
+		r = ch_stream_env_add(s, name, eq + 1);
+		if (r == CH_ERR_NOMEM) {
+			stream_texts_free(s);
+			free(s);
+			return NULL;
+		}
+	}
 	s->log = ch_logctx_chan(x->log, s->id);
 	s->next = x->streams;
 	x->streams = s;
 	x->nstreams++;
 	return s;
+}
+
+int ch_stream_env_add(struct ch_stream *s, const char *name,
+		      const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+	char **env;
+	char *e;
+
+	if (nl == 0 || strchr(name, '=') != NULL)
+		return CH_ERR_INVAL;
+	if (s->req.nenv >= CH_STREAM_ENV_MAX || nl + 1 + vl >= CH_STREAM_ENV_LEN)
+		return CH_ERR_LIMIT;
+	if (s->env == NULL &&
+	    (s->env = calloc(CH_STREAM_ENV_MAX, sizeof(*s->env))) == NULL)
+		return CH_ERR_NOMEM;
+	if ((e = malloc(nl + 1 + vl + 1)) == NULL)
+		return CH_ERR_NOMEM;
+	memcpy(e, name, nl);
+	e[nl] = '=';
+	memcpy(e + nl + 1, value, vl + 1);
+	env = s->env;
+	env[s->req.nenv++] = e;
+	s->req.env = (const char *const *)env;
+	return CH_OK;
+}
+
+int ch_stream_env_offer(struct ch_stream *s, const char *name,
+			const char *value)
+{
+	struct ch_xport *x = s->x;
+	int r;
+
+	if (x->closing || x->ops->env == NULL || name == NULL || value == NULL)
+		return CH_ERR_DENIED;
+	if ((r = x->ops->env(x, s, name, value)) != CH_OK)
+		return r;
+	if ((r = ch_stream_env_add(s, name, value)) != CH_OK)
+		ch_clog_rl(CH_LOG_WARN, &s->log, "env %s refused: %s", name,
+			   r == CH_ERR_LIMIT ? "too many or too long (at most "
+			   CH_STR(CH_STREAM_ENV_MAX) " of "
+			   CH_STR(CH_STREAM_ENV_LEN) " B)" : ch_strerror(r));
+	return r;
+}
+
+int ch_stream_signal_name_ok(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || *name == '\0' ||
+	    strlen(name) > CH_STREAM_SIGNAL_NAME_MAX)
+		return 0;
+	for (i = 0; name[i] && name[i] != '@'; i++)
+		if (!((name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9')))
+			return 0;
+	if (i == 0)
+		return 0;
+	if (name[i] == '@') {
+		if (name[i + 1] == '\0')
+			return 0;
+		for (i++; name[i]; i++)
+			if (name[i] <= ' ' || name[i] > '~')
+				return 0;
+	}
+	return 1;
 }
 
 int ch_stream_offer(struct ch_stream *s)
@@ -454,6 +541,17 @@ int ch_stream_write(struct ch_stream *s, const void *p, size_t n)
 	return s->x->impl->write(s, p, n);
 }
 
+int ch_stream_write_err(struct ch_stream *s, const void *p, size_t n)
+{
+	if (s->closing || s->gone)
+		return CH_ERR_CLOSED;
+	if (n == 0)
+		return CH_OK;
+	if (s->x->impl->write_err == NULL || s->x->role != CH_XPORT_SERVER)
+		return s->x->impl->write(s, p, n);
+	return s->x->impl->write_err(s, p, n);
+}
+
 size_t ch_stream_pending(const struct ch_stream *s)
 {
 	return s->gone ? 0 : s->x->impl->pending(s);
@@ -477,6 +575,25 @@ void ch_stream_exit_status(struct ch_stream *s, int status)
 {
 	if (!s->closing && !s->gone && s->x->impl->exit_status)
 		s->x->impl->exit_status(s, status);
+}
+
+void ch_stream_exit_signal(struct ch_stream *s, const char *signal, int core,
+			   const char *msg)
+{
+	if (!s->closing && !s->gone && s->x->impl->exit_signal &&
+	    ch_stream_signal_name_ok(signal))
+		s->x->impl->exit_signal(s, signal, core, msg);
+}
+
+int ch_stream_signal(struct ch_stream *s, const char *name)
+{
+	if (s->x->role != CH_XPORT_CLIENT || s->x->impl->signal == NULL ||
+	    (s->req.type != CH_STREAM_SHELL && s->req.type != CH_STREAM_EXEC) ||
+	    !ch_stream_signal_name_ok(name))
+		return CH_ERR_INVAL;
+	if (s->closing || s->gone)
+		return CH_ERR_CLOSED;
+	return s->x->impl->signal(s, name);
 }
 
 void ch_stream_resize(struct ch_stream *s, uint32_t cols, uint32_t rows)

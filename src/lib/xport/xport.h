@@ -125,6 +125,13 @@ struct ch_stream_req {
 	int pty;
 	const char *term;
 	uint32_t cols, rows;
+	/* env requests (RFC 4254 6.4), each "NAME=VALUE", at most
+	 * CH_STREAM_ENV_MAX of at most CH_STREAM_ENV_LEN bytes. Server role:
+	 * those the owner's env() kept, in the order they came. Client
+	 * role: sent before the request; a refusal is not an error (the
+	 * server's choice, as OpenSSH's AcceptEnv). */
+	const char *const *env;
+	size_t nenv;
 };
 
 /* The owner of a connection: given at start, borrowed for its life. */
@@ -143,6 +150,13 @@ struct ch_xport_ops {
 	 * refused. */
 	int (*accept)(struct ch_xport *x, struct ch_stream *s,
 		      const struct ch_stream_req *req, const char **why);
+	/* Server role: the peer asks to set an environment variable on a
+	 * session channel, before its shell or exec (RFC 4254 6.4). CH_OK
+	 * keeps it in the stream's req.env; anything else refuses it (the
+	 * peer gets a failure; the owner logs its reason). NULL: every
+	 * env request is refused. */
+	int (*env)(struct ch_xport *x, struct ch_stream *s, const char *name,
+		   const char *value);
 	/* The connection ended (every stream's closed() came first). why:
 	 * valid until closed() returns. NULL: not told. */
 	void (*down)(struct ch_xport *x, const char *why);
@@ -157,6 +171,11 @@ struct ch_stream_cb {
 	void (*opened)(struct ch_stream *s, int status, const char *why);
 	/* Bytes from the peer (not while paused). */
 	void (*data)(struct ch_stream *s, const char *p, size_t n);
+	/* Client role: the peer's stderr (SSH extended data of type
+	 * SSH_EXTENDED_DATA_STDERR, RFC 4254 5.2), paused with data and
+	 * sharing its window. NULL: dropped (a netconf subsystem's
+	 * stderr is no part of the protocol). */
+	void (*data_err)(struct ch_stream *s, const char *p, size_t n);
 	/* The peer sends nothing more on this stream. NULL: the stream is
 	 * closed at the peer's EOF. */
 	void (*eof)(struct ch_stream *s);
@@ -165,8 +184,12 @@ struct ch_stream_cb {
 	/* A terminal's new size (window-change). NULL: ignored. */
 	void (*resize)(struct ch_stream *s, uint32_t cols, uint32_t rows);
 	/* Client role: the remote command ended (exit-status; signal is
-	 * NULL, or the exit-signal name and status -1). NULL: ignored. */
+	 * NULL, or the exit-signal name without "SIG" and status -1; the
+	 * core-dumped flag and message are logged). NULL: ignored. */
 	void (*exited)(struct ch_stream *s, int status, const char *signal);
+	/* Server role: the peer asks for a signal to be delivered (RFC
+	 * 4254 6.9; name without "SIG", e.g. "INT"). NULL: ignored. */
+	void (*signal)(struct ch_stream *s, const char *name);
 	/* The stream is gone (closed by either side, or the connection
 	 * ended); the last call. why: valid during the call. */
 	void (*closed)(struct ch_stream *s, const char *why);
@@ -262,6 +285,12 @@ void ch_stream_set_cb(struct ch_stream *s, const struct ch_stream_cb *cb,
  * as they allow. CH_ERR_LIMIT when the queue would pass
  * CH_STREAM_OUT_MAX (nothing queued), CH_ERR_CLOSED after eof/close. */
 int ch_stream_write(struct ch_stream *s, const void *p, size_t n);
+/* Server role, an SSH session channel: bytes for the peer's stderr
+ * (extended data, RFC 4254 5.2), in a queue of their own bounded as the
+ * data's; both share the channel's window. Elsewhere (a TLS or fd stream,
+ * the client role) they go as data. Errors as ch_stream_write. */
+int ch_stream_write_err(struct ch_stream *s, const void *p, size_t n);
+/* What waits in the output queue(s), data and stderr together. */
 size_t ch_stream_pending(const struct ch_stream *s);
 /* 1: stop delivering data (the peer's window is not reopened); 0:
  * deliver again, what waited first. */
@@ -271,6 +300,17 @@ void ch_stream_eof(struct ch_stream *s);
 /* Server role, before ch_stream_close: the command's exit status (RFC
  * 4254 6.10; only on SSH session channels, ignored elsewhere). */
 void ch_stream_exit_status(struct ch_stream *s, int status);
+/* Server role, instead of an exit status: the command was killed by
+ * signal (its name without "SIG", RFC 4254 6.10), core: whether it
+ * dumped core, msg: NULL or a line for the operator. */
+void ch_stream_exit_signal(struct ch_stream *s, const char *signal, int core,
+			   const char *msg);
+/* Client role, an open session channel: asks the server to deliver a
+ * signal (RFC 4254 6.9, name without "SIG"). CH_ERR_INVAL on another
+ * stream or a name that is not [A-Z0-9]+ (or past
+ * CH_STREAM_SIGNAL_NAME_MAX), CH_ERR_CLOSED when it is not open. The
+ * server may ignore it (OpenSSH delivers it since 7.9). */
+int ch_stream_signal(struct ch_stream *s, const char *name);
 /* Client role, a session channel opened with a pty: the terminal's new
  * size (window-change, RFC 4254 6.7), sent from the loop; only the last
  * size asked for goes out. Ignored elsewhere. */

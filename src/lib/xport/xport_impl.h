@@ -24,10 +24,15 @@ struct ch_xport_impl {
 	 * ch_stream_opened later. NULL: streams cannot be opened. */
 	int (*open)(struct ch_xport *x, struct ch_stream *s);
 	int (*write)(struct ch_stream *s, const void *p, size_t n);
+	/* stderr (server role); NULL: written as data */
+	int (*write_err)(struct ch_stream *s, const void *p, size_t n);
 	size_t (*pending)(const struct ch_stream *s);
 	void (*pause)(struct ch_stream *s, int paused);	/* s->paused set */
 	void (*eof)(struct ch_stream *s);
 	void (*exit_status)(struct ch_stream *s, int status); /* may be NULL */
+	void (*exit_signal)(struct ch_stream *s, const char *signal,
+			    int core, const char *msg);	/* may be NULL */
+	int (*signal)(struct ch_stream *s, const char *name); /* may be NULL */
 	void (*resize)(struct ch_stream *s, uint32_t cols,
 		       uint32_t rows);		/* may be NULL */
 	/* Start closing s (after its queue, or at once with hard); the kind
@@ -59,6 +64,7 @@ struct ch_stream {
 	char *name;
 	char *orig_host;
 	char *term;
+	char **env;			/* req.env's copies */
 	const struct ch_stream_cb *cb;	/* NULL until taken */
 	void *ctx;
 	struct ch_logctx log;		/* the connection's, with chan= */
@@ -145,6 +151,20 @@ int ch_stream_offer(struct ch_stream *s);
 void ch_stream_opened(struct ch_stream *s, int status, const char *why);
 /* The kind is done with s: closed() comes from the loop. why: copied. */
 void ch_stream_gone(struct ch_stream *s, const char *why);
+/* Adds "name=value" to s's req.env (a copy). CH_ERR_LIMIT past
+ * CH_STREAM_ENV_MAX or CH_STREAM_ENV_LEN, CH_ERR_INVAL for a name that is
+ * empty or holds '=', CH_ERR_NOMEM. */
+int ch_stream_env_add(struct ch_stream *s, const char *name,
+		      const char *value);
+/* Server role, a session channel not yet taken: the peer's env request,
+ * to the owner's env(); kept in req.env when it agrees and it fits.
+ * CH_OK or the refusal. */
+int ch_stream_env_offer(struct ch_stream *s, const char *name,
+			const char *value);
+/* 1 when name is a signal's name as RFC 4254 6.9 sends it: [A-Z0-9]+,
+ * at most CH_STREAM_SIGNAL_NAME_MAX bytes, or with an "@domain" tail of
+ * printable ASCII. */
+int ch_stream_signal_name_ok(const char *name);
 /* Replaces *dst with a copy of src cut to max bytes (NULL: none);
  * CH_ERR_NOMEM leaves *dst NULL. */
 int ch_text_set(char **dst, const char *src, size_t max);
