@@ -120,6 +120,80 @@ def test_signal_request_reaches_the_command(agent, workdir, shell_user):
         t.close()
 
 
+def paramiko_manager(agent, workdir, shell_user, name):
+    """paramiko as the call-home manager of an agent serving shells as
+    shell_user: (transport, agent)."""
+    paramiko = pytest.importorskip("paramiko")
+    key_path = ssh_keygen(workdir / name)
+    key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    port = lsock.getsockname()[1]
+    a = agent(call_home=[f"127.0.0.1:{port}"], authorized=[f"{key_path}.pub"],
+              extra=["--shell-user", shell_user.pw_name])
+    lsock.settimeout(20)
+    conn, _ = lsock.accept()
+    lsock.close()
+    t = paramiko.Transport(conn)
+    t.start_client(timeout=20)
+    t.auth_publickey(shell_user.pw_name, key)
+    return t, a
+
+
+def test_channels_opened_in_a_loop_are_capped(agent, workdir, shell_user):
+    """Hostile: a manager opening session channels in a loop, never
+    closing them, meets the per-connection cap (refusals logged, rate
+    limited); shells past the agent's cap are refused with the reason;
+    the connection survives, and a channel closed makes room for a new
+    one that works."""
+    paramiko = pytest.importorskip("paramiko")
+    t, a = paramiko_manager(agent, workdir, shell_user, "loop")
+    chans, refused = [], 0
+    try:
+        for _ in range(200):
+            try:
+                chans.append(t.open_session(timeout=10))
+            except paramiko.ChannelException:
+                refused += 1
+        assert refused > 0 and 0 < len(chans) < 200, (len(chans), refused)
+        a.proc.wait_log(r"refused a session channel \(at the cap, "
+                        r"\d+ open\)")
+        # far fewer log lines than refusals: rate-limited
+        lines = a.proc.log().count("refused a session channel")
+        assert lines < refused, (lines, refused)
+        # more shells than the agent runs at once: refused with the reason
+        started = 0
+        for c in chans:
+            try:
+                c.exec_command("sleep 30")
+                started += 1
+            except paramiko.SSHException:
+                pass
+        assert 0 < started < len(chans), (started, len(chans))
+        a.proc.wait_log(r"too many shells")
+        # the connection lives: close all; once the agent has ended their
+        # processes, a new channel runs a command
+        for c in chans:
+            c.close()
+        chans = []
+
+        def fresh():
+            try:
+                c = t.open_session(timeout=10)
+                c.exec_command("echo still-here")
+                return c
+            except (paramiko.ChannelException, paramiko.SSHException):
+                return None
+        c = wait_for(fresh, 30, "a new channel and command", interval=0.2)
+        assert c.recv_exit_status() == 0
+        assert c.recv(100) == b"still-here\n"
+        assert a.proc.alive()
+    finally:
+        t.close()
+
+
 # ---- (b) a genuine sshd as a device of our hub ----
 
 @pytest.mark.ch_timeout(90)
