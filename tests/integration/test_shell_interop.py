@@ -63,15 +63,11 @@ def test_openssh_exec_killed_by_a_signal(device):
     a.proc.wait_log(r"killed by signal 15")
 
 
-def test_signal_request_reaches_the_command(agent, workdir, shell_user):
-    """paramiko (OpenSSH's ssh cannot send one) as the manager: a signal
-    request INT goes to the command's process group; the trap runs and
-    the command exits with its own status. An unknown name is ignored."""
+def paramiko_manager(agent, workdir, shell_user, name):
+    """paramiko as the call-home manager of an agent serving shells as
+    shell_user: (transport, agent)."""
     paramiko = pytest.importorskip("paramiko")
-    from paramiko.common import cMSG_CHANNEL_REQUEST
-    from paramiko.message import Message
-
-    key_path = ssh_keygen(workdir / "pmk")
+    key_path = ssh_keygen(workdir / name)
     key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -84,9 +80,21 @@ def test_signal_request_reaches_the_command(agent, workdir, shell_user):
     conn, _ = lsock.accept()
     lsock.close()
     t = paramiko.Transport(conn)
+    t.start_client(timeout=20)
+    t.auth_publickey(shell_user.pw_name, key)
+    return t, a
+
+
+def test_signal_request_reaches_the_command(agent, workdir, shell_user):
+    """paramiko (OpenSSH's ssh cannot send one) as the manager: a signal
+    request INT goes to the command's process group; the trap runs and
+    the command exits with its own status. An unknown name is ignored."""
+    pytest.importorskip("paramiko")
+    from paramiko.common import cMSG_CHANNEL_REQUEST
+    from paramiko.message import Message
+
+    t, a = paramiko_manager(agent, workdir, shell_user, "pmk")
     try:
-        t.start_client(timeout=20)
-        t.auth_publickey(shell_user.pw_name, key)
         chan = t.open_session(timeout=20)
 
         def send_signal(name):
@@ -118,28 +126,6 @@ def test_signal_request_reaches_the_command(agent, workdir, shell_user):
         a.proc.wait_log(r"signal INT to process group")
     finally:
         t.close()
-
-
-def paramiko_manager(agent, workdir, shell_user, name):
-    """paramiko as the call-home manager of an agent serving shells as
-    shell_user: (transport, agent)."""
-    paramiko = pytest.importorskip("paramiko")
-    key_path = ssh_keygen(workdir / name)
-    key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
-    lsock = socket.socket()
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
-    port = lsock.getsockname()[1]
-    a = agent(call_home=[f"127.0.0.1:{port}"], authorized=[f"{key_path}.pub"],
-              extra=["--shell-user", shell_user.pw_name])
-    lsock.settimeout(20)
-    conn, _ = lsock.accept()
-    lsock.close()
-    t = paramiko.Transport(conn)
-    t.start_client(timeout=20)
-    t.auth_publickey(shell_user.pw_name, key)
-    return t, a
 
 
 def test_channels_opened_in_a_loop_are_capped(agent, workdir, shell_user):
