@@ -26,6 +26,7 @@
 /* ---- ports (IANA) ---- */
 #define CH_PORT_SSH 4334	/* RFC 8071: netconf-ch-ssh, the hub listens */
 #define CH_PORT_TLS 4335	/* RFC 8071: netconf-ch-tls, the hub listens */
+#define CH_PORT_SNMP_TRAP 162	/* RFC 3417: snmptrap, a trap receiver's default */
 #define CH_PORT_NETCONF_SSH 830	/* RFC 6242: netconf-ssh, for a listening agent */
 
 /* ---- NETCONF messages and XML (lib/nc) ---- */
@@ -257,7 +258,6 @@
 #define CH_HUB_SNMP_ENDPOINTS 64 /* UDP endpoints at once: --snmp-map and callhome snmp together */
 #define CH_HUB_SNMP_SOURCES 6	/* NMS source addresses of one endpoint with a channel each; a new one closes the least recently used (the agent takes CH_AGENT_SNMP_PER_CONN, one is the trap channel) */
 #define CH_HUB_SNMP_IDLE_MS (60 * 1000) /* ms, a source's channel with no message either way is closed */
-#define CH_HUB_SNMP_RETRY_MS (60 * 1000) /* ms, after the device refused the trap channel, not asked again before this */
 
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */
