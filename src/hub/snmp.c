@@ -65,6 +65,7 @@ struct snmp_ep {
 	/* foreground: the CLI's connection, who, numbers */
 	uv_pipe_t pipe;
 	int piped;
+	int started;			/* its snmp-start is recorded */
 	struct hub_actor who;
 	uint64_t since;
 	uint64_t dg_in, dg_out, bytes_in, bytes_out, dropped;
@@ -198,7 +199,7 @@ static void ep_close(struct snmp_ep *ep, const char *why)
 	snprintf(ep->why, sizeof(ep->why), "%s", why);
 	ch_info("snmp: udp %s (device %s) closed: %s", ep->addr_str,
 		ep->label, why);
-	if (!ep->persistent)
+	if (ep->started)
 		fg_event(ep, 1);
 	for (struct snmp_src *src = ep->srcs; src; src = src->next)
 		if (src->s)
@@ -476,7 +477,6 @@ static int ep_open(struct hub_snmp *all, const struct sockaddr_storage *ss,
 	    (r = uv_udp_recv_start(&ep->udp, udp_alloc, on_udp)) < 0) {
 		snprintf(err, errlen, "udp %s: %s", ep->addr_str,
 			 uv_strerror(r));
-		ep->persistent = 1;	/* no session to record */
 		ep_close(ep, err);
 		return CH_ERR_IO;
 	}
@@ -533,6 +533,7 @@ static void fg_handoff(void *ctx, int fd, const char *rest, size_t len)
 	if (ep->closing)
 		return;
 	ep->since = uv_now(ep->all->hub->loop);
+	ep->started = 1;
 	fg_event(ep, 0);
 	if (uv_read_start((uv_stream_t *)&ep->pipe, fg_alloc, fg_read) < 0)
 		ep_close(ep, "cannot read the operator's connection");
@@ -572,7 +573,6 @@ void snmp_session(struct hub *hub, struct hub_ctl_req *req, const char *fp,
 	if (hub_ctl_handoff(req, json_pack("{s:b, s:s}", "ok", 1, "address",
 					   ep->addr_str), fg_handoff, ep)
 	    != CH_OK) {
-		ep->persistent = 1;	/* nothing started to record */
 		ep_close(ep, "the operator went away");
 	}
 }
