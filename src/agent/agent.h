@@ -72,6 +72,9 @@ struct agent_config {
 	const char *shell_user;		/* NULL: no shell or exec */
 	/* Forwarding (fwdpolicy.h): --forward, --forward-allow */
 	struct fwd_policy forward;
+	/* SNMP (snmp.h): --snmp-agent, --snmp-trap-listen; NULL: none */
+	const char *snmp_agent;
+	const char *snmp_trap_listen;
 };
 
 struct agent_conn;
@@ -80,6 +83,7 @@ struct clients;
 struct nc_srv;
 struct agent_shells;
 struct agent_forwards;
+struct agent_snmp;
 
 struct agent {
 	uv_loop_t *loop;
@@ -100,6 +104,8 @@ struct agent {
 	struct agent_shells *shells;
 	/* direct-tcpip streams (forward.h); NULL: refused (off). */
 	struct agent_forwards *forwards;
+	/* `snmp` subsystem channels (snmp.h); NULL: refused (off). */
+	struct agent_snmp *snmp;
 	/* The border kept current from the kernel (borderwatch.h); NULL
 	 * when rtnetlink could not be read. */
 	const struct border *border;

@@ -13,6 +13,7 @@
 #include "agent/forward.h"
 #include "agent/session.h"
 #include "agent/shell.h"
+#include "agent/snmp.h"
 #include "agent/tlsctx.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
@@ -152,6 +153,8 @@ static int conn_accept(struct ch_xport *x, struct ch_stream *s,
 		return agent_shell_start(c->ag->shells, s, req, &who, why);
 	if (req->type == CH_STREAM_DIRECT_TCPIP)
 		return agent_forward_start(c->ag->forwards, s, req, why);
+	if (req->type == CH_STREAM_SUBSYSTEM && strcmp(req->name, "snmp") == 0)
+		return agent_snmp_start(c->ag->snmp, s, why);
 	if (!(req->type == CH_STREAM_TLS ||
 	      (req->type == CH_STREAM_SUBSYSTEM &&
 	       strcmp(req->name, "netconf") == 0))) {
@@ -285,9 +288,10 @@ int agent_conn_start(struct agent *ag, int fd, const char *peer,
 	struct ch_xport_opts o = {
 		/* NETCONF's, the terminal's (the agent-wide max-sessions is
 		 * the shells' own cap: a refused channel is closed at once),
-		 * forwarding's */
+		 * forwarding's, SNMP's */
 		.max_streams = CH_AGENT_MAX_CHANNELS + CH_AGENT_MAX_SHELLS +
-			       (ag->forwards ? CH_AGENT_FWD_PER_CONN : 0),
+			       (ag->forwards ? CH_AGENT_FWD_PER_CONN : 0) +
+			       (ag->snmp ? CH_AGENT_SNMP_PER_CONN : 0),
 		.peer_name = "manager",
 		.bind = ag->bind,
 		.max_auth_tries = CH_XPORT_MAX_AUTH_TRIES,

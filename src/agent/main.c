@@ -15,6 +15,7 @@
 #include "agent/borderpolicy.h"
 #include "agent/borderwatch.h"
 #include "agent/forward.h"
+#include "agent/snmp.h"
 #include "agent/fwdconfig.h"
 #include "agent/shell.h"
 #include "agent/termconfig.h"
@@ -103,6 +104,17 @@ CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 "                                AND port (repeatable; IPv6 as [PREFIX]:PORT;\n"
 "                                loopback or the device's own addresses only\n"
 "                                when named exactly; docs/remote-access.md)\n"
+"      --snmp-agent udp:ADDR:PORT|unix:PATH\n"
+"                                serve the manager's snmp subsystem channels\n"
+"                                (RFC 5592), each message relayed unchanged\n"
+"                                to the device's own snmpd there (loopback\n"
+"                                or a unix socket only). Without it (or\n"
+"                                --snmp-trap-listen) they are refused\n"
+"      --snmp-trap-listen ADDR:PORT\n"
+"                                take snmpd's notifications on this loopback\n"
+"                                UDP port (snmpd.conf: trap2sink ADDR:PORT)\n"
+"                                and send them to each manager on its\n"
+"                                notification channel (docs/snmp.md)\n"
 "      --keepalive SECONDS       SSH keep-alive interval, 0 = off [%d]\n"
 "      --keepalive-count N       unanswered keep-alives before the manager\n"
 "                                is declared dead [%d]\n"
@@ -163,7 +175,7 @@ enum {
 	OPT_IDLE_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MINUTE_MS, OPT_SHELL_USER,
 	OPT_INTERIOR, OPT_EXTERIOR, OPT_BORDER_HOLDDOWN, OPT_FORWARD,
 	OPT_FORWARD_ALLOW, OPT_POLICY_FILE, OPT_POLICY_APPLY,
-	OPT_POLICY_REMOVE,
+	OPT_POLICY_REMOVE, OPT_SNMP_AGENT, OPT_SNMP_TRAP_LISTEN,
 };
 
 static const struct option long_opts[] = {
@@ -205,6 +217,8 @@ static const struct option long_opts[] = {
 	{ "shell-user", required_argument, NULL, OPT_SHELL_USER },
 	{ "forward", no_argument, NULL, OPT_FORWARD },
 	{ "forward-allow", required_argument, NULL, OPT_FORWARD_ALLOW },
+	{ "snmp-agent", required_argument, NULL, OPT_SNMP_AGENT },
+	{ "snmp-trap-listen", required_argument, NULL, OPT_SNMP_TRAP_LISTEN },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -404,6 +418,8 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		case OPT_ON_COMMIT: cfg->on_commit = optarg; break;
 		case OPT_SHELL_USER: cfg->shell_user = optarg; break;
 		case OPT_FORWARD: cfg->forward.enabled = 1; break;
+		case OPT_SNMP_AGENT: cfg->snmp_agent = optarg; break;
+		case OPT_SNMP_TRAP_LISTEN: cfg->snmp_trap_listen = optarg; break;
 		case OPT_FORWARD_ALLOW:
 			add_forward_allow(&cfg->forward, optarg);
 			break;
@@ -718,6 +734,7 @@ int main(int argc, char **argv)
 	struct border_watch *bw = NULL;
 	uv_signal_t sigint, sigterm;
 	ssh_key key = NULL;
+	const char *why = NULL;
 	int created = 0;
 
 	memset(&ag, 0, sizeof(ag));
@@ -827,6 +844,12 @@ int main(int argc, char **argv)
 		ch_warn("--forward-allow without --forward: forwarding stays "
 			"off, every direct-tcpip channel is refused");
 	}
+	if ((ag.cfg.snmp_agent || ag.cfg.snmp_trap_listen) &&
+	    agent_snmp_new(&ag, ag.cfg.snmp_agent, ag.cfg.snmp_trap_listen,
+			   &ag.snmp, &why) != CH_OK) {
+		ch_error("%s", why ? why : "snmp: out of memory");
+		return 1;
+	}
 	if (ag.policy != NULL && bw != NULL) {
 		/* dial out once the policy is loaded (borderpolicy.h) */
 		waiting_chcfg = &chcfg;
@@ -840,6 +863,7 @@ int main(int argc, char **argv)
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 	agent_shells_free(ag.shells);	/* kills what is left */
 	agent_forwards_free(ag.forwards);
+	agent_snmp_free(ag.snmp);
 	ch_ds_close(ag.ds);	/* its timer is closed by now */
 	border_watch_free(bw);	/* its handles too */
 	border_policy_free(ag.policy);

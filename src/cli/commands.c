@@ -480,6 +480,23 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.stream = stream_connect,
 	},
 	{
+		.name = "snmp",
+		.args = "DEVICE [BIND:]PORT",
+		.summary = "a UDP endpoint for an NMS to reach a device's snmpd",
+		.help =
+"In the foreground: the hub listens on UDP BIND (127.0.0.1 unless\n"
+"given; a numeric address) port PORT, and relays each SNMP datagram\n"
+"unchanged to DEVICE's own snmpd through its call-home connection (an\n"
+"RFC 5592 snmp channel per source address; SNMPv3 stays end to end),\n"
+"each reply back to its sender. The device's agent must serve it\n"
+"(callhomed --snmp-agent). For example, then:\n"
+"  snmpget -v2c -c public 127.0.0.1:1161 sysDescr.0\n"
+"A port below 1024 needs root. Ctrl-C ends it (exit 0). For a lasting\n"
+"endpoint, the hub's --snmp-map. See docs/snmp.md.\n",
+		.build = build_snmp,
+		.stream = stream_snmp,
+	},
+	{
 		.name = "sessions",
 		.args = "[DEVICE]",
 		.summary = "list the live shells and execs at the hub",

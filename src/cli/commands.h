@@ -73,6 +73,10 @@ int build_connect(struct run *run, int argc, char **argv);
 int build_forward(struct run *run, int argc, char **argv);
 int stream_forward(struct run *run);
 
+/* snmp.c: snmp */
+int build_snmp(struct run *run, int argc, char **argv);
+int stream_snmp(struct run *run);
+
 /* sessions.c: sessions, recordings; play.c: play */
 int build_sessions(struct run *run, int argc, char **argv);
 int print_sessions(struct run *run, json_t *resp);

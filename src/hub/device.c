@@ -290,13 +290,18 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 		*why = req->type == CH_STREAM_DIRECT_TCPIP
 		       ? "the device is connected over TLS: no forwarding "
 			 "(it needs SSH channels)"
+		       : req->type == CH_STREAM_SUBSYSTEM
+		       ? "the device is connected over TLS: no SNMP (it needs "
+			 "SSH channels)"
 		       : "the device is connected over TLS: no shell";
 		return CH_ERR_INVAL;
 	}
 	if (req->type != CH_STREAM_SHELL && req->type != CH_STREAM_EXEC &&
-	    req->type != CH_STREAM_DIRECT_TCPIP) {
-		*why = "only shell, exec and direct-tcpip streams are opened "
-		       "on a device";
+	    req->type != CH_STREAM_DIRECT_TCPIP &&
+	    !(req->type == CH_STREAM_SUBSYSTEM &&
+	      strcmp(req->name, "snmp") == 0)) {
+		*why = "only shell, exec, direct-tcpip and snmp streams are "
+		       "opened on a device";
 		return CH_ERR_INVAL;
 	}
 	if (!device_is_ready(d) || d->x == NULL) {
@@ -310,6 +315,9 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 		       CH_STR(CH_HUB_DEVICE_FWDS) " forwards)";
 	else if (r != CH_OK)
 		*why = ch_strerror(r);
+	else if (req->type == CH_STREAM_SUBSYSTEM)
+		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for an snmp "
+			"channel", ch_stream_id(*out));
 	else if (req->type == CH_STREAM_DIRECT_TCPIP)
 		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for a "
 			"direct-tcpip channel to %s port %u",

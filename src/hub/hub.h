@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 #include <libssh/libssh.h>
@@ -31,6 +32,19 @@
 struct hub_listen {
 	char *host;		/* NULL: every address (both families) */
 	uint16_t port;
+};
+
+/* One --snmp-map (snmp.h): the device as named, and the endpoint. */
+struct hub_snmp_map {
+	const char *device;
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
+/* One --snmp-trap-to. */
+struct hub_snmp_dest {
+	struct sockaddr_storage addr;
+	socklen_t len;
 };
 
 struct hub_config {
@@ -62,6 +76,10 @@ struct hub_config {
 	size_t max_message;		/* one NETCONF message, bytes */
 	uint32_t term_grace_s;		/* a detached pty session waits */
 	int record_input;		/* recordings get the keystrokes */
+	struct hub_snmp_map snmp_maps[CH_HUB_SNMP_MAPS];
+	size_t nsnmp_maps;
+	struct hub_snmp_dest snmp_trap_to[CH_HUB_SNMP_TRAP_TO];
+	size_t nsnmp_trap_to;
 };
 
 struct listener;
@@ -70,6 +88,7 @@ struct blocklist;
 struct job_waiter;
 struct job_run;
 struct term;
+struct hub_snmp;
 
 enum hub_admission_policy {
 	HUB_ADMIT_APPROVE = 0,	/* unknown: recorded pending, refused */
@@ -97,6 +116,7 @@ struct hub {
 	size_t nterms;			/* shells and execs */
 	size_t nfwds;			/* forwards */
 	unsigned next_term_id;
+	struct hub_snmp *snmp;		/* SNMP endpoints (snmp.c) */
 	char rec_dir[CH_HUB_PATH_MAX];	/* recordings; "" if none */
 	unsigned next_conn_id;
 	int stopping;

@@ -15,6 +15,8 @@
 #include "hub/blocklist.h"
 #include "hub/hub.h"
 #include "hub/service.h"
+#include "hub/snmp.h"
+#include "lib/net/hostport.h"
 #include "common/cliutil.h"
 #include "lib/core/err.h"
 #include "lib/core/fileio.h"
@@ -95,6 +97,13 @@ static void usage(FILE *f)
 "                               [%d]\n"
 "      --record-input           also record what operators type in\n"
 "                               STATE/recordings (it carries passwords)\n"
+"      --snmp-map DEVICE=[BIND:]PORT\n"
+"                               a UDP endpoint (BIND 127.0.0.1 by default)\n"
+"                               whose SNMP datagrams go to DEVICE's snmpd\n"
+"                               over its call-home connection (RFC 5592\n"
+"                               snmp channels; repeatable; docs/snmp.md)\n"
+"      --snmp-trap-to ADDR:PORT send the devices' SNMP notifications to this\n"
+"                               trap receiver (UDP; repeatable)\n"
 "  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
 "  -h, --help                   this text\n"
 "  -V, --version                print the version\n"
@@ -118,6 +127,7 @@ enum {
 	OPT_CONFIRM_TIMEOUT, OPT_CONFIRM_AFTER, OPT_IDLE_CLOSE,
 	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
 	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
+	OPT_SNMP_MAP, OPT_SNMP_TRAP_TO,
 };
 
 static const struct option long_opts[] = {
@@ -146,6 +156,8 @@ static const struct option long_opts[] = {
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "term-grace", required_argument, NULL, OPT_TERM_GRACE },
 	{ "record-input", no_argument, NULL, OPT_RECORD_INPUT },
+	{ "snmp-map", required_argument, NULL, OPT_SNMP_MAP },
+	{ "snmp-trap-to", required_argument, NULL, OPT_SNMP_TRAP_TO },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -305,6 +317,32 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 						    0, CH_TERM_GRACE_MAX_S);
 			break;
 		case OPT_RECORD_INPUT: cfg->record_input = 1; break;
+		case OPT_SNMP_MAP:
+			if (cfg->nsnmp_maps >= CH_HUB_SNMP_MAPS)
+				cli_die(PROG, "too many --snmp-map (at most "
+					CH_STR(CH_HUB_SNMP_MAPS) ")", "", "");
+			if (snmp_map_parse(optarg, &cfg->snmp_maps[
+					   cfg->nsnmp_maps]) != CH_OK)
+				cli_die(PROG, "--snmp-map: '", optarg, "' is not "
+					"DEVICE=[BIND:]PORT (BIND a numeric "
+					"address)");
+			cfg->nsnmp_maps++;
+			break;
+		case OPT_SNMP_TRAP_TO:
+			if (cfg->nsnmp_trap_to >= CH_HUB_SNMP_TRAP_TO)
+				cli_die(PROG, "too many --snmp-trap-to (at "
+					"most " CH_STR(CH_HUB_SNMP_TRAP_TO) ")",
+					"", "");
+			if (ch_sockaddr_parse(optarg, CH_PORT_SNMP_TRAP, 0,
+					      &cfg->snmp_trap_to[
+					      cfg->nsnmp_trap_to].addr,
+					      &cfg->snmp_trap_to[
+					      cfg->nsnmp_trap_to].len) != CH_OK)
+				cli_die(PROG, "--snmp-trap-to: '", optarg,
+					"' is not ADDR[:PORT] (a numeric "
+					"address)");
+			cfg->nsnmp_trap_to++;
+			break;
 		case 'l':
 			cli_log_level(PROG, optarg);
 			break;
@@ -471,6 +509,7 @@ int main(int argc, char **argv)
 	rc = 0;
 	ch_info("stopped");
 out:
+	snmp_free(&hub);
 	if (hub.loop && uv_loop_close(hub.loop) != 0)
 		ch_debug("loop closed with handles left");
 	ch_store_close(hub.store);

@@ -13,6 +13,7 @@
 #include "hub/hub.h"
 #include "hub/jobs.h"
 #include "hub/listener.h"
+#include "hub/snmp.h"
 #include "hub/term.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
@@ -48,6 +49,7 @@ static void dev_ready(void *ctx, struct device *d, size_t ncaps)
 
 	admission_connected(hub, d, ncaps);
 	jobs_kick(hub, device_key(d));	/* what was kept for it runs now */
+	snmp_device_ready(hub, d);	/* its notification channel */
 }
 
 static int dev_busy(void *ctx, const struct device *d)
@@ -150,6 +152,8 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 	}
 	if ((r = term_init(hub)) != CH_OK)
 		return r;
+	if ((r = snmp_start(hub)) != CH_OK)
+		return r;
 	snprintf(path, sizeof(path), "%s/hub.sock", hub->cfg.state_dir);
 	if ((r = hub_ctl_start(hub->loop, path, api, &hub->ctl)) != CH_OK) {
 		if (r == CH_ERR_EXISTS)
@@ -175,6 +179,7 @@ void service_stop(struct hub *hub)
 		hub->ctl = NULL;
 	}
 	term_stop_all(hub);
+	snmp_stop_all(hub);
 	while (hub->devices)
 		device_close(hub->devices, "hub shutting down");
 }

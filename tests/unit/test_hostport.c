@@ -171,6 +171,36 @@ static void test_sockaddr_str(void **state)
 	assert_string_equal(buf, "?");
 }
 
+static void test_sockaddr_parse(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char buf[CH_ADDRSTR_LEN];
+
+	(void)state;
+	assert_int_equal(ch_sockaddr_parse("127.0.0.1:161", 0, 1, &ss, &len),
+			 CH_OK);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_string_equal(ch_sockaddr_str((struct sockaddr *)&ss, buf,
+					    sizeof(buf)), "127.0.0.1:161");
+	assert_int_equal(ch_sockaddr_parse("[::1]:1161", 0, 1, &ss, &len),
+			 CH_OK);
+	assert_int_equal(ch_sockaddr_parse("127.9.9.9", 162, 1, &ss, &len),
+			 CH_OK);
+	assert_string_equal(ch_sockaddr_str((struct sockaddr *)&ss, buf,
+					    sizeof(buf)), "127.9.9.9:162");
+	/* not loopback, a name, no port */
+	assert_int_equal(ch_sockaddr_parse("192.0.2.1:161", 0, 1, &ss, &len),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_sockaddr_parse("192.0.2.1:161", 0, 0, &ss, &len),
+			 CH_OK);
+	assert_int_equal(ch_sockaddr_parse("localhost:161", 0, 0, &ss, &len),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_sockaddr_parse("127.0.0.1", 0, 1, &ss, &len),
+			 CH_ERR_INVAL);
+	assert_int_equal(len, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_host_length),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_sockaddr_str),
+		cmocka_unit_test(test_sockaddr_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ static const struct {
 	{ "exec", cmd_exec, "exec-start" },
 	{ "shell", cmd_shell, "shell-start" },
 	{ "connect", cmd_connect, "forward-start" },
+	{ "snmp", cmd_snmp, "snmp-start" },
 	{ "sessions", cmd_sessions, NULL },
 	{ "recordings", cmd_recordings, NULL },
 	{ "play", cmd_play, NULL },

@@ -8,7 +8,9 @@
 #include "hub/api/req.h"
 #include "hub/hub.h"
 #include "hub/record.h"
+#include "hub/snmp.h"
 #include "hub/term.h"
+#include "lib/core/err.h"
 #include "lib/core/streamframe.h"
 #include "lib/xport/xport.h"
 
@@ -179,6 +181,31 @@ void cmd_connect(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	}
 	spec.port = (uint16_t)json_integer_value(port);
 	start(hub, req, args, &spec);
+}
+
+/* "device" and "listen" ("[BIND:]PORT", BIND 127.0.0.1 by default). The
+ * device need not be connected yet: datagrams wait for nothing, they are
+ * dropped until it is. */
+void cmd_snmp(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct ch_device_rec rec;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *listen = api_arg(args, "listen");
+
+	hub_ctl_claim(req);
+	if (listen == NULL ||
+	    snmp_endpoint_parse(listen, &ss, &len) != CH_OK) {
+		hub_ctl_fail(req, "bad-request", "\"listen\" ([BIND:]PORT, "
+			     "BIND a numeric address) is required");
+		return;
+	}
+	if (api_device_arg(hub, req, args, &rec) != 0 ||
+	    api_admitted(req, &rec) != 0)
+		return;
+	api_audit_elsewhere(req);	/* the session's start and end */
+	snmp_session(hub, req, rec.fingerprint, api_arg(args, "device"), &ss,
+		     len);
 }
 
 /* "device": absent (every device), or resolved to *fp. */

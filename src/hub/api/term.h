@@ -15,6 +15,9 @@ struct hub;
 void cmd_exec(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_shell(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_connect(struct hub *hub, struct hub_ctl_req *req, json_t *args);
+/* snmp: a UDP endpoint for the device while the connection lasts
+ * (hub/snmp.h). */
+void cmd_snmp(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_sessions(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_recordings(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 void cmd_play(struct hub *hub, struct hub_ctl_req *req, json_t *args);

@@ -26,6 +26,7 @@
 /* ---- ports (IANA) ---- */
 #define CH_PORT_SSH 4334	/* RFC 8071: netconf-ch-ssh, the hub listens */
 #define CH_PORT_TLS 4335	/* RFC 8071: netconf-ch-tls, the hub listens */
+#define CH_PORT_SNMP_TRAP 162	/* RFC 3417: snmptrap, a trap receiver's default */
 #define CH_PORT_NETCONF_SSH 830	/* RFC 6242: netconf-ssh, for a listening agent */
 
 /* ---- NETCONF messages and XML (lib/nc) ---- */
@@ -223,7 +224,7 @@
  * cli/term, cli/forward; docs/control-api.md "Streams"). */
 #define CH_HUB_DEVICE_TERMS 15	/* shells/execs at once on one device connection, besides its NETCONF channel */
 #define CH_HUB_DEVICE_FWDS 16	/* forwarded streams (callhome forward/connect) at once on one device connection */
-#define CH_HUB_DEVICE_STREAMS (1 + CH_HUB_DEVICE_TERMS + CH_HUB_DEVICE_FWDS) /* channels the hub opens on one device connection */
+#define CH_HUB_DEVICE_STREAMS (1 + CH_HUB_DEVICE_TERMS + CH_HUB_DEVICE_FWDS + CH_AGENT_SNMP_PER_CONN) /* channels the hub opens on one device connection */
 #define CH_HUB_MAX_TERMS 256	/* shells/execs at once through the hub: each holds a socket and up to two queues */
 #define CH_HUB_MAX_FWDS 256	/* forwarded streams at once through the hub: each holds a socket and up to two queues, as a shell */
 #define CH_TERM_FRAME_MAX (64u * 1024) /* B, one frame's payload, either way: bounds the reassembly buffer */
@@ -242,6 +243,21 @@
 #define CH_TERM_CAST_TAIL (64u * 1024) /* B, the end of a recording read for its duration: more than a line */
 #define CH_TERM_CAST_LINE_MAX (64u * 1024) /* B, one line when playing a recording back */
 #define CH_TERM_RECORDINGS_MAX 10000 /* recordings listed at once */
+
+/* SNMP over call home (RFC 5592 `snmp` subsystem; lib/core/snmpframe,
+ * agent/snmp, hub/snmp; docs/snmp.md). */
+#define CH_SNMP_MSG_MAX 65507	/* B, one SNMP message either way: the largest UDP payload over IPv4, the most a datagram to or from snmpd carries */
+#define CH_SNMP_RATE_WINDOW_MS 1000 /* ms, the rate limits below count over this window (per second) */
+#define CH_SNMP_RATE 5000	/* messages per second on one channel (agent) or to one device (hub): above an NMS's walk, below a flood */
+#define CH_SNMP_INFLIGHT 64	/* requests without a reply yet, per channel (agent) and per device (hub): more are dropped, the NMS retries */
+#define CH_SNMP_REPLY_WAIT_MS (10 * 1000) /* ms, a request no reply came for stops counting as in flight (snmpd drops what it will not answer, e.g. a wrong community) */
+#define CH_SNMP_TRAP_RATE 100	/* notifications per second from the device's snmpd forwarded (agent) or re-emitted (hub): more are dropped and counted */
+#define CH_AGENT_SNMP_PER_CONN 8 /* snmp channels on one connection: the hub's trap channel and its NMS sources' */
+#define CH_HUB_SNMP_MAPS 64	/* --snmp-map flags */
+#define CH_HUB_SNMP_TRAP_TO 16	/* --snmp-trap-to flags */
+#define CH_HUB_SNMP_ENDPOINTS 64 /* UDP endpoints at once: --snmp-map and callhome snmp together */
+#define CH_HUB_SNMP_SOURCES 6	/* NMS source addresses of one endpoint with a channel each; a new one closes the least recently used (the agent takes CH_AGENT_SNMP_PER_CONN, one is the trap channel) */
+#define CH_HUB_SNMP_IDLE_MS (60 * 1000) /* ms, a source's channel with no message either way is closed */
 
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */

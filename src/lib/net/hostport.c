@@ -164,3 +164,53 @@ unknown:
 	snprintf(buf, len, "?");
 	return buf;
 }
+
+int ch_sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	return 0;
+}
+
+int ch_sockaddr_parse(const char *s, uint16_t default_port, int loopback,
+		      struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char *host = NULL;
+	uint16_t port;
+	int r = CH_ERR_INVAL;
+
+	memset(ss, 0, sizeof(*ss));
+	*len = 0;
+	if (ch_hostport_parse(s, default_port, &host, &port) != CH_OK)
+		return CH_ERR_INVAL;
+	if (port == 0)
+		goto out;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+	} else {
+		goto out;
+	}
+	if (loopback && !ch_sockaddr_is_loopback((struct sockaddr *)ss))
+		goto out;
+	r = CH_OK;
+out:
+	if (r != CH_OK) {
+		memset(ss, 0, sizeof(*ss));
+		*len = 0;
+	}
+	free(host);
+	return r;
+}

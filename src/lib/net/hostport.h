@@ -21,6 +21,14 @@
 int ch_hostport_parse(const char *s, uint16_t default_port, char **host,
 		      uint16_t *port);
 
+/* "ADDR[:PORT]" with a numeric address (no name is resolved): *ss and
+ * *len for bind(2)/connect(2)/sendto(2). loopback 1 also refuses an
+ * address outside 127.0.0.0/8 and ::1. CH_ERR_INVAL otherwise. */
+int ch_sockaddr_parse(const char *s, uint16_t default_port, int loopback,
+		      struct sockaddr_storage *ss, socklen_t *len);
+/* 1 when sa is a loopback address (127.0.0.0/8, ::1). */
+int ch_sockaddr_is_loopback(const struct sockaddr *sa);
+
 /* Formats sa as "192.0.2.1:4334" or "[2001:db8::1]:4334" into buf
  * (CH_ADDRSTR_LEN bytes); returns buf. Unknown families print "?". */
 char *ch_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
