@@ -35,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	ch_junos_scan_init(&sc);
 	for (;;) {
+		if (r == CH_JUNOS_PARTIAL && avail == n)
+			break;	/* no more is coming */
 		avail = avail + step < n ? avail + step : n;
 		if (avail == pos)
 			break;

@@ -36,6 +36,8 @@ static int scan_all(struct ch_junos_scan *sc, const char *in, size_t n,
 
 	ch_junos_scan_init(sc);
 	for (;;) {
+		if (r == CH_JUNOS_PARTIAL && avail == n)
+			break;	/* no more is coming */
 		avail = avail + step < n ? avail + step : n;
 		if (avail == pos)
 			break;
