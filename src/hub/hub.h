@@ -20,6 +20,7 @@
 #include "lib/core/limits.h"
 #include "hub/control.h"
 #include "hub/device.h"
+#include "hub/junos.h"
 #include "lib/net/hostport.h"
 #include "lib/core/log.h"
 #include "lib/id/sshkey.h"
@@ -62,6 +63,8 @@ struct hub_config {
 	size_t max_message;		/* one NETCONF message, bytes */
 	uint32_t term_grace_s;		/* a detached pty session waits */
 	int record_input;		/* recordings get the keystrokes */
+	const char *junos_secrets;	/* Junos outbound-ssh: DEVICE-ID SECRET */
+	int junos_allow_unsigned;	/* ... and DEVICE-IDs without one */
 };
 
 struct listener;
@@ -99,6 +102,8 @@ struct hub {
 	unsigned next_term_id;
 	char rec_dir[CH_HUB_PATH_MAX];	/* recordings; "" if none */
 	unsigned next_conn_id;
+	struct junos_door *junos;	/* NULL: Junos preambles not read */
+	struct junos_config junos_cfg;
 	int stopping;
 };
 

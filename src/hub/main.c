@@ -95,6 +95,15 @@ static void usage(FILE *f)
 "                               [%d]\n"
 "      --record-input           also record what operators type in\n"
 "                               STATE/recordings (it carries passwords)\n"
+"      --junos-secrets FILE     read the Junos outbound-ssh preamble of\n"
+"                               devices calling over SSH; FILE has lines\n"
+"                               'DEVICE-ID SECRET' (mode 0600, read at each\n"
+"                               call): the HMAC of HOST-KEY must verify with\n"
+"                               the secret, and the handshake must show that\n"
+"                               key; DEVICE-ID is the name offered at\n"
+"                               enrollment; see docs/junos.md\n"
+"      --junos-allow-unsigned   also accept a Junos preamble whose DEVICE-ID\n"
+"                               has no secret (unauthenticated: logged)\n"
 "  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
 "  -h, --help                   this text\n"
 "  -V, --version                print the version\n"
@@ -118,6 +127,7 @@ enum {
 	OPT_CONFIRM_TIMEOUT, OPT_CONFIRM_AFTER, OPT_IDLE_CLOSE,
 	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
 	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
+	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED,
 };
 
 static const struct option long_opts[] = {
@@ -146,6 +156,9 @@ static const struct option long_opts[] = {
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "term-grace", required_argument, NULL, OPT_TERM_GRACE },
 	{ "record-input", no_argument, NULL, OPT_RECORD_INPUT },
+	{ "junos-secrets", required_argument, NULL, OPT_JUNOS_SECRETS },
+	{ "junos-allow-unsigned", no_argument, NULL,
+	  OPT_JUNOS_ALLOW_UNSIGNED },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -305,6 +318,15 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 						    0, CH_TERM_GRACE_MAX_S);
 			break;
 		case OPT_RECORD_INPUT: cfg->record_input = 1; break;
+		case OPT_JUNOS_SECRETS:
+			if (*optarg == '\0')
+				cli_die(PROG, "--junos-secrets needs a file "
+					"name", "", "");
+			cfg->junos_secrets = optarg;
+			break;
+		case OPT_JUNOS_ALLOW_UNSIGNED:
+			cfg->junos_allow_unsigned = 1;
+			break;
 		case 'l':
 			cli_log_level(PROG, optarg);
 			break;
