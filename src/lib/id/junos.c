@@ -79,9 +79,7 @@ static void trim_end(char *s, size_t *n)
 static int is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
+		if (OPENSSL_hexchar2int((unsigned char)s[i]) < 0)
 			return 0;
 	return 1;
 }
@@ -228,17 +226,6 @@ int ch_junos_hmac_hex(const char *host_key, const void *secret, size_t slen,
 	return CH_OK;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ch_junos_hmac_verify(const char *host_key, const char *hmac,
 			 const void *secret, size_t slen)
 {
@@ -248,7 +235,8 @@ int ch_junos_hmac_verify(const char *host_key, const char *hmac,
 	    hmac_raw(host_key, secret, slen, md) != CH_OK)
 		return CH_ERR_DENIED;
 	for (size_t i = 0; i < sizeof(got); i++) {
-		int hi = hexval(hmac[2 * i]), lo = hexval(hmac[2 * i + 1]);
+		int hi = OPENSSL_hexchar2int((unsigned char)hmac[2 * i]);
+		int lo = OPENSSL_hexchar2int((unsigned char)hmac[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return CH_ERR_DENIED;
