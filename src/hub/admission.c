@@ -34,12 +34,35 @@ int admission_close_sessions(struct hub *hub, const char *key,
 	return n;
 }
 
+/* A new device under the name it offered (name NULL: none), or unnamed
+ * when the registry's naming rules refuse that name (taken, or not a
+ * device name): both are events. */
+static int add_named(struct hub *hub, const char *fp, const char *name,
+		     int admission)
+{
+	char detail[CH_STORE_TEXT_MAX];
+	int r = ch_store_device_add(hub->store, fp, name, admission);
+
+	if (name == NULL || (r != CH_ERR_EXISTS && r != CH_ERR_INVAL)) {
+		if (r == CH_OK && name)
+			hub_event(hub, fp, "named", name);
+		return r;
+	}
+	snprintf(detail, sizeof(detail), "the name %s it offered is %s: "
+		 "enrolled unnamed (`callhome rename`)", name,
+		 r == CH_ERR_EXISTS ? "another device's"
+		 : "not a device name ([A-Za-z0-9._-], 1 to "
+		   CH_STR(CH_NAME_MAX) ")");
+	hub_event(hub, fp, "name-refused", detail);
+	return ch_store_device_add(hub->store, fp, NULL, admission);
+}
+
 /* The registry record for fp; an unknown fp is enrolled by the admission
- * policy first (or refused under known-only). what names the identity in
- * texts ("device", "serial number"). */
+ * policy first (or refused under known-only), named name if it offered
+ * one. what names the identity in texts ("device", "serial number"). */
 static int lookup_or_enroll(struct hub *hub, struct device *d, const char *fp,
-			    const char *what, struct ch_device_rec *rec,
-			    const char **why)
+			    const char *name, const char *what,
+			    struct ch_device_rec *rec, const char **why)
 {
 	char detail[256];
 	int r;
@@ -56,9 +79,9 @@ static int lookup_or_enroll(struct hub *hub, struct device *d, const char *fp,
 				 "(--admission known-only)";
 			return CH_ERR_DENIED;
 		}
-		r = ch_store_device_add(hub->store, fp, NULL,
-					hub->cfg.admission == HUB_ADMIT_TRUST_NEW
-					? CH_ADMIT_ADMITTED : CH_ADMIT_PENDING);
+		r = add_named(hub, fp, name,
+			      hub->cfg.admission == HUB_ADMIT_TRUST_NEW
+			      ? CH_ADMIT_ADMITTED : CH_ADMIT_PENDING);
 		if (r == CH_OK && hub->cfg.admission == HUB_ADMIT_TRUST_NEW)
 			hub_event(hub, fp, "enrolled",
 				  "admitted at first call (--admission trust-new)");
@@ -77,12 +100,12 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 		       struct ch_device_rec *rec, const char **why);
 
 static int admit_ssh(struct hub *hub, struct device *d, const char *fp,
-		     const char **why)
+		     const char *name, const char **why)
 {
 	struct ch_device_rec rec;
 
 	*why = NULL;
-	if (lookup_or_enroll(hub, d, fp, "device", &rec, why) != CH_OK)
+	if (lookup_or_enroll(hub, d, fp, name, "device", &rec, why) != CH_OK)
 		return CH_ERR_DENIED;
 	return admit_known(hub, d, fp, &rec, why);
 }
@@ -106,7 +129,7 @@ static int admit_tls(struct hub *hub, struct device *d, const char *serial_id,
 	if (ch_store_device_get(hub->store, cert_id, &rec) == CH_OK)
 		fp = cert_id;
 	device_set_presented(d, fp);
-	if (lookup_or_enroll(hub, d, fp, serial_id ? "serial number"
+	if (lookup_or_enroll(hub, d, fp, NULL, serial_id ? "serial number"
 			     : "certificate", &rec, why) != CH_OK)
 		return CH_ERR_DENIED;
 	if ((r = admit_known(hub, d, fp, &rec, why)) != CH_OK)
@@ -202,7 +225,7 @@ int admission_admit(struct hub *hub, struct device *d,
 	*why = NULL;
 	return id->tls ? admit_tls(hub, d, id->serial_id, id->cert_id,
 				   id->anchor_id, why)
-		       : admit_ssh(hub, d, id->fp, why);
+		       : admit_ssh(hub, d, id->fp, id->name, why);
 }
 
 void admission_connected(struct hub *hub, struct device *d, size_t ncaps)

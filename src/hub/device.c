@@ -35,6 +35,8 @@ struct device {
 	char peer[CH_ADDRSTR_LEN];
 	char fp[CH_FP_LEN];		/* what it presented */
 	char key[CH_FP_LEN];		/* its registry key */
+	char announced_name[CH_JUNOS_DEVICE_ID_MAX + 1]; /* "" if none */
+	char announced_fp[CH_FP_LEN];	/* the key it must show, or "" */
 	union {				/* for the blocklist */
 		struct sockaddr sa;
 		struct sockaddr_in sin;
@@ -431,6 +433,22 @@ static int xp_identify(struct ch_xport *x, const struct ch_peer_id *pid,
 		return identify_tls(d, pid, why);
 	snprintf(d->fp, sizeof(d->fp), "%s", pid->key_fp);
 	id.fp = d->fp;
+	if (d->announced_fp[0] && strcmp(d->announced_fp, d->fp) != 0) {
+		char detail[CH_STORE_TEXT_MAX];
+
+		snprintf(detail, sizeof(detail), "Junos outbound-ssh from %s, "
+			 "DEVICE-ID %s: its handshake showed host key %s, not "
+			 "the HOST-KEY %s of its preamble", d->peer,
+			 d->announced_name, d->fp, d->announced_fp);
+		ch_clog_rl(CH_LOG_WARN, &d->log, "refused: %s", detail);
+		if (d->owner.refused)
+			d->owner.refused(d->owner.ctx, d, detail);
+		*why = "host key differs from the HOST-KEY of its outbound-ssh "
+		       "preamble";
+		return CH_ERR_DENIED;
+	}
+	if (d->announced_name[0])
+		id.name = d->announced_name;
 	return d->owner.admit(d->owner.ctx, d, &id, why);
 }
 
@@ -657,6 +675,15 @@ json_t *device_caps_json(const struct device *d)
 	for (size_t i = 0; i < h->ncaps; i++)
 		json_array_append_new(arr, json_string(h->caps[i]));
 	return arr;
+}
+
+void device_set_announced(struct device *d, const char *name,
+			  const char *fp)
+{
+	snprintf(d->announced_name, sizeof(d->announced_name), "%s",
+		 name ? name : "");
+	snprintf(d->announced_fp, sizeof(d->announced_fp), "%s",
+		 fp ? fp : "");
 }
 
 void device_set_key(struct device *d, const char *key)

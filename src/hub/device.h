@@ -46,6 +46,8 @@ struct device_id {
 	const char *serial_id;	/* TLS: "serial:S", or NULL */
 	const char *cert_id;	/* TLS: "x509:SHA256:..." of its certificate */
 	const char *anchor_id;	/* TLS: the same of its trust anchor */
+	const char *name;	/* a name it offered for enrollment, or NULL
+				 * (Junos outbound-ssh: its DEVICE-ID) */
 };
 
 struct device_owner {
@@ -93,6 +95,13 @@ int device_start(const struct device_config *cfg,
 		 const struct device_owner *owner, int fd, int tls,
 		 const char *peer, const struct sockaddr *sa, unsigned conn_id,
 		 struct device **out);
+/* What an SSH device announced before its handshake (Junos outbound-ssh,
+ * hub/junos.h): name, offered for enrollment (NULL: none), and fp, the
+ * "SHA256:..." of the host key it said it would show (NULL: none); a
+ * handshake that shows another key is refused (the owner's refused() is
+ * told). Called right after device_start. */
+void device_set_announced(struct device *d, const char *name,
+			  const char *fp);
 /* Closes the connection (idempotent). The owner's gone() is called at
  * once, inside this call (the device is out of the owner's list when it
  * returns); the transport ends from the loop and the device is freed

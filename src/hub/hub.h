@@ -21,6 +21,7 @@
 #include "lib/core/limits.h"
 #include "hub/control.h"
 #include "hub/device.h"
+#include "hub/junos.h"
 #include "lib/net/hostport.h"
 #include "lib/core/log.h"
 #include "lib/id/sshkey.h"
@@ -80,6 +81,8 @@ struct hub_config {
 	size_t nsnmp_maps;
 	struct hub_snmp_dest snmp_trap_to[CH_HUB_SNMP_TRAP_TO];
 	size_t nsnmp_trap_to;
+	const char *junos_secrets;	/* Junos outbound-ssh: DEVICE-ID SECRET */
+	int junos_allow_unsigned;	/* ... and DEVICE-IDs without one */
 };
 
 struct listener;
@@ -119,6 +122,8 @@ struct hub {
 	struct hub_snmp *snmp;		/* SNMP endpoints (snmp.c) */
 	char rec_dir[CH_HUB_PATH_MAX];	/* recordings; "" if none */
 	unsigned next_conn_id;
+	struct junos_door *junos;	/* NULL: Junos preambles not read */
+	struct junos_config junos_cfg;
 	int stopping;
 };
 

@@ -104,6 +104,15 @@ static void usage(FILE *f)
 "                               snmp channels; repeatable; docs/snmp.md)\n"
 "      --snmp-trap-to ADDR:PORT send the devices' SNMP notifications to this\n"
 "                               trap receiver (UDP; repeatable)\n"
+"      --junos-secrets FILE     read the Junos outbound-ssh preamble of\n"
+"                               devices calling over SSH; FILE has lines\n"
+"                               'DEVICE-ID SECRET' (mode 0600, read at each\n"
+"                               call): the HMAC of HOST-KEY must verify with\n"
+"                               the secret, and the handshake must show that\n"
+"                               key; DEVICE-ID is the name offered at\n"
+"                               enrollment; see docs/junos.md\n"
+"      --junos-allow-unsigned   also accept a Junos preamble whose DEVICE-ID\n"
+"                               has no secret (unauthenticated: logged)\n"
 "  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
 "  -h, --help                   this text\n"
 "  -V, --version                print the version\n"
@@ -128,6 +137,7 @@ enum {
 	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
 	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
 	OPT_SNMP_MAP, OPT_SNMP_TRAP_TO,
+	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED,
 };
 
 static const struct option long_opts[] = {
@@ -158,6 +168,9 @@ static const struct option long_opts[] = {
 	{ "record-input", no_argument, NULL, OPT_RECORD_INPUT },
 	{ "snmp-map", required_argument, NULL, OPT_SNMP_MAP },
 	{ "snmp-trap-to", required_argument, NULL, OPT_SNMP_TRAP_TO },
+	{ "junos-secrets", required_argument, NULL, OPT_JUNOS_SECRETS },
+	{ "junos-allow-unsigned", no_argument, NULL,
+	  OPT_JUNOS_ALLOW_UNSIGNED },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -342,6 +355,14 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 					"' is not ADDR[:PORT] (a numeric "
 					"address)");
 			cfg->nsnmp_trap_to++;
+		case OPT_JUNOS_SECRETS:
+			if (*optarg == '\0')
+				cli_die(PROG, "--junos-secrets needs a file "
+					"name", "", "");
+			cfg->junos_secrets = optarg;
+			break;
+		case OPT_JUNOS_ALLOW_UNSIGNED:
+			cfg->junos_allow_unsigned = 1;
 			break;
 		case 'l':
 			cli_log_level(PROG, optarg);

@@ -12,6 +12,7 @@
 #include "hub/device.h"
 #include "hub/hub.h"
 #include "hub/jobs.h"
+#include "hub/junos.h"
 #include "hub/listener.h"
 #include "hub/snmp.h"
 #include "hub/term.h"
@@ -77,16 +78,34 @@ static const struct device_owner device_owner = {
 
 /* ---- the door ---- */
 
+/* A device session on fd; jr: what it announced before its SSH banner
+ * (Junos outbound-ssh), or NULL. */
+static void start_device(struct hub *hub, int fd, int tls, const char *peer,
+			 const struct sockaddr *sa,
+			 const struct junos_result *jr)
+{
+	struct device_owner owner = device_owner;
+	struct device *d;
+
+	owner.ctx = hub;
+	if (device_start(&hub->devcfg, &owner, fd, tls, peer, sa,
+			 hub->next_conn_id++, &d) != CH_OK)
+		return;		/* fd closed, logged */
+	if (jr && jr->device_id)
+		device_set_announced(d, jr->device_id, jr->expect_fp);
+	hub->handshakes++;
+	hub_link_device(hub, d);
+}
+
 /* A connection accepted on a listener: refused cheaply, before any
  * cryptography, when its source is blocked or too many handshakes are in
  * progress (RFC 8071 5: DoS through expensive handshakes); else a device
- * over SSH or TLS, by the listener. */
+ * over SSH or TLS, by the listener; over SSH, its Junos preamble first
+ * when those are read. */
 static void on_accepted(void *ctx, struct listener *l, int fd,
 			const char *peer, const struct sockaddr *sa)
 {
 	struct hub *hub = ctx;
-	struct device_owner owner = device_owner;
-	struct device *d;
 	int one = 1;
 
 	if (blocklist_blocked(hub->blocklist, sa, hub_now_s())) {
@@ -105,13 +124,45 @@ static void on_accepted(void *ctx, struct listener *l, int fd,
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	owner.ctx = hub;
-	if (device_start(&hub->devcfg, &owner, fd, listener_tls(l), peer, sa,
-			 hub->next_conn_id++, &d) != CH_OK)
-		return;		/* fd closed, logged */
-	hub->handshakes++;
-	hub_link_device(hub, d);
+	if (hub->junos && !listener_tls(l)) {
+		hub->handshakes++;	/* until ready() or refused() */
+		junos_door_read(hub->junos, fd, peer, sa);
+		return;
+	}
+	start_device(hub, fd, listener_tls(l), peer, sa, NULL);
 }
+
+/* ---- Junos outbound-ssh: the preamble read (junos.h) ---- */
+
+static void junos_ready(void *ctx, int fd, const char *peer,
+			const struct sockaddr *sa,
+			const struct junos_result *res)
+{
+	struct hub *hub = ctx;
+
+	hub->handshakes--;
+	start_device(hub, fd, 0, peer, sa, res);
+}
+
+/* Refused at the preamble: an event under no device (what it claimed is
+ * unverified), and a failure of its address for the blocklist. */
+static void junos_refused(void *ctx, const char *peer,
+			  const struct sockaddr *sa, const char *detail)
+{
+	struct hub *hub = ctx;
+
+	hub->handshakes--;
+	hub_event(hub, NULL, "refused", detail);
+	if (blocklist_failure(hub->blocklist, sa, hub_now_s()))
+		ch_log_rl(CH_LOG_WARN, "blocking %s for %u s after %u failed "
+			  "handshakes", peer, hub->cfg.block_for_s,
+			  hub->cfg.block_after);
+}
+
+static struct junos_ops junos_ops = {
+	.ready = junos_ready,
+	.refused = junos_refused,
+};
 
 static struct listener_ops listener_ops = {
 	.accepted = on_accepted,
@@ -138,6 +189,21 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 		.max_message = hub->cfg.max_message,
 	};
 	listener_ops.ctx = hub;
+	if (hub->cfg.junos_secrets || hub->cfg.junos_allow_unsigned) {
+		junos_ops.ctx = hub;
+		hub->junos_cfg = (struct junos_config){
+			.loop = hub->loop,
+			.secrets = hub->cfg.junos_secrets,
+			.allow_unsigned = hub->cfg.junos_allow_unsigned,
+			.timeout_ms = hub->cfg.handshake_timeout_ms <
+				      CH_JUNOS_PREAMBLE_TIMEOUT_MS
+				      ? hub->cfg.handshake_timeout_ms
+				      : CH_JUNOS_PREAMBLE_TIMEOUT_MS,
+		};
+		if ((r = junos_door_new(&hub->junos_cfg, &junos_ops,
+					&hub->junos)) != CH_OK)
+			return r;
+	}
 	for (size_t i = 0; i < hub->cfg.nlisten; i++) {
 		ep = &hub->cfg.listen[i];
 		if ((r = listener_open(hub->loop, ep->host, ep->port, 0,
@@ -172,6 +238,8 @@ void service_stop(struct hub *hub)
 		return;
 	hub->stopping = 1;
 	listener_close_all(&hub->listeners);
+	junos_door_close(hub->junos);
+	hub->junos = NULL;
 	/* The API answers the operators waiting for jobs first (ops->stop),
 	 * before the devices' closing can settle those jobs. */
 	if (hub->ctl) {

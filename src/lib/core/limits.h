@@ -201,6 +201,14 @@
 #define CH_HUB_IMPORT_MAX_ERRORS 20 /* refused lines listed in an import answer */
 #define CH_HUB_LIST_DEFAULT 50	/* jobs/events listed without a limit */
 
+/* Junos outbound-ssh, the preamble before the SSH banner (lib/id/junos,
+ * hub/junos; docs/junos.md). */
+#define CH_JUNOS_PREAMBLE_MAX 8192 /* B, the text before the SSH banner: 5 lines, an RSA-16384 host key's base64 is under 3 KiB */
+#define CH_JUNOS_PREAMBLE_TIMEOUT_MS (10 * 1000) /* ms, from accept to the banner (at most --handshake-timeout): a device sends its preamble at once */
+#define CH_JUNOS_PEEK_RETRY_MS 20 /* ms, look again at a line that begins with part of "SSH-" only */
+#define CH_JUNOS_DEVICE_ID_MAX 255 /* chars, a DEVICE-ID */
+#define CH_JUNOS_SECRETS_MAX (1024u * 1024) /* B, the --junos-secrets file */
+
 /* Failing sources (hub/blocklist). */
 #define CH_BLOCK_MAX 4096	/* sources tracked; the oldest are forgotten */
 #define CH_BLOCK_THRESHOLD 10	/* failures in a window before a block; --block-after default */
