@@ -517,6 +517,28 @@ static void on_signal(uv_signal_t *h, int signum)
 		on_stopped(ag);
 }
 
+/* SIGHUP: the managers' keys again (--authorized-keys), so a manager
+ * added there (a move to another hub) is accepted at its next call,
+ * without a restart that would drop every session. Connections already
+ * up go on; a file that does not load leaves the keys as they were. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+	struct agent *ag = h->data;
+	struct ch_authkeys *keys = NULL;
+
+	(void)signum;
+	if (ch_authkeys_load(ag->cfg.authkeys_path, &keys) != CH_OK) {
+		ch_error("SIGHUP: %s does not load; the %zu manager key(s) "
+			 "loaded before stay", ag->cfg.authkeys_path,
+			 ch_authkeys_count(ag->authkeys));
+		return;
+	}
+	ch_authkeys_free(ag->authkeys);
+	ag->authkeys = keys;
+	ch_info("SIGHUP: %zu manager key(s) authorized from %s",
+		ch_authkeys_count(keys), ag->cfg.authkeys_path);
+}
+
 /* The call-home configuration, until the policy is first loaded. */
 static struct chc_config *waiting_chcfg;
 
@@ -732,7 +754,7 @@ int main(int argc, char **argv)
 	struct agent ag;
 	struct chc_config chcfg;
 	struct border_watch *bw = NULL;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	ssh_key key = NULL;
 	const char *why = NULL;
 	int created = 0;
@@ -811,6 +833,9 @@ int main(int argc, char **argv)
 	sigint.data = sigterm.data = &ag;
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
+	uv_signal_init(ag.loop, &sighup);
+	sighup.data = &ag;
+	uv_signal_start(&sighup, on_hup, SIGHUP);
 
 	if (callhome_config(&ag, &chcfg) != CH_OK)
 		return 1;

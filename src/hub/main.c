@@ -355,6 +355,7 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 					"' is not ADDR[:PORT] (a numeric "
 					"address)");
 			cfg->nsnmp_trap_to++;
+			break;
 		case OPT_JUNOS_SECRETS:
 			if (*optarg == '\0')
 				cli_die(PROG, "--junos-secrets needs a file "

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,29 @@ def test_manager_key_not_authorized(hub, agent, workdir):
     assert connected_fps(h) == set()
     # the agent keeps calling (and keeps being right to refuse)
     a.proc.wait_log(r"round \d+ failed")
+
+
+def test_sighup_reloads_the_manager_keys(hub, agent, workdir):
+    """A manager's key added to --authorized-keys counts after SIGHUP,
+    without a restart (a move to another hub); an unreadable file keeps
+    the keys loaded before and the agent running."""
+    h = hub()
+    other = ssh_keygen(workdir / "other_key", comment="other")
+    a = agent(hub=h, authorized=[f"{other}.pub"], extra=FAST)
+    a.proc.wait_log(r"manager key SHA256:\S+ for user 'admin' is not "
+                    r"authorized")
+    ak = a.authorized_keys
+    saved = ak.read_text()
+    ak.write_text("# nothing usable\n")
+    a.proc.signal(signal.SIGHUP)
+    a.proc.wait_log(r"SIGHUP: \S+ does not load; the 1 manager key\(s\) "
+                    r"loaded before stay")
+    assert a.proc.alive()
+    ak.write_text(saved + Path(h.pub).read_text())
+    a.proc.signal(signal.SIGHUP)
+    a.proc.wait_log(r"SIGHUP: 2 manager key\(s\) authorized from ")
+    wait_for(lambda: connected_fps(h), 20, "the device connects",
+             proc=a.proc)
 
 
 def test_unknown_device_refused_then_admitted(hub, agent, procs):
