@@ -10,6 +10,7 @@
 #include "hub/admission.h"
 #include "hub/blocklist.h"
 #include "hub/device.h"
+#include "hub/frontdoor.h"
 #include "hub/hub.h"
 #include "hub/jobs.h"
 #include "hub/listener.h"
@@ -148,6 +149,8 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 				       &listener_ops, &hub->listeners)) != CH_OK)
 			return r;
 	}
+	if ((r = frontdoor_start(hub)) != CH_OK)
+		return r;
 	if ((r = term_init(hub)) != CH_OK)
 		return r;
 	snprintf(path, sizeof(path), "%s/hub.sock", hub->cfg.state_dir);
@@ -174,6 +177,7 @@ void service_stop(struct hub *hub)
 		hub_ctl_stop(hub->ctl);
 		hub->ctl = NULL;
 	}
+	frontdoor_stop(hub);
 	term_stop_all(hub);
 	while (hub->devices)
 		device_close(hub->devices, "hub shutting down");
