@@ -182,10 +182,16 @@ static void refuse(struct fdsess *se, const char *reason)
 		ch_info("%s", text);
 	record(se, "netconf-start", "refused", text, NULL);
 	if (se->cs) {
-		ch_stream_pause(se->cs, 0);	/* its bytes are dropped */
+		/* closed when the client's hello comes (cs_data): a client
+		 * that sends it after the subsystem's success would otherwise
+		 * meet a closed channel and show that instead of the line */
+		snprintf(se->why, sizeof(se->why), "refused: %s", reason);
+		ch_stream_pause(se->cs, 0);
 		ch_stream_write(se->cs, line, (size_t)n);
 		ch_stream_exit_status(se->cs, 1);
-		ch_stream_close(se->cs, 0, reason);
+		if (se->c && se->c->nsess == 1)
+			ch_xport_deadline(se->c->x, CH_FD_REFUSED_LINGER_MS,
+					  "a refused client did not leave");
 	}
 	if (se->ds)
 		ch_stream_close(se->ds, 1, "refused");
@@ -336,8 +342,12 @@ static void cs_data(struct ch_stream *s, const char *p, size_t n)
 {
 	struct fdsess *se = ch_stream_ctx(s);
 
-	if (se->refused || !se->started)
-		return;		/* a refused client's hello: dropped */
+	if (se->refused) {	/* its hello came: the line is out */
+		ch_stream_close(s, 0, se->why);
+		return;
+	}
+	if (!se->started)
+		return;
 	se->bytes_in += n;
 	if (se->c)
 		touch(se->c);
@@ -383,7 +393,9 @@ static void cs_eof(struct ch_stream *s)
 {
 	struct fdsess *se = ch_stream_ctx(s);
 
-	if (se->ds && se->started)
+	if (se->refused)
+		ch_stream_close(s, 0, se->why);
+	else if (se->ds && se->started)
 		ch_stream_eof(se->ds);
 	else if (se->ds)
 		ch_stream_close(se->ds, 1, "the client left");
@@ -428,8 +440,13 @@ static void ds_closed(struct ch_stream *s, const char *why)
 	if (!se->why[0])
 		snprintf(se->why, sizeof(se->why), "device: %s",
 			 why ? why : "closed");
-	if (se->cs && !se->started && !se->refused)
-		refuse(se, se->why);	/* closed before it opened */
+	if (se->cs && !se->started && !se->refused) {
+		char reason[CH_FD_REASON_MAX];	/* closed before it opened */
+
+		snprintf(reason, sizeof(reason), "device %s: %s", se->label,
+			 why ? why : "closed");
+		refuse(se, reason);
+	}
 	else if (se->cs)
 		ch_stream_close(se->cs, 0, se->why);
 	maybe_end(se);

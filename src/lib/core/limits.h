@@ -257,6 +257,7 @@
 #define CH_FD_IDLE_S (24 * 3600) /* s, a connection whose sessions moved no byte either way this long is closed (a quiet notification subscription lives a day) */
 #define CH_FD_IDLE_MAX_S (30 * CH_DAY_S) /* s, largest --front-door-idle */
 #define CH_FD_QUEUE_HIGH (256u * 1024) /* B, queued towards one side before the other side's channel is paused (its SSH window closes) */
+#define CH_FD_REFUSED_LINGER_MS 5000 /* ms, a refused client has to send its hello (then its channel closes) before its connection is closed */
 #define CH_FD_REASON_MAX 512	/* B, the line a refused client is shown */
 #define CH_OPKEYS_MAX 1024	/* keys in an --operator-keys file */
 #define CH_OPKEYS_FILE_MAX (4u * 1024 * 1024) /* B, an --operator-keys file */
