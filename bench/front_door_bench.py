@@ -83,15 +83,7 @@ def main():
         (dev.dir / "authorized_keys").write_text(
             Path(f"{key}.pub").read_text() + Path(f"{mgr}.pub").read_text())
         dev.spawn()
-        fp = None
-
-        def connected():
-            nonlocal fp
-            devs = hub.control({"cmd": "devices"}).get("devices", [])
-            fp = next((x["fingerprint"] for x in devs
-                       if x.get("state") == "connected"), None)
-            return fp
-        bl.wait_until(connected, 20, "the device connected")
+        fp = hub.wait_connected(20, "the device connected")
         hub.control({"cmd": "rename", "device": fp, "name": "r1"})
 
         # straight: ncclient takes the same device's second call

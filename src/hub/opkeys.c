@@ -141,23 +141,6 @@ static const char *parse_options(char **s, struct opkey *k, int *have_op)
 	}
 }
 
-static char *next_field(char **s)
-{
-	char *p = *s, *start;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0')
-		return NULL;
-	start = p;
-	while (*p && *p != ' ' && *p != '\t')
-		p++;
-	if (*p)
-		*p++ = '\0';
-	*s = p;
-	return start;
-}
-
 /* 1 if the line's first word is a key type (no options before it). */
 static int starts_with_type(const char *s)
 {
@@ -183,8 +166,8 @@ static const char *parse_line(char *line, struct opkey *k)
 	if (!starts_with_type(rest) &&
 	    (why = parse_options(&rest, k, &have_op)) != NULL)
 		return why;
-	tname = next_field(&rest);
-	b64 = next_field(&rest);
+	tname = ch_key_next_field(&rest);
+	b64 = ch_key_next_field(&rest);
 	if (tname == NULL)
 		return "no key";
 	if (ch_pubkey_parse(tname, b64, &k->key, &why) != CH_OK)
@@ -192,7 +175,7 @@ static const char *parse_line(char *line, struct opkey *k)
 	if (k->devices == NULL)
 		return "no devices= option: the key would reach nothing";
 	if (!have_op) {
-		comment = next_field(&rest);
+		comment = ch_key_next_field(&rest);
 		if (comment && (at = strchr(comment, '@')) != NULL)
 			*at = '\0';
 		if (comment == NULL || !opkeys_name_ok(comment))

@@ -82,6 +82,23 @@ def refused_with(fd, user, who, reason):
     assert reason in str(ei.value), str(ei.value)
 
 
+def lock_contention(m1, m2, target, between=None):
+    """m1 locks target; m2's lock is denied naming m1's session-id (RFC
+    6241 7.5); between() runs while m1 holds it; after m1's unlock m2
+    takes it. 4 rpcs of m1's (with between's 2: 6), 3 of m2's."""
+    m1.lock(target=target)
+    with pytest.raises(RPCError) as ei:
+        m2.lock(target=target)
+    assert ei.value.tag == "lock-denied"
+    assert re.search(rf"<[^>]*session-id>{m1.session_id}</",
+                     ei.value.info), ei.value.info
+    if between:
+        between()
+    m1.unlock(target=target)
+    m2.lock(target=target)
+    m2.unlock(target=target)
+
+
 def test_ncclient_through_the_front_door_to_our_agent(hub, agent, workdir):
     """(a) our agent: get-config, edit-config, lock; two clients get two
     sessions of the device's, and the second lock is denied naming the
@@ -104,15 +121,7 @@ def test_ncclient_through_the_front_door_to_our_agent(hub, agent, workdir):
         assert hostname(m1) == "via-front-door"
         assert "<hostname>via-front-door</hostname>" in m2.get_config(
             source="running", filter=SYSTEM_FILTER).data_xml
-        m1.lock(target="running")
-        with pytest.raises(RPCError) as ei:
-            m2.lock(target="running")
-        assert ei.value.tag == "lock-denied"
-        assert re.search(rf"<[^>]*session-id>{m1.session_id}</",
-                         ei.value.info), ei.value.info
-        m1.unlock(target="running")
-        m2.lock(target="running")
-        m2.unlock(target="running")
+        lock_contention(m1, m2, "running")
     finally:
         m1.close_session()
         m2.close_session()
@@ -191,20 +200,12 @@ def test_ncclient_through_the_front_door_to_openssh_netconfd(
         assert m1.session_id != m2.session_id
         assert any("yuma" in c for c in m1.server_capabilities)
         assert m1.get_config(source="running").ok
-        m1.lock(target="candidate")
-        with pytest.raises(RPCError) as ei:
-            m2.lock(target="candidate")
-        assert ei.value.tag == "lock-denied"
-        assert re.search(rf"<[^>]*session-id>{m1.session_id}</",
-                         ei.value.info), ei.value.info
-        m1.edit_config(target="candidate", config=(
-            '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
-            f'<nacm xmlns="{NACM}"><enable-nacm>true</enable-nacm></nacm>'
-            '</config>'))
-        m1.commit()
-        m1.unlock(target="candidate")
-        m2.lock(target="candidate")
-        m2.unlock(target="candidate")
+        lock_contention(m1, m2, "candidate", between=lambda: (
+            m1.edit_config(target="candidate", config=(
+                '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+                f'<nacm xmlns="{NACM}"><enable-nacm>true</enable-nacm>'
+                '</nacm></config>')),
+            m1.commit()))
     finally:
         m1.close_session()
         m2.close_session()

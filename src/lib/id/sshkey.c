@@ -207,9 +207,7 @@ static int authkeys_add(struct ch_authkeys *ak, ssh_key k)
 	return CH_OK;
 }
 
-/* Cuts the next whitespace-separated field out of *s (NUL-terminating it
- * in place); NULL when the line has no more fields. */
-static char *next_field(char **s)
+char *ch_key_next_field(char **s)
 {
 	char *p = *s, *start;
 
@@ -285,7 +283,7 @@ static ssh_key parse_line(const char *path, unsigned lineno, char *line)
 	const char *why;
 	ssh_key k = NULL;
 
-	tname = next_field(&rest);
+	tname = ch_key_next_field(&rest);
 	if (ssh_key_type_from_name(tname) == SSH_KEYTYPE_UNKNOWN) {
 		/* OpenSSH puts options first; we grant no restricted access,
 		 * so such a line must not become a plain full-access key. */
@@ -293,7 +291,7 @@ static ssh_key parse_line(const char *path, unsigned lineno, char *line)
 			"not supported, line skipped", path, lineno, tname);
 		return NULL;
 	}
-	b64 = next_field(&rest);
+	b64 = ch_key_next_field(&rest);
 	if (ch_pubkey_parse(tname, b64, &k, &why) != CH_OK)
 		ch_warn("%s:%u: %.40s key: %s, line skipped", path, lineno,
 			tname, why);

@@ -33,6 +33,11 @@ char *ch_key_public_line(const ssh_key key);
 int ch_pubkey_parse(const char *tname, const char *b64, ssh_key *out,
 		    const char **why);
 
+/* Cuts the next blank-separated field of an authorized_keys line out of
+ * *s (NUL-terminating it in place, *s moved past it); NULL when the line
+ * has no more fields. */
+char *ch_key_next_field(char **s);
+
 struct ch_authkeys;
 
 /* Loads an OpenSSH authorized_keys file: "type base64 [comment]" per line,
