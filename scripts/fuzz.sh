@@ -15,7 +15,7 @@ MALLOC_MB=512
 # target:max_len
 targets="frame:65536 hello:65536 rpc:65536 filter:65536 certmap:16384
          ncsession:65536 editconfig:16384 ctlline:16384 chconfig:16384
-         serials:8192 notiftime:4096 streamframe:16384"
+         serials:8192 notiftime:4096 streamframe:16384 opkeys:16384"
 status=0
 for entry in $targets; do
   target=${entry%%:*}
