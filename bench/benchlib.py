@@ -485,6 +485,14 @@ class Hub:
                     if c > after and ev in r) >= n, timeout):
                 raise BenchError(f"fewer than {n} '{ev}' after {timeout}s")
 
+    def wait_connected(self, timeout, what="a device connected"):
+        """Waits for a connected device; returns its fingerprint."""
+        def connected():
+            devs = self.control({"cmd": "devices"}).get("devices", [])
+            return next((x["fingerprint"] for x in devs
+                         if x.get("state") == "connected"), None)
+        return wait_until(connected, timeout, what)
+
     def control(self, obj, timeout=10):
         """One request on the control socket; returns the parsed reply."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

@@ -104,15 +104,7 @@ def main():
                            "--forward-allow", f"127.0.0.1:{iport}",
                            "--forward-allow", f"127.0.0.1:{gport}"],
                           log=d / "agent.log")
-        fp = None
-
-        def connected():
-            nonlocal fp
-            devs = hub.control({"cmd": "devices"}).get("devices", [])
-            fp = next((x["fingerprint"] for x in devs
-                       if x.get("state") == "connected"), None)
-            return fp
-        bl.wait_until(connected, 15, "the agent connected")
+        fp = hub.wait_connected(15, "the agent connected")
         cli = [build / "callhome", "--hub", hub.sock_path]
         ch_i, ch_g = bl.free_port(), bl.free_port()
         for lp, dp in ((ch_i, iport), (ch_g, gport)):

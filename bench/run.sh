@@ -32,5 +32,6 @@ cmake --build "$build" --target callhomed callhome-hub callhome-cli \
 /usr/bin/python3 -B "$here/forward_bench.py" "$build"
 /usr/bin/python3 -B "$here/terminal_bench.py" "$build"
 /usr/bin/python3 -B "$here/snmp_bench.py" "$build"
+/usr/bin/python3 -B "$here/front_door_bench.py" "$build"
 # About two minutes: keep-alives at their defaults (30 s x 3).
 exec /usr/bin/python3 -B "$here/dead_peer.py" "$build"

@@ -9,7 +9,7 @@ BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # Test peers and tools: real third-party software on the other side.
 TEST_PKGS=(python3 python3-pytest python3-ncclient openssh-server
   openssh-client socat iproute2 nftables netconfd sqlite3 procps
-  iperf3 asciinema python3-paramiko snmpd snmp snmptrapd)
+  iperf3 asciinema python3-paramiko snmpd snmp snmptrapd yangcli)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" != "--build-only" ]; then

@@ -285,6 +285,10 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 		       struct ch_stream **out, const char **why)
 {
 	int r;
+	int netconf = req->type == CH_STREAM_SUBSYSTEM && req->name &&
+		      strcmp(req->name, "netconf") == 0;
+	int snmp = req->type == CH_STREAM_SUBSYSTEM && req->name &&
+		   strcmp(req->name, "snmp") == 0;
 
 	*out = NULL;
 	*why = NULL;
@@ -292,18 +296,18 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 		*why = req->type == CH_STREAM_DIRECT_TCPIP
 		       ? "the device is connected over TLS: no forwarding "
 			 "(it needs SSH channels)"
-		       : req->type == CH_STREAM_SUBSYSTEM
-		       ? "the device is connected over TLS: no SNMP (it needs "
-			 "SSH channels)"
+		       : netconf ? "the device is connected over TLS (one "
+			 "NETCONF session per connection): another session "
+			 "needs an SSH call-home connection"
+		       : snmp ? "the device is connected over TLS: no SNMP (it "
+			 "needs SSH channels)"
 		       : "the device is connected over TLS: no shell";
 		return CH_ERR_INVAL;
 	}
 	if (req->type != CH_STREAM_SHELL && req->type != CH_STREAM_EXEC &&
-	    req->type != CH_STREAM_DIRECT_TCPIP &&
-	    !(req->type == CH_STREAM_SUBSYSTEM &&
-	      strcmp(req->name, "snmp") == 0)) {
-		*why = "only shell, exec, direct-tcpip and snmp streams are "
-		       "opened on a device";
+	    req->type != CH_STREAM_DIRECT_TCPIP && !netconf && !snmp) {
+		*why = "only shell, exec, direct-tcpip, netconf and snmp "
+		       "streams are opened on a device";
 		return CH_ERR_INVAL;
 	}
 	if (!device_is_ready(d) || d->x == NULL) {
@@ -313,8 +317,10 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 	r = ch_xport_open(d->x, req, cb, ctx, out);
 	if (r == CH_ERR_LIMIT)
 		*why = "too many streams on this device (at most "
-		       CH_STR(CH_HUB_DEVICE_TERMS) " shells and execs and "
-		       CH_STR(CH_HUB_DEVICE_FWDS) " forwards)";
+		       CH_STR(CH_HUB_DEVICE_TERMS) " shells and execs, "
+		       CH_STR(CH_HUB_DEVICE_FWDS) " forwards, "
+		       CH_STR(CH_FD_DEVICE_SESSIONS) " front-door sessions and "
+		       CH_STR(CH_AGENT_SNMP_PER_CONN) " snmp channels)";
 	else if (r != CH_OK)
 		*why = ch_strerror(r);
 	else if (req->type == CH_STREAM_SUBSYSTEM)
@@ -324,6 +330,9 @@ int device_open_stream(struct device *d, const struct ch_stream_req *req,
 		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for a "
 			"direct-tcpip channel to %s port %u",
 			ch_stream_id(*out), req->name, (unsigned)req->port);
+	else if (netconf)
+		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for a netconf "
+			"channel (front door)", ch_stream_id(*out));
 	else
 		ch_clog(CH_LOG_INFO, &d->log, "chan=%u: asking for a %s%s",
 			ch_stream_id(*out), req->type == CH_STREAM_SHELL

@@ -117,10 +117,11 @@ typedef void (*device_rpc_done)(void *ctx, int r, const char *reply,
 int device_rpc(struct device *d, const char *op_xml, device_rpc_done done,
 	       void *ctx, const char **why);
 
-/* Opens a shell, exec, direct-tcpip or snmp stream (req:
- * CH_STREAM_SHELL, CH_STREAM_EXEC, CH_STREAM_DIRECT_TCPIP or an "snmp"
- * CH_STREAM_SUBSYSTEM, copied) next to the NETCONF session of a ready SSH device, at most CH_HUB_DEVICE_STREAMS channels
- * with it. CH_OK: *out is valid until its closed(),
+/* Opens a shell, exec, direct-tcpip, netconf or snmp subsystem stream
+ * (req: CH_STREAM_SHELL, CH_STREAM_EXEC, CH_STREAM_DIRECT_TCPIP, or
+ * CH_STREAM_SUBSYSTEM named "netconf" for the front door or "snmp";
+ * copied) next to the NETCONF session of a ready SSH device, at most
+ * CH_HUB_DEVICE_STREAMS channels with it. CH_OK: *out is valid until its closed(),
  * and cb->opened() says whether the device took it. Otherwise *why says
  * why not: CH_ERR_CLOSED (not ready), CH_ERR_INVAL (a TLS device, or
  * another type), CH_ERR_LIMIT (the cap), CH_ERR_NOMEM. While any is

@@ -76,6 +76,11 @@ struct hub_config {
 	uint32_t rpc_timeout_ms;
 	size_t max_message;		/* one NETCONF message, bytes */
 	uint32_t term_grace_s;		/* a detached pty session waits */
+	struct hub_listen front_door[CH_HUB_MAX_LISTEN]; /* NETCONF clients */
+	size_t nfront_door;
+	const char *operator_keys;	/* --operator-keys FILE */
+	const char *front_door_key;	/* its host key [STATE/...] */
+	uint32_t front_door_idle_s;
 	int record_input;		/* recordings get the keystrokes */
 	struct hub_snmp_map snmp_maps[CH_HUB_SNMP_MAPS];
 	size_t nsnmp_maps;
@@ -92,6 +97,7 @@ struct job_waiter;
 struct job_run;
 struct term;
 struct hub_snmp;
+struct frontdoor;
 
 enum hub_admission_policy {
 	HUB_ADMIT_APPROVE = 0,	/* unknown: recorded pending, refused */
@@ -118,6 +124,7 @@ struct hub {
 					 * forwards (term.c) */
 	size_t nterms;			/* shells and execs */
 	size_t nfwds;			/* forwards */
+	struct frontdoor *frontdoor;	/* NULL without --front-door */
 	unsigned next_term_id;
 	struct hub_snmp *snmp;		/* SNMP endpoints (snmp.c) */
 	char rec_dir[CH_HUB_PATH_MAX];	/* recordings; "" if none */

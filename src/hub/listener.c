@@ -106,8 +106,11 @@ static int listen_on(uv_loop_t *loop, const struct sockaddr *sa,
 	uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
 	l->next = *list;
 	*list = l;
-	ch_info("listening for call-home connections over %s on %s",
-		tls ? "TLS" : "SSH", addr);
+	if (ops->what)
+		ch_info("listening for %s on %s", ops->what, addr);
+	else
+		ch_info("listening for call-home connections over %s on %s",
+			tls ? "TLS" : "SSH", addr);
 	return CH_OK;
 }
 

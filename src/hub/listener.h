@@ -21,6 +21,9 @@ struct listener;
 
 struct listener_ops {
 	void *ctx;
+	/* What is listened for, in the log ("operators' NETCONF clients");
+	 * NULL: call-home connections over SSH or TLS. */
+	const char *what;
 	/* A connection accepted on l (non-blocking, close-on-exec) from peer
 	 * (sa, and as text). Takes ownership of fd. */
 	void (*accepted)(void *ctx, struct listener *l, int fd,

@@ -13,6 +13,7 @@
 
 #include "hub/api/api.h"
 #include "hub/blocklist.h"
+#include "hub/frontdoor.h"
 #include "hub/hub.h"
 #include "hub/service.h"
 #include "hub/snmp.h"
@@ -113,6 +114,22 @@ static void usage(FILE *f)
 "                               enrollment; see docs/junos.md\n"
 "      --junos-allow-unsigned   also accept a Junos preamble whose DEVICE-ID\n"
 "                               has no secret (unauthenticated: logged)\n"
+"      --front-door ADDR[:PORT] serve operators' NETCONF clients over SSH\n"
+"                               here (repeatable; port %d by default): the\n"
+"                               SSH user name picks the device (DEVICE or\n"
+"                               OPERATOR+DEVICE), each session is relayed\n"
+"                               to a netconf channel on the device's call-\n"
+"                               home connection; see docs/front-door.md\n"
+"                               [off]\n"
+"      --operator-keys FILE     the front door's operators: authorized_keys\n"
+"                               lines with operator=\"NAME\" and\n"
+"                               devices=\"r1,site-*\" options (needed with\n"
+"                               --front-door)\n"
+"      --front-door-key FILE    its SSH host key (created as ed25519 if\n"
+"                               absent) [STATE/front_door_host_key]\n"
+"      --front-door-idle SECONDS  close a front-door connection whose\n"
+"                               sessions moved no byte this long; at most\n"
+"                               %d [%d]\n"
 "  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
 "  -h, --help                   this text\n"
 "  -V, --version                print the version\n"
@@ -126,7 +143,7 @@ static void usage(FILE *f)
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
 		CH_HUB_HANDSHAKE_TIMEOUT_MS / 1000, CH_HUB_RPC_TIMEOUT_MS / 1000,
 		CH_FRAME_MAX_MSG_DEFAULT, CH_TERM_GRACE_MAX_S,
-		CH_TERM_GRACE_S);
+		CH_TERM_GRACE_S, CH_FD_PORT, CH_FD_IDLE_MAX_S, CH_FD_IDLE_S);
 }
 
 enum {
@@ -138,6 +155,8 @@ enum {
 	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
 	OPT_SNMP_MAP, OPT_SNMP_TRAP_TO,
 	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED,
+	OPT_FRONT_DOOR, OPT_OPERATOR_KEYS, OPT_FRONT_DOOR_KEY,
+	OPT_FRONT_DOOR_IDLE,
 };
 
 static const struct option long_opts[] = {
@@ -171,6 +190,10 @@ static const struct option long_opts[] = {
 	{ "junos-secrets", required_argument, NULL, OPT_JUNOS_SECRETS },
 	{ "junos-allow-unsigned", no_argument, NULL,
 	  OPT_JUNOS_ALLOW_UNSIGNED },
+	{ "front-door", required_argument, NULL, OPT_FRONT_DOOR },
+	{ "operator-keys", required_argument, NULL, OPT_OPERATOR_KEYS },
+	{ "front-door-key", required_argument, NULL, OPT_FRONT_DOOR_KEY },
+	{ "front-door-idle", required_argument, NULL, OPT_FRONT_DOOR_IDLE },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -231,6 +254,7 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cfg->confirm_timeout_s = CH_HUB_CONFIRM_TIMEOUT_S;
 	cfg->confirm_after_s = CH_HUB_CONFIRM_AFTER_S;
 	cfg->term_grace_s = CH_TERM_GRACE_S;
+	cfg->front_door_idle_s = CH_FD_IDLE_S;
 
 	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
 				NULL)) != -1) {
@@ -365,6 +389,17 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 		case OPT_JUNOS_ALLOW_UNSIGNED:
 			cfg->junos_allow_unsigned = 1;
 			break;
+		case OPT_FRONT_DOOR:
+			add_listen(cfg->front_door, &cfg->nfront_door, optarg,
+				   CH_FD_PORT, "--front-door");
+			break;
+		case OPT_OPERATOR_KEYS: cfg->operator_keys = optarg; break;
+		case OPT_FRONT_DOOR_KEY: cfg->front_door_key = optarg; break;
+		case OPT_FRONT_DOOR_IDLE:
+			cfg->front_door_idle_s = cli_u32(PROG,
+				"front-door-idle", optarg, 1,
+				CH_FD_IDLE_MAX_S);
+			break;
 		case 'l':
 			cli_log_level(PROG, optarg);
 			break;
@@ -391,6 +426,12 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 		cli_die(PROG, "TLS options given without --listen-tls", "",
 			"");
 	}
+	if (cfg->nfront_door && cfg->operator_keys == NULL)
+		cli_die(PROG, "--front-door needs --operator-keys (who may "
+			"come in, and to which devices)", "", "");
+	if (!cfg->nfront_door && (cfg->operator_keys || cfg->front_door_key))
+		cli_die(PROG, "front-door options given without --front-door",
+			"", "");
 	if (cfg->nlisten == 0 && cfg->nlisten_tls == 0) {
 		cfg->listen[0].host = NULL;	/* every address */
 		cfg->listen[0].port = CH_PORT_SSH;
@@ -534,6 +575,7 @@ out:
 	snmp_free(&hub);
 	if (hub.loop && uv_loop_close(hub.loop) != 0)
 		ch_debug("loop closed with handles left");
+	frontdoor_free(&hub);
 	ch_store_close(hub.store);
 	blocklist_free(hub.blocklist);
 	ssh_key_free(hub.key);
@@ -543,6 +585,8 @@ out:
 		free(hub.cfg.listen[i].host);
 	for (size_t i = 0; i < hub.cfg.nlisten_tls; i++)
 		free(hub.cfg.listen_tls[i].host);
+	for (size_t i = 0; i < hub.cfg.nfront_door; i++)
+		free(hub.cfg.front_door[i].host);
 	ssh_finalize();
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "hub/admission.h"
 #include "hub/blocklist.h"
 #include "hub/device.h"
+#include "hub/frontdoor.h"
 #include "hub/hub.h"
 #include "hub/jobs.h"
 #include "hub/junos.h"
@@ -216,6 +217,8 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 				       &listener_ops, &hub->listeners)) != CH_OK)
 			return r;
 	}
+	if ((r = frontdoor_start(hub)) != CH_OK)
+		return r;
 	if ((r = term_init(hub)) != CH_OK)
 		return r;
 	if ((r = snmp_start(hub)) != CH_OK)
@@ -246,6 +249,7 @@ void service_stop(struct hub *hub)
 		hub_ctl_stop(hub->ctl);
 		hub->ctl = NULL;
 	}
+	frontdoor_stop(hub);
 	term_stop_all(hub);
 	snmp_stop_all(hub);
 	while (hub->devices)

@@ -493,8 +493,8 @@ static void test_authkeys_mixed(void **state)
 		else
 			assert_null(strstr(log, tag));
 	}
-	assert_non_null(strstr(log, "bad ssh-ed25519 key data"));
-	assert_non_null(strstr(log, "does not match type ssh-rsa"));
+	assert_non_null(strstr(log, "ssh-ed25519 key: bad key data"));
+	assert_non_null(strstr(log, "ssh-rsa key: key data does not match its type"));
 
 	ch_authkeys_free(ak);
 	free(la);

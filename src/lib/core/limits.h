@@ -232,7 +232,7 @@
  * cli/term, cli/forward; docs/control-api.md "Streams"). */
 #define CH_HUB_DEVICE_TERMS 15	/* shells/execs at once on one device connection, besides its NETCONF channel */
 #define CH_HUB_DEVICE_FWDS 16	/* forwarded streams (callhome forward/connect) at once on one device connection */
-#define CH_HUB_DEVICE_STREAMS (1 + CH_HUB_DEVICE_TERMS + CH_HUB_DEVICE_FWDS + CH_AGENT_SNMP_PER_CONN) /* channels the hub opens on one device connection */
+#define CH_HUB_DEVICE_STREAMS (1 + CH_HUB_DEVICE_TERMS + CH_HUB_DEVICE_FWDS + CH_AGENT_SNMP_PER_CONN + CH_FD_DEVICE_SESSIONS) /* channels the hub opens on one device connection */
 #define CH_HUB_MAX_TERMS 256	/* shells/execs at once through the hub: each holds a socket and up to two queues */
 #define CH_HUB_MAX_FWDS 256	/* forwarded streams at once through the hub: each holds a socket and up to two queues, as a shell */
 #define CH_TERM_FRAME_MAX (64u * 1024) /* B, one frame's payload, either way: bounds the reassembly buffer */
@@ -266,6 +266,26 @@
 #define CH_HUB_SNMP_ENDPOINTS 64 /* UDP endpoints at once: --snmp-map and callhome snmp together */
 #define CH_HUB_SNMP_SOURCES 6	/* NMS source addresses of one endpoint with a channel each; a new one closes the least recently used (the agent takes CH_AGENT_SNMP_PER_CONN, one is the trap channel) */
 #define CH_HUB_SNMP_IDLE_MS (60 * 1000) /* ms, a source's channel with no message either way is closed */
+/* The NETCONF front door (hub/frontdoor, hub/opkeys; docs/front-door.md):
+ * operators' NETCONF clients, each session relayed to a netconf channel
+ * on the device's call-home connection. */
+#define CH_FD_PORT CH_PORT_NETCONF_SSH /* --front-door default port: netconf-ssh, where clients look */
+#define CH_FD_MAX_CONNS 256	/* front-door SSH connections at once, handshakes included: each holds a socket and a libssh session */
+#define CH_FD_MAX_SESSIONS 128	/* front-door NETCONF sessions at once through the hub: each holds two channels' queues */
+#define CH_FD_OPERATOR_SESSIONS 16 /* sessions one operator may hold at once: a runaway script cannot take every slot */
+#define CH_FD_DEVICE_SESSIONS 6	/* sessions on one device at once; the agent serves 8 netconf channels per connection and the hub keeps one */
+#define CH_FD_CONN_STREAMS 8	/* channels one front-door connection may open */
+#define CH_FD_HANDSHAKE_MS (30 * 1000) /* ms, accept -> authenticated: a client that does not finish holds a socket */
+#define CH_FD_NOSESSION_MS (60 * 1000) /* ms, an authenticated connection with no NETCONF session open is closed after */
+#define CH_FD_IDLE_S (24 * 3600) /* s, a connection whose sessions moved no byte either way this long is closed (a quiet notification subscription lives a day) */
+#define CH_FD_IDLE_MAX_S (30 * CH_DAY_S) /* s, largest --front-door-idle */
+#define CH_FD_QUEUE_HIGH (256u * 1024) /* B, queued towards one side before the other side's channel is paused (its SSH window closes) */
+#define CH_FD_REFUSED_LINGER_MS 5000 /* ms, a refused client has to send its hello (then its channel closes) before its connection is closed */
+#define CH_FD_REASON_MAX 512	/* B, the line a refused client is shown */
+#define CH_OPKEYS_MAX 1024	/* keys in an --operator-keys file */
+#define CH_OPKEYS_FILE_MAX (4u * 1024 * 1024) /* B, an --operator-keys file */
+#define CH_OPKEYS_PATTERNS 64	/* device patterns in one key's devices= */
+#define CH_OPKEYS_PATTERN_MAX 128 /* B, one device pattern, with its NUL */
 
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */

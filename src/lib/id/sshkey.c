@@ -207,9 +207,7 @@ static int authkeys_add(struct ch_authkeys *ak, ssh_key k)
 	return CH_OK;
 }
 
-/* Cuts the next whitespace-separated field out of *s (NUL-terminating it
- * in place); NULL when the line has no more fields. */
-static char *next_field(char **s)
+char *ch_key_next_field(char **s)
 {
 	char *p = *s, *start;
 
@@ -237,49 +235,66 @@ static int is_cert_type(enum ssh_keytypes_e t)
 	       t == SSH_KEYTYPE_SK_ED25519_CERT01;
 }
 
+int ch_pubkey_parse(const char *tname, const char *b64, ssh_key *out,
+		    const char **why)
+{
+	enum ssh_keytypes_e type;
+	char *again = NULL;
+	ssh_key k = NULL;
+
+	*out = NULL;
+	*why = NULL;
+	type = ssh_key_type_from_name(tname);
+	if (type == SSH_KEYTYPE_UNKNOWN) {
+		*why = "unknown key type";
+		return CH_ERR_INVAL;
+	}
+	if (is_cert_type(type)) {
+		*why = "certificates not supported";
+		return CH_ERR_INVAL;
+	}
+	if (b64 == NULL) {
+		*why = "no key after the type";
+		return CH_ERR_INVAL;
+	}
+	if (ssh_pki_import_pubkey_base64(b64, type, &k) != SSH_OK) {
+		*why = "bad key data";
+		return CH_ERR_INVAL;
+	}
+	/* libssh trusts the stated type and ignores the one inside the
+	 * blob; re-encoding catches a blob that is not what it claims. */
+	if (ssh_pki_export_pubkey_base64(k, &again) != SSH_OK ||
+	    strcmp(again, b64) != 0) {
+		*why = "key data does not match its type";
+		ssh_key_free(k);
+		k = NULL;
+	}
+	if (again != NULL)
+		ssh_string_free_char(again);
+	*out = k;
+	return k ? CH_OK : CH_ERR_INVAL;
+}
+
 /* Parses one non-blank, non-comment line. Returns a new key, or NULL after
  * a warning naming the line. */
 static ssh_key parse_line(const char *path, unsigned lineno, char *line)
 {
-	enum ssh_keytypes_e type;
-	char *rest = line, *tname, *b64, *again = NULL;
+	char *rest = line, *tname, *b64;
+	const char *why;
 	ssh_key k = NULL;
 
-	tname = next_field(&rest);
-	type = ssh_key_type_from_name(tname);
-	if (type == SSH_KEYTYPE_UNKNOWN) {
+	tname = ch_key_next_field(&rest);
+	if (ssh_key_type_from_name(tname) == SSH_KEYTYPE_UNKNOWN) {
 		/* OpenSSH puts options first; we grant no restricted access,
 		 * so such a line must not become a plain full-access key. */
 		ch_warn("%s:%u: key options or unknown key type \"%.40s\" "
 			"not supported, line skipped", path, lineno, tname);
 		return NULL;
 	}
-	if (is_cert_type(type)) {
-		ch_warn("%s:%u: certificates not supported, line skipped",
-			path, lineno);
-		return NULL;
-	}
-	if ((b64 = next_field(&rest)) == NULL) {
-		ch_warn("%s:%u: no key after the type, line skipped", path,
-			lineno);
-		return NULL;
-	}
-	if (ssh_pki_import_pubkey_base64(b64, type, &k) != SSH_OK) {
-		ch_warn("%s:%u: bad %s key data, line skipped", path, lineno,
-			tname);
-		return NULL;
-	}
-	/* libssh trusts the stated type and ignores the one inside the
-	 * blob; re-encoding catches a blob that is not what it claims. */
-	if (ssh_pki_export_pubkey_base64(k, &again) != SSH_OK ||
-	    strcmp(again, b64) != 0) {
-		ch_warn("%s:%u: key data does not match type %s, line skipped",
-			path, lineno, tname);
-		ssh_key_free(k);
-		k = NULL;
-	}
-	if (again != NULL)
-		ssh_string_free_char(again);
+	b64 = ch_key_next_field(&rest);
+	if (ch_pubkey_parse(tname, b64, &k, &why) != CH_OK)
+		ch_warn("%s:%u: %.40s key: %s, line skipped", path, lineno,
+			tname, why);
 	return k;
 }
 

@@ -26,6 +26,18 @@ int ch_key_fingerprint(const ssh_key key, char *out, size_t len);
 /* The "ssh-ed25519 AAAA..." line of key's public half; free with free(). */
 char *ch_key_public_line(const ssh_key key);
 
+/* A public key from its authorized_keys text: the type name and the
+ * base64 blob. CH_OK and a new *out (ssh_key_free), or CH_ERR_INVAL and
+ * *why (static text): an unknown type, a certificate, bad data, or a
+ * blob whose inner type is not the one stated. */
+int ch_pubkey_parse(const char *tname, const char *b64, ssh_key *out,
+		    const char **why);
+
+/* Cuts the next blank-separated field of an authorized_keys line out of
+ * *s (NUL-terminating it in place, *s moved past it); NULL when the line
+ * has no more fields. */
+char *ch_key_next_field(char **s);
+
 struct ch_authkeys;
 
 /* Loads an OpenSSH authorized_keys file: "type base64 [comment]" per line,

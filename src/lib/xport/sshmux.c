@@ -37,9 +37,13 @@
  * after_pump(): opening channels advance, queues flush, ended channels
  * are retired, a lost connection is noticed.
  *
- * Who owns the fd (libssh 0.10, sshio.h): the server role gives it to
- * libssh (ssh_bind_accept_fd; ssh_free closes it); the client role keeps
- * it (SSH_OPTIONS_FD; closed here after ssh_disconnect, unless libssh
+ * Who owns the fd (libssh 0.10, sshio.h): the server role gives libssh a
+ * duplicate (ssh_bind_accept_fd; ssh_free closes it, and so does libssh
+ * itself when the peer resets the connection) and keeps the fd it
+ * watches, closed here after the poll handle: a listener accepting in the
+ * same loop iteration as a reset must never get the watched number back
+ * while its poll handle is still registered. The client role keeps it
+ * (SSH_OPTIONS_FD; closed here after ssh_disconnect, unless libssh
  * closed it in an error path, which ssh_get_fd then shows).
  */
 #include "lib/xport/xport_impl.h"
@@ -117,7 +121,8 @@ struct sx {				/* one connection: x->impl_data */
 	ssh_event event;
 	enum sx_state state;
 	struct ssh_server_callbacks_struct scb;
-	int fd;			/* client role: ours */
+	int fd;			/* the one watched: ours (the server role
+				 * gives libssh a duplicate) */
 	ssh_key key;		/* client role: borrowed */
 	char user[64];		/* client: who we are; server: who it is */
 	uint32_t max_auth_tries;
@@ -1222,6 +1227,8 @@ static void sx_teardown(struct ch_xport *x)
 
 	if (x->role == CH_XPORT_CLIENT)
 		fd = ssh_get_fd(sx->ssh);
+	else
+		fd = sx->fd;	/* libssh closes its duplicate */
 	ch_sshio_close(&sx->io);
 	if (ssh_is_connected(sx->ssh))
 		ssh_disconnect(sx->ssh);	/* frees the channels too */
@@ -1369,7 +1376,7 @@ int ch_xport_ssh_server_start(uv_loop_t *loop, int fd,
 {
 	struct ch_xport *x;
 	struct sx *sx;
-	int r;
+	int r, lfd;
 
 	*out = NULL;
 	if (o->bind == NULL) {
@@ -1379,14 +1386,20 @@ int ch_xport_ssh_server_start(uv_loop_t *loop, int fd,
 	if ((r = sx_new(loop, fd, CH_XPORT_SERVER, o, ops, owner, &x, &sx))
 	    != CH_OK)
 		return r;
-	/* From here on the session owns fd: libssh closes it in ssh_free.
-	 * If accept_fd fails it is unclear whether the fd was taken, so it
-	 * is forgotten rather than risk a double close (as libnetconf2
-	 * does). */
-	if (ssh_bind_accept_fd(o->bind, sx->ssh, fd) != SSH_OK) {
+	/* libssh gets a duplicate and closes it in ssh_free (or at a reset);
+	 * the watched fd stays ours (see the top). If accept_fd fails it is
+	 * unclear whether the duplicate was taken, so it is forgotten
+	 * rather than risk a double close (as libnetconf2 does). */
+	if ((lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		ch_clog_errno(CH_LOG_ERROR, x->log, "cannot start the SSH "
+			      "server: dup");
+		sx_undo(x, sx, 1);
+		return CH_ERR_IO;
+	}
+	if (ssh_bind_accept_fd(o->bind, sx->ssh, lfd) != SSH_OK) {
 		ch_clog(CH_LOG_ERROR, x->log, "cannot start the SSH server: %s",
 			ssh_get_error(o->bind));
-		sx_undo(x, sx, 0);
+		sx_undo(x, sx, 1);
 		return CH_ERR_SSH;
 	}
 	sx->scb.userdata = sx;
@@ -1396,5 +1409,5 @@ int ch_xport_ssh_server_start(uv_loop_t *loop, int fd,
 	ssh_set_server_callbacks(sx->ssh, &sx->scb);
 	ssh_set_message_callback(sx->ssh, on_message, sx);
 	ssh_set_auth_methods(sx->ssh, SSH_AUTH_METHOD_PUBLICKEY);
-	return sx_go(loop, x, sx, 0, out);
+	return sx_go(loop, x, sx, 1, out);
 }
