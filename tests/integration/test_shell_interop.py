@@ -210,8 +210,8 @@ def test_hub_shell_and_exec_on_an_openssh_device(hub, openssh_device,
         read = pty_reader(master)
         deadline = time.monotonic() + EXIT_TIMEOUT_S
         os.write(master, b"echo UP$((40+2)); tty\r")
-        read_until(read, deadline, delim=b"UP42")
-        read_until(read, deadline, delim=b"/dev/pts/")
+        _, rest = read_until(read, deadline, delim=b"UP42")
+        read_until(read, deadline, delim=b"/dev/pts/", buf=rest)
         os.write(master, b"exit 7\r")
         assert p.wait(EXIT_TIMEOUT_S) == 7
     finally:
