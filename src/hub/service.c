@@ -229,6 +229,7 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 			ch_log_r(CH_LOG_ERROR, r, "control socket %s", path);
 		return r;
 	}
+	jobs_start(hub);	/* queued jobs expire on time */
 	return CH_OK;
 }
 
@@ -246,6 +247,7 @@ void service_stop(struct hub *hub)
 		hub_ctl_stop(hub->ctl);
 		hub->ctl = NULL;
 	}
+	jobs_stop(hub);		/* again: its expiry timer (no ctl) */
 	term_stop_all(hub);
 	snmp_stop_all(hub);
 	while (hub->devices)
