@@ -591,11 +591,11 @@ static int due_cb(void *ctx, const struct ch_job_rec *rec)
 
 static void on_expiry(uv_timer_t *t);
 
-/* Expires what is due and sets the timer to the next expiry. */
-static void expire_due(struct hub *hub)
+/* Expires what is due at now and sets the timer to the next expiry. */
+static void expire_due(struct hub *hub, int64_t now)
 {
 	struct due *due;
-	int64_t now = hub_now_s(), next = 0;
+	int64_t next = 0;
 	size_t moved;
 	char msg[96];
 
@@ -632,7 +632,7 @@ static void expire_due(struct hub *hub)
 
 static void on_expiry(uv_timer_t *t)
 {
-	expire_due(t->data);
+	expire_due(t->data, hub_now_s());
 }
 
 void jobs_start(struct hub *hub)
@@ -640,23 +640,26 @@ void jobs_start(struct hub *hub)
 	uv_timer_init(hub->loop, &hub->job_expiry);
 	hub->job_expiry.data = hub;
 	hub->job_expiry_on = 1;
-	expire_due(hub);
+	expire_due(hub, hub_now_s());
 }
 
 void jobs_kick(struct hub *hub, const char *fp)
 {
 	struct device *d = hub_find_device(hub, fp);
 	struct job_run *run;
+	int64_t now = hub_now_s();
 	int m, rollback;
 
-	expire_due(hub);	/* and the timer follows the queue */
+	/* with events, before ch_store_job_next (same now: it finds none to
+	 * expire silently); and the timer follows the queue */
+	expire_due(hub, now);
 	if (d == NULL || run_of(hub, d) != NULL || hub->stopping)
 		return;
 	if ((run = calloc(1, sizeof(*run))) == NULL)
 		return;
 	run->hub = hub;
 	run->d = d;
-	if (ch_store_job_next(hub->store, device_key(d), hub_now_s(),
+	if (ch_store_job_next(hub->store, device_key(d), now,
 			      &run->rec) != CH_OK ||
 	    ch_store_job_start(hub->store, run->rec.id, hub_now_s()) != CH_OK) {
 		ch_job_rec_cleanup(&run->rec);
