@@ -45,6 +45,7 @@ enum cli_exit {
 	CLI_RPC_ERROR = 3,	/* the device answered with an rpc-error */
 	CLI_REFUSED = 4,	/* the hub answered {"ok": false} */
 	CLI_JOB_FAILED = 5,	/* the job ended without a result */
+	CLI_STILL_WAITING = 6,	/* --wait ran out; the job stays */
 	/* exec, shell: the session ended without the remote command's
 	 * exit status (lost, left with ~., killed by a signal), as ssh */
 	CLI_STREAM_LOST = 255,
@@ -62,6 +63,8 @@ struct run {
 	const struct command *cmd;
 	json_t *req;		/* built by cmd->build */
 	char wait_hint[CLI_HINT_MAX];	/* said when --wait runs out */
+	bool wait_job;		/* --wait: a timeout while waiting for the
+				 * response is CLI_STILL_WAITING, unsaid */
 	char shortopts[CLI_SHORTOPTS_MAX];	/* global + command options */
 	const char *own_shortopts;	/* the command's: a letter both have
 					 * is the command's (exec -t) */

@@ -43,6 +43,12 @@ static const struct option job_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option edit_config_opts[] = {
+	JOB_LONGOPTS,
+	{ "no-startup", no_argument, NULL, OPT_NO_STARTUP },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option get_config_opts[] = {
 	JOB_LONGOPTS,
 	{ "source", required_argument, NULL, 's' },
@@ -103,8 +109,9 @@ static const struct option events_opts[] = {
 "  --queue           always queue, even behind other jobs of the device\n" \
 "                    (runs at once if connected and nothing is ahead)\n" \
 "  --wait            wait for the outcome even if the job is queued,\n" \
-"                    as long as --timeout allows (a queued job stays\n" \
-"                    queued when the CLI gives up)\n" \
+"                    as long as --timeout allows; when the CLI gives\n" \
+"                    up it says so with the job's number (the job\n" \
+"                    stays) and exits 6\n" \
 "  --expires D       drop the job if it has not run within D: seconds,\n" \
 "                    or 30m, 2h, 7d (at most " \
 CH_STR(CH_CLI_MAX_EXPIRES_DAYS) "d)\n" \
@@ -290,15 +297,20 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 	},
 	{
 		.name = "edit-config",
-		.args = "DEVICE FILE|- [--now|--queue] [--wait] [--expires D]",
+		.args = "DEVICE FILE|- [--now|--queue] [--wait] [--expires D] "
+			"[--no-startup]",
 		.summary = "change a device's configuration",
 		.help =
 "Sends <edit-config> with the content of FILE (- for standard input,\n"
 "at most " CH_STR(CH_CLI_MAX_XML_MIB) " MiB): the elements that go inside "
-"<config>, not the\n"
-"<config> element itself. The hub chooses how to apply it from the\n"
-"device's capabilities (see the job's METHOD).\n" JOB_OPTS_HELP,
-		.longopts = job_opts,
+"<config> (a file\n"
+"that is one <config> element is taken as its content). The hub chooses\n"
+"how to apply it from the device's capabilities (see the job's METHOD)\n"
+"and, when the device has :startup, copies running to startup before\n"
+"the job is done, so the change survives the device's restart.\n"
+"  --no-startup      leave startup as it is: the change is in running\n"
+"                    only\n" JOB_OPTS_HELP,
+		.longopts = edit_config_opts,
 		.build = build_edit_config,
 		.print = print_job_result,
 	},

@@ -157,6 +157,10 @@ static int recv_response(const struct run *run, int64_t deadline, int fd,
 		} else if (errno == EAGAIN) {
 			int w = wait_fd(deadline, fd, POLLIN);
 
+			if (w == 0 && run->wait_job) {
+				r = CLI_STILL_WAITING;	/* the caller says */
+				goto out;
+			}
 			if (w == 0) {
 				timed_out(run, "waiting for");
 				goto out;

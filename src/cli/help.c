@@ -18,7 +18,9 @@ static const char exit_text[] =
 "     is not connected): its error on standard error, and with --json\n"
 "     its response on stdout\n"
 "  5  the job ended without success: failed, in doubt, cancelled or\n"
-"     expired (rpc, get-config, edit-config; see: callhome job ID)\n";
+"     expired (rpc, get-config, edit-config; see: callhome job ID)\n"
+"  6  --wait ran out of --timeout: the job is still queued or running\n"
+"     (it stays; see: callhome job ID)\n";
 
 void help_usage(FILE *f)
 {

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/conn.h"
 #include "cli/request.h"
 #include "cli/resp.h"
 #include "cli/table.h"
@@ -19,6 +20,7 @@ struct job_args {
 	bool wait;
 	uint32_t expires;	/* seconds; 0: not given */
 	const char *source;	/* get-config --source */
+	bool no_startup;	/* edit-config --no-startup */
 };
 
 /* Options and operands of a job command: nargs operands, the first of
@@ -58,6 +60,9 @@ static int job_request(struct run *run, int argc, char **argv, int nargs,
 		case 's':
 			ja->source = optarg;
 			break;
+		case OPT_NO_STARTUP:
+			ja->no_startup = true;
+			break;
 		default:
 			return args_opt_done(run, c);
 		}
@@ -67,13 +72,18 @@ static int job_request(struct run *run, int argc, char **argv, int nargs,
 	if (ja->expires && strcmp(ja->mode, "now") == 0)
 		return cli_usage_error(run, "--expires is for a job that may "
 				       "wait; --now never queues");
-	if (ja->wait)
-		snprintf(run->wait_hint, sizeof(run->wait_hint), "; if the "
-			 "job was queued it stays queued (see: callhome jobs "
-			 "%s)", argv[optind]);
+	/* --wait: the job's number first (mode queue answers at once; auto
+	 * differs from it only in waiting), then {"cmd":"job","wait":true}
+	 * (print_job_result), so that a wait that runs out can name it */
+	if (ja->wait && strcmp(ja->mode, "auto") == 0)
+		ja->mode = "queue";
+	run->wait_job = ja->wait;
 	if ((r = req_start(run, argv[optind])) != CLI_OK ||
 	    (r = req_set(run, "mode", json_string(ja->mode))) != CLI_OK ||
-	    (r = req_set(run, "wait", json_boolean(ja->wait))) != CLI_OK)
+	    (r = req_set(run, "wait", json_false())) != CLI_OK)
+		return r;
+	if (ja->no_startup &&
+	    (r = req_set(run, "startup", json_false())) != CLI_OK)
 		return r;
 	if (ja->expires)
 		return req_set(run, "expires", json_integer(ja->expires));
@@ -213,14 +223,54 @@ static bool reply_error(json_t *resp, const char *reply, char *tag,
 	return err;
 }
 
+/* --wait for a job the hub answered for while it was queued or running:
+ * {"cmd":"job","id":N,"wait":true}, within --timeout. */
+static int wait_for_job(struct run *run, json_t *job)
+{
+	json_int_t id = json_integer_value(json_object_get(job, "id"));
+	const char *state = resp_str(job, "state", "queued");
+	const char *dev = resp_str(job, "name", resp_str(job, "device", "?"));
+	json_t *submit = run->req, *resp = NULL;
+	int r;
+
+	run->req = json_pack("{s:s, s:I, s:b}", "cmd", "job", "id", id,
+			     "wait", 1);
+	if (run->req == NULL) {
+		run->req = submit;
+		return cli_out_of_memory();
+	}
+	r = conn_exchange(run, &resp);
+	json_decref(run->req);
+	run->req = submit;
+	run->wait_job = false;
+	if (r == CLI_STILL_WAITING) {
+		fflush(stdout);
+		cli_fail("job %" JSON_INTEGER_FORMAT " on %s still %s after "
+			 "%u s; it stays %s (see: callhome job %"
+			 JSON_INTEGER_FORMAT ")", id, dev, state,
+			 run->timeout_s, state, id);
+	} else if (r == CLI_OK && json_is_false(json_object_get(resp, "ok"))) {
+		r = resp_refused(run, resp);
+	} else if (r == CLI_OK) {
+		r = print_job_result(run, resp);
+	}
+	json_decref(resp);
+	return r;
+}
+
 /* The answer to rpc, get-config, edit-config: the device's reply, or
  * what became of the job. */
 int print_job_result(struct run *run, json_t *resp)
 {
 	const char *reply = json_string_value(json_object_get(resp, "reply"));
 	json_t *job = json_object_get(resp, "job");
+	const char *state = resp_str(job, "state", "");
 	char tag[128];
 	bool err;
+
+	if (run->wait_job && reply == NULL && (strcmp(state, "queued") == 0 ||
+					       strcmp(state, "running") == 0))
+		return wait_for_job(run, job);
 
 	if (reply == NULL && !json_is_object(job)) {
 		cli_fail("the hub's answer has neither \"reply\" nor \"job\"");

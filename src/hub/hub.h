@@ -119,6 +119,8 @@ struct hub {
 	struct blocklist *blocklist;
 	struct job_waiter *waiters;	/* operators waiting for outcomes */
 	struct job_run *runs;		/* jobs running on devices (jobs.c) */
+	uv_timer_t job_expiry;		/* at the nearest queued job's expiry */
+	int job_expiry_on;		/* job_expiry initialised, not closed */
 	struct device_config devcfg;	/* every device's, from cfg */
 	struct term *terms;		/* operators' shells, execs and
 					 * forwards (term.c) */

@@ -39,6 +39,7 @@ enum step {
 	ST_COMMIT,		/* plain or confirmed */
 	ST_SOAK,		/* waiting before the confirming commit */
 	ST_CONFIRM,
+	ST_COPY_STARTUP,	/* running -> startup, the change made */
 	ST_UNLOCK,
 	ST_CLEANUP_DISCARD,	/* after a failure: drop candidate changes */
 	ST_CLEANUP_UNLOCK,
@@ -65,6 +66,7 @@ struct job_run {
 	enum method method;
 	enum step step;
 	int rollback_on_error;
+	int copy_startup;	/* copy running to startup once changed */
 	char *reply;		/* the reply that decides the outcome */
 	size_t reply_len;
 	int rpc_error;
@@ -264,14 +266,20 @@ static void run_end(struct job_run *run, int state)
 	char detail[CH_STORE_TEXT_MAX];
 	const char *kind;
 
+	char method[64];
+
+	/* "+startup": the change was copied to startup too */
+	snprintf(method, sizeof(method), "%s%s", method_names[run->method],
+		 run->copy_startup && run->step > ST_COPY_STARTUP &&
+		 state == CH_JOB_DONE ? "+startup" : "");
 	ch_store_job_finish(hub->store, id, state == CH_JOB_IN_DOUBT ?
 			    CH_JOB_IN_DOUBT : state, run->reply,
-			    run->rpc_error, method_names[run->method],
+			    run->rpc_error, method,
 			    run->error[0] ? run->error : NULL, hub_now_s());
 	kind = state == CH_JOB_DONE ? "job-done" :
 	       state == CH_JOB_IN_DOUBT ? "job-in-doubt" : "job-failed";
 	snprintf(detail, sizeof(detail), "job %lld %s via %s%s%s",
-		 (long long)id, run->rec.kind, method_names[run->method],
+		 (long long)id, run->rec.kind, method,
 		 run->error[0] ? ": " : "", run->error);
 	ch_store_event_add(hub->store, run->rec.fingerprint, kind, detail,
 			   hub_now_s());
@@ -345,7 +353,8 @@ static void cleanup_or_end(struct job_run *run)
 			step_send(run);
 			return;
 		}
-	} else if (run->method == M_RUNNING && run->step == ST_EDIT) {
+	} else if (run->method == M_RUNNING && (run->step == ST_EDIT ||
+		   run->step == ST_COPY_STARTUP)) {
 		run->step = ST_CLEANUP_UNLOCK;
 		step_send(run);
 		return;
@@ -368,6 +377,12 @@ static void on_reply(void *ctx, int r, const char *reply, size_t len,
 				error);
 			run_end(run, run->rec.read_only ? CH_JOB_IN_DOUBT
 							: CH_JOB_IN_DOUBT);
+		} else if (run->step == ST_COPY_STARTUP) {
+			fail_at(run, "device went away while copying running "
+				"to startup: running has the change, startup "
+				"may not (it would be lost at the device's "
+				"next restart)", error);
+			run_end(run, CH_JOB_IN_DOUBT);
 		} else if (run->step >= ST_CONFIRM ||
 			   run->step == ST_SOAK) {
 			fail_at(run, "device went away before the change was "
@@ -401,6 +416,8 @@ static void on_reply(void *ctx, int r, const char *reply, size_t len,
 		static const char *names[] = {
 			[ST_LOCK] = "lock", [ST_EDIT] = "edit-config",
 			[ST_COMMIT] = "commit", [ST_CONFIRM] = "confirming commit",
+			[ST_COPY_STARTUP] = "copy-config of running to "
+					    "startup",
 			[ST_UNLOCK] = "unlock",
 		};
 		run->rpc_error = 1;
@@ -413,6 +430,12 @@ static void on_reply(void *ctx, int r, const char *reply, size_t len,
 			 names[run->step] ? names[run->step] : "step",
 			 rep.error_tag ? rep.error_tag : "rpc-error");
 		fail_at(run, what, rep.error_message);
+		if (run->step == ST_COPY_STARTUP)
+			snprintf(run->error + strlen(run->error),
+				 sizeof(run->error) - strlen(run->error),
+				 "; running has the change, startup does "
+				 "not: it is lost at the device's next "
+				 "restart unless copied (copy-config)");
 		ch_reply_cleanup(&rep);
 		cleanup_or_end(run);
 		return;
@@ -426,7 +449,8 @@ static void on_reply(void *ctx, int r, const char *reply, size_t len,
 		run->step = ST_EDIT;
 		break;
 	case ST_EDIT:
-		run->step = run->method == M_RUNNING ? ST_UNLOCK : ST_COMMIT;
+		run->step = run->method != M_RUNNING ? ST_COMMIT :
+			    run->copy_startup ? ST_COPY_STARTUP : ST_UNLOCK;
 		break;
 	case ST_COMMIT:
 		if (run->method == M_CONFIRMED) {
@@ -443,9 +467,12 @@ static void on_reply(void *ctx, int r, const char *reply, size_t len,
 				       0);
 			return;
 		}
-		run->step = ST_UNLOCK;
+		run->step = run->copy_startup ? ST_COPY_STARTUP : ST_UNLOCK;
 		break;
 	case ST_CONFIRM:
+		run->step = run->copy_startup ? ST_COPY_STARTUP : ST_UNLOCK;
+		break;
+	case ST_COPY_STARTUP:
 		run->step = ST_UNLOCK;
 		break;
 	case ST_UNLOCK:
@@ -500,6 +527,10 @@ static void step_send(struct job_run *run)
 	case ST_CONFIRM:
 		r = ch_buf_puts(&op, "<commit/>");
 		break;
+	case ST_COPY_STARTUP:
+		r = ch_buf_puts(&op, "<copy-config><target><startup/></target>"
+				"<source><running/></source></copy-config>");
+		break;
 	case ST_UNLOCK:
 	case ST_CLEANUP_UNLOCK:
 		r = ch_buf_printf(&op, "<unlock><target><%s/></target>"
@@ -540,19 +571,95 @@ static int choose_method(struct device *d, int *rollback)
 	return -1;
 }
 
+/* ---- expiry: a queued job expires on time, device or not ---- */
+
+struct due {
+	int64_t id[CH_JOB_EXPIRE_BATCH];
+	char fp[CH_JOB_EXPIRE_BATCH][128];
+	size_t n;
+};
+
+static int due_cb(void *ctx, const struct ch_job_rec *rec)
+{
+	struct due *due = ctx;
+
+	due->id[due->n] = rec->id;
+	snprintf(due->fp[due->n], sizeof(due->fp[0]), "%s", rec->fingerprint);
+	due->n++;
+	return 0;
+}
+
+static void on_expiry(uv_timer_t *t);
+
+/* Expires what is due at now and sets the timer to the next expiry. */
+static void expire_due(struct hub *hub, int64_t now)
+{
+	struct due *due;
+	int64_t next = 0;
+	size_t moved;
+	char msg[96];
+
+	if (!hub->job_expiry_on || hub->stopping)
+		return;
+	if ((due = calloc(1, sizeof(*due))) == NULL)
+		return;
+	do {
+		due->n = moved = 0;
+		if (ch_store_job_foreach_due(hub->store, now,
+					     CH_JOB_EXPIRE_BATCH, due_cb, due)
+		    != CH_OK)
+			break;
+		for (size_t i = 0; i < due->n; i++) {
+			if (ch_store_job_expire(hub->store, due->id[i], now)
+			    != CH_OK)
+				continue;	/* it started or was cancelled */
+			moved++;
+			snprintf(msg, sizeof(msg), "job %lld expired before "
+				 "the device called", (long long)due->id[i]);
+			hub_event(hub, due->fp[i], "job-expired", msg);
+			ch_info("device=%s %s", due->fp[i], msg);
+			jobs_notify(hub, due->id[i]);
+		}
+	} while (due->n == CH_JOB_EXPIRE_BATCH && moved > 0);
+	free(due);
+	uv_timer_stop(&hub->job_expiry);
+	if (ch_store_job_next_expiry(hub->store, &next) != CH_OK || next == 0)
+		return;
+	/* whole seconds: at most a second late, never a busy loop */
+	uv_timer_start(&hub->job_expiry, on_expiry,
+		       next > now ? 1000ull * (uint64_t)(next - now) : 0, 0);
+}
+
+static void on_expiry(uv_timer_t *t)
+{
+	expire_due(t->data, hub_now_s());
+}
+
+void jobs_start(struct hub *hub)
+{
+	uv_timer_init(hub->loop, &hub->job_expiry);
+	hub->job_expiry.data = hub;
+	hub->job_expiry_on = 1;
+	expire_due(hub, hub_now_s());
+}
+
 void jobs_kick(struct hub *hub, const char *fp)
 {
 	struct device *d = hub_find_device(hub, fp);
 	struct job_run *run;
+	int64_t now = hub_now_s();
 	int m, rollback;
 
+	/* with events, before ch_store_job_next (same now: it finds none to
+	 * expire silently); and the timer follows the queue */
+	expire_due(hub, now);
 	if (d == NULL || run_of(hub, d) != NULL || hub->stopping)
 		return;
 	if ((run = calloc(1, sizeof(*run))) == NULL)
 		return;
 	run->hub = hub;
 	run->d = d;
-	if (ch_store_job_next(hub->store, device_key(d), hub_now_s(),
+	if (ch_store_job_next(hub->store, device_key(d), now,
 			      &run->rec) != CH_OK ||
 	    ch_store_job_start(hub->store, run->rec.id, hub_now_s()) != CH_OK) {
 		ch_job_rec_cleanup(&run->rec);
@@ -584,6 +691,10 @@ void jobs_kick(struct hub *hub, const char *fp)
 	} else {
 		run->method = (enum method)m;
 		run->rollback_on_error = rollback;
+		/* as NETCONF managers do: a change the device would lose at
+		 * its next restart is not done */
+		run->copy_startup = !run->rec.no_startup &&
+				    device_has_cap(d, CAP "startup:1.0");
 		run->step = ST_LOCK;
 	}
 	step_send(run);
@@ -592,6 +703,11 @@ void jobs_kick(struct hub *hub, const char *fp)
 void jobs_stop(struct hub *hub)
 {
 	struct job_waiter *w;
+
+	if (hub->job_expiry_on) {
+		hub->job_expiry_on = 0;
+		uv_close((uv_handle_t *)&hub->job_expiry, NULL);
+	}
 
 	while ((w = hub->waiters) != NULL) {
 		hub->waiters = w->next;

@@ -15,6 +15,9 @@
 struct hub;
 struct device;
 
+/* Hub started: queued jobs expire on time from now on (a timer on the
+ * nearest expiry, followed by jobs_kick). */
+void jobs_start(struct hub *hub);
 /* A job was queued for fp, or the device became ready: run what is due. */
 void jobs_kick(struct hub *hub, const char *fp);
 /* Answers whoever waits for job id (its state changed outside a run). */

@@ -232,6 +232,7 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 			ch_log_r(CH_LOG_ERROR, r, "control socket %s", path);
 		return r;
 	}
+	jobs_start(hub);	/* queued jobs expire on time */
 	return CH_OK;
 }
 
@@ -250,6 +251,7 @@ void service_stop(struct hub *hub)
 		hub->ctl = NULL;
 	}
 	frontdoor_stop(hub);
+	jobs_stop(hub);		/* again: its expiry timer (no ctl) */
 	term_stop_all(hub);
 	snmp_stop_all(hub);
 	while (hub->devices)

@@ -212,7 +212,8 @@ def test_hub_applies_a_change_with_a_confirmed_commit(hub, agent):
                "wait": True}, timeout=40)
     assert r.get("ok") is True, r
     assert r["job"]["state"] == "done", r
-    assert r["job"]["method"] == "candidate+confirmed-commit"
+    assert r["job"]["method"] == \
+        "candidate+confirmed-commit+startup"
     a.proc.wait_log(r"confirmed the pending confirmed commit")
     rc, out, err = h.cli("get-config", a.fingerprint)
     assert rc == 0, err
@@ -225,6 +226,83 @@ def test_hub_applies_a_change_with_a_confirmed_commit(hub, agent):
     assert r["job"]["state"] == "failed", r
     rc, out, err = h.cli("get-config", a.fingerprint)
     assert "<mtu>" not in out and "from-the-hub" in out
+
+
+def restart_agent(procs, a, name):
+    """Stops agent a and starts it again on the same files: it loads
+    startup.xml (when there is one) into running, and calls back."""
+    a.proc.stop()
+    a.proc = procs.spawn(name, a.proc.argv)
+    return a
+
+
+def hub_hostname(h, a):
+    """The device's running hostname, read through the hub once it called
+    back (the job waits for it)."""
+    rc, out, err = h.cli("--timeout", "30", "get-config", a.fingerprint,
+                         "--wait", timeout=40)
+    assert rc == 0, err
+    found = re.search(r"<hostname>([^<]*)</hostname>", out)
+    return found.group(1) if found else None
+
+
+@pytest.mark.ch_timeout(120)
+def test_hub_change_survives_the_devices_restart(hub, agent, procs,
+                                                 workdir):
+    """The agent boots from startup.xml: the hub copies running to startup
+    (the agent has :startup) before the job is done; --no-startup leaves
+    startup alone and the change is gone after a restart."""
+    h = hub(extra=["--confirm-timeout", "20"])
+    a = agent(hub=h, running_xml=None, extra=MODULE,
+              startup_xml=system("<hostname>boot</hostname>"))
+    h.wait_device_connected(1)
+    f = workdir / "change.xml"
+    f.write_text(system("<hostname>kept</hostname>"))
+    rc, out, err = h.cli("edit-config", a.fingerprint, f, "--wait",
+                         timeout=40)
+    assert rc == 0, err
+    jobs = h.ctl({"cmd": "jobs"})["jobs"]
+    assert jobs[0]["state"] == "done", jobs[0]
+    assert jobs[0]["method"] == "candidate+confirmed-commit+startup"
+    assert "<hostname>kept</hostname>" in \
+        (a.datastore / "startup.xml").read_text()
+    restart_agent(procs, a, "agent-2")
+    assert hub_hostname(h, a) == "kept"
+    # opted out: running only, and the restart brings startup's back
+    f.write_text(system("<hostname>volatile</hostname>"))
+    rc, out, err = h.cli("edit-config", a.fingerprint, f, "--wait",
+                         "--no-startup", timeout=40)
+    assert rc == 0, err
+    j = h.ctl({"cmd": "jobs"})["jobs"][0]
+    assert j["state"] == "done" and j["method"] == \
+        "candidate+confirmed-commit", j
+    assert hub_hostname(h, a) == "volatile"
+    restart_agent(procs, a, "agent-3")
+    assert hub_hostname(h, a) == "kept"
+
+
+def test_hub_unwraps_a_config_element(hub, agent):
+    """A file that is one <config> element (ncclient's habit), in the
+    NETCONF namespace or in none, is taken as its content."""
+    h = hub()
+    a = agent(hub=h, running_xml=None, extra=MODULE)
+    h.wait_device_connected(1)
+    for name, cfg in (("a", config(system("<hostname>a</hostname>"))),
+                      ("b", "<?xml version=\"1.0\"?>\n<config>"
+                       + system("<hostname>b</hostname>") + "</config>\n")):
+        r = h.ctl({"cmd": "edit-config", "device": a.fingerprint,
+                   "config": cfg, "wait": True}, timeout=40)
+        assert r.get("ok") is True, r
+        assert r["job"]["state"] == "done", r
+        assert hub_hostname(h, a) == name
+    r = h.ctl({"cmd": "edit-config", "device": a.fingerprint,
+               "config": "<config></config>"})
+    assert r["ok"] is False and r["code"] == "bad-xml", r
+    assert "expected" in r["error"]
+    r = h.ctl({"cmd": "edit-config", "device": a.fingerprint,
+               "config": "<system><unclosed></system>"})
+    assert r["ok"] is False and r["code"] == "bad-xml", r
+    assert "expected the configuration's elements" in r["error"]
 
 
 YUMA_IETF = "/usr/share/yuma/modules/ietf"

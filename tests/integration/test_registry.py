@@ -207,6 +207,45 @@ def test_expired_and_cancelled_jobs_never_run(hub, agent, workdir):
         "cancelled"
 
 
+def test_jobs_expire_on_time_without_the_device(hub, agent, workdir):
+    """A job's --expires passes with its device offline: it is expired
+    then (not when the device next calls), with an event."""
+    h = hub(admission="known-only")
+    fp, _ = pregenerated_agent(agent, h, workdir)
+    ok(h.ctl({"cmd": "add", "name": "gone", "fingerprint": fp}))
+    rc, out, err = h.cli("rpc", "gone", "<get/>", "--expires", "2")
+    assert rc == 0, err
+    jid = int(re.search(r"job (\d+)", out).group(1))
+    keep = ok(h.ctl({"cmd": "get-config", "device": "gone",
+                     "expires": 3600}))["job"]["id"]
+    wait_for(lambda: ok(h.ctl({"cmd": "job", "id": jid}))["job"]["state"]
+             == "expired", 6, "job expired", interval=0.2, proc=h.proc)
+    assert ok(h.ctl({"cmd": "job", "id": keep}))["job"]["state"] == \
+        "queued"
+    evs = ok(h.ctl({"cmd": "events", "device": fp}))["events"]
+    assert any(e["kind"] == "job-expired" and f"job {jid} " in e["detail"]
+               for e in evs), evs
+
+
+def test_wait_that_runs_out_names_the_job(hub, agent, workdir):
+    h = hub(admission="known-only")
+    fp, _ = pregenerated_agent(agent, h, workdir)
+    ok(h.ctl({"cmd": "add", "name": "r1", "fingerprint": fp}))
+    t0 = time.monotonic()
+    rc, out, err = h.cli("--timeout", "2", "get-config", "r1", "--wait")
+    assert time.monotonic() - t0 < 10
+    assert rc == 6, (rc, out, err)
+    m = re.fullmatch(r"callhome: job (\d+) on r1 still queued after 2 s; "
+                     r"it stays queued \(see: callhome job (\d+)\)\n", err)
+    assert m and m.group(1) == m.group(2), err
+    assert ok(h.ctl({"cmd": "job", "id": int(m.group(1))}))["job"][
+        "state"] == "queued"
+    # the hub is unreachable: still exit 2
+    rc, out, err = h.cli("--hub", str(workdir / "nothing.sock"),
+                         "get-config", "r1", "--wait")
+    assert rc == 2, err
+
+
 def test_wait_returns_the_outcome_when_the_device_calls(hub, agent,
                                                         workdir):
     h = hub(admission="known-only")

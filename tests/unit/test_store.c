@@ -14,7 +14,7 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 6	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 7	/* store.c: the version a new file gets */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -136,11 +136,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 7");
+	raw_exec(f->path, "PRAGMA user_version = 8");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 }
 
 static void test_open_bad_path(void **state)
@@ -1294,6 +1294,71 @@ static void test_job_fifo(void **state)
 			 CH_ERR_NOTFOUND);
 }
 
+static int collect_due(void *ctx, const struct ch_job_rec *rec)
+{
+	int64_t *ids = ctx;
+
+	while (*ids)
+		ids++;
+	*ids = rec->id;
+	return 0;
+}
+
+/* The hub's expiry timer: the nearest expiry of a queued job, the jobs
+ * due, one expired at a time (never a job that has left the queue). */
+static void test_job_expiry_sweep(void **state)
+{
+	struct fixture *f = *state;
+	int64_t when = -1, due[8] = { 0 }, a, b, c, d;
+
+	two_devices(f);
+	assert_int_equal(ch_store_job_next_expiry(f->st, &when), CH_OK);
+	assert_int_equal(when, 0);			/* none */
+	add_job(f, FP_A, "rpc", 0, 0, 10);		/* never expires */
+	a = add_job(f, FP_A, "rpc", 0, 300, 10);
+	b = add_job(f, FP_B, "rpc", 0, 200, 10);
+	c = add_job(f, FP_A, "rpc", 0, 100, 10);
+	d = add_job(f, FP_B, "rpc", 0, 150, 10);
+	assert_int_equal(ch_store_job_next_expiry(f->st, &when), CH_OK);
+	assert_int_equal(when, 100);
+	assert_int_equal(ch_store_job_start(f->st, d, 20), CH_OK);
+	assert_int_equal(ch_store_job_foreach_due(f->st, 250, 10,
+						  collect_due, due), CH_OK);
+	assert_int_equal(due[0], b);		/* oldest first, d running */
+	assert_int_equal(due[1], c);
+	assert_int_equal(due[2], 0);
+	assert_int_equal(ch_store_job_expire(f->st, b, 250), CH_OK);
+	assert_int_equal(ch_store_job_expire(f->st, c, 250), CH_OK);
+	assert_int_equal(ch_store_job_expire(f->st, c, 251), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_expire(f->st, d, 251), CH_ERR_INVAL);
+	assert_int_equal(ch_store_job_expire(f->st, 9999, 251),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(job_state(f, b), CH_JOB_EXPIRED);
+	assert_int_equal(job_state(f, d), CH_JOB_RUNNING);
+	assert_int_equal(ch_store_job_next_expiry(f->st, &when), CH_OK);
+	assert_int_equal(when, 300);
+	(void)a;
+}
+
+/* edit-config's opt-out of the copy to startup comes back with the job */
+static void test_job_no_startup_flag(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_job_rec j;
+	int64_t id1, id2;
+
+	two_devices(f);
+	id1 = add_job(f, FP_A, "edit-config", 0, 0, 10);
+	id2 = add_job(f, FP_A, "edit-config", CH_JOB_F_NO_STARTUP, 0, 10);
+	assert_int_equal(ch_store_job_get(f->st, id1, &j), CH_OK);
+	assert_int_equal(j.no_startup, 0);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_job_get(f->st, id2, &j), CH_OK);
+	assert_int_equal(j.no_startup, 1);
+	assert_int_equal(j.read_only, 0);
+	ch_job_rec_cleanup(&j);
+}
+
 static void test_job_expiry(void **state)
 {
 	struct fixture *f = *state;
@@ -1938,6 +2003,8 @@ int main(void)
 		T(test_job_finish_in_doubt),
 		T(test_device_idle_close),
 		T(test_job_expiry),
+		T(test_job_expiry_sweep),
+		T(test_job_no_startup_flag),
 		T(test_job_cancel_requeue),
 		T(test_jobs_recover),
 		T(test_jobs_recover_after_reopen),

@@ -5,7 +5,10 @@
 #include "hub/api/jobs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <libxml/tree.h>
 
 #include "hub/api/req.h"
 #include "hub/hub.h"
@@ -32,7 +35,7 @@ static int read_only_op(const char *op_xml)
 
 /* rpc, get-config, edit-config: a job, run now if the device is here. */
 static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
-		   const char *kind, const char *payload, int read_only)
+		   const char *kind, const char *payload, int flags)
 {
 	const char *mode = api_arg(args, "mode");
 	json_t *jw = json_object_get(args, "wait");
@@ -70,8 +73,11 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 	r = ch_rpc_build(&check, 1, payload, &why);
 	ch_buf_cleanup(&check);
 	if (r != CH_OK) {
-		snprintf(msg, sizeof(msg), "the operation is not acceptable "
-			 "XML: %s", why ? why : ch_strerror(r));
+		snprintf(msg, sizeof(msg), "%s: %s", strcmp(kind,
+			 "edit-config") == 0 ? "the config is not acceptable "
+			 "XML (expected the configuration's elements, bare or "
+			 "inside one <config> element)" : "the operation is "
+			 "not acceptable XML", why ? why : ch_strerror(r));
 		hub_ctl_fail(req, "bad-xml", msg);
 		return;
 	}
@@ -83,7 +89,7 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		return;
 	}
 	if ((r = ch_store_job_add(hub->store, rec.fingerprint, kind, payload,
-				  read_only, expires, now, &id)) != CH_OK) {
+				  flags, expires, now, &id)) != CH_OK) {
 		api_store_fail(req, r, "cannot queue the job");
 		return;
 	}
@@ -116,7 +122,8 @@ void cmd_rpc(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 			     "\"xml\" (the operation) is required");
 		return;
 	}
-	submit(hub, req, args, "rpc", xml, read_only_op(xml));
+	submit(hub, req, args, "rpc", xml,
+	       read_only_op(xml) ? CH_JOB_F_READ_ONLY : 0);
 }
 
 void cmd_get_config(struct hub *hub, struct hub_ctl_req *req,
@@ -135,20 +142,100 @@ void cmd_get_config(struct hub *hub, struct hub_ctl_req *req,
 	}
 	snprintf(op, sizeof(op), "<get-config><source><%s/></source>"
 		 "</get-config>", src);
-	submit(hub, req, args, "get-config", op, 1);
+	submit(hub, req, args, "get-config", op, CH_JOB_F_READ_ONLY);
+}
+
+/* The children of root (a <config>) as text, each element copied into
+ * a document of its own so that it carries the namespaces it inherited
+ * from <config>. NULL when out of memory. */
+static char *children_text(xmlNode *root)
+{
+	xmlBuffer *xb = xmlBufferCreate();
+	char *s = NULL;
+	int ok = xb != NULL;
+
+	for (xmlNode *c = root->children; ok && c; c = c->next) {
+		xmlDoc *d;
+		xmlNode *n;
+
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if ((d = xmlNewDoc(BAD_CAST "1.0")) == NULL ||
+		    (n = xmlDocCopyNode(c, d, 1)) == NULL) {
+			xmlFreeDoc(d);
+			ok = 0;
+			break;
+		}
+		xmlDocSetRootElement(d, n);
+		ok = xmlNodeDump(xb, d, n, 0, 0) >= 0;
+		xmlFreeDoc(d);
+	}
+	if (ok)
+		s = strdup((const char *)xmlBufferContent(xb));
+	if (xb)
+		xmlBufferFree(xb);
+	return s;
+}
+
+/* A config given whole, as ncclient users write it (<config> in the
+ * NETCONF namespace or in none, around the content): its content, a new
+ * string. NULL when config is not one such <config> element (or out of
+ * memory); then it is used as it is. */
+static char *unwrap_config(const char *config)
+{
+	const char *p = config;
+	xmlDoc *doc = NULL;
+	xmlNode *root;
+	char *s = NULL;
+
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	if (strncmp(p, "<?xml", 5) == 0 && (p = strstr(p, "?>")) != NULL)
+		for (p += 2; *p == ' ' || *p == '\t' || *p == '\r' ||
+			     *p == '\n'; p++)
+			;
+	if (p == NULL || strncmp(p, "<config", 7) != 0 ||
+	    !(p[7] == '>' || p[7] == '/' || p[7] == ' ' || p[7] == '\t' ||
+	      p[7] == '\r' || p[7] == '\n'))
+		return NULL;
+	if (ch_xml_parse(config, strlen(config), &doc) != CH_OK)
+		return NULL;	/* not well-formed: the check below says so */
+	root = xmlDocGetRootElement(doc);
+	if (root && strcmp((const char *)root->name, "config") == 0 &&
+	    (root->ns == NULL || root->ns->href == NULL ||
+	     strcmp((const char *)root->ns->href, CH_NC_NS) == 0))
+		s = children_text(root);
+	xmlFreeDoc(doc);
+	return s;
 }
 
 void cmd_edit_config(struct hub *hub, struct hub_ctl_req *req,
 		     json_t *args)
 {
 	const char *config = api_arg(args, "config");
+	json_t *js = json_object_get(args, "startup");
+	char *inner;
 
 	if (config == NULL || *config == '\0') {
 		hub_ctl_fail(req, "bad-request", "\"config\" (the content of "
 			     "<config>) is required");
 		return;
 	}
-	submit(hub, req, args, "edit-config", config, 0);
+	if (js && !json_is_boolean(js)) {
+		hub_ctl_fail(req, "bad-request", "\"startup\" must be true "
+			     "(copy the change to startup, the default) or "
+			     "false");
+		return;
+	}
+	if ((inner = unwrap_config(config)) != NULL && *inner == '\0') {
+		hub_ctl_fail(req, "bad-xml", "the <config> element is empty: "
+			     "expected the configuration inside it");
+		free(inner);
+		return;
+	}
+	submit(hub, req, args, "edit-config", inner ? inner : config,
+	       json_is_false(js) ? CH_JOB_F_NO_STARTUP : 0);
+	free(inner);
 }
 
 struct jobs_walk {
@@ -213,10 +300,21 @@ static int ctl_job(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 
 void cmd_job(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 {
+	json_t *jw = json_object_get(args, "wait");
 	struct ch_job_rec job;
 
+	if (jw && !json_is_boolean(jw)) {
+		hub_ctl_fail(req, "bad-request", "\"wait\" must be true or "
+			     "false");
+		return;
+	}
 	if (ctl_job(hub, req, args, &job) != 0)
 		return;
+	if (json_is_true(jw)) {	/* answered as rpc etc. are with "wait" */
+		jobs_wait(hub, job.id, req);
+		ch_job_rec_cleanup(&job);
+		return;
+	}
 	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "job",
 				       jobs_json(hub, &job, 1)));
 	ch_job_rec_cleanup(&job);

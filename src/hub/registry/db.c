@@ -99,6 +99,11 @@ static const char *const migrations[] = {
 	" duration_ms INTEGER);"
 	"CREATE INDEX audit_time ON audit(time);"
 	"CREATE INDEX audit_fp_time ON audit(fingerprint, time);",
+	/* 7: queued jobs expire on time (jobs.c's timer on the nearest
+	 * expiry); and whether a change is copied to startup (0: the
+	 * operator said not to) */
+	("CREATE INDEX jobs_state_expires ON jobs(state, expires);"
+	 "ALTER TABLE jobs ADD COLUMN startup INTEGER NOT NULL DEFAULT 1;"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

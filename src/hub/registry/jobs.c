@@ -7,13 +7,14 @@
 #include <string.h>
 
 #define JOB_COLS "id, device, kind, payload, read_only, state, created, " \
-	"expires, started, finished, result, rpc_error, method, error"
+	"expires, started, finished, result, rpc_error, method, error, startup"
 
 const char *const reg_sql_jobs[S_COUNT] = {
 	/* No row when the device is unknown. */
 	[S_JOB_ADD] = "INSERT INTO jobs (device, kind, payload, read_only,"
-		      " state, created, expires)"
-		      " SELECT fingerprint, ?2, ?3, ?4, 0, ?5, ?6 FROM devices"
+		      " state, created, expires, startup)"
+		      " SELECT fingerprint, ?2, ?3, ?4, 0, ?5, ?6, ?7"
+		      " FROM devices"
 		      " WHERE fingerprint = " KEY_OF("?1"),
 	[S_JOB_EXPIRE] = "UPDATE jobs SET state = 6, finished = ?2"
 			 " WHERE device = " KEY_OF("?1") " AND state = 0"
@@ -48,6 +49,14 @@ const char *const reg_sql_jobs[S_COUNT] = {
 	[S_JOB_COUNT] = "SELECT (SELECT count(*) FROM jobs"
 			" WHERE device = d.fingerprint AND state = 0)"
 			" FROM devices d WHERE d.fingerprint = " KEY_OF("?1"),
+	/* The nearest expiry of a queued job; NULL when none expires. */
+	[S_JOB_NEXT_EXPIRY] = "SELECT min(expires) FROM jobs"
+			      " WHERE state = 0 AND expires > 0",
+	[S_JOB_DUE] = "SELECT " JOB_COLS " FROM jobs"
+		      " WHERE state = 0 AND expires > 0 AND expires <= ?2"
+		      " ORDER BY id LIMIT ?1",
+	[S_JOB_EXPIRE_ID] = "UPDATE jobs SET state = 6, finished = ?2"
+			    " WHERE id = ?1 AND state = 0",
 	/* Recovery: the events first, while the jobs are still running. */
 	[S_REC_EVENTS] = "INSERT INTO events (time, fingerprint, kind, detail)"
 			 " SELECT ?1, device, CASE WHEN read_only"
@@ -122,6 +131,7 @@ static int row_to_job(sqlite3_stmt *s, struct ch_job_rec *rec)
 	rec->rpc_error = sqlite3_column_int(s, 11);
 	reg_copy_text(rec->method, sizeof(rec->method), sqlite3_column_text(s, 12));
 	reg_copy_text(rec->error, sizeof(rec->error), sqlite3_column_text(s, 13));
+	rec->no_startup = sqlite3_column_int(s, 14) == 0;
 	if ((r = dup_text(s, 3, &rec->payload)) != CH_OK ||
 	    (r = dup_text(s, 10, &rec->result)) != CH_OK)
 		ch_job_rec_cleanup(rec);
@@ -168,7 +178,7 @@ static int job_transition(struct ch_store *st, sqlite3_stmt *s, int64_t id,
 }
 
 int ch_store_job_add(struct ch_store *st, const char *fp, const char *kind,
-		     const char *payload, int read_only, int64_t expires,
+		     const char *payload, int flags, int64_t expires,
 		     int64_t now, int64_t *id)
 {
 	sqlite3_stmt *s = st->stmt[S_JOB_ADD];
@@ -190,7 +200,8 @@ int ch_store_job_add(struct ch_store *st, const char *fp, const char *kind,
 	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 	if (payload)
 		sqlite3_bind_text(s, 3, payload, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, read_only != 0);
+	sqlite3_bind_int(s, 4, (flags & CH_JOB_F_READ_ONLY) != 0);
+	sqlite3_bind_int(s, 7, (flags & CH_JOB_F_NO_STARTUP) == 0);
 	sqlite3_bind_int64(s, 5, now);
 	sqlite3_bind_int64(s, 6, expires);
 	r = reg_exec(st, s, "job add");
@@ -367,4 +378,52 @@ out:
 	if (r == CH_OK)
 		*in_doubt = n;
 	return r;
+}
+
+int ch_store_job_next_expiry(struct ch_store *st, int64_t *when)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_NEXT_EXPIRY];
+	int rc, r = CH_OK;
+
+	*when = 0;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*when = sqlite3_column_int64(s, 0);	/* NULL reads 0 */
+	else
+		r = reg_fail(st, "job next expiry");
+	reg_done(s);
+	return r;
+}
+
+int ch_store_job_foreach_due(struct ch_store *st, int64_t now, int limit,
+			     int (*fn)(void *ctx, const struct ch_job_rec *),
+			     void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_DUE];
+	struct ch_job_rec rec;
+	int rc, r;
+
+	if ((r = reg_walk_begin(st, s, "due job", limit, now, NULL)) != CH_OK)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((r = row_to_job(s, &rec)) != CH_OK)
+			break;
+		r = fn(ctx, &rec);
+		ch_job_rec_cleanup(&rec);
+		if (r != 0)
+			break;
+	}
+	if (r == CH_OK && rc != SQLITE_DONE)
+		r = reg_fail(st, "due job list");
+	reg_done(s);
+	return r;
+}
+
+int ch_store_job_expire(struct ch_store *st, int64_t id, int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_EXPIRE_ID];
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	return job_transition(st, s, id, "job expire");
 }

@@ -204,7 +204,12 @@ struct ch_job_rec {
 	char method[64];	/* how it was applied, e.g.
 				 * "candidate+confirmed-commit" */
 	char error[CH_STORE_TEXT_MAX];
+	int no_startup;		/* edit-config: not copied to startup */
 };
+
+/* ch_store_job_add's flags */
+#define CH_JOB_F_READ_ONLY	1	/* safe to re-run (e.g. get-config) */
+#define CH_JOB_F_NO_STARTUP	2	/* a change stays in running only */
 
 /* Returns a name for a state: "queued", "running", "done", "failed",
  * "in-doubt", "cancelled", "expired". */
@@ -213,11 +218,21 @@ const char *ch_job_state_name(int state);
 void ch_job_rec_cleanup(struct ch_job_rec *rec);
 
 /* Queues a job for the device fp (an alias is resolved to the device).
- * payload is copied. CH_ERR_NOTFOUND for an unknown device, CH_ERR_LIMIT
+ * payload is copied; flags are CH_JOB_F_*. CH_ERR_NOTFOUND for an
+ * unknown device, CH_ERR_LIMIT
  * for a payload over CH_JOB_PAYLOAD_MAX. */
 int ch_store_job_add(struct ch_store *st, const char *fp, const char *kind,
-		     const char *payload, int read_only, int64_t expires,
+		     const char *payload, int flags, int64_t expires,
 		     int64_t now, int64_t *id);
+/* The nearest expiry (unix seconds) of a queued job; 0 when none. */
+int ch_store_job_next_expiry(struct ch_store *st, int64_t *when);
+/* Calls fn for each queued job whose expiry is at or before now, oldest
+ * first, at most limit; fn must not change the jobs (collect, then act). */
+int ch_store_job_foreach_due(struct ch_store *st, int64_t now, int limit,
+			     int (*fn)(void *ctx, const struct ch_job_rec *),
+			     void *ctx);
+/* queued -> expired. CH_ERR_INVAL if not queued, CH_ERR_NOTFOUND. */
+int ch_store_job_expire(struct ch_store *st, int64_t id, int64_t now);
 /* The device's oldest queued job whose expiry has not passed; jobs found
  * expired on the way are marked expired (with finished = now).
  * CH_ERR_NOTFOUND when there is none. */

@@ -297,6 +297,7 @@
 #define CH_JOB_PAYLOAD_MAX_MIB 16 /* MiB, one job's operation */
 #define CH_JOB_PAYLOAD_MAX (CH_JOB_PAYLOAD_MAX_MIB * 1024u * 1024) /* B, the same */
 #define CH_JOB_RPC_MAX (CH_JOB_PAYLOAD_MAX + 4096) /* B, a job's operation in its <rpc> */
+#define CH_JOB_EXPIRE_BATCH 64	/* jobs expired per registry read (the next batch follows at once) */
 #define CH_AUDIT_KEEP 1000000	/* audit records kept, the oldest dropped first: at most about 1 KiB each, so about 1 GiB */
 #define CH_AUDIT_PRUNE_EVERY 1024 /* audit records written between two prunes (one DELETE of an id range) */
 #define CH_AUDIT_ACTION_MAX 32	/* B, an audit record's action word, with its NUL */
