@@ -32,6 +32,7 @@ enum {
 	OPT_WATCH,
 	OPT_SPEED,
 	OPT_IDLE_LIMIT,
+	OPT_FORCE,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus
