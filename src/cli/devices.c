@@ -87,6 +87,8 @@ static const struct resp_field device_fields[] = {
 	{ "TLS certificate:", "certificate", FIELD_STR, "-" },
 	{ "trust anchor:", "trust_anchor", FIELD_STR, "-" },
 	{ "queued jobs:", "queued_jobs", FIELD_INT, NULL },
+	{ "refused calls:", "refused_calls", FIELD_INT, NULL },
+	{ "last refused:", "last_refused", FIELD_STR, "-" },
 };
 
 static void show_device(struct run *run, json_t *resp, json_t *dev)

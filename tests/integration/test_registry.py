@@ -557,3 +557,32 @@ def test_removing_the_primary_identity_says_so(hub):
     assert "names are" not in err, err
     refused(h.ctl({"cmd": "identity-remove", "fingerprint": fp_of("no")}),
             "not-found", fp_of("no"))
+
+
+def test_repeated_refusals_are_counted_not_logged_each(hub, agent):
+    h = hub(admission="approve")
+    a = agent(hub=h, extra=FAST)
+    wait_for(lambda: (ok(h.ctl({"cmd": "device", "device": a.fingerprint}))
+                      ["device"].get("refused_calls") or 0) >= 5, 20,
+             "5 refused calls", interval=0.1, proc=h.proc)
+    kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device":
+                                          a.fingerprint}))["events"]]
+    assert kinds.count("refused") == 1 and kinds.count("called") == 1, kinds
+    assert len(re.findall(r"\[info\].*recorded as pending",
+                          h.proc.log())) == 1
+    rc, out, err = h.cli("device", a.fingerprint)
+    assert rc == 0 and re.search(r"refused calls:\s+\d+", out) and \
+        re.search(r"last refused:\s+\d{4}-", out), out
+    # admitted, then revoked: its first refusal is an event again
+    ok(h.ctl({"cmd": "approve", "device": a.fingerprint, "name": "r7"}))
+    wait_state(h, a.fingerprint, "connected")
+    # the hub's log names a known device by its name too
+    h.proc.wait_log(rf"device={re.escape(a.fingerprint)} name=r7 .*"
+                    r"NETCONF session up")
+    ok(h.ctl({"cmd": "revoke", "device": a.fingerprint}))
+    wait_for(lambda: (ok(h.ctl({"cmd": "device", "device": a.fingerprint}))
+                      ["device"].get("refused_calls") or 0) >= 3, 20,
+             "3 refused calls", interval=0.1, proc=h.proc)
+    kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device":
+                                          a.fingerprint}))["events"]]
+    assert kinds.count("refused") == 2, kinds

@@ -14,7 +14,7 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 6	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 7	/* store.c: the version a new file gets */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -136,11 +136,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 7");
+	raw_exec(f->path, "PRAGMA user_version = 8");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 }
 
 static void test_open_bad_path(void **state)
@@ -1982,6 +1982,45 @@ static void test_name_rule(void **state)
 	assert_int_equal(n, 2);
 }
 
+/* Refused calls are counted; a change of admission starts again. */
+static void test_refused_count(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	int n, log_it;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 100, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(log_it, 1);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 200, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(log_it, 0);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 700, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(log_it, 1);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.refused_calls, 3);
+	assert_int_equal(rec.last_refused, 700);
+	/* the same admission again keeps the count; another resets it */
+	assert_int_equal(ch_store_device_set_admission(f->st, FP_A,
+						       CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.refused_calls, 3);
+	assert_int_equal(ch_store_device_set_admission(f->st, FP_A,
+						       CH_ADMIT_REVOKED), CH_OK);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 800, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(log_it, 1);
+	assert_int_equal(ch_store_device_refused(f->st, FP_B, 800, 600, &n,
+						 &log_it), CH_ERR_NOTFOUND);
+}
+
 /* Delete: the record and identities go, events stay; not while a job
  * waits or runs. */
 static void test_delete(void **state)
@@ -2036,6 +2075,7 @@ int main(void)
 		T(test_resolve),
 		T(test_name_rule),
 		T(test_delete),
+		T(test_refused_count),
 		T(test_foreach),
 		T(test_events),
 		T(test_events_stop),

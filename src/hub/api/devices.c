@@ -203,6 +203,7 @@ void cmd_rename(struct hub *hub, struct hub_ctl_req *req,
 {
 	const char *name = api_arg(args, "name");
 	struct ch_device_rec rec;
+	struct device *d;
 	int r;
 
 	if (api_device_arg(hub, req, args, &rec) != 0)
@@ -219,6 +220,8 @@ void cmd_rename(struct hub *hub, struct hub_ctl_req *req,
 		return;
 	}
 	api_audit_detail(req, "'%s' -> '%s'", rec.name, name);
+	if ((d = hub_find_device(hub, rec.fingerprint)) != NULL)
+		device_set_name(d, name);
 	if (strcmp(rec.name, name) != 0) {
 		api_event(hub, req, rec.fingerprint, "renamed", "'%s' -> '%s'",
 			  rec.name, name);

@@ -14,7 +14,7 @@
 json_t *api_device_obj(const struct ch_device_rec *rec)
 {
 	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, "
-			 "s:s, s:o, s:o, s:o}",
+			 "s:s, s:o, s:o, s:o, s:i, s:o}",
 		"fingerprint", rec->fingerprint,
 		"kind", ch_id_kind_name(rec->kind),
 		"name", rec->name[0] ? json_string(rec->name) : json_null(),
@@ -31,7 +31,9 @@ json_t *api_device_obj(const struct ch_device_rec *rec)
 		"certificate", rec->cert_fp[0] ? json_string(rec->cert_fp)
 					       : json_null(),
 		"trust_anchor", rec->anchor[0] ? json_string(rec->anchor)
-					       : json_null());
+					       : json_null(),
+		"refused_calls", rec->refused_calls,
+		"last_refused", jobs_time_json(rec->last_refused));
 }
 
 const char *api_arg(json_t *args, const char *key)

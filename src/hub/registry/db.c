@@ -99,6 +99,14 @@ static const char *const migrations[] = {
 	" duration_ms INTEGER);"
 	"CREATE INDEX audit_time ON audit(time);"
 	"CREATE INDEX audit_fp_time ON audit(fingerprint, time);",
+	/* 7: a pending or revoked device's refused calls, counted since its
+	 * admission last changed, and when one was last logged */
+	"ALTER TABLE devices ADD COLUMN refused_calls INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN last_refused INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN refused_logged INTEGER NOT NULL"
+	" DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -12,7 +12,8 @@
 
 #define DEV_COLS "fingerprint, name, admission, connected, address, " \
 	"first_seen, last_seen, connected_since, capabilities, last_error, " \
-	"idle_close, kind, cert_fp, anchor"
+	"idle_close, kind, cert_fp, anchor, refused_calls, last_refused, " \
+	"refused_logged"
 
 const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
@@ -21,8 +22,15 @@ const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_ADD] = "INSERT INTO devices (fingerprint, name, admission,"
 		      " kind) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1"
 		      " FROM identities WHERE fingerprint = ?1)",
-	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2"
+	/* a change of admission starts the count of refusals again */
+	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2,"
+			    " refused_calls = CASE WHEN admission = ?2"
+			    " THEN refused_calls ELSE 0 END"
 			    " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_REFUSED] = "UPDATE devices SET refused_calls ="
+			  " refused_calls + 1, last_refused = ?2,"
+			  " refused_logged = ?3"
+			  " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_IDLE_CLOSE] = "UPDATE devices SET idle_close = ?2"
 			     " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_SEEN] = "UPDATE devices SET address = ?2, last_seen = ?3,"
@@ -107,6 +115,9 @@ void reg_row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec)
 	reg_copy_text(rec->cert_fp, sizeof(rec->cert_fp),
 		      sqlite3_column_text(s, 12));
 	reg_copy_text(rec->anchor, sizeof(rec->anchor), sqlite3_column_text(s, 13));
+	rec->refused_calls = sqlite3_column_int(s, 14);
+	rec->last_refused = sqlite3_column_int64(s, 15);
+	rec->refused_logged = sqlite3_column_int64(s, 16);
 }
 
 const char *ch_admission_name(int admission)
@@ -176,6 +187,26 @@ int ch_store_device_set_admission(struct ch_store *st, const char *fp,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, admission);
 	return reg_exec_update(st, s, "device set admission");
+}
+
+int ch_store_device_refused(struct ch_store *st, const char *fp,
+			    int64_t now, int64_t log_every, int *count,
+			    int *log_it)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_REFUSED];
+	struct ch_device_rec rec;
+	int r;
+
+	*count = 0;
+	*log_it = 0;
+	if ((r = ch_store_device_get(st, fp, &rec)) != CH_OK)
+		return r;
+	*count = rec.refused_calls + 1;
+	*log_it = *count == 1 || now - rec.refused_logged >= log_every;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, *log_it ? now : rec.refused_logged);
+	return reg_exec_update(st, s, "device refused");
 }
 
 int ch_store_device_set_idle_close(struct ch_store *st, const char *fp,

@@ -44,6 +44,10 @@ struct ch_device_rec {
 					 * certificate last presented, or "" */
 	char anchor[128];		/* TLS: "x509:SHA256:..." of the trust
 					 * anchor it is bound to, or "" */
+	int refused_calls;		/* calls refused (pending, revoked)
+					 * since its admission changed */
+	int64_t last_refused;		/* unix seconds; 0 never */
+	int64_t refused_logged;		/* when a refusal was last logged */
 };
 
 /* Opens (creating and migrating) the database at path. Errors are logged
@@ -61,8 +65,16 @@ int ch_store_device_get(struct ch_store *st, const char *fp,
  * name is taken; CH_ERR_INVAL for a bad name. */
 int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
 			int admission);
+/* A change of admission also zeroes refused_calls. */
 int ch_store_device_set_admission(struct ch_store *st, const char *fp,
 				  int admission);
+/* A call of the device was refused (it is pending or revoked): counts it
+ * in refused_calls and last_refused. *count gets the new count; *log_it
+ * is 1 for the first refusal, or when the last one logged is log_every
+ * seconds old or more (then refused_logged = now). CH_ERR_NOTFOUND. */
+int ch_store_device_refused(struct ch_store *st, const char *fp,
+			    int64_t now, int64_t log_every, int *count,
+			    int *log_it);
 /* The device's own idle-close time in seconds: 0 keeps its sessions open,
  * -1 returns it to the hub's default (--idle-close). CH_ERR_INVAL below
  * -1, CH_ERR_NOTFOUND for an unknown device. */
