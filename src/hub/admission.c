@@ -40,7 +40,7 @@ int admission_close_sessions(struct hub *hub, const char *key,
 static int add_named(struct hub *hub, const char *fp, const char *name,
 		     int admission)
 {
-	char detail[CH_STORE_TEXT_MAX];
+	char detail[CH_STORE_TEXT_MAX], why[CH_STORE_TEXT_MAX / 2];
 	int r = ch_store_device_add(hub->store, fp, name, admission);
 
 	if (name == NULL || (r != CH_ERR_EXISTS && r != CH_ERR_INVAL)) {
@@ -48,11 +48,11 @@ static int add_named(struct hub *hub, const char *fp, const char *name,
 			hub_event(hub, fp, "named", name);
 		return r;
 	}
-	snprintf(detail, sizeof(detail), "the name %s it offered is %s: "
-		 "enrolled unnamed (`callhome rename`)", name,
-		 r == CH_ERR_EXISTS ? "another device's"
-		 : "not a device name ([A-Za-z0-9._-], 1 to "
-		   CH_STR(CH_NAME_MAX) ")");
+	if (ch_store_name_check(hub->store, fp, name, why, sizeof(why)) ==
+	    CH_OK)
+		snprintf(why, sizeof(why), "'%.64s' is taken", name);
+	snprintf(detail, sizeof(detail), "the name it offered was refused: "
+		 "%s; enrolled unnamed (`callhome rename`)", why);
 	hub_event(hub, fp, "name-refused", detail);
 	return ch_store_device_add(hub->store, fp, NULL, admission);
 }

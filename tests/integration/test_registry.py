@@ -469,6 +469,11 @@ def test_names_never_select_another_device(hub):
             "exists", "'R2'", fp_of("oA3Y"))
     refused(h.ctl({"cmd": "add", "name": "R2", "fingerprint": fp_of("q")}),
             "exists", "'R2'")
+    refused(h.ctl({"cmd": "add", "name": "oA3Y", "fingerprint": fp_of("q")}),
+            "exists", "'oA3Y' is a prefix")
+    assert "identity-mismatch" not in [
+        e["kind"] for e in ok(h.ctl({"cmd": "events", "device": "r2"}))[
+            "events"]]
     for bad, why in (("-x", "'-'"), (".", "'.'"), ("..", "'..'"),
                      ("B" * 43, "fingerprint"), ("ab" * 32, "fingerprint")):
         refused(h.ctl({"cmd": "rename", "device": "r1", "name": bad}),

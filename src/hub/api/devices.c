@@ -136,6 +136,7 @@ void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	const char *serial = api_arg(args, "serial");
 	const char *cert = api_arg(args, "cert_fingerprint");
 	char owner[CH_FP_LEN], msg[512], id[CH_FP_LEN];
+	struct ch_device_rec orec;
 	const char *fp = id;
 	int r;
 
@@ -167,9 +168,13 @@ void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		snprintf(id, sizeof(id), "%s", ssh_fp);
 	else if (serial)
 		snprintf(id, sizeof(id), CH_ID_SERIAL_PREFIX "%.64s", serial);
+	/* the name of another device exactly (a prefix or serial it also
+	 * matches is the name rule's) */
 	if (name && *name &&
 	    ch_store_device_resolve(hub->store, name, owner) == CH_OK &&
-	    strcmp(owner, fp) != 0) {
+	    strcmp(owner, fp) != 0 &&
+	    ch_store_device_get(hub->store, owner, &orec) == CH_OK &&
+	    strcmp(orec.name, name) == 0) {
 		/* A name comes with its key: another key for it must be an
 		 * explicit identity change, never a silent takeover. */
 		snprintf(msg, sizeof(msg), "add of '%.64s' with key %s refused: "
@@ -329,6 +334,20 @@ static int note_job_id(void *ctx, const struct ch_job_rec *rec)
 	return 0;
 }
 
+/* "device r1 has jobs 14, 13 queued: cancel ..." */
+static void refuse_jobs(struct hub_ctl_req *req,
+			const struct ch_device_rec *rec,
+			const struct job_ids *j, const char *state,
+			const char *advice)
+{
+	char msg[CH_STORE_TEXT_MAX];
+
+	snprintf(msg, sizeof(msg), "device %s has %s %s %s: %s",
+		 api_device_label(rec), j->n > 1 ? "jobs" : "job", j->text,
+		 state, advice);
+	hub_ctl_fail(req, "invalid-state", msg);
+}
+
 /* Removes the device's record and identities (its events stay, under
  * its fingerprint). Refused while a job runs on it; queued jobs refuse
  * it too unless "force", which cancels them. */
@@ -337,7 +356,6 @@ void cmd_delete(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	int force = json_is_true(json_object_get(args, "force"));
 	struct job_ids running = { .len = 0 }, queued = { .len = 0 };
 	struct ch_device_rec rec;
-	char msg[CH_STORE_TEXT_MAX];
 	int n, r;
 
 	if (api_device_arg(hub, req, args, &rec) != 0)
@@ -347,19 +365,13 @@ void cmd_delete(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	ch_store_job_foreach(hub->store, rec.fingerprint, 0,
 			     1u << CH_JOB_QUEUED, note_job_id, &queued);
 	if (running.n) {
-		snprintf(msg, sizeof(msg), "device %s has %s %s running: wait "
-			 "for %s outcome (callhome job ID)",
-			 api_device_label(&rec), running.n > 1 ? "jobs" : "job",
-			 running.text, running.n > 1 ? "their" : "its");
-		hub_ctl_fail(req, "invalid-state", msg);
+		refuse_jobs(req, &rec, &running, "running", "wait for the "
+			    "outcome (callhome job ID)");
 		return;
 	}
 	if (queued.n && !force) {
-		snprintf(msg, sizeof(msg), "device %s has %s %s queued: cancel "
-			 "%s (callhome cancel ID) or delete with --force",
-			 api_device_label(&rec), queued.n > 1 ? "jobs" : "job",
-			 queued.text, queued.n > 1 ? "them" : "it");
-		hub_ctl_fail(req, "invalid-state", msg);
+		refuse_jobs(req, &rec, &queued, "queued", "cancel (callhome "
+			    "cancel ID) or delete with --force");
 		return;
 	}
 	n = admission_close_sessions(hub, rec.fingerprint, NULL,
