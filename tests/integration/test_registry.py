@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 
 from helpers import (current_user, fingerprint_of_pub, ssh_keygen,
                      wait_for)
@@ -591,3 +593,30 @@ def test_repeated_refusals_are_counted_not_logged_each(hub, agent):
     kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device":
                                           a.fingerprint}))["events"]]
     assert kinds.count("refused") == 2, kinds
+
+
+@pytest.mark.ch_timeout(60)
+def test_delete_is_refused_while_a_job_runs(hub, agent):
+    from ncsession import MODULE, system
+    h = hub(extra=["--confirm-timeout", "20", "--confirm-after", "4"])
+    a = agent(hub=h, running_xml=None, extra=MODULE)
+    h.wait_device_connected(1)
+    ok(h.ctl({"cmd": "rename", "device": a.fingerprint, "name": "busy"}))
+    # the submit answers when the job is done: from another thread
+    t = threading.Thread(target=h.ctl, args=({
+        "cmd": "edit-config", "device": "busy",
+        "config": system("<hostname>x</hostname>")},), daemon=True)
+    t.start()
+    wait_for(lambda: ok(h.ctl({"cmd": "jobs", "state": "running"}))["jobs"],
+             15, "job running", interval=0.1, proc=h.proc)
+    j = ok(h.ctl({"cmd": "jobs", "state": "running"}))["jobs"][0]["id"]
+    refused(h.ctl({"cmd": "delete", "device": "busy", "force": True}),
+            "invalid-state", f"device busy has job {j} running")
+    wait_for(lambda: ok(h.ctl({"cmd": "job", "id": j}))["job"]["state"] ==
+             "done", 30, "job done", interval=0.2, proc=h.proc)
+    r = ok(h.ctl({"cmd": "delete", "device": "busy"}))
+    assert r["closed_session"] is True, r
+    # it calls again: a new device to the hub (trust-new admits it)
+    kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device":
+                                          a.fingerprint}))["events"]]
+    assert "deleted" in kinds, kinds
