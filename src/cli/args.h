@@ -33,6 +33,7 @@ enum {
 	OPT_SPEED,
 	OPT_IDLE_LIMIT,
 	OPT_NO_STARTUP,
+	OPT_FORCE,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -33,6 +33,11 @@ static const struct option add_opts[] = {
 	{ "wait", no_argument, NULL, OPT_WAIT },                         \
 	{ "expires", required_argument, NULL, OPT_EXPIRES }
 
+static const struct option delete_opts[] = {
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option import_opts[] = {
 	{ "anchor", required_argument, NULL, OPT_ANCHOR },
 	{ NULL, 0, NULL, 0 },
@@ -156,8 +161,8 @@ const struct command commands[] = {
 		.help =
 "Admits a device that called and is pending, so its next call is\n"
 "served; with --name, names it too. Approving an admitted device only\n"
-"sets the name. A revoked device cannot be approved: add it again with\n"
-"a new key. Prints the device as it is now.\n",
+"sets the name. A revoked device is not approved but unrevoked\n"
+"(callhome unrevoke). Prints the device as it is now.\n",
 		.longopts = approve_opts,
 		.done = "approved",
 		.build = build_approve,
@@ -218,10 +223,36 @@ const struct command commands[] = {
 		.summary = "refuse a device from now on; close its session",
 		.help =
 "Revokes a device: its calls are refused from now on and its session,\n"
-"if any, is closed. To let it back, add it again with a new key.\n",
+"if any, is closed; its queued jobs are cancelled. To let it back:\n"
+"callhome unrevoke.\n",
 		.done = "revoked",
 		.build = build_on_device,
 		.print = print_changed,
+	},
+	{
+		.name = "unrevoke",
+		.args = "DEVICE",
+		.summary = "admit a revoked device again",
+		.help =
+"Undoes a revoke: the device is admitted again (not pending) and served\n"
+"from its next call. Only a revoked device can be unrevoked.\n",
+		.done = "unrevoked",
+		.build = build_on_device,
+		.print = print_changed,
+	},
+	{
+		.name = "delete",
+		.args = "DEVICE [--force]",
+		.summary = "forget a device: its record and identities",
+		.help =
+"Deletes the device's record, its identities and its finished jobs;\n"
+"its events stay, under its fingerprint. Its session, if any, is\n"
+"closed; if it calls again it is a new device to the hub. Refused while\n"
+"a job runs on it (the error names the jobs), and while jobs are queued\n"
+"for it unless --force, which cancels them.\n",
+		.longopts = delete_opts,
+		.build = build_delete,
+		.print = print_deleted,
 	},
 	{
 		.name = "identity add",
@@ -391,8 +422,8 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.summary = "show who did what to which device",
 		.help =
 "Shows the hub's audit log, oldest first: every operator action that\n"
-"changes a device or the fleet (approve, add, rename, revoke, set,\n"
-"identity add/remove, import-serials, jobs submitted, cancelled or\n"
+"changes a device or the fleet (approve, add, rename, revoke,\n"
+"unrevoke, delete, set, identity add/remove, import-serials, jobs submitted, cancelled or\n"
 "retried, shell and exec sessions started and ended), refused ones\n"
 "too, with who did it: the local user whose process talked to the\n"
 "hub's socket, as the kernel says. The newest " CH_STR(CH_HUB_LIST_DEFAULT)

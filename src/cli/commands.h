@@ -37,6 +37,8 @@ int build_identity_add(struct run *run, int argc, char **argv);
 int print_changed(struct run *run, json_t *resp);
 int build_identity_remove(struct run *run, int argc, char **argv);
 int print_identity_removed(struct run *run, json_t *resp);
+int build_delete(struct run *run, int argc, char **argv);
+int print_deleted(struct run *run, json_t *resp);
 int build_import_serials(struct run *run, int argc, char **argv);
 int print_import_serials(struct run *run, json_t *resp);
 

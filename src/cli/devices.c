@@ -87,6 +87,8 @@ static const struct resp_field device_fields[] = {
 	{ "TLS certificate:", "certificate", FIELD_STR, "-" },
 	{ "trust anchor:", "trust_anchor", FIELD_STR, "-" },
 	{ "queued jobs:", "queued_jobs", FIELD_INT, NULL },
+	{ "refused calls:", "refused_calls", FIELD_INT, NULL },
+	{ "last refused:", "last_refused", FIELD_STR, "-" },
 };
 
 static void show_device(struct run *run, json_t *resp, json_t *dev)
@@ -332,6 +334,34 @@ int print_import_serials(struct run *run, json_t *resp)
 	if ((json_int_t)json_array_size(errs) < invalid)
 		printf("  (%lld more invalid lines not listed)\n",
 		       (long long)(invalid - (json_int_t)json_array_size(errs)));
+	return CLI_OK;
+}
+
+/* delete DEVICE [--force] */
+int build_delete(struct run *run, int argc, char **argv)
+{
+	bool force = false;
+	int c, r;
+
+	while ((c = args_next(run, argc, argv)) != -1) {
+		if (c != OPT_FORCE)
+			return args_opt_done(run, c);
+		force = true;
+	}
+	if ((r = args_device_operands(run, argc, argv, 1,
+				      "wants one DEVICE")) != CLI_OK ||
+	    (r = req_start(run, argv[optind])) != CLI_OK)
+		return r;
+	return force ? req_set(run, "force", json_true()) : CLI_OK;
+}
+
+int print_deleted(struct run *run, json_t *resp)
+{
+	if (run->json)
+		return resp_print_json(resp);
+	printf("deleted %s%s\n", resp_str(resp, "fingerprint", "?"),
+	       json_is_true(json_object_get(resp, "closed_session"))
+		       ? "; its session was closed" : "");
 	return CLI_OK;
 }
 

@@ -40,7 +40,7 @@ int admission_close_sessions(struct hub *hub, const char *key,
 static int add_named(struct hub *hub, const char *fp, const char *name,
 		     int admission)
 {
-	char detail[CH_STORE_TEXT_MAX];
+	char detail[CH_STORE_TEXT_MAX], why[CH_STORE_TEXT_MAX / 2];
 	int r = ch_store_device_add(hub->store, fp, name, admission);
 
 	if (name == NULL || (r != CH_ERR_EXISTS && r != CH_ERR_INVAL)) {
@@ -48,11 +48,11 @@ static int add_named(struct hub *hub, const char *fp, const char *name,
 			hub_event(hub, fp, "named", name);
 		return r;
 	}
-	snprintf(detail, sizeof(detail), "the name %s it offered is %s: "
-		 "enrolled unnamed (`callhome rename`)", name,
-		 r == CH_ERR_EXISTS ? "another device's"
-		 : "not a device name ([A-Za-z0-9._-], 1 to "
-		   CH_STR(CH_NAME_MAX) ")");
+	if (ch_store_name_check(hub->store, fp, name, why, sizeof(why)) ==
+	    CH_OK)
+		snprintf(why, sizeof(why), "'%.64s' is taken", name);
+	snprintf(detail, sizeof(detail), "the name it offered was refused: "
+		 "%s; enrolled unnamed (`callhome rename`)", why);
 	hub_event(hub, fp, "name-refused", detail);
 	return ch_store_device_add(hub->store, fp, NULL, admission);
 }
@@ -162,24 +162,52 @@ static int admit_tls(struct hub *hub, struct device *d, const char *serial_id,
 	return CH_OK;
 }
 
+/* A pending or revoked device called: its first refusal (since its
+ * admission changed) is an event and log lines; later ones are counted
+ * on its record and logged once per CH_HUB_REFUSED_LOG_S with the count.
+ * 1 when this one is to be told. */
+static int refusal_told(struct hub *hub, struct device *d, const char *fp,
+			const struct ch_device_rec *rec)
+{
+	int n, log_it;
+
+	if (ch_store_device_refused(hub->store, fp, hub_now_s(),
+				    CH_HUB_REFUSED_LOG_S, &n, &log_it) != CH_OK)
+		return 1;
+	if (n <= 1)
+		return 1;
+	device_set_quiet_close(d);
+	if (log_it)
+		ch_clog(CH_LOG_INFO, device_log(d), "still %s: %d calls "
+			"refused since its first (counted, not logged each: "
+			"callhome device)", ch_admission_name(rec->admission),
+			n);
+	return 0;
+}
+
 static int admit_known(struct hub *hub, struct device *d, const char *fp,
 		       struct ch_device_rec *prec, const char **why)
 {
 	struct ch_device_rec rec = *prec;
 	char detail[256];
+	int tell = 1;
 
+	device_set_name(d, rec.name);
 	ch_store_device_seen(hub->store, fp, device_peer(d), hub_now_s());
-	snprintf(detail, sizeof(detail), "from %s%s%s", device_peer(d),
-		 strcmp(fp, rec.fingerprint) ? " with key " : "",
-		 strcmp(fp, rec.fingerprint) ? fp : "");
-	hub_event(hub, fp, "called", detail);
-
 	if (rec.admission == CH_ADMIT_PENDING &&
 	    hub->cfg.admission == HUB_ADMIT_TRUST_NEW) {
 		ch_store_device_set_admission(hub->store, fp, CH_ADMIT_ADMITTED);
 		hub_event(hub, fp, "enrolled", "admitted (--admission trust-new)");
 		rec.admission = CH_ADMIT_ADMITTED;
 	}
+	if (rec.admission != CH_ADMIT_ADMITTED)
+		tell = refusal_told(hub, d, fp, &rec);
+	snprintf(detail, sizeof(detail), "from %s%s%s", device_peer(d),
+		 strcmp(fp, rec.fingerprint) ? " with key " : "",
+		 strcmp(fp, rec.fingerprint) ? fp : "");
+	if (tell)
+		hub_event(hub, fp, "called", detail);
+
 	if (rec.admission == CH_ADMIT_PENDING) {
 		*why = ch_id_kind(fp) == CH_ID_SERIAL
 		       ? "unknown serial number: recorded as pending, not "
@@ -187,14 +215,17 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 			 "`callhome import-serials`)"
 		       : "unknown device: recorded as pending, not admitted "
 			 "(admit it with `callhome approve`)";
-		hub_event(hub, fp, "refused", ch_id_kind(fp) == CH_ID_SERIAL
-			  ? "unknown serial number: not admitted (pending "
-			  "approval)" : "not admitted (pending approval)");
+		if (tell)
+			hub_event(hub, fp, "refused", ch_id_kind(fp) ==
+				  CH_ID_SERIAL ? "unknown serial number: not "
+				  "admitted (pending approval)"
+				  : "not admitted (pending approval)");
 		return CH_ERR_DENIED;
 	}
 	if (rec.admission == CH_ADMIT_REVOKED) {
 		*why = "device identity revoked";
-		hub_event(hub, fp, "refused", "identity revoked");
+		if (tell)
+			hub_event(hub, fp, "refused", "identity revoked");
 		return CH_ERR_DENIED;
 	}
 	device_set_key(d, rec.fingerprint);

@@ -35,6 +35,8 @@ struct device {
 	char peer[CH_ADDRSTR_LEN];
 	char fp[CH_FP_LEN];		/* what it presented */
 	char key[CH_FP_LEN];		/* its registry key */
+	char name[CH_NAME_MAX + 1];	/* its registry name, for log lines */
+	int quiet_close;		/* its end is logged at debug level */
 	char announced_name[CH_JUNOS_DEVICE_ID_MAX + 1]; /* "" if none */
 	char announced_fp[CH_FP_LEN];	/* the key it must show, or "" */
 	union {				/* for the blocklist */
@@ -97,7 +99,8 @@ static void tell_gone(struct device *d, const char *reason)
 	uv_timer_stop(&d->timer);
 	if (!d->authenticated && d->owner.handshake_done)
 		d->owner.handshake_done(d->owner.ctx, d);
-	ch_clog(CH_LOG_INFO, &d->log, "connection closed: %s", d->reason);
+	ch_clog(d->quiet_close ? CH_LOG_DEBUG : CH_LOG_INFO, &d->log,
+		"connection closed: %s", d->reason);
 	d->owner.gone(d->owner.ctx, d);
 }
 
@@ -699,6 +702,17 @@ void device_set_key(struct device *d, const char *key)
 {
 	snprintf(d->key, sizeof(d->key), "%s", key);
 	d->admitted = 1;
+}
+
+void device_set_name(struct device *d, const char *name)
+{
+	snprintf(d->name, sizeof(d->name), "%s", name ? name : "");
+	d->log.name = d->name;
+}
+
+void device_set_quiet_close(struct device *d)
+{
+	d->quiet_close = 1;
 }
 
 void device_set_presented(struct device *d, const char *id)

@@ -144,6 +144,11 @@ json_t *device_caps_json(const struct device *d);
  * it differs from the presented one for an alias key. */
 void device_set_key(struct device *d, const char *key);
 const char *device_key(const struct device *d);
+/* Its registry name ("" or NULL: none), shown in its log lines. */
+void device_set_name(struct device *d, const char *name);
+/* Its end is logged at debug level only: a refusal already told (a
+ * pending or revoked device's repeated calls). */
+void device_set_quiet_close(struct device *d);
 /* What it presented (host key fingerprint, serial or certificate). */
 void device_set_presented(struct device *d, const char *id);
 const char *device_fingerprint(const struct device *d);

@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 
 from helpers import (current_user, fingerprint_of_pub, ssh_keygen,
                      wait_for)
@@ -476,3 +478,184 @@ def test_revoking_an_offline_device_cancels_its_queue(hub):
     assert r["closed_session"] is False
     assert ok(h.ctl({"cmd": "job", "id": j["id"]}))["job"]["state"] == \
         "cancelled"
+
+
+# ------------------------------------------- names, lifecycle, attribution
+
+def fp_of(c, rest="A"):
+    """A made-up SSH fingerprint starting with c."""
+    return "SHA256:" + (c + rest * 43)[:43]
+
+
+def refused(resp, code, *words):
+    assert resp.get("ok") is False and resp.get("code") == code, resp
+    for w in words:
+        assert w in resp["error"], resp
+    return resp["error"]
+
+
+def test_names_never_select_another_device(hub):
+    h = hub(admission="known-only")
+    ok(h.ctl({"cmd": "add", "name": "r1", "fingerprint": fp_of("zz")}))
+    ok(h.ctl({"cmd": "add", "name": "r2", "fingerprint": fp_of("oA3Y")}))
+    ok(h.ctl({"cmd": "add", "name": "d3", "serial": "SN123"}))
+    # another device's fingerprint prefix, with or without SHA256:
+    refused(h.ctl({"cmd": "rename", "device": "r1", "name": "oA3Y"}),
+            "exists", "'oA3Y'", "prefix", fp_of("oA3Y"))
+    # another device's bare serial number
+    refused(h.ctl({"cmd": "rename", "device": "r1", "name": "SN123"}),
+            "exists", "'SN123'", "serial number")
+    # names differ by more than case
+    refused(h.ctl({"cmd": "rename", "device": "r1", "name": "R2"}),
+            "exists", "'R2'", fp_of("oA3Y"))
+    refused(h.ctl({"cmd": "add", "name": "R2", "fingerprint": fp_of("q")}),
+            "exists", "'R2'")
+    refused(h.ctl({"cmd": "add", "name": "oA3Y", "fingerprint": fp_of("q")}),
+            "exists", "'oA3Y' is a prefix")
+    assert "identity-mismatch" not in [
+        e["kind"] for e in ok(h.ctl({"cmd": "events", "device": "r2"}))[
+            "events"]]
+    for bad, why in (("-x", "'-'"), (".", "'.'"), ("..", "'..'"),
+                     ("B" * 43, "fingerprint"), ("ab" * 32, "fingerprint")):
+        refused(h.ctl({"cmd": "rename", "device": "r1", "name": bad}),
+                "bad-request", f"'{bad}'", why)
+    # a device may change the case of its own name
+    ok(h.ctl({"cmd": "rename", "device": "r1", "name": "R1"}))
+    rc, out, err = h.cli("device", "oA3Y")
+    assert rc == 0 and "r2" in out, out + err
+    # an exact name wins over a fingerprint prefix
+    ok(h.ctl({"cmd": "add", "name": "Cafe", "fingerprint": fp_of("q")}))
+    ok(h.ctl({"cmd": "add", "name": "r5", "fingerprint": fp_of("Cafe")}))
+    assert ok(h.ctl({"cmd": "device", "device": "Cafe"}))["device"][
+        "name"] == "Cafe"
+    # an ambiguous prefix lists what it matched
+    ok(h.ctl({"cmd": "add", "name": "b1", "fingerprint": fp_of("BBBB1")}))
+    ok(h.ctl({"cmd": "add", "name": "b2", "fingerprint": fp_of("BBBB2")}))
+    err = refused(h.ctl({"cmd": "device", "device": "BBBB"}), "ambiguous",
+                  "2 devices", fp_of("BBBB1") + " (b1)",
+                  fp_of("BBBB2") + " (b2)")
+    rc, out, cerr = h.cli("device", "BBBB")
+    assert rc != 0 and "(b1)" in cerr and "(b2)" in cerr, cerr
+
+
+def test_unrevoke_and_delete(hub):
+    h = hub(admission="known-only")
+    me = current_user()
+    fp = fp_of("gone")
+    ok(h.ctl({"cmd": "add", "name": "gone", "fingerprint": fp}))
+    refused(h.ctl({"cmd": "unrevoke", "device": "gone"}), "invalid-state",
+            "gone is admitted, not revoked")
+    ok(h.ctl({"cmd": "revoke", "device": "gone"}))
+    refused(h.ctl({"cmd": "approve", "device": "gone"}), "invalid-state",
+            "callhome unrevoke gone")
+    rc, out, err = h.cli("unrevoke", "gone")
+    assert rc == 0 and "unrevoked gone" in out and "admitted" in out, \
+        out + err
+    assert dev(h, fp)["admission"] == "admitted"
+    j1 = ok(h.ctl({"cmd": "get-config", "device": "gone"}))["job"]["id"]
+    j2 = ok(h.ctl({"cmd": "get-config", "device": "gone"}))["job"]["id"]
+    rc, out, err = h.cli("delete", "gone")
+    assert rc != 0 and re.search(rf"jobs ({j1}, {j2}|{j2}, {j1}) queued",
+                                 err) and "--force" in err, err
+    assert dev(h, fp) is not None
+    rc, out, err = h.cli("delete", "gone", "--force")
+    assert rc == 0 and f"deleted {fp}" in out, out + err
+    assert dev(h, fp) is None
+    # its jobs went with it (cancelled first, as events say)
+    refused(h.ctl({"cmd": "job", "id": j1}), "not-found")
+    refused(h.ctl({"cmd": "device", "device": "gone"}), "not-found")
+    # the events stay with the fingerprint, each naming who acted
+    evs = ok(h.ctl({"cmd": "events", "device": fp}))["events"]
+    assert [e["kind"] for e in evs].count("job-cancelled") == 2, evs
+    ev = {e["kind"]: e["detail"] for e in evs}
+    for kind in ("added", "revoked", "unrevoked", "deleted"):
+        assert f"by {me}(uid=" in ev[kind], ev
+    assert "(was gone)" in ev["deleted"] and str(j2) in ev["deleted"]
+    actions = [(a["action"], a["outcome"]) for a in
+               ok(h.ctl({"cmd": "audit"}))["audit"]]
+    assert ("unrevoke", "ok") in actions and ("delete", "ok") in actions \
+        and ("delete", "refused") in actions, actions
+    # the name is free again
+    ok(h.ctl({"cmd": "add", "name": "gone", "fingerprint": fp_of("new")}))
+
+
+def test_operator_changes_are_events_naming_who(hub):
+    h = hub(admission="known-only")
+    me = current_user()
+    fp = fp_of("ev")
+    ok(h.ctl({"cmd": "add", "name": "r1", "fingerprint": fp}))
+    ok(h.ctl({"cmd": "rename", "device": "r1", "name": "r2"}))
+    ev = ok(h.ctl({"cmd": "events", "device": "r2"}))["events"]
+    details = {e["kind"]: e["detail"] for e in ev}
+    assert re.fullmatch(rf"'r1' -> 'r2' by {me}\(uid=\d+\)",
+                        details["renamed"]), details
+    assert details["added"].startswith("pre-provisioned, admitted, named "
+                                       "r1 by "), details
+
+
+def test_removing_the_primary_identity_says_so(hub):
+    h = hub(admission="known-only")
+    fp = fp_of("prim")
+    ok(h.ctl({"cmd": "add", "name": "r1", "fingerprint": fp}))
+    err = refused(h.ctl({"cmd": "identity-remove", "fingerprint": fp}),
+                  "invalid-state", "primary identity of device r1",
+                  "callhome delete r1")
+    assert "names are" not in err, err
+    refused(h.ctl({"cmd": "identity-remove", "fingerprint": fp_of("no")}),
+            "not-found", fp_of("no"))
+
+
+def test_repeated_refusals_are_counted_not_logged_each(hub, agent):
+    h = hub(admission="approve")
+    a = agent(hub=h, extra=FAST)
+    wait_for(lambda: (ok(h.ctl({"cmd": "device", "device": a.fingerprint}))
+                      ["device"].get("refused_calls") or 0) >= 5, 20,
+             "5 refused calls", interval=0.1, proc=h.proc)
+    kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device":
+                                          a.fingerprint}))["events"]]
+    assert kinds.count("refused") == 1 and kinds.count("called") == 1, kinds
+    assert len(re.findall(r"\[info\].*recorded as pending",
+                          h.proc.log())) == 1
+    rc, out, err = h.cli("device", a.fingerprint)
+    assert rc == 0 and re.search(r"refused calls:\s+\d+", out) and \
+        re.search(r"last refused:\s+\d{4}-", out), out
+    # admitted, then revoked: its first refusal is an event again
+    ok(h.ctl({"cmd": "approve", "device": a.fingerprint, "name": "r7"}))
+    wait_state(h, a.fingerprint, "connected")
+    # the hub's log names a known device by its name too
+    h.proc.wait_log(rf"device={re.escape(a.fingerprint)} name=r7 .*"
+                    r"NETCONF session up")
+    ok(h.ctl({"cmd": "revoke", "device": a.fingerprint}))
+    wait_for(lambda: (ok(h.ctl({"cmd": "device", "device": a.fingerprint}))
+                      ["device"].get("refused_calls") or 0) >= 3, 20,
+             "3 refused calls", interval=0.1, proc=h.proc)
+    kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device":
+                                          a.fingerprint}))["events"]]
+    assert kinds.count("refused") == 2, kinds
+
+
+@pytest.mark.ch_timeout(60)
+def test_delete_is_refused_while_a_job_runs(hub, agent):
+    from ncsession import MODULE, system
+    h = hub(extra=["--confirm-timeout", "20", "--confirm-after", "4"])
+    a = agent(hub=h, running_xml=None, extra=MODULE)
+    h.wait_device_connected(1)
+    ok(h.ctl({"cmd": "rename", "device": a.fingerprint, "name": "busy"}))
+    # the submit answers when the job is done: from another thread
+    t = threading.Thread(target=h.ctl, args=({
+        "cmd": "edit-config", "device": "busy",
+        "config": system("<hostname>x</hostname>")},), daemon=True)
+    t.start()
+    wait_for(lambda: ok(h.ctl({"cmd": "jobs", "state": "running"}))["jobs"],
+             15, "job running", interval=0.1, proc=h.proc)
+    j = ok(h.ctl({"cmd": "jobs", "state": "running"}))["jobs"][0]["id"]
+    refused(h.ctl({"cmd": "delete", "device": "busy", "force": True}),
+            "invalid-state", f"device busy has job {j} running")
+    wait_for(lambda: ok(h.ctl({"cmd": "job", "id": j}))["job"]["state"] ==
+             "done", 30, "job done", interval=0.2, proc=h.proc)
+    r = ok(h.ctl({"cmd": "delete", "device": "busy"}))
+    assert r["closed_session"] is True, r
+    # it calls again: a new device to the hub (trust-new admits it)
+    kinds = [e["kind"] for e in ok(h.ctl({"cmd": "events", "device":
+                                          a.fingerprint}))["events"]]
+    assert "deleted" in kinds, kinds

@@ -111,6 +111,18 @@ static void test_clog_prefix(void **state)
 			    "session up\n");
 	assert_int_equal(ctx.chan, 0);	/* the owner's context is untouched */
 
+	ctx.name = "r1";	/* a known device's registry name */
+	ch_clog(CH_LOG_INFO, &ctx, "named");
+	assert_string_equal(message(logged(c)),
+			    "conn=17 peer=[::1]:50412 device=SHA256:abc name=r1 "
+			    "named\n");
+	ctx.name = "";		/* unnamed: not shown */
+	ch_clog(CH_LOG_INFO, &ctx, "unnamed");
+	assert_string_equal(message(logged(c)),
+			    "conn=17 peer=[::1]:50412 device=SHA256:abc "
+			    "unnamed\n");
+	ctx.name = NULL;
+
 	ctx.peer = NULL;
 	ctx.device = NULL;
 	ch_clog(CH_LOG_INFO, &ctx, "bare");

@@ -14,7 +14,7 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 7	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 8	/* store.c: the version a new file gets */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -136,11 +136,11 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 8");
+	raw_exec(f->path, "PRAGMA user_version = 9");
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
 }
 
 static void test_open_bad_path(void **state)
@@ -413,13 +413,19 @@ static void test_resolve(void **state)
 					     CH_ADMIT_ADMITTED), CH_OK);
 	assert_int_equal(ch_store_device_resolve(f->st, "SN-7", fp), CH_OK);
 	assert_string_equal(fp, "serial:SN-7");
-	assert_int_equal(ch_store_device_rename(f->st, FP_B, "SN-7"), CH_OK);
-	assert_int_equal(ch_store_device_resolve(f->st, "SN-7", fp),
+	/* the name rule refuses such a name now; a device whose serial is
+	 * an older name still makes it ambiguous */
+	assert_int_equal(ch_store_device_rename(f->st, FP_B, "SN-7"),
+			 CH_ERR_EXISTS);
+	assert_int_equal(ch_store_device_rename(f->st, FP_B, "SN-8"), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, "serial:SN-8", NULL,
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_resolve(f->st, "SN-8", fp),
 			 CH_ERR_AMBIGUOUS);
 	assert_string_equal(fp, "");
-	assert_int_equal(ch_store_device_resolve(f->st, "serial:SN-7", fp),
+	assert_int_equal(ch_store_device_resolve(f->st, "serial:SN-8", fp),
 			 CH_OK);
-	assert_string_equal(fp, "serial:SN-7");
+	assert_string_equal(fp, "serial:SN-8");
 	assert_int_equal(ch_store_device_rename(f->st, FP_B, NULL), CH_OK);
 
 	snprintf(fp, sizeof(fp), "junk");	/* cleared on failure */
@@ -1969,6 +1975,153 @@ static void test_import_limit(void **state)
 	free(text);
 }
 
+static int count_ev(void *ctx, const struct ch_event_rec *ev)
+{
+	(void)ev;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_match(void *ctx, const char *fp)
+{
+	(void)fp;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Names that would read as something else, or select another device. */
+static void test_name_rule(void **state)
+{
+	struct fixture *f = *state;
+	char why[256], fp[128];
+	int n = 0;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "r1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_C, "Zzzz0",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, "serial:SN-1", "s1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	/* malformed */
+	assert_int_equal(ch_store_name_check(f->st, NULL, "-r", why,
+					     sizeof(why)), CH_ERR_INVAL);
+	assert_non_null(strstr(why, "'-r'"));
+	assert_int_equal(ch_store_name_check(f->st, NULL, ".", why,
+					     sizeof(why)), CH_ERR_INVAL);
+	assert_int_equal(ch_store_name_check(f->st, NULL, "..", why,
+					     sizeof(why)), CH_ERR_INVAL);
+	assert_int_equal(ch_store_name_check(f->st, NULL, &FP_B[7], why,
+					     sizeof(why)), CH_ERR_INVAL);
+	assert_non_null(strstr(why, "fingerprint"));
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "..",
+					     CH_ADMIT_ADMITTED), CH_ERR_INVAL);
+	/* another device's: name regardless of case, serial, prefix */
+	assert_int_equal(ch_store_name_check(f->st, FP_B, "R1", why,
+					     sizeof(why)), CH_ERR_EXISTS);
+	assert_non_null(strstr(why, FP_A));
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "R1",
+					     CH_ADMIT_ADMITTED), CH_ERR_EXISTS);
+	assert_int_equal(ch_store_name_check(f->st, FP_B, "SN-1", why,
+					     sizeof(why)), CH_ERR_EXISTS);
+	assert_non_null(strstr(why, "serial"));
+	assert_int_equal(ch_store_name_check(f->st, FP_C, "AAAAbb", why,
+					     sizeof(why)), CH_ERR_EXISTS);
+	assert_non_null(strstr(why, "prefix"));
+	assert_non_null(strstr(why, FP_A));
+	/* its own: fine (a case change, a prefix of its own key) */
+	assert_int_equal(ch_store_name_check(f->st, FP_A, "R1", why,
+					     sizeof(why)), CH_OK);
+	assert_int_equal(ch_store_device_rename(f->st, FP_A, "R1"), CH_OK);
+	assert_int_equal(ch_store_name_check(f->st, FP_C, "Zzzz0", why,
+					     sizeof(why)), CH_OK);
+	assert_int_equal(ch_store_name_check(f->st, NULL, "r-2.x_y", why,
+					     sizeof(why)), CH_OK);
+	assert_string_equal(why, "");
+	/* an ambiguous prefix's matches, for the error */
+	assert_int_equal(ch_store_device_add(f->st, FP_B, NULL,
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_resolve(f->st, "AAAA", fp),
+			 CH_ERR_AMBIGUOUS);
+	assert_int_equal(ch_store_device_matches(f->st, "AAAA", count_match,
+						 &n), CH_OK);
+	assert_int_equal(n, 2);
+}
+
+/* Refused calls are counted; a change of admission starts again. */
+static void test_refused_count(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	int n, log_it;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 100, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(log_it, 1);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 200, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(log_it, 0);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 700, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(log_it, 1);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.refused_calls, 3);
+	assert_int_equal(rec.last_refused, 700);
+	/* the same admission again keeps the count; another resets it */
+	assert_int_equal(ch_store_device_set_admission(f->st, FP_A,
+						       CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.refused_calls, 3);
+	assert_int_equal(ch_store_device_set_admission(f->st, FP_A,
+						       CH_ADMIT_REVOKED), CH_OK);
+	assert_int_equal(ch_store_device_refused(f->st, FP_A, 800, 600, &n,
+						 &log_it), CH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(log_it, 1);
+	assert_int_equal(ch_store_device_refused(f->st, FP_B, 800, 600, &n,
+						 &log_it), CH_ERR_NOTFOUND);
+}
+
+/* Delete: the record and identities go, events stay; not while a job
+ * waits or runs. */
+static void test_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	int64_t id;
+	int n = 0;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "r1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 1), CH_OK);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "called", "", 1),
+			 CH_OK);
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "rpc", "<x/>", 0, 0, 1,
+					  &id), CH_OK);
+	assert_int_equal(ch_store_device_delete(f->st, FP_A), CH_ERR_EXISTS);
+	assert_int_equal(ch_store_job_start(f->st, id, 2), CH_OK);
+	assert_int_equal(ch_store_device_delete(f->st, FP_A2), CH_ERR_EXISTS);
+	assert_int_equal(ch_store_job_finish(f->st, id, CH_JOB_DONE, "<ok/>",
+					     0, NULL, NULL, 3), CH_OK);
+	assert_int_equal(ch_store_device_delete(f->st, FP_A2), CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_get(f->st, FP_A2, &rec),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_device_delete(f->st, FP_A),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_event_foreach(f->st, FP_A, 0, count_ev, &n),
+			 CH_OK);
+	assert_int_equal(n, 1);
+	/* the name and the keys are free again */
+	assert_int_equal(ch_store_device_add(f->st, FP_A2, "r1",
+					     CH_ADMIT_PENDING), CH_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1985,6 +2138,9 @@ int main(void)
 		T(test_connected),
 		T(test_reset_connections),
 		T(test_resolve),
+		T(test_name_rule),
+		T(test_delete),
+		T(test_refused_count),
 		T(test_foreach),
 		T(test_events),
 		T(test_events_stop),

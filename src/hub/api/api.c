@@ -26,6 +26,8 @@ static const struct {
 	{ "add", cmd_add, "add" },
 	{ "rename", cmd_rename, "rename" },
 	{ "revoke", cmd_revoke, "revoke" },
+	{ "unrevoke", cmd_unrevoke, "unrevoke" },
+	{ "delete", cmd_delete, "delete" },
 	{ "set", cmd_set, "set" },
 	{ "identity-add", cmd_identity_add, "identity-add" },
 	{ "identity-remove", cmd_identity_remove, "identity-remove" },

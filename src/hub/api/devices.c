@@ -1,5 +1,6 @@
 /* devices.c - the operator commands on devices: list, show, approve,
- * add, rename, revoke, set (docs/control-api.md). */
+ * add, rename, revoke, unrevoke, delete, set (docs/control-api.md).
+ * What an operator changes is also an event on the device, naming who. */
 #include "hub/api/devices.h"
 
 #include <stdio.h>
@@ -64,6 +65,27 @@ void cmd_device(struct hub *hub, struct hub_ctl_req *req,
 	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "device", obj));
 }
 
+/* Fails req unless name may name the device fp (NULL: a new device),
+ * with the registry's one-line reason. */
+static int name_ok(struct hub *hub, struct hub_ctl_req *req, const char *fp,
+		   const char *name)
+{
+	char why[CH_STORE_TEXT_MAX];
+	int r;
+
+	if (name == NULL || *name == '\0')
+		return 0;
+	r = ch_store_name_check(hub->store, fp, name, why, sizeof(why));
+	if (r == CH_OK)
+		return 0;
+	if (why[0] == '\0')
+		snprintf(why, sizeof(why), "cannot check the name '%.64s': "
+			 "%s", name, ch_strerror(r));
+	hub_ctl_fail(req, r == CH_ERR_EXISTS ? "exists" : r == CH_ERR_INVAL
+		     ? "bad-request" : "internal", why);
+	return -1;
+}
+
 void cmd_approve(struct hub *hub, struct hub_ctl_req *req,
 		 json_t *args)
 {
@@ -75,11 +97,14 @@ void cmd_approve(struct hub *hub, struct hub_ctl_req *req,
 	if (api_device_arg(hub, req, args, &rec) != 0)
 		return;
 	if (rec.admission == CH_ADMIT_REVOKED) {
-		snprintf(msg, sizeof(msg), "device %s is revoked; add it again "
-			 "with a new key", rec.fingerprint);
+		snprintf(msg, sizeof(msg), "device %s is revoked; to admit it "
+			 "again: callhome unrevoke %s", api_device_label(&rec),
+			 api_device_label(&rec));
 		hub_ctl_fail(req, "invalid-state", msg);
 		return;
 	}
+	if (name_ok(hub, req, rec.fingerprint, name) != 0)
+		return;
 	if (name && *name &&
 	    (r = ch_store_device_rename(hub->store, rec.fingerprint, name))) {
 		api_store_fail(req, r, "cannot name the device");
@@ -88,9 +113,15 @@ void cmd_approve(struct hub *hub, struct hub_ctl_req *req,
 	if (rec.admission != CH_ADMIT_ADMITTED) {
 		ch_store_device_set_admission(hub->store, rec.fingerprint,
 					      CH_ADMIT_ADMITTED);
-		hub_event(hub, rec.fingerprint, "approved",
-			  "admitted by the operator; from its next call");
-		ch_info("device=%s approved", rec.fingerprint);
+		api_event(hub, req, rec.fingerprint, "approved", "admitted"
+			  "%s%s (from its next call)", name && *name
+			  ? " as " : "", name && *name ? name : "");
+		ch_info("device=%s%s%s approved", rec.fingerprint,
+			name && *name ? " name=" : rec.name[0] ? " name=" : "",
+			name && *name ? name : rec.name);
+	} else if (name && *name && strcmp(name, rec.name) != 0) {
+		api_event(hub, req, rec.fingerprint, "renamed",
+			  "'%s' -> '%s'", rec.name, name);
 	}
 	api_audit_detail(req, "%s%s%s", rec.admission != CH_ADMIT_ADMITTED
 			 ? "admitted" : "already admitted", name && *name
@@ -105,6 +136,7 @@ void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	const char *serial = api_arg(args, "serial");
 	const char *cert = api_arg(args, "cert_fingerprint");
 	char owner[CH_FP_LEN], msg[512], id[CH_FP_LEN];
+	struct ch_device_rec orec;
 	const char *fp = id;
 	int r;
 
@@ -136,9 +168,13 @@ void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		snprintf(id, sizeof(id), "%s", ssh_fp);
 	else if (serial)
 		snprintf(id, sizeof(id), CH_ID_SERIAL_PREFIX "%.64s", serial);
+	/* the name of another device exactly (a prefix or serial it also
+	 * matches is the name rule's) */
 	if (name && *name &&
 	    ch_store_device_resolve(hub->store, name, owner) == CH_OK &&
-	    strcmp(owner, fp) != 0) {
+	    strcmp(owner, fp) != 0 &&
+	    ch_store_device_get(hub->store, owner, &orec) == CH_OK &&
+	    strcmp(orec.name, name) == 0) {
 		/* A name comes with its key: another key for it must be an
 		 * explicit identity change, never a silent takeover. */
 		snprintf(msg, sizeof(msg), "add of '%.64s' with key %s refused: "
@@ -150,12 +186,17 @@ void cmd_add(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		hub_ctl_fail(req, "exists", msg);
 		return;
 	}
+	if (name_ok(hub, req, fp, name) != 0)
+		return;
 	if ((r = ch_store_device_add(hub->store, fp, name && *name ? name
 				     : NULL, CH_ADMIT_ADMITTED)) != CH_OK) {
 		api_store_fail(req, r, "cannot add the device");
 		return;
 	}
-	hub_event(hub, fp, "added", "pre-provisioned by the operator");
+	api_event(hub, req, fp, "added", "pre-provisioned, admitted%s%s",
+		  name && *name ? ", named " : "", name && *name ? name : "");
+	ch_info("device=%s%s%s added", fp, name && *name ? " name=" : "",
+		name && *name ? name : "");
 	api_audit_device(req, fp);
 	api_audit_detail(req, "%s%s", name && *name ? "named " : "unnamed",
 			 name && *name ? name : "");
@@ -167,6 +208,7 @@ void cmd_rename(struct hub *hub, struct hub_ctl_req *req,
 {
 	const char *name = api_arg(args, "name");
 	struct ch_device_rec rec;
+	struct device *d;
 	int r;
 
 	if (api_device_arg(hub, req, args, &rec) != 0)
@@ -176,11 +218,21 @@ void cmd_rename(struct hub *hub, struct hub_ctl_req *req,
 			     "removes the name)");
 		return;
 	}
+	if (name_ok(hub, req, rec.fingerprint, name) != 0)
+		return;
 	if ((r = ch_store_device_rename(hub->store, rec.fingerprint, name))) {
 		api_store_fail(req, r, "cannot rename the device");
 		return;
 	}
 	api_audit_detail(req, "'%s' -> '%s'", rec.name, name);
+	if ((d = hub_find_device(hub, rec.fingerprint)) != NULL)
+		device_set_name(d, name);
+	if (strcmp(rec.name, name) != 0) {
+		api_event(hub, req, rec.fingerprint, "renamed", "'%s' -> '%s'",
+			  rec.name, name);
+		ch_info("device=%s name=%s renamed from '%s'", rec.fingerprint,
+			name, rec.name);
+	}
 	api_respond_device(hub, req, rec.fingerprint, NULL, NULL);
 }
 
@@ -222,16 +274,127 @@ void cmd_revoke(struct hub *hub, struct hub_ctl_req *req,
 		return;
 	ch_store_device_set_admission(hub->store, rec.fingerprint,
 				      CH_ADMIT_REVOKED);
-	hub_event(hub, rec.fingerprint, "revoked", "revoked by the operator");
+	api_event(hub, req, rec.fingerprint, "revoked", "revoked");
 	/* Close first: a read-only job cut off by the close goes back to
 	 * the queue, which is cancelled next. */
 	n = admission_close_sessions(hub, rec.fingerprint, NULL, "identity revoked");
 	cancel_queued(hub, rec.fingerprint, "device revoked");
-	ch_info("device=%s revoked%s", rec.fingerprint,
+	ch_info("device=%s%s%s revoked%s", rec.fingerprint,
+		rec.name[0] ? " name=" : "", rec.name,
 		n ? "; its session was closed" : "");
 	api_audit_detail(req, "%s", n ? "its session was closed" : "");
 	api_respond_device(hub, req, rec.fingerprint, "closed_session",
 			   json_boolean(n > 0));
+}
+
+/* A revoked device admitted again: the operator undoes a revoke, so it
+ * is admitted (not pending) from its next call. */
+void cmd_unrevoke(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	struct ch_device_rec rec;
+	char msg[256];
+	int r;
+
+	if (api_device_arg(hub, req, args, &rec) != 0)
+		return;
+	if (rec.admission != CH_ADMIT_REVOKED) {
+		snprintf(msg, sizeof(msg), "device %s is %s, not revoked",
+			 api_device_label(&rec),
+			 ch_admission_name(rec.admission));
+		hub_ctl_fail(req, "invalid-state", msg);
+		return;
+	}
+	if ((r = ch_store_device_set_admission(hub->store, rec.fingerprint,
+					       CH_ADMIT_ADMITTED)) != CH_OK) {
+		api_store_fail(req, r, "cannot admit the device again");
+		return;
+	}
+	api_event(hub, req, rec.fingerprint, "unrevoked", "admitted again "
+		  "(from its next call)");
+	ch_info("device=%s%s%s unrevoked: admitted again", rec.fingerprint,
+		rec.name[0] ? " name=" : "", rec.name);
+	api_audit_detail(req, "revoked -> admitted");
+	api_respond_device(hub, req, rec.fingerprint, NULL, NULL);
+}
+
+struct job_ids {
+	char text[CH_STORE_TEXT_MAX / 2];
+	size_t len;
+	int n;
+};
+
+static int note_job_id(void *ctx, const struct ch_job_rec *rec)
+{
+	struct job_ids *j = ctx;
+	int k = snprintf(j->text + j->len, sizeof(j->text) - j->len, "%s%lld",
+			 j->n++ ? ", " : "", (long long)rec->id);
+
+	if (k > 0 && j->len + (size_t)k < sizeof(j->text))
+		j->len += (size_t)k;
+	return 0;
+}
+
+/* "device r1 has jobs 14, 13 queued: cancel ..." */
+static void refuse_jobs(struct hub_ctl_req *req,
+			const struct ch_device_rec *rec,
+			const struct job_ids *j, const char *state,
+			const char *advice)
+{
+	char msg[CH_STORE_TEXT_MAX];
+
+	snprintf(msg, sizeof(msg), "device %s has %s %s %s: %s",
+		 api_device_label(rec), j->n > 1 ? "jobs" : "job", j->text,
+		 state, advice);
+	hub_ctl_fail(req, "invalid-state", msg);
+}
+
+/* Removes the device's record and identities (its events stay, under
+ * its fingerprint). Refused while a job runs on it; queued jobs refuse
+ * it too unless "force", which cancels them. */
+void cmd_delete(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	int force = json_is_true(json_object_get(args, "force"));
+	struct job_ids running = { .len = 0 }, queued = { .len = 0 };
+	struct ch_device_rec rec;
+	int n, r;
+
+	if (api_device_arg(hub, req, args, &rec) != 0)
+		return;
+	ch_store_job_foreach(hub->store, rec.fingerprint, 0,
+			     1u << CH_JOB_RUNNING, note_job_id, &running);
+	ch_store_job_foreach(hub->store, rec.fingerprint, 0,
+			     1u << CH_JOB_QUEUED, note_job_id, &queued);
+	if (running.n) {
+		refuse_jobs(req, &rec, &running, "running", "wait for the "
+			    "outcome (callhome job ID)");
+		return;
+	}
+	if (queued.n && !force) {
+		refuse_jobs(req, &rec, &queued, "queued", "cancel (callhome "
+			    "cancel ID) or delete with --force");
+		return;
+	}
+	n = admission_close_sessions(hub, rec.fingerprint, NULL,
+				     "device deleted");
+	if (queued.n)
+		cancel_queued(hub, rec.fingerprint, "device deleted");
+	if ((r = ch_store_device_delete(hub->store, rec.fingerprint)) != CH_OK) {
+		api_store_fail(req, r, "cannot delete the device");
+		return;
+	}
+	api_event(hub, req, rec.fingerprint, "deleted", "device record "
+		  "deleted%s%s%s%s%s", rec.name[0] ? " (was " : "", rec.name,
+		  rec.name[0] ? ")" : "", queued.n ? "; cancelled jobs " : "",
+		  queued.n ? queued.text : "");
+	ch_info("device=%s%s%s deleted%s", rec.fingerprint,
+		rec.name[0] ? " name=" : "", rec.name,
+		n ? "; its session was closed" : "");
+	api_audit_detail(req, "deleted%s%s%s%s", rec.name[0] ? " " : "",
+			 rec.name, queued.n ? "; cancelled jobs " : "",
+			 queued.n ? queued.text : "");
+	hub_ctl_respond(req, json_pack("{s:b, s:s, s:b}", "ok", 1,
+				       "fingerprint", rec.fingerprint,
+				       "closed_session", n > 0));
 }
 
 /* Per-device settings: {"idle_close": seconds | null (the hub's default)}. */

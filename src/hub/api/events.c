@@ -6,6 +6,7 @@
 #include "hub/hub.h"
 #include "hub/jobs.h"
 #include "lib/core/err.h"
+#include "lib/id/identity.h"
 
 struct events_walk {
 	struct hub *hub;
@@ -37,10 +38,16 @@ void cmd_events(struct hub *hub, struct hub_ctl_req *req,
 	struct ch_device_rec rec;
 	json_t *js = json_object_get(args, "since");
 	json_t *jl = json_object_get(args, "limit");
-	const char *fp = NULL;
+	const char *fp = NULL, *q = api_arg(args, "device");
+	char id[CH_FP_LEN], key[CH_FP_LEN];
 	int limit = jl ? (int)json_integer_value(jl) : 50;
 
-	if (json_object_get(args, "device")) {
+	/* A deleted device's events stay: its full identity still finds
+	 * them when no device has it any more. */
+	if (q && ch_id_normalize(q, id, sizeof(id)) &&
+	    ch_store_device_resolve(hub->store, q, key) == CH_ERR_NOTFOUND) {
+		fp = id;
+	} else if (json_object_get(args, "device")) {
 		if (api_device_arg(hub, req, args, &rec) != 0)
 			return;
 		fp = rec.fingerprint;

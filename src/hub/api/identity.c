@@ -50,21 +50,40 @@ void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
 	const char *fp = api_arg(args, "fingerprint");
 	struct ch_device_rec rec;
 	struct device *d, *next;
-	char id[CH_FP_LEN];
+	char id[CH_FP_LEN], msg[512];
 	int r;
 
 	if (ch_id_normalize(fp, id, sizeof(id)))
 		fp = id;	/* a certificate fingerprint in another form */
-	/* the device it belonged to, while it still does */
-	if (fp && ch_store_device_get(hub->store, fp, &rec) == CH_OK)
-		api_audit_device(req, rec.fingerprint);
-	api_audit_detail(req, "removed %s", fp ? fp : "");
-
-	if (fp == NULL || (r = ch_store_identity_remove(hub->store, fp))) {
-		api_store_fail(req, fp ? r : CH_ERR_INVAL,
-			       "cannot remove the identity");
+	if (fp == NULL || *fp == '\0') {
+		hub_ctl_fail(req, "bad-request", "\"fingerprint\" (the "
+			     "identity to remove) is required");
 		return;
 	}
+	/* the device it belonged to, while it still does */
+	if (ch_store_device_get(hub->store, fp, &rec) != CH_OK) {
+		snprintf(msg, sizeof(msg), "no device has the identity "
+			 "'%.200s'", fp);
+		hub_ctl_fail(req, "not-found", msg);
+		return;
+	}
+	api_audit_device(req, rec.fingerprint);
+	api_audit_detail(req, "removed %s", fp);
+	if (strcmp(fp, rec.fingerprint) == 0) {
+		snprintf(msg, sizeof(msg), "%s is the primary identity of "
+			 "device %s (its record's key) and cannot be removed; "
+			 "to retire it, delete the device (callhome delete %s) "
+			 "and add it again under another identity, or revoke "
+			 "it", fp, api_device_label(&rec),
+			 api_device_label(&rec));
+		hub_ctl_fail(req, "invalid-state", msg);
+		return;
+	}
+	if ((r = ch_store_identity_remove(hub->store, fp)) != CH_OK) {
+		api_store_fail(req, r, "cannot remove the identity");
+		return;
+	}
+	api_event(hub, req, rec.fingerprint, "identity-removed", "%s", fp);
 	for (d = hub->devices; d; d = next) {	/* sessions with that key */
 		next = device_next(d);
 		if (strcmp(device_fingerprint(d), fp) == 0) {

@@ -14,7 +14,7 @@
 json_t *api_device_obj(const struct ch_device_rec *rec)
 {
 	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, "
-			 "s:s, s:o, s:o, s:o}",
+			 "s:s, s:o, s:o, s:o, s:i, s:o}",
 		"fingerprint", rec->fingerprint,
 		"kind", ch_id_kind_name(rec->kind),
 		"name", rec->name[0] ? json_string(rec->name) : json_null(),
@@ -31,12 +31,59 @@ json_t *api_device_obj(const struct ch_device_rec *rec)
 		"certificate", rec->cert_fp[0] ? json_string(rec->cert_fp)
 					       : json_null(),
 		"trust_anchor", rec->anchor[0] ? json_string(rec->anchor)
-					       : json_null());
+					       : json_null(),
+		"refused_calls", rec->refused_calls,
+		"last_refused", jobs_time_json(rec->last_refused));
 }
 
 const char *api_arg(json_t *args, const char *key)
 {
 	return json_string_value(json_object_get(args, key));
+}
+
+struct match_list {
+	struct ch_store *st;
+	char text[CH_STORE_TEXT_MAX];
+	size_t len;
+	int n;
+};
+
+static int add_match(void *ctx, const char *fp)
+{
+	struct match_list *m = ctx;
+	struct ch_device_rec rec;
+	int k;
+
+	if (m->n++ >= CH_HUB_AMBIGUOUS_LIST)
+		return 0;	/* counted, not listed */
+	if (ch_store_device_get(m->st, fp, &rec) != CH_OK)
+		rec.name[0] = '\0';
+	k = snprintf(m->text + m->len, sizeof(m->text) - m->len, "%s%s%s%s%s",
+		     m->n > 1 ? ", " : "", fp, rec.name[0] ? " (" : "",
+		     rec.name, rec.name[0] ? ")" : "");
+	if (k > 0 && m->len + (size_t)k < sizeof(m->text))
+		m->len += (size_t)k;
+	return 0;
+}
+
+/* "'q' matches N devices: A (r1), B: give more of the fingerprint" */
+static void ambiguous(struct hub *hub, struct hub_ctl_req *req,
+		      const char *q)
+{
+	struct match_list m = { .st = hub->store };
+	char msg[CH_STORE_TEXT_MAX + 320];
+
+	ch_store_device_matches(hub->store, q, add_match, &m);
+	if (m.n < 2) {	/* a name that is also a serial number */
+		snprintf(msg, sizeof(msg), "'%.200s' is a device's name and "
+			 "another device's serial number: give serial:%.200s "
+			 "or the fingerprint", q, q);
+	} else {
+		snprintf(msg, sizeof(msg), "'%.200s' matches %d devices: %s%s; "
+			 "give more of the fingerprint", q, m.n, m.text,
+			 m.n > CH_HUB_AMBIGUOUS_LIST ? ", ..." : "");
+	}
+	hub_ctl_fail(req, "ambiguous", msg);
 }
 
 /* Resolves the operator's "device" argument to the registry record.
@@ -57,9 +104,7 @@ int api_device_arg(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 	if (r == CH_OK)
 		r = ch_store_device_get(hub->store, fp, rec);
 	if (r == CH_ERR_AMBIGUOUS) {
-		snprintf(msg, sizeof(msg), "'%.200s' matches several devices: "
-			 "give more of the fingerprint", q);
-		hub_ctl_fail(req, "ambiguous", msg);
+		ambiguous(hub, req, q);
 		return -1;
 	}
 	if (r != CH_OK) {
@@ -104,13 +149,32 @@ void api_respond_device(struct hub *hub, struct hub_ctl_req *req,
 	hub_ctl_respond(req, resp);
 }
 
+void api_event(struct hub *hub, struct hub_ctl_req *req, const char *fp,
+	       const char *kind, const char *fmt, ...)
+{
+	char detail[CH_STORE_TEXT_MAX], who[HUB_ACTOR_STR_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(detail))
+		snprintf(detail + n, sizeof(detail) - (size_t)n, " by %s",
+			 hub_actor_str(hub_ctl_actor(req), who, sizeof(who)));
+	hub_event(hub, fp, kind, detail);
+}
+
+const char *api_device_label(const struct ch_device_rec *rec)
+{
+	return rec->name[0] ? rec->name : rec->fingerprint;
+}
+
 void api_store_fail(struct hub_ctl_req *req, int r, const char *what)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, r == CH_ERR_INVAL
-		 ? "names are 1 to 64 of A-Z a-z 0-9 . _ - and may not "
-		   "start with SHA256:" : ch_strerror(r));
+	snprintf(msg, sizeof(msg), "%s: %s", what, ch_strerror(r));
 	hub_ctl_fail(req, r == CH_ERR_EXISTS ? "exists" :
 		     r == CH_ERR_NOTFOUND ? "not-found" :
 		     r == CH_ERR_INVAL ? "bad-request" : "internal", msg);

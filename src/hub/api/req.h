@@ -27,6 +27,13 @@ int api_admitted(struct hub_ctl_req *req, const struct ch_device_rec *rec);
  * when key is not NULL (takes ownership of val). */
 void api_respond_device(struct hub *hub, struct hub_ctl_req *req,
 			const char *fp, const char *key, json_t *val);
+/* An event on the device fp caused by req's operator: detail, printf-
+ * style, gets " by NAME(uid=N)" appended. */
+void api_event(struct hub *hub, struct hub_ctl_req *req, const char *fp,
+	       const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* How a device is called in texts: its name, else its fingerprint. */
+const char *api_device_label(const struct ch_device_rec *rec);
 /* Fails req for a registry error r of the change named by what. */
 void api_store_fail(struct hub_ctl_req *req, int r, const char *what);
 

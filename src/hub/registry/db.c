@@ -104,6 +104,14 @@ static const char *const migrations[] = {
 	 * operator said not to) */
 	("CREATE INDEX jobs_state_expires ON jobs(state, expires);"
 	 "ALTER TABLE jobs ADD COLUMN startup INTEGER NOT NULL DEFAULT 1;"),
+	/* 8: a pending or revoked device's refused calls, counted since its
+	 * admission last changed, and when one was last logged */
+	"ALTER TABLE devices ADD COLUMN refused_calls INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN last_refused INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN refused_logged INTEGER NOT NULL"
+	" DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -218,24 +226,39 @@ int reg_check_fp(const char *fp)
 	return CH_OK;
 }
 
-int reg_check_name(const char *name)
+const char *reg_name_problem(const char *name)
 {
+	char id[CH_ID_LEN];
 	size_t n = strlen(name);
 
 	if (n < 1 || n > CH_NAME_MAX)
-		return CH_ERR_INVAL;
-	/* ':' is not allowed anyway; say it so a name never reads as a key */
-	if (strncmp(name, FP_PREFIX, FP_PREFIX_LEN) == 0)
-		return CH_ERR_INVAL;
+		return "a name is 1 to " CH_STR(CH_NAME_MAX) " characters";
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
 		      c == '-'))
-			return CH_ERR_INVAL;
+			return "a name is made of A-Z a-z 0-9 . _ -";
 	}
-	return CH_OK;
+	/* An option to the CLI, a directory to a shell */
+	if (name[0] == '-')
+		return "a name may not start with '-'";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "a name may not be '.' or '..'";
+	/* A name must never read as an identity: "SHA256:" (':' is refused
+	 * above anyway), the base64 of an SSH fingerprint without it, or
+	 * a certificate fingerprint in hex. */
+	if ((snprintf(id, sizeof(id), FP_PREFIX "%s", name) < (int)sizeof(id)
+	     && ch_id_ssh_valid(id)) ||
+	    ch_id_cert_normalize(name, id, sizeof(id)))
+		return "a name may not look like a fingerprint";
+	return NULL;
+}
+
+int reg_check_name(const char *name)
+{
+	return reg_name_problem(name) ? CH_ERR_INVAL : CH_OK;
 }
 
 /* Runs a one-column lookup bound to text; copies a unique hit to fp_out.

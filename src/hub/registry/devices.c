@@ -12,7 +12,8 @@
 
 #define DEV_COLS "fingerprint, name, admission, connected, address, " \
 	"first_seen, last_seen, connected_since, capabilities, last_error, " \
-	"idle_close, kind, cert_fp, anchor"
+	"idle_close, kind, cert_fp, anchor, refused_calls, last_refused, " \
+	"refused_logged"
 
 const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
@@ -21,8 +22,15 @@ const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_ADD] = "INSERT INTO devices (fingerprint, name, admission,"
 		      " kind) SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1"
 		      " FROM identities WHERE fingerprint = ?1)",
-	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2"
+	/* a change of admission starts the count of refusals again */
+	[S_DEV_ADMISSION] = "UPDATE devices SET admission = ?2,"
+			    " refused_calls = CASE WHEN admission = ?2"
+			    " THEN refused_calls ELSE 0 END"
 			    " WHERE fingerprint = " KEY_OF("?1"),
+	[S_DEV_REFUSED] = "UPDATE devices SET refused_calls ="
+			  " refused_calls + 1, last_refused = ?2,"
+			  " refused_logged = ?3"
+			  " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_IDLE_CLOSE] = "UPDATE devices SET idle_close = ?2"
 			     " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_SEEN] = "UPDATE devices SET address = ?2, last_seen = ?3,"
@@ -63,6 +71,21 @@ const char *const reg_sql_devices[S_COUNT] = {
 		      " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_RENAME] = "UPDATE devices SET name = ?2"
 			 " WHERE fingerprint = " KEY_OF("?1"),
+	[S_NAME_NOCASE] = "SELECT fingerprint FROM devices"
+			  " WHERE name = ?1 COLLATE NOCASE",
+	/* S_BY_PREFIX without its limit: to list the matches */
+	[S_PREFIX_ALL] = "SELECT fingerprint FROM devices"
+			 " WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			 " UNION SELECT device FROM identities"
+			 " WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			 " ORDER BY 1",
+	/* delete: what is left of its jobs are outcomes (the caller
+	 * refused or cancelled the others); its events stay */
+	[S_DEV_ACTIVE] = "SELECT id FROM jobs WHERE device = ?1"
+			 " AND state IN (0, 1) LIMIT 1",
+	[S_DEV_DEL_JOBS] = "DELETE FROM jobs WHERE device = ?1",
+	[S_DEV_DEL_IDS] = "DELETE FROM identities WHERE device = ?1",
+	[S_DEV_DEL] = "DELETE FROM devices WHERE fingerprint = ?1",
 };
 
 static int check_admission(int admission)
@@ -92,6 +115,9 @@ void reg_row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec)
 	reg_copy_text(rec->cert_fp, sizeof(rec->cert_fp),
 		      sqlite3_column_text(s, 12));
 	reg_copy_text(rec->anchor, sizeof(rec->anchor), sqlite3_column_text(s, 13));
+	rec->refused_calls = sqlite3_column_int(s, 14);
+	rec->last_refused = sqlite3_column_int64(s, 15);
+	rec->refused_logged = sqlite3_column_int64(s, 16);
 }
 
 const char *ch_admission_name(int admission)
@@ -129,13 +155,16 @@ int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
 			int admission)
 {
 	sqlite3_stmt *s = st->stmt[S_DEV_ADD];
+	char why[CH_STORE_TEXT_MAX];
 	int r;
 
+	if (reg_check_fp(fp) != CH_OK || check_admission(admission) != CH_OK)
+		return CH_ERR_INVAL;
 	if (name && name[0] == '\0')	/* as a record shows "unnamed" */
 		name = NULL;
-	if (reg_check_fp(fp) != CH_OK || check_admission(admission) != CH_OK ||
-	    (name && reg_check_name(name) != CH_OK))
-		return CH_ERR_INVAL;
+	if (name && (r = ch_store_name_check(st, fp, name, why,
+					     sizeof(why))) != CH_OK)
+		return r;
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	reg_bind_text(s, 2, name, CH_NAME_MAX + 1);
 	sqlite3_bind_int(s, 3, admission);
@@ -158,6 +187,26 @@ int ch_store_device_set_admission(struct ch_store *st, const char *fp,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, admission);
 	return reg_exec_update(st, s, "device set admission");
+}
+
+int ch_store_device_refused(struct ch_store *st, const char *fp,
+			    int64_t now, int64_t log_every, int *count,
+			    int *log_it)
+{
+	sqlite3_stmt *s = st->stmt[S_DEV_REFUSED];
+	struct ch_device_rec rec;
+	int r;
+
+	*count = 0;
+	*log_it = 0;
+	if ((r = ch_store_device_get(st, fp, &rec)) != CH_OK)
+		return r;
+	*count = rec.refused_calls + 1;
+	*log_it = *count == 1 || now - rec.refused_logged >= log_every;
+	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, *log_it ? now : rec.refused_logged);
+	return reg_exec_update(st, s, "device refused");
 }
 
 int ch_store_device_set_idle_close(struct ch_store *st, const char *fp,
@@ -252,11 +301,26 @@ int ch_store_reset_connections(struct ch_store *st)
 	return reg_exec(st, st->stmt[S_RESET], "reset connections");
 }
 
+/* The SSH fingerprint prefix an operator's query stands for, in out
+ * (FP_SIZE): "SHA256:" and at least RESOLVE_MIN_PREFIX characters. */
+static int fp_prefix(const char *query, char *out)
+{
+	const char *tail = query;
+
+	if (strncmp(query, FP_PREFIX, FP_PREFIX_LEN) == 0)
+		tail = query + FP_PREFIX_LEN;
+	/* Too short a prefix would match by accident, not by intent. */
+	if (strlen(tail) < RESOLVE_MIN_PREFIX)
+		return CH_ERR_NOTFOUND;
+	if (snprintf(out, FP_SIZE, "%s%s", FP_PREFIX, tail) >= (int)FP_SIZE)
+		return CH_ERR_NOTFOUND;
+	return CH_OK;
+}
+
 int ch_store_device_resolve(struct ch_store *st, const char *query,
 			    char *fp_out)
 {
 	char prefix[128];
-	const char *tail = query;
 	int r;
 
 	fp_out[0] = '\0';
@@ -286,15 +350,109 @@ int ch_store_device_resolve(struct ch_store *st, const char *query,
 		     query) < (int)sizeof(prefix) &&
 	    (r = reg_lookup(st, S_BY_FP, prefix, fp_out)) != CH_ERR_NOTFOUND)
 		return r;
-	if (strncmp(query, FP_PREFIX, FP_PREFIX_LEN) == 0)
-		tail = query + FP_PREFIX_LEN;
-	/* Too short a prefix would match by accident, not by intent. */
-	if (strlen(tail) < RESOLVE_MIN_PREFIX)
-		return CH_ERR_NOTFOUND;
-	if (snprintf(prefix, sizeof(prefix), "%s%s", FP_PREFIX, tail) >=
-	    (int)sizeof(prefix))
+	if (fp_prefix(query, prefix) != CH_OK)
 		return CH_ERR_NOTFOUND;
 	return reg_lookup(st, S_BY_PREFIX, prefix, fp_out);
+}
+
+/* Calls fn with the key of each device statement id finds for text;
+ * a non-zero return stops the walk and is returned. */
+static int each_fp(struct ch_store *st, enum stmt_id id, const char *text,
+		   int (*fn)(void *ctx, const char *fp), void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	char fp[FP_SIZE];
+	int rc, r = CH_OK;
+
+	if (sqlite3_stmt_busy(s)) {
+		ch_error("store %s: nested device match walk", st->path);
+		return CH_ERR_INVAL;
+	}
+	sqlite3_bind_text(s, 1, text, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		reg_copy_text(fp, sizeof(fp), sqlite3_column_text(s, 0));
+		if ((r = fn(ctx, fp)) != 0)
+			break;
+	}
+	if (r == CH_OK && rc != SQLITE_DONE)
+		r = reg_fail(st, "device match");
+	reg_done(s);
+	return r;
+}
+
+int ch_store_device_matches(struct ch_store *st, const char *query,
+			    int (*fn)(void *ctx, const char *fp), void *ctx)
+{
+	char prefix[FP_SIZE];
+
+	if (query == NULL || fp_prefix(query, prefix) != CH_OK)
+		return CH_OK;
+	return each_fp(st, S_PREFIX_ALL, prefix, fn, ctx);
+}
+
+struct name_clash {
+	const char *fp;		/* the device being named; NULL: a new one */
+	char other[FP_SIZE];	/* the first other device found */
+};
+
+static int note_other(void *ctx, const char *fp)
+{
+	struct name_clash *c = ctx;
+
+	if (c->fp && strcmp(c->fp, fp) == 0)
+		return 0;
+	snprintf(c->other, sizeof(c->other), "%s", fp);
+	return 1;
+}
+
+int ch_store_name_check(struct ch_store *st, const char *fp,
+			const char *name, char *why, size_t len)
+{
+	struct name_clash c = { NULL, "" };
+	char id[FP_SIZE], key[FP_SIZE];
+	const char *bad;
+	int r;
+
+	why[0] = '\0';
+	if ((bad = reg_name_problem(name)) != NULL) {
+		snprintf(why, len, "'%.64s' is not a device name: %s", name,
+			 bad);
+		return CH_ERR_INVAL;
+	}
+	if (fp && reg_lookup(st, S_DEV_KEY, fp, key) == CH_OK)
+		c.fp = key;
+	else
+		c.fp = fp;
+	/* R1 and r1 would be two devices an operator cannot tell apart */
+	if ((r = each_fp(st, S_NAME_NOCASE, name, note_other, &c)) < 0)
+		return r;
+	if (r) {
+		snprintf(why, len, "'%.64s' is taken: device %s is named so "
+			 "(names are unique without regard to case)", name,
+			 c.other);
+		return CH_ERR_EXISTS;
+	}
+	/* A lookup of the name must not find another device by its
+	 * serial number or a fingerprint prefix. */
+	if (ch_serial_valid(name) &&
+	    snprintf(id, sizeof(id), CH_ID_SERIAL_PREFIX "%s", name) <
+	    (int)sizeof(id) &&
+	    (r = each_fp(st, S_BY_FP, id, note_other, &c)) != 0) {
+		if (r < 0)
+			return r;
+		snprintf(why, len, "'%.64s' is the serial number of device %s",
+			 name, c.other);
+		return CH_ERR_EXISTS;
+	}
+	if (fp_prefix(name, id) == CH_OK &&
+	    (r = each_fp(st, S_PREFIX_ALL, id, note_other, &c)) != 0) {
+		if (r < 0)
+			return r;
+		snprintf(why, len, "'%.64s' is a prefix of the fingerprint of "
+			 "device %s", name, c.other);
+		return CH_ERR_EXISTS;
+	}
+	return CH_OK;
 }
 
 int ch_store_device_foreach(struct ch_store *st,
@@ -325,15 +483,52 @@ int ch_store_device_rename(struct ch_store *st, const char *fp,
 			   const char *name)
 {
 	sqlite3_stmt *s = st->stmt[S_DEV_RENAME];
+	char why[CH_STORE_TEXT_MAX];
+	int r;
 
 	if (name && name[0] == '\0')
 		name = NULL;
-	if (name && reg_check_name(name) != CH_OK)
-		return CH_ERR_INVAL;
 	if (reg_check_fp(fp) != CH_OK)
 		return CH_ERR_NOTFOUND;
+	if (name && (r = ch_store_name_check(st, fp, name, why,
+					     sizeof(why))) != CH_OK)
+		return r;
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	reg_bind_text(s, 2, name, CH_NAME_MAX + 1);
 	return reg_exec_update(st, s, "device rename");
 }
 
+
+int ch_store_device_delete(struct ch_store *st, const char *fp)
+{
+	char key[FP_SIZE];
+	sqlite3_stmt *s = st->stmt[S_DEV_ACTIVE];
+	int rc, r;
+
+	if (reg_check_fp(fp) != CH_OK ||
+	    reg_lookup(st, S_DEV_KEY, fp, key) != CH_OK)
+		return CH_ERR_NOTFOUND;
+	if ((r = reg_tx_begin(st)) != CH_OK)
+		return r;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	reg_done(s);
+	if (rc != SQLITE_DONE) {	/* a queued or running job */
+		reg_tx_rollback(st);
+		return rc == SQLITE_ROW ? CH_ERR_EXISTS
+					: reg_fail(st, "device delete");
+	}
+	sqlite3_bind_text(st->stmt[S_DEV_DEL_JOBS], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->stmt[S_DEV_DEL_IDS], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->stmt[S_DEV_DEL], 1, key, -1, SQLITE_STATIC);
+	if ((r = reg_exec(st, st->stmt[S_DEV_DEL_JOBS], "device delete jobs"))
+	    != CH_OK ||
+	    (r = reg_exec(st, st->stmt[S_DEV_DEL_IDS],
+			  "device delete identities")) != CH_OK ||
+	    (r = reg_exec_update(st, st->stmt[S_DEV_DEL], "device delete"))
+	    != CH_OK) {
+		reg_tx_rollback(st);
+		return r;
+	}
+	return reg_tx_commit(st);
+}

@@ -44,6 +44,10 @@ struct ch_device_rec {
 					 * certificate last presented, or "" */
 	char anchor[128];		/* TLS: "x509:SHA256:..." of the trust
 					 * anchor it is bound to, or "" */
+	int refused_calls;		/* calls refused (pending, revoked)
+					 * since its admission changed */
+	int64_t last_refused;		/* unix seconds; 0 never */
+	int64_t refused_logged;		/* when a refusal was last logged */
 };
 
 /* Opens (creating and migrating) the database at path. Errors are logged
@@ -61,8 +65,16 @@ int ch_store_device_get(struct ch_store *st, const char *fp,
  * name is taken; CH_ERR_INVAL for a bad name. */
 int ch_store_device_add(struct ch_store *st, const char *fp, const char *name,
 			int admission);
+/* A change of admission also zeroes refused_calls. */
 int ch_store_device_set_admission(struct ch_store *st, const char *fp,
 				  int admission);
+/* A call of the device was refused (it is pending or revoked): counts it
+ * in refused_calls and last_refused. *count gets the new count; *log_it
+ * is 1 for the first refusal, or when the last one logged is log_every
+ * seconds old or more (then refused_logged = now). CH_ERR_NOTFOUND. */
+int ch_store_device_refused(struct ch_store *st, const char *fp,
+			    int64_t now, int64_t log_every, int *count,
+			    int *log_it);
 /* The device's own idle-close time in seconds: 0 keeps its sessions open,
  * -1 returns it to the hub's default (--idle-close). CH_ERR_INVAL below
  * -1, CH_ERR_NOTFOUND for an unknown device. */
@@ -93,10 +105,33 @@ int ch_store_reset_connections(struct ch_store *st);
 
 /* Resolves an operator's DEVICE argument: an exact name, an exact
  * identity, a serial number without its "serial:" prefix, or a unique
- * prefix of an SSH fingerprint (with or without the "SHA256:" part). CH_ERR_NOTFOUND, CH_ERR_AMBIGUOUS. fp_out has
- * room for 128 bytes. */
+ * prefix of an SSH fingerprint (with or without the "SHA256:" part), in
+ * that order: an exact name wins over a prefix. CH_ERR_NOTFOUND,
+ * CH_ERR_AMBIGUOUS. fp_out has room for 128 bytes. */
 int ch_store_device_resolve(struct ch_store *st, const char *query,
 			    char *fp_out);
+
+/* Whether name may name the device fp (NULL or an unknown fp: a new
+ * device). CH_OK; CH_ERR_INVAL when it is not a device name (1 to
+ * CH_NAME_MAX of A-Z a-z 0-9 . _ -, not starting with '-', not "." or
+ * "..", not shaped like a fingerprint); CH_ERR_EXISTS when another
+ * device has it (regardless of case), or a lookup of it would find
+ * another device (its bare serial number, a prefix of its SSH
+ * fingerprint). why (len bytes) gets one line naming the name and the
+ * reason. ch_store_device_add and _rename apply it. Names given before
+ * this rule stay and resolve as before. */
+int ch_store_name_check(struct ch_store *st, const char *fp,
+			const char *name, char *why, size_t len);
+/* Calls fn with the key of each device whose SSH fingerprint (or an
+ * alias's) starts with the prefix query stands for, as resolve takes it,
+ * in order: to list what an ambiguous query matched. */
+int ch_store_device_matches(struct ch_store *st, const char *query,
+			    int (*fn)(void *ctx, const char *fp), void *ctx);
+/* Deletes the device (fp or an alias), its identities and its finished
+ * jobs, in one transaction; its events stay under its fingerprint.
+ * CH_ERR_EXISTS while it has a queued or running job (cancel them
+ * first), CH_ERR_NOTFOUND. */
+int ch_store_device_delete(struct ch_store *st, const char *fp);
 
 /* Calls fn for each device ordered by name then fingerprint; a non-zero
  * return from fn stops the walk and is returned. */

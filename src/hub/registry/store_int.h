@@ -31,6 +31,7 @@ enum stmt_id {
 	S_DEV_GET,
 	S_DEV_ADD,
 	S_DEV_ADMISSION,
+	S_DEV_REFUSED,
 	S_DEV_IDLE_CLOSE,
 	S_DEV_SEEN,
 	S_DEV_CERT,
@@ -44,6 +45,12 @@ enum stmt_id {
 	S_DEV_ALL,
 	S_DEV_KEY,
 	S_DEV_RENAME,
+	S_NAME_NOCASE,
+	S_PREFIX_ALL,
+	S_DEV_ACTIVE,
+	S_DEV_DEL_JOBS,
+	S_DEV_DEL_IDS,
+	S_DEV_DEL,
 	S_ID_ADD,
 	S_ID_DEL,
 	S_ID_ALL,
@@ -110,8 +117,13 @@ int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what);
 int reg_exec_update(struct ch_store *st, sqlite3_stmt *s, const char *what);
 /* CH_OK for an identity that fits a record: printable, no space. */
 int reg_check_fp(const char *fp);
-/* CH_OK for a device name: 1 to CH_NAME_MAX of [A-Za-z0-9._-], not
- * starting with "SHA256:". */
+/* NULL for a well-formed device name, else why not (a static text):
+ * 1 to CH_NAME_MAX of [A-Za-z0-9._-], not starting with '-',
+ * not "." or "..", not an SSH fingerprint's base64 or a certificate
+ * fingerprint in hex. Whether it collides with another device is
+ * ch_store_name_check's. */
+const char *reg_name_problem(const char *name);
+/* CH_OK when reg_name_problem finds none, else CH_ERR_INVAL. */
 int reg_check_name(const char *name);
 /* Runs a one-column lookup bound to text; copies a unique hit to fp_out.
  * CH_OK, CH_ERR_NOTFOUND, CH_ERR_AMBIGUOUS (a second row). */

@@ -290,6 +290,8 @@
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */
 #define CH_NAME_MAX 64		/* chars, device names: [A-Za-z0-9._-], 1..64 */
+#define CH_HUB_AMBIGUOUS_LIST 8	/* devices an ambiguous DEVICE's error names: enough to pick one, one line */
+#define CH_HUB_REFUSED_LOG_S (10 * 60)	/* s, a pending or revoked device's repeated calls: one log line and count per device this often */
 #define CH_STORE_TEXT_MAX 1024	/* B, addresses, event details, errors */
 #define CH_IMPORT_MAX_LINES 100000 /* lines in one import-serials call */
 #define CH_IMPORT_LINE_MAX 256	/* B, one import line; longer is refused, not cut */

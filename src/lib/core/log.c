@@ -91,12 +91,13 @@ void ch_log_write_errno(int level, int e, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "client=C conn=N peer=A device=ID chan=K msg[: suffix]" */
+/* "client=C conn=N peer=A device=ID name=NAME chan=K msg[: suffix]" */
 __attribute__((format(printf, 4, 0)))
 static void vclog(int level, const struct ch_logctx *c, const char *suffix,
 		  const char *fmt, va_list ap)
 {
-	char msg[CH_LOG_LINE_MAX], pre[256], conn[32] = "", chan[32] = "";
+	char msg[CH_LOG_LINE_MAX], pre[384], conn[32] = "", chan[32] = "";
+	int named = c->device && c->name && c->name[0];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (c->conn || c->client == NULL)
@@ -104,11 +105,12 @@ static void vclog(int level, const struct ch_logctx *c, const char *suffix,
 			 c->conn);
 	if (c->chan)
 		snprintf(chan, sizeof(chan), " chan=%u", c->chan);
-	snprintf(pre, sizeof(pre), "%s%s%s%s%s%s%s%s",
+	snprintf(pre, sizeof(pre), "%s%s%s%s%s%s%s%s%s%s",
 		 c->client ? "client=" : "", c->client ? c->client : "", conn,
 		 c->peer ? " peer=" : "", c->peer ? c->peer : "",
 		 c->device ? " device=" : "",
-		 c->device ? (c->device[0] ? c->device : "?") : "", chan);
+		 c->device ? (c->device[0] ? c->device : "?") : "",
+		 named ? " name=" : "", named ? c->name : "", chan);
 	if (suffix)
 		ch_log_write(level, NULL, "%s %s: %s", pre, msg, suffix);
 	else

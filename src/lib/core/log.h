@@ -74,7 +74,8 @@ void ch_log_write_errno(int level, int e, const char *fmt, ...)
  * client= appears on the agent's lines about one of its netconf-clients
  * (the manager it calls; its dialer has no connection between calls:
  * conn=0 is then left out), device= once the peer is known to be a
- * device (the hub; "?" before it identified itself), chan= when the line
+ * device (the hub; "?" before it identified itself), name= once a known
+ * device's registry name is (the hub), chan= when the line
  * is about one channel of the connection. The owner embeds a ch_logctx
  * and keeps its strings alive; a lower layer logs through the owner's
  * context. */
@@ -82,6 +83,7 @@ struct ch_logctx {
 	unsigned conn;		/* 0: not a connection */
 	const char *peer;	/* NULL: not shown */
 	const char *device;	/* NULL: not shown; "" shows "?" */
+	const char *name;	/* the device's name; NULL or "": not shown */
 	unsigned chan;		/* 0: not shown */
 	const char *client;	/* NULL: not shown */
 };
