@@ -3,7 +3,9 @@
  * or its certificate (TLS), and is the SSH or TLS client and the NETCONF
  * client on the connection (RFC 8071).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,45 @@
 
 #define PROG "callhome-hub"
 #define DEFAULT_STATE_DIR "/var/lib/callhome"
+
+/* --control-group: a group name, or a number for a group with none. */
+static void control_group(struct hub_config *cfg, const char *arg)
+{
+	struct group *g = *arg ? getgrnam(arg) : NULL;
+	char *end;
+	unsigned long n;
+
+	cfg->control_group = arg;
+	if (g) {
+		cfg->control_gid = g->gr_gid;
+		return;
+	}
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno || n >= (gid_t)-1)
+		cli_die(PROG, "--control-group: '", arg, "' is not a group");
+	cfg->control_gid = (gid_t)n;
+}
+
+/* With --control-group the group may pass through STATE to reach hub.sock
+ * (mode 0710: no listing, no reading); everything else in it is created
+ * 0600/0700 by the umask and stays the hub user's. */
+static int share_state_dir(const struct hub_config *cfg)
+{
+	struct stat st;
+
+	if (cfg->control_group == NULL)
+		return CH_OK;
+	if (stat(cfg->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    chown(cfg->state_dir, (uid_t)-1, cfg->control_gid) != 0 ||
+	    chmod(cfg->state_dir, 0710) != 0) {
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot give it to group %s "
+			     "(--control-group)", cfg->state_dir,
+			     cfg->control_group);
+		return CH_ERR_IO;
+	}
+	return CH_OK;
+}
 
 static void usage(FILE *f)
 {
@@ -64,6 +105,11 @@ static void usage(FILE *f)
 "  -u, --user NAME              SSH and NETCONF user name [%s]\n"
 "  -s, --state DIR              registry database and control socket\n"
 "                               [" DEFAULT_STATE_DIR "]\n"
+"      --control-group GROUP    members of GROUP may use the control socket\n"
+"                               (STATE/hub.sock mode 0660, STATE mode 0710,\n"
+"                               both of that group; the registry and keys\n"
+"                               stay the hub user's only) [the hub's user\n"
+"                               only, socket mode 0600]\n"
 "      --admission POLICY       what to do with a device never seen before:\n"
 "                               approve: record it as pending and refuse it\n"
 "                               until `callhome approve`; trust-new: admit it\n"
@@ -137,7 +183,7 @@ enum {
 	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
 	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
 	OPT_SNMP_MAP, OPT_SNMP_TRAP_TO,
-	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED,
+	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED, OPT_CONTROL_GROUP,
 };
 
 static const struct option long_opts[] = {
@@ -151,6 +197,7 @@ static const struct option long_opts[] = {
 	{ "key", required_argument, NULL, 'k' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "state", required_argument, NULL, 's' },
+	{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
 	{ "accept-new", no_argument, NULL, OPT_ACCEPT_NEW },
 	{ "admission", required_argument, NULL, OPT_ADMISSION },
 	{ "block-after", required_argument, NULL, OPT_BLOCK_AFTER },
@@ -261,6 +308,9 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			cfg->user = optarg;
 			break;
 		case 's': cfg->state_dir = optarg; break;
+		case OPT_CONTROL_GROUP:
+			control_group(cfg, optarg);
+			break;
 		case OPT_ACCEPT_NEW: cfg->admission = HUB_ADMIT_TRUST_NEW; break;
 		case OPT_ADMISSION:
 			if (strcmp(optarg, "approve") == 0)
@@ -472,7 +522,8 @@ int main(int argc, char **argv)
 	ssh_init();
 	ch_log_route_libssh();
 
-	if (ch_mkdirs(hub.cfg.state_dir, 0700) != CH_OK)
+	if (ch_mkdirs(hub.cfg.state_dir, 0700) != CH_OK ||
+	    share_state_dir(&hub.cfg) != CH_OK)
 		goto out;
 	if (hub.cfg.key_path == NULL) {
 		snprintf(key_path, sizeof(key_path), "%s/hub_key",

@@ -229,6 +229,9 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 			ch_log_r(CH_LOG_ERROR, r, "control socket %s", path);
 		return r;
 	}
+	if (hub->cfg.control_group &&
+	    (r = hub_ctl_share(hub->ctl, hub->cfg.control_gid)) != CH_OK)
+		return r;
 	return CH_OK;
 }
 

@@ -1,8 +1,15 @@
 """The operator's CLI against a real hub and agent: enrollment, queued
 jobs, the event log; exit codes and one-line errors as documented."""
 
+import grp
+import os
+import pwd
 import re
+import shutil
+import stat
 import subprocess
+
+import pytest
 import time
 
 from helpers import binary, fingerprint_of_pub, ssh_keygen, wait_for
@@ -68,3 +75,67 @@ def test_pending_device_approved_from_the_cli(hub, agent):
              "lab-3 connected", proc=h.proc)
     rc, out, _ = h.cli("--json", "device", "lab-3")
     assert rc == 0 and '"identities"' in out
+
+
+PERMISSION_DENIED = ("permission denied (ask to be added to the hub's "
+                     "--control-group, or run as root)")
+
+
+def _unused_gid():
+    used = {g.gr_gid for g in grp.getgrall()}
+    return next(g for g in range(4711, 60000) if g not in used)
+
+
+def test_control_group_members_use_the_socket_others_are_told_why(
+        hub, workdir):
+    """--control-group: the socket is 0660 of that group and STATE is 0710
+    of it, nothing else in STATE is; a member who is not root uses the
+    CLI, a non-member is told it is a permission matter (not that the hub
+    is not running), with a non-zero exit."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs the CLI as other users")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) not installed")
+    gid = _unused_gid()
+    h = hub(extra=["--control-group", str(gid)])
+    h.proc.wait_log(r"mode 0660, group", timeout=10)
+    st = os.stat(h.sock)
+    assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid
+    st = os.stat(h.state)
+    assert stat.S_IMODE(st.st_mode) == 0o710 and st.st_gid == gid
+    private = [p.name for p in h.state.iterdir()
+               if p.name != "hub.sock" and os.lstat(p).st_mode & 0o077]
+    assert private == [], f"group/other may read {private}"
+    assert "registry.db" in os.listdir(h.state)
+    # the test's own directories above STATE: traversable by anyone
+    for d in (workdir, h.state.parent):
+        os.chmod(d, 0o711)
+    nobody = pwd.getpwnam("nobody")
+    base = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}"]
+    cli = [str(binary("callhome")), "--hub", str(h.sock), "devices",
+           "--json"]
+    member = subprocess.run(base + [f"--groups={gid}"] + cli,
+                            capture_output=True, text=True, timeout=30)
+    assert member.returncode == 0, member.stderr
+    outsider = subprocess.run(base + ["--clear-groups"] + cli,
+                              capture_output=True, text=True, timeout=30)
+    assert outsider.returncode != 0
+    assert outsider.stderr.strip() == f"callhome: {h.sock}: " \
+        f"{PERMISSION_DENIED}", outsider.stderr
+    assert "running" not in outsider.stderr
+
+
+def test_no_hub_at_the_path_is_not_a_permission_matter(workdir):
+    r = subprocess.run([str(binary("callhome")), "--hub",
+                        str(workdir / "none.sock"), "devices"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "no hub is listening at" in r.stderr
+    assert "is callhome-hub running?" in r.stderr
+    assert "permission" not in r.stderr
+
+
+def test_without_control_group_the_socket_is_private(hub):
+    h = hub()
+    assert stat.S_IMODE(os.stat(h.sock).st_mode) == 0o600
