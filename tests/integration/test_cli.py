@@ -2,6 +2,7 @@
 jobs, the event log; exit codes and one-line errors as documented."""
 
 import grp
+import json
 import os
 import pwd
 import re
@@ -139,3 +140,39 @@ def test_no_hub_at_the_path_is_not_a_permission_matter(workdir):
 def test_without_control_group_the_socket_is_private(hub):
     h = hub()
     assert stat.S_IMODE(os.stat(h.sock).st_mode) == 0o600
+
+
+NEVER_CALLED_FP = "SHA256:Zzzz0000CCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
+
+
+def _json(h, *args):
+    rc, out, err = h.cli("--json", *args)
+    assert rc == 0, err
+    resp = json.loads(out)
+    assert isinstance(resp, dict) and resp["ok"] is True, out
+    return resp
+
+
+def test_every_json_output_is_the_response_object_absent_is_null(hub):
+    """--json: one shape, the hub's response object, for list commands
+    too; values a device or job does not have yet are null, never ""."""
+    h = hub()
+    assert h.cli("add", "r1", "--fingerprint", NEVER_CALLED_FP)[0] == 0
+    devs = _json(h, "devices")["devices"]
+    assert len(devs) == 1
+    dev = _json(h, "device", "r1")["device"]
+    for d in (devs[0], dev):
+        assert d["name"] == "r1"
+        assert d["address"] is None and d["last_error"] is None, d
+        assert d["connected_since"] is None
+    rc, out, err = h.cli("get-config", "r1")
+    assert rc == 0, err
+    job = _json(h, "jobs")["jobs"][0]
+    assert job["state"] == "queued"
+    assert job["method"] is None and job["error"] is None, job
+    assert _json(h, "sessions")["sessions"] == []
+    assert _json(h, "recordings")["recordings"] == []
+    assert isinstance(_json(h, "events")["events"], list)
+    for rec in _json(h, "audit")["audit"]:
+        assert rec["detail"] is None or rec["detail"] != "", rec
+    assert '""' not in json.dumps(_json(h, "device", "r1"))
