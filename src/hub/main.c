@@ -99,9 +99,11 @@ static void usage(FILE *f)
 "                               certificate fingerprint is in the registry\n"
 "                               (`callhome import-serials`, `callhome add`);\n"
 "                               see docs/tls.md\n"
-"  -k, --key FILE               the hub's SSH client key (created as ed25519\n"
-"                               if absent; public half in FILE.pub, to put in\n"
-"                               the devices' authorized_keys) [STATE/hub_key]\n"
+"  -k, --ssh-key FILE           this program's own SSH key, as in callhomed:\n"
+"                               the hub's client key (created as ed25519 if\n"
+"                               absent; public half in FILE.pub, to put in\n"
+"                               the devices' authorized_keys; --key is the\n"
+"                               same) [STATE/hub_key]\n"
 "  -u, --user NAME              SSH and NETCONF user name [%s]\n"
 "  -s, --state DIR              registry database and control socket\n"
 "                               [" DEFAULT_STATE_DIR "]\n"
@@ -194,7 +196,8 @@ static const struct option long_opts[] = {
 	{ "tls-chain", required_argument, NULL, OPT_TLS_CHAIN },
 	{ "trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR },
 	{ "crl", required_argument, NULL, OPT_CRL },
-	{ "key", required_argument, NULL, 'k' },
+	{ "ssh-key", required_argument, NULL, 'k' },
+	{ "key", required_argument, NULL, 'k' },	/* its first name */
 	{ "user", required_argument, NULL, 'u' },
 	{ "state", required_argument, NULL, 's' },
 	{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
