@@ -9,11 +9,13 @@ import re
 import shutil
 import stat
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
-import time
 
-from helpers import binary, fingerprint_of_pub, ssh_keygen, wait_for
+from helpers import (binary, fingerprint_of_pub, free_port, ssh_keygen,
+                     wait_for)
 
 FAST = ["--backoff-base", "100", "--backoff-max", "400"]
 
@@ -176,3 +178,35 @@ def test_every_json_output_is_the_response_object_absent_is_null(hub):
     for rec in _json(h, "audit")["audit"]:
         assert rec["detail"] is None or rec["detail"] != "", rec
     assert '""' not in json.dumps(_json(h, "device", "r1"))
+
+
+def test_readme_try_it_by_hand_pastes_and_works(workdir):
+    """README "Try it by hand", run as written (its /tmp dirs, port and
+    `make build` swapped for the test's own): loopback only, and every
+    command succeeds."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sec = text.split("## Try it by hand", 1)[1].split("\n## ", 1)[0]
+    block = sec.split("```sh\n", 1)[1].split("```", 1)[0]
+    hub_line = next(l for l in block.splitlines()
+                    if l.startswith("build/callhome-hub"))
+    assert "--listen 127.0.0.1 " in hub_line, hub_line
+    assert "SHA256:…` is" in sec and "ssh-keygen -lf" in sec
+    port = free_port()
+    script = (block.replace("make build\n", "")
+              .replace("/tmp/hub", str(workdir / "hub"))
+              .replace("/tmp/dev", str(workdir / "dev"))
+              .replace("--listen 127.0.0.1 ", f"--listen 127.0.0.1:{port} ")
+              .replace("--call-home 127.0.0.1 ",
+                       f"--call-home 127.0.0.1:{port} "))
+    script = ("set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n"
+              + script)
+    build = binary("callhome").parent
+    bin_dir = workdir / "build"
+    bin_dir.symlink_to(build)
+    root = Path(__file__).resolve().parents[2]
+    (workdir / "examples").symlink_to(root / "examples")
+    r = subprocess.run(["bash", "-c", script], cwd=workdir,
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert re.search(r"SHA256:\S+\s+connected", r.stdout), r.stdout
+    assert "<hostname>r1</hostname>" in r.stdout
