@@ -53,7 +53,7 @@ static void usage(FILE *f)
 "      --call-home-tls HOST[:PORT]\n"
 "                                a TLS endpoint (RFC 7589; port %d by default)\n"
 "      --cert FILE               the device certificate (PEM), for TLS\n"
-"      --key FILE                its private key (PEM)\n"
+"      --tls-key FILE            its private key (PEM; --key is the same)\n"
 "      --chain FILE              intermediate CA certificates sent with it\n"
 "      --client-ca FILE          CA certificates that issue managers' certs\n"
 "      --crl FILE                revocation lists for them\n"
@@ -67,8 +67,10 @@ static void usage(FILE *f)
 "      --idle-timeout SECONDS    periodic: close after this long with no\n"
 "                                NETCONF message, 0 = never [%d]\n"
 "      --max-attempts N          attempts per endpoint before the next [%d]\n"
-"  -k, --host-key FILE           SSH host key (created as ed25519, mode 0600,\n"
-"                                if absent) [" DEFAULT_STATE_DIR "/ssh_host_ed25519_key]\n"
+"  -k, --host-key FILE           this program's own SSH key, as in\n"
+"                                callhome-hub: the agent's host key (created\n"
+"                                as ed25519, mode 0600, if absent)\n"
+"                                [" DEFAULT_STATE_DIR "/ssh_host_ed25519_key]\n"
 "  -a, --authorized-keys FILE    managers' public keys, OpenSSH format\n"
 "                                [" DEFAULT_STATE_DIR "/authorized_keys]\n"
 "  -d, --datastore DIR           NETCONF datastore directory; running.xml\n"
@@ -182,7 +184,8 @@ static const struct option long_opts[] = {
 	{ "call-home", required_argument, NULL, 'c' },
 	{ "call-home-tls", required_argument, NULL, OPT_CALL_HOME_TLS },
 	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "key", required_argument, NULL, OPT_KEY },
+	{ "tls-key", required_argument, NULL, OPT_KEY },
+	{ "key", required_argument, NULL, OPT_KEY },	/* its first name */
 	{ "chain", required_argument, NULL, OPT_CHAIN },
 	{ "client-ca", required_argument, NULL, OPT_CLIENT_CA },
 	{ "crl", required_argument, NULL, OPT_CRL },

@@ -96,5 +96,5 @@ int print_audit(struct run *run, json_t *resp)
 		AU_NCOLS, audit_row, { 0 },
 	};
 
-	return resp_print_list(run, resp, "audit", &t, false);
+	return resp_print_list(run, resp, "audit", &t);
 }

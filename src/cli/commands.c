@@ -138,8 +138,8 @@ const struct command commands[] = {
 "  SINCE        when its session started; if not connected, when it was\n"
 "               last seen (UTC)\n"
 "  CAPS         NETCONF capabilities in its last hello\n"
-"With --json, prints the hub's devices array as it is (fields are in\n"
-"docs/control-api.md).\n",
+"With --json, prints the hub's response, {\"ok\": true, \"devices\":\n"
+"[...]} (fields in docs/control-api.md).\n",
 		.build = build_devices,
 		.print = print_devices,
 	},
@@ -548,7 +548,8 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "ID (for shell --attach/--watch), DEVICE, KIND, STATE (attached, or\n"
 "detached: waiting for an attach within the hub's --term-grace),\n"
 "OPERATOR (who started it), STARTED (UTC), WATCHERS and the bytes typed\n"
-"and shown. With --json, the hub's sessions array.\n",
+"and shown. With --json, the hub's response ({\"ok\": true,\n"
+"\"sessions\": [...]}).\n",
 		.build = build_sessions,
 		.print = print_sessions,
 	},
@@ -562,7 +563,7 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 " unless --limit), of DEVICE or of all:\n"
 "ID (the session's), DEVICE, KIND, STARTED (UTC), DURATION, SIZE in\n"
 "bytes and OPERATOR. Replay one with callhome play ID. With --json, the\n"
-"hub's recordings array.\n",
+"hub's response ({\"ok\": true, \"recordings\": [...]}).\n",
 		.shortopts = "n:",
 		.longopts = limit_opts,
 		.build = build_sessions,

@@ -33,10 +33,20 @@ static int remaining_ms(int64_t deadline)
 	return left > 0 ? (int)left : 0;
 }
 
+/* Three different stories: no hub there (a wrong path or a stopped hub),
+ * a hub this user may not talk to (--control-group), anything else. */
 static void unreachable(const struct run *run, int err)
 {
-	cli_fail("cannot reach the hub at %s: %s (is callhome-hub running? "
-		 "--hub or " CLI_SOCKET_ENV ")", run->socket, strerror(err));
+	if (err == EACCES || err == EPERM)
+		cli_fail("%s: permission denied (ask to be added to the hub's "
+			 "--control-group, or run as root)", run->socket);
+	else if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR)
+		cli_fail("no hub is listening at %s: %s (is callhome-hub "
+			 "running? --hub or " CLI_SOCKET_ENV ")", run->socket,
+			 strerror(err));
+	else
+		cli_fail("cannot reach the hub at %s: %s", run->socket,
+			 strerror(err));
 }
 
 static void timed_out(const struct run *run, const char *what)

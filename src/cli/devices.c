@@ -56,8 +56,7 @@ int print_devices(struct run *run, json_t *resp)
 		DEV_NCOLS, device_row, { 0 },
 	};
 
-	/* --json: the array, as documented, not the whole response */
-	return resp_print_list(run, resp, "devices", &t, true);
+	return resp_print_list(run, resp, "devices", &t);
 }
 
 /* COMMAND DEVICE and nothing else: device, revoke. */

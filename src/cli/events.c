@@ -145,7 +145,7 @@ int print_events(struct run *run, json_t *resp)
 	json_int_t since = 0;
 
 	if (!run->follow)
-		return resp_print_list(run, resp, "events", &t, false);
+		return resp_print_list(run, resp, "events", &t);
 	if ((evs = resp_need(resp, "events", JSON_ARRAY)) == NULL)
 		return CLI_HUB;
 	/* rows to come are not known yet: leave room for typical ones */

@@ -45,7 +45,9 @@ void help_usage(FILE *f)
 "  -H, --hub SOCKET        the hub's control socket [$" CLI_SOCKET_ENV
 ", else\n"
 "                          " CLI_DEFAULT_SOCKET "]\n"
-"  -j, --json              print the hub's JSON instead of text\n"
+"  -j, --json              print the hub's response object instead of\n"
+"                          text: {\"ok\": true, ...}, absent values null\n"
+"                          (events --follow: one event object a line)\n"
 "  -t, --timeout SECONDS   give up on the hub after this long [%d]\n"
 "  -h, --help              this text (callhome help COMMAND for one)\n"
 "  -V, --version           print the version\n"

@@ -347,7 +347,7 @@ int print_jobs(struct run *run, json_t *resp)
 		JOB_NCOLS, job_row, { 0 },
 	};
 
-	return resp_print_list(run, resp, "jobs", &t, false);
+	return resp_print_list(run, resp, "jobs", &t);
 }
 
 /* COMMAND ID: job, cancel, retry. */

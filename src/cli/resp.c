@@ -84,14 +84,14 @@ const char *resp_device_label(json_t *obj, char *buf, size_t size)
 }
 
 int resp_print_list(struct run *run, json_t *resp, const char *key,
-		    struct table *t, bool json_array)
+		    struct table *t)
 {
 	json_t *items = resp_need(resp, key, JSON_ARRAY);
 
 	if (items == NULL)
 		return CLI_HUB;
 	if (run->json)
-		return resp_print_json(json_array ? items : resp);
+		return resp_print_json(resp);
 	table_print(t, items);
 	return CLI_OK;
 }

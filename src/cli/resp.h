@@ -39,9 +39,10 @@ int resp_refused(const struct run *run, json_t *resp);
 const char *resp_device_label(json_t *obj, char *buf, size_t size);
 
 /* A list command's answer: the array key of resp as table t. With --json
- * the array alone (json_array) or the whole response. The exit code. */
+ * the whole response, as every command (docs/control-api.md, "--json").
+ * The exit code. */
 int resp_print_list(struct run *run, json_t *resp, const char *key,
-		    struct table *t, bool json_array);
+		    struct table *t);
 
 /* An answer about one object, the object member key of resp: show prints
  * it as text; with --json the response is printed instead. The exit code

@@ -81,7 +81,7 @@ int print_sessions(struct run *run, json_t *resp)
 		SE_NCOLS, session_row, { 0 },
 	};
 
-	return resp_print_list(run, resp, "sessions", &t, true);
+	return resp_print_list(run, resp, "sessions", &t);
 }
 
 enum { RE_ID, RE_DEV, RE_KIND, RE_STARTED, RE_DURATION, RE_SIZE, RE_USER,
@@ -118,5 +118,5 @@ int print_recordings(struct run *run, json_t *resp)
 		RE_NCOLS, recording_row, { 0 },
 	};
 
-	return resp_print_list(run, resp, "recordings", &t, true);
+	return resp_print_list(run, resp, "recordings", &t);
 }

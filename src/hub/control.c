@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #define CTL_SOCKET_MODE 0600
+#define CTL_SOCKET_MODE_SHARED 0660	/* --control-group */
 
 /* A variable, not the constant, so the unit test can wait less. */
 static unsigned int ctl_idle_ms = CH_CTL_IDLE_MS;
@@ -976,6 +977,29 @@ fail:
 	/* the handle exists: it and ctl go on the next loop iteration */
 	hub_ctl_stop(ctl);
 	return CH_ERR_IO;
+}
+
+int hub_ctl_share(struct hub_ctl *ctl, gid_t gid)
+{
+	struct stat st;
+
+	/* lchown: the path must still be our socket, never what a link
+	 * would point to */
+	if (lchown(ctl->path, (uid_t)-1, gid) != 0 ||
+	    chmod(ctl->path, CTL_SOCKET_MODE_SHARED) != 0 ||
+	    lstat(ctl->path, &st) != 0) {
+		ch_log_errno(CH_LOG_ERROR, "control socket %s: cannot give it "
+			     "to group %lu", ctl->path, (unsigned long)gid);
+		return CH_ERR_IO;
+	}
+	if (st.st_dev != ctl->dev || st.st_ino != ctl->ino ||
+	    !S_ISSOCK(st.st_mode)) {
+		ch_error("control socket %s: replaced under us", ctl->path);
+		return CH_ERR_IO;
+	}
+	ch_info("control socket %s: mode 0660, group %lu", ctl->path,
+		(unsigned long)gid);
+	return CH_OK;
 }
 
 void hub_ctl_stop(struct hub_ctl *ctl)

@@ -59,6 +59,9 @@ int hub_ctl_parse_line(const char *p, size_t len, unsigned long lineno,
  * CH_ERR_EXISTS) and starts serving on loop. Borrows ops until stop. */
 int hub_ctl_start(uv_loop_t *loop, const char *path,
 		  const struct hub_ctl_ops *ops, struct hub_ctl **out);
+/* Makes the socket usable by group gid too (mode 0660, that group;
+ * --control-group): its members are operators like the hub's user. */
+int hub_ctl_share(struct hub_ctl *ctl, gid_t gid);
 /* Who sent req: the connection's peer as SO_PEERCRED gave it at accept
  * (a local user; "unknown", uid -1, if the kernel would not say). Valid
  * until req is answered. */

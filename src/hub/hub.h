@@ -63,6 +63,8 @@ struct hub_config {
 	const char *key_path;
 	const char *user;
 	const char *state_dir;
+	const char *control_group;	/* NULL: the socket is the hub user's */
+	gid_t control_gid;		/* ... else group-accessible by this */
 	int admission;			/* enum hub_admission_policy */
 	uint32_t block_after;		/* failures per source; 0 = never */
 	uint32_t block_for_s;

@@ -107,8 +107,9 @@ json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full)
 
 	memset(&dev, 0, sizeof(dev));
 	ch_store_device_get(hub->store, rec->fingerprint, &dev);
-	j = json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:s, "
-		      "s:b, s:s}",
+	/* absent is null, never "" (docs/control-api.md, "--json") */
+	j = json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:s?, "
+		      "s:b, s:s?}",
 		      "id", (json_int_t)rec->id,
 		      "device", rec->fingerprint,
 		      "name", dev.name[0] ? json_string(dev.name) : json_null(),
@@ -118,9 +119,9 @@ json_t *jobs_json(struct hub *hub, const struct ch_job_rec *rec, int full)
 		      "expires", jobs_time_json(rec->expires),
 		      "started", jobs_time_json(rec->started),
 		      "finished", jobs_time_json(rec->finished),
-		      "method", rec->method,
+		      "method", rec->method[0] ? rec->method : NULL,
 		      "rpc_error", rec->rpc_error,
-		      "error", rec->error);
+		      "error", rec->error[0] ? rec->error : NULL);
 	if (j && full) {
 		json_object_set_new(j, "payload", rec->payload ?
 				    json_string(rec->payload) : json_null());

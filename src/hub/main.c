@@ -3,7 +3,9 @@
  * or its certificate (TLS), and is the SSH or TLS client and the NETCONF
  * client on the connection (RFC 8071).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,45 @@
 
 #define PROG "callhome-hub"
 #define DEFAULT_STATE_DIR "/var/lib/callhome"
+
+/* --control-group: a group name, or a number for a group with none. */
+static void control_group(struct hub_config *cfg, const char *arg)
+{
+	struct group *g = *arg ? getgrnam(arg) : NULL;
+	char *end;
+	unsigned long n;
+
+	cfg->control_group = arg;
+	if (g) {
+		cfg->control_gid = g->gr_gid;
+		return;
+	}
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno || n >= (gid_t)-1)
+		cli_die(PROG, "--control-group: '", arg, "' is not a group");
+	cfg->control_gid = (gid_t)n;
+}
+
+/* With --control-group the group may pass through STATE to reach hub.sock
+ * (mode 0710: no listing, no reading); everything else in it is created
+ * 0600/0700 by the umask and stays the hub user's. */
+static int share_state_dir(const struct hub_config *cfg)
+{
+	struct stat st;
+
+	if (cfg->control_group == NULL)
+		return CH_OK;
+	if (stat(cfg->state_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    chown(cfg->state_dir, (uid_t)-1, cfg->control_gid) != 0 ||
+	    chmod(cfg->state_dir, 0710) != 0) {
+		ch_log_errno(CH_LOG_ERROR, "%s: cannot give it to group %s "
+			     "(--control-group)", cfg->state_dir,
+			     cfg->control_group);
+		return CH_ERR_IO;
+	}
+	return CH_OK;
+}
 
 static void usage(FILE *f)
 {
@@ -59,12 +100,19 @@ static void usage(FILE *f)
 "                               certificate fingerprint is in the registry\n"
 "                               (`callhome import-serials`, `callhome add`);\n"
 "                               see docs/tls.md\n"
-"  -k, --key FILE               the hub's SSH client key (created as ed25519\n"
-"                               if absent; public half in FILE.pub, to put in\n"
-"                               the devices' authorized_keys) [STATE/hub_key]\n"
+"  -k, --ssh-key FILE           this program's own SSH key, as in callhomed:\n"
+"                               the hub's client key (created as ed25519 if\n"
+"                               absent; public half in FILE.pub, to put in\n"
+"                               the devices' authorized_keys; --key is the\n"
+"                               same) [STATE/hub_key]\n"
 "  -u, --user NAME              SSH and NETCONF user name [%s]\n"
 "  -s, --state DIR              registry database and control socket\n"
 "                               [" DEFAULT_STATE_DIR "]\n"
+"      --control-group GROUP    members of GROUP may use the control socket\n"
+"                               (STATE/hub.sock mode 0660, STATE mode 0710,\n"
+"                               both of that group; the registry and keys\n"
+"                               stay the hub user's only) [the hub's user\n"
+"                               only, socket mode 0600]\n"
 "      --admission POLICY       what to do with a device never seen before:\n"
 "                               approve: record it as pending and refuse it\n"
 "                               until `callhome approve`; trust-new: admit it\n"
@@ -154,7 +202,7 @@ enum {
 	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
 	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
 	OPT_SNMP_MAP, OPT_SNMP_TRAP_TO,
-	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED,
+	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED, OPT_CONTROL_GROUP,
 	OPT_FRONT_DOOR, OPT_OPERATOR_KEYS, OPT_FRONT_DOOR_KEY,
 	OPT_FRONT_DOOR_IDLE,
 };
@@ -167,9 +215,11 @@ static const struct option long_opts[] = {
 	{ "tls-chain", required_argument, NULL, OPT_TLS_CHAIN },
 	{ "trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR },
 	{ "crl", required_argument, NULL, OPT_CRL },
-	{ "key", required_argument, NULL, 'k' },
+	{ "ssh-key", required_argument, NULL, 'k' },
+	{ "key", required_argument, NULL, 'k' },	/* its first name */
 	{ "user", required_argument, NULL, 'u' },
 	{ "state", required_argument, NULL, 's' },
+	{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
 	{ "accept-new", no_argument, NULL, OPT_ACCEPT_NEW },
 	{ "admission", required_argument, NULL, OPT_ADMISSION },
 	{ "block-after", required_argument, NULL, OPT_BLOCK_AFTER },
@@ -285,6 +335,9 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			cfg->user = optarg;
 			break;
 		case 's': cfg->state_dir = optarg; break;
+		case OPT_CONTROL_GROUP:
+			control_group(cfg, optarg);
+			break;
 		case OPT_ACCEPT_NEW: cfg->admission = HUB_ADMIT_TRUST_NEW; break;
 		case OPT_ADMISSION:
 			if (strcmp(optarg, "approve") == 0)
@@ -513,7 +566,8 @@ int main(int argc, char **argv)
 	ssh_init();
 	ch_log_route_libssh();
 
-	if (ch_mkdirs(hub.cfg.state_dir, 0700) != CH_OK)
+	if (ch_mkdirs(hub.cfg.state_dir, 0700) != CH_OK ||
+	    share_state_dir(&hub.cfg) != CH_OK)
 		goto out;
 	if (hub.cfg.key_path == NULL) {
 		snprintf(key_path, sizeof(key_path), "%s/hub_key",

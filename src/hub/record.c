@@ -285,8 +285,9 @@ static json_t *entry(const char *dir, unsigned id, const char *fp)
 	dev = json_string_value(json_object_get(ch, "device"));
 	if (fp && (dev == NULL || strcmp(dev, fp) != 0))
 		goto out;
-	e = json_pack("{s:i, s:O*, s:O*, s:O*, s:O*, s:O*, s:f, s:I, s:O*, "
-		      "s:O*}", "id", (json_int_t)id,
+	/* absent is null, never a missing key (docs/control-api.md) */
+	e = json_pack("{s:i, s:O?, s:O?, s:O?, s:O?, s:O?, s:f, s:I, s:O?, "
+		      "s:O?}", "id", (json_int_t)id,
 		      "device", json_object_get(ch, "device"),
 		      "name", json_object_get(ch, "name"),
 		      "kind", json_object_get(ch, "kind"),

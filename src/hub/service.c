@@ -233,6 +233,9 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 		return r;
 	}
 	jobs_start(hub);	/* queued jobs expire on time */
+	if (hub->cfg.control_group &&
+	    (r = hub_ctl_share(hub->ctl, hub->cfg.control_gid)) != CH_OK)
+		return r;
 	return CH_OK;
 }
 

@@ -1045,13 +1045,13 @@ json_t *term_list(struct hub *hub, const char *fp)
 			      "recording", t->rec ? (int)t->id : -1);
 		if (o == NULL)
 			continue;
-		if (t->who.uid >= 0)
-			json_object_set_new(o, "uid", json_integer(t->who.uid));
+		/* every key, absent ones null (docs/control-api.md) */
+		json_object_set_new(o, "uid", t->who.uid >= 0
+				    ? json_integer(t->who.uid) : json_null());
 		if (!t->rec)
 			json_object_set_new(o, "recording", json_null());
-		if (!t->owner)
-			json_object_set_new(o, "detached_since",
-					    json_integer(t->detached_at));
+		json_object_set_new(o, "detached_since", t->owner ? json_null()
+				    : json_integer(t->detached_at));
 		json_array_append_new(arr, o);
 	}
 	return arr;

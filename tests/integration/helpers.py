@@ -756,5 +756,8 @@ def netns_usable():
 
 
 def json_devices(text):
-    """Parses `callhome devices --json` output."""
-    return json.loads(text)
+    """Parses `callhome devices --json` output (the hub's response object,
+    as every --json): the devices."""
+    resp = json.loads(text)
+    assert resp["ok"] is True, resp
+    return resp["devices"]

@@ -364,6 +364,50 @@ def test_every_binary_has_help():
         assert r.stderr.strip(), name
 
 
+def _help(name):
+    r = subprocess.run([binary(name), "--help"], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 0, name
+    return r.stdout
+
+
+def _option_lines(text, opt):
+    """The --help lines that name option opt, with their continuations."""
+    out, cur = [], None
+    for line in text.splitlines():
+        if re.match(r"^\s+-", line):
+            cur = line if re.search(rf"(^|[\s,]){re.escape(opt)}[\s,=]",
+                                    line + " ") else None
+            if cur:
+                out.append(cur)
+        elif cur is not None and line.startswith(" " * 20):
+            out[-1] += " " + line.strip()
+        else:
+            cur = None
+    return out
+
+
+def test_k_is_the_programs_own_ssh_key_in_both_daemons(procs, workdir):
+    """-k: the same meaning in callhome-hub and callhomed (this program's
+    own SSH key); a TLS key is --tls-key in both, never -k."""
+    for name, long_opt, role in (("callhome-hub", "--ssh-key", "client key"),
+                                 ("callhomed", "--host-key", "host key")):
+        text = _help(name)
+        k = _option_lines(text, "-k")
+        assert len(k) == 1, (name, k)
+        assert k[0].split()[:2] == ["-k,", long_opt], (name, k)
+        assert "this program's own SSH key" in k[0] and role in k[0], k
+        tls = _option_lines(text, "--tls-key")
+        assert len(tls) == 1 and "-k" not in tls[0].split(), (name, tls)
+    # the new long name works (the fixtures use the old one, --key)
+    key = workdir / "k1"
+    p = procs.spawn("hub", [binary("callhome-hub"), "--listen",
+                            f"127.0.0.1:{free_port()}", "--ssh-key", key,
+                            "--state", workdir / "state"])
+    p.wait_log(r"hub ready", timeout=15)
+    assert Path(f"{key}.pub").exists()
+
+
 def test_cli_errors_are_one_clear_line(hub, workdir):
     r = subprocess.run([binary("callhome"), "--hub",
                         str(workdir / "nope.sock"), "devices"],

@@ -1,11 +1,21 @@
 """The operator's CLI against a real hub and agent: enrollment, queued
 jobs, the event log; exit codes and one-line errors as documented."""
 
+import grp
+import json
+import os
+import pwd
 import re
+import shutil
+import stat
 import subprocess
 import time
+from pathlib import Path
 
-from helpers import binary, fingerprint_of_pub, ssh_keygen, wait_for
+import pytest
+
+from helpers import (binary, fingerprint_of_pub, free_port, ssh_keygen,
+                     wait_for)
 
 FAST = ["--backoff-base", "100", "--backoff-max", "400"]
 
@@ -68,3 +78,135 @@ def test_pending_device_approved_from_the_cli(hub, agent):
              "lab-3 connected", proc=h.proc)
     rc, out, _ = h.cli("--json", "device", "lab-3")
     assert rc == 0 and '"identities"' in out
+
+
+PERMISSION_DENIED = ("permission denied (ask to be added to the hub's "
+                     "--control-group, or run as root)")
+
+
+def _unused_gid():
+    used = {g.gr_gid for g in grp.getgrall()}
+    return next(g for g in range(4711, 60000) if g not in used)
+
+
+def test_control_group_members_use_the_socket_others_are_told_why(
+        hub, workdir):
+    """--control-group: the socket is 0660 of that group and STATE is 0710
+    of it, nothing else in STATE is; a member who is not root uses the
+    CLI, a non-member is told it is a permission matter (not that the hub
+    is not running), with a non-zero exit."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: runs the CLI as other users")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) not installed")
+    gid = _unused_gid()
+    h = hub(extra=["--control-group", str(gid)])
+    h.proc.wait_log(r"mode 0660, group", timeout=10)
+    st = os.stat(h.sock)
+    assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid
+    st = os.stat(h.state)
+    assert stat.S_IMODE(st.st_mode) == 0o710 and st.st_gid == gid
+    private = [p.name for p in h.state.iterdir()
+               if p.name != "hub.sock" and os.lstat(p).st_mode & 0o077]
+    assert private == [], f"group/other may read {private}"
+    assert "registry.db" in os.listdir(h.state)
+    # the test's own directories above STATE: traversable by anyone
+    for d in (workdir, h.state.parent):
+        os.chmod(d, 0o711)
+    nobody = pwd.getpwnam("nobody")
+    base = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}"]
+    cli = [str(binary("callhome")), "--hub", str(h.sock), "devices",
+           "--json"]
+    member = subprocess.run(base + [f"--groups={gid}"] + cli,
+                            capture_output=True, text=True, timeout=30)
+    assert member.returncode == 0, member.stderr
+    outsider = subprocess.run(base + ["--clear-groups"] + cli,
+                              capture_output=True, text=True, timeout=30)
+    assert outsider.returncode != 0
+    assert outsider.stderr.strip() == f"callhome: {h.sock}: " \
+        f"{PERMISSION_DENIED}", outsider.stderr
+    assert "running" not in outsider.stderr
+
+
+def test_no_hub_at_the_path_is_not_a_permission_matter(workdir):
+    r = subprocess.run([str(binary("callhome")), "--hub",
+                        str(workdir / "none.sock"), "devices"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "no hub is listening at" in r.stderr
+    assert "is callhome-hub running?" in r.stderr
+    assert "permission" not in r.stderr
+
+
+def test_without_control_group_the_socket_is_private(hub):
+    h = hub()
+    assert stat.S_IMODE(os.stat(h.sock).st_mode) == 0o600
+
+
+NEVER_CALLED_FP = "SHA256:Zzzz0000CCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
+
+
+def _json(h, *args):
+    rc, out, err = h.cli("--json", *args)
+    assert rc == 0, err
+    resp = json.loads(out)
+    assert isinstance(resp, dict) and resp["ok"] is True, out
+    return resp
+
+
+def test_every_json_output_is_the_response_object_absent_is_null(hub):
+    """--json: one shape, the hub's response object, for list commands
+    too; values a device or job does not have yet are null, never ""."""
+    h = hub()
+    assert h.cli("add", "r1", "--fingerprint", NEVER_CALLED_FP)[0] == 0
+    devs = _json(h, "devices")["devices"]
+    assert len(devs) == 1
+    dev = _json(h, "device", "r1")["device"]
+    for d in (devs[0], dev):
+        assert d["name"] == "r1"
+        assert d["address"] is None and d["last_error"] is None, d
+        assert d["connected_since"] is None
+    rc, out, err = h.cli("get-config", "r1")
+    assert rc == 0, err
+    job = _json(h, "jobs")["jobs"][0]
+    assert job["state"] == "queued"
+    assert job["method"] is None and job["error"] is None, job
+    assert _json(h, "sessions")["sessions"] == []
+    assert _json(h, "recordings")["recordings"] == []
+    assert isinstance(_json(h, "events")["events"], list)
+    for rec in _json(h, "audit")["audit"]:
+        assert rec["detail"] is None or rec["detail"] != "", rec
+    assert '""' not in json.dumps(_json(h, "device", "r1"))
+
+
+def test_readme_try_it_by_hand_pastes_and_works(workdir):
+    """README "Try it by hand", run as written (its /tmp dirs, port and
+    `make build` swapped for the test's own): loopback only, and every
+    command succeeds."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sec = text.split("## Try it by hand", 1)[1].split("\n## ", 1)[0]
+    block = sec.split("```sh\n", 1)[1].split("```", 1)[0]
+    hub_line = next(l for l in block.splitlines()
+                    if l.startswith("build/callhome-hub"))
+    assert "--listen 127.0.0.1 " in hub_line, hub_line
+    assert "SHA256:…` is" in sec and "ssh-keygen -lf" in sec
+    port = free_port()
+    script = (block.replace("make build\n", "")
+              .replace("/tmp/hub", str(workdir / "hub"))
+              .replace("/tmp/dev", str(workdir / "dev"))
+              .replace("--listen 127.0.0.1 ", f"--listen 127.0.0.1:{port} ")
+              .replace("--call-home 127.0.0.1 ",
+                       f"--call-home 127.0.0.1:{port} "))
+    script = ("set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n"
+              + script)
+    build = binary("callhome").parent
+    bin_dir = workdir / "build"
+    bin_dir.symlink_to(build)
+    root = Path(__file__).resolve().parents[2]
+    (workdir / "examples").symlink_to(root / "examples")
+    r = subprocess.run(["bash", "-c", script], cwd=workdir,
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert re.search(r"SHA256:\S+\s+connected", r.stdout), r.stdout
+    assert "<hostname>r1</hostname>" in r.stdout

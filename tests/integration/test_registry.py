@@ -93,6 +93,31 @@ def test_preprovisioned_device_is_admitted_at_first_call(hub, agent,
     assert any(e["kind"] == "identity-mismatch" for e in evs)
 
 
+def test_a_refused_agent_logs_the_hubs_reason_not_connection_lost(
+        hub, agent):
+    """The hub says why it refuses a device (SSH_MSG_DISCONNECT with the
+    reason, not libssh's "Bye Bye"), and the agent logs it, on every call
+    (a known pending device is refused faster than a new one)."""
+    h = hub(admission="approve")
+    a = agent(hub=h, extra=FAST)
+    h.proc.wait_log(r"recorded as pending")
+    for _ in range(3):
+        mark = a.proc.mark()
+        a.proc.wait_log(r"connection closed: the manager refused us: "
+                        r"unknown device: recorded as pending", since=mark)
+        a.proc.wait_log(r"call home to \S+ failed: the manager refused us: "
+                        r".*pending", since=mark)
+    assert "connection lost" not in a.proc.log()
+    # revoked: the live session ends with the reason, later calls too
+    ok(h.ctl({"cmd": "approve", "device": a.fingerprint}))
+    wait_state(h, a.fingerprint, "connected")
+    mark = a.proc.mark()
+    ok(h.ctl({"cmd": "revoke", "device": a.fingerprint}))
+    a.proc.wait_log(r"manager disconnected: identity revoked", since=mark)
+    a.proc.wait_log(r"the manager refused us: device identity revoked",
+                    since=mark)
+
+
 def test_revoke_closes_the_live_session_and_refuses_later(hub, agent):
     h = hub()
     a = agent(hub=h, extra=FAST)

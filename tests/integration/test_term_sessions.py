@@ -79,7 +79,9 @@ class Tty:
 def sessions(h, *args):
     rc, out, err = h.cli("sessions", "--json", *args)
     assert rc == 0, err
-    return json.loads(out)
+    resp = json.loads(out)
+    assert resp["ok"] is True
+    return resp["sessions"]
 
 
 def one_session(h, state=None):
@@ -249,7 +251,7 @@ def test_recording_plays_in_asciinema_and_callhome(device):
         t.close()
     rc, out, err = h.cli("recordings", "--json")
     assert rc == 0, err
-    recs = json.loads(out)
+    recs = json.loads(out)["recordings"]
     assert len(recs) == 1
     r = recs[0]
     assert r["kind"] == "shell" and r["name"] == "r1" and r["size"] > 0

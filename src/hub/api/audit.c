@@ -33,14 +33,15 @@ static int audit_json_cb(void *ctx, const struct ch_audit_rec *a)
 					&rec) == CH_OK && rec.name[0];
 
 	json_array_append_new(w->arr, json_pack(
-		"{s:I, s:o, s:s, s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o,"
+		"{s:I, s:o, s:s, s:o, s:s, s:o, s:o, s:s, s:s, s:o, s:o, s:o,"
 		" s:o, s:o, s:o}",
 		"id", (json_int_t)a->id, "time", jobs_time_json(a->time),
 		"actor", a->actor, "uid", opt_int(a->uid), "via", a->via,
 		"device", opt_str(a->fingerprint),
 		"name", named ? json_string(rec.name) : json_null(),
 		"action", a->action, "outcome", a->outcome,
-		"detail", a->detail, "recording", opt_str(a->recording),
+		"detail", opt_str(a->detail),
+		"recording", opt_str(a->recording),
 		"exit_status", opt_int(a->exit_status),
 		"bytes_in", opt_int(a->bytes_in),
 		"bytes_out", opt_int(a->bytes_out),

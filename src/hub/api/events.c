@@ -22,10 +22,11 @@ static int event_json_cb(void *ctx, const struct ch_event_rec *ev)
 					&rec) == CH_OK && rec.name[0];
 
 	json_array_append_new(w->arr, json_pack(
-		"{s:I, s:o, s:s, s:o, s:s, s:s}", "id", (json_int_t)ev->id,
-		"time", jobs_time_json(ev->time), "device", ev->fingerprint,
+		"{s:I, s:o, s:s?, s:o, s:s, s:s?}", "id", (json_int_t)ev->id,
+		"time", jobs_time_json(ev->time),
+		"device", ev->fingerprint[0] ? ev->fingerprint : NULL,
 		"name", known ? json_string(rec.name) : json_null(),
-		"kind", ev->kind, "detail", ev->detail));
+		"kind", ev->kind, "detail", ev->detail[0] ? ev->detail : NULL));
 	if (ev->id > w->last)
 		w->last = ev->id;
 	return 0;

@@ -13,19 +13,20 @@
 
 json_t *api_device_obj(const struct ch_device_rec *rec)
 {
-	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:i, "
-			 "s:s, s:o, s:o, s:o, s:i, s:o}",
+	/* absent is null, never "" (docs/control-api.md, "--json") */
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:i, "
+			 "s:s?, s:o, s:o, s:o, s:i, s:o}",
 		"fingerprint", rec->fingerprint,
 		"kind", ch_id_kind_name(rec->kind),
 		"name", rec->name[0] ? json_string(rec->name) : json_null(),
 		"admission", ch_admission_name(rec->admission),
 		"state", rec->connected ? "connected" : "disconnected",
-		"address", rec->address,
+		"address", rec->address[0] ? rec->address : NULL,
 		"connected_since", jobs_time_json(rec->connected_since),
 		"first_seen", jobs_time_json(rec->first_seen),
 		"last_seen", jobs_time_json(rec->last_seen),
 		"capabilities", rec->capabilities,
-		"last_error", rec->last_error,
+		"last_error", rec->last_error[0] ? rec->last_error : NULL,
 		"idle_close", rec->idle_close >= 0
 			? json_integer(rec->idle_close) : json_null(),
 		"certificate", rec->cert_fp[0] ? json_string(rec->cert_fp)

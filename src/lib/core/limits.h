@@ -44,6 +44,8 @@
 /* ---- transports (lib/xport: sshio.h, tls.h) ---- */
 #define CH_SSH_KEEPALIVE_MS (30 * 1000)	/* ms, RFC 9644 keepalives max-wait */
 #define CH_SSH_KEEPALIVE_COUNT 3	/* ... and max-attempts */
+#define CH_SSH_DRAIN_CHUNK 4096	/* B, read away before closing a refused peer's fd */
+#define CH_SSH_DRAIN_READS 16	/* ... at most this many: a chatty peer gets its reset */
 #define CH_CHANOUT_MAX (64u * 1024 * 1024) /* B, unsent per SSH channel: a peer that does not read */
 #define CH_TLS_OUT_MAX (64u * 1024 * 1024) /* B, queued and unsent on one TLS session: the same */
 #define CH_TLS_HANDSHAKE_TIMEOUT_MS (30 * 1000) /* ms, default stage deadline */

@@ -120,6 +120,16 @@ void ch_sshio_rearm(struct ch_sshio *io)
 
 	if (io->closing)
 		return;
+	/* libssh closed the fd itself (a peer's SSH_MSG_DISCONNECT, some
+	 * errors): stop watching a number the kernel may already have given
+	 * to another file; libuv aborts on a watcher whose fd is gone. */
+	if (ssh_get_fd(io->ssh) == SSH_INVALID_SOCKET) {
+		if (io->events) {
+			io->events = 0;
+			uv_poll_stop(&io->poll);
+		}
+		return;
+	}
 	if (ssh_get_poll_flags(io->ssh) & SSH_WRITE_PENDING)
 		want |= UV_WRITABLE;
 	if (want != io->events) {

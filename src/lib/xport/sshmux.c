@@ -141,6 +141,8 @@ static void set_nonblocking(int fd)
 }
 
 static void after_pump(struct sx *sx);
+static void peer_gone(struct sx *sx, const char *fallback,
+		      const char *detail);
 static void ss_end(struct ss *ss, const char *why);
 
 /* ---- channels ---- */
@@ -806,11 +808,9 @@ static void after_pump(struct sx *sx)
 	}
 	if (!x->closing && (!ssh_is_connected(sx->ssh) ||
 	    (ssh_get_status(sx->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)))) {
-		const char *m = ssh_get_disconnect_message(sx->ssh);
-
 		snprintf(what, sizeof(what), "%s disconnected%s", x->peer_name,
 			 x->up ? "" : " during the handshake");
-		ch_xport_fail(x, what, m);
+		peer_gone(sx, what, NULL);
 	}
 	if (!x->closing)
 		ch_sshio_rearm(&sx->io);
@@ -891,12 +891,46 @@ static int client_identify(struct sx *sx)
 	return CH_OK;
 }
 
+/* The peer's SSH_MSG_DISCONNECT description, if it sent one: libssh 0.10
+ * keeps it only in its error text ("Received SSH_MSG_DISCONNECT:
+ * CODE:TEXT"; ssh_get_disconnect_message answers only after our own
+ * disconnect). NULL if the peer just went away. */
+static const char *peer_disconnect_text(ssh_session ssh)
+{
+	static const char pfx[] = "Received SSH_MSG_DISCONNECT: ";
+	const char *e = ssh_get_error(ssh), *p;
+
+	if (e == NULL || strncmp(e, pfx, sizeof(pfx) - 1) != 0)
+		return NULL;
+	e += sizeof(pfx) - 1;
+	p = strchr(e, ':');
+	return p ? p + 1 : e;
+}
+
+/* The peer closed: say why when it did. Before the session is up, a
+ * reason means it refused us (a hub refusing a pending device). */
+static void peer_gone(struct sx *sx, const char *fallback,
+		      const char *detail)
+{
+	struct ch_xport *x = sx->x;
+	const char *m = peer_disconnect_text(sx->ssh);
+	char what[96];
+
+	if (m && *m && !x->up)
+		snprintf(what, sizeof(what), "the %s refused us", x->peer_name);
+	else if (m && *m)
+		snprintf(what, sizeof(what), "%s disconnected", x->peer_name);
+	else
+		snprintf(what, sizeof(what), "%s", fallback);
+	ch_xport_fail(x, what, m && *m ? m : detail);
+}
+
 /* After authentication: libssh's callbacks, then our own steps. */
 static void pump(struct sx *sx)
 {
 	if (ssh_event_dopoll(sx->event, 0) == SSH_ERROR &&
 	    !ssh_is_connected(sx->ssh)) {
-		ch_xport_fail(sx->x, "connection lost", NULL);
+		peer_gone(sx, "connection lost", NULL);
 		return;
 	}
 	if (!sx->x->closing)
@@ -918,8 +952,8 @@ static void client_io(struct sx *sx)
 		if (r == SSH_AGAIN)
 			return;
 		if (r != SSH_OK) {
-			ch_xport_fail(x, "SSH handshake failed",
-				      ssh_get_error(sx->ssh));
+			peer_gone(sx, "SSH handshake failed",
+				  ssh_get_error(sx->ssh));
 			return;
 		}
 		if (client_identify(sx) != CH_OK)
@@ -954,7 +988,6 @@ static void client_io(struct sx *sx)
 
 static void server_io(struct sx *sx)
 {
-	struct ch_xport *x = sx->x;
 	int r;
 
 	if (sx->state == SX_KEX) {
@@ -962,8 +995,8 @@ static void server_io(struct sx *sx)
 		if (r == SSH_AGAIN)
 			return;
 		if (r != SSH_OK) {
-			ch_xport_fail(x, "SSH key exchange failed",
-				      ssh_get_error(sx->ssh));
+			peer_gone(sx, "SSH key exchange failed",
+				  ssh_get_error(sx->ssh));
 			return;
 		}
 		sx->state = SX_AUTH;
@@ -1230,12 +1263,31 @@ static void sx_teardown(struct ch_xport *x)
 	else
 		fd = sx->fd;	/* libssh closes its duplicate */
 	ch_sshio_close(&sx->io);
-	if (ssh_is_connected(sx->ssh))
+	/* The peer learns why (a refusal, an idle close...), not "Bye Bye".
+	 * libssh writes only when its own poll saw the fd writable since its
+	 * last write, else it queues, and ssh_disconnect closes with the
+	 * queue unsent: we poll the fd ourselves, so say it is writable (a
+	 * full socket buffer still only loses the message). */
+	if (x->why)
+		ssh_session_set_disconnect_message(sx->ssh, x->why);
+	if (ssh_is_connected(sx->ssh)) {
+		ssh_set_fd_towrite(sx->ssh);
 		ssh_disconnect(sx->ssh);	/* frees the channels too */
+	}
 	/* client role: libssh forgets the fd without closing it (or closed
-	 * it itself in an error path: then ssh_get_fd was invalid) */
-	if (fd != SSH_INVALID_SOCKET)
+	 * it itself in an error path: then ssh_get_fd was invalid). Unread
+	 * input (the peer's EXT_INFO after a refusal) would make close()
+	 * send a reset that can destroy our disconnect message in flight:
+	 * read it away first, after our FIN. */
+	if (fd != SSH_INVALID_SOCKET) {
+		char sink[CH_SSH_DRAIN_CHUNK];
+
+		shutdown(fd, SHUT_WR);
+		for (int i = 0; i < CH_SSH_DRAIN_READS &&
+		     recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+			;
 		close(fd);
+	}
 }
 
 static uint64_t sx_rx_bytes(const struct ch_xport *x)
