@@ -138,8 +138,10 @@ wait_for "the TLS device did not connect" sh -c "$bin/callhome --json device edg
 ch devices
 echo
 
-step "what the hub recorded"
+step "what the hub recorded: the device's events, and who did what"
 ch events branch-7
+ch audit --device branch-7
+ch recordings branch-7
 
 step "stop all"
 kill -TERM "$tls_pid"; wait "$tls_pid" || true; tls_pid=""
