@@ -6,6 +6,8 @@
 #include "cli/castread.h"
 #include "lib/core/err.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cast_header h;
