@@ -282,7 +282,7 @@ int print_job_result(struct run *run, json_t *resp)
 		return job_end(run, job, false);
 	err = reply_error(resp, reply, tag, sizeof(tag));
 	if (!run->json)
-		resp_print_text(reply);
+		resp_print_xml(reply);
 	if (err) {
 		fflush(stdout);
 		if (tag[0])
@@ -400,7 +400,10 @@ static void show_job(struct run *run, json_t *resp, json_t *job)
 	fputs("\npayload:\n", stdout);
 	resp_print_text(payload ? payload : "-");
 	fputs("\nresult:\n", stdout);
-	resp_print_text(result ? result : "-");
+	if (result)
+		resp_print_xml(result);
+	else
+		resp_print_text("-");
 }
 
 int print_job(struct run *run, json_t *resp)

@@ -1,6 +1,11 @@
 /* resp.c - reading the hub's answer and printing it. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/xmlsave.h>
 
 #include "cli/resp.h"
 
@@ -44,6 +49,34 @@ void resp_print_text(const char *s)
 	fwrite(s, 1, len, stdout);
 	if (len == 0 || s[len - 1] != '\n')
 		fputc('\n', stdout);
+}
+
+void resp_print_xml(const char *s)
+{
+	/* no network, no entities, no DTD: a device's reply is data */
+	int opts = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
+		   XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
+	xmlDoc *doc;
+	xmlSaveCtxt *save;
+	size_t len = strlen(s);
+
+	if (!isatty(STDOUT_FILENO) || len == 0 || len > INT32_MAX ||
+	    (doc = xmlReadMemory(s, (int)len, NULL, NULL, opts)) == NULL) {
+		resp_print_text(s);
+		return;
+	}
+	fflush(stdout);
+	save = xmlSaveToFd(STDOUT_FILENO, "UTF-8",
+			   XML_SAVE_FORMAT | XML_SAVE_NO_DECL);
+	if (save == NULL || xmlSaveDoc(save, doc) < 0) {
+		if (save)
+			xmlSaveClose(save);
+		xmlFreeDoc(doc);
+		resp_print_text(s);
+		return;
+	}
+	xmlSaveClose(save);
+	xmlFreeDoc(doc);
 }
 
 int resp_refused(const struct run *run, json_t *resp)

@@ -29,6 +29,10 @@ void resp_print_json_line(json_t *j);
 
 /* Text from the hub (XML) as it came, ended by a newline. */
 void resp_print_text(const char *s);
+/* XML from a device (a reply, a job's result) on stdout: indented when
+ * stdout is a terminal and it parses, else as it came (so a pipe gets
+ * the device's bytes). */
+void resp_print_xml(const char *s);
 
 /* The hub answered {"ok": false}: its sentence on stderr (and with --json
  * the response on stdout). Returns CLI_REFUSED. */

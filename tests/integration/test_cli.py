@@ -210,3 +210,46 @@ def test_readme_try_it_by_hand_pastes_and_works(workdir):
     assert r.returncode == 0, r.stderr[-3000:]
     assert re.search(r"SHA256:\S+\s+connected", r.stdout), r.stdout
     assert "<hostname>r1</hostname>" in r.stdout
+
+
+def test_xml_is_indented_on_a_terminal_and_raw_in_a_pipe(hub, agent):
+    """get-config on a terminal: the reply indented, one element a line;
+    into a pipe: the device's bytes as they came (for scripts)."""
+    h = hub()
+    a = agent(hub=h)
+    fp = a.fingerprint
+    wait_for(lambda: any(d["fingerprint"] == fp and d["state"] ==
+                         "connected" for d in h.devices()), 15,
+             "the device connects", proc=h.proc)
+    rc, raw, err = h.cli("get-config", fp)
+    assert rc == 0, err
+    assert "<name>eth0</name>" in raw
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen([str(binary("callhome")), "--hub", str(h.sock),
+                              "get-config", fp], stdout=slave,
+                             stderr=subprocess.PIPE)
+        os.close(slave)
+        slave = None
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:         # EIO: the CLI closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert p.wait(30) == 0, p.stderr.read()
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    text = out.decode().replace("\r\n", "\n")
+    lines = text.splitlines()
+    # one element a line, each child two spaces below its parent (the
+    # raw reply has <rpc-reply><data><interfaces> on one line)
+    assert lines[0].startswith("<rpc-reply "), text
+    assert "  <data>" in lines and "        <name>eth0</name>" in lines, text
+    assert any(re.match(r"^    <interfaces xmlns=", ln) for ln in lines), text
+    assert "  <data>" not in raw.splitlines()
