@@ -309,17 +309,14 @@ int ch_store_job_get(struct ch_store *st, int64_t id, struct ch_job_rec *rec)
 	return read_job(st, s, rec, "job get");
 }
 
-int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
-			 unsigned states_mask,
-			 int (*fn)(void *ctx, const struct ch_job_rec *),
-			 void *ctx)
+/* Steps a bound job query, handing each row to fn until it returns
+ * non-zero (returned); then resets the statement. */
+static int walk(struct ch_store *st, sqlite3_stmt *s, const char *what,
+		int (*fn)(void *ctx, const struct ch_job_rec *), void *ctx)
 {
-	sqlite3_stmt *s = st->stmt[fp ? S_JOB_FP : S_JOB_ALL];
 	struct ch_job_rec rec;
-	int rc, r;
+	int rc, r = CH_OK;
 
-	if ((r = reg_walk_begin(st, s, "job", limit, states_mask, fp)) != CH_OK)
-		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if ((r = row_to_job(s, &rec)) != CH_OK)
 			break;
@@ -329,9 +326,22 @@ int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
 			break;
 	}
 	if (r == CH_OK && rc != SQLITE_DONE)
-		r = reg_fail(st, "job list");
+		r = reg_fail(st, what);
 	reg_done(s);
 	return r;
+}
+
+int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
+			 unsigned states_mask,
+			 int (*fn)(void *ctx, const struct ch_job_rec *),
+			 void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[fp ? S_JOB_FP : S_JOB_ALL];
+	int r;
+
+	if ((r = reg_walk_begin(st, s, "job", limit, states_mask, fp)) != CH_OK)
+		return r;
+	return walk(st, s, "job list", fn, ctx);
 }
 
 int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n)
@@ -400,23 +410,11 @@ int ch_store_job_foreach_due(struct ch_store *st, int64_t now, int limit,
 			     void *ctx)
 {
 	sqlite3_stmt *s = st->stmt[S_JOB_DUE];
-	struct ch_job_rec rec;
-	int rc, r;
+	int r;
 
 	if ((r = reg_walk_begin(st, s, "due job", limit, now, NULL)) != CH_OK)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((r = row_to_job(s, &rec)) != CH_OK)
-			break;
-		r = fn(ctx, &rec);
-		ch_job_rec_cleanup(&rec);
-		if (r != 0)
-			break;
-	}
-	if (r == CH_OK && rc != SQLITE_DONE)
-		r = reg_fail(st, "due job list");
-	reg_done(s);
-	return r;
+	return walk(st, s, "due job list", fn, ctx);
 }
 
 int ch_store_job_expire(struct ch_store *st, int64_t id, int64_t now)
