@@ -1,14 +1,16 @@
-/* serials_fuzz.c - libFuzzer target for the serial-list importer behind
- * `callhome import-serials` (ch_store_import_serials,
+/* serials_fuzz.c - libFuzzer target for the list importer behind
+ * `callhome import-serials` and `callhome import-keys` (ch_store_import,
  * src/hub/registry/import.c), on a real registry.
  *
  * The first input byte picks the trust anchor the list is imported
  * under (its value modulo 4): none, ANCHOR_MAKER, ANCHOR_OTHER, or the
- * rest's first line (which is then not part of the list). The rest is
- * the operator's list: one serial per line, optionally ",NAME", blank
- * lines and '#' comments. Each input gets a fresh registry (a scratch
+ * rest's first line (which is then not part of the list); its bit 2 the
+ * kind of list (a host key list takes no anchor). The rest is the
+ * operator's list: one serial per line, optionally ",NAME", or one
+ * "[NAME] TYPE BASE64 [COMMENT]" key, blank lines and '#' comments. Each input gets a fresh registry (a scratch
  * file, /dev/shm when there is one, copied from a template) holding a
- * pending, a revoked, a bound serial and a named SSH device, so known, approved, name-clash and
+ * pending, a revoked, a bound serial, a named and a pending SSH device,
+ * so known, approved, name-clash and
  * anchor-clash lines all have something to meet. Checks: refused lines
  * are reported once each, in order, with a reason and within the list;
  * the counts add up to the registry's growth; every device the import
@@ -29,6 +31,8 @@
 #define ANCHOR_MAKER "x509:SHA256:maker"
 #define ANCHOR_OTHER "x509:SHA256:other"
 #define SSH_FP "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
+/* the key of fuzz/corpus/serials/keys' first line: a pending device */
+#define PEND_KEY_FP "SHA256:O73hnRphVT37Zv3jauKW2fvArZDuk5dN93rlE2zM3og"
 #define NOW 1796083200
 #define TEMPLATE_MAX (4u * 1024 * 1024)
 
@@ -58,6 +62,7 @@ static void on_bad(void *ctx, unsigned line, const char *why)
 struct census {
 	int n;
 	int serials;		/* admitted "serial:" devices */
+	int keys;		/* admitted devices by SSH key */
 };
 
 static int count(void *ctx, const struct ch_device_rec *d)
@@ -71,6 +76,11 @@ static int count(void *ctx, const struct ch_device_rec *d)
 				     strlen(CH_ID_SERIAL_PREFIX)))
 			abort();
 		c->serials += d->admission == CH_ADMIT_ADMITTED;
+	} else if (strncmp(d->fingerprint, CH_ID_SSH_PREFIX,
+			   strlen(CH_ID_SSH_PREFIX)) == 0) {
+		if (!ch_id_ssh_valid(d->fingerprint))
+			abort();
+		c->keys += d->admission == CH_ADMIT_ADMITTED;
 	}
 	return 0;
 }
@@ -105,6 +115,7 @@ static void make_template(void)
 	if (ch_store_open(db, &st) != CH_OK ||
 	    ch_store_device_add(st, SSH_FP, "taken", CH_ADMIT_ADMITTED) ||
 	    ch_store_device_add(st, "serial:SN-PEND", NULL, CH_ADMIT_PENDING) ||
+	    ch_store_device_add(st, PEND_KEY_FP, NULL, CH_ADMIT_PENDING) ||
 	    ch_store_device_add(st, "serial:SN-REV", NULL, CH_ADMIT_REVOKED) ||
 	    ch_store_device_add(st, "serial:SN-BOUND", "bound",
 				CH_ADMIT_ADMITTED) ||
@@ -132,7 +143,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char anchor_buf[256];
 	const char *anchor = NULL;
 	struct ch_import_counts c;
-	struct census before = { 0, 0 }, after = { 0, 0 };
+	struct census before = { 0, 0, 0 }, after = { 0, 0, 0 };
+	enum ch_import_list list;
+	int *grew_before, *grew_after;
 	struct bad b = { 0, 0, 0 };
 	struct ch_store *st;
 	size_t len;
@@ -151,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	len = size - 1;
+	list = data[0] & 4 ? CH_IMPORT_HOST_KEYS : CH_IMPORT_SERIALS;
 	switch (data[0] % 4) {
 	case 1:
 		anchor = ANCHOR_MAKER;
@@ -174,20 +188,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ch_store_device_foreach(st, count, &before) != CH_OK)
 		abort();
 	memset(&c, 0x55, sizeof(c));
-	r = ch_store_import_serials(st, text, len, anchor, NOW, &c, on_bad, &b);
+	r = ch_store_import(st, list, text, len, anchor, NOW, &c, on_bad, &b);
 	if (ch_store_device_foreach(st, count, &after) != CH_OK)
 		abort();
+	grew_before = list == CH_IMPORT_SERIALS ? &before.serials : &before.keys;
+	grew_after = list == CH_IMPORT_SERIALS ? &after.serials : &after.keys;
 	if (r != CH_OK) {
-		/* only a malformed anchor of ours is refused as a whole */
-		if (r != CH_ERR_INVAL || (data[0] % 4) != 3 || b.n ||
+		/* only a malformed anchor, or any anchor with keys, is
+		 * refused as a whole */
+		if (r != CH_ERR_INVAL ||
+		    (list == CH_IMPORT_SERIALS ? (data[0] % 4) != 3 :
+		     anchor == NULL) || b.n ||
 		    c.added || c.known || c.approved || c.invalid ||
-		    after.n != before.n || after.serials != before.serials)
+		    after.n != before.n || after.serials != before.serials ||
+		    after.keys != before.keys)
 			abort();
 	} else if (c.invalid != b.n || c.added < 0 || c.known < 0 ||
 		   c.approved < 0 || c.approved > c.known ||
 		   (unsigned)(c.added + c.known + c.invalid) > b.lines ||
 		   after.n != before.n + c.added ||
-		   after.serials != before.serials + c.added + c.approved) {
+		   *grew_after != *grew_before + c.added + c.approved) {
 		abort();
 	}
 	ch_store_close(st);

@@ -184,7 +184,7 @@ const struct command commands[] = {
 "                         fingerprint: AB:CD:... as `openssl x509\n"
 "                         -fingerprint -sha256` prints it, 04:AB:...\n"
 "                         (RFC 7407) or SHA256:<64 hex digits>\n"
-"Many serials at once: callhome import-serials.\n",
+"Many at once: callhome import-keys (SSH), import-serials (TLS).\n",
 		.longopts = add_opts,
 		.done = "added",
 		.build = build_add,
@@ -299,7 +299,28 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 "of its first admitted call.\n",
 		.longopts = import_opts,
 		.build = build_import_serials,
-		.print = print_import_serials,
+		.print = print_import,
+	},
+	{
+		.name = "import-keys",
+		.args = "FILE|-",
+		.summary = "pre-provision SSH devices from their host keys",
+		.help =
+"Reads devices' SSH host public keys, one per line: the lines of their\n"
+"ssh_host_*_key.pub files, each optionally preceded by a NAME, or an\n"
+"OpenSSH known_hosts file as it is (the first host of a line names the\n"
+"device; [host]:port is unwrapped; a hashed host leaves it unnamed).\n"
+"Blank lines and # comments are skipped. Each new key becomes an\n"
+"admitted device, served at its first call with no other step (what\n"
+"`callhome add NAME --fingerprint FP` does, many at once). A key already\n"
+"known is left as it is, except that a pending one is admitted.\n"
+"Certificates, @cert-authority and @revoked lines, and a host that is\n"
+"not a NAME (1 to " CH_STR(CH_NAME_MAX) " of A-Z a-z 0-9 . _ -: an IPv6 address is not)\n"
+"are refused lines. Prints how many were added, already known and\n"
+"invalid, and the first refused lines; exits 0 even with invalid\n"
+"lines. At most " CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n",
+		.build = build_import_keys,
+		.print = print_import,
 	},
 	{
 		.name = "rpc",
@@ -423,11 +444,11 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.help =
 "Shows the hub's audit log, oldest first: every operator action that\n"
 "changes a device or the fleet (approve, add, rename, revoke,\n"
-"unrevoke, delete, set, identity add/remove, import-serials, jobs submitted, cancelled or\n"
-"retried, shell and exec sessions started and ended), refused ones\n"
-"too, with who did it: the local user whose process talked to the\n"
-"hub's socket, as the kernel says. The newest " CH_STR(CH_HUB_LIST_DEFAULT)
-" unless --limit.\n"
+"unrevoke, delete, set, identity add/remove, import-serials,\n"
+"import-keys, jobs submitted, cancelled or retried, shell and exec\n"
+"sessions started and ended), refused ones too, with who did it: the\n"
+"local user whose process talked to the hub's socket, as the kernel\n"
+"says. The newest " CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit.\n"
 "  --device D        only the records of device D (a name or a\n"
 "                    fingerprint, as elsewhere)\n"
 "  --since T         only from T on; --until T only up to T (both\n"

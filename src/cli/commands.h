@@ -40,7 +40,8 @@ int print_identity_removed(struct run *run, json_t *resp);
 int build_delete(struct run *run, int argc, char **argv);
 int print_deleted(struct run *run, json_t *resp);
 int build_import_serials(struct run *run, int argc, char **argv);
-int print_import_serials(struct run *run, json_t *resp);
+int build_import_keys(struct run *run, int argc, char **argv);
+int print_import(struct run *run, json_t *resp);
 
 /* jobs.c: rpc, get-config, edit-config, jobs, job, cancel, retry */
 int build_rpc(struct run *run, int argc, char **argv);

@@ -306,9 +306,24 @@ int build_import_serials(struct run *run, int argc, char **argv)
 	return anchor ? req_str(run, "anchor", fp, "the anchor") : CLI_OK;
 }
 
+/* import-keys FILE|- */
+int build_import_keys(struct run *run, int argc, char **argv)
+{
+	int r;
+
+	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
+	    (r = args_operands(run, argc, 1, 1,
+			       "wants one FILE (or - for standard input)")) !=
+		    CLI_OK ||
+	    (r = args_nonempty(run, argv[optind], "FILE")) != CLI_OK ||
+	    (r = req_start(run, NULL)) != CLI_OK)
+		return r;
+	return req_text(run, "text", argv[optind], true, "the key list");
+}
+
 /* "added 3, already known 1 (1 of them now admitted), invalid 1" and the
  * refused lines. */
-int print_import_serials(struct run *run, json_t *resp)
+int print_import(struct run *run, json_t *resp)
 {
 	json_t *errs = json_object_get(resp, "errors"), *e;
 	json_int_t invalid = json_integer_value(json_object_get(resp,

@@ -164,13 +164,13 @@ class Hub:
             "--log-level", "debug"] + list(extra))
         self.proc.wait_log(r"hub ready", timeout=15)
 
-    def cli(self, *args, timeout=CLI_TIMEOUT_S):
-        """Runs `callhome --hub SOCK ARGS...`; returns (rc, stdout,
-        stderr)."""
+    def cli(self, *args, timeout=CLI_TIMEOUT_S, input_text=None):
+        """Runs `callhome --hub SOCK ARGS...` (input_text on its standard
+        input); returns (rc, stdout, stderr)."""
         argv = [str(_require_binary("callhome")), "--hub", str(self.sock)]
         argv += [str(a) for a in args]
         r = subprocess.run(argv, capture_output=True, text=True,
-                           timeout=timeout)
+                           timeout=timeout, input=input_text)
         return r.returncode, r.stdout, r.stderr
 
     def ctl(self, obj, timeout=CLI_TIMEOUT_S):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from helpers import (GET_CONFIG_RUNNING, HELLO_10, current_user, fd_reader,
-                     fingerprint_b64, free_port, listener, port_listening,
+                     fingerprint_b64, fingerprint_of_pub, free_port, listener, port_listening,
                      pub_blob_b64, read_until, rpc_10, ssh_keygen, wait_for)
 
 ncclient = pytest.importorskip(
@@ -153,3 +153,40 @@ def test_unknown_openssh_device_is_refused_and_recorded(hub,
     assert devs[dev.fingerprint]["state"] == "disconnected"
     # no credentials were offered to an unidentified device
     assert "Accepted publickey" not in dev.log()
+
+
+def test_known_hosts_import_admits_openssh_and_our_devices(
+        hub, agent, openssh_device, netconfd, workdir):
+    """import-keys takes an OpenSSH known_hosts file as it is: the
+    device behind a line is admitted and named at its first call (no
+    pending step), whether it is sshd or our agent; what it cannot take
+    is a refused line named by number."""
+    h = hub(user=current_user(), accept_new=False)
+    dev = openssh_device([h.pub])
+    key = ssh_keygen(workdir / "agent_hostkey")
+    pub = (workdir / "agent_hostkey.pub").read_text().split()
+    kh = workdir / "known_hosts"
+    kh.write_text(
+        "# the fleet's host keys\n"
+        f"sshdev,192.0.2.7 {dev.hostkey_pub.read_text().strip()}\n"
+        f"[edge-9]:830 {pub[0]} {pub[1]}\n"
+        f"@cert-authority *.example.net {pub[0]} {pub[1]}\n"
+        f"2001:db8::9 {pub[0]} {pub[1]}\n")
+    rc, out, err = h.cli("import-keys", kh)
+    assert rc == 0, err
+    assert out.startswith("added 2, already known 0, invalid 2"), out
+    assert "line 4: a marker line" in out and "line 5: bad NAME" in out, out
+    dev.dial(h.port)
+    agent(hub=h, extra=["--host-key", key])
+    devs = {d["name"]: d for d in h.wait_device_connected(2)}
+    assert devs["sshdev"]["fingerprint"] == dev.fingerprint
+    assert devs["edge-9"]["fingerprint"] == \
+        fingerprint_of_pub(f"{key}.pub")
+    assert "recorded as pending" not in h.proc.log()
+    # the same list again from standard input: all known now
+    rc, out, err = h.cli("import-keys", "-", "--json",
+                         input_text=kh.read_text())
+    assert rc == 0, err
+    assert '"known": 2' in out and '"added": 0' in out, out
+    rc, out, err = h.cli("audit", "--json")
+    assert rc == 0 and "import-keys" in out, out

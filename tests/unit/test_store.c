@@ -1903,8 +1903,9 @@ static void test_import_serials(void **state)
 	assert_int_equal(ch_store_device_add(f->st, "serial:SN-REV", NULL,
 					     CH_ADMIT_REVOKED), CH_OK);
 	memset(&b, 0, sizeof(b));
-	assert_int_equal(ch_store_import_serials(f->st, list, strlen(list),
-						 NULL, 100, &c, on_bad, &b), CH_OK);
+	assert_int_equal(ch_store_import(f->st, CH_IMPORT_SERIALS, list,
+					 strlen(list), NULL, 100, &c, on_bad,
+					 &b), CH_OK);
 	assert_int_equal(c.added, 3);		/* 0001, 0002, 0005 */
 	assert_int_equal(c.known, 3);		/* 0001 again, PEND, REV */
 	assert_int_equal(c.approved, 1);	/* PEND */
@@ -1939,16 +1940,75 @@ static void test_import_serials(void **state)
 				 " WHERE kind = 'approved' AND fingerprint ="
 				 " 'serial:SN-PEND'"), 1);
 	/* again: everything is known now, nothing changes */
-	assert_int_equal(ch_store_import_serials(f->st, list, strlen(list),
-						 NULL, 101, &c, NULL, NULL), CH_OK);
+	assert_int_equal(ch_store_import(f->st, CH_IMPORT_SERIALS, list,
+					 strlen(list), NULL, 101, &c, NULL,
+					 NULL), CH_OK);
 	assert_int_equal(c.added, 0);
 	assert_int_equal(c.known, 6);
 	assert_int_equal(c.approved, 0);
 	assert_int_equal(c.invalid, 3);
 	/* empty input */
-	assert_int_equal(ch_store_import_serials(f->st, "", 0, NULL, 1, &c, NULL,
-						 NULL), CH_OK);
+	assert_int_equal(ch_store_import(f->st, CH_IMPORT_SERIALS, "", 0, NULL,
+					 1, &c, NULL, NULL), CH_OK);
 	assert_int_equal(c.added + c.known + c.invalid, 0);
+}
+
+/* Keys as .pub lines and as known_hosts has them. */
+#define KEY_ED "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBVcnVylk3hxf3ub/55Jp" \
+	"Yyh4gSL8EmlFLlXyZlTulz6"
+#define KEY_ED_FP "SHA256:O73hnRphVT37Zv3jauKW2fvArZDuk5dN93rlE2zM3og"
+#define KEY_EC "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbml" \
+	"zdHAyNTYAAABBBGrK067d0AzpRXq3js5rr4/fcjwoORQHF2x0/38wo579LQ9dkrAl4" \
+	"3GqXN3tP9DgijwQQI0sY8pWmpbpyYULdzo="
+
+static void test_import_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_import_counts c;
+	struct ch_device_rec rec;
+	struct bad_lines b;
+	char fp[128];
+	static const char list[] =
+		"# from ~/.ssh/known_hosts\n"			/* 1 */
+		"r2,192.0.2.2 " KEY_EC " comment\n"		/* 2 */
+		KEY_ED " pending-dev\n"				/* 3 */
+		"@revoked * " KEY_ED "\n"			/* 4 */
+		"other-name " KEY_ED "\n"			/* 5: known */
+		"2001:db8::1 " KEY_ED "\n"			/* 6 */
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBVc\n"	/* 7 */
+		"[r4]:2222 ssh-rsa\n"				/* 8 */
+		"|1|aGFzaA==|c2FsdA== " KEY_ED "\n";		/* 9: known */
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "taken",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, KEY_ED_FP, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(ch_store_import(f->st, CH_IMPORT_HOST_KEYS, list,
+					 strlen(list), NULL, 100, &c, on_bad,
+					 &b), CH_OK);
+	assert_int_equal(c.added, 1);		/* r2 */
+	assert_int_equal(c.known, 3);		/* the pending one, 3 times */
+	assert_int_equal(c.approved, 1);
+	assert_int_equal(c.invalid, 4);		/* 4, 6, 7, 8 */
+	assert_int_equal(b.n, 4);
+	assert_int_equal(b.line[0], 4);
+	assert_int_equal(b.line[1], 6);		/* not a NAME */
+	assert_int_equal(b.line[3], 8);
+	assert_string_equal(b.why[3], "no key after the type");
+	assert_int_equal(ch_store_device_resolve(f->st, "r2", fp), CH_OK);
+	assert_int_equal(ch_store_device_get(f->st, fp, &rec), CH_OK);
+	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
+	assert_int_equal(rec.kind, CH_ID_SSH);
+	assert_int_equal(ch_store_device_get(f->st, KEY_ED_FP, &rec), CH_OK);
+	assert_int_equal(rec.admission, CH_ADMIT_ADMITTED);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events WHERE"
+				 " detail = 'pre-provisioned from a host key "
+				 "list'"), 1);
+	/* an anchor is for serial lists only */
+	assert_int_equal(ch_store_import(f->st, CH_IMPORT_HOST_KEYS, list,
+					 strlen(list), "x509:SHA256:ab", 1,
+					 &c, NULL, NULL), CH_ERR_INVAL);
 }
 
 static void test_import_limit(void **state)
@@ -1964,12 +2024,14 @@ static void test_import_limit(void **state)
 		text[2 * i + 1] = '\n';
 	}
 	c.added = 99;
-	assert_int_equal(ch_store_import_serials(f->st, text, len, NULL, 1, &c, NULL,
-						 NULL), CH_ERR_LIMIT);
+	assert_int_equal(ch_store_import(f->st, CH_IMPORT_SERIALS, text, len,
+					 NULL, 1, &c, NULL, NULL),
+			 CH_ERR_LIMIT);
 	assert_int_equal(c.added, 0);
 	/* exactly the limit is fine (the same serial: one device) */
-	assert_int_equal(ch_store_import_serials(f->st, text, len - 2, NULL, 1, &c,
-						 NULL, NULL), CH_OK);
+	assert_int_equal(ch_store_import(f->st, CH_IMPORT_SERIALS, text,
+					 len - 2, NULL, 1, &c, NULL, NULL),
+			 CH_OK);
 	assert_int_equal(c.added, 1);
 	assert_int_equal(c.known, CH_IMPORT_MAX_LINES - 1);
 	free(text);
@@ -2169,6 +2231,7 @@ int main(void)
 		T(test_migrate_v3_to_current),
 		T(test_cert_seen),
 		T(test_import_serials),
+		T(test_import_keys),
 		T(test_import_limit),
 #undef T
 	};

@@ -32,6 +32,7 @@ static const struct {
 	{ "identity-add", cmd_identity_add, "identity-add" },
 	{ "identity-remove", cmd_identity_remove, "identity-remove" },
 	{ "import-serials", cmd_import_serials, "import-serials" },
+	{ "import-keys", cmd_import_keys, "import-keys" },
 	{ "rpc", cmd_rpc, "job-submit" },
 	{ "get-config", cmd_get_config, "job-submit" },
 	{ "edit-config", cmd_edit_config, "job-submit" },

@@ -94,45 +94,36 @@ void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
 	hub_ctl_respond(req, json_pack("{s:b}", "ok", 1));
 }
 
-#define IMPORT_MAX_ERRORS 20	/* refused lines listed in the answer */
-
 static void import_bad(void *ctx, unsigned line, const char *why)
 {
-	if (json_array_size(ctx) < IMPORT_MAX_ERRORS)
+	if (json_array_size(ctx) < CH_HUB_IMPORT_MAX_ERRORS)
 		json_array_append_new(ctx, json_pack("{s:i, s:s}", "line",
 						     (int)line, "error", why));
 }
 
-/* A manufacturer's list of serial numbers: devices admitted at their
- * first call (TLS, RFC 8071 C6: identifiers known before the call). */
-void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
-			json_t *args)
+/* Either list into the registry; "text" is the list, anchor its CA's
+ * fingerprint (serial lists) or NULL. */
+static void import_list(struct hub *hub, struct hub_ctl_req *req,
+			json_t *args, enum ch_import_list list,
+			const char *anchor, const char *what)
 {
 	json_t *jt = json_object_get(args, "text"), *errs;
-	const char *anchor_arg = api_arg(args, "anchor");
-	char anchor[CH_FP_LEN];
 	struct ch_import_counts c;
 	char msg[160];
 	int r;
 
 	if (!json_is_string(jt)) {
-		hub_ctl_fail(req, "bad-request", "\"text\" (the list: one "
-			     "serial per line, optionally ,NAME) is required");
-		return;
-	}
-	if (anchor_arg &&
-	    !ch_id_cert_normalize(anchor_arg, anchor, sizeof(anchor))) {
-		hub_ctl_fail(req, "bad-request", "\"anchor\" must be the "
-			     "SHA-256 fingerprint of the manufacturer's CA "
-			     "certificate (x509:SHA256:<hex>, SHA256:<hex> "
-			     "or AB:CD:...)");
+		snprintf(msg, sizeof(msg), "\"text\" (the list: %s) is "
+			 "required", list == CH_IMPORT_SERIALS ? "one serial "
+			 "per line, optionally ,NAME" : "one [NAME] TYPE "
+			 "BASE64 per line");
+		hub_ctl_fail(req, "bad-request", msg);
 		return;
 	}
 	errs = json_array();
-	r = ch_store_import_serials(hub->store, json_string_value(jt),
-				    json_string_length(jt),
-				    anchor_arg ? anchor : NULL, hub_now_s(), &c,
-				    import_bad, errs);
+	r = ch_store_import(hub->store, list, json_string_value(jt),
+			    json_string_length(jt), anchor, hub_now_s(), &c,
+			    import_bad, errs);
 	if (r != CH_OK) {
 		json_decref(errs);
 		if (r == CH_ERR_LIMIT) {
@@ -140,12 +131,14 @@ void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
 				 "lines: split it", CH_IMPORT_MAX_LINES);
 			hub_ctl_fail(req, "too-large", msg);
 		} else {
-			api_store_fail(req, r, "cannot import the serials");
+			snprintf(msg, sizeof(msg), "cannot import the %s",
+				 what);
+			api_store_fail(req, r, msg);
 		}
 		return;
 	}
-	ch_info("imported serials: %d added, %d already known (%d of them "
-		"now admitted), %d invalid", c.added, c.known, c.approved,
+	ch_info("imported %s: %d added, %d already known (%d of them now "
+		"admitted), %d invalid", what, c.added, c.known, c.approved,
 		c.invalid);
 	api_audit_detail(req, "%d added, %d already known (%d of them now "
 			 "admitted), %d invalid", c.added, c.known,
@@ -154,4 +147,32 @@ void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
 				       "ok", 1, "added", c.added, "known",
 				       c.known, "approved", c.approved,
 				       "invalid", c.invalid, "errors", errs));
+}
+
+/* A manufacturer's list of serial numbers: devices admitted at their
+ * first call (TLS, RFC 8071 C6: identifiers known before the call). */
+void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
+			json_t *args)
+{
+	const char *anchor_arg = api_arg(args, "anchor");
+	char anchor[CH_FP_LEN];
+
+	if (anchor_arg &&
+	    !ch_id_cert_normalize(anchor_arg, anchor, sizeof(anchor))) {
+		hub_ctl_fail(req, "bad-request", "\"anchor\" must be the "
+			     "SHA-256 fingerprint of the manufacturer's CA "
+			     "certificate (x509:SHA256:<hex>, SHA256:<hex> "
+			     "or AB:CD:...)");
+		return;
+	}
+	import_list(hub, req, args, CH_IMPORT_SERIALS,
+		    anchor_arg ? anchor : NULL, "serials");
+}
+
+/* Devices' SSH host keys, as .pub lines or a known_hosts file: admitted
+ * at their first call (what `callhome add --fingerprint` does, many at
+ * once). */
+void cmd_import_keys(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	import_list(hub, req, args, CH_IMPORT_HOST_KEYS, NULL, "host keys");
 }

@@ -1,5 +1,5 @@
-/* identity.h - the operator commands on identities:
- * identity-add, identity-remove, import-serials (docs/control-api.md). */
+/* identity.h - the operator commands on identities: identity-add,
+ * identity-remove, import-serials, import-keys (docs/control-api.md). */
 #ifndef CH_HUB_API_IDENTITY_H
 #define CH_HUB_API_IDENTITY_H
 
@@ -18,5 +18,7 @@ void cmd_identity_remove(struct hub *hub, struct hub_ctl_req *req,
 /* A manufacturer's serial list: devices admitted at their first call. */
 void cmd_import_serials(struct hub *hub, struct hub_ctl_req *req,
 			json_t *args);
+/* SSH host keys (.pub lines, known_hosts): likewise. */
+void cmd_import_keys(struct hub *hub, struct hub_ctl_req *req, json_t *args);
 
 #endif

@@ -177,32 +177,41 @@ int ch_store_identity_foreach(struct ch_store *st, const char *dev_fp,
 			      int (*fn)(void *ctx, const char *fp,
 					int64_t added),
 			      void *ctx);
-/* ---- bulk import of a manufacturer's serial list ---- */
+/* ---- bulk import: a manufacturer's serial list, SSH host keys ---- */
 
 struct ch_import_counts {
 	int added;		/* new devices, admitted */
 	int known;		/* already in the registry (left as they are) */
 	int approved;		/* ...of which pending ones, now admitted */
-	int invalid;		/* lines refused (bad serial or name, name of
-				 * another device) */
+	int invalid;		/* lines refused (bad serial, key or name, name
+				 * of another device) */
 };
 
-/* Imports text (len bytes): one serial per line, optionally ",NAME";
- * blank lines and '#' comments skipped, spaces around fields ignored.
- * Each new serial becomes an admitted device "serial:S" with an "added"
- * event; a known pending one is admitted (an "approved" event). With
- * anchor ("x509:SHA256:..." of the manufacturer's CA, or NULL) every
- * serial of the list is bound to it (ch_store_device_anchor); a known
- * one bound to another is a refused line. One transaction for the whole
- * list. bad (may be NULL) hears each refused line. CH_ERR_LIMIT over
- * CH_IMPORT_MAX_LINES lines (nothing imported), CH_ERR_INVAL for a
- * malformed anchor. */
-int ch_store_import_serials(struct ch_store *st, const char *text, size_t len,
-			    const char *anchor, int64_t now,
-			    struct ch_import_counts *counts,
-			    void (*bad)(void *ctx, unsigned line,
-					const char *why),
-			    void *ctx);
+enum ch_import_list {
+	/* "SERIAL[,NAME]": devices "serial:SERIAL" (TLS) */
+	CH_IMPORT_SERIALS,
+	/* "[NAME] TYPE BASE64 [COMMENT]", as .pub files and OpenSSH
+	 * known_hosts have them (a known_hosts host field names the
+	 * device: its first host, [host]:port unwrapped, none if hashed):
+	 * devices by the key's SHA256 fingerprint (SSH) */
+	CH_IMPORT_HOST_KEYS,
+};
+
+/* Imports text (len bytes) of the list kind: one device per line; blank
+ * lines and '#' comments skipped, spaces around fields ignored. Each new
+ * device is added admitted, with an "added" event; a known pending one is
+ * admitted (an "approved" event); others are left as they are. With
+ * anchor ("x509:SHA256:..." of the manufacturer's CA, or NULL; serial
+ * lists only) every serial of the list is bound to it
+ * (ch_store_device_anchor); a known one bound to another is a refused
+ * line. One transaction for the whole list. bad (may be NULL) hears each
+ * refused line. CH_ERR_LIMIT over CH_IMPORT_MAX_LINES lines (nothing
+ * imported), CH_ERR_INVAL for a malformed anchor or one given with keys. */
+int ch_store_import(struct ch_store *st, enum ch_import_list list,
+		    const char *text, size_t len, const char *anchor,
+		    int64_t now, struct ch_import_counts *counts,
+		    void (*bad)(void *ctx, unsigned line, const char *why),
+		    void *ctx);
 
 /* Renames (name NULL or "" removes the name). CH_ERR_EXISTS, CH_ERR_INVAL
  * as for add. */

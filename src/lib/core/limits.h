@@ -295,8 +295,8 @@
 #define CH_HUB_AMBIGUOUS_LIST 8	/* devices an ambiguous DEVICE's error names: enough to pick one, one line */
 #define CH_HUB_REFUSED_LOG_S (10 * 60)	/* s, a pending or revoked device's repeated calls: one log line and count per device this often */
 #define CH_STORE_TEXT_MAX 1024	/* B, addresses, event details, errors */
-#define CH_IMPORT_MAX_LINES 100000 /* lines in one import-serials call */
-#define CH_IMPORT_LINE_MAX 256	/* B, one import line; longer is refused, not cut */
+#define CH_IMPORT_MAX_LINES 100000 /* lines in one import-serials/import-keys call */
+#define CH_IMPORT_LINE_MAX 2048 /* B, one import line (an RSA-8192 .pub line is ~1,450); longer is refused, not cut */
 #define CH_RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
 #define CH_JOB_PAYLOAD_MAX_MIB 16 /* MiB, one job's operation */
 #define CH_JOB_PAYLOAD_MAX (CH_JOB_PAYLOAD_MAX_MIB * 1024u * 1024) /* B, the same */
