@@ -29,6 +29,7 @@
 #include "lib/core/log.h"
 #include "lib/xport/sshio.h"
 #include "lib/core/schedule.h"
+#include "lib/core/version.h"
 
 #define PROG "callhomed"
 #define DEFAULT_STATE_DIR "/var/lib/callhomed"
@@ -440,7 +441,8 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 			cli_log_level(PROG, optarg);
 			break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': printf("callhomed %s\n", CH_VERSION); exit(0);
+		case 'V': printf("callhomed %s (commit %s)\n", CH_VERSION,
+				  ch_commit); exit(0);
 		default:
 			fprintf(stderr, "Try 'callhomed --help'.\n");
 			exit(1);

@@ -124,6 +124,22 @@ CH_STR(CH_CLI_MAX_EXPIRES_DAYS) "d)\n" \
 
 const struct command commands[] = {
 	{
+		.name = "status",
+		.args = "",
+		.summary = "is the hub up, which build, what it serves, in numbers",
+		.help =
+"Shows the hub's build (version and commit, and the CLI's own), its\n"
+"process and uptime, the user and state directory it runs with, its\n"
+"admission policy, every address it listens on and what for, its live\n"
+"sessions (NETCONF over SSH and TLS, handshakes in progress, terminals,\n"
+"forwards), the registry's devices by admission and how many are\n"
+"connected, the queue's jobs by state, and how many source addresses\n"
+"are blocked now. Exits 2 when the hub does not answer: a check for\n"
+"monitoring scripts. --json gives the hub's answer as it is.\n",
+		.build = build_status,
+		.print = print_status,
+	},
+	{
 		.name = "devices",
 		.args = "",
 		.summary = "list the devices the hub knows, and their state",

@@ -41,6 +41,8 @@ int build_delete(struct run *run, int argc, char **argv);
 int print_deleted(struct run *run, json_t *resp);
 int build_import_serials(struct run *run, int argc, char **argv);
 int build_import_keys(struct run *run, int argc, char **argv);
+int build_status(struct run *run, int argc, char **argv);
+int print_status(struct run *run, json_t *resp);
 int print_import(struct run *run, json_t *resp);
 
 /* jobs.c: rpc, get-config, edit-config, jobs, job, cancel, retry */

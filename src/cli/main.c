@@ -16,6 +16,7 @@
 #include "cli/conn.h"
 #include "cli/help.h"
 #include "cli/resp.h"
+#include "lib/core/version.h"
 
 static int run_command(struct run *run, int argc, char **argv)
 {
@@ -63,7 +64,8 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		}
 		if (c == 'V') {
-			printf("callhome %s\n", CH_VERSION);
+			printf("callhome %s (commit %s)\n", CH_VERSION,
+			       ch_commit);
 			return CLI_OK;
 		}
 		return CLI_USAGE;	/* args_next said why */

@@ -105,6 +105,16 @@ int blocklist_blocked(struct blocklist *bl, const struct sockaddr *sa,
 	return e && e->blocked_until > now && e->good_until <= now;
 }
 
+size_t blocklist_count(const struct blocklist *bl, int64_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < CH_BLOCK_MAX; i++)
+		n += bl->e[i].used && bl->e[i].blocked_until > now &&
+		     bl->e[i].good_until <= now;
+	return n;
+}
+
 int blocklist_failure(struct blocklist *bl, const struct sockaddr *sa,
 		      int64_t now)
 {

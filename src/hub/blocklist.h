@@ -16,6 +16,7 @@
 #ifndef CH_HUB_BLOCKLIST_H
 #define CH_HUB_BLOCKLIST_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -37,5 +38,7 @@ int blocklist_failure(struct blocklist *bl, const struct sockaddr *sa,
 /* An admitted device connected from sa: clear its failures, exempt it. */
 void blocklist_success(struct blocklist *bl, const struct sockaddr *sa,
 		       int64_t now);
+/* How many addresses are blocked now (a scan of the bounded table). */
+size_t blocklist_count(const struct blocklist *bl, int64_t now);
 
 #endif

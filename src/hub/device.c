@@ -661,6 +661,11 @@ int device_start(const struct device_config *cfg,
 
 /* ---- accessors ---- */
 
+int device_is_tls(const struct device *d)
+{
+	return d->tls;
+}
+
 int device_has_cap(const struct device *d, const char *uri)
 {
 	const struct ch_hello *h;

@@ -157,6 +157,7 @@ const struct sockaddr *device_addr(const struct device *d);
 unsigned device_conn_id(const struct device *d);
 const struct ch_logctx *device_log(const struct device *d);
 int device_admitted(const struct device *d);
+int device_is_tls(const struct device *d);	/* 1: TLS call home (4335) */
 int device_is_ready(const struct device *d);
 int device_was_ready(const struct device *d);
 const char *device_close_reason(const struct device *d);

@@ -828,6 +828,11 @@ int frontdoor_start(struct hub *hub)
 	return CH_OK;
 }
 
+struct listener *frontdoor_listeners(const struct hub *hub)
+{
+	return hub->frontdoor ? hub->frontdoor->listeners : NULL;
+}
+
 void frontdoor_stop(struct hub *hub)
 {
 	struct frontdoor *fd = hub->frontdoor;

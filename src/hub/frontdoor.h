@@ -36,6 +36,8 @@ int frontdoor_start(struct hub *hub);
 /* Stops listening and closes every front-door connection (their
  * sessions end from the loop). Idempotent. */
 void frontdoor_stop(struct hub *hub);
+/* The front door's listeners (listener_next), or NULL. */
+struct listener *frontdoor_listeners(const struct hub *hub);
 /* After the loop ran out: frees what is left. */
 void frontdoor_free(struct hub *hub);
 

@@ -135,6 +135,7 @@ struct hub {
 	unsigned next_conn_id;
 	struct junos_door *junos;	/* NULL: Junos preambles not read */
 	struct junos_config junos_cfg;
+	int64_t started;		/* unix seconds: `callhome status` */
 	int stopping;
 };
 

@@ -169,6 +169,11 @@ int listener_tls(const struct listener *l)
 	return l->tls;
 }
 
+struct listener *listener_next(const struct listener *l)
+{
+	return l->next;
+}
+
 const char *listener_addr(const struct listener *l)
 {
 	return l->addr;

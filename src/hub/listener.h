@@ -44,6 +44,8 @@ void listener_close_all(struct listener **list);
 
 /* 1 for a TLS listener. */
 int listener_tls(const struct listener *l);
+/* The next listener of the list after l, or NULL. */
+struct listener *listener_next(const struct listener *l);
 /* The listener's address, for log lines. */
 const char *listener_addr(const struct listener *l);
 /* Counts a connection the owner refused at accept; returns the count

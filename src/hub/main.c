@@ -26,6 +26,7 @@
 #include "lib/core/limits.h"
 #include "lib/nc/frame.h"
 #include "lib/core/log.h"
+#include "lib/core/version.h"
 #include "lib/xport/sshio.h"
 
 #define PROG "callhome-hub"
@@ -457,7 +458,8 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			cli_log_level(PROG, optarg);
 			break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': printf("callhome-hub %s\n", CH_VERSION); exit(0);
+		case 'V': printf("callhome-hub %s (commit %s)\n",
+				  CH_VERSION, ch_commit); exit(0);
 		default:
 			fprintf(stderr, "Try 'callhome-hub --help'.\n");
 			exit(1);
@@ -557,6 +559,7 @@ int main(int argc, char **argv)
 	int created = 0, rc = 1, in_doubt = 0;
 
 	memset(&hub, 0, sizeof(hub));
+	hub.started = (int64_t)time(NULL);
 	/* The registry holds device identities and configuration payloads:
 	 * nothing the hub creates is for other users. */
 	umask(077);

@@ -253,3 +253,52 @@ def test_xml_is_indented_on_a_terminal_and_raw_in_a_pipe(hub, agent):
     assert "  <data>" in lines and "        <name>eth0</name>" in lines, text
     assert any(re.match(r"^    <interfaces xmlns=", ln) for ln in lines), text
     assert "  <data>" not in raw.splitlines()
+
+
+def test_status_says_which_build_what_it_serves_and_counts(hub, agent,
+                                                          workdir):
+    h = hub(admission="approve")
+    a = agent(hub=h, extra=FAST)
+    h.proc.wait_log(r"recorded as pending")
+    rc, out, err = h.cli("approve", a.fingerprint, "--name", "r1")
+    assert rc == 0, err
+    h.wait_device_connected(1)
+    key = ssh_keygen(workdir / "other_hostkey")
+    rc, out, err = h.cli("add", "r2", "--fingerprint",
+                         fingerprint_of_pub(f"{key}.pub"))
+    assert rc == 0, err
+    rc, out, err = h.cli("get-config", "r2")          # queued: offline
+    assert rc == 0, err
+    version = subprocess.run([binary("callhome-hub"), "--version"],
+                             capture_output=True, text=True).stdout
+    commit = re.search(r"\(commit (\S+)\)", version).group(1)
+
+    rc, out, err = h.cli("status", "--json")
+    assert rc == 0, err
+    s = json.loads(out)
+    assert s["ok"] is True and s["commit"] == commit and s["pid"] == \
+        h.proc.pid, s
+    assert s["admission"] == "approve" and s["uptime_s"] >= 0
+    assert {"address": f"127.0.0.1:{h.port}", "serves": "call-home-ssh"} \
+        in s["listeners"], s["listeners"]
+    assert s["sessions"]["netconf_ssh"] == 1 and \
+        s["sessions"]["netconf_tls"] == 0, s["sessions"]
+    assert s["devices"] == {"total": 2, "admitted": 2, "pending": 0,
+                            "revoked": 0, "connected": 1}, s["devices"]
+    assert s["jobs"]["queued"] == 1 and s["jobs"]["done"] >= 0, s["jobs"]
+    assert s["blocked_sources"] == 0
+
+    rc, out, err = h.cli("status")
+    assert rc == 0, err
+    assert re.search(rf"^hub: +callhome-hub \S+ \(commit {re.escape(commit)}"
+                     r"\), pid \d+, up ", out, re.M), out
+    assert re.search(r"^devices: +2 known: 2 admitted, 0 pending, 0 revoked;"
+                     r" 1 connected$", out, re.M), out
+    assert re.search(r"^jobs: +1 queued, 0 running", out, re.M), out
+    assert f"127.0.0.1:{h.port} (call-home-ssh)" in out, out
+
+    # no hub: the monitoring check's answer
+    rc, out, err = subprocess.run(
+        [binary("callhome"), "--hub", str(workdir / "nohub.sock"), "status"],
+        capture_output=True, text=True).returncode, None, None
+    assert rc == 2

@@ -10,6 +10,7 @@
 #include "hub/api/identity.h"
 #include "hub/api/jobs.h"
 #include "hub/api/req.h"
+#include "hub/api/status.h"
 #include "hub/api/term.h"
 #include "hub/jobs.h"
 
@@ -20,6 +21,7 @@ static const struct {
 	void (*fn)(struct hub *, struct hub_ctl_req *, json_t *);
 	const char *audit;
 } commands[] = {
+	{ "status", cmd_status, NULL },
 	{ "devices", cmd_devices, NULL },
 	{ "device", cmd_device, NULL },
 	{ "approve", cmd_approve, "approve" },

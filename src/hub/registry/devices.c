@@ -86,6 +86,14 @@ const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_DEL_JOBS] = "DELETE FROM jobs WHERE device = ?1",
 	[S_DEV_DEL_IDS] = "DELETE FROM identities WHERE device = ?1",
 	[S_DEV_DEL] = "DELETE FROM devices WHERE fingerprint = ?1",
+	/* (what, value, count): the fleet by admission and connection, its
+	 * jobs by state; grouped scans, for `status`, not a hot path */
+	[S_CENSUS] = "SELECT 'a', admission, count(*) FROM devices"
+		     " GROUP BY admission"
+		     " UNION ALL SELECT 'c', connected, count(*) FROM devices"
+		     " GROUP BY connected"
+		     " UNION ALL SELECT 'j', state, count(*) FROM jobs"
+		     " GROUP BY state",
 };
 
 static int check_admission(int admission)
@@ -532,3 +540,30 @@ int ch_store_device_delete(struct ch_store *st, const char *fp)
 	}
 	return reg_tx_commit(st);
 }
+
+int ch_store_census(struct ch_store *st, struct ch_census *c)
+{
+	sqlite3_stmt *s = st->stmt[S_CENSUS];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *what = (const char *)sqlite3_column_text(s, 0);
+		int v = sqlite3_column_int(s, 1);
+		int64_t n = sqlite3_column_int64(s, 2);
+
+		c->devices += what[0] == 'a' ? n : 0;
+		if (what[0] == 'a' && v >= 0 && v < CH_CENSUS_ADMISSIONS)
+			c->admission[v] = n;
+		else if (what[0] == 'c' && v == 1)
+			c->connected = n;
+		else if (what[0] == 'j' && v >= 0 && v < CH_CENSUS_JOB_STATES)
+			c->jobs[v] = n;
+	}
+	reg_done(s);
+	return rc == SQLITE_DONE ? CH_OK : reg_fail(st, "census");
+}
+
+_Static_assert(CH_CENSUS_ADMISSIONS == CH_ADMIT_REVOKED + 1 &&
+	       CH_CENSUS_JOB_STATES == CH_JOB_EXPIRED + 1,
+	       "struct ch_census has a count for every admission and state");

@@ -213,6 +213,19 @@ int ch_store_import(struct ch_store *st, enum ch_import_list list,
 		    void (*bad)(void *ctx, unsigned line, const char *why),
 		    void *ctx);
 
+/* The fleet in numbers, for `callhome status`: devices by admission
+ * (enum ch_admission), those the registry has connected, jobs by state
+ * (enum ch_job_state). */
+#define CH_CENSUS_ADMISSIONS 3
+#define CH_CENSUS_JOB_STATES 7
+struct ch_census {
+	int64_t devices;
+	int64_t admission[CH_CENSUS_ADMISSIONS];
+	int64_t connected;
+	int64_t jobs[CH_CENSUS_JOB_STATES];
+};
+int ch_store_census(struct ch_store *st, struct ch_census *c);
+
 /* Renames (name NULL or "" removes the name). CH_ERR_EXISTS, CH_ERR_INVAL
  * as for add. */
 int ch_store_device_rename(struct ch_store *st, const char *fp,

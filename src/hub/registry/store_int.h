@@ -51,6 +51,7 @@ enum stmt_id {
 	S_DEV_DEL_JOBS,
 	S_DEV_DEL_IDS,
 	S_DEV_DEL,
+	S_CENSUS,
 	S_ID_ADD,
 	S_ID_DEL,
 	S_ID_ALL,
