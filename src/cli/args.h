@@ -34,6 +34,9 @@ enum {
 	OPT_IDLE_LIMIT,
 	OPT_NO_STARTUP,
 	OPT_FORCE,
+	OPT_FILTER,
+	OPT_XPATH,
+	OPT_NS,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

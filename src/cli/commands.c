@@ -57,6 +57,9 @@ static const struct option edit_config_opts[] = {
 static const struct option get_config_opts[] = {
 	JOB_LONGOPTS,
 	{ "source", required_argument, NULL, 's' },
+	{ "filter", required_argument, NULL, OPT_FILTER },
+	{ "xpath", required_argument, NULL, OPT_XPATH },
+	{ "ns", required_argument, NULL, OPT_NS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -352,12 +355,23 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 	},
 	{
 		.name = "get-config",
-		.args = "DEVICE [--source S] [--now|--queue] [--wait] "
+		.args = "DEVICE [--source S] [--filter XML|FILE|- | --xpath X "
+			"[--ns P=URI]...] [--now|--queue] [--wait] "
 			"[--expires D]",
 		.summary = "print a device's configuration (rpc-reply XML)",
 		.help =
 "Sends <get-config> for the datastore given by --source: running (the\n"
-"default), candidate or startup.\n" JOB_OPTS_HELP,
+"default), candidate or startup; all of it, or what a filter selects:\n"
+"  --filter XML   a subtree filter (RFC 6241 6): the content of its\n"
+"                 <filter>, e.g. '<system xmlns=\"urn:example:system\"/>';\n"
+"                 a value not starting with < names a file, - reads\n"
+"                 standard input\n"
+"  --xpath X      an XPath filter (RFC 6241 8.9; the device must offer\n"
+"                 :xpath, or it answers with an rpc-error), e.g.\n"
+"                 '/sys:system/sys:hostname'\n"
+"  --ns P=URI     the namespace of prefix P in the --xpath expression\n"
+"                 (repeat for each prefix, at most " CH_STR(CH_XPATH_NS_MAX) ")\n"
+JOB_OPTS_HELP,
 		.shortopts = "s:",
 		.longopts = get_config_opts,
 		.build = build_get_config,

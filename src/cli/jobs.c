@@ -20,8 +20,31 @@ struct job_args {
 	bool wait;
 	uint32_t expires;	/* seconds; 0: not given */
 	const char *source;	/* get-config --source */
+	const char *filter;	/* get-config --filter */
+	const char *xpath;	/* get-config --xpath */
+	json_t *ns;		/* get-config --ns: {prefix: uri}, or NULL */
 	bool no_startup;	/* edit-config --no-startup */
 };
+
+/* --ns PREFIX=URI into *ns (created at the first). */
+static int ns_arg(struct run *run, const char *arg, json_t **ns)
+{
+	const char *eq = strchr(arg, '=');
+	char prefix[CH_XML_PREFIX_MAX + 1];
+
+	if (eq == NULL || eq == arg || eq[1] == '\0' ||
+	    (size_t)(eq - arg) > CH_XML_PREFIX_MAX)
+		return cli_usage_error(run, "--ns wants PREFIX=URI (a prefix "
+				       "of the --xpath expression and its "
+				       "namespace), not '%s'", arg);
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)(eq - arg), arg);
+	if (*ns == NULL && (*ns = json_object()) == NULL)
+		return cli_out_of_memory();
+	if (json_object_size(*ns) >= CH_XPATH_NS_MAX)
+		return cli_usage_error(run, "at most %d --ns", CH_XPATH_NS_MAX);
+	json_object_set_new(*ns, prefix, json_string(eq + 1));
+	return CLI_OK;
+}
 
 /* Options and operands of a job command: nargs operands, the first of
  * them DEVICE; want says what they are. Starts run->req with cmd, device,
@@ -62,6 +85,16 @@ static int job_request(struct run *run, int argc, char **argv, int nargs,
 			break;
 		case OPT_NO_STARTUP:
 			ja->no_startup = true;
+			break;
+		case OPT_FILTER:
+			ja->filter = optarg;
+			break;
+		case OPT_XPATH:
+			ja->xpath = optarg;
+			break;
+		case OPT_NS:
+			if ((r = ns_arg(run, optarg, &ja->ns)) != CLI_OK)
+				return r;
 			break;
 		default:
 			return args_opt_done(run, c);
@@ -136,11 +169,30 @@ int build_get_config(struct run *run, int argc, char **argv)
 
 	if ((r = job_request(run, argc, argv, 1, "wants exactly one DEVICE",
 			     &ja)) != CLI_OK)
-		return r;
-	if (one_of(ja.source, sources, CLI_NELEMS(sources)))
-		return req_str(run, "source", ja.source, "--source");
-	return cli_usage_error(run, "--source is running, candidate or "
-			       "startup, not '%s'", ja.source);
+		goto out;
+	if (!one_of(ja.source, sources, CLI_NELEMS(sources)))
+		r = cli_usage_error(run, "--source is running, candidate or "
+				    "startup, not '%s'", ja.source);
+	else if (ja.filter && ja.xpath)
+		r = cli_usage_error(run, "--filter (subtree) and --xpath "
+				    "exclude each other");
+	else if (ja.ns && !ja.xpath)
+		r = cli_usage_error(run, "--ns gives the prefixes of an "
+				    "--xpath expression: give --xpath too");
+	else if ((r = req_str(run, "source", ja.source, "--source")) ==
+		 CLI_OK && ja.filter)
+		/* <...> is the filter itself; anything else names a file */
+		r = req_text(run, "filter", ja.filter, ja.filter[0] != '<',
+			     "the --filter");
+	else if (r == CLI_OK && ja.xpath &&
+		 (r = req_str(run, "xpath", ja.xpath, "--xpath")) == CLI_OK &&
+		 ja.ns) {
+		r = req_set(run, "namespaces", ja.ns);
+		ja.ns = NULL;
+	}
+out:
+	json_decref(ja.ns);
+	return r;
 }
 
 /* How a job that ran (or will) ends for the command that submitted it,

@@ -305,6 +305,56 @@ def test_hub_unwraps_a_config_element(hub, agent):
     assert "expected the configuration's elements" in r["error"]
 
 
+def test_hub_get_config_with_subtree_and_xpath_filters(hub, agent,
+                                                        workdir):
+    """callhome get-config --filter / --xpath --ns: only what the filter
+    selects comes back; a filter the hub cannot send is refused before
+    anything is queued, naming what is wrong."""
+    running = (system("<hostname>r9</hostname><mtu>1400</mtu>")
+               + f'<interfaces xmlns="{T}"><interface><name>eth0</name>'
+               "</interface></interfaces>")
+    h = hub()
+    a = agent(hub=h, running_xml=running, extra=MODULE)
+    h.wait_device_connected(1)
+    rc, out, err = h.cli("get-config", a.fingerprint)
+    assert rc == 0 and "<mtu>1400</mtu>" in out and "eth0" in out, err
+    rc, out, err = h.cli("get-config", a.fingerprint, "--filter",
+                         system("<hostname/>"))
+    assert rc == 0, err
+    assert "<hostname>r9</hostname>" in out and "mtu" not in out and \
+        "eth0" not in out, out
+    f = workdir / "filter.xml"                      # a file, and stdin
+    f.write_text(f'<interfaces xmlns="{T}"/>\n')
+    rc, out, err = h.cli("get-config", a.fingerprint, "--filter", f)
+    assert rc == 0 and "eth0" in out and "hostname" not in out, out
+    rc, out, err = h.cli("get-config", a.fingerprint, "--filter", "-",
+                         input_text=f.read_text())
+    assert rc == 0 and "eth0" in out and "hostname" not in out, out
+    rc, out, err = h.cli("get-config", a.fingerprint, "--xpath",
+                         "/t:system/t:mtu", "--ns", f"t={T}")
+    assert rc == 0, err
+    assert "<mtu>1400</mtu>" in out and "hostname" not in out, out
+    # an XPath with quotes and < reaches the device intact
+    rc, out, err = h.cli("get-config", a.fingerprint, "--xpath",
+                         "/t:system[t:hostname=\"r9\" and t:mtu < 2000]"
+                         "/t:mtu", "--ns", f"t={T}")
+    assert rc == 0 and "<mtu>1400</mtu>" in out, (out, err)
+    # refused, nothing queued
+    rc, out, err = h.cli("get-config", a.fingerprint, "--filter",
+                         "<system><unclosed></system>")
+    assert rc == 4 and "the filter is not acceptable XML" in err, err
+    rc, out, err = h.cli("get-config", a.fingerprint, "--filter", "<a/>",
+                         "--xpath", "/a")
+    assert rc == 1 and "exclude each other" in err, err
+    rc, out, err = h.cli("get-config", a.fingerprint, "--ns", f"t={T}")
+    assert rc == 1 and "give --xpath too" in err, err
+    rc, out, err = h.cli("get-config", a.fingerprint, "--xpath", "/t:x",
+                         "--ns", "1t=urn:x")
+    assert rc == 4 and "prefix must be an XML name" in err, err
+    jobs = h.ctl({"cmd": "jobs"})["jobs"]
+    assert len(jobs) == 6 and all(j["state"] == "done" for j in jobs), jobs
+
+
 YUMA_IETF = "/usr/share/yuma/modules/ietf"
 IF_NS = "urn:ietf:params:xml:ns:yang:ietf-interfaces"
 

@@ -76,8 +76,10 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		snprintf(msg, sizeof(msg), "%s: %s", strcmp(kind,
 			 "edit-config") == 0 ? "the config is not acceptable "
 			 "XML (expected the configuration's elements, bare or "
-			 "inside one <config> element)" : "the operation is "
-			 "not acceptable XML", why ? why : ch_strerror(r));
+			 "inside one <config> element)" : strcmp(kind,
+			 "get-config") == 0 ? "the filter is not acceptable "
+			 "XML" : "the operation is not acceptable XML",
+			 why ? why : ch_strerror(r));
 		hub_ctl_fail(req, "bad-xml", msg);
 		return;
 	}
@@ -126,23 +128,107 @@ void cmd_rpc(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	       read_only_op(xml) ? CH_JOB_F_READ_ONLY : 0);
 }
 
+/* 1 if s is an XML prefix we pass on: an NCName of ASCII letters,
+ * digits, '_', '-' and '.', not starting with a digit, '-' or '.'. */
+static int prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CH_XML_PREFIX_MAX || strchr("0123456789-.", s[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("_-.", s[i])))
+			return 0;
+	return 1;
+}
+
+/* The <filter> of a get-config into op (RFC 6241 6 and 8.9): a subtree
+ * filter's content as given (submit checks the whole operation is
+ * well-formed), or an XPath with the namespaces of its prefixes. NULL,
+ * or why the request is bad (a static text). */
+static const char *filter_xml(struct ch_buf *op, const char *subtree,
+			      const char *xpath, json_t *nss)
+{
+	const char *prefix;
+	json_t *uri;
+
+	if (subtree) {
+		if (ch_buf_puts(op, "<filter type=\"subtree\">") ||
+		    ch_buf_puts(op, subtree) ||
+		    ch_buf_puts(op, "</filter>"))
+			return "the filter is too large";
+		return NULL;
+	}
+	if (nss && !json_is_object(nss))
+		return "\"namespaces\" must be an object {PREFIX: URI}";
+	if (json_object_size(nss) > CH_XPATH_NS_MAX)
+		return "too many \"namespaces\" (at most "
+		       CH_STR(CH_XPATH_NS_MAX) ")";
+	if (ch_buf_puts(op, "<filter type=\"xpath\" select=\"") ||
+	    ch_xml_escape(op, xpath, strlen(xpath)) ||
+	    ch_buf_puts(op, "\""))
+		return "the XPath is too large";
+	json_object_foreach(nss, prefix, uri) {
+		if (!prefix_ok(prefix) || strcmp(prefix, "xml") == 0 ||
+		    strcmp(prefix, "xmlns") == 0)
+			return "a namespace prefix must be an XML name (letters, "
+			       "digits, _ - .; not xml or xmlns)";
+		if (!json_is_string(uri) || json_string_length(uri) == 0)
+			return "a namespace must be a non-empty URI string";
+		if (ch_buf_puts(op, " xmlns:") ||
+		    ch_buf_puts(op, prefix) ||
+		    ch_buf_puts(op, "=\"") ||
+		    ch_xml_escape(op, json_string_value(uri),
+				  json_string_length(uri)) ||
+		    ch_buf_puts(op, "\""))
+			return "the namespaces are too large";
+	}
+	return ch_buf_puts(op, "/>") ? "the XPath is too large" : NULL;
+}
+
 void cmd_get_config(struct hub *hub, struct hub_ctl_req *req,
 		    json_t *args)
 {
 	const char *src = api_arg(args, "source");
-	char op[128];
+	const char *subtree = api_arg(args, "filter");
+	const char *xpath = api_arg(args, "xpath");
+	json_t *nss = json_object_get(args, "namespaces");
+	const char *why = NULL;
+	struct ch_buf op;
 
 	if (src == NULL)
 		src = "running";
 	if (strcmp(src, "running") && strcmp(src, "candidate") &&
-	    strcmp(src, "startup")) {
-		hub_ctl_fail(req, "bad-request", "\"source\" must be running, "
-			     "candidate or startup");
+	    strcmp(src, "startup"))
+		why = "\"source\" must be running, candidate or startup";
+	else if (subtree && xpath)
+		why = "give \"filter\" (a subtree filter) or \"xpath\", not "
+		      "both";
+	else if ((subtree && !*subtree) || (xpath && !*xpath))
+		why = "an empty filter: leave it out to get everything";
+	else if (nss && !xpath)
+		why = "\"namespaces\" are those of an \"xpath\" filter";
+	if (why) {
+		hub_ctl_fail(req, "bad-request", why);
 		return;
 	}
-	snprintf(op, sizeof(op), "<get-config><source><%s/></source>"
-		 "</get-config>", src);
-	submit(hub, req, args, "get-config", op, CH_JOB_F_READ_ONLY);
+	ch_buf_init(&op, CH_JOB_PAYLOAD_MAX);
+	if (ch_buf_puts(&op, "<get-config><source><") ||
+	    ch_buf_puts(&op, src) ||
+	    ch_buf_puts(&op, "/></source>") ||
+	    ((subtree || xpath) &&
+	     (why = filter_xml(&op, subtree, xpath, nss)) != NULL) ||
+	    ch_buf_puts(&op, "</get-config>")) {
+		ch_buf_cleanup(&op);
+		hub_ctl_fail(req, why ? "bad-request" : "too-large",
+			     why ? why : "the get-config is too large");
+		return;
+	}
+	submit(hub, req, args, "get-config", ch_buf_ptr(&op),
+	       CH_JOB_F_READ_ONLY);
+	ch_buf_cleanup(&op);
 }
 
 /* The children of root (a <config>) as text, each element copied into

@@ -301,6 +301,8 @@
 #define CH_JOB_PAYLOAD_MAX_MIB 16 /* MiB, one job's operation */
 #define CH_JOB_PAYLOAD_MAX (CH_JOB_PAYLOAD_MAX_MIB * 1024u * 1024) /* B, the same */
 #define CH_JOB_RPC_MAX (CH_JOB_PAYLOAD_MAX + 4096) /* B, a job's operation in its <rpc> */
+#define CH_XPATH_NS_MAX 16	/* prefixes given with a get-config --xpath: more is a typo */
+#define CH_XML_PREFIX_MAX 64	/* B, one such prefix (an NCName) */
 #define CH_JOB_EXPIRE_BATCH 64	/* jobs expired per registry read (the next batch follows at once) */
 #define CH_AUDIT_KEEP 1000000	/* audit records kept, the oldest dropped first: at most about 1 KiB each, so about 1 GiB */
 #define CH_AUDIT_PRUNE_EVERY 1024 /* audit records written between two prunes (one DELETE of an id range) */
