@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/net/hostport.h"
+
 struct entry {
 	uint8_t addr[16];	/* IPv4 as v4-mapped IPv6 */
 	int used;
@@ -37,30 +39,6 @@ void blocklist_free(struct blocklist *bl)
 	free(bl);
 }
 
-static int key_of(const struct sockaddr *sa, uint8_t key[16])
-{
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return 0;
-	}
-	return -1;
-}
-
-static uint32_t hash_of(const uint8_t key[16])
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h;
-}
-
 /* Linear probing over a short run; a full run evicts its stalest entry.
  * create 0: lookup only (NULL if absent). */
 static struct entry *find(struct blocklist *bl, const struct sockaddr *sa,
@@ -71,9 +49,9 @@ static struct entry *find(struct blocklist *bl, const struct sockaddr *sa,
 	uint8_t key[16];
 	uint32_t h;
 
-	if (key_of(sa, key) != 0)
+	if (ch_sockaddr_key(sa, key) != 0)
 		return NULL;
-	h = hash_of(key);
+	h = ch_addr_key_hash(key, 16);
 	for (uint32_t i = 0; i < PROBE; i++) {
 		struct entry *e = &bl->e[(h + i) % CH_BLOCK_MAX];
 

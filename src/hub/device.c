@@ -666,6 +666,12 @@ int device_is_tls(const struct device *d)
 	return d->tls;
 }
 
+void device_shorten_handshake(struct device *d, uint32_t ms)
+{
+	ch_xport_deadline(d->x, ms, "handshake did not finish in time (the "
+			  "hub had most of its handshake slots taken)");
+}
+
 int device_has_cap(const struct device *d, const char *uri)
 {
 	const struct ch_hello *h;

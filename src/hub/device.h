@@ -158,6 +158,9 @@ unsigned device_conn_id(const struct device *d);
 const struct ch_logctx *device_log(const struct device *d);
 int device_admitted(const struct device *d);
 int device_is_tls(const struct device *d);	/* 1: TLS call home (4335) */
+/* The handshake must end within ms from now (the hub is under pressure:
+ * a slow or silent peer gives its slot back sooner). */
+void device_shorten_handshake(struct device *d, uint32_t ms);
 int device_is_ready(const struct device *d);
 int device_was_ready(const struct device *d);
 const char *device_close_reason(const struct device *d);

@@ -69,6 +69,8 @@ struct hub_config {
 	uint32_t block_after;		/* failures per source; 0 = never */
 	uint32_t block_for_s;
 	uint32_t max_handshakes;
+	uint32_t handshakes_per_addr;	/* 0: no limit (srclimit.h) */
+	uint32_t handshakes_per_prefix;
 	uint32_t confirm_timeout_s;
 	uint32_t confirm_after_s;
 	uint32_t idle_close_s;		/* 0 = keep sessions open */
@@ -119,6 +121,7 @@ struct hub {
 	struct device *devices;		/* every live connection */
 	size_t handshakes;		/* devices not yet authenticated */
 	struct blocklist *blocklist;
+	struct srclimit *srclimit;	/* handshakes per source */
 	struct job_waiter *waiters;	/* operators waiting for outcomes */
 	struct job_run *runs;		/* jobs running on devices (jobs.c) */
 	uv_timer_t job_expiry;		/* at the nearest queued job's expiry */

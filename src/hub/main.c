@@ -18,6 +18,7 @@
 #include "hub/frontdoor.h"
 #include "hub/hub.h"
 #include "hub/service.h"
+#include "hub/srclimit.h"
 #include "hub/snmp.h"
 #include "lib/net/hostport.h"
 #include "common/cliutil.h"
@@ -124,7 +125,12 @@ static void usage(FILE *f)
 "                               %d s) before it is blocked; 0 = never [%d]\n"
 "      --block-for SECONDS      how long a block lasts [%d]\n"
 "      --max-handshakes N       devices allowed in the unauthenticated\n"
-"                               stages at once [%d]\n"
+"                               stages at once [%d]; above 3/4 of it a new\n"
+"                               one has %d s to finish its handshake\n"
+"      --max-handshakes-per-address N  of those, from one source address;\n"
+"                               0 = no limit [%d]\n"
+"      --max-handshakes-per-prefix N  of those, from one IPv4 /24 or IPv6\n"
+"                               /48; 0 = no limit [%d]\n"
 "      --confirm-timeout SECONDS  rollback timer of the confirmed commit\n"
 "                               used to apply changes safely [%d]\n"
 "      --confirm-after SECONDS  wait this long after the confirmed commit\n"
@@ -187,7 +193,9 @@ static void usage(FILE *f)
 		CH_PORT_SSH, CH_PORT_SSH, CH_PORT_SSH, CH_PORT_SSH, CH_PORT_TLS,
 		HUB_DEFAULT_USER,
 		CH_BLOCK_WINDOW_S, CH_BLOCK_THRESHOLD, CH_BLOCK_SECONDS,
-		CH_HUB_MAX_HANDSHAKES, CH_HUB_CONFIRM_TIMEOUT_S,
+		CH_HUB_MAX_HANDSHAKES, CH_HUB_HANDSHAKE_PRESSURE_MS / 1000,
+		CH_HUB_HANDSHAKES_PER_ADDR, CH_HUB_HANDSHAKES_PER_PREFIX,
+		CH_HUB_CONFIRM_TIMEOUT_S,
 		CH_HUB_CONFIRM_AFTER_S, CH_IDLE_CLOSE_MAX_DAYS,
 		CH_SSH_KEEPALIVE_MS / 1000, CH_SSH_KEEPALIVE_COUNT,
 		CH_HUB_HANDSHAKE_TIMEOUT_MS / 1000, CH_HUB_RPC_TIMEOUT_MS / 1000,
@@ -199,6 +207,7 @@ enum {
 	OPT_ACCEPT_NEW = 256, OPT_KEEPALIVE, OPT_KEEPALIVE_COUNT,
 	OPT_HANDSHAKE_TIMEOUT, OPT_RPC_TIMEOUT, OPT_MAX_MESSAGE,
 	OPT_ADMISSION, OPT_BLOCK_AFTER, OPT_BLOCK_FOR, OPT_MAX_HANDSHAKES,
+	OPT_HANDSHAKES_PER_ADDR, OPT_HANDSHAKES_PER_PREFIX,
 	OPT_CONFIRM_TIMEOUT, OPT_CONFIRM_AFTER, OPT_IDLE_CLOSE,
 	OPT_LISTEN_TLS, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CHAIN,
 	OPT_TRUST_ANCHOR, OPT_CRL, OPT_TERM_GRACE, OPT_RECORD_INPUT,
@@ -226,6 +235,10 @@ static const struct option long_opts[] = {
 	{ "block-after", required_argument, NULL, OPT_BLOCK_AFTER },
 	{ "block-for", required_argument, NULL, OPT_BLOCK_FOR },
 	{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
+	{ "max-handshakes-per-address", required_argument, NULL,
+	  OPT_HANDSHAKES_PER_ADDR },
+	{ "max-handshakes-per-prefix", required_argument, NULL,
+	  OPT_HANDSHAKES_PER_PREFIX },
 	{ "confirm-timeout", required_argument, NULL, OPT_CONFIRM_TIMEOUT },
 	{ "confirm-after", required_argument, NULL, OPT_CONFIRM_AFTER },
 	{ "idle-close", required_argument, NULL, OPT_IDLE_CLOSE },
@@ -302,6 +315,8 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cfg->block_after = CH_BLOCK_THRESHOLD;
 	cfg->block_for_s = CH_BLOCK_SECONDS;
 	cfg->max_handshakes = CH_HUB_MAX_HANDSHAKES;
+	cfg->handshakes_per_addr = CH_HUB_HANDSHAKES_PER_ADDR;
+	cfg->handshakes_per_prefix = CH_HUB_HANDSHAKES_PER_PREFIX;
 	cfg->confirm_timeout_s = CH_HUB_CONFIRM_TIMEOUT_S;
 	cfg->confirm_after_s = CH_HUB_CONFIRM_AFTER_S;
 	cfg->term_grace_s = CH_TERM_GRACE_S;
@@ -363,6 +378,16 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			cfg->max_handshakes = cli_u32(PROG, "max-handshakes",
 						      optarg, 1,
 						      CH_HUB_MAX_HANDSHAKES_LIMIT);
+			break;
+		case OPT_HANDSHAKES_PER_ADDR:
+			cfg->handshakes_per_addr = cli_u32(PROG,
+				"max-handshakes-per-address", optarg, 0,
+				CH_HUB_MAX_HANDSHAKES_LIMIT);
+			break;
+		case OPT_HANDSHAKES_PER_PREFIX:
+			cfg->handshakes_per_prefix = cli_u32(PROG,
+				"max-handshakes-per-prefix", optarg, 0,
+				CH_HUB_MAX_HANDSHAKES_LIMIT);
 			break;
 		case OPT_CONFIRM_TIMEOUT:
 			cfg->confirm_timeout_s = cli_u32(PROG, "confirm-timeout",
@@ -600,7 +625,9 @@ int main(int argc, char **argv)
 	}
 	hub.blocklist = blocklist_new(hub.cfg.block_after,
 				      CH_BLOCK_WINDOW_S, hub.cfg.block_for_s);
-	if (hub.blocklist == NULL)
+	hub.srclimit = srclimit_new(hub.cfg.handshakes_per_addr,
+				    hub.cfg.handshakes_per_prefix);
+	if (hub.blocklist == NULL || hub.srclimit == NULL)
 		goto out;
 
 	if (hub.cfg.nlisten_tls && load_tls(&hub.cfg, &hub.tls_ctx) != CH_OK)
@@ -635,6 +662,7 @@ out:
 	frontdoor_free(&hub);
 	ch_store_close(hub.store);
 	blocklist_free(hub.blocklist);
+	srclimit_free(hub.srclimit);
 	ssh_key_free(hub.key);
 	ch_tls_ctx_free(hub.tls_ctx);
 	free(pub);

@@ -16,6 +16,7 @@
 #include "hub/junos.h"
 #include "hub/listener.h"
 #include "hub/snmp.h"
+#include "hub/srclimit.h"
 #include "hub/term.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
@@ -36,13 +37,20 @@ static void dev_refused(void *ctx, struct device *d, const char *detail)
 	hub_event(ctx, NULL, "refused", detail);
 }
 
-static void dev_handshake_done(void *ctx, struct device *d)
-{
-	struct hub *hub = ctx;
+/* ---- handshake slots: the hub's (--max-handshakes) and each source's
+ * (srclimit.h), taken at accept, given back when the peer is
+ * authenticated or gone ---- */
 
-	(void)d;
+static void handshake_end(struct hub *hub, const struct sockaddr *sa)
+{
 	if (hub->handshakes > 0)
 		hub->handshakes--;
+	srclimit_release(hub->srclimit, sa);
+}
+
+static void dev_handshake_done(void *ctx, struct device *d)
+{
+	handshake_end(ctx, device_addr(d));
 }
 
 static void dev_ready(void *ctx, struct device *d, size_t ncaps)
@@ -90,23 +98,30 @@ static void start_device(struct hub *hub, int fd, int tls, const char *peer,
 
 	owner.ctx = hub;
 	if (device_start(&hub->devcfg, &owner, fd, tls, peer, sa,
-			 hub->next_conn_id++, &d) != CH_OK)
+			 hub->next_conn_id++, &d) != CH_OK) {
+		handshake_end(hub, sa);
 		return;		/* fd closed, logged */
+	}
 	if (jr && jr->device_id)
 		device_set_announced(d, jr->device_id, jr->expect_fp);
-	hub->handshakes++;
+	/* most slots taken: a silent peer must not hold one for long */
+	if (hub->handshakes > (size_t)hub->cfg.max_handshakes / 4 * 3 &&
+	    hub->cfg.handshake_timeout_ms > CH_HUB_HANDSHAKE_PRESSURE_MS)
+		device_shorten_handshake(d, CH_HUB_HANDSHAKE_PRESSURE_MS);
 	hub_link_device(hub, d);
 }
 
 /* A connection accepted on a listener: refused cheaply, before any
- * cryptography, when its source is blocked or too many handshakes are in
- * progress (RFC 8071 5: DoS through expensive handshakes); else a device
- * over SSH or TLS, by the listener; over SSH, its Junos preamble first
- * when those are read. */
+ * cryptography, when its source is blocked, too many handshakes are in
+ * progress, or its address or prefix has all the handshakes it may (RFC
+ * 8071 5: DoS through expensive handshakes); else a device over SSH or
+ * TLS, by the listener; over SSH, its Junos preamble first when those
+ * are read. Each takes a handshake slot until handshake_end(). */
 static void on_accepted(void *ctx, struct listener *l, int fd,
 			const char *peer, const struct sockaddr *sa)
 {
 	struct hub *hub = ctx;
+	const char *whose;
 	int one = 1;
 
 	if (blocklist_blocked(hub->blocklist, sa, hub_now_s())) {
@@ -124,9 +139,26 @@ static void on_accepted(void *ctx, struct listener *l, int fd,
 		close(fd);
 		return;
 	}
+	if (srclimit_take(hub->srclimit, sa, &whose) != CH_OK) {
+		/* two call sites: each rate-limited on its own */
+		if (whose && strcmp(whose, "its prefix") == 0)
+			ch_log_rl(CH_LOG_WARN, "listener %s: %s refused: its "
+				  "prefix has all the handshakes in progress "
+				  "it may have (--max-handshakes-per-prefix)",
+				  listener_addr(l), peer);
+		else
+			ch_log_rl(CH_LOG_WARN, "listener %s: %s refused: %s "
+				  "(--max-handshakes-per-address)",
+				  listener_addr(l), peer, whose ? "its address "
+				  "has all the handshakes in progress it may "
+				  "have" : "out of memory");
+		listener_refused(l);
+		close(fd);
+		return;
+	}
+	hub->handshakes++;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (hub->junos && !listener_tls(l)) {
-		hub->handshakes++;	/* until ready() or refused() */
 		junos_door_read(hub->junos, fd, peer, sa);
 		return;
 	}
@@ -139,10 +171,7 @@ static void junos_ready(void *ctx, int fd, const char *peer,
 			const struct sockaddr *sa,
 			const struct junos_result *res)
 {
-	struct hub *hub = ctx;
-
-	hub->handshakes--;
-	start_device(hub, fd, 0, peer, sa, res);
+	start_device(ctx, fd, 0, peer, sa, res);	/* its slot goes on */
 }
 
 /* Refused at the preamble: an event under no device (what it claimed is
@@ -152,7 +181,7 @@ static void junos_refused(void *ctx, const char *peer,
 {
 	struct hub *hub = ctx;
 
-	hub->handshakes--;
+	handshake_end(hub, sa);
 	hub_event(hub, NULL, "refused", detail);
 	if (blocklist_failure(hub->blocklist, sa, hub_now_s()))
 		ch_log_rl(CH_LOG_WARN, "blocking %s for %u s after %u failed "

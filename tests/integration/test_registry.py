@@ -3,6 +3,7 @@ changes queued for offline devices and applied when they call, crash
 semantics of the queue, protection of the pre-authentication phase, and
 the JSON control API. Real hub, real agents, real sockets."""
 
+import json
 import re
 import socket
 import threading
@@ -368,6 +369,51 @@ def test_blocklist_engages_for_a_failing_source_good_device_served(
     rc, out, _ = h.cli("get-config", a.fingerprint)
     assert rc == 0 and "<name>eth0</name>" in out
     assert "blocking 127.0.0.1:" not in h.proc.log()
+
+
+def silent_flood(port, sources, per_source):
+    """per_source TCP connections from each source address that say
+    nothing: the cheapest way to hold a hub's handshake slots."""
+    socks = []
+    for src in sources:
+        for _ in range(per_source):
+            socks.append(socket.create_connection(
+                ("127.0.0.1", port), source_address=(src, 0)))
+    return socks
+
+
+@pytest.mark.ch_timeout(90)
+def test_a_silent_flood_from_one_source_leaves_slots_for_others(hub, agent):
+    """Silent connections, 300 from one address and 320 from one /24,
+    would take all 400 of the hub's handshake slots, and a good device
+    would wait out the 30 s handshake deadline; each source gets its
+    share instead (refused at accept past it), the slots taken past 3/4
+    get a short deadline, and the device gets in."""
+    h = hub(extra=["--max-handshakes", "400", "--block-after", "0"])
+    flood = silent_flood(h.port, ["127.0.0.2"], 300)
+    h.proc.wait_log(r"127\.0\.0\.2:\d+ refused: its address has all the "
+                    r"handshakes in progress it may have "
+                    r"\(--max-handshakes-per-address\)")
+    # one /24 of 8 addresses, 40 each: its prefix's 256 at most
+    flood += silent_flood(h.port, [f"127.0.1.{i}" for i in range(2, 10)],
+                          40)
+    h.proc.wait_log(r"127\.0\.1\.\d+:\d+ refused: its prefix has all")
+    a = agent(hub=h, extra=FAST)
+    h.wait_device_connected(1, timeout=15)
+    rc, out, err = h.cli("status", "--json")
+    assert rc == 0, err
+    hs = json.loads(out)["sessions"]["handshaking"]
+    assert hs <= 64 + 256 + 1, hs
+    h.proc.wait_log(r"connection closed: handshake did not finish in time "
+                    r"\(the hub had most of its handshake slots taken\)")
+    for s in flood:
+        s.close()
+    # slots given back: a second device from the flooded address gets in
+    b = agent(hub=h, name="second", extra=FAST)
+    wait_for(lambda: sum(d["state"] == "connected"
+                         for d in h.devices()) == 2, 15,
+             "second device connected", proc=h.proc)
+    assert a.fingerprint != b.fingerprint
 
 
 def test_json_api_rejects_malformed_requests(hub):

@@ -1,4 +1,5 @@
-/* Unit tests for the hub's source-address blocklist. */
+/* Unit tests for the hub's tables by source address: the blocklist and
+ * the handshake slots per source (srclimit). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 
 #include "hub/blocklist.h"
+#include "hub/srclimit.h"
+#include "lib/core/err.h"
 
 static struct sockaddr_storage v4(const char *ip)
 {
@@ -135,6 +138,64 @@ static void test_table_is_bounded(void **state)
 	blocklist_free(bl);
 }
 
+static void test_slots_per_address_and_prefix(void **state)
+{
+	struct srclimit *sl = srclimit_new(2, 3);
+	struct sockaddr_storage a = v4("192.0.2.1"), b = v4("192.0.2.2");
+	struct sockaddr_storage c = v4("192.0.2.3"), far = v4("198.51.100.1");
+	struct sockaddr_storage x = v6("2001:db8:1:2::1");
+	struct sockaddr_storage y = v6("2001:db8:1:3::1");
+	struct sockaddr_storage z = v6("2001:db8:2::1");
+	const char *why;
+
+	(void)state;
+	assert_non_null(sl);
+	assert_int_equal(srclimit_take(sl, SA(a), &why), CH_OK);
+	assert_int_equal(srclimit_take(sl, SA(a), &why), CH_OK);
+	assert_int_equal(srclimit_take(sl, SA(a), &why), CH_ERR_LIMIT);
+	assert_string_equal(why, "its address");
+	assert_int_equal(srclimit_take(sl, SA(b), &why), CH_OK);
+	/* 192.0.2.0/24 has its 3 */
+	assert_int_equal(srclimit_take(sl, SA(c), &why), CH_ERR_LIMIT);
+	assert_string_equal(why, "its prefix");
+	assert_int_equal(srclimit_take(sl, SA(far), &why), CH_OK);
+	srclimit_release(sl, SA(a));
+	assert_int_equal(srclimit_take(sl, SA(c), &why), CH_OK);
+	/* IPv6: the same /48, another /48 */
+	assert_int_equal(srclimit_take(sl, SA(x), &why), CH_OK);
+	assert_int_equal(srclimit_take(sl, SA(y), &why), CH_OK);
+	assert_int_equal(srclimit_take(sl, SA(y), &why), CH_OK);
+	assert_int_equal(srclimit_take(sl, SA(x), &why), CH_ERR_LIMIT);
+	assert_string_equal(why, "its prefix");
+	assert_int_equal(srclimit_take(sl, SA(z), &why), CH_OK);
+	/* all given back: every entry gone (ASan finds a leak if not) */
+	srclimit_release(sl, SA(a));
+	srclimit_release(sl, SA(b));
+	srclimit_release(sl, SA(c));
+	srclimit_release(sl, SA(far));
+	srclimit_release(sl, SA(x));
+	srclimit_release(sl, SA(y));
+	srclimit_release(sl, SA(y));
+	srclimit_release(sl, SA(z));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(srclimit_take(sl, SA(a), &why), CH_OK);
+	srclimit_free(sl);
+}
+
+static void test_slots_unlimited_at_zero(void **state)
+{
+	struct srclimit *sl = srclimit_new(0, 0);
+	struct sockaddr_storage a = v4("192.0.2.1");
+	const char *why;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(srclimit_take(sl, SA(a), &why), CH_OK);
+	for (int i = 0; i < 1000; i++)
+		srclimit_release(sl, SA(a));
+	srclimit_free(sl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +205,8 @@ int main(void)
 		cmocka_unit_test(test_success_lifts_a_block),
 		cmocka_unit_test(test_threshold_zero_disables),
 		cmocka_unit_test(test_table_is_bounded),
+		cmocka_unit_test(test_slots_per_address_and_prefix),
+		cmocka_unit_test(test_slots_unlimited_at_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,6 +191,9 @@
 #define CH_HUB_HANDSHAKE_TIMEOUT_MAX_S 3600 /* s, largest --handshake-timeout */
 #define CH_HUB_MAX_HANDSHAKES 512 /* concurrent unauthenticated devices */
 #define CH_HUB_MAX_HANDSHAKES_LIMIT 100000 /* largest --max-handshakes */
+#define CH_HUB_HANDSHAKES_PER_ADDR 64 /* of those, from one address: a flood from one host leaves the rest; a CGNAT address's devices still get in, 64 at a time */
+#define CH_HUB_HANDSHAKES_PER_PREFIX 256 /* of those, from one IPv4 /24 or IPv6 /48 */
+#define CH_HUB_HANDSHAKE_PRESSURE_MS (5 * 1000) /* ms, the handshake deadline of a connection accepted with 3/4 of the slots taken: a call-home handshake takes well under 1 s */
 #define CH_HUB_RPC_TIMEOUT_MS (120 * 1000) /* ms, an operator's rpc on a device */
 #define CH_HUB_RPC_TIMEOUT_MAX_S CH_DAY_S /* s, largest --rpc-timeout */
 #define CH_HUB_MAX_PENDING_RPC 64 /* outstanding rpcs per device */

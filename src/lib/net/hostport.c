@@ -214,3 +214,34 @@ out:
 	free(host);
 	return r;
 }
+
+int ch_sockaddr_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 0;
+	}
+	return -1;
+}
+
+int ch_addr_key_is_v4(const uint8_t key[16])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return memcmp(key, mapped, sizeof(mapped)) == 0;
+}
+
+uint32_t ch_addr_key_hash(const uint8_t *key, size_t n)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h;
+}
