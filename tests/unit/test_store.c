@@ -14,7 +14,8 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 8	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 9	/* store.c: the version a new file gets */
+#define SCHEMA_NEWER 10	/* SCHEMA_NOW + 1: written by a newer hub */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -136,11 +137,12 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 9");
+	raw_exec(f->path, "PRAGMA user_version = " CH_STR(SCHEMA_NEWER));
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+			 SCHEMA_NEWER);
 }
 
 static void test_open_bad_path(void **state)

@@ -7,6 +7,7 @@
 #include "hub/api/audit.h"
 #include "hub/api/devices.h"
 #include "hub/api/events.h"
+#include "hub/api/fleet.h"
 #include "hub/api/identity.h"
 #include "hub/api/jobs.h"
 #include "hub/api/req.h"
@@ -32,6 +33,8 @@ static const struct {
 	{ "identity-add", cmd_identity_add, "identity-add" },
 	{ "identity-remove", cmd_identity_remove, "identity-remove" },
 	{ "import-serials", cmd_import_serials, "import-serials" },
+	{ "tag", cmd_tag, "tag" },
+	{ "untag", cmd_untag, "untag" },
 	{ "rpc", cmd_rpc, "job-submit" },
 	{ "get-config", cmd_get_config, "job-submit" },
 	{ "edit-config", cmd_edit_config, "job-submit" },
@@ -39,6 +42,9 @@ static const struct {
 	{ "job", cmd_job, NULL },
 	{ "cancel", cmd_cancel, "job-cancel" },
 	{ "retry", cmd_retry, "job-retry" },
+	{ "batch", cmd_batch, NULL },
+	{ "batches", cmd_batches, NULL },
+	{ "batch-cancel", cmd_batch_cancel, "batch-cancel" },
 	{ "events", cmd_events, NULL },
 	{ "audit", cmd_audit, NULL },
 	{ "exec", cmd_exec, "exec-start" },

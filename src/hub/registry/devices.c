@@ -10,10 +10,6 @@
 
 #define RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
 
-#define DEV_COLS "fingerprint, name, admission, connected, address, " \
-	"first_seen, last_seen, connected_since, capabilities, last_error, " \
-	"idle_close, kind, cert_fp, anchor, refused_calls, last_refused, " \
-	"refused_logged"
 
 const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
