@@ -34,6 +34,10 @@ enum {
 	OPT_IDLE_LIMIT,
 	OPT_NO_STARTUP,
 	OPT_FORCE,
+	OPT_TAG,
+	OPT_GROUP,
+	OPT_DEVICE_STATE,
+	OPT_RATE,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -30,7 +30,7 @@
 
 #define CLI_DEFAULT_SOCKET "/var/lib/callhome/hub.sock"
 #define CLI_SOCKET_ENV "CALLHOME_HUB"
-#define CLI_MAX_OPTS 16		/* global + one command's long options */
+#define CLI_MAX_OPTS 24		/* global + one command's long options */
 #define CLI_SHORTOPTS_MAX 64
 #define CLI_MSG_MAX 1024	/* one error line */
 #define CLI_HINT_MAX 256
