@@ -14,6 +14,7 @@
  *   resp.c      reading the hub's answer and printing it
  *   table.c     aligned tables and "label: value" views for a terminal
  *   devices.c jobs.c events.c   the commands' build and print functions
+ *   select.c    the selector options (--tag, --group, --name, a state)
  *   term.c      exec and shell: the stream, raw mode, attach and watch; the
  *               stream client of connect; forward.c forward, connect
  *   sessions.c  sessions, recordings; play.c and castread.c: play
