@@ -140,7 +140,7 @@ static const struct option events_opts[] = {
 "                    or 30m, 2h, 7d (at most " \
 CH_STR(CH_CLI_MAX_EXPIRES_DAYS) "d)\n" \
 "With --json, prints the hub's whole response object instead.\n" \
-"Bulk: instead of DEVICE, select devices with --tag KEY=VALUE, --group\n" \
+"Bulk: instead of DEVICE, a SELECTION of devices: --tag KEY=VALUE, --group\n" \
 "NAME (both repeatable: all must match), --name GLOB (of names, as the\n" \
 "shell's: 'lyon-*') and --device-state S (connected, disconnected): one\n" \
 "job per admitted device selected, tracked as one batch (callhome batch\n" \
@@ -154,8 +154,7 @@ CH_STR(CH_BATCH_RATE_DEFAULT) "). The batch's\n" \
 const struct command commands[] = {
 	{
 		.name = "devices",
-		.args = "[GLOB] [--tag K=V]... [--group G]... [--name GLOB] "
-			"[--state S]",
+		.args = "[GLOB] [SELECTION]",
 		.summary = "list the devices the hub knows, and their state",
 		.help =
 "Lists every device the hub has a record of, connected or not, named\n"
@@ -169,7 +168,7 @@ const struct command commands[] = {
 "               last seen (UTC)\n"
 "  CAPS         NETCONF capabilities in its last hello\n"
 "  TAGS         its tags, KEY=VALUE, and groups, group=NAME\n"
-"Only the devices selected, when given (docs/operations.md):\n"
+"Only the devices selected, when given (SELECTION, docs/operations.md):\n"
 "  --tag KEY=VALUE   with this tag (repeatable: all of them)\n"
 "  --group NAME      in this group, the tag group=NAME (repeatable)\n"
 "  --name GLOB       named so, as the shell matches: 'lyon-*',\n"
@@ -370,7 +369,7 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 	{
 		.name = "rpc",
 		.args = "DEVICE|SELECTION XML|- [--now|--queue] [--wait] "
-			"[--expires D] [--rate N]",
+			"[--expires D]",
 		.summary = "send one NETCONF operation, print the rpc-reply",
 		.help =
 "Sends the operation XML (e.g. '<get/>', or a whole <rpc> whose\n"
@@ -382,8 +381,7 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 	},
 	{
 		.name = "get-config",
-		.args = "DEVICE|SELECTION [--source S] [--now|--queue] [--wait] "
-			"[--expires D] [--rate N]",
+		.args = "DEVICE|SELECTION [--source S] [--now|--queue] [--wait]",
 		.summary = "print a device's configuration (rpc-reply XML)",
 		.help =
 "Sends <get-config> for the datastore given by --source: running (the\n"
@@ -396,7 +394,7 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 	{
 		.name = "edit-config",
 		.args = "DEVICE|SELECTION FILE|- [--now|--queue] [--wait] "
-			"[--expires D] [--no-startup] [--rate N]",
+			"[--no-startup]",
 		.summary = "change a device's configuration",
 		.help =
 "Sends <edit-config> with the content of FILE (- for standard input,\n"
@@ -539,8 +537,9 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.help =
 "Shows the hub's audit log, oldest first: every operator action that\n"
 "changes a device or the fleet (approve, add, rename, revoke,\n"
-"unrevoke, delete, set, identity add/remove, import-serials, jobs submitted, cancelled or\n"
-"retried, shell and exec sessions started and ended), refused ones\n"
+"unrevoke, delete, set, identity add/remove, import-serials, tag, untag,\n"
+"jobs and batches submitted, jobs cancelled or retried, batches cancelled,\n"
+"shell and exec sessions started and ended), refused ones\n"
 "too, with who did it: the local user whose process talked to the\n"
 "hub's socket, as the kernel says. The newest " CH_STR(CH_HUB_LIST_DEFAULT)
 " unless --limit.\n"
