@@ -281,6 +281,29 @@ static bool reply_error(json_t *resp, const char *reply, char *tag,
 	return err;
 }
 
+/* {"cmd":cmd,"id":id,"wait":true} after the submit, within --timeout;
+ * run->req is the submit again after it. CLI_STILL_WAITING when the
+ * wait ran out (unsaid). */
+static int wait_exchange(struct run *run, const char *cmd, json_int_t id,
+			 json_t **resp)
+{
+	json_t *submit = run->req;
+	int r;
+
+	run->req = json_pack("{s:s, s:I, s:b}", "cmd", cmd, "id", id, "wait",
+			     1);
+	if (run->req == NULL) {
+		run->req = submit;
+		return cli_out_of_memory();
+	}
+	run->wait_job = true;
+	r = conn_exchange(run, resp);
+	json_decref(run->req);
+	run->req = submit;
+	run->wait_job = false;
+	return r;
+}
+
 /* --wait for a job the hub answered for while it was queued or running:
  * {"cmd":"job","id":N,"wait":true}, within --timeout. */
 static int wait_for_job(struct run *run, json_t *job)
@@ -288,19 +311,10 @@ static int wait_for_job(struct run *run, json_t *job)
 	json_int_t id = json_integer_value(json_object_get(job, "id"));
 	const char *state = resp_str(job, "state", "queued");
 	const char *dev = resp_str(job, "name", resp_str(job, "device", "?"));
-	json_t *submit = run->req, *resp = NULL;
+	json_t *resp = NULL;
 	int r;
 
-	run->req = json_pack("{s:s, s:I, s:b}", "cmd", "job", "id", id,
-			     "wait", 1);
-	if (run->req == NULL) {
-		run->req = submit;
-		return cli_out_of_memory();
-	}
-	r = conn_exchange(run, &resp);
-	json_decref(run->req);
-	run->req = submit;
-	run->wait_job = false;
+	r = wait_exchange(run, "job", id, &resp);
 	if (r == CLI_STILL_WAITING) {
 		fflush(stdout);
 		cli_fail("job %" JSON_INTEGER_FORMAT " on %s still %s after "
@@ -631,20 +645,10 @@ static int show_batch(struct run *run, json_t *resp, bool waited)
  * --timeout. */
 static int wait_for_batch(struct run *run, json_int_t id)
 {
-	json_t *submit = run->req, *resp = NULL;
+	json_t *resp = NULL;
 	int r;
 
-	run->req = json_pack("{s:s, s:I, s:b}", "cmd", "batch", "id", id,
-			     "wait", 1);
-	if (run->req == NULL) {
-		run->req = submit;
-		return cli_out_of_memory();
-	}
-	run->wait_job = true;
-	r = conn_exchange(run, &resp);
-	json_decref(run->req);
-	run->req = submit;
-	run->wait_job = false;
+	r = wait_exchange(run, "batch", id, &resp);
 	if (r == CLI_STILL_WAITING) {
 		fflush(stdout);
 		cli_fail("batch %" JSON_INTEGER_FORMAT " still has jobs queued "

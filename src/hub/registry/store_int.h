@@ -42,7 +42,6 @@ enum stmt_id {
 	S_BY_NAME,
 	S_BY_FP,
 	S_BY_PREFIX,
-	S_DEV_ALL,
 	S_DEV_KEY,
 	S_DEV_RENAME,
 	S_NAME_NOCASE,

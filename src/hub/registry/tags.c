@@ -213,6 +213,7 @@ int ch_store_device_select(struct ch_store *st, const struct ch_select *sel,
 	struct ch_device_rec rec;
 	int rc, r;
 
+	/* One statement per walk: a nested walk would restart this one. */
 	if (sqlite3_stmt_busy(s)) {
 		ch_error("store %s: nested device walk", st->path);
 		return CH_ERR_INVAL;
