@@ -306,7 +306,7 @@
 #define CH_TAG_VALUE_MAX 64	/* chars, a tag's value: as long as a device name */
 #define CH_TAG_PER_DEVICE_MAX 32 /* tags (groups included) on one device: a description, not a database */
 #define CH_SEL_TAGS_MAX 8	/* --tag and --group in one selector (all must match) */
-#define CH_SEL_GLOB_MAX 128	/* B, a --name glob as SQL GLOB (each escaped character may take 3) */
+#define CH_SEL_GLOB_MAX (3 * CH_NAME_MAX) /* B, a --name glob as SQL GLOB: a name's length, each character escaped (\* becomes [*]) */
 /* Bulk jobs: one job per selected device, tracked as one batch. */
 #define CH_BATCH_RATE_DEFAULT 10 /* jobs/s a batch starts across its connected devices: a change reaches a fleet in minutes, and a mistake can be cancelled before it is everywhere */
 #define CH_BATCH_RATE_MAX 1000	/* jobs/s, largest --rate: the loop's timer granularity */
