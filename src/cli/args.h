@@ -37,6 +37,10 @@ enum {
 	OPT_FILTER,
 	OPT_XPATH,
 	OPT_NS,
+	OPT_TAG,
+	OPT_GROUP,
+	OPT_DEVICE_STATE,
+	OPT_RATE,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -14,6 +14,7 @@
  *   resp.c      reading the hub's answer and printing it
  *   table.c     aligned tables and "label: value" views for a terminal
  *   devices.c jobs.c events.c   the commands' build and print functions
+ *   select.c    the selector options (--tag, --group, --name, a state)
  *   term.c      exec and shell: the stream, raw mode, attach and watch; the
  *               stream client of connect; forward.c forward, connect
  *   sessions.c  sessions, recordings; play.c and castread.c: play
@@ -30,7 +31,7 @@
 
 #define CLI_DEFAULT_SOCKET "/var/lib/callhome/hub.sock"
 #define CLI_SOCKET_ENV "CALLHOME_HUB"
-#define CLI_MAX_OPTS 16		/* global + one command's long options */
+#define CLI_MAX_OPTS 24		/* global + one command's long options */
 #define CLI_SHORTOPTS_MAX 64
 #define CLI_MSG_MAX 1024	/* one error line */
 #define CLI_HINT_MAX 256

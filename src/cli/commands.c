@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/select.h"
 #include "lib/core/limits.h"
 
 static const struct option approve_opts[] = {
@@ -31,7 +32,10 @@ static const struct option add_opts[] = {
 	{ "now", no_argument, NULL, OPT_NOW },                           \
 	{ "queue", no_argument, NULL, OPT_QUEUE },                       \
 	{ "wait", no_argument, NULL, OPT_WAIT },                         \
-	{ "expires", required_argument, NULL, OPT_EXPIRES }
+	{ "expires", required_argument, NULL, OPT_EXPIRES },             \
+	SELECT_LONGOPTS,                                                 \
+	{ "device-state", required_argument, NULL, OPT_DEVICE_STATE },   \
+	{ "rate", required_argument, NULL, OPT_RATE }
 
 static const struct option delete_opts[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
@@ -66,6 +70,19 @@ static const struct option get_config_opts[] = {
 static const struct option jobs_opts[] = {
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "limit", required_argument, NULL, 'n' },
+	SELECT_LONGOPTS,
+	{ "device-state", required_argument, NULL, OPT_DEVICE_STATE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option devices_opts[] = {
+	SELECT_LONGOPTS,
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option batch_opts[] = {
+	{ "wait", no_argument, NULL, OPT_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -103,6 +120,8 @@ static const struct option play_opts[] = {
 static const struct option events_opts[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "follow", no_argument, NULL, 'f' },
+	SELECT_LONGOPTS,
+	{ "state", required_argument, NULL, OPT_STATE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -123,7 +142,17 @@ static const struct option events_opts[] = {
 "  --expires D       drop the job if it has not run within D: seconds,\n" \
 "                    or 30m, 2h, 7d (at most " \
 CH_STR(CH_CLI_MAX_EXPIRES_DAYS) "d)\n" \
-"With --json, prints the hub's whole response object instead.\n"
+"With --json, prints the hub's whole response object instead.\n" \
+"Bulk: instead of DEVICE, a SELECTION of devices: --tag KEY=VALUE, --group\n" \
+"NAME (both repeatable: all must match), --name GLOB (of names, as the\n" \
+"shell's: 'lyon-*') and --device-state S (connected, disconnected): one\n" \
+"job per admitted device selected, tracked as one batch (callhome batch\n" \
+"ID). Jobs for devices that are not connected are queued; the others\n" \
+"start at most --rate N per second (default " \
+CH_STR(CH_BATCH_RATE_DEFAULT) "). The batch's\n" \
+"summary is printed at once; with --wait, once no job of it is queued\n" \
+"or running, exiting 5 and naming the devices if any did not succeed.\n" \
+"An empty selection is refused (exit 4).\n"
 
 const struct command commands[] = {
 	{
@@ -144,7 +173,7 @@ const struct command commands[] = {
 	},
 	{
 		.name = "devices",
-		.args = "",
+		.args = "[GLOB] [SELECTION]",
 		.summary = "list the devices the hub knows, and their state",
 		.help =
 "Lists every device the hub has a record of, connected or not, named\n"
@@ -157,8 +186,17 @@ const struct command commands[] = {
 "  SINCE        when its session started; if not connected, when it was\n"
 "               last seen (UTC)\n"
 "  CAPS         NETCONF capabilities in its last hello\n"
+"  TAGS         its tags, KEY=VALUE, and groups, group=NAME\n"
+"Only the devices selected, when given (SELECTION, docs/operations.md):\n"
+"  --tag KEY=VALUE   with this tag (repeatable: all of them)\n"
+"  --group NAME      in this group, the tag group=NAME (repeatable)\n"
+"  --name GLOB       named so, as the shell matches: 'lyon-*',\n"
+"                    'r[0-9]'; GLOB as an operand is the same\n"
+"  --state S         connected, disconnected, pending, admitted or\n"
+"                    revoked\n"
 "With --json, prints the hub's response, {\"ok\": true, \"devices\":\n"
 "[...]} (fields in docs/control-api.md).\n",
+		.longopts = devices_opts,
 		.build = build_devices,
 		.print = print_devices,
 	},
@@ -220,6 +258,33 @@ const struct command commands[] = {
 		.done = "renamed",
 		.build = build_rename,
 		.print = print_changed,
+	},
+	{
+		.name = "tag",
+		.args = "DEVICE KEY=VALUE...",
+		.summary = "tag a device (site=lyon, role=cpe, group=core)",
+		.help =
+"Sets tags on a device, to select it by later (--tag, --group). A key\n"
+"has one value per device: tagging site=paris replaces site=lyon.\n"
+"Groups are the exception: group=NAME adds the device to group NAME,\n"
+"and a device may be in several. A KEY is 1 to " CH_STR(CH_TAG_KEY_MAX)
+" of a-z 0-9 _ . -\n"
+"(a letter first), a VALUE 1 to " CH_STR(CH_TAG_VALUE_MAX)
+" of A-Z a-z 0-9 . _ : / @ + -; at most\n"
+CH_STR(CH_TAG_PER_DEVICE_MAX) " tags per device. Each change is an event "
+"naming who made it.\n",
+		.build = build_tags,
+		.print = print_tags,
+	},
+	{
+		.name = "untag",
+		.args = "DEVICE KEY[=VALUE]...",
+		.summary = "remove tags from a device",
+		.help =
+"Removes tags: KEY removes the key whatever its value (group: every\n"
+"group), KEY=VALUE only that one (group=core: that group).\n",
+		.build = build_tags,
+		.print = print_tags,
 	},
 	{
 		.name = "set",
@@ -343,7 +408,8 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 	},
 	{
 		.name = "rpc",
-		.args = "DEVICE XML|- [--now|--queue] [--wait] [--expires D]",
+		.args = "DEVICE|SELECTION XML|- [--now|--queue] [--wait] "
+			"[--expires D]",
 		.summary = "send one NETCONF operation, print the rpc-reply",
 		.help =
 "Sends the operation XML (e.g. '<get/>', or a whole <rpc> whose\n"
@@ -355,9 +421,8 @@ CH_STR(CH_IMPORT_MAX_LINES) " lines per call.\n"
 	},
 	{
 		.name = "get-config",
-		.args = "DEVICE [--source S] [--filter XML|FILE|- | --xpath X "
-			"[--ns P=URI]...] [--now|--queue] [--wait] "
-			"[--expires D]",
+		.args = "DEVICE|SELECTION [--source S] [--filter XML|FILE|- | "
+			"--xpath X [--ns P=URI]...] [--now|--queue] [--wait]",
 		.summary = "print a device's configuration (rpc-reply XML)",
 		.help =
 "Sends <get-config> for the datastore given by --source: running (the\n"
@@ -379,7 +444,7 @@ JOB_OPTS_HELP,
 	},
 	{
 		.name = "edit-config",
-		.args = "DEVICE FILE|- [--now|--queue] [--wait] [--expires D] "
+		.args = "DEVICE|SELECTION FILE|- [--now|--queue] [--wait] "
 			"[--no-startup]",
 		.summary = "change a device's configuration",
 		.help =
@@ -398,7 +463,7 @@ JOB_OPTS_HELP,
 	},
 	{
 		.name = "jobs",
-		.args = "[DEVICE] [--state S] [-n|--limit N]",
+		.args = "[DEVICE|GLOB] [--state S] [-n|--limit N] [SELECTION]",
 		.summary = "list jobs, newest first",
 		.help =
 "Lists the hub's jobs, newest first (at most "
@@ -412,6 +477,9 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "  CREATED       when it was submitted (UTC)\n"
 "  FINISHED      when it ended, - if not yet\n"
 "  METHOD/ERROR  why it failed, else how it was applied\n"
+"Only the jobs of the devices selected, when given: --tag KEY=VALUE,\n"
+"--group NAME, --name GLOB (or GLOB as the operand), --device-state S\n"
+"(as for callhome devices).\n"
 "With --json, prints the hub's response.\n",
 		.shortopts = "n:",
 		.longopts = jobs_opts,
@@ -449,8 +517,51 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 		.print = print_job_changed,
 	},
 	{
+		.name = "batch",
+		.args = "ID [--wait]",
+		.summary = "show a batch of jobs: counts and each device's job",
+		.help =
+"Shows batch ID, made by rpc, get-config or edit-config with a\n"
+"selection: what was asked, by whom, how many of its jobs are done,\n"
+"failed, queued, running, in doubt, cancelled or expired, then its jobs\n"
+"(as callhome jobs lists them).\n"
+"  --wait            first wait until none of its jobs is queued or\n"
+"                    running (within --timeout; if it runs out, exit 6\n"
+"                    and the jobs stay); exit 5 naming the devices whose\n"
+"                    job did not succeed\n"
+"With --json, prints the hub's response.\n",
+		.longopts = batch_opts,
+		.build = build_batch,
+		.print = print_batch,
+	},
+	{
+		.name = "batches",
+		.args = "[-n|--limit N]",
+		.summary = "list batches of jobs, newest first",
+		.help =
+"Lists the batches, newest first (at most " CH_STR(CH_HUB_LIST_DEFAULT)
+" unless --limit): ID, KIND,\n"
+"SELECTION, JOBS, DONE, NOT DONE (failed, in doubt, cancelled or\n"
+"expired), OPEN (queued or running) and CREATED.\n",
+		.shortopts = "n:",
+		.longopts = limit_opts,
+		.build = build_batches,
+		.print = print_batches,
+	},
+	{
+		.name = "batch-cancel",
+		.args = "ID",
+		.summary = "cancel a batch's jobs not yet started",
+		.help =
+"Cancels every job of batch ID that is still queued (a device not\n"
+"connected, or waiting for the batch's rate); running jobs finish.\n"
+"Prints the batch as it is then.\n",
+		.build = build_batch,
+		.print = print_batch,
+	},
+	{
 		.name = "events",
-		.args = "[DEVICE] [-n|--limit N] [-f|--follow]",
+		.args = "[DEVICE|GLOB] [-n|--limit N] [-f|--follow] [SELECTION]",
 		.summary = "show the hub's event log; -f to keep watching",
 		.help =
 "Shows the newest events (" CH_STR(CH_HUB_LIST_DEFAULT)
@@ -460,7 +571,10 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "DETAIL. With --follow, then prints new events as they come, polling\n"
 "the hub every second, until Ctrl-C (exit 0); if the hub goes away it\n"
 "says so once on standard error and keeps asking. With --json, prints\n"
-"the hub's response; with --follow, one JSON object per event per line.\n",
+"the hub's response; with --follow, one JSON object per event per line.\n"
+"Only the events of the devices selected, when given: --tag KEY=VALUE,\n"
+"--group NAME, --name GLOB (or GLOB as the operand), --state S (as for\n"
+"callhome devices).\n",
 		.shortopts = "n:f",
 		.longopts = events_opts,
 		.build = build_events,
@@ -475,10 +589,11 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "Shows the hub's audit log, oldest first: every operator action that\n"
 "changes a device or the fleet (approve, add, rename, revoke,\n"
 "unrevoke, delete, set, identity add/remove, import-serials,\n"
-"import-keys, jobs submitted, cancelled or retried, shell and exec\n"
-"sessions started and ended), refused ones too, with who did it: the\n"
-"local user whose process talked to the hub's socket, as the kernel\n"
-"says. The newest " CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit.\n"
+"import-keys, tag, untag, jobs and batches submitted, jobs cancelled or\n"
+"retried, batches cancelled, shell and exec sessions started and ended),\n"
+"refused ones too, with who did it: the local user whose process talked\n"
+"to the hub's socket, as the kernel says. The newest "
+CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit.\n"
 "  --device D        only the records of device D (a name or a\n"
 "                    fingerprint, as elsewhere)\n"
 "  --since T         only from T on; --until T only up to T (both\n"

@@ -44,6 +44,8 @@ int build_import_keys(struct run *run, int argc, char **argv);
 int build_status(struct run *run, int argc, char **argv);
 int print_status(struct run *run, json_t *resp);
 int print_import(struct run *run, json_t *resp);
+int build_tags(struct run *run, int argc, char **argv);
+int print_tags(struct run *run, json_t *resp);
 
 /* jobs.c: rpc, get-config, edit-config, jobs, job, cancel, retry */
 int build_rpc(struct run *run, int argc, char **argv);
@@ -55,6 +57,11 @@ int print_jobs(struct run *run, json_t *resp);
 int build_on_job(struct run *run, int argc, char **argv);
 int print_job(struct run *run, json_t *resp);
 int print_job_changed(struct run *run, json_t *resp);
+/* batch, batches, batch-cancel; and a batch a job command made */
+int build_batch(struct run *run, int argc, char **argv);
+int print_batch(struct run *run, json_t *resp);
+int build_batches(struct run *run, int argc, char **argv);
+int print_batches(struct run *run, json_t *resp);
 
 /* events.c: events, events --follow */
 int build_events(struct run *run, int argc, char **argv);

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/request.h"
 #include "cli/resp.h"
+#include "cli/select.h"
 #include "cli/table.h"
 #include "lib/core/limits.h"
 #include "lib/id/certid.h"
@@ -17,16 +18,61 @@
 
 int build_devices(struct run *run, int argc, char **argv)
 {
-	int r;
+	struct cli_select sel = { NULL };
+	bool taken;
+	int c, r;
 
-	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
-	    (r = args_operands(run, argc, 0, 0,
-			       "takes no arguments")) != CLI_OK)
-		return r;
-	return req_start(run, NULL);
+	while ((c = args_next(run, argc, argv)) != -1) {
+		if ((r = sel_option(run, &sel, c, optarg, &taken)) != CLI_OK)
+			goto fail;
+		if (!taken) {
+			r = args_opt_done(run, c);
+			goto fail;
+		}
+	}
+	if ((r = args_operands(run, argc, 0, 1, "takes at most one GLOB "
+			       "(of device names)")) != CLI_OK ||
+	    (optind < argc &&
+	     (r = sel_glob(run, &sel, argv[optind])) != CLI_OK) ||
+	    (r = req_start(run, NULL)) != CLI_OK)
+		goto fail;
+	return sel_finish(run, &sel);
+fail:
+	sel_drop(&sel);
+	return r;
 }
 
-enum { DEV_NAME, DEV_FP, DEV_STATE, DEV_ADDR, DEV_SINCE, DEV_CAPS, DEV_NCOLS };
+/* "site=lyon,role=cpe,group=core": a device's tags in one cell */
+static const char *tags_cell(json_t *dev, char *buf, size_t size)
+{
+	json_t *tags = json_object_get(dev, "tags"), *v;
+	json_t *groups = json_object_get(dev, "groups");
+	const char *key;
+	size_t used = 0, i;
+	int k;
+
+	buf[0] = '\0';
+	json_object_foreach(tags, key, v) {
+		k = snprintf(buf + used, size - used, "%s%s=%s",
+			     used ? "," : "", key, json_string_value(v)
+			     ? json_string_value(v) : "?");
+		if (k < 0 || used + (size_t)k >= size)
+			return buf;
+		used += (size_t)k;
+	}
+	json_array_foreach(groups, i, v) {
+		k = snprintf(buf + used, size - used, "%sgroup=%s",
+			     used ? "," : "", json_string_value(v)
+			     ? json_string_value(v) : "?");
+		if (k < 0 || used + (size_t)k >= size)
+			return buf;
+		used += (size_t)k;
+	}
+	return used ? buf : "-";
+}
+
+enum { DEV_NAME, DEV_FP, DEV_STATE, DEV_ADDR, DEV_SINCE, DEV_CAPS, DEV_TAGS,
+       DEV_NCOLS };
 
 static void device_row(json_t *dev, struct cells *c)
 {
@@ -47,12 +93,14 @@ static void device_row(json_t *dev, struct cells *c)
 		table_cell_int(c, DEV_CAPS, ncaps);
 	else
 		c->cell[DEV_CAPS] = "-";
+	c->cell[DEV_TAGS] = tags_cell(dev, c->buf[DEV_TAGS], CELL_MAX);
 }
 
 int print_devices(struct run *run, json_t *resp)
 {
 	struct table t = {
-		{ "NAME", "FINGERPRINT", "STATE", "ADDRESS", "SINCE", "CAPS" },
+		{ "NAME", "FINGERPRINT", "STATE", "ADDRESS", "SINCE", "CAPS",
+		  "TAGS" },
 		DEV_NCOLS, device_row, { 0 },
 	};
 
@@ -94,6 +142,7 @@ static void show_device(struct run *run, json_t *resp, json_t *dev)
 {
 	json_t *ids = json_object_get(dev, "identities"), *id;
 	const char *label = "identities:";
+	char tags[CH_STORE_TEXT_MAX];
 	size_t i;
 
 	(void)run;
@@ -107,6 +156,7 @@ static void show_device(struct run *run, json_t *resp, json_t *dev)
 	}
 	if (json_array_size(ids) == 0)
 		table_field(label, "-");
+	table_field("tags:", tags_cell(dev, tags, sizeof(tags)));
 }
 
 int print_device(struct run *run, json_t *resp)
@@ -386,4 +436,61 @@ int print_identity_removed(struct run *run, json_t *resp)
 	printf("removed identity %s\n", resp_str(run->req, "fingerprint",
 						 "?"));
 	return CLI_OK;
+}
+
+/* tag DEVICE KEY=VALUE..., untag DEVICE KEY[=VALUE]... */
+int build_tags(struct run *run, int argc, char **argv)
+{
+	bool untag = strcmp(run->cmd->name, "untag") == 0;
+	json_t *tags;
+	int r;
+
+	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
+	    (r = args_operands(run, argc, 2, 1 + CH_TAG_PER_DEVICE_MAX,
+			       untag ? "wants DEVICE and one KEY or "
+			       "KEY=VALUE or more" : "wants DEVICE and one "
+			       "KEY=VALUE or more")) != CLI_OK ||
+	    (r = args_nonempty(run, argv[optind], "DEVICE")) != CLI_OK)
+		return r;
+	for (int i = optind + 1; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+
+		if (eq == argv[i] || (!untag && eq == NULL))
+			return cli_usage_error(run, "'%s' is not %s", argv[i],
+					       untag ? "KEY or KEY=VALUE"
+					       : "KEY=VALUE (role=cpe)");
+	}
+	if ((r = req_start(run, argv[optind])) != CLI_OK)
+		return r;
+	if ((tags = json_array()) == NULL)
+		return cli_out_of_memory();
+	for (int i = optind + 1; i < argc; i++) {
+		json_t *v = json_string(argv[i]);
+
+		if (v == NULL) {
+			json_decref(tags);
+			return cli_usage_error(run, "'%s' is not valid UTF-8",
+					       argv[i]);
+		}
+		json_array_append_new(tags, v);
+	}
+	return req_set(run, "tags", tags);
+}
+
+/* "r1 SHA256:...: site=lyon,role=cpe" */
+static void show_tags(struct run *run, json_t *resp, json_t *dev)
+{
+	const char *name = resp_str(dev, "name", NULL);
+	char tags[CH_STORE_TEXT_MAX];
+
+	(void)run;
+	(void)resp;
+	printf("%s%s%s tags: %s\n", name ? name : "", name ? " " : "",
+	       resp_str(dev, "fingerprint", "?"),
+	       tags_cell(dev, tags, sizeof(tags)));
+}
+
+int print_tags(struct run *run, json_t *resp)
+{
+	return resp_print_object(run, resp, "device", show_tags);
 }

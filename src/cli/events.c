@@ -10,27 +10,46 @@
 #include "cli/conn.h"
 #include "cli/request.h"
 #include "cli/resp.h"
+#include "cli/select.h"
 #include "cli/table.h"
 
 int build_events(struct run *run, int argc, char **argv)
 {
-	const char *dev, *follow = NULL;
+	struct cli_select sel = { NULL };
+	const char *dev = NULL;
 	uint32_t limit = 0;
-	int r;
+	bool taken;
+	int c, r;
 
-	if ((r = args_opts(run, argc, argv, 'f', &follow, &limit)) != CLI_OK)
-		return r;
-	run->follow = follow != NULL;
-	if ((r = args_optional_device(run, argc, argv, &dev)) != CLI_OK ||
+	while ((c = args_next(run, argc, argv)) != -1) {
+		if ((r = sel_option(run, &sel, c, optarg, &taken)) != CLI_OK)
+			goto fail;
+		if (taken)
+			continue;
+		if (c == 'f') {
+			run->follow = true;
+		} else if (c == 'n') {
+			if ((r = args_limit(run, optarg, &limit)) != CLI_OK)
+				goto fail;
+		} else {
+			r = args_opt_done(run, c);
+			goto fail;
+		}
+	}
+	if ((r = sel_device_or_glob(run, argc, argv, &sel, &dev)) != CLI_OK ||
 	    (r = req_start(run, dev)) != CLI_OK ||
+	    (r = sel_finish(run, &sel)) != CLI_OK ||
 	    (r = req_limit(run, limit)) != CLI_OK)
-		return r;
+		goto fail;
 	if (run->follow) {
 		/* each event as it comes, even into a pipe */
 		setvbuf(stdout, NULL, _IOLBF, 0);
 		cli_catch_sigint();
 	}
 	return CLI_OK;
+fail:
+	sel_drop(&sel);
+	return r;
 }
 
 enum { EV_TIME, EV_DEV, EV_KIND, EV_DETAIL, EV_NCOLS };

@@ -99,6 +99,9 @@ struct device;
 struct blocklist;
 struct job_waiter;
 struct job_run;
+struct batch_pace;
+struct paced_dev;
+struct batch_waiter;
 struct term;
 struct hub_snmp;
 struct frontdoor;
@@ -125,6 +128,11 @@ struct hub {
 	struct job_waiter *waiters;	/* operators waiting for outcomes */
 	struct job_run *runs;		/* jobs running on devices (jobs.c) */
 	uv_timer_t job_expiry;		/* at the nearest queued job's expiry */
+	struct batch_pace *paces;	/* batches' rates (jobs.c) */
+	struct paced_dev *paced;	/* devices waiting for their batch's
+					 * next start (jobs.c) */
+	uv_timer_t pace_timer;		/* at the first of them */
+	struct batch_waiter *batch_waiters;	/* batch --wait (jobs.c) */
 	int job_expiry_on;		/* job_expiry initialised, not closed */
 	struct device_config devcfg;	/* every device's, from cfg */
 	struct term *terms;		/* operators' shells, execs and

@@ -82,6 +82,30 @@ struct job_waiter {
 	struct job_waiter *next;
 };
 
+/* A batch's rate: the next start it allows, in the loop's ms. */
+struct batch_pace {
+	int64_t id;
+	uint64_t gap_ms;	/* 1000 / rate */
+	uint64_t next_ms;
+	struct batch_pace *next;
+};
+
+/* A device whose next job is its batch's, and waits for the slot it
+ * was given. */
+struct paced_dev {
+	char fp[CH_FP_LEN];
+	uint64_t at_ms;
+	struct paced_dev *next;
+};
+
+struct batch_waiter {
+	int64_t id;
+	struct hub_ctl_req *req;
+	struct batch_waiter *next;
+};
+
+static void batch_check(struct hub *hub, int64_t id);
+
 static void iso(char *buf, size_t len, int64_t t)
 {
 	struct tm tm;
@@ -159,6 +183,8 @@ void jobs_notify(struct hub *hub, int64_t id)
 
 	memset(&rec, 0, sizeof(rec));
 	have = ch_store_job_get(hub->store, id, &rec) == CH_OK;
+	if (have && rec.batch && finished_state(rec.state))
+		batch_check(hub, rec.batch);
 	while ((w = *pp) != NULL) {
 		if (w->id != id) {
 			pp = &w->next;
@@ -640,11 +666,228 @@ void jobs_start(struct hub *hub)
 {
 	uv_timer_init(hub->loop, &hub->job_expiry);
 	hub->job_expiry.data = hub;
+	uv_timer_init(hub->loop, &hub->pace_timer);
+	hub->pace_timer.data = hub;
 	hub->job_expiry_on = 1;
 	expire_due(hub, hub_now_s());
 }
 
+/* ---- a batch's rate ----
+ *
+ * A batch starts at most rate jobs per second across its devices: each
+ * start takes the batch's next slot; a device whose slot is later waits
+ * in hub->paced, and the pace timer starts it then. Only starts are
+ * paced; a device's jobs still run one at a time, in order. */
+
+static struct batch_pace *pace_of(struct hub *hub, int64_t id)
+{
+	struct ch_batch_rec b;
+	struct batch_pace *p;
+
+	for (p = hub->paces; p; p = p->next)
+		if (p->id == id)
+			return p;
+	/* after a restart: the rate the batch was made with */
+	if (ch_store_batch_get(hub->store, id, &b) != CH_OK || b.rate <= 0)
+		return NULL;
+	jobs_batch_pace(hub, id, b.rate);
+	return hub->paces && hub->paces->id == id ? hub->paces : NULL;
+}
+
+void jobs_batch_pace(struct hub *hub, int64_t id, int rate)
+{
+	struct batch_pace *p;
+
+	for (p = hub->paces; p; p = p->next)
+		if (p->id == id)
+			return;
+	if (rate <= 0 || (p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	p->id = id;
+	p->gap_ms = rate >= 1000 ? 1 : 1000u / (unsigned)rate;
+	p->next = hub->paces;
+	hub->paces = p;
+}
+
+static struct paced_dev **paced_find(struct hub *hub, const char *fp)
+{
+	struct paced_dev **pp;
+
+	for (pp = &hub->paced; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->fp, fp) == 0)
+			return pp;
+	return NULL;
+}
+
+static void on_pace(uv_timer_t *t);
+
+static void pace_arm(struct hub *hub)
+{
+	uint64_t now = uv_now(hub->loop), first = UINT64_MAX;
+
+	for (struct paced_dev *p = hub->paced; p; p = p->next)
+		if (p->at_ms < first)
+			first = p->at_ms;
+	uv_timer_stop(&hub->pace_timer);
+	if (first != UINT64_MAX)
+		uv_timer_start(&hub->pace_timer, on_pace,
+			       first > now ? first - now : 0, 0);
+}
+
+/* 1: the device fp may start its job of batch id now; 0: it waits for
+ * the slot it was given. */
+static int pace_ok(struct hub *hub, const char *fp, int64_t id)
+{
+	struct batch_pace *p = pace_of(hub, id);
+	uint64_t now = uv_now(hub->loop);
+	struct paced_dev *w;
+
+	if (p == NULL || hub->stopping)
+		return 1;
+	if (p->next_ms <= now) {
+		p->next_ms = now + p->gap_ms;
+		return 1;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return 1;	/* unpaced rather than never */
+	snprintf(w->fp, sizeof(w->fp), "%s", fp);
+	w->at_ms = p->next_ms;
+	p->next_ms += p->gap_ms;
+	w->next = hub->paced;
+	hub->paced = w;
+	pace_arm(hub);
+	return 0;
+}
+
+static void kick(struct hub *hub, const char *fp, int slot_taken);
+
+static void on_pace(uv_timer_t *t)
+{
+	struct hub *hub = t->data;
+	uint64_t now = uv_now(hub->loop);
+	struct paced_dev **pp = &hub->paced, *w, *due = NULL;
+
+	while ((w = *pp) != NULL) {
+		if (w->at_ms <= now) {
+			*pp = w->next;
+			w->next = due;
+			due = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	while ((w = due) != NULL) {
+		due = w->next;
+		kick(hub, w->fp, 1);
+		free(w);
+	}
+	pace_arm(hub);
+}
+
+json_t *jobs_batch_json(const struct ch_batch_rec *rec)
+{
+	json_t *counts = json_object();
+
+	for (int st = 0; st <= CH_JOB_EXPIRED; st++)
+		json_object_set_new(counts, ch_job_state_name(st),
+				    json_integer(rec->count[st]));
+	return json_pack("{s:I, s:o, s:s, s:s?, s:i, s:s?, s:i, s:o}",
+			 "id", (json_int_t)rec->id,
+			 "created", jobs_time_json(rec->created),
+			 "kind", rec->kind,
+			 "selector", rec->selector[0] ? rec->selector : NULL,
+			 "rate", rec->rate,
+			 "actor", rec->actor[0] ? rec->actor : NULL,
+			 "total", rec->total, "counts", counts);
+}
+
+struct batch_walk {
+	struct hub *hub;
+	json_t *arr;
+};
+
+static int batch_job_cb(void *ctx, const struct ch_job_rec *rec)
+{
+	struct batch_walk *w = ctx;
+
+	json_array_append_new(w->arr, jobs_json(w->hub, rec, 0));
+	return 0;
+}
+
+json_t *jobs_batch_response(struct hub *hub, int64_t id)
+{
+	struct ch_batch_rec b;
+	struct batch_walk w = { hub, NULL };
+
+	if (ch_store_batch_get(hub->store, id, &b) != CH_OK)
+		return NULL;
+	w.arr = json_array();
+	ch_store_batch_jobs(hub->store, id, 0, batch_job_cb, &w);
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "batch",
+			 jobs_batch_json(&b), "jobs", w.arr);
+}
+
+static int batch_open(const struct ch_batch_rec *b)
+{
+	return b->count[CH_JOB_QUEUED] + b->count[CH_JOB_RUNNING] > 0;
+}
+
+/* Answers whoever waits for batch id if none of its jobs is left. */
+static void batch_check(struct hub *hub, int64_t id)
+{
+	struct batch_waiter **pp = &hub->batch_waiters, *w;
+	struct ch_batch_rec b;
+	int have = -1;
+
+	while ((w = *pp) != NULL) {
+		if (w->id != id) {
+			pp = &w->next;
+			continue;
+		}
+		if (have < 0)
+			have = ch_store_batch_get(hub->store, id, &b) == CH_OK;
+		if (have && batch_open(&b))
+			return;
+		*pp = w->next;
+		if (have)
+			hub_ctl_respond(w->req, jobs_batch_response(hub, id));
+		else
+			hub_ctl_fail(w->req, "internal", "batch vanished from "
+				     "the registry");
+		free(w);
+	}
+}
+
+void jobs_batch_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req)
+{
+	struct ch_batch_rec b;
+	struct batch_waiter *w;
+
+	if (ch_store_batch_get(hub->store, id, &b) != CH_OK) {
+		hub_ctl_fail(req, "not-found", "no such batch");
+		return;
+	}
+	if (!batch_open(&b)) {
+		hub_ctl_respond(req, jobs_batch_response(hub, id));
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		hub_ctl_fail(req, "internal", "out of memory");
+		return;
+	}
+	w->id = id;
+	w->req = req;
+	w->next = hub->batch_waiters;
+	hub->batch_waiters = w;
+}
+
 void jobs_kick(struct hub *hub, const char *fp)
+{
+	kick(hub, fp, 0);
+}
+
+/* slot_taken: the device's batch slot has come (on_pace) */
+static void kick(struct hub *hub, const char *fp, int slot_taken)
 {
 	struct device *d = hub_find_device(hub, fp);
 	struct job_run *run;
@@ -656,16 +899,25 @@ void jobs_kick(struct hub *hub, const char *fp)
 	expire_due(hub, now);
 	if (d == NULL || run_of(hub, d) != NULL || hub->stopping)
 		return;
+	/* waiting for its slot already: that comes first */
+	if (!slot_taken && paced_find(hub, device_key(d)))
+		return;
 	if ((run = calloc(1, sizeof(*run))) == NULL)
 		return;
 	run->hub = hub;
 	run->d = d;
 	if (ch_store_job_next(hub->store, device_key(d), now,
-			      &run->rec) != CH_OK ||
-	    ch_store_job_start(hub->store, run->rec.id, hub_now_s()) != CH_OK) {
+			      &run->rec) != CH_OK) {
 		ch_job_rec_cleanup(&run->rec);
 		free(run);
 		device_touch(d);	/* nothing to do: idle from now */
+		return;
+	}
+	if ((run->rec.batch && !slot_taken &&
+	     !pace_ok(hub, device_key(d), run->rec.batch)) ||
+	    ch_store_job_start(hub->store, run->rec.id, hub_now_s()) != CH_OK) {
+		ch_job_rec_cleanup(&run->rec);
+		free(run);
 		return;
 	}
 	run->next = hub->runs;
@@ -708,6 +960,28 @@ void jobs_stop(struct hub *hub)
 	if (hub->job_expiry_on) {
 		hub->job_expiry_on = 0;
 		uv_close((uv_handle_t *)&hub->job_expiry, NULL);
+		uv_close((uv_handle_t *)&hub->pace_timer, NULL);
+	}
+	while (hub->paced) {
+		struct paced_dev *p = hub->paced;
+
+		hub->paced = p->next;
+		free(p);
+	}
+	while (hub->paces) {
+		struct batch_pace *p = hub->paces;
+
+		hub->paces = p->next;
+		free(p);
+	}
+	while (hub->batch_waiters) {
+		struct batch_waiter *b = hub->batch_waiters;
+
+		hub->batch_waiters = b->next;
+		hub_ctl_fail(b->req, "hub-stopping", "the hub is shutting "
+			     "down; see the batch with `callhome batch ID` "
+			     "after it restarts");
+		free(b);
 	}
 
 	while ((w = hub->waiters) != NULL) {

@@ -37,6 +37,17 @@ int jobs_running_on(struct hub *hub, const struct device *d);
  * confirming commit) ends in doubt now; one with an rpc out ends when
  * that rpc fails. */
 void jobs_device_gone(struct hub *hub, struct device *d);
+/* Batch id starts at most rate jobs per second across its devices (the
+ * rate is read from the registry when not given here: after a restart). */
+void jobs_batch_pace(struct hub *hub, int64_t id, int rate);
+/* Responds to req with the batch's summary when none of its jobs is
+ * queued or running any more (now, if so). */
+void jobs_batch_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req);
+/* The JSON form of a batch: its fields and counts (new reference). */
+json_t *jobs_batch_json(const struct ch_batch_rec *rec);
+/* {"ok": true, "batch": {...}, "jobs": [...]} for batch id, the jobs as
+ * in `jobs`; NULL when the registry has no such batch. */
+json_t *jobs_batch_response(struct hub *hub, int64_t id);
 /* Hub stopping: waiters get an error, running jobs are abandoned (they
  * become in-doubt at the next start). */
 void jobs_stop(struct hub *hub);

@@ -14,7 +14,8 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 8	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 9	/* store.c: the version a new file gets */
+#define SCHEMA_NEWER 10	/* SCHEMA_NOW + 1: written by a newer hub */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -136,11 +137,12 @@ static void test_newer_schema_refused(void **state)
 
 	ch_store_close(f->st);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 9");
+	raw_exec(f->path, "PRAGMA user_version = " CH_STR(SCHEMA_NEWER));
 	assert_int_equal(ch_store_open(f->path, &st), CH_ERR_DB);
 	assert_null(st);
 	/* Refusing must not touch the file. */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+			 SCHEMA_NEWER);
 }
 
 static void test_open_bad_path(void **state)
@@ -2184,6 +2186,178 @@ static void test_delete(void **state)
 					     CH_ADMIT_PENDING), CH_OK);
 }
 
+static int tag_cat(void *ctx, const char *key, const char *value)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s%s=%s", n ? "," : "", key, value);
+	return 0;
+}
+
+static int dev_cat(void *ctx, const struct ch_device_rec *rec)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s%s", n ? "," : "", rec->name);
+	return 0;
+}
+
+static const char *selected(struct ch_store *st, const char *glob,
+			    int state, const char *k1, const char *v1,
+			    const char *k2, const char *v2)
+{
+	static char out[256];
+	struct ch_select sel;
+
+	memset(&sel, 0, sizeof(sel));
+	snprintf(sel.glob, sizeof(sel.glob), "%s", glob ? glob : "");
+	sel.state = state;
+	if (k1) {
+		snprintf(sel.tags[0].key, sizeof(sel.tags[0].key), "%s", k1);
+		snprintf(sel.tags[0].value, sizeof(sel.tags[0].value), "%s", v1);
+		sel.ntags = 1;
+	}
+	if (k2) {
+		snprintf(sel.tags[1].key, sizeof(sel.tags[1].key), "%s", k2);
+		snprintf(sel.tags[1].value, sizeof(sel.tags[1].value), "%s", v2);
+		sel.ntags = 2;
+	}
+	out[0] = '\0';
+	assert_int_equal(ch_store_device_select(st, &sel, dev_cat, out), CH_OK);
+	return out;
+}
+
+/* A key has one value, a group several; selecting by tags (AND), glob,
+ * state; the per-device cap; an alias tags its device. */
+static void test_tags_and_selection(void **state)
+{
+	struct fixture *f = *state;
+	char out[256] = "";
+	int changed, removed;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "lyon-1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_A2, 1), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "paris-1",
+					     CH_ADMIT_PENDING), CH_OK);
+	assert_int_equal(ch_store_tag_set(f->st, FP_A2, "site", "lyon",
+					  &changed), CH_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(ch_store_tag_set(f->st, FP_A, "site", "lyon",
+					  &changed), CH_OK);
+	assert_int_equal(changed, 0);
+	assert_int_equal(ch_store_tag_set(f->st, FP_A, "site", "paris",
+					  &changed), CH_OK);
+	assert_int_equal(ch_store_tag_set(f->st, FP_A, "group", "core",
+					  NULL), CH_OK);
+	assert_int_equal(ch_store_tag_set(f->st, FP_A, "group", "edge",
+					  NULL), CH_OK);
+	assert_int_equal(ch_store_tag_set(f->st, FP_B, "site", "paris",
+					  NULL), CH_OK);
+	assert_int_equal(ch_store_tag_foreach(f->st, FP_A, tag_cat, out),
+			 CH_OK);
+	assert_string_equal(out, "group=core,group=edge,site=paris");
+	assert_int_equal(ch_store_tag_set(f->st, FP_A, "Site", "x", NULL),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_store_tag_set(f->st, FP_A, "site", "a b", NULL),
+			 CH_ERR_INVAL);
+	assert_int_equal(ch_store_tag_set(f->st, FP_C, "site", "x", NULL),
+			 CH_ERR_NOTFOUND);
+
+	assert_string_equal(selected(f->st, NULL, 0, "site", "paris", NULL,
+				     NULL), "lyon-1,paris-1");
+	assert_string_equal(selected(f->st, NULL, 0, "site", "paris",
+				     "group", "edge"), "lyon-1");
+	assert_string_equal(selected(f->st, "paris-*", 0, NULL, NULL, NULL,
+				     NULL), "paris-1");
+	assert_string_equal(selected(f->st, "*-[^2]", CH_SEL_PENDING, NULL,
+				     NULL, NULL, NULL), "paris-1");
+	assert_string_equal(selected(f->st, NULL, CH_SEL_CONNECTED, NULL,
+				     NULL, NULL, NULL), "");
+	assert_string_equal(selected(f->st, NULL, CH_SEL_DISCONNECTED, "group",
+				     "nope", NULL, NULL), "");
+
+	assert_int_equal(ch_store_tag_unset(f->st, FP_A, "group", "edge",
+					    &removed), CH_OK);
+	assert_int_equal(removed, 1);
+	assert_int_equal(ch_store_tag_unset(f->st, FP_A, "group", NULL,
+					    &removed), CH_OK);
+	assert_int_equal(removed, 1);
+	assert_int_equal(ch_store_tag_unset(f->st, FP_A, "group", NULL,
+					    &removed), CH_OK);
+	assert_int_equal(removed, 0);
+	/* the cap: a transaction that would pass it changes nothing */
+	for (int i = 1; i < CH_TAG_PER_DEVICE_MAX; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "g%d", i);
+		assert_int_equal(ch_store_tag_set(f->st, FP_A, "group", v,
+						  NULL), CH_OK);
+	}
+	assert_int_equal(ch_store_tag_set(f->st, FP_A, "group", "one-more",
+					  NULL), CH_ERR_LIMIT);
+	assert_string_equal(selected(f->st, NULL, 0, "group", "one-more",
+				     NULL, NULL), "");
+	/* tags go with the device */
+	assert_int_equal(ch_store_device_delete(f->st, FP_B), CH_OK);
+	out[0] = '\0';
+	assert_int_equal(ch_store_tag_foreach(f->st, FP_B, tag_cat, out),
+			 CH_OK);
+	assert_string_equal(out, "");
+}
+
+static int batch_job_count(void *ctx, const struct ch_job_rec *rec)
+{
+	(*(int *)ctx)++;
+	assert_true(rec->batch > 0);
+	return 0;
+}
+
+/* A batch: its jobs in one transaction, its counts from their states. */
+static void test_batches(void **state)
+{
+	struct fixture *f = *state;
+	const char *fps[] = { FP_A, FP_B }, *bad[] = { FP_A, FP_C };
+	struct ch_batch_rec b;
+	int64_t id, ids[2];
+	int n = 0;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "a",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "b",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	/* an unknown device: nothing is made */
+	assert_int_equal(ch_store_batch_add(f->st, "edit-config", "<x/>", 0,
+					    0, "--tag role=cpe", 10, "alice",
+					    bad, 2, 5, &id, ids),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_job_foreach(f->st, NULL, 0, 0,
+					      batch_job_count, &n), CH_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(ch_store_batch_add(f->st, "edit-config", "<x/>", 0,
+					    0, "--tag role=cpe", 10, "alice",
+					    fps, 2, 5, &id, ids), CH_OK);
+	assert_true(id > 0);
+	assert_int_equal(ch_store_job_start(f->st, ids[0], 6), CH_OK);
+	assert_int_equal(ch_store_job_finish(f->st, ids[0], CH_JOB_DONE,
+					     "<ok/>", 0, NULL, NULL, 7), CH_OK);
+	assert_int_equal(ch_store_batch_get(f->st, id, &b), CH_OK);
+	assert_string_equal(b.kind, "edit-config");
+	assert_string_equal(b.selector, "--tag role=cpe");
+	assert_string_equal(b.actor, "alice");
+	assert_int_equal(b.rate, 10);
+	assert_int_equal(b.total, 2);
+	assert_int_equal(b.count[CH_JOB_DONE], 1);
+	assert_int_equal(b.count[CH_JOB_QUEUED], 1);
+	assert_int_equal(ch_store_batch_jobs(f->st, id, 1u << CH_JOB_QUEUED,
+					     batch_job_count, &n), CH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch_store_batch_get(f->st, id + 1, &b),
+			 CH_ERR_NOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2202,6 +2376,8 @@ int main(void)
 		T(test_resolve),
 		T(test_name_rule),
 		T(test_delete),
+		T(test_tags_and_selection),
+		T(test_batches),
 		T(test_refused_count),
 		T(test_foreach),
 		T(test_events),

@@ -7,6 +7,7 @@
 #include "hub/api/audit.h"
 #include "hub/api/devices.h"
 #include "hub/api/events.h"
+#include "hub/api/fleet.h"
 #include "hub/api/identity.h"
 #include "hub/api/jobs.h"
 #include "hub/api/req.h"
@@ -35,6 +36,8 @@ static const struct {
 	{ "identity-remove", cmd_identity_remove, "identity-remove" },
 	{ "import-serials", cmd_import_serials, "import-serials" },
 	{ "import-keys", cmd_import_keys, "import-keys" },
+	{ "tag", cmd_tag, "tag" },
+	{ "untag", cmd_untag, "untag" },
 	{ "rpc", cmd_rpc, "job-submit" },
 	{ "get-config", cmd_get_config, "job-submit" },
 	{ "edit-config", cmd_edit_config, "job-submit" },
@@ -42,6 +45,9 @@ static const struct {
 	{ "job", cmd_job, NULL },
 	{ "cancel", cmd_cancel, "job-cancel" },
 	{ "retry", cmd_retry, "job-retry" },
+	{ "batch", cmd_batch, NULL },
+	{ "batches", cmd_batches, NULL },
+	{ "batch-cancel", cmd_batch_cancel, "batch-cancel" },
 	{ "events", cmd_events, NULL },
 	{ "audit", cmd_audit, NULL },
 	{ "exec", cmd_exec, "exec-start" },

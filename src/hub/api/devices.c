@@ -23,14 +23,23 @@ static int device_json(void *ctx, const struct ch_device_rec *rec)
 void cmd_devices(struct hub *hub, struct hub_ctl_req *req,
 		 json_t *args)
 {
-	json_t *arr = json_array();
+	struct ch_select sel;
+	json_t *arr, *obj;
+	size_t i;
+	int given;
 
-	(void)args;
-	if (ch_store_device_foreach(hub->store, device_json, arr) != 0) {
+	if (api_select_arg(req, args, &sel, &given) != 0)
+		return;
+	arr = json_array();
+	/* the tags after the walk: one statement is stepped at a time */
+	if (ch_store_device_select(hub->store, &sel, device_json, arr) != 0) {
 		json_decref(arr);
 		hub_ctl_fail(req, "internal", "registry unavailable");
 		return;
 	}
+	json_array_foreach(arr, i, obj)
+		api_device_tags(hub, json_string_value(json_object_get(obj,
+				"fingerprint")), obj);
 	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "devices", arr));
 }
 
@@ -59,6 +68,7 @@ void cmd_device(struct hub *hub, struct hub_ctl_req *req,
 	obj = api_device_obj(&rec);
 	json_object_set_new(obj, "identities", ids);
 	json_object_set_new(obj, "queued_jobs", json_integer(n));
+	api_device_tags(hub, rec.fingerprint, obj);
 	if ((d = hub_find_device(hub, rec.fingerprint)) != NULL)
 		json_object_set_new(obj, "capability_list",
 				    device_caps_json(d));

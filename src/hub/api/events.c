@@ -41,7 +41,8 @@ void cmd_events(struct hub *hub, struct hub_ctl_req *req,
 	json_t *jl = json_object_get(args, "limit");
 	const char *fp = NULL, *q = api_arg(args, "device");
 	char id[CH_FP_LEN], key[CH_FP_LEN];
-	int limit = jl ? (int)json_integer_value(jl) : 50;
+	int limit = jl ? (int)json_integer_value(jl) : 50, given;
+	struct ch_select sel;
 
 	/* A deleted device's events stay: its full identity still finds
 	 * them when no device has it any more. */
@@ -53,8 +54,16 @@ void cmd_events(struct hub *hub, struct hub_ctl_req *req,
 			return;
 		fp = rec.fingerprint;
 	}
+	if (api_select_arg(req, args, &sel, &given) != 0)
+		return;
 	w.arr = json_array();
-	if (js && json_is_integer(js)) {
+	if (given && fp == NULL) {
+		if (js && json_is_integer(js))
+			w.last = json_integer_value(js);
+		ch_store_event_foreach_sel(hub->store, &sel, js &&
+					   json_is_integer(js) ? w.last : -1,
+					   limit, event_json_cb, &w);
+	} else if (js && json_is_integer(js)) {
 		w.last = json_integer_value(js);
 		ch_store_event_foreach_since(hub->store, fp, w.last, limit,
 					     event_json_cb, &w);

@@ -13,8 +13,10 @@
 #include "hub/api/req.h"
 #include "hub/hub.h"
 #include "hub/jobs.h"
+#include "hub/select.h"
 #include "lib/core/buf.h"
 #include "lib/core/err.h"
+#include "lib/core/log.h"
 #include "lib/nc/msg.h"
 
 /* 1 if op_xml is one read-only operation (safe to run again). */
@@ -33,13 +35,175 @@ static int read_only_op(const char *op_xml)
 	return ro;
 }
 
-/* rpc, get-config, edit-config: a job, run now if the device is here. */
+struct batch_pick {
+	struct hub *hub;
+	int now_only;		/* mode now: connected devices only */
+	char (*fps)[CH_FP_LEN];
+	size_t n, max;
+	int matched, skipped;	/* selected; left out (not admitted, or
+				 * not connected with mode now) */
+	char skipped_text[CH_STORE_TEXT_MAX / 2];
+	size_t skipped_len;
+};
+
+static int pick_device(void *ctx, const struct ch_device_rec *rec)
+{
+	struct batch_pick *p = ctx;
+	int k;
+
+	p->matched++;
+	if (rec->admission != CH_ADMIT_ADMITTED ||
+	    (p->now_only && !rec->connected)) {
+		/* named in the answer, the first few */
+		if (p->skipped++ < CH_HUB_AMBIGUOUS_LIST) {
+			k = snprintf(p->skipped_text + p->skipped_len,
+				     sizeof(p->skipped_text) - p->skipped_len,
+				     "%s%s (%s)", p->skipped > 1 ? ", " : "",
+				     api_device_label(rec), rec->admission !=
+				     CH_ADMIT_ADMITTED ? ch_admission_name(
+				     rec->admission) : "not connected");
+			if (k > 0 && p->skipped_len + (size_t)k <
+			    sizeof(p->skipped_text))
+				p->skipped_len += (size_t)k;
+		}
+		return 0;
+	}
+	if (p->n >= CH_BATCH_DEVICES_MAX)
+		return 1;
+	if (p->n == p->max) {
+		size_t max = p->max ? 2 * p->max : 64;
+		void *fps = realloc(p->fps, max * sizeof(*p->fps));
+
+		if (fps == NULL)
+			return -1;
+		p->fps = fps;
+		p->max = max;
+	}
+	snprintf(p->fps[p->n++], CH_FP_LEN, "%s", rec->fingerprint);
+	return 0;
+}
+
+/* One job per device the request's "select" selects, as one batch
+ * (docs/jobs.md, "Batches"): queued for the devices that are not
+ * connected, started on the others at most "rate" a second. Answers
+ * with the batch at once, or with "wait" when none of its jobs is left
+ * queued or running. */
+static void submit_batch(struct hub *hub, struct hub_ctl_req *req,
+			 json_t *args, const char *kind, const char *payload,
+			 int flags, const char *mode, int64_t expires)
+{
+	json_t *jrate = json_object_get(args, "rate");
+	struct batch_pick p = { .hub = hub };
+	struct ch_select sel;
+	const char **fps = NULL;
+	int64_t id = 0, *job_ids = NULL, now = hub_now_s();
+	char text[CH_STORE_TEXT_MAX / 2], who[HUB_ACTOR_STR_MAX];
+	char msg[CH_STORE_TEXT_MAX + 128];
+	int given, rate = CH_BATCH_RATE_DEFAULT, r;
+
+	if (api_select_arg(req, args, &sel, &given) != 0)
+		return;
+	hub_select_text(json_object_get(args, "select"), text, sizeof(text));
+	if (!given) {
+		hub_ctl_fail(req, "bad-request", "\"select\" selects nothing:"
+			     " give a tag, group, name or state (every device"
+			     " is --name '*')");
+		return;
+	}
+	if (jrate && !json_is_null(jrate)) {
+		if (!json_is_integer(jrate) || json_integer_value(jrate) < 1 ||
+		    json_integer_value(jrate) > CH_BATCH_RATE_MAX) {
+			hub_ctl_fail(req, "bad-request", "\"rate\" is jobs "
+				     "started per second, 1 to "
+				     CH_STR(CH_BATCH_RATE_MAX));
+			return;
+		}
+		rate = (int)json_integer_value(jrate);
+	}
+	p.now_only = strcmp(mode, "now") == 0;
+	r = ch_store_device_select(hub->store, &sel, pick_device, &p);
+	if (r < 0) {
+		hub_ctl_fail(req, "internal", r == -1 ? "out of memory"
+			     : "registry unavailable");
+		goto out;
+	}
+	if (r > 0) {
+		hub_ctl_fail(req, "bad-request", "the selection has more than "
+			     CH_STR(CH_BATCH_DEVICES_MAX) " devices: narrow it");
+		goto out;
+	}
+	if (p.n == 0) {
+		if (p.matched == 0)
+			snprintf(msg, sizeof(msg), "no device matches %s",
+				 text);
+		else
+			snprintf(msg, sizeof(msg), "none of the %d devices "
+				 "that match %s can take a job%s: %s%s",
+				 p.matched, text, p.now_only ? " now" : "",
+				 p.skipped_text, p.skipped >
+				 CH_HUB_AMBIGUOUS_LIST ? ", ..." : "");
+		hub_ctl_fail(req, p.matched ? "invalid-state" : "not-found",
+			     msg);
+		goto out;
+	}
+	if ((fps = calloc(p.n, sizeof(*fps))) == NULL ||
+	    (job_ids = calloc(p.n, sizeof(*job_ids))) == NULL) {
+		hub_ctl_fail(req, "internal", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < p.n; i++)
+		fps[i] = p.fps[i];
+	hub_actor_str(hub_ctl_actor(req), who, sizeof(who));
+	if ((r = ch_store_batch_add(hub->store, kind, payload, flags,
+				    expires, text, rate, who, fps, p.n, now,
+				    &id, job_ids)) != CH_OK) {
+		api_store_fail(req, r, "cannot queue the batch");
+		goto out;
+	}
+	jobs_batch_pace(hub, id, rate);
+	for (size_t i = 0; i < p.n; i++) {
+		int live = hub_find_device(hub, fps[i]) != NULL;
+
+		snprintf(msg, sizeof(msg), "job %lld %s (batch %lld)%s",
+			 (long long)job_ids[i], kind, (long long)id,
+			 live ? "" : " (device not connected)");
+		hub_event(hub, fps[i], "job-queued", msg);
+	}
+	ch_info("batch=%lld %s: %zu jobs for %s (%d left out), rate %d/s, "
+		"by %s", (long long)id, kind, p.n, text, p.skipped, rate, who);
+	api_audit_detail(req, "batch %lld: %s on %zu devices (%s)",
+			 (long long)id, kind, p.n, text);
+	api_audit_now(hub, req);
+	for (size_t i = 0; i < p.n; i++)
+		jobs_kick(hub, fps[i]);
+	if (json_is_true(json_object_get(args, "wait"))) {
+		jobs_batch_wait(hub, id, req);
+	} else {
+		json_t *resp = jobs_batch_response(hub, id);
+
+		if (resp == NULL) {
+			hub_ctl_fail(req, "internal", "registry unavailable");
+			goto out;
+		}
+		json_object_set_new(resp, "skipped", json_integer(p.skipped));
+		hub_ctl_respond(req, resp);
+	}
+out:
+	free(job_ids);
+	free(fps);
+	free(p.fps);
+}
+
+/* rpc, get-config, edit-config: a job, run now if the device is here;
+ * with "select" instead of "device", a batch of them. */
 static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		   const char *kind, const char *payload, int flags)
 {
 	const char *mode = api_arg(args, "mode");
 	json_t *jw = json_object_get(args, "wait");
 	json_t *jexp = json_object_get(args, "expires");
+	int batch = json_object_get(args, "select") != NULL &&
+		    json_object_get(args, "device") == NULL;
 	struct ch_device_rec rec;
 	struct ch_job_rec job;
 	struct ch_buf check;
@@ -48,7 +212,7 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 	int live, wait, r;
 	char msg[300];
 
-	if (api_device_arg(hub, req, args, &rec) != 0)
+	if (!batch && api_device_arg(hub, req, args, &rec) != 0)
 		return;
 	if (mode == NULL)
 		mode = "auto";
@@ -66,7 +230,7 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		}
 		expires = now + json_integer_value(jexp);
 	}
-	if (api_admitted(req, &rec) != 0)
+	if (!batch && api_admitted(req, &rec) != 0)
 		return;
 	/* Refuse bad XML now, not when the device calls in a week. */
 	ch_buf_init(&check, CH_JOB_PAYLOAD_MAX + 4096);
@@ -81,6 +245,11 @@ static void submit(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 			 "XML" : "the operation is not acceptable XML",
 			 why ? why : ch_strerror(r));
 		hub_ctl_fail(req, "bad-xml", msg);
+		return;
+	}
+	if (batch) {
+		submit_batch(hub, req, args, kind, payload, flags, mode,
+			     expires);
 		return;
 	}
 	live = hub_find_device(hub, rec.fingerprint) != NULL;
@@ -343,8 +512,9 @@ void cmd_jobs(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	struct ch_device_rec rec;
 	const char *state = api_arg(args, "state");
 	json_t *jl = json_object_get(args, "limit");
+	struct ch_select sel;
 	unsigned mask = 0;
-	int limit = jl ? (int)json_integer_value(jl) : 50;
+	int limit = jl ? (int)json_integer_value(jl) : 50, given;
 
 	if (state) {
 		for (int st = 0; st <= CH_JOB_EXPIRED; st++)
@@ -355,13 +525,19 @@ void cmd_jobs(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 			return;
 		}
 	}
+	if (api_select_arg(req, args, &sel, &given) != 0)
+		return;
 	if (json_object_get(args, "device") &&
 	    api_device_arg(hub, req, args, &rec) != 0)
 		return;
 	w.arr = json_array();
-	ch_store_job_foreach(hub->store, json_object_get(args, "device")
-			     ? rec.fingerprint : NULL, limit, mask,
-			     job_json_cb, &w);
+	if (given)
+		ch_store_job_foreach_sel(hub->store, &sel, limit, mask,
+					 job_json_cb, &w);
+	else
+		ch_store_job_foreach(hub->store, json_object_get(args,
+				     "device") ? rec.fingerprint : NULL,
+				     limit, mask, job_json_cb, &w);
 	hub_ctl_respond(req, json_pack("{s:b, s:o}", "ok", 1, "jobs", w.arr));
 }
 

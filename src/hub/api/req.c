@@ -9,6 +9,7 @@
 
 #include "hub/hub.h"
 #include "hub/jobs.h"
+#include "hub/select.h"
 #include "lib/core/err.h"
 
 json_t *api_device_obj(const struct ch_device_rec *rec)
@@ -118,6 +119,43 @@ int api_device_arg(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 	return 0;
 }
 
+int api_select_arg(struct hub_ctl_req *req, json_t *args,
+		   struct ch_select *sel, int *given)
+{
+	char why[256];
+
+	if (hub_select_parse(json_object_get(args, "select"), sel, given, why,
+			     sizeof(why)) != CH_OK) {
+		hub_ctl_fail(req, "bad-request", why);
+		return -1;
+	}
+	return 0;
+}
+
+struct tag_objs {
+	json_t *tags, *groups;
+};
+
+static int tag_json(void *ctx, const char *key, const char *value)
+{
+	struct tag_objs *t = ctx;
+
+	if (strcmp(key, CH_TAG_GROUP) == 0)
+		json_array_append_new(t->groups, json_string(value));
+	else
+		json_object_set_new(t->tags, key, json_string(value));
+	return 0;
+}
+
+void api_device_tags(struct hub *hub, const char *fp, json_t *obj)
+{
+	struct tag_objs t = { json_object(), json_array() };
+
+	ch_store_tag_foreach(hub->store, fp, tag_json, &t);
+	json_object_set_new(obj, "tags", t.tags);
+	json_object_set_new(obj, "groups", t.groups);
+}
+
 int api_admitted(struct hub_ctl_req *req, const struct ch_device_rec *rec)
 {
 	char msg[512];
@@ -145,6 +183,7 @@ void api_respond_device(struct hub *hub, struct hub_ctl_req *req,
 		return;
 	}
 	resp = json_pack("{s:b, s:o}", "ok", 1, "device", api_device_obj(&rec));
+	api_device_tags(hub, rec.fingerprint, json_object_get(resp, "device"));
 	if (key)
 		json_object_set_new(resp, key, val);
 	hub_ctl_respond(req, resp);

@@ -21,6 +21,14 @@ const char *api_arg(json_t *args, const char *key);
  * Fails the request and returns non-zero when it cannot. */
 int api_device_arg(struct hub *hub, struct hub_ctl_req *req, json_t *args,
 		   struct ch_device_rec *rec);
+/* The request's "select" (hub/select.h) into sel; *given is 1 when it
+ * selects anything. Fails the request and returns non-zero when it is
+ * not a selection. */
+int api_select_arg(struct hub_ctl_req *req, json_t *args,
+		   struct ch_select *sel, int *given);
+/* Adds the device fp's "tags" ({"key": "value"}) and "groups"
+ * (["NAME"]) to obj. */
+void api_device_tags(struct hub *hub, const char *fp, json_t *obj);
 /* Fails req with invalid-state unless the device is admitted. */
 int api_admitted(struct hub_ctl_req *req, const struct ch_device_rec *rec);
 /* Responds {"ok":true,"device":{...}} for fp, plus member key with val

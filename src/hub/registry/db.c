@@ -112,6 +112,25 @@ static const char *const migrations[] = {
 	" DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN refused_logged INTEGER NOT NULL"
 	" DEFAULT 0;",
+	/* 9: fleet operations: tags on devices (a group is the tag
+	 * group=NAME, of which a device may have several), selected by
+	 * key and value; bulk jobs, one job per device in one batch */
+	("CREATE TABLE tags ("
+	 " device TEXT NOT NULL REFERENCES devices(fingerprint)"
+	 " ON DELETE CASCADE,"
+	 " key TEXT NOT NULL,"
+	 " value TEXT NOT NULL,"
+	 " PRIMARY KEY (device, key, value)) WITHOUT ROWID;"
+	 "CREATE INDEX tags_kv ON tags(key, value, device);"
+	 "CREATE TABLE batches ("
+	 " id INTEGER PRIMARY KEY,"
+	 " created INTEGER NOT NULL,"
+	 " kind TEXT NOT NULL,"
+	 " selector TEXT NOT NULL DEFAULT '',"
+	 " rate INTEGER NOT NULL DEFAULT 0,"
+	 " actor TEXT NOT NULL DEFAULT '');"
+	 "ALTER TABLE jobs ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;"
+	 "CREATE INDEX jobs_batch ON jobs(batch, state);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -127,7 +146,7 @@ const char *const reg_sql_db[S_COUNT] = {
 
 static const char *const *const stmt_tables[] = {
 	reg_sql_db, reg_sql_devices, reg_sql_identities, reg_sql_events,
-	reg_sql_jobs, reg_sql_audit,
+	reg_sql_jobs, reg_sql_audit, reg_sql_tags, reg_sql_batches,
 };
 
 /* The text of statement id, from the file that owns it. */

@@ -10,10 +10,6 @@
 
 #define RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
 
-#define DEV_COLS "fingerprint, name, admission, connected, address, " \
-	"first_seen, last_seen, connected_since, capabilities, last_error, " \
-	"idle_close, kind, cert_fp, anchor, refused_calls, last_refused, " \
-	"refused_logged"
 
 const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
@@ -64,8 +60,6 @@ const char *const reg_sql_devices[S_COUNT] = {
 			" WHERE substr(fingerprint, 1, length(?1)) = ?1"
 			" LIMIT 2",
 	/* Named devices first, by name; then the unnamed by fingerprint. */
-	[S_DEV_ALL] = "SELECT " DEV_COLS " FROM devices"
-		      " ORDER BY name IS NULL, name, fingerprint",
 	/* The device's key fingerprint, given it or an alias. */
 	[S_DEV_KEY] = "SELECT fingerprint FROM devices"
 		      " WHERE fingerprint = " KEY_OF("?1"),
@@ -467,24 +461,7 @@ int ch_store_device_foreach(struct ch_store *st,
 			    int (*fn)(void *ctx, const struct ch_device_rec *),
 			    void *ctx)
 {
-	sqlite3_stmt *s = st->stmt[S_DEV_ALL];
-	struct ch_device_rec rec;
-	int rc, r = CH_OK;
-
-	/* One statement per walk: a nested walk would restart this one. */
-	if (sqlite3_stmt_busy(s)) {
-		ch_error("store %s: nested device walk", st->path);
-		return CH_ERR_INVAL;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		reg_row_to_device(s, &rec);
-		if ((r = fn(ctx, &rec)) != 0)
-			break;
-	}
-	if (r == CH_OK && rc != SQLITE_DONE)
-		r = reg_fail(st, "device list");
-	reg_done(s);
-	return r;
+	return ch_store_device_select(st, NULL, fn, ctx);	/* tags.c */
 }
 
 int ch_store_device_rename(struct ch_store *st, const char *fp,

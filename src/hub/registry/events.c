@@ -16,6 +16,14 @@ const char *const reg_sql_events[S_COUNT] = {
 	[S_EV_FP] = "SELECT * FROM (SELECT " EV_COLS " FROM events"
 		    " WHERE fingerprint = " KEY_OF("?2")
 		    " ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[S_EV_SEL] = "SELECT * FROM (SELECT " EV_COLS " FROM events"
+		     " WHERE fingerprint IN (SELECT d.fingerprint"
+		     " FROM devices d WHERE " SEL_WHERE("d") ")"
+		     " ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[S_EV_SEL_SINCE] = "SELECT " EV_COLS " FROM events WHERE id > ?2"
+			   " AND fingerprint IN (SELECT d.fingerprint"
+			   " FROM devices d WHERE " SEL_WHERE("d") ")"
+			   " ORDER BY id LIMIT ?1",
 	[S_EV_SINCE_ALL] = "SELECT " EV_COLS " FROM events WHERE id > ?2"
 			   " ORDER BY id LIMIT ?1",
 	[S_EV_SINCE_FP] = "SELECT " EV_COLS " FROM events"
@@ -98,3 +106,23 @@ int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
 	return walk(st, s, fn, ctx);
 }
 
+
+int ch_store_event_foreach_sel(struct ch_store *st,
+			       const struct ch_select *sel, int64_t since_id,
+			       int limit,
+			       int (*fn)(void *ctx,
+					 const struct ch_event_rec *),
+			       void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[since_id >= 0 ? S_EV_SEL_SINCE : S_EV_SEL];
+	int r;
+
+	if ((r = reg_walk_begin(st, s, "event", limit, since_id, NULL)) !=
+		    CH_OK)
+		return r;
+	if ((r = reg_bind_select(s, sel)) != CH_OK) {
+		reg_done(s);
+		return r;
+	}
+	return walk(st, s, fn, ctx);
+}

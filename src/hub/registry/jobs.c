@@ -6,14 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOB_COLS "id, device, kind, payload, read_only, state, created, " \
-	"expires, started, finished, result, rpc_error, method, error, startup"
 
 const char *const reg_sql_jobs[S_COUNT] = {
 	/* No row when the device is unknown. */
 	[S_JOB_ADD] = "INSERT INTO jobs (device, kind, payload, read_only,"
-		      " state, created, expires, startup)"
-		      " SELECT fingerprint, ?2, ?3, ?4, 0, ?5, ?6, ?7"
+		      " state, created, expires, startup, batch)"
+		      " SELECT fingerprint, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8"
 		      " FROM devices"
 		      " WHERE fingerprint = " KEY_OF("?1"),
 	[S_JOB_EXPIRE] = "UPDATE jobs SET state = 6, finished = ?2"
@@ -55,6 +53,11 @@ const char *const reg_sql_jobs[S_COUNT] = {
 	[S_JOB_DUE] = "SELECT " JOB_COLS " FROM jobs"
 		      " WHERE state = 0 AND expires > 0 AND expires <= ?2"
 		      " ORDER BY id LIMIT ?1",
+	[S_JOB_SEL] = "SELECT " JOB_COLS " FROM jobs"
+		      " WHERE (?2 = 0 OR (?2 >> state) & 1)"
+		      " AND device IN (SELECT d.fingerprint FROM devices d"
+		      " WHERE " SEL_WHERE("d") ")"
+		      " ORDER BY id DESC LIMIT ?1",
 	[S_JOB_EXPIRE_ID] = "UPDATE jobs SET state = 6, finished = ?2"
 			    " WHERE id = ?1 AND state = 0",
 	/* Recovery: the events first, while the jobs are still running. */
@@ -132,6 +135,7 @@ static int row_to_job(sqlite3_stmt *s, struct ch_job_rec *rec)
 	reg_copy_text(rec->method, sizeof(rec->method), sqlite3_column_text(s, 12));
 	reg_copy_text(rec->error, sizeof(rec->error), sqlite3_column_text(s, 13));
 	rec->no_startup = sqlite3_column_int(s, 14) == 0;
+	rec->batch = sqlite3_column_int64(s, 15);
 	if ((r = dup_text(s, 3, &rec->payload)) != CH_OK ||
 	    (r = dup_text(s, 10, &rec->result)) != CH_OK)
 		ch_job_rec_cleanup(rec);
@@ -181,6 +185,14 @@ int ch_store_job_add(struct ch_store *st, const char *fp, const char *kind,
 		     const char *payload, int flags, int64_t expires,
 		     int64_t now, int64_t *id)
 {
+	return ch_store_job_add_in(st, 0, fp, kind, payload, flags, expires,
+				   now, id);
+}
+
+int ch_store_job_add_in(struct ch_store *st, int64_t batch, const char *fp,
+			const char *kind, const char *payload, int flags,
+			int64_t expires, int64_t now, int64_t *id)
+{
 	sqlite3_stmt *s = st->stmt[S_JOB_ADD];
 	size_t len = 0;
 	int r;
@@ -204,6 +216,7 @@ int ch_store_job_add(struct ch_store *st, const char *fp, const char *kind,
 	sqlite3_bind_int(s, 7, (flags & CH_JOB_F_NO_STARTUP) == 0);
 	sqlite3_bind_int64(s, 5, now);
 	sqlite3_bind_int64(s, 6, expires);
+	sqlite3_bind_int64(s, 8, batch);
 	r = reg_exec(st, s, "job add");
 	if (r == CH_OK && sqlite3_changes(st->db) == 0)
 		r = CH_ERR_NOTFOUND;	/* no such device */
@@ -311,8 +324,8 @@ int ch_store_job_get(struct ch_store *st, int64_t id, struct ch_job_rec *rec)
 
 /* Steps a bound job query, handing each row to fn until it returns
  * non-zero (returned); then resets the statement. */
-static int walk(struct ch_store *st, sqlite3_stmt *s, const char *what,
-		int (*fn)(void *ctx, const struct ch_job_rec *), void *ctx)
+int reg_job_walk(struct ch_store *st, sqlite3_stmt *s, const char *what,
+		 int (*fn)(void *ctx, const struct ch_job_rec *), void *ctx)
 {
 	struct ch_job_rec rec;
 	int rc, r = CH_OK;
@@ -341,7 +354,7 @@ int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
 
 	if ((r = reg_walk_begin(st, s, "job", limit, states_mask, fp)) != CH_OK)
 		return r;
-	return walk(st, s, "job list", fn, ctx);
+	return reg_job_walk(st, s, "job list", fn, ctx);
 }
 
 int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n)
@@ -414,7 +427,7 @@ int ch_store_job_foreach_due(struct ch_store *st, int64_t now, int limit,
 
 	if ((r = reg_walk_begin(st, s, "due job", limit, now, NULL)) != CH_OK)
 		return r;
-	return walk(st, s, "due job list", fn, ctx);
+	return reg_job_walk(st, s, "due job list", fn, ctx);
 }
 
 int ch_store_job_expire(struct ch_store *st, int64_t id, int64_t now)
@@ -424,4 +437,23 @@ int ch_store_job_expire(struct ch_store *st, int64_t id, int64_t now)
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, now);
 	return job_transition(st, s, id, "job expire");
+}
+
+int ch_store_job_foreach_sel(struct ch_store *st,
+			     const struct ch_select *sel, int limit,
+			     unsigned states_mask,
+			     int (*fn)(void *ctx, const struct ch_job_rec *),
+			     void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[S_JOB_SEL];
+	int r;
+
+	if ((r = reg_walk_begin(st, s, "job", limit, states_mask, NULL)) !=
+		    CH_OK)
+		return r;
+	if ((r = reg_bind_select(s, sel)) != CH_OK) {
+		reg_done(s);
+		return r;
+	}
+	return reg_job_walk(st, s, "job list", fn, ctx);
 }

@@ -27,6 +27,37 @@ enum ch_admission {
 
 struct ch_store;
 
+/* ---- tags and selectors (docs/operations.md, "Groups and tags") ----
+ *
+ * A tag is key=value. A device has at most one value per key, except
+ * for the key "group": a group is the tag group=NAME, and a device may
+ * be in several groups. A selector picks devices by all of its tags, a
+ * GLOB over the name and a state; hub/select.h makes one from an
+ * operator's words.
+ */
+#define CH_TAG_GROUP "group"
+
+struct ch_tag {
+	char key[CH_TAG_KEY_MAX + 1];
+	char value[CH_TAG_VALUE_MAX + 1];
+};
+
+enum ch_sel_state {
+	CH_SEL_ANY = 0,
+	CH_SEL_CONNECTED,
+	CH_SEL_DISCONNECTED,
+	CH_SEL_PENDING,		/* CH_SEL_PENDING + enum ch_admission */
+	CH_SEL_ADMITTED,
+	CH_SEL_REVOKED,
+};
+
+struct ch_select {
+	struct ch_tag tags[CH_SEL_TAGS_MAX];	/* all of them (AND) */
+	int ntags;
+	char glob[CH_SEL_GLOB_MAX + 1];	/* SQLite GLOB of the name; "" any */
+	int state;			/* enum ch_sel_state */
+};
+
 struct ch_device_rec {
 	char fingerprint[128];
 	char name[CH_NAME_MAX + 1];	/* "" when unnamed */
@@ -226,6 +257,29 @@ struct ch_census {
 };
 int ch_store_census(struct ch_store *st, struct ch_census *c);
 
+/* Tags the device fp with key=value (checked: ch_tag_check): replaces
+ * the key's value, or adds a group. One transaction. CH_ERR_NOTFOUND,
+ * CH_ERR_INVAL, CH_ERR_LIMIT past CH_TAG_PER_DEVICE_MAX tags. *changed
+ * (may be NULL) is 0 when the device had it already. */
+int ch_store_tag_set(struct ch_store *st, const char *fp, const char *key,
+		     const char *value, int *changed);
+/* Removes the tag key=value, or every value of key when value is NULL.
+ * *removed gets how many went. CH_ERR_NOTFOUND for an unknown device. */
+int ch_store_tag_unset(struct ch_store *st, const char *fp, const char *key,
+		       const char *value, int *removed);
+/* Calls fn for each tag of the device, by key then value. */
+int ch_store_tag_foreach(struct ch_store *st, const char *fp,
+			 int (*fn)(void *ctx, const char *key,
+				   const char *value),
+			 void *ctx);
+/* NULL when key (and value, unless NULL) make a tag, else why not. */
+const char *ch_tag_check(const char *key, const char *value);
+/* ch_store_device_foreach over the devices sel selects, in the same
+ * order. */
+int ch_store_device_select(struct ch_store *st, const struct ch_select *sel,
+			   int (*fn)(void *ctx, const struct ch_device_rec *),
+			   void *ctx);
+
 /* Renames (name NULL or "" removes the name). CH_ERR_EXISTS, CH_ERR_INVAL
  * as for add. */
 int ch_store_device_rename(struct ch_store *st, const char *fp,
@@ -262,6 +316,7 @@ struct ch_job_rec {
 				 * "candidate+confirmed-commit" */
 	char error[CH_STORE_TEXT_MAX];
 	int no_startup;		/* edit-config: not copied to startup */
+	int64_t batch;		/* the batch it belongs to, 0 for none */
 };
 
 /* ch_store_job_add's flags */
@@ -317,12 +372,56 @@ int ch_store_job_foreach(struct ch_store *st, const char *fp, int limit,
 			 unsigned states_mask,
 			 int (*fn)(void *ctx, const struct ch_job_rec *),
 			 void *ctx);
+/* ch_store_job_add for a job of batch (0: none). */
+int ch_store_job_add_in(struct ch_store *st, int64_t batch, const char *fp,
+			const char *kind, const char *payload, int flags,
+			int64_t expires, int64_t now, int64_t *id);
+/* ch_store_job_foreach over the devices sel selects (NULL: all). */
+int ch_store_job_foreach_sel(struct ch_store *st,
+			     const struct ch_select *sel, int limit,
+			     unsigned states_mask,
+			     int (*fn)(void *ctx, const struct ch_job_rec *),
+			     void *ctx);
 /* Number of queued jobs of the device. */
 int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n);
 /* At hub start: every running job becomes in-doubt, except read-only ones,
  * which are queued again (re-running them is harmless). Sets *in_doubt to
  * how many became in-doubt. Each change is one event on the device. */
 int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt);
+
+/* ---- batches: one job per selected device (bulk jobs) ---- */
+
+struct ch_batch_rec {
+	int64_t id;
+	int64_t created;
+	char kind[16];			/* as the jobs' */
+	char selector[CH_STORE_TEXT_MAX];	/* as the operator gave it */
+	int rate;			/* jobs/s started at most */
+	char actor[CH_ACTOR_NAME_MAX];
+	int count[CH_JOB_EXPIRED + 1];	/* jobs by enum ch_job_state */
+	int total;
+};
+
+/* Makes batch *id of kind with a job (payload, flags, expires as for
+ * ch_store_job_add) for each of the n devices fps, in one transaction;
+ * job_ids (n of them, may be NULL) get the jobs' ids. CH_ERR_NOTFOUND
+ * when a device went meanwhile (nothing is made). */
+int ch_store_batch_add(struct ch_store *st, const char *kind,
+		       const char *payload, int flags, int64_t expires,
+		       const char *selector, int rate, const char *actor,
+		       const char *const *fps, size_t n, int64_t now,
+		       int64_t *id, int64_t *job_ids);
+/* CH_OK with rec and its counts, or CH_ERR_NOTFOUND. */
+int ch_store_batch_get(struct ch_store *st, int64_t id,
+		       struct ch_batch_rec *rec);
+/* Batches newest first, at most limit (<= 0: all), with their counts. */
+int ch_store_batch_foreach(struct ch_store *st, int limit,
+			   int (*fn)(void *ctx, const struct ch_batch_rec *),
+			   void *ctx);
+/* The jobs of batch id, by id; states_mask as for ch_store_job_foreach. */
+int ch_store_batch_jobs(struct ch_store *st, int64_t id, unsigned states_mask,
+			int (*fn)(void *ctx, const struct ch_job_rec *),
+			void *ctx);
 
 /* Events with id > since_id, oldest first, at most limit (<= 0: all):
  * for `callhome events --follow`. fp NULL means every device. */
@@ -331,6 +430,15 @@ int ch_store_event_foreach_since(struct ch_store *st, const char *fp,
 				 int (*fn)(void *ctx,
 					   const struct ch_event_rec *),
 				 void *ctx);
+
+/* Events of the devices sel selects: since_id < 0 the newest limit
+ * (as ch_store_event_foreach), else those after since_id (as _since). */
+int ch_store_event_foreach_sel(struct ch_store *st,
+			       const struct ch_select *sel, int64_t since_id,
+			       int limit,
+			       int (*fn)(void *ctx,
+					 const struct ch_event_rec *),
+			       void *ctx);
 
 /* ---- the audit log: who did what to which device (docs/terminal.md,
  * "Audit") ----

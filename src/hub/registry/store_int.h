@@ -42,7 +42,6 @@ enum stmt_id {
 	S_BY_NAME,
 	S_BY_FP,
 	S_BY_PREFIX,
-	S_DEV_ALL,
 	S_DEV_KEY,
 	S_DEV_RENAME,
 	S_NAME_NOCASE,
@@ -82,6 +81,20 @@ enum stmt_id {
 	S_AU_ALL,
 	S_AU_FP,
 	S_AU_PRUNE,
+	S_TAG_DEL_KEY,
+	S_TAG_DEL_ONE,
+	S_TAG_ADD,
+	S_TAG_COUNT,
+	S_TAG_ALL,
+	S_DEV_SEL,
+	S_JOB_SEL,
+	S_EV_SEL,
+	S_EV_SEL_SINCE,
+	S_BATCH_ADD,
+	S_BATCH_GET,
+	S_BATCH_ALL,
+	S_BATCH_COUNTS,
+	S_JOB_BATCH,
 	S_COUNT
 };
 
@@ -92,6 +105,8 @@ extern const char *const reg_sql_identities[S_COUNT];	/* identities.c */
 extern const char *const reg_sql_events[S_COUNT];	/* events.c */
 extern const char *const reg_sql_jobs[S_COUNT];		/* jobs.c */
 extern const char *const reg_sql_audit[S_COUNT];	/* audit.c */
+extern const char *const reg_sql_tags[S_COUNT];		/* tags.c */
+extern const char *const reg_sql_batches[S_COUNT];	/* batches.c */
 
 /* Statements are shared, so one ch_store serves one thread at a time (hence
  * SQLITE_OPEN_NOMUTEX); a worker thread opens its own. */
@@ -145,6 +160,36 @@ void reg_tx_rollback(struct ch_store *st);
 /* Commits, or rolls back when that fails so that the connection is not
  * left inside a transaction. */
 int reg_tx_commit(struct ch_store *st);
+
+/* The selection of devices d by a struct ch_select, bound by
+ * reg_bind_select: ?10 the tags as a JSON array of [key, value] (every
+ * one must be on the device), ?11 the name's GLOB or NULL, ?12 the
+ * state (enum ch_sel_state). Done in SQL: tags_kv and the primary keys
+ * keep it an index lookup per device and tag. */
+#define SEL_WHERE(d) \
+	"(?11 IS NULL OR " d ".name GLOB ?11)" \
+	" AND (?12 = 0 OR (?12 = 1 AND " d ".connected = 1)" \
+	" OR (?12 = 2 AND " d ".connected = 0)" \
+	" OR (?12 >= 3 AND " d ".admission = ?12 - 3))" \
+	" AND NOT EXISTS (SELECT 1 FROM json_each(?10) j WHERE NOT EXISTS" \
+	" (SELECT 1 FROM tags t WHERE t.device = " d ".fingerprint" \
+	" AND t.key = json_extract(j.value, '$[0]')" \
+	" AND t.value = json_extract(j.value, '$[1]')))"
+/* tags.c: binds sel (NULL: every device) to ?10..?12 of s. */
+int reg_bind_select(sqlite3_stmt *s, const struct ch_select *sel);
+/* jobs.c: steps a bound JOB_COLS query into fn (the walk of
+ * ch_store_job_foreach). */
+int reg_job_walk(struct ch_store *st, sqlite3_stmt *s, const char *what,
+		 int (*fn)(void *ctx, const struct ch_job_rec *), void *ctx);
+/* jobs.c: the columns of a job row, as reg_job_walk reads them. */
+#define JOB_COLS "id, device, kind, payload, read_only, state, created, " \
+	"expires, started, finished, result, rpc_error, method, error, " \
+	"startup, batch"
+/* devices.c: the columns of a device row, as reg_row_to_device reads. */
+#define DEV_COLS "fingerprint, name, admission, connected, address, " \
+	"first_seen, last_seen, connected_since, capabilities, last_error, " \
+	"idle_close, kind, cert_fp, anchor, refused_calls, last_refused, " \
+	"refused_logged"
 
 /* devices.c: a device row (DEV_COLS) into rec. */
 void reg_row_to_device(sqlite3_stmt *s, struct ch_device_rec *rec);

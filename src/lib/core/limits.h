@@ -306,6 +306,16 @@
 #define CH_JOB_RPC_MAX (CH_JOB_PAYLOAD_MAX + 4096) /* B, a job's operation in its <rpc> */
 #define CH_XPATH_NS_MAX 16	/* prefixes given with a get-config --xpath: more is a typo */
 #define CH_XML_PREFIX_MAX 64	/* B, one such prefix (an NCName) */
+/* Tags and selectors (docs/operations.md, "Groups and tags"). */
+#define CH_TAG_KEY_MAX 32	/* chars, a tag's key: [a-z0-9_.-], a letter first; short words such as site, role */
+#define CH_TAG_VALUE_MAX 64	/* chars, a tag's value: as long as a device name */
+#define CH_TAG_PER_DEVICE_MAX 32 /* tags (groups included) on one device: a description, not a database */
+#define CH_SEL_TAGS_MAX 8	/* --tag and --group in one selector (all must match) */
+#define CH_SEL_GLOB_MAX (3 * CH_NAME_MAX) /* B, a --name glob as SQL GLOB: a name's length, each character escaped (\* becomes [*]) */
+/* Bulk jobs: one job per selected device, tracked as one batch. */
+#define CH_BATCH_RATE_DEFAULT 10 /* jobs/s a batch starts across its connected devices: a change reaches a fleet in minutes, and a mistake can be cancelled before it is everywhere */
+#define CH_BATCH_RATE_MAX 1000	/* jobs/s, largest --rate: the loop's timer granularity */
+#define CH_BATCH_DEVICES_MAX 100000 /* devices one batch may select: one registry transaction */
 #define CH_JOB_EXPIRE_BATCH 64	/* jobs expired per registry read (the next batch follows at once) */
 #define CH_AUDIT_KEEP 1000000	/* audit records kept, the oldest dropped first: at most about 1 KiB each, so about 1 GiB */
 #define CH_AUDIT_PRUNE_EVERY 1024 /* audit records written between two prunes (one DELETE of an id range) */
