@@ -25,8 +25,9 @@ CONFIG_DOC = ROOT / "docs" / "configuration.md"
 def esc(s):
     """Text for roff: backslashes, option dashes, a leading . or '."""
     s = s.replace("\\", "\\e")
-    s = re.sub(r"(^|(?<=[\s(\[|'\"`,=]))-", r"\\-", s)
-    s = re.sub(r"(?<=\\-)-", r"\\-", s)
+    # an option's dashes are minus signs: no line break after them
+    s = re.sub(r"(?<![\w-])--?[a-z0-9][a-z0-9-]*",
+               lambda m: m.group(0).replace("-", "\\-"), s)
     if s.startswith((".", "'")):
         s = "\\&" + s
     return s

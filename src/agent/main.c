@@ -32,7 +32,7 @@
 
 #define PROG "callhomed"
 #define SHORT_OPTS "c:k:a:d:Y:m:l:hV"
-#define DEFAULT_CONFIG "/etc/callhome/callhomed.conf"
+#define DEFAULT_CONFIG CH_CONF_DIR "/callhomed.conf"
 #define DEFAULT_STATE_DIR "/var/lib/callhomed"
 
 static void usage(FILE *f)

@@ -30,7 +30,7 @@
 
 #define PROG "callhome-hub"
 #define SHORT_OPTS "L:k:u:s:l:hV"
-#define DEFAULT_CONFIG "/etc/callhome/hub.conf"
+#define DEFAULT_CONFIG CH_CONF_DIR "/hub.conf"
 #define DEFAULT_STATE_DIR "/var/lib/callhome"
 
 /* --control-group: a group name, or a number for a group with none. */
