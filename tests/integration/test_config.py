@@ -3,6 +3,8 @@ where their logs go (--log-target): the real binaries, a real hub and
 agent on loopback."""
 
 import os
+import re
+import shutil
 import subprocess
 
 import pytest
@@ -135,3 +137,50 @@ def test_journal_stream_keeps_levels(procs, workdir):
                                 conf, "--log-target", "stderr"],
                        env={"JOURNAL_STREAM": f"{st3.st_dev}:{st3.st_ino}"})
     hub3.wait_log(r"callhome-hub\[info\] hub ready")
+
+
+def test_syslog_target(procs, workdir):
+    """--log-target syslog: syslog(3), facility daemon, the ident and the
+    pid, each line's priority; nothing on stderr. /dev/log is a datagram
+    socket of the test's, bound over /dev in a private mount namespace
+    (glibc's syslog writes to that path only)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a private mount namespace for /dev/log)")
+    _require_tools_unshare()
+    import socket
+    sock_path = workdir / "log.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(sock_path))
+    s.settimeout(15)
+    conf, state, _ = hub_conf(workdir, free_port())
+    dev = workdir / "dev"
+    dev.mkdir()
+    script = f"""set -e
+for n in null zero random urandom; do
+  touch {dev}/$n; mount --bind /dev/$n {dev}/$n
+done
+touch {dev}/log; mount --bind {sock_path} {dev}/log
+mount --rbind {dev} /dev
+exec "$@"
+"""
+    hub = procs.spawn("hub", ["unshare", "--mount", "--propagation",
+                              "private", "bash", "-c", script, "-",
+                              _require_binary("callhome-hub"), "--config",
+                              conf, "--log-target", "syslog"])
+    got = []
+    try:
+        while not any("hub ready" in g for g in got):
+            got.append(s.recv(8192).decode(errors="replace"))
+    finally:
+        s.close()
+    ready = next(g for g in got if "hub ready" in g)
+    # <daemon.info>, the ident and the hub's pid (unshare exec'd bash,
+    # which exec'd the hub: the same pid)
+    assert re.match(r"<30>.*callhome-hub\[%d\]: hub ready" % hub.pid, ready), ready
+    assert any(g.startswith("<31>") for g in got)    # debug lines
+    assert "hub ready" not in hub.log()
+
+
+def _require_tools_unshare():
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) not installed")
