@@ -82,15 +82,19 @@ unshare --mount --propagation private bash -euo pipefail -c '
     user=\$(sed -n \"s/^User=//p\" \"\$unit\")
     group=\$(sed -n \"s/^Group=//p\" \"\$unit\")
     echo \"ExecStart=\$exec_start (as \$user:\$group)\"
+    # the packaged configuration file is read: a setting added to it
+    echo \"admission = known-only\" >>\"\$root/etc/callhome/hub.conf\"
     chroot --userspec=\$user:\$group \"\$root\" \$exec_start \
       >\"\$root/tmp/hub.log\" 2>&1 &
     hub=\$!
     for i in \$(seq 100); do
-      [ -S \"\$root/var/lib/callhome/hub.sock\" ] && break
+      grep -q \"hub ready\" \"\$root/tmp/hub.log\" && break
       kill -0 \$hub 2>/dev/null || break
       sleep 0.1
     done
     cat \"\$root/tmp/hub.log\"
+    grep -q \"configuration file /etc/callhome/hub.conf\" \"\$root/tmp/hub.log\"
+    grep -q \"hub ready (.*admission known-only)\" \"\$root/tmp/hub.log\"
     chroot \"\$root\" useradd --no-create-home -G callhome alice
     # an operator in the group callhome, not root
     chroot --userspec=alice:alice --groups=callhome \"\$root\" \
