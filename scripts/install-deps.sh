@@ -15,10 +15,13 @@ TEST_PKGS=(python3 python3-pytest python3-ncclient openssh-server
 # packaging test installs it into (debootstrap).
 PKG_PKGS=(debhelper dpkg-dev fakeroot debootstrap)
 
+# --build-only: to build; --package: to build the .deb; else everything
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" != "--build-only" ]; then
-  want+=("${TEST_PKGS[@]}" "${PKG_PKGS[@]}")
-fi
+case "${1:-}" in
+--build-only) ;;
+--package) want+=("${PKG_PKGS[@]}") ;;
+*) want+=("${TEST_PKGS[@]}" "${PKG_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
