@@ -6,7 +6,8 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-build build demo test unit asan fuzz bench clean help
+.PHONY: all deps deps-build build demo test unit asan fuzz bench clean help \
+	install deb
 
 all: build
 
@@ -16,6 +17,8 @@ help:
 	@echo "make asan    unit + integration tests in an ASan/UBSan build"
 	@echo "make fuzz    build the libFuzzer targets and fuzz each FUZZ_SECONDS"
 	@echo "make bench   benchmarks against peers (see bench/README.md)"
+	@echo "make install programs, man pages, completion, units, /etc/callhome (DESTDIR=...)"
+	@echo "make deb     the Debian package: dpkg-buildpackage -us -uc -b (../callhome_*.deb)"
 
 deps:
 	@scripts/install-deps.sh
@@ -51,6 +54,13 @@ fuzz: deps-build
 
 bench: deps build
 	@bench/run.sh $(BUILD)
+
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+deb:
+	@scripts/install-deps.sh --package
+	dpkg-buildpackage -us -uc -b
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

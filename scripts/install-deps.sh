@@ -9,12 +9,19 @@ BUILD_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # Test peers and tools: real third-party software on the other side.
 TEST_PKGS=(python3 python3-pytest python3-ncclient openssh-server
   openssh-client socat iproute2 nftables netconfd sqlite3 procps
-  iperf3 asciinema python3-paramiko snmpd snmp snmptrapd yangcli)
+  iperf3 asciinema python3-paramiko snmpd snmp snmptrapd yangcli
+  systemd man-db groff bash-completion)
+# Packaging: the .deb (dpkg-buildpackage) and the fresh Debian root the
+# packaging test installs it into (debootstrap).
+PKG_PKGS=(debhelper dpkg-dev fakeroot debootstrap)
 
+# --build-only: to build; --package: to build the .deb; else everything
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" != "--build-only" ]; then
-  want+=("${TEST_PKGS[@]}")
-fi
+case "${1:-}" in
+--build-only) ;;
+--package) want+=("${PKG_PKGS[@]}") ;;
+*) want+=("${TEST_PKGS[@]}" "${PKG_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

@@ -32,6 +32,8 @@
 #include "lib/core/version.h"
 
 #define PROG "callhomed"
+#define SHORT_OPTS "c:k:a:d:Y:m:l:hV"
+#define DEFAULT_CONFIG CH_CONF_DIR "/callhomed.conf"
 #define DEFAULT_STATE_DIR "/var/lib/callhomed"
 
 static void usage(FILE *f)
@@ -146,13 +148,20 @@ CH_STR(CH_AGENT_MAX_SHELLS) " at once;\n"
 "                                stays, the device filtered meanwhile)\n"
 "      --minute-ms MS            the length of a period minute, for tests\n"
 "                                and demos [%d]\n"
+"      --config FILE             read options from FILE first: 'key = value'\n"
+"                                lines, keys the long options' names; the\n"
+"                                command line wins (docs/configuration.md)\n"
+"                                [" DEFAULT_CONFIG ", if it exists]\n"
 "  -l, --log-level LEVEL         error, warn, info or debug [info]\n"
+"      --log-target TARGET       auto: the journal when standard error is\n"
+"                                its stream, else standard error; stderr;\n"
+"                                or syslog [auto]\n"
 "  -h, --help                    this text\n"
 "  -V, --version                 print the version\n"
 "\n"
 "Reconnect: after a failed round over a manager's endpoints the agent waits\n"
 "a random delay in [0, min(max, base * 2^n)] (full jitter); after a session\n"
-"that worked it calls again at once. Logs go to standard error.\n"
+"that worked it calls again at once.\n"
 "\n"
 "Border: each interface is classified interior, exterior, mixed, loopback\n"
 "or down from the kernel's routes (an interface holding a default route is\n"
@@ -179,6 +188,7 @@ enum {
 	OPT_INTERIOR, OPT_EXTERIOR, OPT_BORDER_HOLDDOWN, OPT_FORWARD,
 	OPT_FORWARD_ALLOW, OPT_POLICY_FILE, OPT_POLICY_APPLY,
 	OPT_POLICY_REMOVE, OPT_SNMP_AGENT, OPT_SNMP_TRAP_LISTEN,
+	OPT_CONFIG, OPT_LOG_TARGET,
 };
 
 static const struct option long_opts[] = {
@@ -224,6 +234,8 @@ static const struct option long_opts[] = {
 	{ "snmp-agent", required_argument, NULL, OPT_SNMP_AGENT },
 	{ "snmp-trap-listen", required_argument, NULL, OPT_SNMP_TRAP_LISTEN },
 	{ "log-level", required_argument, NULL, 'l' },
+	{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -277,8 +289,11 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 {
 	static char key_default[] = DEFAULT_STATE_DIR "/ssh_host_ed25519_key";
 	static char ak_default[] = DEFAULT_STATE_DIR "/authorized_keys";
+	static struct cli_args args;	/* cfg points into it */
 	struct chc_flags *f = &cfg->chflags;
 	int c;
+
+	ch_log_set_target(CH_LOG_TARGET_AUTO);
 
 	cfg->host_key_path = key_default;
 	cfg->authkeys_path = ak_default;
@@ -296,7 +311,10 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 	cfg->border.holddown_ms = CH_BORDER_HOLDDOWN_S * 1000;
 	f->idle_timeout_s = CH_CHC_IDLE_TIMEOUT_S;
 
-	while ((c = getopt_long(argc, argv, "c:k:a:d:Y:m:l:hV", long_opts,
+	cli_args_build(PROG, argc, argv, SHORT_OPTS, long_opts, OPT_CONFIG,
+		       DEFAULT_CONFIG, &args);
+	while (cli_args_at(&args),
+	       (c = getopt_long(args.argc, args.argv, SHORT_OPTS, long_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -440,6 +458,11 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 		case 'l':
 			cli_log_level(PROG, optarg);
 			break;
+		case OPT_LOG_TARGET:
+			cli_log_target(PROG, optarg);
+			break;
+		case OPT_CONFIG:	/* read by cli_args_build */
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("callhomed %s (commit %s)\n", CH_VERSION,
 				  ch_commit); exit(0);
@@ -448,8 +471,11 @@ static void parse_args(int argc, char **argv, struct agent_config *cfg)
 			exit(1);
 		}
 	}
-	if (optind < argc)
-		cli_die(PROG, "unexpected argument '", argv[optind], "'");
+	cli_args_done();
+	if (optind < args.argc)
+		cli_die(PROG, "unexpected argument '", args.argv[optind], "'");
+	if (args.file != NULL)
+		ch_info("configuration file %s", args.file);
 	if (cfg->nendpoints == 0 && cfg->nmodules == 0)
 		cli_die(PROG, "no manager to call: give --call-home "
 			  "HOST[:PORT] (or --module, with a call-home "

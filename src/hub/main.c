@@ -31,6 +31,8 @@
 #include "lib/xport/sshio.h"
 
 #define PROG "callhome-hub"
+#define SHORT_OPTS "L:k:u:s:l:hV"
+#define DEFAULT_CONFIG CH_CONF_DIR "/hub.conf"
 #define DEFAULT_STATE_DIR "/var/lib/callhome"
 
 /* --control-group: a group name, or a number for a group with none. */
@@ -185,11 +187,16 @@ static void usage(FILE *f)
 "      --front-door-idle SECONDS  close a front-door connection whose\n"
 "                               sessions moved no byte this long; at most\n"
 "                               %d [%d]\n"
+"      --config FILE            read options from FILE first: 'key = value'\n"
+"                               lines, keys the long options' names; the\n"
+"                               command line wins (docs/configuration.md)\n"
+"                               [" DEFAULT_CONFIG ", if it exists]\n"
 "  -l, --log-level LEVEL        error, warn, info or debug [info]\n"
+"      --log-target TARGET      auto: the journal when standard error is\n"
+"                               its stream, else standard error; stderr;\n"
+"                               or syslog [auto]\n"
 "  -h, --help                   this text\n"
-"  -V, --version                print the version\n"
-"\n"
-"Logs go to standard error.\n",
+"  -V, --version                print the version\n",
 		CH_PORT_SSH, CH_PORT_SSH, CH_PORT_SSH, CH_PORT_SSH, CH_PORT_TLS,
 		HUB_DEFAULT_USER,
 		CH_BLOCK_WINDOW_S, CH_BLOCK_THRESHOLD, CH_BLOCK_SECONDS,
@@ -215,6 +222,7 @@ enum {
 	OPT_JUNOS_SECRETS, OPT_JUNOS_ALLOW_UNSIGNED, OPT_CONTROL_GROUP,
 	OPT_FRONT_DOOR, OPT_OPERATOR_KEYS, OPT_FRONT_DOOR_KEY,
 	OPT_FRONT_DOOR_IDLE,
+	OPT_CONFIG, OPT_LOG_TARGET,
 };
 
 static const struct option long_opts[] = {
@@ -259,6 +267,8 @@ static const struct option long_opts[] = {
 	{ "front-door-key", required_argument, NULL, OPT_FRONT_DOOR_KEY },
 	{ "front-door-idle", required_argument, NULL, OPT_FRONT_DOOR_IDLE },
 	{ "log-level", required_argument, NULL, 'l' },
+	{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -302,7 +312,10 @@ static void add_file(const char **list, size_t *n, const char *arg,
 
 static void parse_args(int argc, char **argv, struct hub_config *cfg)
 {
+	static struct cli_args args;	/* cfg points into it */
 	int c;
+
+	ch_log_set_target(CH_LOG_TARGET_AUTO);
 
 	cfg->user = HUB_DEFAULT_USER;
 	cfg->state_dir = DEFAULT_STATE_DIR;
@@ -322,7 +335,10 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cfg->term_grace_s = CH_TERM_GRACE_S;
 	cfg->front_door_idle_s = CH_FD_IDLE_S;
 
-	while ((c = getopt_long(argc, argv, "L:k:u:s:l:hV", long_opts,
+	cli_args_build(PROG, argc, argv, SHORT_OPTS, long_opts, OPT_CONFIG,
+		       DEFAULT_CONFIG, &args);
+	while (cli_args_at(&args),
+	       (c = getopt_long(args.argc, args.argv, SHORT_OPTS, long_opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'L':
@@ -482,6 +498,11 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 		case 'l':
 			cli_log_level(PROG, optarg);
 			break;
+		case OPT_LOG_TARGET:
+			cli_log_target(PROG, optarg);
+			break;
+		case OPT_CONFIG:	/* read by cli_args_build */
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("callhome-hub %s (commit %s)\n",
 				  CH_VERSION, ch_commit); exit(0);
@@ -490,8 +511,11 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			exit(1);
 		}
 	}
-	if (optind < argc)
-		cli_die(PROG, "unexpected argument '", argv[optind], "'");
+	cli_args_done();
+	if (optind < args.argc)
+		cli_die(PROG, "unexpected argument '", args.argv[optind], "'");
+	if (args.file != NULL)
+		ch_info("configuration file %s", args.file);
 	if (cfg->nlisten_tls) {
 		if (cfg->tls_cert == NULL || cfg->tls_key == NULL)
 			cli_die(PROG, "--listen-tls needs --tls-cert and "

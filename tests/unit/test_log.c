@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -291,6 +292,40 @@ static void test_rl_macros(void **state)
 	assert_non_null(strstr(text, "conn=9 peer=p bad hello 2\n"));
 }
 
+/* auto: the journal only when JOURNAL_STREAM names stderr (here, the
+ * capture pipe); then "<N>message" with sd-daemon priorities. */
+static void test_target_journal(void **state)
+{
+	struct capture *c = *state;
+	struct stat st;
+	char js[64];
+	int t = -1;
+
+	assert_int_equal(ch_log_parse_target("syslog", &t), CH_OK);
+	assert_int_equal(t, CH_LOG_TARGET_SYSLOG);
+	assert_int_equal(ch_log_parse_target("journal", &t), CH_ERR_INVAL);
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", js, 1);
+	ch_log_set_target(CH_LOG_TARGET_AUTO);
+	assert_int_equal(ch_log_target(), CH_LOG_TARGET_STDERR);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	ch_log_set_target(CH_LOG_TARGET_AUTO);
+	assert_int_equal(ch_log_target(), CH_LOG_TARGET_JOURNAL);
+	ch_log_set_level(CH_LOG_DEBUG);
+	ch_warn("disk %d%% full", 93);
+	ch_error("x\ny");
+	ch_log(CH_LOG_DEBUG, "d");
+	assert_string_equal(logged(c), "<4>disk 93% full\n<3>x?y\n<7>d\n");
+	ch_log_set_target(CH_LOG_TARGET_STDERR);
+	unsetenv("JOURNAL_STREAM");
+	ch_info("plain");
+	assert_string_equal(message(logged(c)), "plain\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +339,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_level_before_arguments,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_target_journal, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rl_macros, setup,
 						teardown),

@@ -79,6 +79,9 @@
 #define CH_CTN_RULES_MAX 64	/* cert-to-name rules in one list */
 #define CH_CTN_RULE_TEXT_MAX 1024 /* B, one cert-to-name rule on a command line */
 #define CH_HOST_MAX 253		/* chars, longest DNS name in text form */
+#define CH_CONF_FILE_MAX (1024u * 1024) /* B, a daemon's configuration file: a few hundred lines are a few kB */
+#define CH_CONF_LINE_MAX 4096	/* B, one line of it: a path or a rule fits */
+#define CH_CONF_MAX_LINES 4096	/* key lines in it: far more than options exist, even repeated */
 
 /* ---- logging (lib/core/log.h) ---- */
 #define CH_LOG_LINE_MAX 2048	/* B, one log line; longer is cut */

@@ -2,12 +2,16 @@
 #include "lib/core/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 
 int ch_log_threshold = CH_LOG_INFO;
 static const char *log_ident = "callhome";
+static int log_target = CH_LOG_TARGET_STDERR;
 
 void ch_log_set_level(int level)
 {
@@ -17,6 +21,51 @@ void ch_log_set_level(int level)
 void ch_log_set_ident(const char *ident)
 {
 	log_ident = ident;
+}
+
+int ch_log_parse_target(const char *name, int *target)
+{
+	static const char *names[] = { "auto", "stderr", "syslog" };
+
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(name, names[i]) == 0) {
+			*target = i;
+			return CH_OK;
+		}
+	}
+	return CH_ERR_INVAL;
+}
+
+/* 1 if stderr is the stream JOURNAL_STREAM ("DEV:INO") names. */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(2, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
+void ch_log_set_target(int target)
+{
+	if (log_target == CH_LOG_TARGET_SYSLOG)
+		closelog();
+	if (target == CH_LOG_TARGET_AUTO)
+		target = stderr_is_journal() ? CH_LOG_TARGET_JOURNAL
+					     : CH_LOG_TARGET_STDERR;
+	log_target = target;
+	if (target == CH_LOG_TARGET_SYSLOG)
+		openlog(log_ident, LOG_PID, LOG_DAEMON);
+}
+
+int ch_log_target(void)
+{
+	return log_target;
 }
 
 int ch_log_parse_level(const char *name, int *level)
@@ -35,6 +84,8 @@ int ch_log_parse_level(const char *name, int *level)
 void ch_log_write(int level, const char *func, const char *fmt, ...)
 {
 	static const char *tags[] = { "error", "warn", "info", "debug" };
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
+				    LOG_DEBUG };
 	char msg[CH_LOG_LINE_MAX];
 	char stamp[32];
 	struct timespec ts;
@@ -49,11 +100,21 @@ void ch_log_write(int level, const char *func, const char *fmt, ...)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 
+	if (level < 0 || level > CH_LOG_DEBUG)
+		level = CH_LOG_DEBUG;
+	if (log_target == CH_LOG_TARGET_SYSLOG) {
+		syslog(prio[level], "%s%s%s", func ? func : "",
+		       func ? ": " : "", msg);
+		return;
+	}
+	if (log_target == CH_LOG_TARGET_JOURNAL) {
+		fprintf(stderr, "<%d>%s%s%s\n", prio[level], func ? func : "",
+			func ? ": " : "", msg);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (level < 0 || level > CH_LOG_DEBUG)
-		level = CH_LOG_DEBUG;
 	fprintf(stderr, "%s.%03ldZ %s[%s] %s%s%s\n", stamp, ts.tv_nsec / 1000000,
 		log_ident, tags[level], func ? func : "", func ? ": " : "", msg);
 }

@@ -1,6 +1,7 @@
 /* log.h - one logger for the daemons, the CLI and the library (style E1).
  *
- * Lines go to stderr as "TIME LEVEL message". The level test happens in the
+ * Lines go to stderr as "TIME LEVEL message", or to the journal or syslog
+ * (ch_log_set_target). The level test happens in the
  * macro, before the arguments are evaluated, so a disabled debug line costs
  * nothing. Lines about one connection start with "conn=N peer=ADDR" (E2).
  */
@@ -26,6 +27,25 @@ void ch_log_set_level(int level);
 int ch_log_parse_level(const char *name, int *level);
 /* Name this process in every line, e.g. "callhomed". Borrows ident. */
 void ch_log_set_ident(const char *ident);
+
+/* Where lines go. auto: to the journal when stderr is the journal's
+ * stream (systemd sets JOURNAL_STREAM to its "DEV:INO"), else stderr as
+ * ever (a file, a pipe or a terminal: what tests, containers and
+ * supervisors read). journal: "<N>message", sd-daemon(3) priority
+ * prefixes, so the journal keeps each line's level and adds the time
+ * itself. syslog: syslog(3), facility daemon, the ident and pid. */
+enum ch_log_target {
+	CH_LOG_TARGET_AUTO = 0,
+	CH_LOG_TARGET_STDERR,
+	CH_LOG_TARGET_SYSLOG,
+	CH_LOG_TARGET_JOURNAL,	/* what auto resolves to; not a name */
+};
+/* Parses "auto|stderr|syslog"; CH_OK or CH_ERR_INVAL. */
+int ch_log_parse_target(const char *name, int *target);
+/* Resolves auto at once (reads JOURNAL_STREAM and fstat(2)). */
+void ch_log_set_target(int target);
+/* The target in use: CH_LOG_TARGET_STDERR, _SYSLOG or _JOURNAL. */
+int ch_log_target(void);
 
 void ch_log_write(int level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
