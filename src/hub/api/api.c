@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hub/api/archive.h"
 #include "hub/api/audit.h"
 #include "hub/api/devices.h"
 #include "hub/api/events.h"
@@ -41,6 +42,8 @@ static const struct {
 	{ "retry", cmd_retry, "job-retry" },
 	{ "events", cmd_events, NULL },
 	{ "audit", cmd_audit, NULL },
+	{ "config", cmd_config, NULL },
+	{ "history", cmd_history, NULL },
 	{ "exec", cmd_exec, "exec-start" },
 	{ "shell", cmd_shell, "shell-start" },
 	{ "connect", cmd_connect, "forward-start" },

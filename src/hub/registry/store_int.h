@@ -81,6 +81,12 @@ enum stmt_id {
 	S_AU_ALL,
 	S_AU_FP,
 	S_AU_PRUNE,
+	S_CFG_LATEST,
+	S_CFG_ADD,
+	S_CFG_PRUNE,
+	S_CFG_GET_VER,
+	S_CFG_GET_AT,
+	S_CFG_ALL,
 	S_COUNT
 };
 
@@ -91,6 +97,7 @@ extern const char *const reg_sql_identities[S_COUNT];	/* identities.c */
 extern const char *const reg_sql_events[S_COUNT];	/* events.c */
 extern const char *const reg_sql_jobs[S_COUNT];		/* jobs.c */
 extern const char *const reg_sql_audit[S_COUNT];	/* audit.c */
+extern const char *const reg_sql_configs[S_COUNT];	/* configs.c */
 
 /* Statements are shared, so one ch_store serves one thread at a time (hence
  * SQLITE_OPEN_NOMUTEX); a worker thread opens its own. */
