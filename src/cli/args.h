@@ -34,6 +34,7 @@ enum {
 	OPT_IDLE_LIMIT,
 	OPT_NO_STARTUP,
 	OPT_FORCE,
+	OPT_AT,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -162,11 +162,15 @@ void devnotif_received(struct hub *hub, struct device *d, const char *msg,
 	}
 	/* a change of running made by another session than ours (the
 	 * hub's own changes are archived after their job) */
-	if (nt->config_change && strcmp(nt->datastore, "running") == 0 &&
-	    (nt->session_id == 0 || nt->session_id != ours)) {
-		devxml_notif_who(nt, who, sizeof(who));
-		snprintf(why, sizeof(why), "config-change by %s", who);
-		archive_changed(hub, d, why);
+	if (nt->config_change && strcmp(nt->datastore, "running") == 0) {
+		if (nt->session_id != 0 && nt->session_id == ours) {
+			ch_clog(CH_LOG_DEBUG, device_log(d), "a change made "
+				"by the hub's session: archived after its job");
+		} else {
+			devxml_notif_who(nt, who, sizeof(who));
+			snprintf(why, sizeof(why), "config-change by %s", who);
+			archive_changed(hub, d, why);
+		}
 	}
 	if (!take_token(hub, n)) {
 		n->dropped++;

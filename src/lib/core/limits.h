@@ -300,6 +300,8 @@
 #define CH_ARCHIVE_SETTLE_MS 1000 /* ms, after a device reports a change, before the hub fetches: changes within it are one fetch, and a device reporting changes in a loop is fetched at most once per this plus a round trip */
 #define CH_NOTIF_EVENT_BURST 60	/* device notifications recorded as events at once: a device sends more than this only in a flood */
 #define CH_NOTIF_EVENT_PER_MIN 60 /* ... refilled at this rate per minute; past it they are counted and one event says how many were not recorded */
+#define CH_DIFF_MAX_EDITS 2000	/* lines removed plus added that callhome diff searches for a shortest diff; past it the differing middle is shown whole (memory: (this+1)^2 int32, 16 MB) */
+#define CH_DIFF_CONTEXT 3	/* lines of context around a change in callhome diff, as diff -u */
 #define CH_NOTIF_EDITS_SHOWN 8	/* netconf-config-change edits named in its event's text; more are counted */
 #define CH_NAME_MAX 64		/* chars, device names: [A-Za-z0-9._-], 1..64 */
 #define CH_HUB_AMBIGUOUS_LIST 8	/* devices an ambiguous DEVICE's error names: enough to pick one, one line */
