@@ -193,8 +193,8 @@ static void nc_other(void *ctx, const char *msg, size_t len)
 	if (ch_reply_parse(msg, len, &rep) != CH_OK && d->owner.notification)
 		d->owner.notification(d->owner.ctx, d, msg, len);
 	else if (rep.message_id &&
-	    strncmp(rep.message_id, DEVICE_PROBE_ID_PREFIX,
-		    strlen(DEVICE_PROBE_ID_PREFIX)) == 0)
+		 strncmp(rep.message_id, DEVICE_PROBE_ID_PREFIX,
+			 strlen(DEVICE_PROBE_ID_PREFIX)) == 0)
 		ch_clog(CH_LOG_DEBUG, &d->log, "keep-alive answered");
 	else
 		ch_clog(CH_LOG_DEBUG, &d->log, "ignored a message that answers "

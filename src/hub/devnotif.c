@@ -176,7 +176,12 @@ void devnotif_received(struct hub *hub, struct device *d, const char *msg,
 		n->dropped++;
 		goto out;
 	}
-	say_dropped(hub, n);
+	if (n->dropped) {	/* the count takes this token: this one is
+				 * counted in the next */
+		say_dropped(hub, n);
+		n->dropped = 1;
+		goto out;
+	}
 	devxml_notif_text(nt, text, sizeof(text));
 	ch_clog(CH_LOG_DEBUG, device_log(d), "notification: %s", text);
 	hub_event(hub, n->key, "notification", text);

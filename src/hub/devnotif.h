@@ -9,9 +9,11 @@
  *
  * Bounded: an event's text is at most CH_STORE_TEXT_MAX bytes; a device
  * gets at most CH_NOTIF_EVENT_BURST events at once, refilled at
- * CH_NOTIF_EVENT_PER_MIN a minute (a token bucket); past it its
- * notifications are counted, not recorded, and one event says how many
- * when it is below the rate again (or when it goes).
+ * CH_NOTIF_EVENT_PER_MIN a minute (a token bucket), the counts below
+ * included; past it its notifications are counted, not recorded, and
+ * the next token goes to one event saying how many (the notification
+ * that came with it is counted in the next such event); when the device
+ * goes, what is counted is said too.
  *
  * Off with --no-device-notifications (hub_config.no_device_notifications):
  * then nothing is subscribed.

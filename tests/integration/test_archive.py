@@ -52,8 +52,11 @@ def read_until(proc, regex, timeout):
                          + "".join(seen))
 
 
-def test_change_by_second_manager_is_an_event_and_a_version(
-        hub, agent, workdir):
+def two_managers(hub, agent, workdir):
+    """A hub and our agent calling it and, as its second manager, an
+    ncclient listener; the device is named r1 and subscribed. Returns
+    (hub, agent, connect): connect() is ncclient on the agent's call to
+    the listener (user ops)."""
     h = hub()
     mgr_key = ssh_keygen(workdir / "mgr_key", comment="mgr")
     lsock, port = listener()
@@ -66,6 +69,12 @@ def test_change_by_second_manager_is_an_event_and_a_version(
     rc, out, err = h.cli("rename", a.fingerprint, "r1")
     assert rc == 0, err
     h.proc.wait_log(r"subscribed to its NETCONF notification stream")
+    return h, a, lambda: connect(lsock, a, mgr_key)
+
+
+def test_change_by_second_manager_is_an_event_and_a_version(
+        hub, agent, workdir):
+    h, a, second = two_managers(hub, agent, workdir)
     wait_for(lambda: len(history(h, "r1")) == 1, 15,
              "the configuration archived at the call", proc=h.proc)
     v1 = history(h, "r1")[0]
@@ -83,7 +92,7 @@ def test_change_by_second_manager_is_an_event_and_a_version(
     try:
         # a second manager, not through the hub: ncclient on the
         # agent's other call
-        m = connect(lsock, a, mgr_key)
+        m = second()
         # the next version is stamped in a later second than v1
         wait_for(lambda: time.time() >= unix(v1["time"]) + 1, 3,
                  "the clock past the first version")
@@ -177,3 +186,42 @@ def test_job_change_archived_and_archive_can_be_off(hub, agent, workdir):
     assert rc == 0, err + out
     assert "subscribed to its NETCONF" not in h.proc.log()
     assert len(history(h, fp)) == 2
+
+
+def test_a_flood_of_notifications_is_bounded(hub, agent, workdir):
+    """A device that sends notifications faster than 60 a minute
+    (CH_NOTIF_EVENT_PER_MIN) past a burst of 60 gets no more events than
+    that; one event says how many were not recorded; its last change is
+    still archived."""
+    h, a, second = two_managers(hub, agent, workdir)
+    m = second()
+    t0 = time.monotonic()
+    try:
+        for i in range(100):
+            m.edit_config(target="running", config=config(system(
+                f"<hostname>flood-{i}</hostname>")))
+        elapsed = time.monotonic() - t0
+        # a change after a token is back: the count is said first
+        wait_for(lambda: time.monotonic() >= t0 + elapsed + 1.5, 5,
+                 "a token refilled")
+        m.edit_config(target="running", config=config(system(
+            "<hostname>last</hostname>")))
+    finally:
+        m.close_session()
+    h.proc.wait_log(r"notification\(s\) not recorded: more than 60 a "
+                    r"minute")
+    evs = h.ctl({"cmd": "events", "device": "r1", "limit": 1000})["events"]
+    notes = [e for e in evs if e["kind"] == "notification"]
+    changes = [e for e in notes if "netconf-config-change" in
+               (e["detail"] or "")]
+    said = [int(re.match(r"(\d+) notification\(s\) not recorded",
+                         e["detail"]).group(1))
+            for e in notes if "not recorded" in (e["detail"] or "")]
+    # the bucket, counts included; every change recorded or counted
+    # (the last one may still be counting)
+    assert len(notes) <= 60 + int(time.monotonic() - t0) + 2, len(notes)
+    assert said and len(changes) < 101
+    assert len(changes) + sum(said) in (100, 101), (len(changes), said)
+    wait_for(lambda: "<hostname>last</hostname>" in
+             h.cli("config", "r1")[1], 15, "the last change archived",
+             proc=h.proc)
