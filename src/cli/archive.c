@@ -75,17 +75,6 @@ int print_config(struct run *run, json_t *resp)
 	return CLI_OK;
 }
 
-int build_history(struct run *run, int argc, char **argv)
-{
-	int r;
-
-	if ((r = args_no_opts(run, argc, argv)) != CLI_OK ||
-	    (r = args_device_operands(run, argc, argv, 1,
-				      "wants one DEVICE")) != CLI_OK)
-		return r;
-	return req_start(run, argv[optind]);
-}
-
 enum { HI_VERSION, HI_TIME, HI_SIZE, HI_TRIGGER, HI_NCOLS };
 
 static void history_row(json_t *v, struct cells *c)

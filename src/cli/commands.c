@@ -485,7 +485,7 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit), of\n"
 "device called), config-change by USER@HOST (the device reported a\n"
 "change made by another manager), job N (a job of the hub's). With\n"
 "--json, prints the hub's response, a \"versions\" array.\n",
-		.build = build_history,
+		.build = build_on_device,
 		.print = print_history,
 	},
 	{

@@ -61,10 +61,9 @@ int print_events(struct run *run, json_t *resp);
 int build_audit(struct run *run, int argc, char **argv);
 int print_audit(struct run *run, json_t *resp);
 
-/* archive.c: config, history, diff */
+/* archive.c: config, history (built by build_on_device), diff */
 int build_config(struct run *run, int argc, char **argv);
 int print_config(struct run *run, json_t *resp);
-int build_history(struct run *run, int argc, char **argv);
 int print_history(struct run *run, json_t *resp);
 int build_diff(struct run *run, int argc, char **argv);
 int print_diff(struct run *run, json_t *resp);
