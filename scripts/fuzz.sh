@@ -19,7 +19,7 @@ lens="frame:65536 hello:65536 rpc:65536 filter:65536 certmap:16384
       ncsession:65536 editconfig:16384 ctlline:16384 chconfig:16384
       serials:8192 notiftime:4096 streamframe:16384 castline:65536
       fwdrule:4096 snmpframe:8192 junos:8192
-      opkeys:16384 select:4096 conffile:16384"
+      opkeys:16384 select:4096 conffile:16384 devxml:65536"
 status=0
 for entry in $lens; do
   [ -x "$build/fuzz_${entry%%:*}" ] || { echo "fuzz_${entry%%:*}: not built"; status=1; }

@@ -41,6 +41,7 @@ enum {
 	OPT_GROUP,
 	OPT_DEVICE_STATE,
 	OPT_RATE,
+	OPT_AT,
 };
 
 /* Sets run->shortopts and run->longopts to the global options plus

@@ -100,6 +100,11 @@ static const struct option audit_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option config_opts[] = {
+	{ "at", required_argument, NULL, OPT_AT },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct option shell_opts[] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "watch", required_argument, NULL, OPT_WATCH },
@@ -610,6 +615,59 @@ CH_STR(CH_HUB_LIST_DEFAULT) " unless --limit.\n"
 		.longopts = audit_opts,
 		.build = build_audit,
 		.print = print_audit,
+	},
+	{
+		.name = "config",
+		.args = "DEVICE [--at T]",
+		.summary = "show a device's archived running configuration",
+		.help =
+"Prints the device's running configuration as the hub archived it:\n"
+"the newest version, or with --at the one in force at T. The hub\n"
+"fetches it when the device calls, when the device reports a change\n"
+"(netconf-config-change) and after a job of the hub's that changed it,\n"
+"and keeps a version when the bytes differ (callhome history). The\n"
+"text is indented, one element a line.\n"
+"  --at T            the version in force at T: a UTC time,\n"
+"                    2026-12-07T14:05:00Z, 2026-12-07 14:05 or\n"
+"                    2026-12-07; a time ago, 30m, 2h, 7d; @UNIX-SECONDS;\n"
+"                    or a version number, as `history` lists them\n"
+"With --json, prints the hub's response: {\"ok\": true, \"device\":\n"
+"{...}, \"config\": {\"version\", \"time\", \"size\", \"hash\",\n"
+"\"trigger\", \"content\"}} (docs/control-api.md).\n",
+		.longopts = config_opts,
+		.build = build_config,
+		.print = print_config,
+	},
+	{
+		.name = "history",
+		.args = "DEVICE",
+		.summary = "list the archived configurations of a device",
+		.help =
+"Lists the versions of the device's running configuration the hub\n"
+"keeps, oldest first (at most " CH_STR(CH_ARCHIVE_VERSIONS) " a device: "
+"the oldest is deleted\n"
+"when a new one comes). Columns VERSION, TIME (UTC, when it was\n"
+"fetched), SIZE (bytes) and TRIGGER, why the hub fetched it: call (the\n"
+"device called), config-change by USER@HOST (the device reported a\n"
+"change made by another manager), job N (a job of the hub's). With\n"
+"--json, prints the hub's response, a \"versions\" array.\n",
+		.build = build_on_device,
+		.print = print_history,
+	},
+	{
+		.name = "diff",
+		.args = "DEVICE A B",
+		.summary = "show what changed between two archived versions",
+		.help =
+"Prints a unified diff (as diff -u) from version A of the device's\n"
+"archived configuration to version B, line by line on the indented\n"
+"text. A and B are version numbers (callhome history) or times (the\n"
+"version in force then; as config --at takes them). Nothing is printed\n"
+"when they are the same. With --json, prints {\"ok\": true, \"device\":\n"
+"{...}, \"from\": {...}, \"to\": {...}, \"diff\": \"...\"}, the two\n"
+"versions without their content.\n",
+		.build = build_diff,
+		.print = print_diff,
 	},
 	{
 		.name = "exec",

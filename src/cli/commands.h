@@ -71,6 +71,13 @@ int print_events(struct run *run, json_t *resp);
 int build_audit(struct run *run, int argc, char **argv);
 int print_audit(struct run *run, json_t *resp);
 
+/* archive.c: config, history (built by build_on_device), diff */
+int build_config(struct run *run, int argc, char **argv);
+int print_config(struct run *run, json_t *resp);
+int print_history(struct run *run, json_t *resp);
+int build_diff(struct run *run, int argc, char **argv);
+int print_diff(struct run *run, json_t *resp);
+
 /* term.c: exec, shell; the client of connect and of forward's
  * connections */
 int build_exec(struct run *run, int argc, char **argv);

@@ -107,7 +107,7 @@ int print_devices(struct run *run, json_t *resp)
 	return resp_print_list(run, resp, "devices", &t);
 }
 
-/* COMMAND DEVICE and nothing else: device, revoke. */
+/* COMMAND DEVICE and nothing else: device, revoke, history. */
 int build_on_device(struct run *run, int argc, char **argv)
 {
 	int r;

@@ -140,17 +140,61 @@ static void nc_hello(void *ctx, const struct ch_hello *peer)
 	device_touch(d);
 }
 
+static int xml_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Whether msg's first element is <notification (after an XML
+ * declaration, comments or whitespace): the owner's to parse without
+ * parsing it as a reply first. Any other message that is not an
+ * rpc-reply (a prefixed <n:notification>) goes to the owner too. */
+static int looks_like_notification(const char *msg, size_t len)
+{
+	static const char tag[] = "<notification";
+	size_t i = 0;
+
+	while (i < len) {
+		while (i < len && xml_space(msg[i]))
+			i++;
+		if (i + 1 < len && msg[i] == '<' &&
+		    (msg[i + 1] == '?' || msg[i + 1] == '!')) {
+			const char *e = memchr(msg + i, '>', len - i);
+
+			if (e == NULL)
+				return 0;
+			i = (size_t)(e - msg) + 1;
+			continue;
+		}
+		break;
+	}
+	return len - i > sizeof(tag) - 1 &&
+	       memcmp(msg + i, tag, sizeof(tag) - 1) == 0 &&
+	       (xml_space(msg[i + sizeof(tag) - 1]) ||
+		msg[i + sizeof(tag) - 1] == '>');
+}
+
 /* Messages that answer no rpc of an operator: the probes' replies
  * (liveness only: counted by the transport, not activity for
- * --idle-close), notifications (later). */
+ * --idle-close), notifications (the owner's). */
 static void nc_other(void *ctx, const char *msg, size_t len)
 {
 	struct device *d = ctx;
 	struct ch_reply rep;
 
-	if (ch_reply_parse(msg, len, &rep) == CH_OK && rep.message_id &&
-	    strncmp(rep.message_id, DEVICE_PROBE_ID_PREFIX,
-		    strlen(DEVICE_PROBE_ID_PREFIX)) == 0)
+	if (looks_like_notification(msg, len)) {
+		if (d->owner.notification)
+			d->owner.notification(d->owner.ctx, d, msg, len);
+		else
+			ch_clog(CH_LOG_DEBUG, &d->log, "ignored a "
+				"notification (%zu bytes)", len);
+		return;
+	}
+	if (ch_reply_parse(msg, len, &rep) != CH_OK && d->owner.notification)
+		d->owner.notification(d->owner.ctx, d, msg, len);
+	else if (rep.message_id &&
+		 strncmp(rep.message_id, DEVICE_PROBE_ID_PREFIX,
+			 strlen(DEVICE_PROBE_ID_PREFIX)) == 0)
 		ch_clog(CH_LOG_DEBUG, &d->log, "keep-alive answered");
 	else
 		ch_clog(CH_LOG_DEBUG, &d->log, "ignored a message that answers "
@@ -685,6 +729,16 @@ int device_has_cap(const struct device *d, const char *uri)
 		    (h->caps[i][n] == '\0' || h->caps[i][n] == '?'))
 			return 1;
 	return 0;
+}
+
+uint32_t device_session_id(const struct device *d)
+{
+	const struct ch_hello *h;
+
+	if (!d->ready || d->ncs == NULL)
+		return 0;
+	h = ch_ncs_peer_hello(d->ncs);
+	return h->has_session_id ? h->session_id : 0;
 }
 
 json_t *device_caps_json(const struct device *d)

@@ -62,6 +62,10 @@ struct device_owner {
 	void (*handshake_done)(void *ctx, struct device *d);
 	/* The NETCONF session is up. */
 	void (*ready)(void *ctx, struct device *d, size_t ncaps);
+	/* A <notification> (RFC 5277) from the device (the whole message,
+	 * borrowed for the call; not yet parsed). NULL: dropped. */
+	void (*notification)(void *ctx, struct device *d, const char *msg,
+			     size_t len);
 	/* 1 while the owner has work on the device (a job between rpcs):
 	 * then it is not idle. NULL: never. */
 	int (*busy)(void *ctx, const struct device *d);
@@ -137,6 +141,9 @@ void device_set_idle_close(struct device *d, uint32_t seconds);
 /* 1 if the device's hello listed a capability starting with uri (the
  * part before any '?'). */
 int device_has_cap(const struct device *d, const char *uri);
+/* The session-id of the device's hello: our NETCONF session's (0 when
+ * not up). */
+uint32_t device_session_id(const struct device *d);
 /* The capabilities of the device's hello, as a JSON array (new ref). */
 json_t *device_caps_json(const struct device *d);
 

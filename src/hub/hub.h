@@ -86,6 +86,8 @@ struct hub_config {
 	const char *front_door_key;	/* its host key [STATE/...] */
 	uint32_t front_door_idle_s;
 	int record_input;		/* recordings get the keystrokes */
+	int no_device_notifications;	/* devnotif.h: no subscription */
+	int no_config_archive;		/* archive.h: nothing fetched */
 	struct hub_snmp_map snmp_maps[CH_HUB_SNMP_MAPS];
 	size_t nsnmp_maps;
 	struct hub_snmp_dest snmp_trap_to[CH_HUB_SNMP_TRAP_TO];
@@ -105,6 +107,8 @@ struct batch_waiter;
 struct term;
 struct hub_snmp;
 struct frontdoor;
+struct archive_dev;
+struct devnotif_dev;
 
 enum hub_admission_policy {
 	HUB_ADMIT_APPROVE = 0,	/* unknown: recorded pending, refused */
@@ -145,6 +149,8 @@ struct hub {
 	char rec_dir[CH_HUB_PATH_MAX];	/* recordings; "" if none */
 	unsigned next_conn_id;
 	struct junos_door *junos;	/* NULL: Junos preambles not read */
+	struct archive_dev *archive_devs;	/* archive.c's, per device */
+	struct devnotif_dev *notif_devs;	/* devnotif.c's, subscribed */
 	struct junos_config junos_cfg;
 	int64_t started;		/* unix seconds: `callhome status` */
 	int stopping;

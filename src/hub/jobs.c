@@ -18,6 +18,7 @@
  */
 #include "hub/jobs.h"
 
+#include "hub/archive.h"
 #include "hub/hub.h"
 
 #include <stdio.h>
@@ -316,6 +317,13 @@ static void run_end(struct job_run *run, int state)
 	       run->error[0] ? ": " : "", run->error);
 	if (state == CH_JOB_IN_DOUBT && run->rec.read_only)
 		requeue_or_cancel(hub, run);	/* harmless to redo */
+	/* a change of ours: the archive fetches the result (the device's
+	 * netconf-config-change of it, from our session, does not) */
+	if (state == CH_JOB_DONE && d && !run->rpc_error &&
+	    !run->rec.read_only && strcmp(run->rec.kind, "get-config") != 0) {
+		snprintf(detail, sizeof(detail), "job %lld", (long long)id);
+		archive_changed(hub, d, detail);
+	}
 	run_unlink(run);
 	jobs_notify(hub, id);
 	if (run->soak_init)

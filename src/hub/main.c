@@ -155,6 +155,12 @@ static void usage(FILE *f)
 "                               [%d]\n"
 "      --record-input           also record what operators type in\n"
 "                               STATE/recordings (it carries passwords)\n"
+"      --no-device-notifications  do not subscribe to devices' NETCONF\n"
+"                               notifications (RFC 5277); by default they\n"
+"                               become events (callhome events)\n"
+"      --no-config-archive      do not fetch and keep devices' running\n"
+"                               configurations (callhome config, history,\n"
+"                               diff)\n"
 "      --snmp-map DEVICE=[BIND:]PORT\n"
 "                               a UDP endpoint (BIND 127.0.0.1 by default)\n"
 "                               whose SNMP datagrams go to DEVICE's snmpd\n"
@@ -223,6 +229,7 @@ enum {
 	OPT_FRONT_DOOR, OPT_OPERATOR_KEYS, OPT_FRONT_DOOR_KEY,
 	OPT_FRONT_DOOR_IDLE,
 	OPT_CONFIG, OPT_LOG_TARGET,
+	OPT_NO_DEVICE_NOTIFICATIONS, OPT_NO_CONFIG_ARCHIVE,
 };
 
 static const struct option long_opts[] = {
@@ -257,6 +264,9 @@ static const struct option long_opts[] = {
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "term-grace", required_argument, NULL, OPT_TERM_GRACE },
 	{ "record-input", no_argument, NULL, OPT_RECORD_INPUT },
+	{ "no-device-notifications", no_argument, NULL,
+	  OPT_NO_DEVICE_NOTIFICATIONS },
+	{ "no-config-archive", no_argument, NULL, OPT_NO_CONFIG_ARCHIVE },
 	{ "snmp-map", required_argument, NULL, OPT_SNMP_MAP },
 	{ "snmp-trap-to", required_argument, NULL, OPT_SNMP_TRAP_TO },
 	{ "junos-secrets", required_argument, NULL, OPT_JUNOS_SECRETS },
@@ -449,6 +459,10 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 						    0, CH_TERM_GRACE_MAX_S);
 			break;
 		case OPT_RECORD_INPUT: cfg->record_input = 1; break;
+		case OPT_NO_DEVICE_NOTIFICATIONS:
+			cfg->no_device_notifications = 1;
+			break;
+		case OPT_NO_CONFIG_ARCHIVE: cfg->no_config_archive = 1; break;
 		case OPT_SNMP_MAP:
 			if (cfg->nsnmp_maps >= CH_HUB_SNMP_MAPS)
 				cli_die(PROG, "too many --snmp-map (at most "

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "hub/admission.h"
+#include "hub/archive.h"
 #include "hub/blocklist.h"
 #include "hub/device.h"
+#include "hub/devnotif.h"
 #include "hub/frontdoor.h"
 #include "hub/hub.h"
 #include "hub/jobs.h"
@@ -58,8 +60,16 @@ static void dev_ready(void *ctx, struct device *d, size_t ncaps)
 	struct hub *hub = ctx;
 
 	admission_connected(hub, d, ncaps);
+	devnotif_device_ready(hub, d);	/* its notifications, first */
+	archive_device_ready(hub, d);	/* its running configuration */
 	jobs_kick(hub, device_key(d));	/* what was kept for it runs now */
 	snmp_device_ready(hub, d);	/* its notification channel */
+}
+
+static void dev_notification(void *ctx, struct device *d, const char *msg,
+			     size_t len)
+{
+	devnotif_received(ctx, d, msg, len);
 }
 
 static int dev_busy(void *ctx, const struct device *d)
@@ -73,6 +83,8 @@ static void dev_gone(void *ctx, struct device *d)
 
 	hub_unlink_device(hub, d);
 	jobs_device_gone(hub, d);
+	devnotif_device_gone(hub, d);
+	archive_device_gone(hub, d);
 	admission_gone(hub, d);		/* the registry records why */
 }
 
@@ -81,6 +93,7 @@ static const struct device_owner device_owner = {
 	.refused = dev_refused,
 	.handshake_done = dev_handshake_done,
 	.ready = dev_ready,
+	.notification = dev_notification,
 	.busy = dev_busy,
 	.gone = dev_gone,
 };

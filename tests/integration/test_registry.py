@@ -177,7 +177,9 @@ def test_same_identity_twice_newer_wins_and_says_so(hub, agent, workdir):
 # ------------------------------------------------------------ the queue
 
 def test_jobs_for_an_offline_device_run_in_order_once(hub, agent, workdir):
-    h = hub(admission="known-only")
+    # the archive's own get-config at each call is not a job's: off here,
+    # so that each operation at the device is a job's (test_archive.py)
+    h = hub(admission="known-only", extra=["--no-config-archive"])
     fp, start = pregenerated_agent(agent, h, workdir)
     ok(h.ctl({"cmd": "add", "name": "offline-1", "fingerprint": fp}))
     ids = []

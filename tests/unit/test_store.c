@@ -14,8 +14,8 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 9	/* store.c: the version a new file gets */
-#define SCHEMA_NEWER 10	/* SCHEMA_NOW + 1: written by a newer hub */
+#define SCHEMA_NOW 10	/* store.c: the version a new file gets */
+#define SCHEMA_NEWER 11	/* SCHEMA_NOW + 1: written by a newer hub */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -2358,6 +2358,89 @@ static void test_batches(void **state)
 			 CH_ERR_NOTFOUND);
 }
 
+static int count_versions(void *ctx, const struct ch_config_rec *c)
+{
+	int *n = ctx;
+
+	assert_null(c->content);
+	assert_int_equal(c->version, 100 + *n);	/* oldest first */
+	(*n)++;
+	return 0;
+}
+
+/* The archive: a version only for new bytes, one transaction each, the
+ * oldest past keep pruned, lookups by version and time, through an alias
+ * too, and gone with its device. */
+static void test_configs(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_config_rec c;
+	char hash[32];
+	int64_t v;
+	int added, n = 0;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "r1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_identity_add(f->st, FP_A, FP_B, 1), CH_OK);
+	assert_int_equal(ch_store_config_get(f->st, FP_A, 0, 0, &c),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_config_add(f->st, FP_A, 1000, "sha256:1",
+					     "call", "<a/>\n", 5, 3, &v,
+					     &added), CH_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(added, 1);
+	/* the same hash: nothing new, the newest said */
+	assert_int_equal(ch_store_config_add(f->st, FP_B, 2000, "sha256:1",
+					     "call", "<a/>\n", 5, 3, &v,
+					     &added), CH_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(added, 0);
+	assert_int_equal(ch_store_config_add(f->st, FP_B, 3000, "sha256:2",
+					     "job 4", "<b/>\n", 5, 3, &v,
+					     &added), CH_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(added, 1);
+	/* the newest; one by number; the one in force at a time */
+	assert_int_equal(ch_store_config_get(f->st, FP_A, 0, 0, &c), CH_OK);
+	assert_int_equal(c.version, 2);
+	assert_string_equal(c.content, "<b/>\n");
+	assert_string_equal(c.trigger, "job 4");
+	assert_int_equal(c.size, 5);
+	assert_int_equal(c.time, 3000);
+	ch_config_rec_cleanup(&c);
+	assert_int_equal(ch_store_config_get(f->st, FP_A, 1, 0, &c), CH_OK);
+	assert_string_equal(c.content, "<a/>\n");
+	assert_string_equal(c.hash, "sha256:1");
+	ch_config_rec_cleanup(&c);
+	assert_int_equal(ch_store_config_get(f->st, FP_B, 0, 2999, &c), CH_OK);
+	assert_int_equal(c.version, 1);
+	ch_config_rec_cleanup(&c);
+	assert_int_equal(ch_store_config_get(f->st, FP_A, 0, 999, &c),
+			 CH_ERR_NOTFOUND);
+	assert_int_equal(ch_store_config_get(f->st, FP_A, 3, 0, &c),
+			 CH_ERR_NOTFOUND);
+	/* past keep (3) the oldest go */
+	for (int i = 3; i <= 102; i++) {
+		snprintf(hash, sizeof(hash), "sha256:%d", i);
+		assert_int_equal(ch_store_config_add(f->st, FP_A, 3000 + i,
+						     hash, "call", "x", 1, 3,
+						     &v, &added), CH_OK);
+		assert_int_equal(v, i);
+	}
+	assert_int_equal(ch_store_config_foreach(f->st, FP_A, count_versions,
+						 &n), CH_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM configs"), 3);
+	assert_int_equal(ch_store_config_add(f->st, FP_A, 1, "", "call", "x",
+					     1, 3, &v, &added), CH_ERR_INVAL);
+	assert_int_equal(ch_store_config_add(f->st, FP_A, 1, "sha256:9",
+					     "call", "x", 1, 0, &v, &added),
+			 CH_ERR_INVAL);
+	/* a device's versions go with it */
+	assert_int_equal(ch_store_device_delete(f->st, FP_A), CH_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM configs"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2382,6 +2465,7 @@ int main(void)
 		T(test_foreach),
 		T(test_events),
 		T(test_events_stop),
+		T(test_configs),
 		T(test_busy_is_db_error),
 		T(test_migrate_v1_to_current),
 		T(test_jobs_index),

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hub/api/archive.h"
 #include "hub/api/audit.h"
 #include "hub/api/devices.h"
 #include "hub/api/events.h"
@@ -50,6 +51,8 @@ static const struct {
 	{ "batch-cancel", cmd_batch_cancel, "batch-cancel" },
 	{ "events", cmd_events, NULL },
 	{ "audit", cmd_audit, NULL },
+	{ "config", cmd_config, NULL },
+	{ "history", cmd_history, NULL },
 	{ "exec", cmd_exec, "exec-start" },
 	{ "shell", cmd_shell, "shell-start" },
 	{ "connect", cmd_connect, "forward-start" },

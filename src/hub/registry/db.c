@@ -131,6 +131,20 @@ static const char *const migrations[] = {
 	 " actor TEXT NOT NULL DEFAULT '');"
 	 "ALTER TABLE jobs ADD COLUMN batch INTEGER NOT NULL DEFAULT 0;"
 	 "CREATE INDEX jobs_batch ON jobs(batch, state);"),
+	/* 10: the configuration archive (configs.c): each device's running
+	 * configuration, a version when its bytes changed; a device's
+	 * versions go with it */
+	"CREATE TABLE configs ("
+	" id INTEGER PRIMARY KEY,"
+	" device TEXT NOT NULL REFERENCES devices(fingerprint)"
+	" ON DELETE CASCADE,"
+	" version INTEGER NOT NULL,"
+	" time INTEGER NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" trigger TEXT NOT NULL DEFAULT '',"
+	" content TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX configs_device_version ON configs(device, version);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -147,6 +161,7 @@ const char *const reg_sql_db[S_COUNT] = {
 static const char *const *const stmt_tables[] = {
 	reg_sql_db, reg_sql_devices, reg_sql_identities, reg_sql_events,
 	reg_sql_jobs, reg_sql_audit, reg_sql_tags, reg_sql_batches,
+	reg_sql_configs,
 };
 
 /* The text of statement id, from the file that owns it. */

@@ -158,8 +158,9 @@ int ch_store_name_check(struct ch_store *st, const char *fp,
  * in order: to list what an ambiguous query matched. */
 int ch_store_device_matches(struct ch_store *st, const char *query,
 			    int (*fn)(void *ctx, const char *fp), void *ctx);
-/* Deletes the device (fp or an alias), its identities and its finished
- * jobs, in one transaction; its events stay under its fingerprint.
+/* Deletes the device (fp or an alias), its identities, its finished
+ * jobs and its archived configurations, in one transaction; its events
+ * stay under its fingerprint.
  * CH_ERR_EXISTS while it has a queued or running job (cancel them
  * first), CH_ERR_NOTFOUND. */
 int ch_store_device_delete(struct ch_store *st, const char *fp);
@@ -489,5 +490,48 @@ int ch_store_audit_foreach(struct ch_store *st,
 			   void *ctx);
 /* Drops all but the newest keep records. */
 int ch_store_audit_prune(struct ch_store *st, int64_t keep);
+
+/* ---- the configuration archive (docs/operations.md, "The
+ * configuration archive") ----
+ *
+ * Each device's running configuration as the hub fetched it, in versions
+ * 1, 2, ...: a new version only when its hash differs from the newest
+ * one's. A device's versions are deleted with it.
+ */
+
+struct ch_config_rec {
+	int64_t version;		/* 1, 2, ... per device */
+	int64_t time;			/* unix seconds, when it was fetched */
+	char hash[CH_CONFIG_HASH_LEN];	/* "sha256:<hex>" of content */
+	int64_t size;			/* bytes of content */
+	char trigger[CH_STORE_TEXT_MAX];	/* why it was fetched: "call",
+					 * "config-change by ...", "job N" */
+	char *content;			/* heap, NUL-terminated; NULL in a
+					 * walk */
+};
+
+/* Frees content; the record is reusable. */
+void ch_config_rec_cleanup(struct ch_config_rec *rec);
+/* Archives content (len bytes) fetched from the device fp (or an alias)
+ * at now, its hash and why: when hash equals the newest version's,
+ * nothing is written (*added 0, *version the newest); else a new version
+ * (*added 1, *version its number) and the versions older than the
+ * newest keep are deleted, in one transaction. CH_ERR_INVAL (no hash,
+ * keep < 1), CH_ERR_DB (an unknown device among others). */
+int ch_store_config_add(struct ch_store *st, const char *fp, int64_t now,
+			const char *hash, const char *trigger,
+			const char *content, size_t len, int keep,
+			int64_t *version, int *added);
+/* One version with its content (free with ch_config_rec_cleanup):
+ * version > 0 that one; else the one in force at `at` (the newest
+ * fetched at or before it; at <= 0: the newest). CH_ERR_NOTFOUND. */
+int ch_store_config_get(struct ch_store *st, const char *fp, int64_t version,
+			int64_t at, struct ch_config_rec *rec);
+/* Calls fn for each version of fp, oldest first, without content; a
+ * non-zero return from fn stops the walk and is returned. */
+int ch_store_config_foreach(struct ch_store *st, const char *fp,
+			    int (*fn)(void *ctx,
+				      const struct ch_config_rec *rec),
+			    void *ctx);
 
 #endif

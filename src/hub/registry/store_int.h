@@ -95,6 +95,12 @@ enum stmt_id {
 	S_BATCH_ALL,
 	S_BATCH_COUNTS,
 	S_JOB_BATCH,
+	S_CFG_LATEST,
+	S_CFG_ADD,
+	S_CFG_PRUNE,
+	S_CFG_GET_VER,
+	S_CFG_GET_AT,
+	S_CFG_ALL,
 	S_COUNT
 };
 
@@ -107,6 +113,7 @@ extern const char *const reg_sql_jobs[S_COUNT];		/* jobs.c */
 extern const char *const reg_sql_audit[S_COUNT];	/* audit.c */
 extern const char *const reg_sql_tags[S_COUNT];		/* tags.c */
 extern const char *const reg_sql_batches[S_COUNT];	/* batches.c */
+extern const char *const reg_sql_configs[S_COUNT];	/* configs.c */
 
 /* Statements are shared, so one ch_store serves one thread at a time (hence
  * SQLITE_OPEN_NOMUTEX); a worker thread opens its own. */

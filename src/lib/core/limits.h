@@ -297,12 +297,25 @@
 
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */
+
+/* The configuration archive and device notifications at the hub
+ * (hub/archive.c, hub/devxml.c). */
+#define CH_ARCHIVE_VERSIONS 100	/* versions kept per device; the oldest is deleted when a new one would be one more: a year of weekly changes and then some */
+#define CH_ARCHIVE_VERSION_MAX_MIB 4 /* MiB, one archived configuration (indented); a larger one is not archived, an event says so */
+#define CH_ARCHIVE_VERSION_MAX (CH_ARCHIVE_VERSION_MAX_MIB * 1024u * 1024) /* B, the same: one INSERT of it costs what a job's result costs */
+#define CH_ARCHIVE_SETTLE_MS 1000 /* ms, after a device reports a change, before the hub fetches: changes within it are one fetch, and a device reporting changes in a loop is fetched at most once per this plus a round trip */
+#define CH_NOTIF_EVENT_BURST 60	/* device notifications recorded as events at once: a device sends more than this only in a flood */
+#define CH_NOTIF_EVENT_PER_MIN 60 /* ... refilled at this rate per minute; past it they are counted and one event says how many were not recorded */
+#define CH_DIFF_MAX_EDITS 2000	/* lines removed plus added that callhome diff searches for a shortest diff; past it the differing middle is shown whole (memory: (this+1)^2 int32, 16 MB) */
+#define CH_DIFF_CONTEXT 3	/* lines of context around a change in callhome diff, as diff -u */
+#define CH_NOTIF_EDITS_SHOWN 8	/* netconf-config-change edits named in its event's text; more are counted */
 #define CH_NAME_MAX 64		/* chars, device names: [A-Za-z0-9._-], 1..64 */
 #define CH_HUB_AMBIGUOUS_LIST 8	/* devices an ambiguous DEVICE's error names: enough to pick one, one line */
 #define CH_HUB_REFUSED_LOG_S (10 * 60)	/* s, a pending or revoked device's repeated calls: one log line and count per device this often */
 #define CH_STORE_TEXT_MAX 1024	/* B, addresses, event details, errors */
 #define CH_IMPORT_MAX_LINES 100000 /* lines in one import-serials/import-keys call */
 #define CH_IMPORT_LINE_MAX 2048 /* B, one import line (an RSA-8192 .pub line is ~1,450); longer is refused, not cut */
+#define CH_CONFIG_HASH_LEN 80	/* B, an archived configuration's "sha256:<hex>" with its NUL */
 #define CH_RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
 #define CH_JOB_PAYLOAD_MAX_MIB 16 /* MiB, one job's operation */
 #define CH_JOB_PAYLOAD_MAX (CH_JOB_PAYLOAD_MAX_MIB * 1024u * 1024) /* B, the same */
