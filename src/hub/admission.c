@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hub/blocklist.h"
+#include "hub/devindex.h"
 #include "hub/hub.h"
 #include "hub/device.h"
 #include "lib/core/err.h"
@@ -20,16 +21,12 @@ int admission_close_sessions(struct hub *hub, const char *key,
 			     struct device *keep, const char *why)
 {
 	int n = 0;
-	struct device *d = hub->devices, *next;
+	struct device *d;
 
-	for (; d; d = next) {
-		next = device_next(d);
-		if (d != keep && device_admitted(d) &&
-		    strcmp(device_key(d), key) == 0) {
-			device_close(d, why);
-			n++;
-			next = hub->devices;	/* the list changed */
-		}
+	/* device_close takes it out of the index at once */
+	while ((d = devindex_find(hub->index, key, keep, 0)) != NULL) {
+		device_close(d, why);
+		n++;
 	}
 	return n;
 }
@@ -189,6 +186,7 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 		       struct ch_device_rec *prec, const char **why)
 {
 	struct ch_device_rec rec = *prec;
+	struct device *o;
 	char detail[256];
 	int tell = 1;
 
@@ -234,17 +232,17 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 	blocklist_success(hub->blocklist, device_addr(d), hub_now_s());
 	/* The same identity twice: the newer connection wins; the older one
 	 * is most likely half-open (the device rebooted or moved). */
-	for (struct device *o = hub->devices; o; o = device_next(o)) {
-		if (o == d || !device_admitted(o) ||
-		    strcmp(device_key(o), rec.fingerprint) != 0)
-			continue;
+	while ((o = devindex_find(hub->index, rec.fingerprint, d, 0))) {
 		snprintf(detail, sizeof(detail), "conn=%u from %s replaced by "
 			 "conn=%u from %s", device_conn_id(o), device_peer(o),
 			 device_conn_id(d), device_peer(d));
 		hub_event(hub, fp, "replaced", detail);
 		device_close(o, "replaced by a newer connection of the same "
-			     "device");
-		break;	/* device_close unlinked it: the list changed */
+			     "device");	/* out of the index at once */
+	}
+	if (devindex_add(hub->index, d) != CH_OK) {
+		*why = "out of memory";
+		return CH_ERR_NOMEM;
 	}
 	*prec = rec;
 	return CH_OK;

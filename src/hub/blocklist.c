@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/core/hash.h"
 #include "lib/net/hostport.h"
 
 struct entry {
@@ -51,7 +52,7 @@ static struct entry *find(struct blocklist *bl, const struct sockaddr *sa,
 
 	if (ch_sockaddr_key(sa, key) != 0)
 		return NULL;
-	h = ch_addr_key_hash(key, 16);
+	h = ch_hash_bytes(key, 16);
 	for (uint32_t i = 0; i < PROBE; i++) {
 		struct entry *e = &bl->e[(h + i) % CH_BLOCK_MAX];
 

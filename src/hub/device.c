@@ -64,7 +64,7 @@ struct device {
 	uint32_t next_probe;
 	int timer_closed;
 	int xport_closed;
-	struct device *next;
+	struct device *next, *prev;	/* the owner's list */
 };
 
 static const char *const client_caps[] = { CH_NC_BASE10, CH_NC_BASE11 };
@@ -802,3 +802,5 @@ const struct sockaddr *device_addr(const struct device *d)
 
 struct device *device_next(const struct device *d) { return d->next; }
 void device_set_next(struct device *d, struct device *next) { d->next = next; }
+struct device *device_prev(const struct device *d) { return d->prev; }
+void device_set_prev(struct device *d, struct device *prev) { d->prev = prev; }

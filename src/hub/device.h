@@ -12,7 +12,7 @@
  * A device session knows nothing above it: it is given its owner's
  * operations when it is made, and tells the owner what happened through
  * them. The owner keeps the list of live devices (device_next /
- * device_set_next link them).
+ * device_set_next and device_prev / device_set_prev link them).
  */
 #ifndef CH_HUB_DEVICE_H
 #define CH_HUB_DEVICE_H
@@ -175,5 +175,7 @@ const char *device_close_reason(const struct device *d);
 /* The owner's list of live devices. */
 struct device *device_next(const struct device *d);
 void device_set_next(struct device *d, struct device *next);
+struct device *device_prev(const struct device *d);
+void device_set_prev(struct device *d, struct device *prev);
 
 #endif

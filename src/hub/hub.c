@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "hub/device.h"
+#include "hub/devindex.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 
@@ -18,10 +20,7 @@ int64_t hub_now_s(void)
 
 struct device *hub_find_device(struct hub *hub, const char *fp)
 {
-	for (struct device *d = hub->devices; d; d = device_next(d))
-		if (device_is_ready(d) && strcmp(device_key(d), fp) == 0)
-			return d;
-	return NULL;
+	return devindex_find(hub->index, fp, NULL, 1);
 }
 
 void hub_event(struct hub *hub, const char *fp, const char *kind,
@@ -76,22 +75,25 @@ void hub_audit_x(struct hub *hub, const struct hub_actor *who,
 
 void hub_link_device(struct hub *hub, struct device *d)
 {
+	device_set_prev(d, NULL);
 	device_set_next(d, hub->devices);
+	if (hub->devices)
+		device_set_prev(hub->devices, d);
 	hub->devices = d;
 }
 
 void hub_unlink_device(struct hub *hub, struct device *d)
 {
-	struct device *p;
+	struct device *prev = device_prev(d), *next = device_next(d);
 
-	if (hub->devices == d) {
-		hub->devices = device_next(d);
-		return;
-	}
-	for (p = hub->devices; p; p = device_next(p)) {
-		if (device_next(p) == d) {
-			device_set_next(p, device_next(d));
-			return;
-		}
-	}
+	if (device_admitted(d))
+		devindex_remove(hub->index, d);
+	if (prev)
+		device_set_next(prev, next);
+	else if (hub->devices == d)
+		hub->devices = next;
+	if (next)
+		device_set_prev(next, prev);
+	device_set_next(d, NULL);
+	device_set_prev(d, NULL);
 }

@@ -126,6 +126,7 @@ struct hub {
 	struct hub_ctl *ctl;
 	struct listener *listeners;
 	struct device *devices;		/* every live connection */
+	struct devindex *index;		/* the admitted ones by key */
 	size_t handshakes;		/* devices not yet authenticated */
 	struct blocklist *blocklist;
 	struct srclimit *srclimit;	/* handshakes per source */

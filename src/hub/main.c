@@ -15,6 +15,7 @@
 
 #include "hub/api/api.h"
 #include "hub/blocklist.h"
+#include "hub/devindex.h"
 #include "hub/frontdoor.h"
 #include "hub/hub.h"
 #include "hub/service.h"
@@ -665,7 +666,8 @@ int main(int argc, char **argv)
 				      CH_BLOCK_WINDOW_S, hub.cfg.block_for_s);
 	hub.srclimit = srclimit_new(hub.cfg.handshakes_per_addr,
 				    hub.cfg.handshakes_per_prefix);
-	if (hub.blocklist == NULL || hub.srclimit == NULL)
+	hub.index = devindex_new();
+	if (hub.blocklist == NULL || hub.srclimit == NULL || hub.index == NULL)
 		goto out;
 
 	if (hub.cfg.nlisten_tls && load_tls(&hub.cfg, &hub.tls_ctx) != CH_OK)
@@ -701,6 +703,7 @@ out:
 	ch_store_close(hub.store);
 	blocklist_free(hub.blocklist);
 	srclimit_free(hub.srclimit);
+	devindex_free(hub.index);
 	ssh_key_free(hub.key);
 	ch_tls_ctx_free(hub.tls_ctx);
 	free(pub);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/core/err.h"
+#include "lib/core/hash.h"
 #include "lib/net/hostport.h"
 
 #define BUCKETS 4096		/* a power of 2; chains stay short up to
@@ -67,7 +68,7 @@ static int keys_of(const struct sockaddr *sa, uint8_t addr[17],
 /* The count of key: its link in its chain (*link NULL when absent). */
 static struct count **find(struct srclimit *sl, const uint8_t key[17])
 {
-	struct count **link = &sl->bucket[ch_addr_key_hash(key, 17) &
+	struct count **link = &sl->bucket[ch_hash_bytes(key, 17) &
 					  (BUCKETS - 1)];
 
 	while (*link && memcmp((*link)->key, key, 17) != 0)

@@ -236,12 +236,3 @@ int ch_addr_key_is_v4(const uint8_t key[16])
 
 	return memcmp(key, mapped, sizeof(mapped)) == 0;
 }
-
-uint32_t ch_addr_key_hash(const uint8_t *key, size_t n)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h;
-}

@@ -34,8 +34,6 @@ int ch_sockaddr_is_loopback(const struct sockaddr *sa);
 int ch_sockaddr_key(const struct sockaddr *sa, uint8_t key[16]);
 /* 1 when key (ch_sockaddr_key) is an IPv4 address. */
 int ch_addr_key_is_v4(const uint8_t key[16]);
-/* A hash of n bytes of a key (FNV-1a): for the tables keyed by address. */
-uint32_t ch_addr_key_hash(const uint8_t *key, size_t n);
 
 /* Formats sa as "192.0.2.1:4334" or "[2001:db8::1]:4334" into buf
  * (CH_ADDRSTR_LEN bytes); returns buf. Unknown families print "?". */
