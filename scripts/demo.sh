@@ -111,6 +111,13 @@ ch jobs branch-7
 ch get-config branch-7
 echo
 
+step "the hub archived each configuration the device had: history and diff"
+wait_for "a second archived version" sh -c \
+  "[ \$('$bin/callhome' --json history branch-7 | grep -c '\"version\"') -ge 2 ]"
+ch history branch-7
+ch diff branch-7 1 2
+echo
+
 step "a terminal on the device, through the connection it opened"
 echo "\$ callhome exec branch-7 -- 'echo \"on \$(hostname) as \$(id -un)\"; uname -sr'"
 "$bin/callhome" exec branch-7 -- 'echo "on $(hostname) as $(id -un)"; uname -sr'
@@ -142,6 +149,9 @@ step "what the hub recorded: the device's events, and who did what"
 ch events branch-7
 ch audit --device branch-7
 ch recordings branch-7
+
+step "the hub at a glance"
+ch status
 
 step "stop all"
 kill -TERM "$tls_pid"; wait "$tls_pid" || true; tls_pid=""

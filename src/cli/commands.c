@@ -166,7 +166,7 @@ const struct command commands[] = {
 		.summary = "is the hub up, which build, what it serves, in numbers",
 		.help =
 "Shows the hub's build (version and commit, and the CLI's own), its\n"
-"process and uptime, the user and state directory it runs with, its\n"
+"process and uptime, the Unix user and state directory it runs with, its\n"
 "admission policy, every address it listens on and what for, its live\n"
 "sessions (NETCONF over SSH and TLS, handshakes in progress, terminals,\n"
 "forwards), the registry's devices by admission and how many are\n"

@@ -56,8 +56,10 @@ int print_status(struct run *run, json_t *resp)
 	       "(since %s)\n", resp_str(resp, "version", "?"),
 	       resp_str(resp, "commit", "?"), num(resp, "pid"), up, since);
 	printf("cli:        callhome %s (commit %s)\n", CH_VERSION, ch_commit);
-	printf("runs as:    %s, state in %s\n", resp_str(resp, "user", "?"),
-	       resp_str(resp, "state_dir", "?"));
+	printf("runs as:    %s (uid %lld), state in %s; SSH user %s\n",
+	       resp_str(resp, "unix_user", "?"), num(resp, "uid"),
+	       resp_str(resp, "state_dir", "?"), resp_str(resp, "ssh_user",
+							  "?"));
 	printf("admission:  %s\n", resp_str(resp, "admission", "?"));
 	printf("listening:");
 	json_array_foreach(ls, i, l)

@@ -279,6 +279,7 @@ def test_status_says_which_build_what_it_serves_and_counts(hub, agent,
     assert s["ok"] is True and s["commit"] == commit and s["pid"] == \
         h.proc.pid, s
     assert s["admission"] == "approve" and s["uptime_s"] >= 0
+    assert s["uid"] == os.geteuid() and s["ssh_user"] == "admin", s
     assert {"address": f"127.0.0.1:{h.port}", "serves": "call-home-ssh"} \
         in s["listeners"], s["listeners"]
     assert s["sessions"]["netconf_ssh"] == 1 and \

@@ -2,6 +2,7 @@
  * registry's counts; everything is read, nothing changed. */
 #include "hub/api/status.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ static json_t *census_obj(const struct ch_census *c, json_t **jobs)
 void cmd_status(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 {
 	json_t *listeners = json_array(), *jobs, *devices;
+	struct passwd *pw = getpwuid(geteuid());
 	struct ch_census c;
 	int64_t now = hub_now_s();
 	char sock[CH_HUB_PATH_MAX + 16];
@@ -87,12 +89,13 @@ void cmd_status(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 	add_listeners(listeners, frontdoor_listeners(hub), "front-door");
 	snprintf(sock, sizeof(sock), "%s/hub.sock", hub->cfg.state_dir);
 	hub_ctl_respond(req, json_pack(
-		"{s:b, s:s, s:s, s:i, s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:o,"
-		" s:o, s:o, s:I}",
+		"{s:b, s:s, s:s, s:i, s:I, s:I, s:s, s:i, s:s, s:s, s:s, s:s,"
+		" s:o, s:o, s:o, s:o, s:I}",
 		"ok", 1, "version", CH_VERSION, "commit", ch_commit,
 		"pid", (int)getpid(), "started", (json_int_t)hub->started,
 		"uptime_s", (json_int_t)(now - hub->started),
-		"user", hub->cfg.user, "state_dir", hub->cfg.state_dir,
+		"unix_user", pw ? pw->pw_name : "?", "uid", (int)geteuid(),
+		"ssh_user", hub->cfg.user, "state_dir", hub->cfg.state_dir,
 		"control_socket", sock, "admission",
 		policy[hub->cfg.admission], "listeners", listeners,
 		"sessions", sessions_obj(hub), "devices", devices, "jobs",
