@@ -450,7 +450,7 @@ static int on_rpc(void *ctx, const char *msg, size_t len)
 	lg.rpcs++;
 	if (ch_rpc_parse(msg, len, &rpc) != CH_OK)
 		return CH_ERR_PROTO;
-	ch_buf_init(&out, 0);
+	ch_buf_init(&out, LG_MAX_MSG);
 	if (rpc->op_name && (strcmp(rpc->op_name, "get-config") == 0 ||
 			     strcmp(rpc->op_name, "get") == 0)) {
 		r = ch_reply_data(&out, rpc, data_xml, sizeof(data_xml) - 1);
