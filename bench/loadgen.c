@@ -93,7 +93,7 @@ static struct lg {
 	struct in_addr src_first;
 	uint32_t nsrc;
 	uint32_t ndev, inflight_max, retry_ms, timeout_ms, duration_s;
-	const char *keys_dir, *authkeys_path;
+	const char *keys_dir, *authkeys_path, *latency_path;
 	int quiet;
 	struct ch_authkeys *authkeys;
 	ssh_bind bind;
@@ -139,6 +139,8 @@ static void usage(FILE *f)
 "  --retry-ms MS            a failed or dropped device calls again after\n"
 "                           MS; 0 = never [1000]\n"
 "  --timeout S              connect to hello must take less [30]\n"
+"  --latency-file FILE      at the end, every device's last handshake\n"
+"                           latency (us), one a line (merging processes)\n"
 "  --quiet                  no progress line every second\n"
 "  -h, --help               this text\n"
 "\n"
@@ -221,7 +223,7 @@ static void parse_source(const char *s)
 enum {
 	OPT_HUB = 256, OPT_DEVICES, OPT_INFLIGHT, OPT_SOURCE, OPT_KEYS,
 	OPT_FIRST, OPT_AUTHKEYS, OPT_DURATION, OPT_RETRY, OPT_TIMEOUT,
-	OPT_QUIET,
+	OPT_QUIET, OPT_LATFILE,
 };
 
 static const struct option opts[] = {
@@ -236,6 +238,7 @@ static const struct option opts[] = {
 	{ "retry-ms", required_argument, NULL, OPT_RETRY },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "latency-file", required_argument, NULL, OPT_LATFILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -275,6 +278,7 @@ static void parse_args(int argc, char **argv)
 			lg.timeout_ms = 1000 * num("--timeout", optarg, 1, 3600);
 			break;
 		case OPT_QUIET: lg.quiet = 1; break;
+		case OPT_LATFILE: lg.latency_path = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -814,11 +818,31 @@ static void close_all(void)
 	uv_close((uv_handle_t *)&lg.sig_int, NULL);
 }
 
+static void write_latencies(void)
+{
+	FILE *f = fopen(lg.latency_path, "w");
+	uint32_t i;
+
+	if (f == NULL) {
+		fprintf(stderr, PROG ": --latency-file '%s': %s\n",
+			lg.latency_path, strerror(errno));
+		return;
+	}
+	for (i = 0; i < lg.ndev; i++)
+		if (lg.devs[i].lat_us)
+			fprintf(f, "%u\n", lg.devs[i].lat_us);
+	if (fclose(f) != 0)
+		fprintf(stderr, PROG ": --latency-file '%s': %s\n",
+			lg.latency_path, strerror(errno));
+}
+
 static void stop(void)
 {
 	if (lg.stopping)
 		return;
 	report();
+	if (lg.latency_path)
+		write_latencies();
 	close_all();
 }
 
