@@ -18,6 +18,9 @@ spread over --sources; then
   RSS/session    VmRSS with N idle sessions minus VmRSS before, over N
   idle CPU       the hub's CPU while N sessions sit idle for
                  --idle-seconds, as a percentage of one core
+  loadgen CPU    the devices' side (all loadgen processes, getrusage)
+                 per handshake: with the hub on the same cores, it
+                 bounds handshakes/s
 
 Our hub runs with --accept-new and its defaults, except
 --no-config-archive and --no-device-notifications unless --hub-full: the
@@ -150,13 +153,16 @@ def run_one(env, build, kind, n, args, key, keys_dir):
         "rss_kb": (rss1 - rss0) / n,
         "idle_pct": (i1 - i0) / args.idle_seconds * 100,
         "fails": fails, "drops": drops,
+        "lg_cpu_ms": sum(float(r["cpu_to_all_up_s"]) for r in reports)
+        / n * 1000,
     }
 
 
 def fmt(r):
     return (f"{r['t_up']:8.2f} s {r['rate']:8.0f}/s {r['p50']:7.1f} "
             f"{r['p99']:7.1f} ms {r['cpu_ms']:6.3f} ms {r['rss_kb']:6.1f} kB "
-            f"{r['idle_pct']:5.1f} %  {r['fails']}/{r['drops']}")
+            f"{r['idle_pct']:5.1f} %  {r['fails']}/{r['drops']}  "
+            f"{r['lg_cpu_ms']:5.3f} ms")
 
 
 def main():
@@ -204,7 +210,7 @@ def main():
             f"{' (full)' if args.hub_full else ''} and callhome-minhub "
             f"(libssh floor), same run",
             "hub     N       time to N  handshakes  p50     p99 latency  "
-            "CPU/hs     RSS/session  idle  fail/drop",
+            "CPU/hs     RSS/session  idle  fail/drop  loadgen CPU/hs",
         ]
         for kind, r in rows:
             lines.append(f"{kind:7} {r['n']:<7} {fmt(r)}")
