@@ -6,7 +6,8 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-build build demo test unit asan fuzz bench clean help \
+.PHONY: all deps deps-build build demo test unit asan fuzz bench bench-scale \
+	clean help \
 	install deb
 
 all: build
@@ -17,6 +18,7 @@ help:
 	@echo "make asan    unit + integration tests in an ASan/UBSan build"
 	@echo "make fuzz    build the libFuzzer targets and fuzz each FUZZ_SECONDS"
 	@echo "make bench   benchmarks against peers (see bench/README.md)"
+	@echo "make bench-scale  N simulated devices vs a minimal libssh hub (SCALE_N=1000,5000)"
 	@echo "make install programs, man pages, completion, units, /etc/callhome (DESTDIR=...)"
 	@echo "make deb     the Debian package: dpkg-buildpackage -us -uc -b (../callhome_*.deb)"
 
@@ -54,6 +56,10 @@ fuzz: deps-build
 
 bench: deps build
 	@bench/run.sh $(BUILD)
+
+SCALE_N ?= 1000,5000
+bench-scale: build
+	/usr/bin/python3 -B bench/scale_bench.py $(BUILD) --n $(SCALE_N)
 
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
