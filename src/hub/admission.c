@@ -92,19 +92,25 @@ static int lookup_or_enroll(struct hub *hub, struct device *d, const char *fp,
 	return CH_OK;
 }
 
-/* The part of admission common to SSH and TLS, once rec is known. */
+/* The part of admission common to SSH and TLS, once rec is known: its
+ * admission checked; take_over() when every check passed. */
 static int admit_known(struct hub *hub, struct device *d, const char *fp,
 		       struct ch_device_rec *rec, const char **why);
+static int take_over(struct hub *hub, struct device *d, const char *fp,
+		     const struct ch_device_rec *rec, const char **why);
 
 static int admit_ssh(struct hub *hub, struct device *d, const char *fp,
 		     const char *name, const char **why)
 {
 	struct ch_device_rec rec;
+	int r;
 
 	*why = NULL;
 	if (lookup_or_enroll(hub, d, fp, name, "device", &rec, why) != CH_OK)
 		return CH_ERR_DENIED;
-	return admit_known(hub, d, fp, &rec, why);
+	if ((r = admit_known(hub, d, fp, &rec, why)) != CH_OK)
+		return r;
+	return take_over(hub, d, fp, &rec, why);
 }
 
 /* A TLS device whose chain validated (RFC 8071 C5-C7): a pinned
@@ -144,6 +150,10 @@ static int admit_tls(struct hub *hub, struct device *d, const char *serial_id,
 		       "one this device was admitted under";
 		return CH_ERR_DENIED;
 	}
+	/* only now: another CA's certificate with its serial must not
+	 * replace the device's session */
+	if ((r = take_over(hub, d, fp, &rec, why)) != CH_OK)
+		return r;
 	/* The chain validated (or we would not be here): a new certificate
 	 * for a known serial is a rotation, admitted and recorded. */
 	if (ch_store_device_cert_seen(hub->store, rec.fingerprint, cert_id,
@@ -186,7 +196,6 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 		       struct ch_device_rec *prec, const char **why)
 {
 	struct ch_device_rec rec = *prec;
-	struct device *o;
 	char detail[256];
 	int tell = 1;
 
@@ -226,13 +235,25 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 			hub_event(hub, fp, "refused", "identity revoked");
 		return CH_ERR_DENIED;
 	}
-	device_set_key(d, rec.fingerprint);
-	device_set_idle_close(d, rec.idle_close >= 0 ? (uint32_t)rec.idle_close
-						     : hub->cfg.idle_close_s);
+	*prec = rec;
+	return CH_OK;
+}
+
+/* Every check passed: d is the device rec now. An older connection of
+ * the same device is most likely half-open (the device rebooted or
+ * moved): the newer one wins. */
+static int take_over(struct hub *hub, struct device *d, const char *fp,
+		     const struct ch_device_rec *rec, const char **why)
+{
+	struct device *o;
+	char detail[256];
+
+	device_set_key(d, rec->fingerprint);
+	device_set_idle_close(d, rec->idle_close >= 0 ?
+			      (uint32_t)rec->idle_close :
+			      hub->cfg.idle_close_s);
 	blocklist_success(hub->blocklist, device_addr(d), hub_now_s());
-	/* The same identity twice: the newer connection wins; the older one
-	 * is most likely half-open (the device rebooted or moved). */
-	while ((o = devindex_find(hub->index, rec.fingerprint, d, 0))) {
+	while ((o = devindex_find(hub->index, rec->fingerprint, d, 0))) {
 		snprintf(detail, sizeof(detail), "conn=%u from %s replaced by "
 			 "conn=%u from %s", device_conn_id(o), device_peer(o),
 			 device_conn_id(d), device_peer(d));
@@ -244,7 +265,6 @@ static int admit_known(struct hub *hub, struct device *d, const char *fp,
 		*why = "out of memory";
 		return CH_ERR_NOMEM;
 	}
-	*prec = rec;
 	return CH_OK;
 }
 

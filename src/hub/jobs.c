@@ -844,8 +844,7 @@ static int batch_open(const struct ch_batch_rec *b)
 static void batch_check(struct hub *hub, int64_t id)
 {
 	struct batch_waiter **pp = &hub->batch_waiters, *w;
-	struct ch_batch_rec b;
-	int have = -1;
+	int have = -1, open = 0;
 
 	while ((w = *pp) != NULL) {
 		if (w->id != id) {
@@ -853,8 +852,9 @@ static void batch_check(struct hub *hub, int64_t id)
 			continue;
 		}
 		if (have < 0)
-			have = ch_store_batch_get(hub->store, id, &b) == CH_OK;
-		if (have && batch_open(&b))
+			have = ch_store_batch_open(hub->store, id, &open) ==
+			       CH_OK;
+		if (have && open)
 			return;
 		*pp = w->next;
 		if (have)

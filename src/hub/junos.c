@@ -306,22 +306,22 @@ int junos_door_new(const struct junos_config *cfg, const struct junos_ops *ops,
 	return CH_OK;
 }
 
-void junos_door_read(struct junos_door *j, int fd, const char *peer,
-		     const struct sockaddr *sa)
+int junos_door_read(struct junos_door *j, int fd, const char *peer,
+		    const struct sockaddr *sa)
 {
 	struct jcall *c = calloc(1, sizeof(*c));
 
 	if (c == NULL) {
 		ch_log_rl(CH_LOG_WARN, "%s: out of memory, refused", peer);
 		close(fd);
-		return;
+		return CH_ERR_NOMEM;
 	}
 	if (uv_poll_init(j->cfg->loop, &c->poll, fd) != 0) {
 		ch_log_rl(CH_LOG_WARN, "%s: cannot watch the socket, refused",
 			  peer);
 		free(c);
 		close(fd);
-		return;
+		return CH_ERR_IO;
 	}
 	c->door = j;
 	c->fd = fd;
@@ -338,6 +338,7 @@ void junos_door_read(struct junos_door *j, int fd, const char *peer,
 	j->calls = c;
 	uv_poll_start(&c->poll, UV_READABLE, on_readable);
 	uv_timer_start(&c->deadline, on_deadline, j->cfg->timeout_ms, 0);
+	return CH_OK;
 }
 
 void junos_door_close(struct junos_door *j)

@@ -53,9 +53,11 @@ struct junos_config {
 int junos_door_new(const struct junos_config *cfg, const struct junos_ops *ops,
 		   struct junos_door **out);
 /* Reads fd (accepted, non-blocking; owned from here) from peer up to its
- * SSH banner; ready() or refused() follows, from the loop. */
-void junos_door_read(struct junos_door *j, int fd, const char *peer,
-		     const struct sockaddr *sa);
+ * SSH banner; ready() or refused() follows, from the loop. CH_OK; else
+ * fd is closed at once (logged) and neither op is called: CH_ERR_NOMEM,
+ * CH_ERR_IO. */
+int junos_door_read(struct junos_door *j, int fd, const char *peer,
+		    const struct sockaddr *sa);
 /* Closes the connections still being read (no op is called for them)
  * and frees the door once their handles are closed. NULL is fine. */
 void junos_door_close(struct junos_door *j);

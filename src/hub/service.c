@@ -118,7 +118,7 @@ static void start_device(struct hub *hub, int fd, int tls, const char *peer,
 	if (jr && jr->device_id)
 		device_set_announced(d, jr->device_id, jr->expect_fp);
 	/* most slots taken: a silent peer must not hold one for long */
-	if (hub->handshakes > (size_t)hub->cfg.max_handshakes / 4 * 3 &&
+	if (hub->handshakes * 4 > (size_t)hub->cfg.max_handshakes * 3 &&
 	    hub->cfg.handshake_timeout_ms > CH_HUB_HANDSHAKE_PRESSURE_MS)
 		device_shorten_handshake(d, CH_HUB_HANDSHAKE_PRESSURE_MS);
 	hub_link_device(hub, d);
@@ -172,7 +172,8 @@ static void on_accepted(void *ctx, struct listener *l, int fd,
 	hub->handshakes++;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (hub->junos && !listener_tls(l)) {
-		junos_door_read(hub->junos, fd, peer, sa);
+		if (junos_door_read(hub->junos, fd, peer, sa) != CH_OK)
+			handshake_end(hub, sa);		/* fd closed */
 		return;
 	}
 	start_device(hub, fd, listener_tls(l), peer, sa, NULL);

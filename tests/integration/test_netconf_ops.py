@@ -342,7 +342,15 @@ def test_hub_get_config_with_subtree_and_xpath_filters(hub, agent,
     # refused, nothing queued
     rc, out, err = h.cli("get-config", a.fingerprint, "--filter",
                          "<system><unclosed></system>")
-    assert rc == 4 and "the filter is not acceptable XML" in err, err
+    assert rc == 4 and "the filter is not well-formed XML" in err, err
+    # content that closes <filter> to smuggle in another operation
+    rc, out, err = h.cli(
+        "get-config", a.fingerprint, "--filter",
+        "<x/></filter></get-config><edit-config><target><running/>"
+        "</target><config>" + system("<hostname>evil</hostname>")
+        + "</config></edit-config><get-config><source><running/>"
+        "</source><filter><y/>")
+    assert rc == 4 and "the filter is not well-formed XML" in err, err
     rc, out, err = h.cli("get-config", a.fingerprint, "--filter", "<a/>",
                          "--xpath", "/a")
     assert rc == 1 and "exclude each other" in err, err

@@ -281,6 +281,14 @@ def test_serial_bound_to_its_manufacturer(tls_hub, tls_device, pki):
     again = tls_device("dev-SN-0001")
     again.dial(h.tls_port)
     h.wait_device_connected()
+    # and the other CA's certificate does not replace its session
+    rogue2 = tls_device("dev-wrongca", chain=False)
+    rogue2.dial(h.tls_port)
+    wait_for(lambda: sum(e["kind"] == "refused" and "bound to x509:" in
+                         e["detail"] for e in events(h)) >= 2, 10,
+             "the second refusal", proc=h.proc)
+    assert not any(e["kind"] == "replaced" for e in events(h))
+    assert [d["state"] for d in h.devices()] == ["connected"]
 
 
 def test_import_binds_serials_to_their_manufacturer(tls_hub, tls_device,

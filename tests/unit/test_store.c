@@ -534,6 +534,21 @@ static int walk_ev(void *ctx, const struct ch_event_rec *ev)
 	return 0;
 }
 
+/* The event log keeps its newest: devices feed it. */
+static void test_events_pruned(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(ch_store_event_add(f->st, NULL, "called", "x",
+						    100 + i), CH_OK);
+	assert_int_equal(ch_store_events_prune(f->st, 3), CH_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT min(time) FROM events"),
+			 107);
+	assert_int_equal(ch_store_events_prune(f->st, -1), CH_ERR_INVAL);
+}
+
 static void test_events(void **state)
 {
 	struct fixture *f = *state;
@@ -2464,6 +2479,7 @@ int main(void)
 		T(test_refused_count),
 		T(test_foreach),
 		T(test_events),
+		T(test_events_pruned),
 		T(test_events_stop),
 		T(test_configs),
 		T(test_busy_is_db_error),

@@ -106,8 +106,8 @@ static void submit_batch(struct hub *hub, struct hub_ctl_req *req,
 	hub_select_text(json_object_get(args, "select"), text, sizeof(text));
 	if (!given) {
 		hub_ctl_fail(req, "bad-request", "\"select\" selects nothing:"
-			     " give a tag, group, name or state (every device"
-			     " is --name '*')");
+			     " give a tag, group, name or state (every admitted"
+			     " device, named or not: state admitted)");
 		return;
 	}
 	if (jrate && !json_is_null(jrate)) {
@@ -324,11 +324,20 @@ static const char *filter_xml(struct ch_buf *op, const char *subtree,
 	json_t *uri;
 
 	if (subtree) {
+		size_t at = ch_buf_len(op);
+		xmlDoc *doc = NULL;
+		int r;
+
 		if (ch_buf_puts(op, "<filter type=\"subtree\">") ||
 		    ch_buf_puts(op, subtree) ||
 		    ch_buf_puts(op, "</filter>"))
 			return "the filter is too large";
-		return NULL;
+		/* a document of its own: content that closed <filter> and
+		 * opened another operation would still balance the <rpc> */
+		r = ch_xml_parse(ch_buf_ptr(op) + at, ch_buf_len(op) - at, &doc);
+		xmlFreeDoc(doc);
+		return r == CH_OK ? NULL : "the filter is not well-formed XML "
+			"(its content: elements, balanced, inside <filter>)";
 	}
 	if (nss && !json_is_object(nss))
 		return "\"namespaces\" must be an object {PREFIX: URI}";
@@ -391,7 +400,9 @@ void cmd_get_config(struct hub *hub, struct hub_ctl_req *req,
 	     (why = filter_xml(&op, subtree, xpath, nss)) != NULL) ||
 	    ch_buf_puts(&op, "</get-config>")) {
 		ch_buf_cleanup(&op);
-		hub_ctl_fail(req, why ? "bad-request" : "too-large",
+		hub_ctl_fail(req, why == NULL ? "too-large" :
+			     strstr(why, "well-formed") ? "bad-xml" :
+			     "bad-request",
 			     why ? why : "the get-config is too large");
 		return;
 	}

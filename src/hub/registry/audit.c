@@ -101,18 +101,7 @@ int ch_store_audit_add(struct ch_store *st, const struct ch_audit_rec *rec)
 
 int ch_store_audit_prune(struct ch_store *st, int64_t keep)
 {
-	sqlite3_stmt *s = st->stmt[S_AU_PRUNE];
-	int r;
-
-	if (keep < 0)
-		return CH_ERR_INVAL;
-	sqlite3_bind_int64(s, 1, keep);
-	if ((r = reg_exec(st, s, "audit prune")) == CH_OK &&
-	    sqlite3_changes(st->db) > 0)
-		ch_info("store %s: dropped the %d oldest audit records (%lld "
-			"kept)", st->path, sqlite3_changes(st->db),
-			(long long)keep);
-	return r;
+	return reg_prune(st, S_AU_PRUNE, keep, "audit records");
 }
 
 static void row_to_audit(sqlite3_stmt *s, struct ch_audit_rec *rec)

@@ -16,6 +16,10 @@ const char *const reg_sql_batches[S_COUNT] = {
 			" ORDER BY id DESC LIMIT ?1",
 	[S_BATCH_COUNTS] = "SELECT state, count(*) FROM jobs WHERE batch = ?1"
 			   " GROUP BY state",
+	/* one index probe (jobs_batch): asked at every job's end while an
+	 * operator waits, so never a count over the whole batch */
+	[S_BATCH_OPEN] = "SELECT 1 FROM jobs WHERE batch = ?1"
+			 " AND state IN (0, 1) LIMIT 1",
 	[S_JOB_BATCH] = "SELECT " JOB_COLS " FROM jobs WHERE batch = ?3"
 			" AND (?2 = 0 OR (?2 >> state) & 1)"
 			" ORDER BY id LIMIT ?1",
@@ -151,4 +155,17 @@ int ch_store_batch_jobs(struct ch_store *st, int64_t id, unsigned states_mask,
 		return r;
 	sqlite3_bind_int64(s, 3, id);
 	return reg_job_walk(st, s, "batch job list", fn, ctx);
+}
+
+int ch_store_batch_open(struct ch_store *st, int64_t id, int *open)
+{
+	sqlite3_stmt *s = st->stmt[S_BATCH_OPEN];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	*open = rc == SQLITE_ROW;
+	reg_done(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CH_OK
+						     : reg_fail(st, "batch open");
 }

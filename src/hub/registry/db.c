@@ -224,6 +224,22 @@ void reg_done(sqlite3_stmt *s)
 	sqlite3_clear_bindings(s);
 }
 
+int reg_prune(struct ch_store *st, int sid, int64_t keep, const char *what)
+{
+	sqlite3_stmt *s = st->stmt[sid];
+	int r;
+
+	if (keep < 0)
+		return CH_ERR_INVAL;
+	sqlite3_bind_int64(s, 1, keep);
+	if ((r = reg_exec(st, s, what)) == CH_OK &&
+	    sqlite3_changes(st->db) > 0)
+		ch_info("store %s: dropped the %d oldest %s (%lld kept)",
+			st->path, sqlite3_changes(st->db), what,
+			(long long)keep);
+	return r;
+}
+
 /* Steps a statement that returns no rows. */
 int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what)
 {

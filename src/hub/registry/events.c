@@ -10,6 +10,8 @@
 const char *const reg_sql_events[S_COUNT] = {
 	[S_EV_ADD] = "INSERT INTO events (time, fingerprint, kind, detail)"
 		     " VALUES (?1, " KEY_OF("?2") ", ?3, ?4)",
+	[S_EV_PRUNE] = "DELETE FROM events"
+		       " WHERE id <= (SELECT max(id) FROM events) - ?1",
 	/* The newest limit rows, handed out oldest first. */
 	[S_EV_ALL] = "SELECT * FROM (SELECT " EV_COLS " FROM events"
 		     " ORDER BY id DESC LIMIT ?1) ORDER BY id",
@@ -65,6 +67,7 @@ int ch_store_event_add(struct ch_store *st, const char *fp, const char *kind,
 		       const char *detail, int64_t now)
 {
 	sqlite3_stmt *s = st->stmt[S_EV_ADD];
+	int r;
 
 	if (kind == NULL || kind[0] == '\0')
 		return CH_ERR_INVAL;
@@ -72,7 +75,17 @@ int ch_store_event_add(struct ch_store *st, const char *fp, const char *kind,
 	reg_bind_text(s, 2, fp, sizeof(((struct ch_event_rec *)0)->fingerprint));
 	reg_bind_text(s, 3, kind, sizeof(((struct ch_event_rec *)0)->kind));
 	reg_bind_text(s, 4, detail ? detail : "", CH_STORE_TEXT_MAX);
-	return reg_exec(st, s, "event add");
+	if ((r = reg_exec(st, s, "event add")) != CH_OK)
+		return r;
+	/* devices feed the log (their notifications): it keeps the newest */
+	if (sqlite3_last_insert_rowid(st->db) % CH_EVENTS_PRUNE_EVERY == 0)
+		ch_store_events_prune(st, CH_EVENTS_KEEP);
+	return CH_OK;
+}
+
+int ch_store_events_prune(struct ch_store *st, int64_t keep)
+{
+	return reg_prune(st, S_EV_PRUNE, keep, "events");
 }
 
 int ch_store_event_foreach(struct ch_store *st, const char *fp, int limit,

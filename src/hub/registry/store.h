@@ -175,6 +175,10 @@ int ch_store_device_foreach(struct ch_store *st,
  * a refusal). kind is a short word ("called", "refused", ...). */
 int ch_store_event_add(struct ch_store *st, const char *fp, const char *kind,
 		       const char *detail, int64_t now);
+/* Keeps the newest keep events, dropping the older ones (one DELETE of an
+ * id range). ch_store_event_add does it every CH_EVENTS_PRUNE_EVERY
+ * events with CH_EVENTS_KEEP: devices feed the log. */
+int ch_store_events_prune(struct ch_store *st, int64_t keep);
 
 struct ch_event_rec {
 	int64_t id;
@@ -413,6 +417,9 @@ int ch_store_batch_add(struct ch_store *st, const char *kind,
 		       const char *const *fps, size_t n, int64_t now,
 		       int64_t *id, int64_t *job_ids);
 /* CH_OK with rec and its counts, or CH_ERR_NOTFOUND. */
+/* *open: 1 while a job of batch id is queued or running (one index
+ * probe, whatever the batch's size). */
+int ch_store_batch_open(struct ch_store *st, int64_t id, int *open);
 int ch_store_batch_get(struct ch_store *st, int64_t id,
 		       struct ch_batch_rec *rec);
 /* Batches newest first, at most limit (<= 0: all), with their counts. */

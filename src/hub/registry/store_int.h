@@ -90,10 +90,12 @@ enum stmt_id {
 	S_JOB_SEL,
 	S_EV_SEL,
 	S_EV_SEL_SINCE,
+	S_EV_PRUNE,
 	S_BATCH_ADD,
 	S_BATCH_GET,
 	S_BATCH_ALL,
 	S_BATCH_COUNTS,
+	S_BATCH_OPEN,
 	S_JOB_BATCH,
 	S_CFG_LATEST,
 	S_CFG_ADD,
@@ -136,6 +138,10 @@ int reg_bind_text(sqlite3_stmt *s, int idx, const char *text, size_t size);
 void reg_done(sqlite3_stmt *s);
 /* Steps a statement that returns no rows. */
 int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what);
+/* Runs statement sid, "DELETE ... WHERE id <= max(id) - ?1", keeping the
+ * newest keep rows of a log table (what: "audit records", "events");
+ * says how many went. */
+int reg_prune(struct ch_store *st, int sid, int64_t keep, const char *what);
 /* Steps an UPDATE of one device: CH_ERR_NOTFOUND when no row matched. */
 int reg_exec_update(struct ch_store *st, sqlite3_stmt *s, const char *what);
 /* CH_OK for an identity that fits a record: printable, no space. */

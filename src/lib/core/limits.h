@@ -335,6 +335,8 @@
 #define CH_JOB_EXPIRE_BATCH 64	/* jobs expired per registry read (the next batch follows at once) */
 #define CH_AUDIT_KEEP 1000000	/* audit records kept, the oldest dropped first: at most about 1 KiB each, so about 1 GiB */
 #define CH_AUDIT_PRUNE_EVERY 1024 /* audit records written between two prunes (one DELETE of an id range) */
+#define CH_EVENTS_KEEP 2000000	/* events kept, the oldest dropped first: devices' notifications feed them (at most 1 KiB each; most are ~100 B) */
+#define CH_EVENTS_PRUNE_EVERY 1024 /* events written between two prunes */
 #define CH_AUDIT_ACTION_MAX 32	/* B, an audit record's action word, with its NUL */
 #define CH_AUDIT_OUTCOME_MAX 16	/* B, its outcome word ("ok", "refused", "failed", "lost") */
 #define CH_AUDIT_RECORDING_MAX 64 /* B, the id of a session's recording */
