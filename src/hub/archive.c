@@ -28,7 +28,6 @@ struct archive_dev {
 	char cur_why[CH_STORE_TEXT_MAX];	/* what the one out is for */
 	char next_why[CH_STORE_TEXT_MAX];	/* of the next fetch; "": none */
 	unsigned more;			/* further changes folded into it */
-	struct archive_dev *next;
 };
 
 static void on_closed(uv_handle_t *h)
@@ -36,12 +35,9 @@ static void on_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-static struct archive_dev *find(struct hub *hub, const struct device *d)
+static struct archive_dev *find(const struct device *d)
 {
-	for (struct archive_dev *a = hub->archive_devs; a; a = a->next)
-		if (a->d == d)
-			return a;
-	return NULL;
+	return device_slot(d, DEVICE_SLOT_ARCHIVE);
 }
 
 /* "sha256:<hex>" of p[0..n). */
@@ -164,7 +160,7 @@ void archive_device_ready(struct hub *hub, struct device *d)
 {
 	struct archive_dev *a;
 
-	if (hub->cfg.no_config_archive || find(hub, d))
+	if (hub->cfg.no_config_archive || find(d))
 		return;
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		ch_clog(CH_LOG_ERROR, device_log(d), "configuration archive: "
@@ -176,16 +172,16 @@ void archive_device_ready(struct hub *hub, struct device *d)
 	snprintf(a->key, sizeof(a->key), "%s", device_key(d));
 	uv_timer_init(hub->loop, &a->settle);
 	a->settle.data = a;
-	a->next = hub->archive_devs;
-	hub->archive_devs = a;
+	device_set_slot(d, DEVICE_SLOT_ARCHIVE, a);
 	snprintf(a->next_why, sizeof(a->next_why), "call");
 	fetch(a);
 }
 
 void archive_changed(struct hub *hub, struct device *d, const char *why)
 {
-	struct archive_dev *a = find(hub, d);
+	struct archive_dev *a = find(d);
 
+	(void)hub;	/* the device holds its state */
 	if (a == NULL)
 		return;
 	if (a->next_why[0])
@@ -197,14 +193,12 @@ void archive_changed(struct hub *hub, struct device *d, const char *why)
 
 void archive_device_gone(struct hub *hub, struct device *d)
 {
-	struct archive_dev **pp, *a;
+	struct archive_dev *a = find(d);
 
-	for (pp = &hub->archive_devs; (a = *pp) != NULL; pp = &a->next)
-		if (a->d == d)
-			break;
+	(void)hub;
 	if (a == NULL)
 		return;
-	*pp = a->next;
+	device_set_slot(d, DEVICE_SLOT_ARCHIVE, NULL);
 	a->d = NULL;
 	uv_timer_stop(&a->settle);
 	if (!a->fetching)	/* else its done() closes it */

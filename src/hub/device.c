@@ -65,6 +65,7 @@ struct device {
 	int timer_closed;
 	int xport_closed;
 	struct device *next, *prev;	/* the owner's list */
+	void *slot[DEVICE_SLOTS];	/* the owner's modules' */
 };
 
 static const char *const client_caps[] = { CH_NC_BASE10, CH_NC_BASE11 };
@@ -804,3 +805,5 @@ struct device *device_next(const struct device *d) { return d->next; }
 void device_set_next(struct device *d, struct device *next) { d->next = next; }
 struct device *device_prev(const struct device *d) { return d->prev; }
 void device_set_prev(struct device *d, struct device *prev) { d->prev = prev; }
+void *device_slot(const struct device *d, enum device_slot s) { return d->slot[s]; }
+void device_set_slot(struct device *d, enum device_slot s, void *p) { d->slot[s] = p; }

@@ -176,6 +176,12 @@ const char *device_close_reason(const struct device *d);
 struct device *device_next(const struct device *d);
 void device_set_next(struct device *d, struct device *next);
 struct device *device_prev(const struct device *d);
+/* What the owner's modules keep per device, one pointer each (found with
+ * the device, whatever the fleet's size); NULL until set. The device
+ * never reads them. */
+enum device_slot { DEVICE_SLOT_NOTIF, DEVICE_SLOT_ARCHIVE, DEVICE_SLOTS };
+void *device_slot(const struct device *d, enum device_slot s);
+void device_set_slot(struct device *d, enum device_slot s, void *p);
 void device_set_prev(struct device *d, struct device *prev);
 
 #endif

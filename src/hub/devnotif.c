@@ -22,7 +22,6 @@ struct devnotif_dev {
 	double tokens;			/* events it may still have now */
 	uint64_t refilled;		/* loop ms of the last refill */
 	unsigned long dropped;		/* not recorded since the last say */
-	struct devnotif_dev *next;
 };
 
 /* What the subscription's reply needs: the device by its key (it may
@@ -33,12 +32,9 @@ struct sub_ctx {
 	unsigned conn;
 };
 
-static struct devnotif_dev *find(struct hub *hub, const struct device *d)
+static struct devnotif_dev *find(const struct device *d)
 {
-	for (struct devnotif_dev *n = hub->notif_devs; n; n = n->next)
-		if (n->d == d)
-			return n;
-	return NULL;
+	return device_slot(d, DEVICE_SLOT_NOTIF);
 }
 
 static void on_subscribed(void *ctx, int r, const char *reply, size_t len,
@@ -78,7 +74,7 @@ void devnotif_device_ready(struct hub *hub, struct device *d)
 	struct sub_ctx *s;
 	const char *why;
 
-	if (hub->cfg.no_device_notifications || find(hub, d) ||
+	if (hub->cfg.no_device_notifications || find(d) ||
 	    !device_has_cap(d, DEVXML_NOTIF_CAP))
 		return;
 	n = calloc(1, sizeof(*n));
@@ -94,8 +90,7 @@ void devnotif_device_ready(struct hub *hub, struct device *d)
 	snprintf(n->key, sizeof(n->key), "%s", device_key(d));
 	n->tokens = CH_NOTIF_EVENT_BURST;
 	n->refilled = uv_now(hub->loop);
-	n->next = hub->notif_devs;
-	hub->notif_devs = n;
+	device_set_slot(d, DEVICE_SLOT_NOTIF, n);
 	s->hub = hub;
 	s->conn = device_conn_id(d);
 	snprintf(s->key, sizeof(s->key), "%s", device_key(d));
@@ -141,7 +136,7 @@ static int take_token(struct hub *hub, struct devnotif_dev *n)
 void devnotif_received(struct hub *hub, struct device *d, const char *msg,
 		       size_t len)
 {
-	struct devnotif_dev *n = find(hub, d);
+	struct devnotif_dev *n = find(d);
 	struct devxml_notif *nt;
 	char text[CH_STORE_TEXT_MAX], who[CH_STORE_TEXT_MAX / 2];
 	char why[CH_STORE_TEXT_MAX];
@@ -191,14 +186,11 @@ out:
 
 void devnotif_device_gone(struct hub *hub, struct device *d)
 {
-	struct devnotif_dev **pp, *n;
+	struct devnotif_dev *n = find(d);
 
-	for (pp = &hub->notif_devs; (n = *pp) != NULL; pp = &n->next)
-		if (n->d == d)
-			break;
 	if (n == NULL)
 		return;
 	say_dropped(hub, n);
-	*pp = n->next;
+	device_set_slot(d, DEVICE_SLOT_NOTIF, NULL);
 	free(n);
 }

@@ -150,8 +150,6 @@ struct hub {
 	char rec_dir[CH_HUB_PATH_MAX];	/* recordings; "" if none */
 	unsigned next_conn_id;
 	struct junos_door *junos;	/* NULL: Junos preambles not read */
-	struct archive_dev *archive_devs;	/* archive.c's, per device */
-	struct devnotif_dev *notif_devs;	/* devnotif.c's, subscribed */
 	struct junos_config junos_cfg;
 	int64_t started;		/* unix seconds: `callhome status` */
 	int stopping;

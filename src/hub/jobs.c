@@ -763,7 +763,12 @@ static int pace_ok(struct hub *hub, const char *fp, int64_t id)
 	p->next_ms += p->gap_ms;
 	w->next = hub->paced;
 	hub->paced = w;
-	pace_arm(hub);
+	/* a batch's slots come later and later: a rescan of every waiting
+	 * device per new one would be quadratic in the batch's size */
+	if (!uv_is_active((uv_handle_t *)&hub->pace_timer) ||
+	    uv_now(hub->loop) + uv_timer_get_due_in(&hub->pace_timer) >
+		    w->at_ms)
+		pace_arm(hub);
 	return 0;
 }
 
