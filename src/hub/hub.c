@@ -13,6 +13,16 @@
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 
+const char *hub_admission_policy_name(int policy)
+{
+	switch (policy) {
+	case HUB_ADMIT_APPROVE: return "approve";
+	case HUB_ADMIT_TRUST_NEW: return "trust-new";
+	case HUB_ADMIT_KNOWN_ONLY: return "known-only";
+	}
+	return "?";
+}
+
 int64_t hub_now_s(void)
 {
 	return (int64_t)time(NULL);

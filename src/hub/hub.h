@@ -156,6 +156,9 @@ struct hub {
 };
 
 /* hub.c */
+/* "approve", "trust-new", "known-only": the --admission word of policy
+ * (enum hub_admission_policy). */
+const char *hub_admission_policy_name(int policy);
 /* The registry's clock: unix seconds. */
 int64_t hub_now_s(void);
 /* The live, NETCONF-ready device whose registry key is fp, or NULL. */

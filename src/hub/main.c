@@ -688,9 +688,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
 	ch_info("hub ready (user '%s', admission %s)", hub.cfg.user,
-		hub.cfg.admission == HUB_ADMIT_TRUST_NEW ? "trust-new" :
-		hub.cfg.admission == HUB_ADMIT_KNOWN_ONLY ? "known-only"
-							  : "approve");
+		hub_admission_policy_name(hub.cfg.admission));
 
 	uv_run(hub.loop, UV_RUN_DEFAULT);
 	rc = 0;

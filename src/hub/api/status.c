@@ -16,12 +16,6 @@
 #include "lib/core/err.h"
 #include "lib/core/version.h"
 
-static const char *const policy[] = {
-	[HUB_ADMIT_APPROVE] = "approve",
-	[HUB_ADMIT_TRUST_NEW] = "trust-new",
-	[HUB_ADMIT_KNOWN_ONLY] = "known-only",
-};
-
 /* [{"address":A,"serves":S}] of one listener list. */
 static void add_listeners(json_t *arr, const struct listener *l,
 			  const char *serves)
@@ -97,7 +91,8 @@ void cmd_status(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		"unix_user", pw ? pw->pw_name : "?", "uid", (int)geteuid(),
 		"ssh_user", hub->cfg.user, "state_dir", hub->cfg.state_dir,
 		"control_socket", sock, "admission",
-		policy[hub->cfg.admission], "listeners", listeners,
+		hub_admission_policy_name(hub->cfg.admission), "listeners",
+		listeners,
 		"sessions", sessions_obj(hub), "devices", devices, "jobs",
 		jobs, "blocked_sources",
 		(json_int_t)blocklist_count(hub->blocklist, now)));
