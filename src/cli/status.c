@@ -82,5 +82,23 @@ int print_status(struct run *run, json_t *resp)
 	       num(jb, "expired"));
 	printf("blocked:    %lld source addresses\n",
 	       num(resp, "blocked_sources"));
+	if (num(resp, "workers") > 1) {
+		json_t *wl = json_object_get(resp, "worker_list"), *w;
+
+		printf("workers:    %lld:", num(resp, "workers"));
+		json_array_foreach(wl, i, w)
+			printf("%s #%lld pid %lld, %lld sessions", i ? ";" : "",
+			       num(w, "worker"), num(w, "pid"),
+			       num(json_object_get(w, "sessions"),
+				   "netconf_ssh") +
+			       num(json_object_get(w, "sessions"),
+				   "netconf_tls"));
+		if (json_array_size(wl) < (size_t)num(resp, "workers"))
+			printf("%s %lld not answering",
+			       json_array_size(wl) ? ";" : "",
+			       num(resp, "workers") -
+			       (long long)json_array_size(wl));
+		printf("\n");
+	}
 	return CLI_OK;
 }

@@ -12,6 +12,7 @@
 #include "hub/blocklist.h"
 #include "hub/devindex.h"
 #include "hub/hub.h"
+#include "hub/worker.h"
 #include "hub/device.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
@@ -253,6 +254,7 @@ static int take_over(struct hub *hub, struct device *d, const char *fp,
 			      (uint32_t)rec->idle_close :
 			      hub->cfg.idle_close_s);
 	blocklist_success(hub->blocklist, device_addr(d), hub_now_s());
+	worker_source(hub, device_addr(d), 1);
 	while ((o = devindex_find(hub->index, rec->fingerprint, d, 0))) {
 		snprintf(detail, sizeof(detail), "conn=%u from %s replaced by "
 			 "conn=%u from %s", device_conn_id(o), device_peer(o),
@@ -292,6 +294,7 @@ void admission_gone(struct hub *hub, struct device *d)
 
 	if (!device_admitted(d)) {
 		/* Never identified and admitted: a failure of this address. */
+		worker_source(hub, device_addr(d), 0);
 		if (blocklist_failure(hub->blocklist, device_addr(d), hub_now_s()))
 			ch_log_rl(CH_LOG_WARN, "blocking %s for %u s after %u "
 				  "failed handshakes", device_peer(d),
@@ -300,7 +303,8 @@ void admission_gone(struct hub *hub, struct device *d)
 	}
 	if (!device_was_ready(d))
 		return;	/* never counted as connected */
-	if (hub_find_device(hub, key) == NULL)	/* no newer session is up */
+	/* no newer session is up, here or on another worker */
+	if (hub_find_device(hub, key) == NULL && !device_superseded(d))
 		ch_store_device_connected(hub->store, key, 0, 0,
 					  device_close_reason(d), hub_now_s());
 	hub_event(hub, key, "disconnected", device_close_reason(d));

@@ -765,27 +765,14 @@ static void peer_actor(struct ctl_client *c)
 	hub_actor_local(&c->actor, cred.uid, cred.pid);
 }
 
-static void connection_cb(uv_stream_t *server, int status)
+/* A client struct with its handles initialised and linked into ctl; its
+ * pipe is not yet bound to a socket. NULL when out of memory. */
+static struct ctl_client *client_new(struct hub_ctl *ctl)
 {
-	struct hub_ctl *ctl = server->data;
-	char who[HUB_ACTOR_STR_MAX];
-	struct ctl_client *c;
+	struct ctl_client *c = calloc(1, sizeof(*c));
 
-	if (status < 0) {
-		ch_log_rl(CH_LOG_WARN, "control socket %s: accept: %s",
-			  ctl->path, uv_strerror(status));
-		return;
-	}
-	if (ctl->nclients >= CH_CTL_MAX_CLIENTS) {
-		ch_log_rl(CH_LOG_WARN, "control socket %s: %d clients already; "
-			  "refusing one", ctl->path, ctl->nclients);
-		reject(ctl);
-		return;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		reject(ctl);
-		return;
-	}
+	if (c == NULL)
+		return NULL;
 	c->ctl = ctl;
 	c->id = ++ctl->next_id;
 	ch_buf_init(&c->in, CH_CTL_MAX_REQUEST + 1 + CH_CTL_READ_CHUNK);
@@ -799,15 +786,94 @@ static void connection_cb(uv_stream_t *server, int status)
 		c->next->prev = c;
 	ctl->clients = c;
 	ctl->nclients++;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
-		client_close(c);
-		return;
-	}
+	return c;
+}
+
+/* c's socket is connected: who is there, then its requests. */
+static void client_begin(struct ctl_client *c)
+{
+	char who[HUB_ACTOR_STR_MAX];
+
 	peer_actor(c);
 	ch_debug("ctl=%lu connected: %s", c->id,
 		 hub_actor_str(&c->actor, who, sizeof(who)));
 	idle_update(c);
 	reading_update(c);
+}
+
+static void connection_cb(uv_stream_t *server, int status)
+{
+	struct hub_ctl *ctl = server->data;
+	struct ctl_client *c;
+
+	if (status < 0) {
+		ch_log_rl(CH_LOG_WARN, "control socket %s: accept: %s",
+			  ctl->path, uv_strerror(status));
+		return;
+	}
+	if (ctl->nclients >= CH_CTL_MAX_CLIENTS) {
+		ch_log_rl(CH_LOG_WARN, "control socket %s: %d clients already; "
+			  "refusing one", ctl->path, ctl->nclients);
+		reject(ctl);
+		return;
+	}
+	if ((c = client_new(ctl)) == NULL) {
+		reject(ctl);
+		return;
+	}
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+		client_close(c);
+		return;
+	}
+	client_begin(c);
+}
+
+int hub_ctl_adopt(struct hub_ctl *ctl, int fd, const char *read,
+		  size_t len)
+{
+	struct ctl_client *c;
+
+	if (ctl->stopping || ctl->nclients >= CH_CTL_MAX_CLIENTS ||
+	    (c = client_new(ctl)) == NULL) {
+		close(fd);
+		return CH_ERR_LIMIT;
+	}
+	if (uv_pipe_open(&c->pipe, fd) != 0) {
+		close(fd);
+		client_close(c);
+		return CH_ERR_IO;
+	}
+	if (len > 0 && ch_buf_put(&c->in, read, len) != CH_OK) {
+		client_close(c);
+		return CH_ERR_NOMEM;
+	}
+	client_begin(c);
+	if (len > 0)	/* the request already read: from the loop */
+		uv_timer_start(&c->kick, kick_cb, 0, 0);
+	return CH_OK;
+}
+
+int hub_ctl_route(struct hub_ctl_req *req, hub_ctl_handoff_cb cb, void *ctx)
+{
+	struct ctl_client *c = req->client;
+	uv_os_fd_t fd;
+	int nfd;
+
+	if (c == NULL || c->head != req || c->queued != 1 || req->answered)
+		return CH_ERR_INVAL;
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+	    (nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		ch_log_errno(CH_LOG_WARN, "ctl=%lu: cannot route the "
+			     "connection", c->id);
+		return CH_ERR_IO;
+	}
+	c->head = c->tail = NULL;
+	c->queued = 0;
+	free(req);
+	cb(ctx, nfd, ch_buf_ptr(&c->in), ch_buf_len(&c->in));
+	ch_debug("ctl=%lu routed", c->id);
+	client_close(c);
+	return CH_OK;
 }
 
 /* ---- start, stop ---- */
@@ -943,6 +1009,14 @@ int hub_ctl_start(uv_loop_t *loop, const char *path,
 	int fd = -1, r;
 
 	*out = NULL;
+	if (path == NULL) {	/* a worker's: connections come adopted */
+		if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
+			return CH_ERR_NOMEM;
+		ctl->loop = loop;
+		ctl->ops = ops;
+		*out = ctl;
+		return CH_OK;
+	}
 	if ((r = fill_addr(path, &sa)) != CH_OK ||
 	    (r = clear_stale(path, &sa)) != CH_OK ||
 	    (r = bind_listen(path, &sa, &fd, &st)) != CH_OK)
@@ -1009,8 +1083,11 @@ void hub_ctl_stop(struct hub_ctl *ctl)
 	if (ctl->ops->stop)
 		ctl->ops->stop(ctl->ops->ctx);
 	ctl->stopping = true;
-	unlink_ours(ctl);
-	uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+	if (ctl->listener_open) {
+		unlink_ours(ctl);
+		uv_close((uv_handle_t *)&ctl->listener, listener_closed);
+	}
 	for (struct ctl_client *c = ctl->clients; c; c = c->next)
 		client_close(c);
+	ctl_maybe_free(ctl);	/* a worker's, with no client left */
 }

@@ -56,7 +56,9 @@ int hub_ctl_parse_line(const char *p, size_t len, unsigned long lineno,
 		       size_t msg_len);
 
 /* Binds path (mode 0600; a stale socket file is replaced, a live one is
- * CH_ERR_EXISTS) and starts serving on loop. Borrows ops until stop. */
+ * CH_ERR_EXISTS) and starts serving on loop. Borrows ops until stop.
+ * path NULL: no socket; the connections come from hub_ctl_adopt (a
+ * worker of the hub, supervisor.h). */
 int hub_ctl_start(uv_loop_t *loop, const char *path,
 		  const struct hub_ctl_ops *ops, struct hub_ctl **out);
 /* Makes the socket usable by group gid too (mode 0660, that group;
@@ -100,6 +102,18 @@ void hub_ctl_claim(struct hub_ctl_req *req);
 int hub_ctl_handoff(struct hub_ctl_req *req, json_t *resp,
 		    hub_ctl_handoff_cb cb, void *ctx);
 
+/* Serves fd, a control connection accepted elsewhere (the supervisor's
+ * socket), as if accepted here: its peer from SO_PEERCRED, read the
+ * bytes already read from it (its first request line, at least).
+ * Takes fd. CH_OK, or an error (fd closed: the client sees the end). */
+int hub_ctl_adopt(struct hub_ctl *ctl, int fd, const char *read,
+		  size_t len);
+/* Inside handle(), for a request that is its connection's only one so
+ * far: the connection leaves unanswered, with everything read of it
+ * (from this request's line on), to cb (which owns fd), and req is gone.
+ * CH_OK; CH_ERR_INVAL when other requests of the connection are pending
+ * (answer req as usual then); CH_ERR_IO when fd could not be copied. */
+int hub_ctl_route(struct hub_ctl_req *req, hub_ctl_handoff_cb cb, void *ctx);
 /* Calls ops->stop, then closes the listener and all clients (requests
  * still pending are answered when the hub responds; those responses are
  * dropped). Unlinks the socket. The

@@ -37,6 +37,7 @@ struct device {
 	char key[CH_FP_LEN];		/* its registry key */
 	char name[CH_NAME_MAX + 1];	/* its registry name, for log lines */
 	int quiet_close;		/* its end is logged at debug level */
+	int superseded;			/* a newer session is up elsewhere */
 	char announced_name[CH_JUNOS_DEVICE_ID_MAX + 1]; /* "" if none */
 	char announced_fp[CH_FP_LEN];	/* the key it must show, or "" */
 	union {				/* for the blocklist */
@@ -774,6 +775,16 @@ void device_set_name(struct device *d, const char *name)
 {
 	snprintf(d->name, sizeof(d->name), "%s", name ? name : "");
 	d->log.name = d->name;
+}
+
+void device_set_superseded(struct device *d)
+{
+	d->superseded = 1;
+}
+
+int device_superseded(const struct device *d)
+{
+	return d->superseded;
 }
 
 void device_set_quiet_close(struct device *d)

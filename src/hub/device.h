@@ -156,6 +156,10 @@ void device_set_name(struct device *d, const char *name);
 /* Its end is logged at debug level only: a refusal already told (a
  * pending or revoked device's repeated calls). */
 void device_set_quiet_close(struct device *d);
+/* A newer session of the same device is up (on another worker of the
+ * hub): this one's end does not make the device disconnected. */
+void device_set_superseded(struct device *d);
+int device_superseded(const struct device *d);
 /* What it presented (host key fingerprint, serial or certificate). */
 void device_set_presented(struct device *d, const char *id);
 const char *device_fingerprint(const struct device *d);

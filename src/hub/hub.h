@@ -69,6 +69,7 @@ struct hub_config {
 	uint32_t block_after;		/* failures per source; 0 = never */
 	uint32_t block_for_s;
 	uint32_t max_handshakes;
+	unsigned workers;		/* --workers; 0 until parsed: cores */
 	uint32_t handshakes_per_addr;	/* 0: no limit (srclimit.h) */
 	uint32_t handshakes_per_prefix;
 	uint32_t confirm_timeout_s;
@@ -109,6 +110,8 @@ struct hub_snmp;
 struct frontdoor;
 struct archive_dev;
 struct devnotif_dev;
+struct wlink;
+struct worker_ops;
 
 enum hub_admission_policy {
 	HUB_ADMIT_APPROVE = 0,	/* unknown: recorded pending, refused */
@@ -151,6 +154,11 @@ struct hub {
 	unsigned next_conn_id;
 	struct junos_door *junos;	/* NULL: Junos preambles not read */
 	struct junos_config junos_cfg;
+	int worker;			/* this worker's number, from 0 */
+	int nworkers;			/* 1: one process, no supervisor */
+	struct wlink *wlink;		/* to the supervisor (worker.h) */
+	int wlink_fd;			/* ... its socket, until started */
+	const struct worker_ops *wops;
 	int64_t started;		/* unix seconds: `callhome status` */
 	int stopping;
 };

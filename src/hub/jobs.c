@@ -20,6 +20,7 @@
 
 #include "hub/archive.h"
 #include "hub/hub.h"
+#include "hub/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,13 +176,30 @@ static int finished_state(int state)
 	return state != CH_JOB_QUEUED && state != CH_JOB_RUNNING;
 }
 
-/* Answers every operator waiting for job id, from the registry. */
+/* 1 when an operator here waits for job id, or for a batch. */
+static int anyone_waits(struct hub *hub, int64_t id)
+{
+	for (struct job_waiter *w = hub->waiters; w; w = w->next)
+		if (w->id == id)
+			return 1;
+	return hub->batch_waiters != NULL;
+}
+
 void jobs_notify(struct hub *hub, int64_t id)
+{
+	jobs_notify_here(hub, id);
+	worker_job(hub, id);	/* the other workers' operators */
+}
+
+/* Answers every operator waiting for job id, from the registry. */
+void jobs_notify_here(struct hub *hub, int64_t id)
 {
 	struct job_waiter **pp = &hub->waiters, *w;
 	struct ch_job_rec rec;
 	int have;
 
+	if (!anyone_waits(hub, id))
+		return;
 	memset(&rec, 0, sizeof(rec));
 	have = ch_store_job_get(hub->store, id, &rec) == CH_OK;
 	if (have && rec.batch && finished_state(rec.state))
@@ -711,6 +729,10 @@ void jobs_batch_pace(struct hub *hub, int64_t id, int rate)
 			return;
 	if (rate <= 0 || (p = calloc(1, sizeof(*p))) == NULL)
 		return;
+	/* each worker paces its own devices, which the kernel spreads
+	 * evenly: its share of the rate, rounded up */
+	if (hub->nworkers > 1)
+		rate = (rate + hub->nworkers - 1) / hub->nworkers;
 	p->id = id;
 	p->gap_ms = rate >= 1000 ? 1 : 1000u / (unsigned)rate;
 	p->next = hub->paces;
@@ -895,6 +917,13 @@ void jobs_batch_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req)
 }
 
 void jobs_kick(struct hub *hub, const char *fp)
+{
+	if (hub_find_device(hub, fp) == NULL)
+		worker_kick(hub, fp);	/* it may be on another worker */
+	kick(hub, fp, 0);
+}
+
+void jobs_kick_here(struct hub *hub, const char *fp)
 {
 	kick(hub, fp, 0);
 }

@@ -18,10 +18,16 @@ struct device;
 /* Hub started: queued jobs expire on time from now on (a timer on the
  * nearest expiry, followed by jobs_kick). */
 void jobs_start(struct hub *hub);
-/* A job was queued for fp, or the device became ready: run what is due. */
+/* A job was queued for fp, or the device became ready: run what is due
+ * (the other workers look too when fp is not here). */
 void jobs_kick(struct hub *hub, const char *fp);
-/* Answers whoever waits for job id (its state changed outside a run). */
+/* jobs_kick without telling the other workers (they told us). */
+void jobs_kick_here(struct hub *hub, const char *fp);
+/* Answers whoever waits for job id (its state changed outside a run),
+ * here and on the other workers. */
 void jobs_notify(struct hub *hub, int64_t id);
+/* jobs_notify without telling the other workers (they told us). */
+void jobs_notify_here(struct hub *hub, int64_t id);
 /* Responds to req when job id has an outcome (now, if it has one). */
 void jobs_wait(struct hub *hub, int64_t id, struct hub_ctl_req *req);
 /* The response object for a finished or queued job (new reference). */
@@ -38,7 +44,8 @@ int jobs_running_on(struct hub *hub, const struct device *d);
  * that rpc fails. */
 void jobs_device_gone(struct hub *hub, struct device *d);
 /* Batch id starts at most rate jobs per second across its devices (the
- * rate is read from the registry when not given here: after a restart). */
+ * rate is read from the registry when not given here: after a restart,
+ * or on another worker; each of N workers takes rate/N). */
 void jobs_batch_pace(struct hub *hub, int64_t id, int rate);
 /* Responds to req with the batch's summary when none of its jobs is
  * queued or running any more (now, if so). */

@@ -69,8 +69,8 @@ static void on_acceptable(uv_poll_t *p, int status, int events)
 }
 
 static int listen_on(uv_loop_t *loop, const struct sockaddr *sa,
-		     socklen_t salen, int tls, const struct listener_ops *ops,
-		     struct listener **list)
+		     socklen_t salen, int flags,
+		     const struct listener_ops *ops, struct listener **list)
 {
 	struct listener *l;
 	char addr[CH_ADDRSTR_LEN];
@@ -84,6 +84,12 @@ static int listen_on(uv_loop_t *loop, const struct sockaddr *sa,
 		return CH_ERR_IO;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((flags & LISTENER_REUSEPORT) &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+		ch_log_errno(CH_LOG_ERROR, "listen %s: SO_REUSEPORT", addr);
+		close(fd);
+		return CH_ERR_IO;
+	}
 	/* IPv6 sockets take IPv6 only, so [::] and 0.0.0.0 can coexist. */
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -97,7 +103,7 @@ static int listen_on(uv_loop_t *loop, const struct sockaddr *sa,
 		return CH_ERR_NOMEM;
 	}
 	l->ops = ops;
-	l->tls = tls;
+	l->tls = flags & LISTENER_TLS;
 	l->fd = fd;
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
 	uv_poll_init(loop, &l->poll, fd);
@@ -110,12 +116,13 @@ static int listen_on(uv_loop_t *loop, const struct sockaddr *sa,
 		ch_info("listening for %s on %s", ops->what, addr);
 	else
 		ch_info("listening for call-home connections over %s on %s",
-			tls ? "TLS" : "SSH", addr);
+			l->tls ? "TLS" : "SSH", addr);
 	return CH_OK;
 }
 
-int listener_open(uv_loop_t *loop, const char *host, uint16_t port, int tls,
-		  const struct listener_ops *ops, struct listener **list)
+int listener_open(uv_loop_t *loop, const char *host, uint16_t port,
+		  int flags, const struct listener_ops *ops,
+		  struct listener **list)
 {
 	struct addrinfo hints, *res, *ai;
 	char service[8];
@@ -133,7 +140,7 @@ int listener_open(uv_loop_t *loop, const char *host, uint16_t port, int tls,
 	for (ai = res; ai; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
-		if (listen_on(loop, ai->ai_addr, ai->ai_addrlen, tls, ops,
+		if (listen_on(loop, ai->ai_addr, ai->ai_addrlen, flags, ops,
 			      list) == CH_OK)
 			bound++;
 	}

@@ -30,14 +30,21 @@ struct listener_ops {
 			 const char *peer, const struct sockaddr *sa);
 };
 
+enum {
+	LISTENER_TLS = 1,	/* TLS call home (4335): listener_tls, the log */
+	LISTENER_REUSEPORT = 2,	/* SO_REUSEPORT: one of the hub's workers,
+				 * each with its own socket on the port */
+};
+
 /* Listens on every address of host:port (host NULL: every address, both
- * families) on loop, linking each listener into *list. tls marks the
- * listeners of TLS call home (4335) for listener_tls and the log. Borrows
+ * families) on loop, linking each listener into *list; flags as above.
+ * Borrows
  * ops until the listeners are closed. CH_OK when at least one address
  * was bound; CH_ERR_INVAL when host does not resolve, CH_ERR_IO when no
  * address could be bound (each failure is logged). */
-int listener_open(uv_loop_t *loop, const char *host, uint16_t port, int tls,
-		  const struct listener_ops *ops, struct listener **list);
+int listener_open(uv_loop_t *loop, const char *host, uint16_t port,
+		  int flags, const struct listener_ops *ops,
+		  struct listener **list);
 /* Closes every listener of *list and empties it; the handles finish
  * closing on the loop, and are freed then. */
 void listener_close_all(struct listener **list);

@@ -4,6 +4,7 @@
  * client on the connection (RFC 8071).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hub/api/api.h"
 #include "hub/blocklist.h"
@@ -20,6 +22,7 @@
 #include "hub/hub.h"
 #include "hub/service.h"
 #include "hub/srclimit.h"
+#include "hub/supervisor.h"
 #include "hub/snmp.h"
 #include "lib/net/hostport.h"
 #include "common/cliutil.h"
@@ -134,6 +137,14 @@ static void usage(FILE *f)
 "                               0 = no limit [%d]\n"
 "      --max-handshakes-per-prefix N  of those, from one IPv4 /24 or IPv6\n"
 "                               /48; 0 = no limit [%d]\n"
+"      --workers N              processes serving devices, each an event\n"
+"                               loop with its own open-file limit, sharing\n"
+"                               the call-home ports (SO_REUSEPORT) under one\n"
+"                               supervisor and one control socket; the\n"
+"                               handshake limits above are shared among\n"
+"                               them; 1 = one process (docs/scale.md) [the\n"
+"                               number of cores; 1 with --front-door,\n"
+"                               --snmp-map or --snmp-trap-to]\n"
 "      --confirm-timeout SECONDS  rollback timer of the confirmed commit\n"
 "                               used to apply changes safely [%d]\n"
 "      --confirm-after SECONDS  wait this long after the confirmed commit\n"
@@ -230,7 +241,7 @@ enum {
 	OPT_FRONT_DOOR, OPT_OPERATOR_KEYS, OPT_FRONT_DOOR_KEY,
 	OPT_FRONT_DOOR_IDLE,
 	OPT_CONFIG, OPT_LOG_TARGET,
-	OPT_NO_DEVICE_NOTIFICATIONS, OPT_NO_CONFIG_ARCHIVE,
+	OPT_NO_DEVICE_NOTIFICATIONS, OPT_NO_CONFIG_ARCHIVE, OPT_WORKERS,
 };
 
 static const struct option long_opts[] = {
@@ -255,6 +266,7 @@ static const struct option long_opts[] = {
 	  OPT_HANDSHAKES_PER_ADDR },
 	{ "max-handshakes-per-prefix", required_argument, NULL,
 	  OPT_HANDSHAKES_PER_PREFIX },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "confirm-timeout", required_argument, NULL, OPT_CONFIRM_TIMEOUT },
 	{ "confirm-after", required_argument, NULL, OPT_CONFIRM_AFTER },
 	{ "idle-close", required_argument, NULL, OPT_IDLE_CLOSE },
@@ -319,6 +331,24 @@ static void add_file(const char **list, size_t *n, const char *arg,
 	if (*arg == '\0')
 		cli_die(PROG, "--", opt, " needs a file name");
 	list[(*n)++] = arg;
+}
+
+/* --workers: what is not yet spread over workers needs one process.
+ * Unset: the cores. */
+static void workers_check(struct hub_config *cfg)
+{
+	const char *single = cfg->nfront_door ? "--front-door" :
+			     cfg->nsnmp_maps ? "--snmp-map" :
+			     cfg->nsnmp_trap_to ? "--snmp-trap-to" : NULL;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cfg->workers > 1 && single)
+		cli_die(PROG, single, " needs --workers 1 (it is served by "
+			"one process)", "");
+	if (cfg->workers == 0)
+		cfg->workers = single || cores < 1 ? 1 :
+			       cores > CH_HUB_MAX_WORKERS ? CH_HUB_MAX_WORKERS :
+			       (unsigned)cores;
 }
 
 static void parse_args(int argc, char **argv, struct hub_config *cfg)
@@ -415,6 +445,10 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 			cfg->handshakes_per_prefix = cli_u32(PROG,
 				"max-handshakes-per-prefix", optarg, 0,
 				CH_HUB_MAX_HANDSHAKES_LIMIT);
+			break;
+		case OPT_WORKERS:
+			cfg->workers = cli_u32(PROG, "workers", optarg, 1,
+					       CH_HUB_MAX_WORKERS);
 			break;
 		case OPT_CONFIRM_TIMEOUT:
 			cfg->confirm_timeout_s = cli_u32(PROG, "confirm-timeout",
@@ -556,6 +590,7 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 		cfg->listen[0].port = CH_PORT_SSH;
 		cfg->nlisten = 1;
 	}
+	workers_check(cfg);
 }
 
 static uv_signal_t sig_int, sig_term, sig_hup;
@@ -615,6 +650,46 @@ static void on_hup(uv_signal_t *h, int signum)
 	ch_info("SIGHUP: TLS files reloaded");
 }
 
+/* 1 in a worker of the hub (supervisor.h), which the supervisor made. */
+static int worker;
+
+/* limit / n, rounded up; 0 (no limit) stays 0. */
+static uint32_t share(uint32_t limit, int n)
+{
+	return limit == 0 ? 0 : (limit + (uint32_t)n - 1) / (uint32_t)n;
+}
+
+/* Worker K of N, its channel on FD, when SUPERVISOR_WORKER_ENV says so;
+ * else a hub of cfg.workers processes, this one first. */
+static int worker_env(struct hub *hub)
+{
+	const char *e = getenv(SUPERVISOR_WORKER_ENV);
+	int k, n, fd, end = 0;
+
+	hub->wlink_fd = -1;
+	hub->nworkers = (int)hub->cfg.workers;
+	if (e == NULL)
+		return CH_OK;
+	if (sscanf(e, "%d/%d/%d%n", &k, &n, &fd, &end) != 3 || e[end] ||
+	    n < 2 || n > CH_HUB_MAX_WORKERS || k < 0 || k >= n || fd < 3) {
+		ch_error(SUPERVISOR_WORKER_ENV "='%s': not K/N/FD", e);
+		return CH_ERR_INVAL;
+	}
+	worker = 1;
+	hub->worker = k;
+	hub->nworkers = n;
+	/* the handshake limits are the hub's: the kernel spreads a source's
+	 * connections evenly over the workers, each takes its share */
+	hub->cfg.max_handshakes = share(hub->cfg.max_handshakes, n);
+	hub->cfg.handshakes_per_addr = share(hub->cfg.handshakes_per_addr, n);
+	hub->cfg.handshakes_per_prefix =
+		share(hub->cfg.handshakes_per_prefix, n);
+	hub->wlink_fd = fd;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	unsetenv(SUPERVISOR_WORKER_ENV);	/* not for our children */
+	return CH_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct hub hub;
@@ -629,6 +704,8 @@ int main(int argc, char **argv)
 	umask(077);
 	ch_log_set_ident("callhome-hub");
 	parse_args(argc, argv, &hub.cfg);
+	if (worker_env(&hub) != CH_OK)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	ssh_init();
 	ch_log_route_libssh();
@@ -645,14 +722,18 @@ int main(int argc, char **argv)
 		goto out;
 	ch_key_fingerprint(hub.key, hub.key_fp, sizeof(hub.key_fp));
 	pub = ch_key_public_line(hub.key);
-	ch_info("client key %s%s: %s", hub.cfg.key_path,
-		created ? " (created)" : "", hub.key_fp);
-	ch_info("devices must authorize: %s", pub ? pub : "?");
+	if (!worker) {		/* said once, by the supervisor */
+		ch_info("client key %s%s: %s", hub.cfg.key_path,
+			created ? " (created)" : "", hub.key_fp);
+		ch_info("devices must authorize: %s", pub ? pub : "?");
+	}
 	snprintf(db_path, sizeof(db_path), "%s/registry.db", hub.cfg.state_dir);
 	if (ch_store_open(db_path, &hub.store) != CH_OK)
 		goto out;
-	ch_store_reset_connections(hub.store);
-	if (ch_store_jobs_recover(hub.store, (int64_t)time(NULL), &in_doubt) ==
+	if (!worker)		/* the hub starts: nothing is live */
+		ch_store_reset_connections(hub.store);
+	if (!worker &&
+	    ch_store_jobs_recover(hub.store, (int64_t)time(NULL), &in_doubt) ==
 	    CH_OK && in_doubt)
 		ch_warn("%d job(s) were running when the hub stopped: they are "
 			"in doubt and will not run again unless retried "
@@ -675,7 +756,11 @@ int main(int argc, char **argv)
 
 	hub.loop = uv_default_loop();
 	hub.next_conn_id = 1;
-	if (service_start(&hub, api_ops(&hub)) != CH_OK) {
+	if (!worker && hub.nworkers > 1) {
+		rc = supervisor_run(&hub, argv);
+		goto out;
+	}
+	if (service_start(&hub, api_ops(&hub), api_query) != CH_OK) {
 		service_stop(&hub);
 		uv_run(hub.loop, UV_RUN_DEFAULT);
 		goto out;
@@ -687,12 +772,16 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
-	ch_info("hub ready (user '%s', admission %s)", hub.cfg.user,
-		hub_admission_policy_name(hub.cfg.admission));
+	if (!worker)
+		ch_info("hub ready (user '%s', admission %s)", hub.cfg.user,
+			hub_admission_policy_name(hub.cfg.admission));
 
 	uv_run(hub.loop, UV_RUN_DEFAULT);
 	rc = 0;
-	ch_info("stopped");
+	if (worker)
+		ch_info("worker %d stopped", hub.worker);
+	else
+		ch_info("stopped");
 out:
 	snmp_free(&hub);
 	if (hub.loop && uv_loop_close(hub.loop) != 0)

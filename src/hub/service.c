@@ -20,6 +20,8 @@
 #include "hub/snmp.h"
 #include "hub/srclimit.h"
 #include "hub/term.h"
+#include "hub/devindex.h"
+#include "hub/worker.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
 
@@ -59,6 +61,7 @@ static void dev_ready(void *ctx, struct device *d, size_t ncaps)
 {
 	struct hub *hub = ctx;
 
+	worker_device_up(hub, device_key(d));	/* routing; older ones go */
 	admission_connected(hub, d, ncaps);
 	devnotif_device_ready(hub, d);	/* its notifications, first */
 	archive_device_ready(hub, d);	/* its running configuration */
@@ -86,6 +89,10 @@ static void dev_gone(void *ctx, struct device *d)
 	devnotif_device_gone(hub, d);
 	archive_device_gone(hub, d);
 	admission_gone(hub, d);		/* the registry records why */
+	if (device_admitted(d) && device_was_ready(d) &&
+	    !device_superseded(d) && hub_find_device(hub, device_key(d)) ==
+	    NULL)
+		worker_device_gone(hub, device_key(d));
 }
 
 static const struct device_owner device_owner = {
@@ -197,6 +204,7 @@ static void junos_refused(void *ctx, const char *peer,
 
 	handshake_end(hub, sa);
 	hub_event(hub, NULL, "refused", detail);
+	worker_source(hub, sa, 0);
 	if (blocklist_failure(hub->blocklist, sa, hub_now_s()))
 		ch_log_rl(CH_LOG_WARN, "blocking %s for %u s after %u failed "
 			  "handshakes", peer, hub->cfg.block_for_s,
@@ -212,11 +220,63 @@ static struct listener_ops listener_ops = {
 	.accepted = on_accepted,
 };
 
+/* ---- one of several workers (worker.h) ---- */
+
+static json_t *(*api_query)(struct hub *hub, const char *what,
+			    json_t *args);
+
+static void w_control(struct hub *hub, int fd, const char *read, size_t len)
+{
+	if (hub->ctl == NULL || hub_ctl_adopt(hub->ctl, fd, read, len) !=
+	    CH_OK)
+		ch_log_rl(CH_LOG_WARN, "worker %d: a control connection "
+			  "refused (stopping, or too many)", hub->worker);
+}
+
+/* The device called another worker since: its session here is older. */
+static void w_drop(struct hub *hub, const char *fp)
+{
+	struct device *d, *skip = NULL;
+
+	while ((d = devindex_find(hub->index, fp, skip, 0)) != NULL) {
+		device_set_superseded(d);
+		device_close(d, "a newer session of the device is up on "
+			     "another worker");
+		skip = d;	/* if closing takes a while */
+	}
+}
+
+static void w_source(struct hub *hub, const struct sockaddr *sa, int ok)
+{
+	if (ok)
+		blocklist_success(hub->blocklist, sa, hub_now_s());
+	else if (blocklist_failure(hub->blocklist, sa, hub_now_s()))
+		ch_debug("worker %d: a source blocked after failures seen by "
+			 "another worker", hub->worker);
+}
+
+static json_t *w_query(struct hub *hub, const char *what, json_t *args)
+{
+	return api_query ? api_query(hub, what, args) : NULL;
+}
+
+static const struct worker_ops worker_ops = {
+	.control = w_control,
+	.kick = jobs_kick_here,
+	.job = jobs_notify_here,
+	.drop = w_drop,
+	.source = w_source,
+	.query = w_query,
+};
+
 /* ---- start and stop ---- */
 
-int service_start(struct hub *hub, const struct hub_ctl_ops *api)
+int service_start(struct hub *hub, const struct hub_ctl_ops *api,
+		  json_t *(*query)(struct hub *hub, const char *what,
+				   json_t *args))
 {
 	const struct hub_listen *ep;
+	int worker = hub->nworkers > 1 ? LISTENER_REUSEPORT : 0;
 	char path[4096];
 	int r;
 
@@ -250,14 +310,15 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 	}
 	for (size_t i = 0; i < hub->cfg.nlisten; i++) {
 		ep = &hub->cfg.listen[i];
-		if ((r = listener_open(hub->loop, ep->host, ep->port, 0,
+		if ((r = listener_open(hub->loop, ep->host, ep->port, worker,
 				       &listener_ops, &hub->listeners)) != CH_OK)
 			return r;
 	}
 	for (size_t i = 0; i < hub->cfg.nlisten_tls; i++) {
 		ep = &hub->cfg.listen_tls[i];
-		if ((r = listener_open(hub->loop, ep->host, ep->port, 1,
-				       &listener_ops, &hub->listeners)) != CH_OK)
+		if ((r = listener_open(hub->loop, ep->host, ep->port,
+				       worker | LISTENER_TLS, &listener_ops,
+				       &hub->listeners)) != CH_OK)
 			return r;
 	}
 	if ((r = frontdoor_start(hub)) != CH_OK)
@@ -266,6 +327,18 @@ int service_start(struct hub *hub, const struct hub_ctl_ops *api)
 		return r;
 	if ((r = snmp_start(hub)) != CH_OK)
 		return r;
+	if (worker) {		/* the supervisor has the socket */
+		api_query = query;
+		if ((r = hub_ctl_start(hub->loop, NULL, api, &hub->ctl)) !=
+		    CH_OK ||
+		    (r = worker_start(hub, hub->wlink_fd, &worker_ops)) !=
+		    CH_OK)
+			return r;
+		hub->wlink_fd = -1;	/* taken */
+		jobs_start(hub);
+		worker_ready(hub);
+		return CH_OK;
+	}
 	snprintf(path, sizeof(path), "%s/hub.sock", hub->cfg.state_dir);
 	if ((r = hub_ctl_start(hub->loop, path, api, &hub->ctl)) != CH_OK) {
 		if (r == CH_ERR_EXISTS)
@@ -290,6 +363,7 @@ void service_stop(struct hub *hub)
 	listener_close_all(&hub->listeners);
 	junos_door_close(hub->junos);
 	hub->junos = NULL;
+	worker_stop(hub);	/* nothing routed here any more */
 	/* The API answers the operators waiting for jobs first (ops->stop),
 	 * before the devices' closing can settle those jobs. */
 	if (hub->ctl) {

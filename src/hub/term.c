@@ -833,6 +833,19 @@ static const struct ch_stream_cb term_stream_cb = {
 
 /* ---- start, join, list, stop ---- */
 
+/* The next session ID. With several workers, worker k takes only IDs
+ * that are k modulo their number: no two give the same ID (a recording's
+ * name), and the supervisor knows where a session lives by its ID. */
+static unsigned next_id(struct hub *hub)
+{
+	unsigned id = hub->next_term_id + 1, n = (unsigned)hub->nworkers;
+
+	if (n > 1)
+		id += ((unsigned)hub->worker + n - id % n) % n;
+	hub->next_term_id = id;
+	return id;
+}
+
 int term_init(struct hub *hub)
 {
 	if (record_dir(hub->cfg.state_dir, hub->rec_dir,
@@ -896,7 +909,7 @@ void term_start(struct hub *hub, struct hub_ctl_req *req, struct device *d,
 		return;
 	}
 	t->hub = hub;
-	t->id = ++hub->next_term_id;
+	t->id = next_id(hub);
 	t->shell = spec->shell;
 	t->forward = spec->forward;
 	t->pty = spec->pty;

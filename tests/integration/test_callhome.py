@@ -260,11 +260,27 @@ def test_agent_drops_manager_that_never_authenticates(agent, workdir):
     lsock.close()
 
 
+def process_tree(pid):
+    """pid and its descendants (a hub's workers), from /proc."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
 def listening_sockets(pid):
-    """Listening TCP/UDP sockets owned by pid, from ss."""
+    """Listening TCP/UDP sockets owned by pid or its children, from ss."""
     out = subprocess.run(["ss", "-Hlnptu"], capture_output=True,
                          text=True, check=True).stdout
-    return [l for l in out.splitlines() if f"pid={pid}," in l]
+    tree = process_tree(pid)
+    return [l for l in out.splitlines()
+            if any(f"pid={p}," in l for p in tree)]
 
 
 def test_agent_never_listens(hub, agent):
@@ -304,13 +320,15 @@ def test_keepalive_detects_frozen_hub(hub, agent):
     h.wait_device_connected(1)
     mark = a.proc.mark()
     t0 = time.monotonic()
-    os.kill(h.proc.pid, signal.SIGSTOP)
+    for pid in process_tree(h.proc.pid):       # and its workers
+        os.kill(pid, signal.SIGSTOP)
     try:
         a.proc.wait_log(r"no answer to keep-alives", timeout=15,
                         since=mark)
         detected = time.monotonic() - t0
     finally:
-        os.kill(h.proc.pid, signal.SIGCONT)
+        for pid in process_tree(h.proc.pid):
+            os.kill(pid, signal.SIGCONT)
     # bound: interval * (count + 1) plus scheduling slack
     assert detected < 3 + 2, detected
     print(f"frozen hub detected after {detected:.2f}s (bound 3s)")

@@ -15,6 +15,7 @@
 #include "hub/api/status.h"
 #include "hub/api/term.h"
 #include "hub/jobs.h"
+#include "hub/term.h"
 
 /* audit: the action a command is audited as (hub_audit), NULL for one
  * that only reads. */
@@ -94,6 +95,16 @@ static struct hub_ctl_ops ops = {
 	.stop = stopping,
 	.answered = answered,
 };
+
+json_t *api_query(struct hub *hub, const char *what, json_t *args)
+{
+	if (strcmp(what, "status") == 0)
+		return api_status_live(hub);
+	if (strcmp(what, "sessions") == 0)
+		return json_pack("{s:o}", "sessions",
+				 term_list(hub, api_arg(args, "fp")));
+	return NULL;
+}
 
 const struct hub_ctl_ops *api_ops(struct hub *hub)
 {

@@ -14,5 +14,9 @@ struct hub;
  * at stop, operators still waiting for a job are answered. The ops are
  * one static object: one hub per process. */
 const struct hub_ctl_ops *api_ops(struct hub *hub);
+/* A worker's part of a question the supervisor answers from all of them
+ * (supervisor.h): "status" (api_status_live) or "sessions" ({"sessions":
+ * [...]}, of the device args["fp"] or all); NULL for anything else. */
+json_t *api_query(struct hub *hub, const char *what, json_t *args);
 
 #endif

@@ -63,28 +63,40 @@ static json_t *census_obj(const struct ch_census *c, json_t **jobs)
 	return dev;
 }
 
-void cmd_status(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+json_t *api_status_live(struct hub *hub)
 {
-	json_t *listeners = json_array(), *jobs, *devices;
+	json_t *listeners = json_array();
+
+	add_listeners(listeners, hub->listeners, NULL);
+	add_listeners(listeners, frontdoor_listeners(hub), "front-door");
+	return json_pack("{s:i, s:i, s:o, s:o, s:I}", "worker", hub->worker,
+			 "pid", (int)getpid(), "listeners", listeners,
+			 "sessions", sessions_obj(hub), "blocked_sources",
+			 (json_int_t)blocklist_count(hub->blocklist,
+						     hub_now_s()));
+}
+
+void api_status_respond(struct hub *hub, struct hub_ctl_req *req,
+			json_t *live, json_t *workers)
+{
+	json_t *jobs, *devices, *resp;
 	struct passwd *pw = getpwuid(geteuid());
 	struct ch_census c;
 	int64_t now = hub_now_s();
 	char sock[CH_HUB_PATH_MAX + 16];
 	int r;
 
-	(void)args;
 	if ((r = ch_store_census(hub->store, &c)) != CH_OK) {
-		json_decref(listeners);
+		json_decref(live);
+		json_decref(workers);
 		api_store_fail(req, r, "cannot count the registry");
 		return;
 	}
 	devices = census_obj(&c, &jobs);
-	add_listeners(listeners, hub->listeners, NULL);
-	add_listeners(listeners, frontdoor_listeners(hub), "front-door");
 	snprintf(sock, sizeof(sock), "%s/hub.sock", hub->cfg.state_dir);
-	hub_ctl_respond(req, json_pack(
+	resp = json_pack(
 		"{s:b, s:s, s:s, s:i, s:I, s:I, s:s, s:i, s:s, s:s, s:s, s:s,"
-		" s:o, s:o, s:o, s:o, s:I}",
+		" s:O, s:O, s:o, s:o, s:O, s:i}",
 		"ok", 1, "version", CH_VERSION, "commit", ch_commit,
 		"pid", (int)getpid(), "started", (json_int_t)hub->started,
 		"uptime_s", (json_int_t)(now - hub->started),
@@ -92,8 +104,23 @@ void cmd_status(struct hub *hub, struct hub_ctl_req *req, json_t *args)
 		"ssh_user", hub->cfg.user, "state_dir", hub->cfg.state_dir,
 		"control_socket", sock, "admission",
 		hub_admission_policy_name(hub->cfg.admission), "listeners",
-		listeners,
-		"sessions", sessions_obj(hub), "devices", devices, "jobs",
-		jobs, "blocked_sources",
-		(json_int_t)blocklist_count(hub->blocklist, now)));
+		json_object_get(live, "listeners"),
+		"sessions", json_object_get(live, "sessions"), "devices",
+		devices, "jobs", jobs, "blocked_sources",
+		json_object_get(live, "blocked_sources"), "workers",
+		hub->nworkers);
+	if (resp && workers)
+		json_object_set(resp, "worker_list", workers);
+	json_decref(live);
+	json_decref(workers);
+	if (resp == NULL)
+		hub_ctl_fail(req, "internal", "status: incomplete live figures");
+	else
+		hub_ctl_respond(req, resp);
+}
+
+void cmd_status(struct hub *hub, struct hub_ctl_req *req, json_t *args)
+{
+	(void)args;
+	api_status_respond(hub, req, api_status_live(hub), NULL);
 }

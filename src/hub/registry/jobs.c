@@ -68,12 +68,15 @@ const char *const reg_sql_jobs[S_COUNT] = {
 			 " the hub stopped; ' || CASE WHEN read_only"
 			 " THEN 'read-only, queued again'"
 			 " ELSE 'it may or may not have been applied' END"
-			 " FROM jobs WHERE state = 1 ORDER BY id",
+			 " FROM jobs WHERE state = 1"
+			 " AND (?2 IS NULL OR device = ?2) ORDER BY id",
 	[S_REC_DOUBT] = "UPDATE jobs SET state = 4,"
 			" error = 'the hub stopped while the job was running'"
-			" WHERE state = 1 AND read_only = 0",
+			" WHERE state = 1 AND read_only = 0"
+			" AND (?2 IS NULL OR device = ?2)",
 	[S_REC_REQUEUE] = "UPDATE jobs SET state = 0, started = 0"
-			  " WHERE state = 1 AND read_only <> 0",
+			  " WHERE state = 1 AND read_only <> 0"
+			  " AND (?2 IS NULL OR device = ?2)",
 };
 
 const char *ch_job_state_name(int state)
@@ -379,12 +382,22 @@ int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n)
 
 int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt)
 {
+	return ch_store_jobs_recover_device(st, NULL, now, in_doubt);
+}
+
+int ch_store_jobs_recover_device(struct ch_store *st, const char *fp,
+				 int64_t now, int *in_doubt)
+{
 	sqlite3_stmt *ev = st->stmt[S_REC_EVENTS];
 	int n = 0, r;
 
 	*in_doubt = 0;
 	if ((r = reg_tx_begin(st)) != CH_OK)
 		return r;
+	/* NULL binds as NULL: every device */
+	sqlite3_bind_text(ev, 2, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->stmt[S_REC_DOUBT], 2, fp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->stmt[S_REC_REQUEUE], 2, fp, -1, SQLITE_STATIC);
 	/* Events first, while the jobs still say which were running. */
 	sqlite3_bind_int64(ev, 1, now);
 	if ((r = reg_exec(st, ev, "job recovery")) != CH_OK ||

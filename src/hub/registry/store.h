@@ -393,6 +393,10 @@ int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n);
  * which are queued again (re-running them is harmless). Sets *in_doubt to
  * how many became in-doubt. Each change is one event on the device. */
 int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt);
+/* The same for the device fp's jobs only (fp NULL: every device's): the
+ * hub's worker that held its session died. */
+int ch_store_jobs_recover_device(struct ch_store *st, const char *fp,
+				 int64_t now, int *in_doubt);
 
 /* ---- batches: one job per selected device (bulk jobs) ---- */
 

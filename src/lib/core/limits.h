@@ -186,6 +186,14 @@
 #define CH_DS_MAX_LISTENERS 4	/* ch_ds_on_change callbacks */
 
 /* ---- the hub (callhome-hub) ---- */
+#define CH_HUB_MAX_WORKERS 64	/* --workers: processes, each its own event loop and open-file limit */
+#define CH_HUB_WLINK_MSG_MAX 65536 /* B, one supervisor-worker message (a status answer, a control request line's first read) */
+#define CH_HUB_WLINK_QUEUE_MAX 100000 /* messages waiting on one supervisor-worker channel (a batch's kicks): more, and the other end is taken for dead */
+#define CH_HUB_WORKER_RESTART_MS 1000 /* ms, a worker that died is started again after this, doubling while it keeps dying young */
+#define CH_HUB_WORKER_RESTART_MAX_MS (30 * 1000) /* ms, ... up to this */
+#define CH_HUB_WORKER_YOUNG_MS (10 * 1000) /* ms, a worker that dies sooner died young */
+#define CH_HUB_WORKER_STOP_MS (10 * 1000) /* ms, stopping: workers that have not exited by then are killed */
+#define CH_HUB_WORKER_QUERY_MS 2000 /* ms, a status or sessions question to the workers: who has not answered by then is left out, and said to be */
 #define CH_HUB_MAX_LISTEN 16	/* --listen and --listen-tls flags, each */
 #define CH_HUB_LISTEN_BACKLOG 1024 /* listen(2): bursts of devices calling at once */
 #define CH_HUB_ACCEPT_BATCH 64	/* accepts per wake-up */
