@@ -210,20 +210,18 @@ def curve(tl, t_kill, t_back):
 
 # ---------------------------------------------------------------- rpc rate
 
-def control_loop(sock, fp, m):
+def control_loop(conn, fp, m):
     """m get-configs back to back on one control connection; seconds."""
+    s, f = conn
     req = (json.dumps({"cmd": "get-config", "device": fp,
                        "mode": "now"}) + "\n").encode()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(str(sock))
-        f = s.makefile("rb")
-        t0 = time.perf_counter()
-        for _ in range(m):
-            s.sendall(req)
-            r = json.loads(f.readline())
-            if not r.get("ok") or "<data" not in (r.get("reply") or ""):
-                raise bl.BenchError(f"get-config through the hub: {r}")
-        return time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(m):
+        s.sendall(req)
+        r = json.loads(f.readline())
+        if not r.get("ok") or "<data" not in (r.get("reply") or ""):
+            raise bl.BenchError(f"get-config through the hub: {r}")
+    return time.perf_counter() - t0
 
 
 def connected_fps(hub):
@@ -233,38 +231,64 @@ def connected_fps(hub):
 
 
 def rpc_rate(env, build, args, key):
+    """The three devices connected at once, --rounds rounds of rpcs/rounds
+    each in turn: the machine's other load falls on all three alike."""
     import callhome_bench as cb
     pub = Path(f"{key}.pub")
     port = bl.free_port()
     hub = bl.Hub(env, build, port, key, env.dir / "rpc-state", cb.USER,
                  name="rpc-hub", extra=["--no-config-archive",
                                         "--no-device-notifications"])
-    devs = [("callhomed", cb.OursDevice(env, build, port, pub)),
-            ("OpenSSH+netconfd", cb.OpenSSHDevice(env, port, pub)),
-            ("loadgen", None)]
-    rows = []
+    ossh = cb.OpenSSHDevice(env, port, pub)
+    devs = []
     try:
-        for label, dev in devs:
+        for label in ("callhomed", "OpenSSH+netconfd", "loadgen"):
             before = connected_fps(hub)
-            if dev is None:
+            if label == "callhomed":
+                p = cb.OursDevice(env, build, port, pub).spawn()
+                cpu = [p.pid]
+            elif label == "loadgen":
                 p = env.spawn([build / "callhome-loadgen", "--hub",
                                f"127.0.0.1:{port}", "--devices", 1,
                                "--first", 99999, "--keys", args.keys,
                                "--authorized-keys", pub, "--quiet"],
                               log=env.dir / "rpc-loadgen.log")
+                cpu = [p.pid]
             else:
-                p = dev.spawn()
+                p = ossh.spawn()
+                cpu = [p.pid, ossh.netconfd.pid]  # socat->sshd->subsystem
             fp = bl.wait_until(lambda: next(iter(connected_fps(hub) -
                                                  before), None), 30,
                                f"{label} connected")
-            control_loop(hub.sock_path, fp, args.warmup)
-            el = control_loop(hub.sock_path, fp, args.rpcs)
-            rows.append((label, args.rpcs / el, el / args.rpcs * 1000))
-            say(f"rpc rate {label}: {args.rpcs / el:.0f}/s")
-            env.stop(p)
-            bl.wait_until(lambda: fp not in connected_fps(hub), 30,
-                          f"{label} gone")
-        env.stop(devs[1][1].netconfd)
+            devs.append({"label": label, "p": p, "fp": fp, "cpu": cpu,
+                         "t": 0.0, "hub_cpu": 0.0, "dev_cpu": 0.0,
+                         "rates": []})
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(hub.sock_path))
+            conn = (s, s.makefile("rb"))
+            for d in devs:
+                control_loop(conn, d["fp"], args.warmup)
+            per = max(1, args.rpcs // args.rounds)
+            for _ in range(args.rounds):
+                for d in devs:
+                    h0 = bl.cpu_sched_s(hub.pid)
+                    c0 = sum(bl.cpu_tree_s(x) for x in d["cpu"])
+                    el = control_loop(conn, d["fp"], per)
+                    d["hub_cpu"] += bl.cpu_sched_s(hub.pid) - h0
+                    d["dev_cpu"] += sum(bl.cpu_tree_s(x)
+                                        for x in d["cpu"]) - c0
+                    d["t"] += el
+                    d["rates"].append(per / el)
+        rows = []
+        for d in devs:
+            n = per * args.rounds
+            rows.append((d["label"], n / d["t"], d["t"] / n * 1000,
+                         d["hub_cpu"] / n * 1000, d["dev_cpu"] / n * 1000,
+                         min(d["rates"]), max(d["rates"])))
+            say(f"rpc rate {d['label']}: {n / d['t']:.0f}/s")
+        for d in devs:
+            env.stop(d["p"])
+        env.stop(ossh.netconfd)
     finally:
         hub.stop()
     return rows
@@ -293,6 +317,9 @@ def main():
     ap.add_argument("--storm-timeout", type=float, default=300)
     ap.add_argument("--rpcs", type=int, default=2000,
                     help="get-configs over one session per device [2000]")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="the rpcs in this many rounds, the devices in "
+                         "turn [5]")
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--only", default="fanout,storm,rpc",
                     help="which parts, comma-separated [fanout,storm,rpc]")
@@ -378,12 +405,17 @@ def main():
             lines.append(f"rpc rate over one session: {args.rpcs} small "
                          f"get-config back to back through the hub (one "
                          f"control connection, each a job)")
-            for label, rate, ms in rows:
-                lines.append(f"  {label:18s} {rate:7.0f} rpcs/s  "
-                             f"{ms:6.3f} ms/rpc")
-            r = {label: rate for label, rate, _ in rows}
-            lines.append(f"  ratio callhomed / OpenSSH+netconfd "
-                         f"{r['callhomed'] / r['OpenSSH+netconfd']:.2f}x")
+            lines.append("  device             rpcs/s  (rounds min-max)  "
+                         "ms/rpc  hub CPU/rpc  device CPU/rpc")
+            for label, rate, ms, hc, dc, lo, hi in rows:
+                lines.append(f"  {label:18s} {rate:6.0f}  ({lo:5.0f}-"
+                             f"{hi:5.0f})     {ms:6.3f}  {hc:6.3f} ms    "
+                             f"{dc:6.3f} ms")
+            r = {x[0]: x for x in rows}
+            a, b = r["callhomed"], r["OpenSSH+netconfd"]
+            lines.append(f"  ratio callhomed / OpenSSH+netconfd: rate "
+                         f"{a[1] / b[1]:.2f}x, device CPU per rpc "
+                         f"{a[4] / b[4]:.2f}x")
         lines.append(f"({os.cpu_count()} cores shared by the hub, the "
                      f"devices and the CLI)")
         bl.report(lines)
