@@ -66,7 +66,7 @@ class Fleet:
     """N loadgen devices in as many processes as the open-file limit
     needs, each with --reconnect and a --timeline."""
 
-    def __init__(self, env, build, port, key, n, args):
+    def __init__(self, env, build, port, key, n, args, name):
         self.env, self.n, self.gens = env, n, []
         per = sb.per_process_max()
         nproc = -(-n // per)
@@ -74,9 +74,9 @@ class Fleet:
         for i in range(nproc):
             # evenly: 5,000 + 5,000 rather than 9,968 + 32
             k = -(-n // nproc) if i < nproc - 1 else n - first
-            g = {"k": k, "out": env.dir / f"fleet{i}.out",
-                 "err": env.dir / f"fleet{i}.err",
-                 "tl": env.dir / f"fleet{i}.timeline"}
+            g = {"k": k, "out": env.dir / f"{name}-lg{i}.out",
+                 "err": env.dir / f"{name}-lg{i}.err",
+                 "tl": env.dir / f"{name}-lg{i}.timeline"}
             with open(g["out"], "wb") as fo, open(g["err"], "wb") as fe:
                 g["p"] = env.spawn(
                     [build / "callhome-loadgen", "--hub",
@@ -111,6 +111,9 @@ class Fleet:
             elif last is not None:
                 last = max(last, float(m[-1][1]))
         return last, up, gave
+
+    def cpu_s(self):
+        return sum(bl.cpu_sched_s(g["p"].pid) for g in self.gens)
 
     def stop(self):
         reports = []
@@ -168,18 +171,18 @@ def fan_out(env, build, sock, n, rate):
             "counts": b["counts"]}
 
 
-def storm(env, build, args, port, key, fleet, hub):
-    cpu_before = bl.cpu_stat_s(hub.pid)
+def storm(env, build, args, port, key, fleet, hub, kind, name):
+    """SIGTERM to the hub, the same hub started again at once (ours: on
+    the same state directory), until every device is back."""
     t_kill = time.time()
     env.stop(hub, timeout=60)
     t_gone = time.time()
-    # the same state directory, a fresh log (start_hub waits for its
-    # "hub ready")
-    log = env.dir / "storm.log"
-    log.rename(env.dir / "storm-before-restart.log")
-    hub = sb.start_hub(env, build, "ours", port, key, "storm", False)
+    # a fresh log: start_hub waits for "ready" in it
+    log = env.dir / f"{name}.log"
+    log.rename(env.dir / f"{name}-before-restart.log")
+    hub = sb.start_hub(env, build, kind, port, key, name, False)
     t_ready = time.time()
-    cpu0 = bl.cpu_stat_s(hub.pid)
+    cpu0, lg0 = bl.cpu_sched_s(hub.pid), fleet.cpu_s()
     deadline = time.monotonic() + args.storm_timeout
     while True:
         last, up, gave = fleet.back(t_kill)
@@ -189,12 +192,15 @@ def storm(env, build, args, port, key, fleet, hub):
         if time.monotonic() > deadline:
             break
         time.sleep(0.25)
-    cpu1 = bl.cpu_stat_s(hub.pid)
+    t_end = time.time()
+    cpu1, lg1 = bl.cpu_sched_s(hub.pid), fleet.cpu_s()
+    wall = max(t_end - t_ready, 1e-3)
     return hub, {"t_kill": t_kill, "t_stop": t_gone - t_kill,
                  "t_ready": t_ready - t_kill,
                  "t_back": (last - t_kill) if last else None,
                  "gave_up": gave, "cpu_ms": (cpu1 - cpu0) / fleet.n * 1000,
-                 "cpu_old_s": cpu_before}
+                 "hub_busy": (cpu1 - cpu0) / wall * 100,
+                 "lg_busy": (lg1 - lg0) / wall * 100}
 
 
 def curve(tl, t_kill, t_back):
@@ -342,18 +348,23 @@ def main():
     lines = []
     try:
         key = bl.ssh_keygen(env.dir / "hub_key", "bench-hub")
-        if only & {"fanout", "storm"}:
+        storms = []
+        for kind in ("ours", "minhub"):
+            if not (only & {"fanout", "storm"}) or \
+                    (kind == "minhub" and "storm" not in only):
+                continue
+            name = f"storm-{kind}"
             port = bl.free_port()
-            hub = sb.start_hub(env, build, "ours", port, key, "storm",
-                               False)
-            say(f"{args.n} devices calling")
+            hub = sb.start_hub(env, build, kind, port, key, name, False)
+            say(f"{kind}: {args.n} devices calling")
             t0 = time.monotonic()
-            fleet = Fleet(env, build, port, key, args.n, args)
+            fleet = Fleet(env, build, port, key, args.n, args, name)
             fleet.wait_up(120 + args.n / 50)
-            say(f"all {args.n} up in {time.monotonic() - t0:.1f} s")
+            say(f"{kind}: all {args.n} up in {time.monotonic() - t0:.1f} s")
             time.sleep(1)
-            if "fanout" in only:
-                fo = fan_out(env, build, hub_sock(env), args.n, args.rate)
+            if kind == "ours" and "fanout" in only:
+                fo = fan_out(env, build, env.dir / f"{name}-state" /
+                             "hub.sock", args.n, args.rate)
                 say(f"fan-out: {fo['done']}/{fo['n']} done in "
                     f"{fo['t_all']:.2f} s")
                 lines += [
@@ -370,36 +381,54 @@ def main():
                 ]
             if "storm" in only:
                 time.sleep(2)
-                hub, st = storm(env, build, args, port, key, fleet, hub)
-                say(f"storm: back {st['t_back']} s, gave up "
+                hub, st = storm(env, build, args, port, key, fleet, hub,
+                                kind, name)
+                say(f"{kind} storm: back {st['t_back']} s, gave up "
                     f"{st['gave_up']}")
                 reports = fleet.stop()
-                tl = fleet.timeline()
-                back = (f"{st['t_back']:7.2f} s" if st["t_back"] is not None
-                        else f"not all within {args.storm_timeout:.0f} s")
-                fails = sum(int(r["failures"]) for r, _ in reports)
-                lines += [
-                    f"reconnect storm: {args.n} devices (loadgen "
-                    f"--reconnect, callhomed's back-off, {args.in_flight} "
-                    f"in flight), hub SIGTERM + restart on its state",
-                    f"  hub stopped (SIGTERM -> exit)  {st['t_stop']:7.2f} s",
-                    f"  new hub ready                  {st['t_ready']:7.2f} s",
-                    f"  all {args.n} back (SIGTERM -> last hello) {back}",
-                    f"  gave up ({args.give_up} failed rounds in a row)  "
-                    f"{st['gave_up']}",
-                    f"  hub CPU per reconnect          {st['cpu_ms']:7.3f} ms",
-                    f"  failed attempts (whole run)    {fails}",
-                    "  t(s) hellos connects failed drops   up",
-                ]
-                for row in curve(tl, st["t_kill"], st["t_back"]):
-                    lines.append("  %4d %6d %8d %6d %5d %5d" % row)
-                for i, (_, text) in enumerate(reports):
-                    for line in text.splitlines():
-                        if line.startswith("  "):
-                            lines.append(f"  [loadgen {i}] {line.strip()}")
+                st["curve"] = curve(fleet.timeline(), st["t_kill"],
+                                    st["t_back"])
+                st["fails"] = sum(int(r["failures"]) for r, _ in reports)
+                st["reasons"] = [
+                    f"[{kind} loadgen {i}] {line.strip()}"
+                    for i, (_, text) in enumerate(reports)
+                    for line in text.splitlines() if line.startswith("  ")]
+                storms.append((kind, st))
             else:
                 fleet.stop()
             env.stop(hub)
+        if storms:
+            lines += [
+                f"reconnect storm: {args.n} devices (loadgen --reconnect, "
+                f"callhomed's back-off, {args.in_flight} in flight), "
+                f"SIGTERM to the hub and the same hub started again at "
+                f"once (ours on its state directory)",
+                "  hub     stop   ready  all back  gave up  CPU/reconnect"
+                "  hub busy  loadgen busy  failed attempts",
+            ]
+            for kind, st in storms:
+                back = (f"{st['t_back']:7.2f} s" if st["t_back"] is not None
+                        else "   none")
+                lines.append(
+                    f"  {kind:7s} {st['t_stop']:5.2f} s {st['t_ready']:5.2f} s"
+                    f" {back}  {st['gave_up']:7d}  {st['cpu_ms']:9.3f} ms"
+                    f"  {st['hub_busy']:6.0f} %  {st['lg_busy']:10.0f} %"
+                    f"  {st['fails']:8d}")
+            if len(storms) == 2 and all(st["t_back"] for _, st in storms):
+                o, m = storms[0][1], storms[1][1]
+                lines.append(
+                    f"  ratio ours/minhub: all back {o['t_back'] / m['t_back']:.2f}x"
+                    f", CPU per reconnect {o['cpu_ms'] / m['cpu_ms']:.2f}x")
+            lines.append("  (times from the SIGTERM; gave up: "
+                         f"{args.give_up} failed rounds in a row; busy: CPU "
+                         f"over the new hub's ready -> all back, % of one "
+                         f"core)")
+            for kind, st in storms:
+                lines.append(f"  {kind}: per second from the SIGTERM")
+                lines.append("  t(s) hellos connects failed drops     up")
+                for row in st["curve"]:
+                    lines.append("  %4d %6d %8d %6d %5d %6d" % row)
+                lines += ["  " + x for x in st["reasons"]]
         if "rpc" in only:
             rows = rpc_rate(env, build, args, key)
             lines.append(f"rpc rate over one session: {args.rpcs} small "
@@ -428,10 +457,6 @@ def main():
     finally:
         env.cleanup()
     return 0
-
-
-def hub_sock(env):
-    return env.dir / "storm-state" / "hub.sock"
 
 
 if __name__ == "__main__":
