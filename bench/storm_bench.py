@@ -16,7 +16,8 @@ over one device session against OpenSSH + netconfd as the device.
               started again on the same state directory: the time from
               the SIGTERM to the last device's hello, hellos per second
               (the curve), the devices that gave up (--give-up rounds
-              failed in a row) and the hub's CPU per reconnect.
+              failed in a row) and the hub's CPU per reconnect; then
+              the same against callhome-minhub (the libssh floor).
   rpc rate    one device session through the hub: --rpcs small
               get-config back to back on one control connection
               (each a job of the hub, as `callhome get-config` makes),
@@ -31,7 +32,8 @@ Our hub runs as in scale_bench.py (--accept-new --max-handshakes 4096
 --no-device-notifications).
 
 usage: storm_bench.py BUILD_DIR [--n 10000] [--in-flight K] [--rate R]
-       [--give-up R] [--rpcs M] [--only storm,rpc] [--keys DIR] [--keep]
+       [--give-up R] [--rpcs M] [--rounds K] [--only fanout,storm,rpc]
+       [--keys DIR] [--keep]
 """
 
 import argparse
@@ -198,14 +200,16 @@ def storm(env, build, args, port, key, fleet, hub, kind, name):
     return hub, {"t_kill": t_kill, "t_stop": t_gone - t_kill,
                  "t_ready": t_ready - t_kill,
                  "t_back": (last - t_kill) if last else None,
+                 "t_end": t_end - t_kill,
                  "gave_up": gave, "cpu_ms": (cpu1 - cpu0) / fleet.n * 1000,
                  "hub_busy": (cpu1 - cpu0) / wall * 100,
                  "lg_busy": (lg1 - lg0) / wall * 100}
 
 
-def curve(tl, t_kill, t_back):
+def curve(tl, t_kill, t_until):
+    """Per wall-clock second, 0 being the one the SIGTERM fell in."""
     k0 = int(t_kill)
-    end = int(t_kill + (t_back or 0)) + 1
+    end = int(t_kill + t_until) + 1
     rows, up = [], 0
     for s in range(k0, end + 1):
         ups, conns, fails, drops, u = tl.get(s, [0, 0, 0, 0, None])
@@ -387,7 +391,7 @@ def main():
                     f"{st['gave_up']}")
                 reports = fleet.stop()
                 st["curve"] = curve(fleet.timeline(), st["t_kill"],
-                                    st["t_back"])
+                                    st["t_back"] or st["t_end"])
                 st["fails"] = sum(int(r["failures"]) for r, _ in reports)
                 st["reasons"] = [
                     f"[{kind} loadgen {i}] {line.strip()}"
@@ -417,8 +421,9 @@ def main():
             if len(storms) == 2 and all(st["t_back"] for _, st in storms):
                 o, m = storms[0][1], storms[1][1]
                 lines.append(
-                    f"  ratio ours/minhub: all back {o['t_back'] / m['t_back']:.2f}x"
-                    f", CPU per reconnect {o['cpu_ms'] / m['cpu_ms']:.2f}x")
+                    f"  ratio ours/minhub: all back "
+                    f"{o['t_back'] / m['t_back']:.2f}x, CPU per reconnect "
+                    f"{o['cpu_ms'] / m['cpu_ms']:.2f}x")
             lines.append("  (times from the SIGTERM; gave up: "
                          f"{args.give_up} failed rounds in a row; busy: CPU "
                          f"over the new hub's ready -> all back, % of one "
