@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps deps-build build demo test unit asan fuzz bench bench-scale \
-	clean help \
+	bench-storm clean help \
 	install deb
 
 all: build
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz    build the libFuzzer targets and fuzz each FUZZ_SECONDS"
 	@echo "make bench   benchmarks against peers (see bench/README.md)"
 	@echo "make bench-scale  N simulated devices vs a minimal libssh hub (SCALE_N=1000,5000)"
+	@echo "make bench-storm  hub restart under N devices, fan-out, rpc rate (STORM_N=10000)"
 	@echo "make install programs, man pages, completion, units, /etc/callhome (DESTDIR=...)"
 	@echo "make deb     the Debian package: dpkg-buildpackage -us -uc -b (../callhome_*.deb)"
 
@@ -60,6 +61,10 @@ bench: deps build
 SCALE_N ?= 1000,5000
 bench-scale: build
 	/usr/bin/python3 -B bench/scale_bench.py $(BUILD) --n $(SCALE_N)
+
+STORM_N ?= 10000
+bench-storm: build
+	/usr/bin/python3 -B bench/storm_bench.py $(BUILD) --n $(STORM_N)
 
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)

@@ -13,7 +13,11 @@
  * One event loop, the project's own transport (lib/xport, as callhomed)
  * and NETCONF session (lib/nc/session). At most --in-flight devices are
  * between connect() and their NETCONF hello at once; a device whose
- * connection fails or ends calls again after --retry-ms.
+ * connection fails or ends calls again after --retry-ms, or, with
+ * --reconnect, as callhomed's dialer does (src/agent/dialer.c: again at
+ * once after a session, a few jittered tries, then a capped exponential
+ * back-off with full jitter, lib/core/backoff): what a fleet does when
+ * its hub restarts.
  *
  * The report (at the end, or on SIGUSR1): devices up, handshake latency
  * (connect() to the hub's hello) p50/p99, failures and drops by reason.
@@ -34,11 +38,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "lib/core/backoff.h"
 #include "lib/core/err.h"
+#include "lib/core/limits.h"
 #include "lib/core/log.h"
 #include "lib/id/sshkey.h"
 #include "lib/nc/msg.h"
@@ -56,6 +63,14 @@
 #define LG_REASON_LEN 96	/* of each, the first bytes */
 #define LG_PROGRESS_MS 1000	/* the progress line's period */
 #define LG_MAX_MSG (256u * 1024)	/* one NETCONF message from the hub */
+/* --reconnect: callhomed's defaults for one endpoint (lib/core/limits.h,
+ * src/agent/dialer.c), so the fleet calls back as real agents would. */
+#define LG_RC_TRIES CH_CHC_RS_MAX_ATTEMPTS	/* connects per round */
+#define LG_RC_RETRY_MS CH_AGENT_RETRY_DELAY_MS	/* between them, jittered */
+#define LG_RC_STABLE_MS CH_AGENT_STABLE_SESSION_MS /* shorter: back off */
+#define LG_RC_BASE_MS CH_AGENT_BACKOFF_BASE_MS	/* first round's ceiling */
+#define LG_RC_CAP_MS CH_AGENT_BACKOFF_MAX_MS	/* largest ceiling */
+#define LG_RETRY_POLL_MS 10	/* retries due but no slot: look again */
 
 enum dev_state {
 	DEV_IDLE = 0,		/* not started, or waiting to retry */
@@ -79,6 +94,20 @@ struct dev {
 	int fd;
 	uint8_t state;
 	uint8_t counted;	/* in the in-flight count */
+	/* --reconnect only */
+	uint8_t connected;	/* TCP connected this attempt */
+	uint8_t tries;		/* connects failed in this round */
+	uint8_t shorts;		/* sessions shorter than LG_RC_STABLE_MS */
+	uint8_t gave_up;
+	uint16_t failed_rounds;	/* in a row, since the last hello */
+	uint64_t t_conn;	/* TCP connected (uv_now ms) */
+	struct ch_backoff bo;
+};
+
+/* One second of the --timeline (wall-clock seconds). */
+struct tl_sec {
+	uint32_t ups, connects, fails, drops, up;
+	uint8_t seen;		/* up is valid */
 };
 
 struct reason {
@@ -108,9 +137,22 @@ static struct lg {
 	uv_timer_t tick, retry_timer, stop_timer;
 	uv_signal_t sig_usr1, sig_term, sig_int;
 	int stopping;
+	/* --reconnect: the devices waiting to call, a min-heap by
+	 * retry_at (each device at most once) */
+	int reconnect, writable_running;
+	uint32_t give_up_rounds, gave_up, *heap, nheap;
+	uint64_t t_first_drop_ns;	/* since all were last up, 0: none */
+	/* --timeline */
+	const char *timeline_path;
+	struct tl_sec *tl;
+	size_t tl_n;
+	int64_t tl_epoch0;	/* the wall-clock second of tl[0] */
 } lg;
 
-static const char *const nc_caps[] = { CH_NC_BASE10, CH_NC_BASE11 };
+static const char *const nc_caps[] = {
+	CH_NC_BASE10, CH_NC_BASE11,
+	"urn:ietf:params:netconf:capability:writable-running:1.0",
+};
 
 static const char data_xml[] =
 	"<interfaces xmlns=\"urn:ietf:params:xml:ns:yang:ietf-interfaces\">"
@@ -142,13 +184,29 @@ static void usage(FILE *f)
 "  --timeout S              connect to hello must take less [30]\n"
 "  --latency-file FILE      at the end, every device's last handshake\n"
 "                           latency (us), one a line (merging processes)\n"
+"  --reconnect              call again as callhomed does, instead of\n"
+"                           --retry-ms: at once after a session; a failed\n"
+"                           connect again in 0.5-1 s, %d tries a round;\n"
+"                           then wait uniform [0, min(%d s, %d s * 2^n)]\n"
+"                           after the nth failed round (two sessions\n"
+"                           shorter than %d s in a row count as one)\n"
+"  --give-up N              with --reconnect: stop calling after N failed\n"
+"                           rounds in a row, counted as gave_up [0: never,\n"
+"                           as callhomed]\n"
+"  --timeline FILE          at the end, one line per wall-clock second:\n"
+"                           EPOCH UPS CONNECTS FAILURES DROPS UP (hellos,\n"
+"                           connect() calls, failed attempts, sessions\n"
+"                           ended, devices up at the second's end)\n"
+"  --writable-running       also offer :writable-running (edit-config,\n"
+"                           lock, unlock are answered <ok/> either way)\n"
 "  --quiet                  no progress line every second\n"
 "  -h, --help               this text\n"
 "\n"
 "Progress goes to stderr once a second; the report goes to stdout at the\n"
 "end and on SIGUSR1. Each device needs %d open files: the soft limit is\n"
 "raised to the hard one and a larger N is refused (run several processes\n"
-"with distinct --first).\n", LG_FDS_PER_DEVICE);
+"with distinct --first).\n", LG_RC_TRIES, LG_RC_CAP_MS / 1000,
+		LG_RC_BASE_MS / 1000, LG_RC_STABLE_MS / 1000, LG_FDS_PER_DEVICE);
 }
 
 static void die(const char *what, const char *arg, const char *why)
@@ -224,7 +282,8 @@ static void parse_source(const char *s)
 enum {
 	OPT_HUB = 256, OPT_DEVICES, OPT_INFLIGHT, OPT_SOURCE, OPT_KEYS,
 	OPT_FIRST, OPT_AUTHKEYS, OPT_DURATION, OPT_RETRY, OPT_TIMEOUT,
-	OPT_QUIET, OPT_LATFILE,
+	OPT_QUIET, OPT_LATFILE, OPT_RECONNECT, OPT_GIVEUP, OPT_TIMELINE,
+	OPT_WRITABLE,
 };
 
 static const struct option opts[] = {
@@ -240,6 +299,10 @@ static const struct option opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "latency-file", required_argument, NULL, OPT_LATFILE },
+	{ "reconnect", no_argument, NULL, OPT_RECONNECT },
+	{ "give-up", required_argument, NULL, OPT_GIVEUP },
+	{ "timeline", required_argument, NULL, OPT_TIMELINE },
+	{ "writable-running", no_argument, NULL, OPT_WRITABLE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -280,6 +343,12 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_QUIET: lg.quiet = 1; break;
 		case OPT_LATFILE: lg.latency_path = optarg; break;
+		case OPT_RECONNECT: lg.reconnect = 1; break;
+		case OPT_GIVEUP:
+			lg.give_up_rounds = num("--give-up", optarg, 0, 65535);
+			break;
+		case OPT_TIMELINE: lg.timeline_path = optarg; break;
+		case OPT_WRITABLE: lg.writable_running = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -289,6 +358,10 @@ static void parse_args(int argc, char **argv)
 	if (lg.hub_len == 0 || lg.keys_dir == NULL || lg.authkeys_path == NULL) {
 		fprintf(stderr, PROG ": --hub, --keys and --authorized-keys are "
 			"required (--help)\n");
+		exit(2);
+	}
+	if (lg.give_up_rounds && !lg.reconnect) {
+		fprintf(stderr, PROG ": --give-up needs --reconnect\n");
 		exit(2);
 	}
 }
@@ -384,10 +457,189 @@ static void count_reason(struct reason *tab, uint64_t *other,
 	(*other)++;
 }
 
+/* ---- the timeline (--timeline) ---- */
+
+enum tl_what { TL_UP, TL_CONNECT, TL_FAIL, TL_DROP };
+
+static int64_t wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* Counts one event in the current wall-clock second. Memory: one entry
+ * per second of the run. */
+static void tl_count(enum tl_what what)
+{
+	int64_t k;
+	struct tl_sec *t;
+
+	if (lg.timeline_path == NULL)
+		return;
+	k = wall_s() - lg.tl_epoch0;
+	if (k < 0)
+		k = 0;	/* the clock stepped back: into the first second */
+	if ((size_t)k >= lg.tl_n) {
+		size_t n = lg.tl_n ? lg.tl_n : 64;
+
+		while (n <= (size_t)k)
+			n *= 2;
+		if ((t = realloc(lg.tl, n * sizeof(*t))) == NULL)
+			return;	/* the timeline stops growing; the run goes on */
+		memset(t + lg.tl_n, 0, (n - lg.tl_n) * sizeof(*t));
+		lg.tl = t;
+		lg.tl_n = n;
+	}
+	t = &lg.tl[k];
+	switch (what) {
+	case TL_UP: t->ups++; break;
+	case TL_CONNECT: t->connects++; break;
+	case TL_FAIL: t->fails++; break;
+	case TL_DROP: t->drops++; break;
+	}
+	t->up = lg.up;
+	t->seen = 1;
+}
+
+static void write_timeline(void)
+{
+	FILE *f = fopen(lg.timeline_path, "w");
+	int64_t last = wall_s() - lg.tl_epoch0;
+	uint32_t up = 0;
+	size_t k;
+
+	if (f == NULL) {
+		fprintf(stderr, PROG ": --timeline '%s': %s\n",
+			lg.timeline_path, strerror(errno));
+		return;
+	}
+	for (k = 0; k < lg.tl_n && (int64_t)k <= last; k++) {
+		const struct tl_sec *t = &lg.tl[k];
+
+		if (t->seen)
+			up = t->up;
+		fprintf(f, "%lld %u %u %u %u %u\n",
+			(long long)(lg.tl_epoch0 + (int64_t)k), t->ups,
+			t->connects, t->fails, t->drops, up);
+	}
+	if (fclose(f) != 0)
+		fprintf(stderr, PROG ": --timeline '%s': %s\n",
+			lg.timeline_path, strerror(errno));
+}
+
 /* ---- scheduling ---- */
 
 static void start_some(void);
 static void on_retry_timer(uv_timer_t *t);
+static void start_dev(struct dev *d);
+
+/* --reconnect's waiting devices: a binary min-heap of indices by
+ * retry_at, at most one entry per device. */
+static int heap_less(uint32_t a, uint32_t b)
+{
+	return lg.devs[a].retry_at < lg.devs[b].retry_at;
+}
+
+static void heap_push(struct dev *d)
+{
+	uint32_t i = lg.nheap++, tmp;
+
+	lg.heap[i] = d->idx;
+	while (i > 0 && heap_less(lg.heap[i], lg.heap[(i - 1) / 2])) {
+		tmp = lg.heap[i];
+		lg.heap[i] = lg.heap[(i - 1) / 2];
+		lg.heap[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+static struct dev *heap_pop(void)
+{
+	uint32_t top = lg.heap[0], i = 0, tmp;
+
+	lg.heap[0] = lg.heap[--lg.nheap];
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < lg.nheap && heap_less(lg.heap[l], lg.heap[m]))
+			m = l;
+		if (r < lg.nheap && heap_less(lg.heap[r], lg.heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		tmp = lg.heap[i];
+		lg.heap[i] = lg.heap[m];
+		lg.heap[m] = tmp;
+		i = m;
+	}
+	return &lg.devs[top];
+}
+
+/* Arms the retry timer for the first waiting device. */
+static void rc_arm(void)
+{
+	uint64_t now = uv_now(lg.loop), due;
+
+	if (lg.nheap == 0 || lg.stopping)
+		return;
+	due = lg.devs[lg.heap[0]].retry_at;
+	uv_timer_start(&lg.retry_timer, on_retry_timer,
+		       due > now ? due - now : 0, 0);
+}
+
+static void rc_call_in(struct dev *d, uint64_t ms)
+{
+	d->state = DEV_IDLE;
+	if (lg.stopping)
+		return;
+	d->retry_at = uv_now(lg.loop) + ms;
+	heap_push(d);
+	if (lg.devs[lg.heap[0]].idx == d->idx)
+		rc_arm();
+}
+
+/* All the round's connects failed (or sessions keep ending at once): the
+ * back-off, unless the device gives up. */
+static void rc_round_failed(struct dev *d)
+{
+	d->tries = 0;
+	if (d->failed_rounds < UINT16_MAX)
+		d->failed_rounds++;
+	if (lg.give_up_rounds && d->failed_rounds >= lg.give_up_rounds) {
+		d->state = DEV_IDLE;
+		d->gave_up = 1;
+		lg.gave_up++;
+		return;
+	}
+	rc_call_in(d, ch_backoff_next(&d->bo));
+}
+
+/* As callhomed's dialer (next_attempt, conn_ended, round_failed). */
+static void rc_after(struct dev *d)
+{
+	if (!d->connected) {	/* connect() failed: a try of the round */
+		if (++d->tries < LG_RC_TRIES)
+			rc_call_in(d, LG_RC_RETRY_MS / 2 +
+				   ch_backoff_random(&d->bo,
+						     LG_RC_RETRY_MS / 2 + 1));
+		else
+			rc_round_failed(d);
+		return;
+	}
+	d->connected = 0;
+	d->shorts = uv_now(lg.loop) - d->t_conn < LG_RC_STABLE_MS
+		? (uint8_t)(d->shorts < UINT8_MAX ? d->shorts + 1 : d->shorts)
+		: 0;
+	if (d->shorts >= 2) {
+		rc_round_failed(d);
+		return;
+	}
+	ch_backoff_reset(&d->bo);
+	d->tries = 0;
+	rc_call_in(d, 0);
+}
 
 static void inflight_done(struct dev *d)
 {
@@ -399,6 +651,10 @@ static void inflight_done(struct dev *d)
 
 static void retry_later(struct dev *d)
 {
+	if (lg.reconnect) {
+		rc_after(d);
+		return;
+	}
 	d->state = DEV_IDLE;
 	if (lg.retry_ms == 0 || lg.stopping)
 		return;
@@ -418,6 +674,7 @@ static void retry_later(struct dev *d)
 static void failed(struct dev *d, const char *why)
 {
 	count_reason(lg.fail, &lg.fail_other, why);
+	tl_count(TL_FAIL);
 	inflight_done(d);
 	retry_later(d);
 	start_some();
@@ -443,13 +700,24 @@ static void on_hello(void *ctx, const struct ch_hello *peer)
 	(void)peer;
 	d->lat_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)(us ? us : 1);
 	d->state = DEV_UP;
+	d->failed_rounds = 0;
 	lg.up++;
 	lg.ups++;
+	tl_count(TL_UP);
 	if (lg.up == lg.ndev && lg.t_all_up_ns == 0) {
 		lg.t_all_up_ns = uv_hrtime();
 		lg.cpu_all_up_s = cpu_self_s();
 		fprintf(stderr, PROG ": all %u devices up after %.3f s\n",
 			lg.ndev, (double)(lg.t_all_up_ns - lg.t_start_ns) / 1e9);
+	} else if (lg.up == lg.ndev && lg.t_first_drop_ns) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(stderr, PROG ": all %u devices up again %.3f s after "
+			"the first drop, at epoch %lld.%03ld\n", lg.ndev,
+			(double)(uv_hrtime() - lg.t_first_drop_ns) / 1e9,
+			(long long)ts.tv_sec, ts.tv_nsec / 1000000);
+		lg.t_first_drop_ns = 0;
 	}
 	ch_xport_deadline(d->x, 0, NULL);
 	inflight_done(d);
@@ -526,7 +794,7 @@ static int x_accept(struct ch_xport *x, struct ch_stream *s,
 		.loop = lg.loop,
 		.role = CH_NC_SERVER,
 		.caps = nc_caps,
-		.ncaps = 2,
+		.ncaps = lg.writable_running ? 3 : 2,
 		.max_msg = LG_MAX_MSG,
 		.peer_name = "the hub",
 	};
@@ -550,10 +818,15 @@ static void x_down(struct ch_xport *x, const char *why)
 	struct dev *d = ch_xport_owner(x);
 
 	if (d->state == DEV_UP) {
+		if (lg.up == lg.ndev && lg.t_all_up_ns &&
+		    lg.t_first_drop_ns == 0)
+			lg.t_first_drop_ns = uv_hrtime();
 		lg.up--;
 		count_reason(lg.drop, &lg.drop_other, why);
+		tl_count(TL_DROP);
 	} else {
 		count_reason(lg.fail, &lg.fail_other, why);
+		tl_count(TL_FAIL);
 		inflight_done(d);
 	}
 	d->state = DEV_IDLE;	/* retried in closed() */
@@ -625,10 +898,12 @@ static void on_connect(uv_poll_t *p, int status, int events)
 	 * it again */
 	uv_close((uv_handle_t *)p, poll_closed);
 	d->poll = NULL;
-	if (status < 0)
-		err = -status;
-	else if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+	/* libuv reports POLLERR as UV_EBADF: the real reason of a failed
+	 * connect is in SO_ERROR (as in callhomed's dialer) */
+	if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		err = errno;
+	else if (err == 0 && status < 0)
+		err = -status;
 	if (err) {
 		char why[LG_REASON_LEN];
 
@@ -638,6 +913,8 @@ static void on_connect(uv_poll_t *p, int status, int events)
 		failed(d, why);
 		return;
 	}
+	d->connected = 1;
+	d->t_conn = uv_now(lg.loop);
 	start_ssh(d);
 }
 
@@ -649,6 +926,8 @@ static void start_dev(struct dev *d)
 	lg.attempts++;
 	lg.inflight++;
 	d->counted = 1;
+	d->connected = 0;
+	tl_count(TL_CONNECT);
 	d->state = DEV_CONNECTING;
 	d->t0 = uv_hrtime();
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -712,6 +991,18 @@ static void on_retry_timer(uv_timer_t *t)
 	uint64_t now = uv_now(lg.loop);
 
 	(void)t;
+	if (lg.reconnect) {
+		while (lg.nheap && lg.devs[lg.heap[0]].retry_at <= now &&
+		       lg.inflight < lg.inflight_max && !lg.stopping)
+			start_dev(heap_pop());
+		if (lg.nheap && !lg.stopping &&
+		    lg.devs[lg.heap[0]].retry_at <= now)
+			uv_timer_start(&lg.retry_timer, on_retry_timer,
+				       LG_RETRY_POLL_MS, 0);
+		else
+			rc_arm();
+		return;
+	}
 	while (lg.retry_head && lg.retry_head->retry_at <= now &&
 	       lg.inflight < lg.inflight_max && !lg.stopping) {
 		struct dev *d = lg.retry_head;
@@ -791,6 +1082,8 @@ static void report(void)
 		printf("latency_max_ms: %.2f\n", l[n - 1] / 1000.0);
 	}
 	printf("rpcs: %" PRIu64 "\n", lg.rpcs);
+	if (lg.reconnect)
+		printf("gave_up: %u\n", lg.gave_up);
 	print_reasons("failures", lg.fail, lg.fail_other);
 	print_reasons("drops", lg.drop, lg.drop_other);
 	fflush(stdout);
@@ -807,6 +1100,10 @@ static void on_tick(uv_timer_t *t)
 		(double)(uv_hrtime() - lg.t_start_ns) / 1e9, lg.up, lg.inflight,
 		lg.attempts, total(lg.fail, lg.fail_other),
 		total(lg.drop, lg.drop_other));
+	if (lg.reconnect)
+		fprintf(stderr, "t=%.1f waiting=%u gave_up=%u\n",
+			(double)(uv_hrtime() - lg.t_start_ns) / 1e9, lg.nheap,
+			lg.gave_up);
 }
 
 static void close_all(void)
@@ -859,6 +1156,8 @@ static void stop(void)
 	report();
 	if (lg.latency_path)
 		write_latencies();
+	if (lg.timeline_path)
+		write_timeline();
 	close_all();
 }
 
@@ -894,11 +1193,21 @@ int main(int argc, char **argv)
 			lg.ndev);
 		return 1;
 	}
+	if (lg.reconnect &&
+	    (lg.heap = calloc(lg.ndev, sizeof(*lg.heap))) == NULL) {
+		fprintf(stderr, PROG ": out of memory for %u devices\n",
+			lg.ndev);
+		return 1;
+	}
 	for (i = 0; i < lg.ndev; i++) {
 		lg.devs[i].idx = i;
 		lg.devs[i].fd = -1;
 		lg.devs[i].log.conn = first_idx + i;
+		if (lg.reconnect)
+			ch_backoff_init(&lg.devs[i].bo, LG_RC_BASE_MS,
+					LG_RC_CAP_MS, 0);
 	}
+	lg.tl_epoch0 = wall_s();
 	if (load_keys() != 0)
 		return 1;
 	if ((lg.bind = ssh_bind_new()) == NULL ||
@@ -928,6 +1237,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < lg.ndev; i++)
 		ssh_key_free(lg.devs[i].key);
 	free(lg.devs);
+	free(lg.heap);
+	free(lg.tl);
 	ssh_bind_free(lg.bind);
 	ch_authkeys_free(lg.authkeys);
 	uv_loop_close(lg.loop);
