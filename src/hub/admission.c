@@ -18,6 +18,23 @@
 #include "lib/core/log.h"
 #include "lib/id/identity.h"
 
+void admission_superseded(struct hub *hub, const char *key)
+{
+	struct device *d, *skip = NULL;
+	char detail[256];
+
+	while ((d = devindex_find(hub->index, key, skip, 0)) != NULL) {
+		snprintf(detail, sizeof(detail), "conn=%u from %s replaced by "
+			 "a newer connection on another worker of the hub",
+			 device_conn_id(d), device_peer(d));
+		hub_event(hub, key, "replaced", detail);
+		device_set_superseded(d);
+		device_close(d, "replaced by a newer connection of the same "
+			     "device (on another worker)");
+		skip = d;	/* should closing leave it indexed */
+	}
+}
+
 int admission_close_sessions(struct hub *hub, const char *key,
 			     struct device *keep, const char *why)
 {

@@ -23,6 +23,10 @@ void admission_connected(struct hub *hub, struct device *d, size_t ncaps);
  * says disconnected, unless a newer session is up; a device that never
  * got in counts as a failure of its address (the blocklist). */
 void admission_gone(struct hub *hub, struct device *d);
+/* A newer session of the device key is up on another worker of the hub:
+ * the ones here close, each a "replaced" event, and their end does not
+ * make the device disconnected (device_set_superseded). */
+void admission_superseded(struct hub *hub, const char *key);
 /* Closes every live, admitted connection of the device whose registry
  * key is key, other than keep (may be NULL), with reason why. Returns how
  * many. */

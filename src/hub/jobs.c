@@ -87,8 +87,9 @@ struct job_waiter {
 /* A batch's rate: the next start it allows, in the loop's ms. */
 struct batch_pace {
 	int64_t id;
-	uint64_t gap_ms;	/* 1000 / rate */
-	uint64_t next_ms;
+	uint64_t gap_us;	/* 1,000,000 / rate: several may fall in
+				 * one of the loop's milliseconds */
+	uint64_t next_us;
 	struct batch_pace *next;
 };
 
@@ -96,7 +97,7 @@ struct batch_pace {
  * was given. */
 struct paced_dev {
 	char fp[CH_FP_LEN];
-	uint64_t at_ms;
+	uint64_t at_us;
 	struct paced_dev *next;
 };
 
@@ -729,12 +730,8 @@ void jobs_batch_pace(struct hub *hub, int64_t id, int rate)
 			return;
 	if (rate <= 0 || (p = calloc(1, sizeof(*p))) == NULL)
 		return;
-	/* each worker paces its own devices, which the kernel spreads
-	 * evenly: its share of the rate, rounded up */
-	if (hub->nworkers > 1)
-		rate = (rate + hub->nworkers - 1) / hub->nworkers;
 	p->id = id;
-	p->gap_ms = rate >= 1000 ? 1 : 1000u / (unsigned)rate;
+	p->gap_us = 1000000u / (unsigned)rate;
 	p->next = hub->paces;
 	hub->paces = p;
 }
@@ -751,17 +748,43 @@ static struct paced_dev **paced_find(struct hub *hub, const char *fp)
 
 static void on_pace(uv_timer_t *t);
 
+/* The monotonic clock, shared by the hub's workers, in microseconds. */
+static uint64_t now_us(void)
+{
+	return uv_hrtime() / 1000;
+}
+
 static void pace_arm(struct hub *hub)
 {
-	uint64_t now = uv_now(hub->loop), first = UINT64_MAX;
+	uint64_t now = now_us(), first = UINT64_MAX;
 
 	for (struct paced_dev *p = hub->paced; p; p = p->next)
-		if (p->at_ms < first)
-			first = p->at_ms;
+		if (p->at_us < first)
+			first = p->at_us;
 	uv_timer_stop(&hub->pace_timer);
 	if (first != UINT64_MAX)
 		uv_timer_start(&hub->pace_timer, on_pace,
-			       first > now ? first - now : 0, 0);
+			       first > now ? (first - now + 999) / 1000 : 0, 0);
+}
+
+/* The batch's start slots are the multiples of its gap on the monotonic
+ * clock; of N workers, worker k takes those whose index is k modulo N,
+ * so that together they start at most rate a second with no word
+ * between them. The latest slot of ours at or before t. */
+static uint64_t slot_before(struct hub *hub, const struct batch_pace *p,
+			    uint64_t t)
+{
+	uint64_t n = hub->nworkers > 1 ? (uint64_t)hub->nworkers : 1;
+	uint64_t k = hub->nworkers > 1 ? (uint64_t)hub->worker : 0;
+	uint64_t i = t / p->gap_us, r = i % n;	/* the latest slot's index */
+
+	if (r >= k)
+		i -= r - k;
+	else if (i >= r + n - k)
+		i -= r + n - k;
+	else
+		i = 0;		/* none of ours yet (the clock's first slots) */
+	return i * p->gap_us;
 }
 
 /* 1: the device fp may start its job of batch id now; 0: it waits for
@@ -769,27 +792,30 @@ static void pace_arm(struct hub *hub)
 static int pace_ok(struct hub *hub, const char *fp, int64_t id)
 {
 	struct batch_pace *p = pace_of(hub, id);
-	uint64_t now = uv_now(hub->loop);
+	uint64_t now = now_us(), step, last;
 	struct paced_dev *w;
 
 	if (p == NULL || hub->stopping)
 		return 1;
-	if (p->next_ms <= now) {
-		p->next_ms = now + p->gap_ms;
+	step = p->gap_us * (hub->nworkers > 1 ? (uint64_t)hub->nworkers : 1);
+	/* our latest slot, if not used yet: a slot passed unused is not
+	 * saved up for a burst, only the latest */
+	last = slot_before(hub, p, now);
+	if (last >= p->next_us) {
+		p->next_us = last + step;
 		return 1;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return 1;	/* unpaced rather than never */
 	snprintf(w->fp, sizeof(w->fp), "%s", fp);
-	w->at_ms = p->next_ms;
-	p->next_ms += p->gap_ms;
+	w->at_us = p->next_us;
+	p->next_us += step;
 	w->next = hub->paced;
 	hub->paced = w;
 	/* a batch's slots come later and later: a rescan of every waiting
 	 * device per new one would be quadratic in the batch's size */
 	if (!uv_is_active((uv_handle_t *)&hub->pace_timer) ||
-	    uv_now(hub->loop) + uv_timer_get_due_in(&hub->pace_timer) >
-		    w->at_ms)
+	    now + uv_timer_get_due_in(&hub->pace_timer) * 1000 > w->at_us)
 		pace_arm(hub);
 	return 0;
 }
@@ -799,11 +825,11 @@ static void kick(struct hub *hub, const char *fp, int slot_taken);
 static void on_pace(uv_timer_t *t)
 {
 	struct hub *hub = t->data;
-	uint64_t now = uv_now(hub->loop);
+	uint64_t now = now_us();
 	struct paced_dev **pp = &hub->paced, *w, *due = NULL;
 
 	while ((w = *pp) != NULL) {
-		if (w->at_ms <= now) {
+		if (w->at_us <= now) {
 			*pp = w->next;
 			w->next = due;
 			due = w;

@@ -20,7 +20,6 @@
 #include "hub/snmp.h"
 #include "hub/srclimit.h"
 #include "hub/term.h"
-#include "hub/devindex.h"
 #include "hub/worker.h"
 #include "lib/core/err.h"
 #include "lib/core/log.h"
@@ -233,19 +232,6 @@ static void w_control(struct hub *hub, int fd, const char *read, size_t len)
 			  "refused (stopping, or too many)", hub->worker);
 }
 
-/* The device called another worker since: its session here is older. */
-static void w_drop(struct hub *hub, const char *fp)
-{
-	struct device *d, *skip = NULL;
-
-	while ((d = devindex_find(hub->index, fp, skip, 0)) != NULL) {
-		device_set_superseded(d);
-		device_close(d, "a newer session of the device is up on "
-			     "another worker");
-		skip = d;	/* if closing takes a while */
-	}
-}
-
 static void w_source(struct hub *hub, const struct sockaddr *sa, int ok)
 {
 	if (ok)
@@ -264,7 +250,7 @@ static const struct worker_ops worker_ops = {
 	.control = w_control,
 	.kick = jobs_kick_here,
 	.job = jobs_notify_here,
-	.drop = w_drop,
+	.drop = admission_superseded,
 	.source = w_source,
 	.query = w_query,
 };

@@ -502,8 +502,10 @@ def test_silent_tls_peer_hits_the_handshake_deadline(tls_hub, pki):
     costs one socket until --handshake-timeout, and --max-handshakes
     applies to TLS connections as to SSH ones."""
     import socket
+    # one process: with several workers each takes its share of the
+    # limit, rounded up (docs/scale.md)
     h = tls_hub(extra=["--handshake-timeout", "1", "--max-handshakes", "1",
-                       "--block-after", "0"])
+                       "--block-after", "0", "--workers", "1"])
     s1 = socket.create_connection(("127.0.0.1", h.tls_port))
     h.proc.wait_log(r"device called \(tls\)")
     s2 = socket.create_connection(("127.0.0.1", h.tls_port))
