@@ -178,7 +178,8 @@ int main(int argc, char **argv)
 	if (nc_client_set_schema_searchpath(yang_dir) != 0 ||
 	    nc_client_ssh_ch_set_username(user) != 0 ||
 	    nc_client_ssh_ch_add_keypair(pub, argv[i + 1]) != 0) {
-		fprintf(stderr, PROG ": cannot set up the libnetconf2 client\n");
+		fprintf(stderr, PROG ": cannot set up the libnetconf2 "
+			"client\n");
 		return 1;
 	}
 	nc_client_ssh_ch_set_auth_hostkey_check_clb(any_hostkey, NULL);
