@@ -371,9 +371,9 @@ def main():
                 note = f"  ({peer} {m['status']})" if m["status"] else ""
                 lines.append(
                     f"  N={n:<6} {peer:10} "
-                    f"CPU {o['cpu_ms'] / m['cpu_ms']:5.2f}x  "
-                    f"RSS {o['rss_kb'] / max(m['rss_kb'], 0.1):5.2f}x  "
-                    f"rate {o['rate'] / m['rate']:5.2f}x{note}")
+                    f"CPU {o['cpu_ms'] / m['cpu_ms']:5.3g}x  "
+                    f"RSS {o['rss_kb'] / max(m['rss_kb'], 0.1):5.3g}x  "
+                    f"rate {o['rate'] / m['rate']:5.3g}x{note}")
         lines.append(f"(load generator: {os.cpu_count()} cores shared with "
                      f"the hub; open-file limit {per_process_max()} devices "
                      f"per loadgen process)")
