@@ -45,7 +45,7 @@ minimal hub does no rpc after the hello either.
 usage: scale_bench.py BUILD_DIR [--n 1000,5000] [--in-flight K]
        [--sources A-B] [--idle-seconds S] [--keys DIR] [--hub-full]
        [--hubs ours,minhub,nc2-shared,nc2-perctx,ncclient]
-       [--stall-seconds S]
+       [--stall-seconds S] [--bound-base S]
 """
 
 import argparse
@@ -66,7 +66,7 @@ KINDS = ("ours", "minhub", "nc2-shared", "nc2-perctx", "ncclient")
 PEERS = KINDS[1:]
 PYTHON = "/usr/bin/python3"     # Debian's, with python3-ncclient
 HERE = Path(__file__).resolve().parent
-POLL_S = 0.2                    # progress polling while devices come up
+POLL_S = 0.05                   # progress polling while devices come up
 UP_RE = re.compile(r"^t=[0-9.]+ up=([0-9]+)", re.M)
 TICK_RE = re.compile(r"^t=([0-9.]+) up=([0-9]+)", re.M)
 
