@@ -18,7 +18,7 @@ help:
 	@echo "make asan    unit + integration tests in an ASan/UBSan build"
 	@echo "make fuzz    build the libFuzzer targets and fuzz each FUZZ_SECONDS"
 	@echo "make bench   benchmarks against peers (see bench/README.md)"
-	@echo "make bench-scale  N simulated devices vs a minimal libssh hub (SCALE_N=1000,5000)"
+	@echo "make bench-scale  N simulated devices vs minhub, libnetconf2, ncclient (SCALE_N=1000,5000)"
 	@echo "make bench-storm  hub restart under N devices, fan-out, rpc rate (STORM_N=10000)"
 	@echo "make install programs, man pages, completion, units, /etc/callhome (DESTDIR=...)"
 	@echo "make deb     the Debian package: dpkg-buildpackage -us -uc -b (../callhome_*.deb)"

@@ -11,16 +11,22 @@ TEST_PKGS=(python3 python3-pytest python3-ncclient openssh-server
   openssh-client socat iproute2 nftables netconfd sqlite3 procps
   iperf3 asciinema python3-paramiko snmpd snmp snmptrapd yangcli
   systemd man-db groff bash-completion)
+# Benchmark peers, optional: libnetconf2's call-home accept loop
+# (bench/nc2hub.c, built only where libnetconf2 is found;
+# bench/scale_bench.py skips that peer without it).
+BENCH_PKGS=(libnetconf2-dev)
 # Packaging: the .deb (dpkg-buildpackage) and the fresh Debian root the
 # packaging test installs it into (debootstrap).
 PKG_PKGS=(debhelper dpkg-dev fakeroot debootstrap)
 
-# --build-only: to build; --package: to build the .deb; else everything
+# --build-only: to build; --package: to build the .deb; --bench: to
+# build and run the benchmarks with every peer; else everything
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in
 --build-only) ;;
 --package) want+=("${PKG_PKGS[@]}") ;;
-*) want+=("${TEST_PKGS[@]}" "${PKG_PKGS[@]}") ;;
+--bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+*) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}" "${PKG_PKGS[@]}") ;;
 esac
 
 missing=()
