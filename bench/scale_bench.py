@@ -27,7 +27,8 @@ spread over --sources; then
                  tail (a listen backlog that overflows leaves devices
                  in TCP's SYN back-off, up to 32 s per retry)
   latency        connect() -> the hub's hello, p50 / p99 over N devices
-  CPU/handshake  the hub's utime+stime (/proc/PID/stat) from before the
+  CPU/handshake  the hub's utime+stime (/proc/PID/stat, its workers
+                 included) from before the
                  first call to all N up, divided by N (includes the
                  accept, the registry's first sight of each device and
                  our log lines; minhub logs nothing)
@@ -97,12 +98,33 @@ def missing(build, kind):
     return None
 
 
+def hub_cpu_s(pid):
+    """utime + stime (/proc/PID/stat: every thread) of pid and its
+    descendants (a hub's workers) together."""
+    total = 0.0
+    for p in [pid] + bl.descendants(pid):
+        try:
+            total += bl.cpu_stat_s(p)
+        except (OSError, IndexError, ValueError):
+            pass        # gone meanwhile
+    return total
+
+
 def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise bl.BenchError(f"no VmRSS for pid {pid}")
+    """VmRSS of pid and its descendants (a hub's workers) together."""
+    total, found = 0, False
+    for p in [pid] + bl.descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        found = True
+        except OSError:
+            pass
+    if not found:
+        raise bl.BenchError(f"no VmRSS for pid {pid}")
+    return total
 
 
 def wait_file_has(path, text, timeout, proc=None):
@@ -149,9 +171,14 @@ def start_hub(env, build, kind, port, key, name, args, n):
         state = env.dir / f"{name}-state"
         extra = [] if full else ["--no-config-archive",
                                  "--no-device-notifications"]
+        # every core, and enough workers that none needs more
+        # descriptors than a process may have (one per session)
+        workers = args.workers or max(os.cpu_count() or 1,
+                                      -(-n // per_process_max()))
         p = env.spawn([build / "callhome-hub", "--listen",
                        f"127.0.0.1:{port}", "--key", key, "--user", USER,
                        "--state", state, "--accept-new",
+                       "--workers", workers,
                        "--max-handshakes", "4096",
                        "--max-handshakes-per-prefix", "0", *extra],
                       log=log)
@@ -168,7 +195,7 @@ def run_one(env, build, kind, n, args, key, keys_dir):
     port = bl.free_port()
     hub = start_hub(env, build, kind, port, key, name, args, n)
     time.sleep(0.5)
-    cpu0, rss0 = bl.cpu_stat_s(hub.pid), rss_kb(hub.pid)
+    cpu0, rss0 = hub_cpu_s(hub.pid), rss_kb(hub.pid)
     per = per_process_max()
     nproc = -(-n // per)
     gens = []
@@ -193,14 +220,14 @@ def run_one(env, build, kind, n, args, key, keys_dir):
     # bound: then the figures are those of the devices that came up
     t0 = time.monotonic()
     bound = args.bound_base + n / 20
-    status, reached, t_last, cpu1 = "", 0, 0.0, bl.cpu_stat_s(hub.pid)
+    status, reached, t_last, cpu1 = "", 0, 0.0, hub_cpu_s(hub.pid)
     lg_cpu_last = 0.0
     hub_log = env.dir / f"{name}.log"
     while True:
         errs = [Path(e).read_text(errors="replace") for _, _, e, _, _ in gens]
         if all(f"all {k} devices up" in t
                for t, (_, _, _, _, k) in zip(errs, gens)):
-            cpu1 = bl.cpu_stat_s(hub.pid)
+            cpu1 = hub_cpu_s(hub.pid)
             reached = n
             break
         now = time.monotonic()
@@ -215,7 +242,7 @@ def run_one(env, build, kind, n, args, key, keys_dir):
                  for t in errs)
         if up > reached:
             reached, t_last = up, now - t0
-            cpu1 = bl.cpu_stat_s(hub.pid)
+            cpu1 = hub_cpu_s(hub.pid)
             lg_cpu_last = sum(bl.cpu_stat_s(p.pid) for p, *_ in gens)
         elif now - t0 - t_last >= args.stall_seconds:
             status = f"stalled at {reached}"
@@ -236,9 +263,9 @@ def run_one(env, build, kind, n, args, key, keys_dir):
     rss1 = rss_kb(hub.pid) if hub.poll() is None else rss0
     i0 = i1 = 0.0
     if hub.poll() is None:
-        i0 = bl.cpu_stat_s(hub.pid)
+        i0 = hub_cpu_s(hub.pid)
         time.sleep(args.idle_seconds)
-        i1 = bl.cpu_stat_s(hub.pid)
+        i1 = hub_cpu_s(hub.pid)
     reports, lats = [], []
     for p, out, _, lat, _ in gens:
         p.send_signal(signal.SIGTERM)
@@ -315,6 +342,9 @@ def main():
                     help="a hub gets BOUND_BASE + N/20 s to bring N "
                          "devices up, else it is reported timed out at "
                          "what it reached [120]")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="our hub's --workers [the cores, or more when N "
+                         "needs more descriptors than one process has]")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     build = args.build.resolve()

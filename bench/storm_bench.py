@@ -184,7 +184,7 @@ def storm(env, build, args, port, key, fleet, hub, kind, name):
     log.rename(env.dir / f"{name}-before-restart.log")
     hub = sb.start_hub(env, build, kind, port, key, name, False)
     t_ready = time.time()
-    cpu0, lg0 = bl.cpu_sched_s(hub.pid), fleet.cpu_s()
+    cpu0, lg0 = bl.cpu_tree_s(hub.pid), fleet.cpu_s()
     deadline = time.monotonic() + args.storm_timeout
     while True:
         last, up, gave = fleet.back(t_kill)
@@ -195,7 +195,7 @@ def storm(env, build, args, port, key, fleet, hub, kind, name):
             break
         time.sleep(0.25)
     t_end = time.time()
-    cpu1, lg1 = bl.cpu_sched_s(hub.pid), fleet.cpu_s()
+    cpu1, lg1 = bl.cpu_tree_s(hub.pid), fleet.cpu_s()
     wall = max(t_end - t_ready, 1e-3)
     return hub, {"t_kill": t_kill, "t_stop": t_gone - t_kill,
                  "t_ready": t_ready - t_kill,
@@ -281,10 +281,10 @@ def rpc_rate(env, build, args, key):
             per = max(1, args.rpcs // args.rounds)
             for _ in range(args.rounds):
                 for d in devs:
-                    h0 = bl.cpu_sched_s(hub.pid)
+                    h0 = bl.cpu_tree_s(hub.pid)
                     c0 = sum(bl.cpu_tree_s(x) for x in d["cpu"])
                     el = control_loop(conn, d["fp"], per)
-                    d["hub_cpu"] += bl.cpu_sched_s(hub.pid) - h0
+                    d["hub_cpu"] += bl.cpu_tree_s(hub.pid) - h0
                     d["dev_cpu"] += sum(bl.cpu_tree_s(x)
                                         for x in d["cpu"]) - c0
                     d["t"] += el
