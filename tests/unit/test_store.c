@@ -2456,6 +2456,86 @@ static void test_configs(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM configs"), 0);
 }
 
+/* Group commit: the records written in a group are seen at once on the
+ * store's own connection and by another connection only at the commit;
+ * a write outside a group commits the group first; a multi-statement
+ * call inside a group rolls back alone; close commits what is left. */
+static void test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	struct ch_job_rec j;
+	int64_t id;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "a",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_false(ch_store_group_pending(f->st));
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_device_seen(f->st, FP_A, "10.0.0.1", 50),
+			 CH_OK);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "called", "x", 50),
+			 CH_OK);
+	ch_store_group_enter(f->st);	/* nested */
+	assert_int_equal(ch_store_device_add(f->st, FP_B, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	ch_store_group_leave(f->st);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+	/* this connection sees it, another one not yet */
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.last_seen, 50);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM devices"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(ch_store_flush(f->st), CH_OK);
+	assert_false(ch_store_group_pending(f->st));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM devices"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(ch_store_flush(f->st), CH_OK);	/* nothing to do */
+
+	/* an operator's change outside the group commits it with itself */
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "connected", "", 51),
+			 CH_OK);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+	assert_int_equal(ch_store_device_set_admission(f->st, FP_B,
+						       CH_ADMIT_ADMITTED),
+			 CH_OK);
+	assert_false(ch_store_group_pending(f->st));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT admission FROM devices"
+				 " WHERE fingerprint = '" FP_B "'"),
+			 CH_ADMIT_ADMITTED);
+
+	/* a transaction inside the group: a savepoint of it */
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "get", "<x/>", 0, 0,
+					  100, &id), CH_OK);
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "called", "", 52),
+			 CH_OK);
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 101, &j), CH_OK);
+	assert_int_equal(j.id, id);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_device_add(f->st, FP_A, NULL,
+					     CH_ADMIT_PENDING), CH_ERR_EXISTS);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 2);
+
+	/* a device with no job queued: no transaction, the group stays */
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_job_next(f->st, FP_B, 101, &j),
+			 CH_ERR_NOTFOUND);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+
+	/* the close commits the rest */
+	ch_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 3);
+	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2509,6 +2589,7 @@ int main(void)
 		T(test_import_serials),
 		T(test_import_keys),
 		T(test_import_limit),
+		T(test_group_commit),
 #undef T
 	};
 
