@@ -14,8 +14,9 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 10	/* store.c: the version a new file gets */
-#define SCHEMA_NEWER 11	/* SCHEMA_NOW + 1: written by a newer hub */
+#define SCHEMA_NOW 11	/* store.c: the version a new file gets */
+#define FP_SIZE_T 128	/* struct ch_device_rec's fingerprint */
+#define SCHEMA_NEWER 12	/* SCHEMA_NOW + 1: written by a newer hub */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -744,6 +745,33 @@ static void test_jobs_index(void **state)
 				 " WHERE (seqno = 0 AND name = 'device')"
 				 " OR (seqno = 1 AND name = 'state')"
 				 " OR (seqno = 2 AND name = 'id')"), 3);
+}
+
+/* A new device's name is checked without regard to case by an index,
+ * and a fingerprint prefix is found by a range of the primary key: no
+ * scan of every device at each enrollment. */
+static void test_name_and_prefix_indexed(void **state)
+{
+	struct fixture *f = *state;
+	char plan[] = "SELECT count(*) FROM (SELECT 1 FROM"
+		      " pragma_index_list('devices')"
+		      " WHERE name = 'devices_name_nocase')";
+	char fp[FP_SIZE_T];
+
+	assert_int_equal(raw_int(f->path, plan), 1);
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "Router1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_C, NULL,
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "router1",
+					     CH_ADMIT_PENDING), CH_ERR_EXISTS);
+	assert_int_equal(ch_store_device_resolve(f->st, "AAAAbb", fp), CH_OK);
+	assert_string_equal(fp, FP_A);
+	assert_int_equal(ch_store_device_resolve(f->st, "SHA256:Zzzz0", fp),
+			 CH_OK);
+	assert_string_equal(fp, FP_C);
+	assert_int_equal(ch_store_device_resolve(f->st, "AAAAbbX", fp),
+			 CH_ERR_NOTFOUND);
 }
 
 /* ---- identities ---- */
@@ -2590,6 +2618,7 @@ int main(void)
 		T(test_import_keys),
 		T(test_import_limit),
 		T(test_group_commit),
+		T(test_name_and_prefix_indexed),
 #undef T
 	};
 

@@ -146,6 +146,10 @@ static const char *const migrations[] = {
 	" trigger TEXT NOT NULL DEFAULT '',"
 	" content TEXT NOT NULL);"
 	"CREATE UNIQUE INDEX configs_device_version ON configs(device, version);",
+	/* 11: a new device's name is checked against every other without
+	 * regard to case (ch_store_name_check): by index, not a scan of
+	 * every device at each enrollment */
+	"CREATE INDEX devices_name_nocase ON devices(name COLLATE NOCASE);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
