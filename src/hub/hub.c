@@ -48,12 +48,18 @@ void hub_records_begin(struct hub *hub)
 void hub_records_end(struct hub *hub)
 {
 	ch_store_group_leave(hub->store);
-	if (!ch_store_group_pending(hub->store))
-		return;
 	if (hub->stopping || hub->loop == NULL) {
-		hub_records_stop(hub);
+		/* every session ends now: a commit per device would be
+		 * 100,000 of them. The group still commits at its bounds,
+		 * the rest at the store's close. */
+		if (hub->records_timer_on) {
+			hub->records_timer_on = 0;
+			uv_close((uv_handle_t *)&hub->records_timer, NULL);
+		}
 		return;
 	}
+	if (!ch_store_group_pending(hub->store))
+		return;
 	if (!hub->records_timer_on) {
 		uv_timer_init(hub->loop, &hub->records_timer);
 		hub->records_timer.data = hub;

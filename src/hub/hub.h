@@ -169,7 +169,9 @@ struct device *hub_find_device(struct hub *hub, const char *fp);
 /* Around the registry writes of a device's own doing (its call, its
  * session coming and going, their events): they join the store's group
  * commit (registry/store.h, "Group commit"), committed within
- * CH_STORE_GROUP_MS by a timer of the loop, at once while stopping. */
+ * CH_STORE_GROUP_MS by a timer of the loop. While the hub stops, the
+ * timer is closed and the group commits at its bounds and at the store's
+ * close. */
 void hub_records_begin(struct hub *hub);
 void hub_records_end(struct hub *hub);
 /* Commits the records now and closes their timer: the hub's stop (the
