@@ -6,7 +6,10 @@
  * One connection, opened once; every statement prepared once at open. Most
  * public calls are one statement, so SQLite's autocommit makes each logical
  * change one transaction; calls that need several statements (job_next,
- * jobs_recover, import_serials) and migrations take an explicit one.
+ * jobs_recover, import_serials) and migrations take an explicit one. The
+ * devices' own records are the exception: inside ch_store_group_enter()
+ * their writes join one open transaction (store.h, "Group commit"), and
+ * every write outside a group commits that group first (reg_exec).
  *
  * Aliases: a fingerprint argument is mapped to its device's key fingerprint
  * inside the statement itself (KEY_OF), so that mapping and the change are
