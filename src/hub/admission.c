@@ -287,25 +287,43 @@ static int take_over(struct hub *hub, struct device *d, const char *fp,
 	return CH_OK;
 }
 
+/* The registry writes below are the device's own records: grouped
+ * (hub_records_begin). An operator's change is never among them. */
 int admission_admit(struct hub *hub, struct device *d,
 		    const struct device_id *id, const char **why)
 {
+	int r;
+
 	*why = NULL;
-	return id->tls ? admit_tls(hub, d, id->serial_id, id->cert_id,
-				   id->anchor_id, why)
-		       : admit_ssh(hub, d, id->fp, id->name, why);
+	hub_records_begin(hub);
+	r = id->tls ? admit_tls(hub, d, id->serial_id, id->cert_id,
+				id->anchor_id, why)
+		    : admit_ssh(hub, d, id->fp, id->name, why);
+	hub_records_end(hub);
+	return r;
 }
 
 void admission_connected(struct hub *hub, struct device *d, size_t ncaps)
 {
 	const char *key = device_key(d);
 
+	hub_records_begin(hub);
 	ch_store_device_connected(hub->store, key, 1, (int)ncaps, NULL,
 				  hub_now_s());
 	hub_event(hub, key, "connected", device_peer(d));
+	hub_records_end(hub);
 }
 
+static void gone(struct hub *hub, struct device *d);
+
 void admission_gone(struct hub *hub, struct device *d)
+{
+	hub_records_begin(hub);
+	gone(hub, d);
+	hub_records_end(hub);
+}
+
+static void gone(struct hub *hub, struct device *d)
 {
 	const char *key = device_key(d);
 

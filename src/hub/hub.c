@@ -33,6 +33,55 @@ struct device *hub_find_device(struct hub *hub, const char *fp)
 	return devindex_find(hub->index, fp, NULL, 1);
 }
 
+static void on_records_timer(uv_timer_t *t)
+{
+	struct hub *hub = t->data;
+
+	ch_store_flush(hub->store);
+}
+
+void hub_records_begin(struct hub *hub)
+{
+	ch_store_group_enter(hub->store);
+}
+
+void hub_records_end(struct hub *hub)
+{
+	ch_store_group_leave(hub->store);
+	if (hub->stopping || hub->loop == NULL) {
+		/* every session ends now: a commit per device would be
+		 * 100,000 of them. The group still commits at its bounds,
+		 * the rest at the store's close. */
+		if (hub->records_timer_on) {
+			hub->records_timer_on = 0;
+			uv_close((uv_handle_t *)&hub->records_timer, NULL);
+		}
+		return;
+	}
+	if (!ch_store_group_pending(hub->store))
+		return;
+	if (!hub->records_timer_on) {
+		uv_timer_init(hub->loop, &hub->records_timer);
+		hub->records_timer.data = hub;
+		/* never what keeps the loop running: the store's close
+		 * commits what is left */
+		uv_unref((uv_handle_t *)&hub->records_timer);
+		hub->records_timer_on = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&hub->records_timer))
+		uv_timer_start(&hub->records_timer, on_records_timer,
+			       CH_STORE_GROUP_MS, 0);
+}
+
+void hub_records_stop(struct hub *hub)
+{
+	ch_store_flush(hub->store);
+	if (hub->records_timer_on) {
+		hub->records_timer_on = 0;
+		uv_close((uv_handle_t *)&hub->records_timer, NULL);
+	}
+}
+
 void hub_event(struct hub *hub, const char *fp, const char *kind,
 	       const char *detail)
 {

@@ -142,6 +142,9 @@ struct hub {
 	uv_timer_t pace_timer;		/* at the first of them */
 	struct batch_waiter *batch_waiters;	/* batch --wait (jobs.c) */
 	int job_expiry_on;		/* job_expiry initialised, not closed */
+	uv_timer_t records_timer;	/* commits the registry's group of
+					 * records (hub_records_end) */
+	int records_timer_on;		/* initialised, not closed */
 	struct device_config devcfg;	/* every device's, from cfg */
 	struct term *terms;		/* operators' shells, execs and
 					 * forwards (term.c) */
@@ -171,6 +174,17 @@ const char *hub_admission_policy_name(int policy);
 int64_t hub_now_s(void);
 /* The live, NETCONF-ready device whose registry key is fp, or NULL. */
 struct device *hub_find_device(struct hub *hub, const char *fp);
+/* Around the registry writes of a device's own doing (its call, its
+ * session coming and going, their events): they join the store's group
+ * commit (registry/store.h, "Group commit"), committed within
+ * CH_STORE_GROUP_MS by a timer of the loop. While the hub stops, the
+ * timer is closed and the group commits at its bounds and at the store's
+ * close. */
+void hub_records_begin(struct hub *hub);
+void hub_records_end(struct hub *hub);
+/* Commits the records now and closes their timer: the hub's stop (the
+ * store's close commits them too). */
+void hub_records_stop(struct hub *hub);
 /* Appends an event to the registry (fp may name no device, or be NULL for
  * a peer that never identified itself). */
 void hub_event(struct hub *hub, const char *fp, const char *kind,

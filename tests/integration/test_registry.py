@@ -342,6 +342,44 @@ def test_hub_killed_with_jobs_queued_and_one_in_flight(hub, workdir,
     assert r["job"]["state"] == "queued"
 
 
+def file_events(h, fp):
+    """The event kinds of fp as another process reads the registry file."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{h.state / 'registry.db'}?mode=ro",
+                         uri=True, timeout=5)
+    try:
+        return [k for (k,) in db.execute(
+            "SELECT kind FROM events WHERE fingerprint = ? ORDER BY id",
+            (fp,))]
+    finally:
+        db.close()
+
+
+def test_a_devices_records_reach_the_file_soon_and_at_stop(hub, agent):
+    """A device's call and session are grouped into one registry commit
+    (a storm of calls is not a commit each), but the group is committed
+    within its short delay, before an operator's change, and at stop."""
+    h = hub()
+    a = agent(hub=h, extra=FAST)
+    wait_state(h, a.fingerprint, "connected")
+    # another process sees them once the group's delay (ms) has passed
+    wait_for(lambda: "connected" in file_events(h, a.fingerprint), 5,
+             "connected event in the file", interval=0.05, proc=h.proc)
+    assert {"enrolled", "called"} <= set(file_events(h, a.fingerprint))
+    # the operator's change is in the file when the answer comes
+    assert h.cli("rename", a.fingerprint, "r-9")[0] == 0
+    import sqlite3
+    db = sqlite3.connect(f"file:{h.state / 'registry.db'}?mode=ro",
+                         uri=True, timeout=5)
+    assert db.execute("SELECT name FROM devices WHERE fingerprint = ?",
+                      (a.fingerprint,)).fetchone() == ("r-9",)
+    db.close()
+    # the session's end, written while the hub stops, is committed too
+    a.proc.stop()
+    h.proc.stop()
+    assert file_events(h, a.fingerprint)[-1] == "disconnected"
+
+
 # ------------------------------------------------------------ protection
 
 def test_blocklist_engages_for_a_failing_source_good_device_served(

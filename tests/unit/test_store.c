@@ -14,8 +14,9 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 10	/* store.c: the version a new file gets */
-#define SCHEMA_NEWER 11	/* SCHEMA_NOW + 1: written by a newer hub */
+#define SCHEMA_NOW 11	/* store.c: the version a new file gets */
+#define FP_SIZE_T 128	/* struct ch_device_rec's fingerprint */
+#define SCHEMA_NEWER 12	/* SCHEMA_NOW + 1: written by a newer hub */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -744,6 +745,33 @@ static void test_jobs_index(void **state)
 				 " WHERE (seqno = 0 AND name = 'device')"
 				 " OR (seqno = 1 AND name = 'state')"
 				 " OR (seqno = 2 AND name = 'id')"), 3);
+}
+
+/* A new device's name is checked without regard to case by an index,
+ * and a fingerprint prefix is found by a range of the primary key: no
+ * scan of every device at each enrollment. */
+static void test_name_and_prefix_indexed(void **state)
+{
+	struct fixture *f = *state;
+	char plan[] = "SELECT count(*) FROM (SELECT 1 FROM"
+		      " pragma_index_list('devices')"
+		      " WHERE name = 'devices_name_nocase')";
+	char fp[FP_SIZE_T];
+
+	assert_int_equal(raw_int(f->path, plan), 1);
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "Router1",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_C, NULL,
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_int_equal(ch_store_device_add(f->st, FP_B, "router1",
+					     CH_ADMIT_PENDING), CH_ERR_EXISTS);
+	assert_int_equal(ch_store_device_resolve(f->st, "AAAAbb", fp), CH_OK);
+	assert_string_equal(fp, FP_A);
+	assert_int_equal(ch_store_device_resolve(f->st, "SHA256:Zzzz0", fp),
+			 CH_OK);
+	assert_string_equal(fp, FP_C);
+	assert_int_equal(ch_store_device_resolve(f->st, "AAAAbbX", fp),
+			 CH_ERR_NOTFOUND);
 }
 
 /* ---- identities ---- */
@@ -2456,6 +2484,86 @@ static void test_configs(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM configs"), 0);
 }
 
+/* Group commit: the records written in a group are seen at once on the
+ * store's own connection and by another connection only at the commit;
+ * a write outside a group commits the group first; a multi-statement
+ * call inside a group rolls back alone; close commits what is left. */
+static void test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	struct ch_job_rec j;
+	int64_t id;
+
+	assert_int_equal(ch_store_device_add(f->st, FP_A, "a",
+					     CH_ADMIT_ADMITTED), CH_OK);
+	assert_false(ch_store_group_pending(f->st));
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_device_seen(f->st, FP_A, "10.0.0.1", 50),
+			 CH_OK);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "called", "x", 50),
+			 CH_OK);
+	ch_store_group_enter(f->st);	/* nested */
+	assert_int_equal(ch_store_device_add(f->st, FP_B, NULL,
+					     CH_ADMIT_PENDING), CH_OK);
+	ch_store_group_leave(f->st);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+	/* this connection sees it, another one not yet */
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.last_seen, 50);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM devices"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(ch_store_flush(f->st), CH_OK);
+	assert_false(ch_store_group_pending(f->st));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM devices"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(ch_store_flush(f->st), CH_OK);	/* nothing to do */
+
+	/* an operator's change outside the group commits it with itself */
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "connected", "", 51),
+			 CH_OK);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+	assert_int_equal(ch_store_device_set_admission(f->st, FP_B,
+						       CH_ADMIT_ADMITTED),
+			 CH_OK);
+	assert_false(ch_store_group_pending(f->st));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT admission FROM devices"
+				 " WHERE fingerprint = '" FP_B "'"),
+			 CH_ADMIT_ADMITTED);
+
+	/* a transaction inside the group: a savepoint of it */
+	assert_int_equal(ch_store_job_add(f->st, FP_A, "get", "<x/>", 0, 0,
+					  100, &id), CH_OK);
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_event_add(f->st, FP_A, "called", "", 52),
+			 CH_OK);
+	assert_int_equal(ch_store_job_next(f->st, FP_A, 101, &j), CH_OK);
+	assert_int_equal(j.id, id);
+	ch_job_rec_cleanup(&j);
+	assert_int_equal(ch_store_device_add(f->st, FP_A, NULL,
+					     CH_ADMIT_PENDING), CH_ERR_EXISTS);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 2);
+
+	/* a device with no job queued: no transaction, the group stays */
+	ch_store_group_enter(f->st);
+	assert_int_equal(ch_store_job_next(f->st, FP_B, 101, &j),
+			 CH_ERR_NOTFOUND);
+	ch_store_group_leave(f->st);
+	assert_true(ch_store_group_pending(f->st));
+
+	/* the close commits the rest */
+	ch_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 3);
+	assert_int_equal(ch_store_open(f->path, &f->st), CH_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2509,6 +2617,8 @@ int main(void)
 		T(test_import_serials),
 		T(test_import_keys),
 		T(test_import_limit),
+		T(test_group_commit),
+		T(test_name_and_prefix_indexed),
 #undef T
 	};
 

@@ -6,7 +6,10 @@
  * One connection, opened once; every statement prepared once at open. Most
  * public calls are one statement, so SQLite's autocommit makes each logical
  * change one transaction; calls that need several statements (job_next,
- * jobs_recover, import_serials) and migrations take an explicit one.
+ * jobs_recover, import_serials) and migrations take an explicit one. The
+ * devices' own records are the exception: inside ch_store_group_enter()
+ * their writes join one open transaction (store.h, "Group commit"), and
+ * every write outside a group commits that group first (reg_exec).
  *
  * Aliases: a fingerprint argument is mapped to its device's key fingerprint
  * inside the statement itself (KEY_OF), so that mapping and the change are
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- schema ---- */
 
@@ -145,6 +149,10 @@ static const char *const migrations[] = {
 	" trigger TEXT NOT NULL DEFAULT '',"
 	" content TEXT NOT NULL);"
 	"CREATE UNIQUE INDEX configs_device_version ON configs(device, version);",
+	/* 11: a new device's name is checked against every other without
+	 * regard to case (ch_store_name_check): by index, not a scan of
+	 * every device at each enrollment */
+	"CREATE INDEX devices_name_nocase ON devices(name COLLATE NOCASE);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -156,6 +164,10 @@ const char *const reg_sql_db[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	/* a transaction of several statements inside the open group */
+	[S_SAVEPOINT] = "SAVEPOINT tx",
+	[S_RELEASE] = "RELEASE tx",
+	[S_ROLLBACK_TO] = "ROLLBACK TO tx",
 };
 
 static const char *const *const stmt_tables[] = {
@@ -240,8 +252,8 @@ int reg_prune(struct ch_store *st, int sid, int64_t keep, const char *what)
 	return r;
 }
 
-/* Steps a statement that returns no rows. */
-int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what)
+/* Steps a statement that returns no rows, as it is. */
+static int step_done(struct ch_store *st, sqlite3_stmt *s, const char *what)
 {
 	int rc = sqlite3_step(s), r = CH_OK;
 
@@ -250,6 +262,103 @@ int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what)
 	else if (rc != SQLITE_DONE)
 		r = reg_fail(st, what);
 	reg_done(s);
+	return r;
+}
+
+/* ---- group commit (store.h) ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SQLite may roll a transaction back by itself (a full disk, an I/O
+ * error): then the group is gone, and with it its writes. */
+static void group_check_alive(struct ch_store *st)
+{
+	if (st->group_open && sqlite3_get_autocommit(st->db)) {
+		ch_error("store %s: the records of the last %d ms were rolled "
+			 "back (%d writes)", st->path,
+			 (int)(mono_ms() - st->group_t0), st->group_n);
+		st->group_open = 0;
+		st->group_n = 0;
+		st->tx_in_group = 0;
+	}
+}
+
+int ch_store_flush(struct ch_store *st)
+{
+	int r;
+
+	if (st == NULL)
+		return CH_OK;
+	group_check_alive(st);
+	if (!st->group_open)
+		return CH_OK;
+	st->group_open = 0;
+	st->group_n = 0;
+	st->tx_in_group = 0;
+	if ((r = step_done(st, st->stmt[S_COMMIT], "commit of records")) !=
+	    CH_OK) {
+		sqlite3_step(st->stmt[S_ROLLBACK]);
+		reg_done(st->stmt[S_ROLLBACK]);
+	}
+	return r;
+}
+
+void ch_store_group_enter(struct ch_store *st)
+{
+	st->group_depth++;
+}
+
+void ch_store_group_leave(struct ch_store *st)
+{
+	if (st->group_depth > 0)
+		st->group_depth--;
+	group_check_alive(st);
+	if (st->group_open && st->group_depth == 0 && !st->tx_in_group &&
+	    (st->group_n >= CH_STORE_GROUP_MAX ||
+	     mono_ms() - st->group_t0 >= CH_STORE_GROUP_MS))
+		ch_store_flush(st);
+}
+
+int ch_store_group_pending(const struct ch_store *st)
+{
+	return st != NULL && st->group_open;
+}
+
+/* Before a write: into the group (opened now if need be) inside
+ * ch_store_group_enter(), else the group committed first. */
+static int group_before_write(struct ch_store *st)
+{
+	int r;
+
+	group_check_alive(st);
+	if (st->group_depth == 0)
+		return ch_store_flush(st);
+	if (st->group_open)
+		return CH_OK;
+	if ((r = step_done(st, st->stmt[S_BEGIN], "begin of records")) !=
+	    CH_OK)
+		return r;
+	st->group_open = 1;
+	st->group_n = 0;
+	st->group_t0 = mono_ms();
+	return CH_OK;
+}
+
+int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what)
+{
+	int r;
+
+	/* A failed begin leaves an autocommit write: still written. */
+	group_before_write(st);
+	r = step_done(st, s, what);
+	if (st->group_open)
+		st->group_n++;
 	return r;
 }
 
@@ -510,6 +619,7 @@ void ch_store_close(struct ch_store *st)
 {
 	if (st == NULL)
 		return;
+	ch_store_flush(st);	/* the records of the last moments too */
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	/* With every statement finalized this cannot fail with BUSY. */
@@ -524,13 +634,31 @@ void ch_store_close(struct ch_store *st)
 
 int reg_tx_begin(struct ch_store *st)
 {
-	return reg_exec(st, st->stmt[S_BEGIN], "begin");
+	int r;
+
+	if ((r = group_before_write(st)) != CH_OK || !st->group_open)
+		return step_done(st, st->stmt[S_BEGIN], "begin");
+	if (st->tx_in_group) {
+		ch_error("store %s: nested transaction", st->path);
+		return CH_ERR_INVAL;
+	}
+	if ((r = step_done(st, st->stmt[S_SAVEPOINT], "savepoint")) == CH_OK)
+		st->tx_in_group = 1;
+	return r;
 }
 
 void reg_tx_rollback(struct ch_store *st)
 {
 	sqlite3_stmt *s = st->stmt[S_ROLLBACK];
 
+	group_check_alive(st);
+	if (st->group_open && st->tx_in_group) {
+		/* the transaction's writes only, not the group's */
+		st->tx_in_group = 0;
+		step_done(st, st->stmt[S_ROLLBACK_TO], "rollback to");
+		step_done(st, st->stmt[S_RELEASE], "release");
+		return;
+	}
 	/* Fails only when SQLite has rolled back by itself already. */
 	sqlite3_step(s);
 	reg_done(s);
@@ -540,10 +668,20 @@ void reg_tx_rollback(struct ch_store *st)
  * left inside a transaction. */
 int reg_tx_commit(struct ch_store *st)
 {
-	int r = reg_exec(st, st->stmt[S_COMMIT], "commit");
+	int r;
 
-	if (r != CH_OK)
+	group_check_alive(st);
+	if (st->group_open && st->tx_in_group) {
+		if ((r = step_done(st, st->stmt[S_RELEASE], "release")) !=
+		    CH_OK) {
+			reg_tx_rollback(st);	/* to the savepoint */
+			return r;
+		}
+		st->tx_in_group = 0;
+		st->group_n++;
+		return r;
+	}
+	if ((r = step_done(st, st->stmt[S_COMMIT], "commit")) != CH_OK)
 		reg_tx_rollback(st);
 	return r;
 }
-

@@ -10,6 +10,14 @@
 
 #define RESOLVE_MIN_PREFIX 4	/* chars after "SHA256:" for a prefix match */
 
+/* col starts with p. substr, not LIKE: '%' and '_' in p stay literal; the
+ * range before it (p up to p followed by U+10FFFF, above any character of
+ * an identity) lets the primary key's index find the rows instead of a
+ * scan of every device: a new device's name is checked against them. */
+#define PREFIX_OF(col, p) \
+	"(" col " >= " p " AND " col " < " p " || char(1114111)" \
+	" AND substr(" col ", 1, length(" p ")) = " p ")"
+
 
 const char *const reg_sql_devices[S_COUNT] = {
 	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices"
@@ -52,12 +60,12 @@ const char *const reg_sql_devices[S_COUNT] = {
 	[S_BY_FP] = "SELECT fingerprint FROM devices WHERE fingerprint = ?1"
 		    " UNION ALL SELECT device FROM identities"
 		    " WHERE fingerprint = ?1",
-	/* substr, not LIKE: '%' and '_' in the query stay literal. UNION
-	 * counts a device once when its key and an alias both match. */
+	/* UNION counts a device once when its key and an alias both
+	 * match. */
 	[S_BY_PREFIX] = "SELECT fingerprint FROM devices"
-			" WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			" WHERE " PREFIX_OF("fingerprint", "?1")
 			" UNION SELECT device FROM identities"
-			" WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			" WHERE " PREFIX_OF("fingerprint", "?1")
 			" LIMIT 2",
 	/* Named devices first, by name; then the unnamed by fingerprint. */
 	/* The device's key fingerprint, given it or an alias. */
@@ -65,13 +73,14 @@ const char *const reg_sql_devices[S_COUNT] = {
 		      " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_RENAME] = "UPDATE devices SET name = ?2"
 			 " WHERE fingerprint = " KEY_OF("?1"),
+	/* by the index devices_name_nocase */
 	[S_NAME_NOCASE] = "SELECT fingerprint FROM devices"
 			  " WHERE name = ?1 COLLATE NOCASE",
 	/* S_BY_PREFIX without its limit: to list the matches */
 	[S_PREFIX_ALL] = "SELECT fingerprint FROM devices"
-			 " WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			 " WHERE " PREFIX_OF("fingerprint", "?1")
 			 " UNION SELECT device FROM identities"
-			 " WHERE substr(fingerprint, 1, length(?1)) = ?1"
+			 " WHERE " PREFIX_OF("fingerprint", "?1")
 			 " ORDER BY 1",
 	/* delete: what is left of its jobs are outcomes (the caller
 	 * refused or cancelled the others); its events stay */

@@ -20,6 +20,11 @@ const char *const reg_sql_jobs[S_COUNT] = {
 	[S_JOB_NEXT] = "SELECT " JOB_COLS " FROM jobs"
 		       " WHERE device = " KEY_OF("?1") " AND state = 0"
 		       " ORDER BY id LIMIT 1",
+	/* whether job_next has anything to do: a read of the index
+	 * jobs_device_state_id, no write transaction */
+	[S_JOB_ANY] = "SELECT 1 FROM jobs"
+		      " WHERE device = " KEY_OF("?1") " AND state = 0"
+		      " LIMIT 1",
 	/* Each transition names the state it leaves: a job another call
 	 * moved first is not moved again (sqlite3_changes says 0). */
 	[S_JOB_START] = "UPDATE jobs SET state = 1, started = ?2"
@@ -232,11 +237,21 @@ int ch_store_job_next(struct ch_store *st, const char *fp, int64_t now,
 		      struct ch_job_rec *rec)
 {
 	sqlite3_stmt *x = st->stmt[S_JOB_EXPIRE], *s = st->stmt[S_JOB_NEXT];
-	int r;
+	sqlite3_stmt *q = st->stmt[S_JOB_ANY];
+	int rc, r;
 
 	memset(rec, 0, sizeof(*rec));
 	if (reg_check_fp(fp) != CH_OK)
 		return CH_ERR_NOTFOUND;
+	/* Most devices have no job queued: every connect asks, and a write
+	 * transaction for nothing would also commit the open group. */
+	sqlite3_bind_text(q, 1, fp, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	reg_done(q);
+	if (rc == SQLITE_DONE)
+		return CH_ERR_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return reg_fail(st, "job next");
 	/* One transaction: a job cannot expire between the two steps. */
 	if ((r = reg_tx_begin(st)) != CH_OK)
 		return r;

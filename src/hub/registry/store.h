@@ -1,6 +1,7 @@
 /* store.h - the hub's registry in SQLite (style B4: all SQL lives under
  * src/hub/registry/: db.c opens and migrates, then one file per table).
- * WAL journal, prepared statements, one transaction per logical change,
+ * WAL journal, prepared statements, one transaction per logical change
+ * (the devices' own records grouped into one: "Group commit" below),
  * schema migrations by PRAGMA user_version, a busy_timeout.
  *
  * A device is identified by an identity string, never by address (the
@@ -85,6 +86,35 @@ struct ch_device_rec {
  * with the path and SQLite's text. */
 int ch_store_open(const char *path, struct ch_store **out);
 void ch_store_close(struct ch_store *st);	/* NULL is fine */
+
+/* ---- group commit ----
+ *
+ * A call-home storm writes a few rows per handshake (the device seen, its
+ * session up, "called" and "connected" events); one transaction each
+ * would be several commits per handshake, each with its locks and WAL
+ * frames. So the records of the devices' own doing are written in a
+ * group: the writes made between ch_store_group_enter() and _leave() join
+ * one open transaction, committed
+ *   - by ch_store_group_leave() once it holds CH_STORE_GROUP_MAX writes
+ *     or is CH_STORE_GROUP_MS old,
+ *   - by ch_store_flush(), which its owner calls from a timer armed when
+ *     ch_store_group_pending() turns 1, at most CH_STORE_GROUP_MS later,
+ *   - before any write made outside a group (an operator's approve, a
+ *     job's start, an audit record): what an operator is told is done is
+ *     committed when told, with everything written before it,
+ *   - and by ch_store_close().
+ * Reads on this connection see the group's rows at once (`callhome
+ * devices`, `callhome events`); other connections see them at its commit.
+ * A crash of the hub loses at most the last CH_STORE_GROUP_MS of such
+ * records, never an operator's change. Inside a group a multi-statement
+ * call runs as a savepoint of the group's transaction.
+ */
+void ch_store_group_enter(struct ch_store *st);
+void ch_store_group_leave(struct ch_store *st);
+/* 1 while a group holds writes not committed yet. */
+int ch_store_group_pending(const struct ch_store *st);
+/* Commits the group now (CH_OK when there is none). NULL is fine. */
+int ch_store_flush(struct ch_store *st);
 
 /* Returns a name for an admission value: "pending", "admitted", "revoked". */
 const char *ch_admission_name(int admission);

@@ -28,6 +28,9 @@ enum stmt_id {
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
 	S_DEV_GET,
 	S_DEV_ADD,
 	S_DEV_ADMISSION,
@@ -62,6 +65,7 @@ enum stmt_id {
 	S_JOB_ADD,
 	S_JOB_EXPIRE,
 	S_JOB_NEXT,
+	S_JOB_ANY,
 	S_JOB_START,
 	S_JOB_FINISH,
 	S_JOB_CANCEL,
@@ -123,6 +127,12 @@ struct ch_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
 	char *path;		/* for log lines */
+	/* group commit (store.h, "Group commit") */
+	int group_depth;	/* ch_store_group_enter()s not left yet */
+	int group_open;		/* the group's transaction is open */
+	int group_n;		/* writes in it */
+	int64_t group_t0;	/* ms (monotonic) it was opened at */
+	int tx_in_group;	/* a reg_tx_begin() inside it: a savepoint */
 };
 
 /* ---- helpers (db.c) ---- */
@@ -136,7 +146,10 @@ void reg_copy_text(char *dst, size_t size, const unsigned char *src);
 int reg_bind_text(sqlite3_stmt *s, int idx, const char *text, size_t size);
 /* Resets a statement and clears its bindings, for its next use. */
 void reg_done(sqlite3_stmt *s);
-/* Steps a statement that returns no rows. */
+/* Steps a statement that returns no rows. Every write goes through here:
+ * inside ch_store_group_enter() it joins the open group (opening it);
+ * outside, it commits the open group first, so that an immediate write
+ * is never held back by the records before it. */
 int reg_exec(struct ch_store *st, sqlite3_stmt *s, const char *what);
 /* Runs statement sid, "DELETE ... WHERE id <= max(id) - ?1", keeping the
  * newest keep rows of a log table (what: "audit records", "events");
@@ -166,7 +179,8 @@ int reg_walk_begin(struct ch_store *st, sqlite3_stmt *s, const char *what,
 
 /* ---- transactions (db.c), for calls of more than one statement ---- */
 
-/* BEGIN IMMEDIATE. */
+/* BEGIN IMMEDIATE (the open group committed first); inside a group, a
+ * savepoint of the group's transaction instead. */
 int reg_tx_begin(struct ch_store *st);
 /* Fails only when SQLite has rolled back by itself already. */
 void reg_tx_rollback(struct ch_store *st);
