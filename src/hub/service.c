@@ -362,4 +362,5 @@ void service_stop(struct hub *hub)
 	snmp_stop_all(hub);
 	while (hub->devices)
 		device_close(hub->devices, "hub shutting down");
+	hub_records_stop(hub);	/* the last records commit at the close */
 }
