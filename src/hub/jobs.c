@@ -798,18 +798,20 @@ static int pace_ok(struct hub *hub, const char *fp, int64_t id)
 	if (p == NULL || hub->stopping)
 		return 1;
 	step = p->gap_us * (hub->nworkers > 1 ? (uint64_t)hub->nworkers : 1);
-	/* our latest slot, if not used yet: a slot passed unused is not
-	 * saved up for a burst, only the latest */
+	/* a start at one of our slots, never late within another's window:
+	 * now if our latest slot is this millisecond's and unused, else at
+	 * our next free one (a slot passed unused is lost, not saved up for
+	 * a burst) */
 	last = slot_before(hub, p, now);
-	if (last >= p->next_us) {
+	if (last >= p->next_us && now - last < 1000) {
 		p->next_us = last + step;
 		return 1;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return 1;	/* unpaced rather than never */
 	snprintf(w->fp, sizeof(w->fp), "%s", fp);
-	w->at_us = p->next_us;
-	p->next_us += step;
+	w->at_us = p->next_us > last + step ? p->next_us : last + step;
+	p->next_us = w->at_us + step;
 	w->next = hub->paced;
 	hub->paced = w;
 	/* a batch's slots come later and later: a rescan of every waiting
@@ -821,6 +823,22 @@ static int pace_ok(struct hub *hub, const char *fp, int64_t id)
 }
 
 static void kick(struct hub *hub, const char *fp, int slot_taken);
+
+/* fp's queue is looked at again in CH_HUB_JOB_RETRY_MS (by the pace
+ * timer, which holds the devices waiting for a time). */
+static void retry_later(struct hub *hub, const char *fp)
+{
+	struct paced_dev *w;
+
+	if (hub->stopping || paced_find(hub, fp) ||
+	    (w = calloc(1, sizeof(*w))) == NULL)
+		return;
+	snprintf(w->fp, sizeof(w->fp), "%s", fp);
+	w->at_us = now_us() + CH_HUB_JOB_RETRY_MS * 1000ull;
+	w->next = hub->paced;
+	hub->paced = w;
+	pace_arm(hub);
+}
 
 static void on_pace(uv_timer_t *t)
 {
@@ -981,11 +999,19 @@ static void kick(struct hub *hub, const char *fp, int slot_taken)
 		device_touch(d);	/* nothing to do: idle from now */
 		return;
 	}
-	if ((run->rec.batch && !slot_taken &&
-	     !pace_ok(hub, device_key(d), run->rec.batch)) ||
-	    ch_store_job_start(hub->store, run->rec.id, hub_now_s()) != CH_OK) {
+	if (run->rec.batch && !slot_taken &&
+	    !pace_ok(hub, device_key(d), run->rec.batch)) {
 		ch_job_rec_cleanup(&run->rec);
 		free(run);
+		return;
+	}
+	if (ch_store_job_start(hub->store, run->rec.id, hub_now_s()) != CH_OK) {
+		/* cancelled or expired meanwhile, or another of the device's
+		 * jobs runs on the session another worker is replacing: look
+		 * again in a moment */
+		ch_job_rec_cleanup(&run->rec);
+		free(run);
+		retry_later(hub, device_key(d));
 		return;
 	}
 	run->next = hub->runs;

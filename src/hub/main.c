@@ -730,6 +730,8 @@ int main(int argc, char **argv)
 	snprintf(db_path, sizeof(db_path), "%s/registry.db", hub.cfg.state_dir);
 	if (ch_store_open(db_path, &hub.store) != CH_OK)
 		goto out;
+	/* whose the sessions and running jobs are, when a worker dies */
+	ch_store_set_holder(hub.store, (int64_t)getpid());
 	if (!worker)		/* the hub starts: nothing is live */
 		ch_store_reset_connections(hub.store);
 	if (!worker &&

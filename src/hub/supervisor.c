@@ -217,16 +217,38 @@ static void on_message(void *ctx, struct wlink *l, int type,
 
 /* ---- a worker's end ---- */
 
-/* Worker idx is gone (its channel closed): its devices are not
- * connected any more, and the jobs that were running on them are in
- * doubt, or queued again when read-only, as at a hub's start. */
-static void forget_worker(struct supervisor *s, int idx)
+/* A device the dead worker held or ran a job on: no longer its, and
+ * the others look at its queue (read-only jobs queued again run where
+ * it calls next). */
+struct lost {
+	struct supervisor *s;
+	int idx;
+};
+
+static void lost_device(void *ctx, const char *fp)
 {
-	int64_t now = hub_now_s();
+	struct lost *l = ctx;
+
+	if (owner_of(l->s, fp) == l->idx)
+		owner_set(l->s, fp, -1);
+	send_others(l->s, l->idx, WLINK_KICK, fp, strlen(fp));
+}
+
+/* Worker idx, process pid, is gone: what the registry says it held (its
+ * pid is the holder of those rows) is ended, as a hub's start does after
+ * a crash; a device that already called another worker is left alone. */
+static void forget_worker(struct supervisor *s, int idx, pid_t pid)
+{
+	struct lost l = { s, idx };
 	char why[64];
-	int n, doubt = 0;
+	int doubt = 0;
 
 	snprintf(why, sizeof(why), "the hub's worker %d ended", idx);
+	if (pid > 0 && ch_store_holder_lost(s->hub->store, (int64_t)pid, why,
+					    hub_now_s(), lost_device, &l,
+					    &doubt) != CH_OK)
+		ch_error("worker %d: its devices and jobs could not be "
+			 "recorded as ended", idx);
 	for (unsigned b = 0; b < OWNER_BUCKETS && s->held[idx] > 0; b++) {
 		struct owner **pp = &s->owners[b], *o;
 
@@ -235,17 +257,6 @@ static void forget_worker(struct supervisor *s, int idx)
 				pp = &o->next;
 				continue;
 			}
-			ch_store_device_connected(s->hub->store, o->fp, 0, 0,
-						  why, now);
-			ch_store_event_add(s->hub->store, o->fp,
-					   "disconnected", why, now);
-			if (ch_store_jobs_recover_device(s->hub->store, o->fp, now,
-						  &n) == CH_OK)
-				doubt += n;
-			/* read-only jobs queued again run wherever the
-			 * device calls next */
-			send_others(s, idx, WLINK_KICK, o->fp,
-				    strlen(o->fp));
 			*pp = o->next;
 			free(o);
 			s->held[idx]--;
@@ -266,7 +277,7 @@ static void on_link_closed(void *ctx, struct wlink *l)
 	w->ready = 0;
 	/* it is stopping (or dead, SIGCHLD comes): nothing is routed to it
 	 * any more, and what it held is not held */
-	forget_worker(w->sup, w->idx);
+	forget_worker(w->sup, w->idx, w->pid);
 }
 
 static int spawn(struct supervisor *s, struct sworker *w)
@@ -350,17 +361,19 @@ static void worker_exited(struct supervisor *s, struct sworker *w, int st)
 	else
 		snprintf(how, sizeof(how), "exited with status %d",
 			 WEXITSTATUS(st));
-	w->pid = 0;
 	if (s->stopping) {
+		w->pid = 0;
 		ch_info("worker %d %s", w->idx, how);
 		return;
 	}
-	if (w->link) {		/* its last messages first, then its end */
+	if (w->link) {		/* its channel not closed yet */
 		wlink_close(w->link);
 		w->link = NULL;
 		w->ready = 0;
-		forget_worker(s, w->idx);
 	}
+	/* again: what it wrote after its channel closed */
+	forget_worker(s, w->idx, w->pid);
+	w->pid = 0;
 	if (!w->was_ready) {
 		ch_error("worker %d %s before it was ready; the hub cannot "
 			 "start", w->idx, how);
@@ -855,11 +868,12 @@ int supervisor_run(struct hub *hub, char **argv)
 		s->w[i].restart.data = &s->w[i];
 		s->w[i].ops = (struct wlink_ops){ .ctx = &s->w[i],
 			.message = on_message, .closed = on_link_closed };
+	}
+	for (int i = 0; i < s->n; i++)
 		if (spawn(s, &s->w[i]) != CH_OK) {
 			stop_all(s, 1);
 			break;
 		}
-	}
 	uv_run(hub->loop, UV_RUN_DEFAULT);
 	for (unsigned b = 0; b < OWNER_BUCKETS; b++)
 		while (s->owners[b]) {

@@ -2,7 +2,6 @@
 #include "hub/worker.h"
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +92,11 @@ static void on_query(struct hub *hub, struct wlink *l, const char *payload)
 	text = json_dumps(ans ? ans : json_null(),
 			  JSON_COMPACT | JSON_ENCODE_ANY);
 	if (text == NULL ||
-	    wlink_sendf(l, WLINK_ANSWER, "%llu %s", id, text) == CH_ERR_LIMIT)
+	    wlink_sendf(l, WLINK_ANSWER, "%llu %s", id, text) == CH_ERR_LIMIT) {
+		ch_warn("worker %d: the answer to '%s' is over %u bytes; "
+			"left out", hub->worker, what, CH_HUB_WLINK_MSG_MAX);
 		wlink_sendf(l, WLINK_ANSWER, "%llu null", id);
+	}
 	free(text);
 	json_decref(ans);
 	json_decref(args);
@@ -147,8 +149,11 @@ static void on_message(void *ctx, struct wlink *l, int type,
 		close(fd);
 }
 
-/* The supervisor is gone: nobody routes operators here or restarts us;
- * stop as on SIGTERM (the devices call the next hub). */
+/* The supervisor is gone (it crashed: a stop would have come as
+ * SIGTERM first): nobody routes operators here or restarts us. The
+ * kernel's SIGKILL is on its way (PR_SET_PDEATHSIG); end as it would,
+ * at once, so that a crash of the hub means the same whatever process
+ * it was, and the next start recovers it alike. */
 static void on_closed(void *ctx, struct wlink *l)
 {
 	struct hub *hub = ctx;
@@ -157,8 +162,8 @@ static void on_closed(void *ctx, struct wlink *l)
 	hub->wlink = NULL;
 	if (hub->stopping)
 		return;
-	ch_error("worker %d: the supervisor is gone; stopping", hub->worker);
-	raise(SIGTERM);
+	ch_error("worker %d: the supervisor is gone; exiting", hub->worker);
+	_exit(1);
 }
 
 static struct wlink_ops link_ops = {

@@ -14,9 +14,9 @@
 #include "lib/core/log.h"
 #include "hub/registry/store.h"
 
-#define SCHEMA_NOW 11	/* store.c: the version a new file gets */
+#define SCHEMA_NOW 12	/* store.c: the version a new file gets */
 #define FP_SIZE_T 128	/* struct ch_device_rec's fingerprint */
-#define SCHEMA_NEWER 12	/* SCHEMA_NOW + 1: written by a newer hub */
+#define SCHEMA_NEWER 13	/* SCHEMA_NOW + 1: written by a newer hub */
 
 #define FP_A "SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
 #define FP_B "SHA256:AAAAxxxxCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK"
@@ -1326,6 +1326,9 @@ static void test_job_fifo(void **state)
 		assert_string_equal(j.fingerprint, FP_A);
 		ch_job_rec_cleanup(&j);
 		assert_int_equal(ch_store_job_start(f->st, ids[i], 200), CH_OK);
+		assert_int_equal(ch_store_job_finish(f->st, ids[i], CH_JOB_DONE,
+						     "<ok/>", 0, NULL, NULL,
+						     200), CH_OK);
 	}
 	assert_int_equal(ch_store_job_next(f->st, FP_A, 200, &j),
 			 CH_ERR_NOTFOUND);
@@ -1464,13 +1467,16 @@ static void test_job_cancel_requeue(void **state)
 	r = add_job(f, FP_A, "rpc", 0, 0, 11);
 	d = add_job(f, FP_A, "rpc", 0, 0, 12);
 	fl = add_job(f, FP_A, "rpc", 0, 0, 13);
-	assert_int_equal(ch_store_job_start(f->st, r, 20), CH_OK);
 	assert_int_equal(ch_store_job_start(f->st, d, 20), CH_OK);
 	assert_int_equal(ch_store_job_finish(f->st, d, CH_JOB_DONE, "<ok/>", 0,
 					     NULL, NULL, 21), CH_OK);
 	assert_int_equal(ch_store_job_start(f->st, fl, 20), CH_OK);
 	assert_int_equal(ch_store_job_finish(f->st, fl, CH_JOB_FAILED, "<r/>",
 					     1, "m", "timeout", 22), CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, r, 20), CH_OK);
+	/* one at a time per device, whoever starts it (another worker) */
+	assert_int_equal(ch_store_job_start(f->st, q, 23), CH_ERR_INVAL);
+	assert_int_equal(job_state(f, q), CH_JOB_QUEUED);
 
 	/* requeue: only from failed (or in-doubt, see recover) */
 	assert_int_equal(ch_store_job_requeue(f->st, q), CH_ERR_INVAL);
@@ -1512,6 +1518,62 @@ static void test_job_cancel_requeue(void **state)
 	assert_int_equal(n, 1);
 }
 
+static void count_fp(void *ctx, const char *fp)
+{
+	(void)fp;
+	(*(int *)ctx)++;
+}
+
+/* A worker of the hub died: only what its process held is ended. */
+static void test_holder_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct ch_device_rec rec;
+	int64_t a_job, b_job, a_next;
+	int doubt = -1, seen = 0;
+
+	two_devices(f);
+	ch_store_set_holder(f->st, 100);	/* worker one */
+	assert_int_equal(ch_store_device_connected(f->st, FP_A, 1, 3, NULL,
+						   10), CH_OK);
+	a_job = add_job(f, FP_A, "edit-config", 0, 0, 11);
+	a_next = add_job(f, FP_A, "rpc", 0, 0, 12);
+	assert_int_equal(ch_store_job_start(f->st, a_job, 13), CH_OK);
+	ch_store_set_holder(f->st, 200);	/* worker two */
+	assert_int_equal(ch_store_device_connected(f->st, FP_B, 1, 3, NULL,
+						   10), CH_OK);
+	b_job = add_job(f, FP_B, "edit-config", 0, 0, 11);
+	assert_int_equal(ch_store_job_start(f->st, b_job, 13), CH_OK);
+	/* A's next job cannot start while its first runs, wherever */
+	assert_int_equal(ch_store_job_start(f->st, a_next, 14), CH_ERR_INVAL);
+
+	assert_int_equal(ch_store_holder_lost(f->st, 100, "worker 0 ended",
+					      20, count_fp, &seen, &doubt),
+			 CH_OK);
+	assert_int_equal(seen, 1);
+	assert_int_equal(doubt, 1);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.connected, 0);
+	assert_string_equal(rec.last_error, "worker 0 ended");
+	assert_int_equal(job_state(f, a_job), CH_JOB_IN_DOUBT);
+	assert_int_equal(job_state(f, a_next), CH_JOB_QUEUED);
+	/* the other worker's device and job are untouched */
+	assert_int_equal(ch_store_device_get(f->st, FP_B, &rec), CH_OK);
+	assert_int_equal(rec.connected, 1);
+	assert_int_equal(job_state(f, b_job), CH_JOB_RUNNING);
+	/* A called worker two meanwhile: worker one's end is not its end */
+	assert_int_equal(ch_store_device_connected(f->st, FP_A, 1, 3, NULL,
+						   21), CH_OK);
+	assert_int_equal(ch_store_holder_lost(f->st, 100, "again", 22, NULL,
+					      NULL, &doubt), CH_OK);
+	assert_int_equal(doubt, 0);
+	assert_int_equal(ch_store_device_get(f->st, FP_A, &rec), CH_OK);
+	assert_int_equal(rec.connected, 1);
+	assert_int_equal(ch_store_job_start(f->st, a_next, 23), CH_OK);
+	assert_int_equal(ch_store_holder_lost(f->st, 0, "x", 24, NULL, NULL,
+					      &doubt), CH_ERR_INVAL);
+}
+
 static void test_jobs_recover(void **state)
 {
 	struct fixture *f = *state;
@@ -1529,11 +1591,11 @@ static void test_jobs_recover(void **state)
 	queued = add_job(f, FP_A, "rpc", 0, 0, 12);
 	done_id = add_job(f, FP_B, "rpc", 0, 0, 13);
 	assert_int_equal(ch_store_job_start(f->st, doubt, 20), CH_OK);
-	assert_int_equal(ch_store_job_start(f->st, ro, 21), CH_OK);
 	assert_int_equal(ch_store_job_start(f->st, done_id, 22), CH_OK);
 	assert_int_equal(ch_store_job_finish(f->st, done_id, CH_JOB_DONE,
 					     "<ok/>", 0, NULL, NULL, 23),
 			 CH_OK);
+	assert_int_equal(ch_store_job_start(f->st, ro, 21), CH_OK);
 	first_ev = raw_int(f->path, "SELECT max(id) FROM events");
 
 	assert_int_equal(ch_store_jobs_recover(f->st, 100, &n), CH_OK);
@@ -2609,6 +2671,7 @@ int main(void)
 		T(test_job_no_startup_flag),
 		T(test_job_cancel_requeue),
 		T(test_jobs_recover),
+		T(test_holder_lost),
 		T(test_jobs_recover_after_reopen),
 		T(test_job_foreach),
 		T(test_events_since),

@@ -153,6 +153,11 @@ static const char *const migrations[] = {
 	 * regard to case (ch_store_name_check): by index, not a scan of
 	 * every device at each enrollment */
 	"CREATE INDEX devices_name_nocase ON devices(name COLLATE NOCASE);",
+	/* 12: which process of the hub holds a device's session and runs a
+	 * job (its pid, ch_store_set_holder): when a worker dies, its own
+	 * are ended, never a newer session or job of another worker */
+	"ALTER TABLE devices ADD COLUMN holder INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN holder INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -48,13 +48,25 @@ const char *const reg_sql_devices[S_COUNT] = {
 	/* A session's start and end also count as having seen the device. */
 	[S_DEV_UP] = "UPDATE devices SET connected = 1, connected_since = ?2,"
 		     " capabilities = ?3, last_error = '',"
-		     " last_seen = max(last_seen, ?2)"
+		     " last_seen = max(last_seen, ?2), holder = ?4"
 		     " WHERE fingerprint = " KEY_OF("?1"),
 	[S_DEV_DOWN] = "UPDATE devices SET connected = 0, connected_since = 0,"
 		       " last_error = ?3, last_seen = max(last_seen, ?2)"
 		       " WHERE fingerprint = " KEY_OF("?1"),
 	[S_RESET] = "UPDATE devices SET connected = 0, connected_since = 0,"
 		    " last_error = 'hub restarted' WHERE connected <> 0",
+	/* a process of the hub is gone (ch_store_holder_lost): the devices
+	 * whose sessions or running jobs it held */
+	[S_LOST_SEL] = "SELECT fingerprint FROM devices"
+		       " WHERE holder = ?1 AND connected <> 0"
+		       " UNION SELECT device FROM jobs"
+		       " WHERE holder = ?1 AND state = 1",
+	[S_LOST_EV] = "INSERT INTO events (time, fingerprint, kind, detail)"
+		      " SELECT ?2, fingerprint, 'disconnected', ?3 FROM devices"
+		      " WHERE holder = ?1 AND connected <> 0",
+	[S_LOST_DEV] = "UPDATE devices SET connected = 0, connected_since = 0,"
+		       " last_error = ?3, last_seen = max(last_seen, ?2)"
+		       " WHERE holder = ?1 AND connected <> 0",
 	[S_BY_NAME] = "SELECT fingerprint FROM devices WHERE name = ?1",
 	/* A key and an alias are never the same fingerprint: one row. */
 	[S_BY_FP] = "SELECT fingerprint FROM devices WHERE fingerprint = ?1"
@@ -258,9 +270,10 @@ int ch_store_device_connected(struct ch_store *st, const char *fp,
 		return CH_ERR_NOTFOUND;
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now);
-	if (connected)
+	if (connected) {
 		sqlite3_bind_int(s, 3, ncaps);
-	else
+		sqlite3_bind_int64(s, 4, st->holder);
+	} else
 		reg_bind_text(s, 3, reason ? reason : "",
 			      sizeof(((struct ch_device_rec *)0)->last_error));
 	return reg_exec_update(st, s, "device connected");
@@ -305,6 +318,57 @@ int ch_store_device_anchor(struct ch_store *st, const char *fp,
 	sqlite3_bind_text(s, 1, fp, -1, SQLITE_STATIC);
 	reg_bind_text(s, 2, anchor, sizeof(rec.anchor));
 	return reg_exec_update(st, s, "device trust anchor");
+}
+
+void ch_store_set_holder(struct ch_store *st, int64_t holder)
+{
+	st->holder = holder;
+}
+
+int ch_store_holder_lost(struct ch_store *st, int64_t holder,
+			 const char *why, int64_t now,
+			 void (*fn)(void *ctx, const char *fp), void *ctx,
+			 int *in_doubt)
+{
+	sqlite3_stmt *sel = st->stmt[S_LOST_SEL];
+	char fp[FP_SIZE];
+	int rc, r;
+
+	*in_doubt = 0;
+	if (holder == 0)
+		return CH_ERR_INVAL;
+	if ((r = reg_tx_begin(st)) != CH_OK)
+		return r;
+	sqlite3_bind_int64(sel, 1, holder);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		reg_copy_text(fp, sizeof(fp), sqlite3_column_text(sel, 0));
+		if (fn)
+			fn(ctx, fp);
+	}
+	reg_done(sel);
+	if (rc != SQLITE_DONE) {
+		r = reg_fail(st, "lost sessions");
+		goto out;
+	}
+	for (int id = S_LOST_EV; id <= S_LOST_DEV; id++) {
+		sqlite3_stmt *s = st->stmt[id];
+
+		sqlite3_bind_int64(s, 1, holder);
+		sqlite3_bind_int64(s, 2, now);
+		reg_bind_text(s, 3, why, sizeof(((struct ch_device_rec *)0)->
+						last_error));
+		if ((r = reg_exec(st, s, "lost sessions")) != CH_OK)
+			goto out;
+	}
+	r = reg_jobs_recover(st, holder, now, in_doubt);
+out:
+	if (r == CH_OK)
+		r = reg_tx_commit(st);
+	else
+		reg_tx_rollback(st);
+	if (r != CH_OK)
+		*in_doubt = 0;
+	return r;
 }
 
 int ch_store_reset_connections(struct ch_store *st)

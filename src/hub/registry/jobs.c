@@ -27,8 +27,13 @@ const char *const reg_sql_jobs[S_COUNT] = {
 		      " LIMIT 1",
 	/* Each transition names the state it leaves: a job another call
 	 * moved first is not moved again (sqlite3_changes says 0). */
-	[S_JOB_START] = "UPDATE jobs SET state = 1, started = ?2"
-			" WHERE id = ?1 AND state = 0",
+	/* One at a time per device, whichever process starts it: not while
+	 * another of the device's jobs runs (two sessions of a device on two
+	 * workers of the hub, for the moment one replaces the other). */
+	[S_JOB_START] = "UPDATE jobs SET state = 1, started = ?2, holder = ?3"
+			" WHERE id = ?1 AND state = 0"
+			" AND NOT EXISTS (SELECT 1 FROM jobs r"
+			" WHERE r.device = jobs.device AND r.state = 1)",
 	[S_JOB_FINISH] = "UPDATE jobs SET state = ?2, finished = ?3,"
 			 " result = ?4, rpc_error = ?5, method = ?6,"
 			 " error = ?7 WHERE id = ?1 AND state = 1",
@@ -74,14 +79,14 @@ const char *const reg_sql_jobs[S_COUNT] = {
 			 " THEN 'read-only, queued again'"
 			 " ELSE 'it may or may not have been applied' END"
 			 " FROM jobs WHERE state = 1"
-			 " AND (?2 IS NULL OR device = ?2) ORDER BY id",
+			 " AND (?2 IS NULL OR holder = ?2) ORDER BY id",
 	[S_REC_DOUBT] = "UPDATE jobs SET state = 4,"
 			" error = 'the hub stopped while the job was running'"
 			" WHERE state = 1 AND read_only = 0"
-			" AND (?2 IS NULL OR device = ?2)",
+			" AND (?2 IS NULL OR holder = ?2)",
 	[S_REC_REQUEUE] = "UPDATE jobs SET state = 0, started = 0"
 			  " WHERE state = 1 AND read_only <> 0"
-			  " AND (?2 IS NULL OR device = ?2)",
+			  " AND (?2 IS NULL OR holder = ?2)",
 };
 
 const char *ch_job_state_name(int state)
@@ -282,6 +287,7 @@ int ch_store_job_start(struct ch_store *st, int64_t id, int64_t now)
 
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, st->holder);
 	return job_transition(st, s, id, "job start");
 }
 
@@ -395,33 +401,36 @@ int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n)
 	return r;
 }
 
-int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt)
-{
-	return ch_store_jobs_recover_device(st, NULL, now, in_doubt);
-}
-
-int ch_store_jobs_recover_device(struct ch_store *st, const char *fp,
-				 int64_t now, int *in_doubt)
+int reg_jobs_recover(struct ch_store *st, int64_t holder, int64_t now,
+		     int *in_doubt)
 {
 	sqlite3_stmt *ev = st->stmt[S_REC_EVENTS];
+	int r;
+
+	*in_doubt = 0;
+	for (int id = S_REC_EVENTS; id <= S_REC_REQUEUE; id++)
+		if (holder)	/* else NULL: every process's */
+			sqlite3_bind_int64(st->stmt[id], 2, holder);
+	/* Events first, while the jobs still say which were running. */
+	sqlite3_bind_int64(ev, 1, now);
+	if ((r = reg_exec(st, ev, "job recovery")) != CH_OK ||
+	    (r = reg_exec(st, st->stmt[S_REC_DOUBT], "job recovery")) !=
+		    CH_OK) {
+		reg_done(st->stmt[S_REC_REQUEUE]);	/* its binding */
+		return r;
+	}
+	*in_doubt = sqlite3_changes(st->db);
+	return reg_exec(st, st->stmt[S_REC_REQUEUE], "job recovery");
+}
+
+int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt)
+{
 	int n = 0, r;
 
 	*in_doubt = 0;
 	if ((r = reg_tx_begin(st)) != CH_OK)
 		return r;
-	/* NULL binds as NULL: every device */
-	sqlite3_bind_text(ev, 2, fp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->stmt[S_REC_DOUBT], 2, fp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->stmt[S_REC_REQUEUE], 2, fp, -1, SQLITE_STATIC);
-	/* Events first, while the jobs still say which were running. */
-	sqlite3_bind_int64(ev, 1, now);
-	if ((r = reg_exec(st, ev, "job recovery")) != CH_OK ||
-	    (r = reg_exec(st, st->stmt[S_REC_DOUBT], "job recovery")) !=
-		    CH_OK)
-		goto out;
-	n = sqlite3_changes(st->db);
-	r = reg_exec(st, st->stmt[S_REC_REQUEUE], "job recovery");
-out:
+	r = reg_jobs_recover(st, 0, now, &n);
 	if (r == CH_OK)
 		r = reg_tx_commit(st);
 	else

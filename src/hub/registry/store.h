@@ -423,10 +423,19 @@ int ch_store_job_count_queued(struct ch_store *st, const char *fp, int *n);
  * which are queued again (re-running them is harmless). Sets *in_doubt to
  * how many became in-doubt. Each change is one event on the device. */
 int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt);
-/* The same for the device fp's jobs only (fp NULL: every device's): the
- * hub's worker that held its session died. */
-int ch_store_jobs_recover_device(struct ch_store *st, const char *fp,
-				 int64_t now, int *in_doubt);
+/* This process of the hub, as the registry records who holds a device's
+ * session and runs a job (its pid; 0 until set). */
+void ch_store_set_holder(struct ch_store *st, int64_t holder);
+/* The process holder is gone (a worker of the hub died): the devices it
+ * held are disconnected (why, an event each) and its running jobs
+ * recovered as by ch_store_jobs_recover; a newer session or job of the
+ * same device in another process is left alone. fn (may be NULL) hears
+ * of each device concerned, before the change is committed. One
+ * transaction. */
+int ch_store_holder_lost(struct ch_store *st, int64_t holder,
+			 const char *why, int64_t now,
+			 void (*fn)(void *ctx, const char *fp), void *ctx,
+			 int *in_doubt);
 
 /* ---- batches: one job per selected device (bulk jobs) ---- */
 

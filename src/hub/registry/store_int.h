@@ -42,6 +42,9 @@ enum stmt_id {
 	S_DEV_UP,
 	S_DEV_DOWN,
 	S_RESET,
+	S_LOST_SEL,
+	S_LOST_EV,
+	S_LOST_DEV,
 	S_BY_NAME,
 	S_BY_FP,
 	S_BY_PREFIX,
@@ -133,6 +136,7 @@ struct ch_store {
 	int group_n;		/* writes in it */
 	int64_t group_t0;	/* ms (monotonic) it was opened at */
 	int tx_in_group;	/* a reg_tx_begin() inside it: a savepoint */
+	int64_t holder;		/* ch_store_set_holder: this process */
 };
 
 /* ---- helpers (db.c) ---- */
@@ -182,6 +186,11 @@ int reg_walk_begin(struct ch_store *st, sqlite3_stmt *s, const char *what,
 /* BEGIN IMMEDIATE (the open group committed first); inside a group, a
  * savepoint of the group's transaction instead. */
 int reg_tx_begin(struct ch_store *st);
+/* Inside a transaction: the jobs that were running in the process holder
+ * (0: in any) are in doubt, or queued again when read-only, each an
+ * event (jobs.c). *in_doubt: how many are in doubt. */
+int reg_jobs_recover(struct ch_store *st, int64_t holder, int64_t now,
+		     int *in_doubt);
 /* Fails only when SQLite has rolled back by itself already. */
 void reg_tx_rollback(struct ch_store *st);
 /* Commits, or rolls back when that fails so that the connection is not

@@ -340,6 +340,7 @@
 #define CH_SEL_GLOB_MAX (3 * CH_NAME_MAX) /* B, a --name glob as SQL GLOB: a name's length, each character escaped (\* becomes [*]) */
 /* Bulk jobs: one job per selected device, tracked as one batch. */
 #define CH_BATCH_RATE_DEFAULT 10 /* jobs/s a batch starts across its connected devices: a change reaches a fleet in minutes, and a mistake can be cancelled before it is everywhere */
+#define CH_HUB_JOB_RETRY_MS 1000 /* ms, a job that could not start (another of the device's runs on the session being replaced) is tried again after this */
 #define CH_BATCH_RATE_MAX 100000 /* jobs/s, largest --rate: several start in one of the loop's milliseconds; a fleet of 100,000 in a second */
 #define CH_BATCH_DEVICES_MAX 100000 /* devices one batch may select: one registry transaction */
 #define CH_JOB_EXPIRE_BATCH 64	/* jobs expired per registry read (the next batch follows at once) */
