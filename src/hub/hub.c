@@ -70,7 +70,7 @@ void hub_records_end(struct hub *hub)
 	}
 	if (!uv_is_active((uv_handle_t *)&hub->records_timer))
 		uv_timer_start(&hub->records_timer, on_records_timer,
-			       CH_STORE_GROUP_MS, 0);
+			       (uint64_t)ch_store_group_ms(hub->store), 0);
 }
 
 void hub_records_stop(struct hub *hub)

@@ -732,6 +732,8 @@ int main(int argc, char **argv)
 		goto out;
 	/* whose the sessions and running jobs are, when a worker dies */
 	ch_store_set_holder(hub.store, (int64_t)getpid());
+	if (worker)	/* the open group holds the lock the others wait for */
+		ch_store_set_group_ms(hub.store, CH_STORE_GROUP_SHARED_MS);
 	if (!worker)		/* the hub starts: nothing is live */
 		ch_store_reset_connections(hub.store);
 	if (!worker &&

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 /* ---- schema ---- */
@@ -326,8 +327,36 @@ void ch_store_group_leave(struct ch_store *st)
 	group_check_alive(st);
 	if (st->group_open && st->group_depth == 0 && !st->tx_in_group &&
 	    (st->group_n >= CH_STORE_GROUP_MAX ||
-	     mono_ms() - st->group_t0 >= CH_STORE_GROUP_MS))
+	     mono_ms() - st->group_t0 >= st->group_ms))
 		ch_store_flush(st);
+}
+
+void ch_store_set_group_ms(struct ch_store *st, int ms)
+{
+	st->group_ms = ms;
+}
+
+int ch_store_group_ms(const struct ch_store *st)
+{
+	return st->group_ms;
+}
+
+/* Another process (a worker of the hub) has the write lock: wait for it
+ * in short steps. SQLite's own handler sleeps longer and longer (up to
+ * 100 ms a time) and the loop with it, long after the lock is free;
+ * several processes taking turns at short transactions want a waiter
+ * that notices at once. Up to CH_STORE_BUSY_MS in all. */
+static int busy_wait(void *ctx, int count)
+{
+	struct ch_store *st = ctx;
+	int64_t now = mono_ms();
+
+	if (count == 0)
+		st->busy_t0 = now;
+	if (now - st->busy_t0 >= CH_STORE_BUSY_MS)
+		return 0;
+	usleep(count < 10 ? 50 : 200);
+	return 1;
 }
 
 int ch_store_group_pending(const struct ch_store *st)
@@ -582,7 +611,8 @@ int ch_store_open(const char *path, struct ch_store **out)
 	}
 	/* Constraint failures come back as e.g. SQLITE_CONSTRAINT_UNIQUE. */
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, CH_STORE_BUSY_MS);
+	sqlite3_busy_handler(st->db, busy_wait, st);
+	st->group_ms = CH_STORE_GROUP_MS;
 	if ((r = query_text(st, "PRAGMA journal_mode = WAL", mode,
 			    sizeof(mode))) != CH_OK)
 		goto out;

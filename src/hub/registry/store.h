@@ -426,6 +426,11 @@ int ch_store_jobs_recover(struct ch_store *st, int64_t now, int *in_doubt);
 /* This process of the hub, as the registry records who holds a device's
  * session and runs a job (its pid; 0 until set). */
 void ch_store_set_holder(struct ch_store *st, int64_t holder);
+/* How long a group's writes wait for their commit (CH_STORE_GROUP_MS
+ * unless set): shorter when several processes share the file, since the
+ * open group holds the write lock. */
+void ch_store_set_group_ms(struct ch_store *st, int ms);
+int ch_store_group_ms(const struct ch_store *st);
 /* The process holder is gone (a worker of the hub died): the devices it
  * held are disconnected (why, an event each) and its running jobs
  * recovered as by ch_store_jobs_recover; a newer session or job of the

@@ -137,6 +137,8 @@ struct ch_store {
 	int64_t group_t0;	/* ms (monotonic) it was opened at */
 	int tx_in_group;	/* a reg_tx_begin() inside it: a savepoint */
 	int64_t holder;		/* ch_store_set_holder: this process */
+	int group_ms;		/* ch_store_set_group_ms */
+	int64_t busy_t0;	/* ms: when the current wait for the lock began */
 };
 
 /* ---- helpers (db.c) ---- */

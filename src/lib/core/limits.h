@@ -306,6 +306,7 @@
 /* The registry (hub/registry). */
 #define CH_STORE_BUSY_MS 5000	/* ms, SQLite busy timeout */
 #define CH_STORE_GROUP_MS 20	/* ms, longest a device's records (its calls, sessions, their events) wait in the open group transaction before their commit: at 1,000 handshakes/s one commit instead of about a hundred; a crash loses at most this much of them */
+#define CH_STORE_GROUP_SHARED_MS 2 /* ms, the same for a worker of a hub of several: its open group holds the write lock the other workers wait for */
 #define CH_STORE_GROUP_MAX 512	/* writes in one group transaction, then it commits at once: bounds the WAL frames of one commit and how long another writer waits */
 
 /* The configuration archive and device notifications at the hub
