@@ -7,8 +7,8 @@ over one device session against OpenSSH + netconfd as the device.
               (one small edit to every connected device, one batch),
               then `callhome batch ID --wait`: the time from the command
               to the last job's end, its jobs done/not done. The batch
-              starts at most --rate jobs per second (the hub's largest
-              is 1000): N / R is a floor of its own.
+              starts at most --rate jobs per second: N / R is a floor
+              of its own.
   storm       the same N devices, calling back as callhomed does
               (loadgen --reconnect: again at once after a session, three
               tries 0.5-1 s apart, then a full-jitter exponential
@@ -182,7 +182,8 @@ def storm(env, build, args, port, key, fleet, hub, kind, name):
     # a fresh log: start_hub waits for "ready" in it
     log = env.dir / f"{name}.log"
     log.rename(env.dir / f"{name}-before-restart.log")
-    hub = sb.start_hub(env, build, kind, port, key, name, False)
+    hub = sb.start_hub(env, build, kind, port, key, name,
+                       hub_args(args), args.n)
     t_ready = time.time()
     cpu0, lg0 = bl.cpu_tree_s(hub.pid), fleet.cpu_s()
     deadline = time.monotonic() + args.storm_timeout
@@ -306,6 +307,12 @@ def rpc_rate(env, build, args, key):
 
 # ---------------------------------------------------------------- main
 
+def hub_args(args):
+    """What scale_bench.start_hub reads of its options."""
+    return argparse.Namespace(hub_full=False, workers=args.workers,
+                              stall_seconds=40)
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="Storms and fan-out: hub restart under N devices, one "
@@ -318,9 +325,12 @@ def main():
                     help="connections being set up at once, all loadgen "
                          "processes together [1024]")
     ap.add_argument("--sources", default="127.0.0.2-127.0.0.201")
-    ap.add_argument("--rate", type=int, default=1000,
-                    help="the fan-out batch's --rate [1000, the hub's "
-                         "largest]")
+    ap.add_argument("--rate", type=int, default=10000,
+                    help="the fan-out batch's --rate [10000: a floor of "
+                         "1 s at N = 10,000]")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="our hub's --workers [as scale_bench.py: the "
+                         "cores, or enough for N]")
     ap.add_argument("--give-up", type=int, default=6,
                     help="a device gives up after this many failed rounds "
                          "in a row (ceilings 1+2+..+32 s of back-off) [6]")
@@ -359,7 +369,8 @@ def main():
                 continue
             name = f"storm-{kind}"
             port = bl.free_port()
-            hub = sb.start_hub(env, build, kind, port, key, name, False)
+            hub = sb.start_hub(env, build, kind, port, key, name,
+                       hub_args(args), args.n)
             say(f"{kind}: {args.n} devices calling")
             t0 = time.monotonic()
             fleet = Fleet(env, build, port, key, args.n, args, name)
