@@ -18,7 +18,7 @@ help:
 	@echo "make asan    unit + integration tests in an ASan/UBSan build"
 	@echo "make fuzz    build the libFuzzer targets and fuzz each FUZZ_SECONDS"
 	@echo "make bench   benchmarks against peers (see bench/README.md)"
-	@echo "make bench-scale  N simulated devices vs minhub, libnetconf2, ncclient (SCALE_N=1000,5000)"
+	@echo "make bench-scale  N simulated devices vs minhub, libnetconf2, ncclient (SCALE_N=1000,10000), ours at SCALE_BIG=100000, then bench-storm"
 	@echo "make bench-storm  hub restart under N devices, fan-out, rpc rate (STORM_N=10000)"
 	@echo "make install programs, man pages, completion, units, /etc/callhome (DESTDIR=...)"
 	@echo "make deb     the Debian package: dpkg-buildpackage -us -uc -b (../callhome_*.deb)"
@@ -58,9 +58,15 @@ fuzz: deps-build
 bench: deps build
 	@bench/run.sh $(BUILD)
 
-SCALE_N ?= 1000,5000
+# every peer up to SCALE_N; ours alone at SCALE_BIG (no one-process
+# manager can hold it here: the open-file limit); then the storms
+SCALE_N ?= 1000,10000
+SCALE_BIG ?= 100000
 bench-scale: build
 	/usr/bin/python3 -B bench/scale_bench.py $(BUILD) --n $(SCALE_N)
+	/usr/bin/python3 -B bench/scale_bench.py $(BUILD) --n $(SCALE_BIG) \
+		--hubs ours
+	/usr/bin/python3 -B bench/storm_bench.py $(BUILD) --n $(STORM_N)
 
 STORM_N ?= 10000
 bench-storm: build

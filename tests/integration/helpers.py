@@ -198,6 +198,30 @@ def descendants(pid):
     return out
 
 
+def tree_rss_kb(pid):
+    """VmRSS of pid and its descendants (a hub's workers) together, kB."""
+    total = 0
+    for p in [pid] + descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f
+                              if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
+def loadgen_report(proc):
+    """callhome-loadgen's report (its last one, in proc's log) as a
+    dict of its 'key: value' lines."""
+    r = {}
+    for line in proc.log().splitlines():
+        if ": " in line and not line.startswith((" ", "t=", "callhome")):
+            k, v = line.split(": ", 1)
+            r[k] = v
+    return r
+
+
 def _kill(pid, sig):
     try:
         os.kill(pid, sig)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (binary, free_port, listener, read_until_closed,
-                     ssh_keygen, wait_for)
+from helpers import (binary, descendants, free_port, listener,
+                     read_until_closed, ssh_keygen, wait_for)
 
 FAST = ["--backoff-base", "100", "--backoff-max", "500"]
 
@@ -261,17 +261,8 @@ def test_agent_drops_manager_that_never_authenticates(agent, workdir):
 
 
 def process_tree(pid):
-    """pid and its descendants (a hub's workers), from /proc."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return pids
+    """pid and its descendants (a hub's workers)."""
+    return [pid] + descendants(pid)
 
 
 def listening_sockets(pid):

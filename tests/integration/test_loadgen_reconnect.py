@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from conftest import _require_binary
-from helpers import free_port
+from helpers import free_port, loadgen_report
 
 N = 30
 
@@ -17,16 +17,6 @@ def loadgen(procs, workdir, hub_addr, pub, name, *extra):
         _require_binary("callhome-loadgen"), "--hub", hub_addr,
         "--devices", N, "--keys", workdir / "lg-keys",
         "--authorized-keys", pub, "--reconnect", *extra])
-
-
-def report(proc):
-    """The loadgen's report (its last one) as a dict."""
-    r = {}
-    for line in proc.log().splitlines():
-        if ": " in line and not line.startswith((" ", "t=", "callhome")):
-            k, v = line.split(": ", 1)
-            r[k] = v
-    return r
 
 
 @pytest.mark.ch_timeout(120)
@@ -60,7 +50,7 @@ def test_fleet_back_after_hub_restart_and_fan_out(hub, procs, workdir):
     h.wait_device_connected(N)
     lg.signal(signal.SIGTERM)
     lg.wait_exit(10)
-    r = report(lg)
+    r = loadgen_report(lg)
     assert r["up"] == str(N)
     assert r["gave_up"] == "0"
     assert int(r["rpcs"]) >= 3 * N        # lock, edit-config, unlock
@@ -87,7 +77,7 @@ def test_devices_give_up_after_failed_rounds(procs, workdir):
     lg.wait_log(rf"gave_up={N}$", timeout=20)
     lg.signal(signal.SIGTERM)
     lg.wait_exit(10)
-    r = report(lg)
+    r = loadgen_report(lg)
     assert r["gave_up"] == str(N)
     assert r["up"] == "0"
     assert r["attempts"] == str(3 * N)    # CH_CHC_RS_MAX_ATTEMPTS tries

@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from conftest import _require_binary
-from helpers import wait_for
+from helpers import loadgen_report, tree_rss_kb, wait_for
 
 N = 2000
 # VmRSS growth per idle session, the hub's processes together: measured
@@ -22,37 +22,6 @@ RSS_BOUND_KB = 64
 def sanitized(exe):
     with open(exe, "rb") as f:
         return b"__asan_init" in f.read()
-
-
-def tree_rss_kb(pid):
-    def rss(p):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return sum(rss(p) for p in pids)
-
-
-def report(proc):
-    r = {}
-    for line in proc.log().splitlines():
-        if ": " in line and not line.startswith((" ", "t=", "callhome")):
-            k, v = line.split(": ", 1)
-            r[k] = v
-    return r
 
 
 @pytest.mark.ch_timeout(300)
@@ -80,7 +49,7 @@ def test_thousands_of_devices_none_refused_memory_bounded(hub, procs,
     rss = (tree_rss_kb(h.proc.pid) - rss0) / N
     lg.signal(signal.SIGTERM)
     lg.wait_exit(30)
-    r = report(lg)
+    r = loadgen_report(lg)
     assert r["up"] == str(N)
     assert r["failures"] == "0" and r["drops"] == "0", lg.tail()
     log = h.proc.log()
