@@ -84,7 +84,8 @@ struct job_waiter {
 	struct job_waiter *next;
 };
 
-/* A batch's rate: the next start it allows, in the loop's ms. */
+/* A batch's rate: the next start it allows here, in microseconds of the
+ * monotonic clock (slot_before: the workers share its slots). */
 struct batch_pace {
 	int64_t id;
 	uint64_t gap_us;	/* 1,000,000 / rate: several may fall in
