@@ -526,6 +526,24 @@ static json_t *status_sum(json_t *parts)
 	return sum;
 }
 
+/* The workers' parts in the order of their numbers (they answer in any
+ * order). */
+static json_t *by_worker(json_t *parts)
+{
+	json_t *sorted = json_array(), *p;
+	size_t i, j;
+
+	json_array_foreach(parts, i, p) {
+		json_int_t k = num(p, "worker");
+
+		for (j = 0; j < json_array_size(sorted); j++)
+			if (num(json_array_get(sorted, j), "worker") > k)
+				break;
+		json_array_insert(sorted, j, p);
+	}
+	return sorted;
+}
+
 static void query_done(struct query *q)
 {
 	struct supervisor *s = q->sup;
@@ -542,7 +560,7 @@ static void query_done(struct query *q)
 			CH_HUB_WORKER_QUERY_MS);
 	if (strcmp(q->what, "status") == 0) {
 		api_status_respond(s->hub, q->req, status_sum(q->parts),
-				   json_incref(q->parts));
+				   by_worker(q->parts));
 	} else {
 		all = json_array();
 		json_array_foreach(q->parts, i, p)
