@@ -94,7 +94,7 @@ unshare --mount --propagation private bash -euo pipefail -c '
     done
     cat \"\$root/tmp/hub.log\"
     grep -q \"configuration file /etc/callhome/hub.conf\" \"\$root/tmp/hub.log\"
-    grep -q \"hub ready (.*admission known-only)\" \"\$root/tmp/hub.log\"
+    grep -q \"hub ready (.*admission known-only[,)]\" \"\$root/tmp/hub.log\"
     chroot \"\$root\" useradd --no-create-home -G callhome alice
     # an operator in the group callhome, not root
     chroot --userspec=alice:alice --groups=callhome \"\$root\" \

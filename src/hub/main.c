@@ -563,8 +563,8 @@ static void parse_args(int argc, char **argv, struct hub_config *cfg)
 	cli_args_done();
 	if (optind < args.argc)
 		cli_die(PROG, "unexpected argument '", args.argv[optind], "'");
-	if (args.file != NULL)
-		ch_info("configuration file %s", args.file);
+	if (args.file != NULL && getenv(SUPERVISOR_WORKER_ENV) == NULL)
+		ch_info("configuration file %s", args.file);	/* once */
 	if (cfg->nlisten_tls) {
 		if (cfg->tls_cert == NULL || cfg->tls_key == NULL)
 			cli_die(PROG, "--listen-tls needs --tls-cert and "

@@ -149,12 +149,13 @@ def test_killed_worker_devices_come_back_others_never_drop(hub, agent):
     evs = events_since(h, mark)
     dropped = {e["device"] for e in evs if e["kind"] == "disconnected"}
     back = {e["device"] for e in evs if e["kind"] == "connected"}
-    # the victim's devices, recorded as such, called again; nobody
-    # else's session was touched
-    assert len(dropped) == held, (dropped, victim)
+    # the victim's devices called again, nobody else's; each recorded
+    # disconnected for the worker's end, unless its new session on
+    # another worker was recorded first (that one is left alone)
+    assert len(back) == held, (back, victim)
+    assert dropped <= back, (dropped, back)
     assert all("worker %d ended" % victim["worker"] in e["detail"]
                for e in evs if e["kind"] == "disconnected"), evs
-    assert back == dropped
     h.proc.wait_log(r"worker %d ready" % victim["worker"], timeout=20)
 
 
