@@ -72,9 +72,10 @@ UP_RE = re.compile(r"^t=[0-9.]+ up=([0-9]+)", re.M)
 TICK_RE = re.compile(r"^t=([0-9.]+) up=([0-9]+)", re.M)
 
 
-def peak_rate(errs):
-    """The most devices that came up in one 1-s window (the loadgen's
-    progress lines, all its processes together)."""
+def rates_1s(errs):
+    """The devices that came up in each 1-s window (the loadgen's
+    progress lines, all its processes together): (the median of the
+    windows in which any came up, the most in one)."""
     per_s = {}
     for text in errs:
         last = 0
@@ -82,7 +83,8 @@ def peak_rate(errs):
             k = round(float(t))
             per_s[k] = per_s.get(k, 0) + max(int(up) - last, 0)
             last = int(up)
-    return max(per_s.values(), default=0)
+    busy = sorted(v for v in per_s.values() if v > 0) or [0]
+    return busy[len(busy) // 2], busy[-1]
 
 
 def missing(build, kind):
@@ -277,8 +279,8 @@ def run_one(env, build, kind, n, args, key, keys_dir):
     env.stop(hub)
     lats.sort()
     lats = lats or [0]
-    peak = peak_rate([Path(e).read_text(errors="replace")
-                      for _, _, e, _, _ in gens])
+    median, peak = rates_1s([Path(e).read_text(errors="replace")
+                             for _, _, e, _, _ in gens])
     fails = sum(int(r["failures"]) for r in reports)
     drops = sum(int(r["drops"]) for r in reports)
     if status:
@@ -291,7 +293,8 @@ def run_one(env, build, kind, n, args, key, keys_dir):
         lg_cpu = sum(float(r["cpu_to_all_up_s"]) for r in reports)
     return {
         "n": n, "reached": reached, "status": status, "procs": nproc,
-        "t_up": t_up, "rate": reached / t_up, "peak": peak,
+        "t_up": t_up, "rate": reached / t_up, "median": median,
+        "peak": peak,
         "p50": lats[len(lats) // 2] / 1000,
         "p99": lats[int((len(lats) - 1) * 0.99)] / 1000,
         "cpu_ms": (cpu1 - cpu0) / reached * 1000,
@@ -303,7 +306,8 @@ def run_one(env, build, kind, n, args, key, keys_dir):
 
 
 def fmt(r):
-    return (f"{r['t_up']:8.2f} s {r['rate']:8.0f}/s {r['peak']:6d}/s "
+    return (f"{r['t_up']:8.2f} s {r['rate']:8.0f}/s {r['median']:6d}/s "
+            f"{r['peak']:6d}/s "
             f"{r['p50']:7.1f} "
             f"{r['p99']:7.1f} ms {r['cpu_ms']:6.3f} ms {r['rss_kb']:6.1f} kB "
             f"{r['idle_pct']:5.1f} %  {r['fails']}/{r['drops']}  "
@@ -378,7 +382,8 @@ def main():
             f"scale: N devices (callhome-loadgen, {args.in_flight} in "
             f"flight, sources {args.sources}) against our hub"
             f"{' (full)' if args.hub_full else ''} and peers, same run",
-            "hub        N       time to N  handshakes best 1s  p50     "
+            "hub        N       time to N  handshakes median 1s best 1s  "
+            "p50     "
             "p99 latency  "
             "CPU/hs     RSS/session  idle  fail/drop  loadgen CPU/hs",
         ]

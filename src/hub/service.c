@@ -226,8 +226,10 @@ static json_t *(*api_query)(struct hub *hub, const char *what,
 
 static void w_control(struct hub *hub, int fd, const char *read, size_t len)
 {
+	if (hub->ctl == NULL)		/* stopping: the client sees the end */
+		close(fd);
 	if (hub->ctl == NULL || hub_ctl_adopt(hub->ctl, fd, read, len) !=
-	    CH_OK)
+	    CH_OK)		/* hub_ctl_adopt closed fd */
 		ch_log_rl(CH_LOG_WARN, "worker %d: a control connection "
 			  "refused (stopping, or too many)", hub->worker);
 }
