@@ -374,7 +374,12 @@ static int parse_config(struct ch_ds *ds, const xmlNode *config,
 	ch_buf_init(&xml, CH_DS_FILE_MAX);
 	for (const xmlNode *k = config ? config->children : NULL; k && !r;
 	     k = k->next) {
-		if (k->type == XML_ELEMENT_NODE)
+		/* no namespace is no module's: refused here, since libyang
+		 * 2's opaque parsing dereferences the missing namespace */
+		if (k->type == XML_ELEMENT_NODE &&
+		    (k->ns == NULL || k->ns->href == NULL || !k->ns->href[0]))
+			r = CH_ERR_INVAL;
+		else if (k->type == XML_ELEMENT_NODE)
 			r = element_xml(k, &xml);
 		else if (k->type == XML_TEXT_NODE &&
 			 !xmlIsBlankNode((xmlNode *)k))
@@ -385,6 +390,10 @@ static int parse_config(struct ch_ds *ds, const xmlNode *config,
 		     "<config> holds text: only configuration elements "
 		     "belong there");
 		err_info(err, "bad-element", "config");
+	} else if (r == CH_ERR_INVAL) {
+		fail(err, "application", "unknown-namespace",
+		     "a configuration element has no namespace: no YANG "
+		     "module's");
 	} else if (r == CH_ERR_LIMIT) {
 		fail(err, "application", "too-big",
 		     "the configuration is larger than %u bytes",
